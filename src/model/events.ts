@@ -1,0 +1,82 @@
+import type { LocalServiceState } from './states.js';
+import type { LocalServiceInfo } from './api.js';
+import type { LocalServiceInstanceInfo } from './instance.js';
+import { cpuLastCount, memoryLastSize } from './summary.js';
+import { portsText } from './instance.js';
+
+/** Drove event types and the metadata of the two local-service events (§7). */
+
+export const DROVE_EVENT_TYPES = [
+  'APP_STATE_CHANGE',
+  'INSTANCE_STATE_CHANGE',
+  'TASK_STATE_CHANGE',
+  'LOCAL_SERVICE_STATE_CHANGE',
+  'LOCAL_SERVICE_INSTANCE_STATE_CHANGE',
+  'EXECUTOR_ADDED',
+  'EXECUTOR_REMOVED',
+  'EXECUTOR_BLACKLIST_REQUESTED',
+  'EXECUTOR_BLACKLISTED',
+  'EXECUTOR_UN_BLACKLISTED',
+  'MAINTENANCE_MODE_SET',
+  'MAINTENANCE_MODE_REMOVED',
+  'LEADERSHIP_ACQUIRED',
+  'LEADERSHIP_LOST',
+] as const;
+export type DroveEventType = (typeof DROVE_EVENT_TYPES)[number];
+
+export interface DroveEvent {
+  type: DroveEventType;
+  id: string;
+  time: number;
+  metadata: Record<string, string | number>;
+}
+
+export interface DroveEventsList {
+  events: DroveEvent[];
+  lastSyncTime: number;
+}
+
+export interface DroveEventsSummary {
+  eventsCount: Partial<Record<DroveEventType, number>>;
+  lastSyncTime: number;
+}
+
+export function localServiceStateChangeMetadata(
+  info: Pick<LocalServiceInfo, 'serviceId' | 'spec' | 'instancesPerHost'>,
+  state: LocalServiceState,
+): Record<string, string | number> {
+  const spec = info.spec;
+  return {
+    LOCAL_SERVICE_ID: info.serviceId,
+    CURRENT_STATE: state,
+    LOCAL_SERVICE_NAME: spec.name,
+    LOCAL_SERVICE_VERSION: spec.version,
+    EXECUTABLE: spec.executable.url,
+    PLACEMENT_POLICY: spec.placementPolicy?.type ?? 'ANY',
+    CURRENT_INSTANCES_PER_HOST: info.instancesPerHost ?? 0,
+    CPU_COUNT: cpuLastCount(spec),
+    MEMORY: memoryLastSize(spec),
+    PORTS: portsText(Object.fromEntries(spec.exposedPorts.map((p) => [p.name, { port: p.port, type: p.type }]))),
+  };
+}
+
+export function localServiceInstanceStateChangeMetadata(instance: LocalServiceInstanceInfo): Record<string, string | number> {
+  const metadata: Record<string, string | number> = {
+    SERVICE_ID: instance.serviceId,
+    SERVICE_NAME: instance.serviceName,
+    INSTANCE_ID: instance.instanceId,
+    EXECUTOR_ID: instance.executorId,
+    CREATED: instance.created,
+    CURRENT_STATE: instance.state,
+  };
+  if (instance.localInfo) {
+    metadata.EXECUTOR_HOST = instance.localInfo.hostname;
+    metadata.PORTS = portsText(
+      Object.fromEntries(
+        Object.entries(instance.localInfo.ports).map(([name, p]) => [name, { port: p.hostPort, type: p.portType }]),
+      ),
+    );
+  }
+  if (instance.errorMessage) metadata.ERROR = instance.errorMessage;
+  return metadata;
+}

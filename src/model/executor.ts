@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { EXECUTOR_STATES } from './states.js';
+import { LocalServiceInstanceInfoSchema, ResourceAllocationSchema } from './instance.js';
+import {
+  CheckSpecSchema,
+  ConfigSpecSchema,
+  DeviceSpecSchema,
+  DockerCoordinatesSchema,
+  LoggingSpecSchema,
+  MountedVolumeSchema,
+  PortSpecSchema,
+  PreShutdownSpecSchema,
+  UserSpecSchema,
+} from './spec.js';
+
+/** The controller <-> executor protocol (§6.8): node data, resource snapshots and messages. */
+
+const numaMap = <T extends z.ZodType>(value: T) => z.record(z.string().regex(/^\d+$/), value);
+
+export const ExecutorResourceSnapshotSchema = z.object({
+  executorId: z.string().min(1),
+  cpus: z.object({
+    type: z.literal('CPU'),
+    freeCores: numaMap(z.array(z.number().int())),
+    usedCores: numaMap(z.array(z.number().int())),
+  }),
+  memory: z.object({
+    type: z.literal('MEMORY'),
+    freeMemory: numaMap(z.number().int()),
+    usedMemory: numaMap(z.number().int()),
+  }),
+  layout: z.object({ cores: numaMap(z.array(z.number().int())), memory: numaMap(z.number().int()) }),
+});
+export type ExecutorResourceSnapshot = z.infer<typeof ExecutorResourceSnapshotSchema>;
+
+export const TRANSPORT_TYPES = ['HTTP', 'HTTPS'] as const;
+
+export const ExecutorNodeDataSchema = z.object({
+  type: z.literal('EXECUTOR'),
+  hostname: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  transportType: z.enum(TRANSPORT_TYPES),
+  updated: z.number().int(),
+  state: ExecutorResourceSnapshotSchema,
+  instances: z.array(z.unknown()).default([]),
+  tasks: z.array(z.unknown()).default([]),
+  serviceInstances: z.array(LocalServiceInstanceInfoSchema),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.string()).default({}),
+  executorState: z.enum(EXECUTOR_STATES),
+});
+export type ExecutorNodeData = z.infer<typeof ExecutorNodeDataSchema>;
+
+export const LocalServiceInstanceSpecSchema = z.object({
+  serviceId: z.string().min(1),
+  serviceName: z.string().min(1),
+  instanceId: z.string().min(1),
+  executable: DockerCoordinatesSchema,
+  resources: z.array(ResourceAllocationSchema),
+  ports: z.array(PortSpecSchema),
+  hostLevelInstance: z.boolean(),
+  volumes: z.array(MountedVolumeSchema).optional(),
+  configs: z.array(ConfigSpecSchema).optional(),
+  healthcheck: CheckSpecSchema,
+  readiness: CheckSpecSchema,
+  loggingSpec: LoggingSpecSchema.optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  args: z.array(z.string()).optional(),
+  devices: z.array(DeviceSpecSchema).optional(),
+  preShutdown: PreShutdownSpecSchema.optional(),
+  userSpec: UserSpecSchema.optional(),
+  instanceAuthToken: z.string().optional(),
+});
+export type LocalServiceInstanceSpec = z.infer<typeof LocalServiceInstanceSpecSchema>;
+
+export const MessageHeaderSchema = z.object({
+  id: z.string().min(1),
+  senderType: z.enum(['CONTROLLER', 'EXECUTOR']),
+  direction: z.enum(['REQUEST', 'REPLY']),
+  replyToId: z.string().optional(),
+  messageTime: z.number().int(),
+});
+export type MessageHeader = z.infer<typeof MessageHeaderSchema>;
+
+export const ExecutorAddressSchema = z.object({
+  executorId: z.string().min(1),
+  hostname: z.string().min(1),
+  port: z.number().int(),
+  transportType: z.enum(TRANSPORT_TYPES),
+});
+export type ExecutorAddress = z.infer<typeof ExecutorAddressSchema>;
+
+/** Messages the controller sends to an executor. */
+export const ExecutorMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('START_LOCAL_SERVICE_INSTANCE'),
+    header: MessageHeaderSchema,
+    address: ExecutorAddressSchema,
+    spec: LocalServiceInstanceSpecSchema,
+  }),
+  z.object({
+    type: z.literal('STOP_LOCAL_SERVICE_INSTANCE'),
+    header: MessageHeaderSchema,
+    address: ExecutorAddressSchema,
+    instanceId: z.string().min(1),
+  }),
+  z.object({ type: z.literal('BLACKLIST_REQUESTED'), header: MessageHeaderSchema, address: ExecutorAddressSchema }),
+  z.object({ type: z.literal('BLACKLIST'), header: MessageHeaderSchema, address: ExecutorAddressSchema }),
+  z.object({ type: z.literal('UNBLACKLIST'), header: MessageHeaderSchema, address: ExecutorAddressSchema }),
+]);
+export type ExecutorMessage = z.infer<typeof ExecutorMessageSchema>;
+
+/** Messages an executor sends to the leader. */
+export const ControllerMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('LOCAL_SERVICE_INSTANCE_STATE_REPORT'),
+    header: MessageHeaderSchema,
+    resourceSnapshot: ExecutorResourceSnapshotSchema,
+    instanceInfo: LocalServiceInstanceInfoSchema,
+  }),
+  z.object({ type: z.literal('EXECUTOR_SNAPSHOT'), header: MessageHeaderSchema, nodeData: ExecutorNodeDataSchema }),
+  /**
+   * drove-ts extension: several instance reports in one message, applied by the leader in one store
+   * transaction (executors batch when many instances change together).
+   */
+  z.object({
+    type: z.literal('LOCAL_SERVICE_INSTANCE_STATE_REPORTS'),
+    header: MessageHeaderSchema,
+    resourceSnapshot: ExecutorResourceSnapshotSchema,
+    instanceInfos: z.array(LocalServiceInstanceInfoSchema),
+  }),
+]);
+export type ControllerMessage = z.infer<typeof ControllerMessageSchema>;
+
+export const MESSAGE_RESPONSE_STATUSES = ['ACCEPTED', 'FAILED', 'REJECTED', 'HANDLED'] as const;
+export type MessageResponseStatus = (typeof MESSAGE_RESPONSE_STATUSES)[number];
+export interface MessageResponse {
+  header: MessageHeader;
+  status: MessageResponseStatus;
+  /** drove-ts extension: why a message was not accepted (Drove's executors only log it). */
+  message?: string;
+}
+
+/** `KnownInstancesData` (§6.7); apps and tasks are always empty here. */
+export interface KnownInstancesData {
+  appInstanceIds: string[];
+  staleAppInstanceIds: string[];
+  taskInstanceIds: string[];
+  staleTaskInstanceIds: string[];
+  localServiceInstanceIds: string[];
+  staleLocalServiceInstanceIds: string[];
+}
+
+/** `LocalServiceInstanceResources` (§6.7): what an UNREADY executor must be running before it turns ACTIVE. */
+export interface LocalServiceInstanceResources {
+  cpus: number;
+  memory: number;
+  requiredInstances: Record<string, number>;
+}
+
+export const CLUSTER_AUTH_HEADER = 'Cluster-Authorization';
+export const NODE_ID_HEADER = 'NodeId';

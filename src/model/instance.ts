@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { LOCAL_SERVICE_INSTANCE_STATES } from './states.js';
+import { PORT_TYPES } from './spec.js';
+
+/** Instance records as executors report them and the controller stores and serves them (§2.3-§2.5). */
+
+const numaMap = <T extends z.ZodType>(value: T) => z.record(z.string().regex(/^\d+$/), value);
+
+export const ResourceAllocationSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('CPU'), cores: numaMap(z.array(z.number().int())) }),
+  z.object({ type: z.literal('MEMORY'), memoryInMB: numaMap(z.number().int()) }),
+]);
+export type ResourceAllocation = z.infer<typeof ResourceAllocationSchema>;
+export type CpuAllocation = Extract<ResourceAllocation, { type: 'CPU' }>;
+export type MemoryAllocation = Extract<ResourceAllocation, { type: 'MEMORY' }>;
+
+export const InstancePortSchema = z.object({
+  containerPort: z.number().int(),
+  hostPort: z.number().int(),
+  portType: z.enum(PORT_TYPES),
+});
+export type InstancePort = z.infer<typeof InstancePortSchema>;
+
+export const LocalInstanceInfoSchema = z.object({
+  hostname: z.string(),
+  ports: z.record(z.string(), InstancePortSchema),
+});
+export type LocalInstanceInfo = z.infer<typeof LocalInstanceInfoSchema>;
+
+export const LocalServiceInstanceInfoSchema = z.object({
+  serviceId: z.string().min(1),
+  serviceName: z.string(),
+  instanceId: z.string().min(1),
+  executorId: z.string().min(1),
+  localInfo: LocalInstanceInfoSchema.optional(),
+  resources: z.array(ResourceAllocationSchema),
+  state: z.enum(LOCAL_SERVICE_INSTANCE_STATES),
+  metadata: z.record(z.string(), z.string()),
+  errorMessage: z.string().default(''),
+  created: z.number().int(),
+  updated: z.number().int(),
+});
+export type LocalServiceInstanceInfo = z.infer<typeof LocalServiceInstanceInfoSchema>;
+
+export function allocatedCores(resources: readonly ResourceAllocation[]): number {
+  let n = 0;
+  for (const r of resources) if (r.type === 'CPU') for (const ids of Object.values(r.cores)) n += ids.length;
+  return n;
+}
+
+export function allocatedMemoryMb(resources: readonly ResourceAllocation[]): number {
+  let n = 0;
+  for (const r of resources) if (r.type === 'MEMORY') for (const mb of Object.values(r.memoryInMB)) n += mb;
+  return n;
+}
+
+/** `"name:port:type,..."` with lowercase type, as event metadata prints ports (§7). */
+export function portsText(ports: Record<string, { port: number; type: string }>): string {
+  return Object.entries(ports)
+    .map(([name, p]) => `${name}:${p.port}:${p.type.toLowerCase()}`)
+    .join(',');
+}

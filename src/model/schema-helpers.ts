@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { canonicalDuration, parseDuration } from './duration.js';
+
+/**
+ * Jackson treats an explicit `null` like an absent field; we do the same by dropping null-valued object keys
+ * before validation, so every schema only has to deal with "absent".
+ */
+export function dropNulls(value: unknown, depth = 0): unknown {
+  // Deep nesting is an attack, not a spec: the schemas reject it anyway, so stop walking.
+  if (depth > 64) return value;
+  if (Array.isArray(value)) return value.map((v) => dropNulls(v, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v !== null) out[key] = dropNulls(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** A required string: absent or empty both give the bean-validation message Drove uses. */
+export function requiredString(message: string) {
+  return z.string({ error: (iss) => (iss.input === undefined ? message : undefined) }).min(1, { error: message });
+}
+
+/** Enum values are case-insensitive in JSON bodies (§0). */
+export function ciEnum<const T extends readonly [string, ...string[]]>(values: T, requiredMessage?: string) {
+  return z.preprocess(
+    (v) => (typeof v === 'string' ? v.toUpperCase() : v),
+    z.enum(values, {
+      error: (iss) =>
+        iss.input === undefined && requiredMessage ? requiredMessage : `Invalid value, expected one of ${values.join(', ')}`,
+    }),
+  );
+}
+
+/** A Drove duration string, normalised to its output form ("5m" -> "5 minutes"). */
+export function duration(requiredMessage?: string) {
+  return z
+    .string({ error: (iss) => (iss.input === undefined && requiredMessage ? requiredMessage : undefined) })
+    .refine((s) => parseDuration(s) !== undefined, {
+      error: 'Invalid duration, expected "<integer> <unit>" such as "5 seconds" or "5m"',
+    })
+    .transform((s) => canonicalDuration(s));
+}
+
+export function int(opts: { min?: [number, string]; max?: [number, string]; required?: string } = {}) {
+  let schema = z.number({ error: (iss) => (iss.input === undefined && opts.required ? opts.required : undefined) }).int();
+  if (opts.min) schema = schema.min(opts.min[0], { error: opts.min[1] });
+  if (opts.max) schema = schema.max(opts.max[0], { error: opts.max[1] });
+  return schema;
+}
+
+/** Formats zod issues as Dropwizard does for bean validation: "<property path> <message>". */
+export function issueMessages(error: z.ZodError, prefix = ''): string[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.');
+    return path ? `${path} ${issue.message}` : issue.message;
+  });
+}
