@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { duration, durationMs, issueMessages } from '../model/index.js';
+
+/**
+ * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
+ * Drove's AppConfig (§8.2) so an operator's existing `options:` block works as it is.
+ */
+
+export const ControllerOptionsSchema = z.object({
+  /** Default op timeout for operations that carry no op spec (Drove: 300 s). */
+  clusterOpTimeout: duration().default('300 seconds'),
+  /** Default parallelism for such operations; values below 1 become 1 (Drove default 1). */
+  clusterOpParallelism: z.number().int().max(512).default(1),
+  /** Start/stop job retries after the first attempt (Drove: 2, i.e. up to 3 attempts). */
+  jobRetryCount: z.number().int().min(0).max(32).default(2),
+  jobRetryInterval: duration().default('1 second'),
+  /**
+   * Drove polls instance records every 3 s while a job waits; we wake jobs on each state report instead and
+   * keep this only as the safety-net re-check period.
+   */
+  instanceStateCheckRetryInterval: duration().default('3 seconds'),
+  /** INACTIVE services untouched this long are auto-destroyed; off unless set (decision 15). */
+  staleServiceAge: duration().optional(),
+  staleInstanceAge: duration().default('7 days'),
+  maxStaleInstancesCount: z.number().int().min(0).max(4096).default(100),
+  staleCheckInterval: duration().default('1 hour'),
+  maxEventsStorageDuration: duration().default('60 minutes'),
+  /** An executor silent this long is removed and its instances marked LOST (Drove: 45 s, two missed heartbeats). */
+  staleExecutorAge: duration().default('45 seconds'),
+  /** An instance record not refreshed this long is excluded and swept to LOST (Drove: 60 s, hard-coded). */
+  instanceStaleAge: duration().default('60 seconds'),
+  /** Reconciler safety-net period (Drove: 5 s); triggers wake it sooner. */
+  reconcileInterval: duration().default('5 seconds'),
+  /** Maintenance grace after any maintenance change: 2 x the 20 s executor refresh (Drove: 40 s). */
+  maintenanceGracePeriod: duration().default('40 seconds'),
+  allowedMountDirs: z.array(z.string()).default([]),
+  disableCmdlArgs: z.boolean().default(false),
+  enableRawDeviceAccess: z.boolean().default(false),
+  disableReadAuth: z.boolean().default(false),
+  auditedHttpMethods: z.array(z.string()).default(['POST', 'PUT']),
+});
+export type ControllerOptions = z.infer<typeof ControllerOptionsSchema>;
+
+export const ROLES = ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE', 'EXTERNAL_READ_ONLY', 'EXTERNAL_MAINTENANCE'] as const;
+export type UserRole = (typeof ROLES)[number];
+
+export const UserAuthSchema = z.object({
+  enabled: z.boolean().default(true),
+  encoding: z.enum(['PLAIN', 'CRYPT']).default('PLAIN'),
+  cachingPolicy: z.string().optional(),
+  users: z
+    .array(z.object({ username: z.string().min(1), password: z.string().min(1), role: z.enum(ROLES) }))
+    .default([]),
+});
+export type UserAuthConfig = z.infer<typeof UserAuthSchema>;
+
+export const ClusterAuthSchema = z.object({
+  secrets: z
+    .array(z.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
+    .default([]),
+});
+export type ClusterAuthConfig = z.infer<typeof ClusterAuthSchema>;
+
+export const SqliteStoreSchema = z.object({ type: z.literal('sqlite'), path: z.string().min(1) });
+export const EtcdStoreSchema = z.object({
+  type: z.literal('etcd'),
+  endpoints: z.array(z.string().min(1)).min(1),
+  namespace: z.string().default('/drove/'),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  tls: z
+    .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
+    .optional(),
+  /** Leader lease TTL in seconds: failover takes about this long after a leader dies. */
+  leaseTtlSeconds: z.number().int().min(1).max(60).default(3),
+});
+
+export const ControllerConfigSchema = z.object({
+  server: z
+    .object({
+      host: z.string().default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(10000),
+      /** Name other nodes use to reach this controller (defaults to the OS hostname). */
+      hostname: z.string().optional(),
+    })
+    .default({ host: '0.0.0.0', port: 10000 }),
+  store: z.discriminatedUnion('type', [SqliteStoreSchema, EtcdStoreSchema]).default({ type: 'sqlite', path: 'drove.db' }),
+  clusterAuth: ClusterAuthSchema.default({ secrets: [] }),
+  instanceAuth: z.object({ secret: z.string().min(1).default('DEFAULT_SECRET') }).default({ secret: 'DEFAULT_SECRET' }),
+  /** Absent: authentication disabled, every caller is root (Drove's behaviour). */
+  userAuth: UserAuthSchema.optional(),
+  options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export function parseControllerConfig(raw: unknown, source = 'controller config'): ControllerConfig {
+  const result = ControllerConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    throw new ConfigError(`Invalid ${source}:\n${issueMessages(result.error).map((m) => `  - ${m}`).join('\n')}`);
+  }
+  return result.data;
+}
+
+export function loadControllerConfig(path: string): ControllerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`Cannot read controller config ${path}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`Controller config ${path} is not valid YAML: ${(e as Error).message}`);
+  }
+  return parseControllerConfig(raw, `controller config ${path}`);
+}
+
+/** Options with durations resolved to milliseconds, the form the engine uses. */
+export interface ResolvedOptions {
+  raw: ControllerOptions;
+  clusterOpTimeoutMs: number;
+  jobRetryIntervalMs: number;
+  instanceStateCheckRetryIntervalMs: number;
+  staleServiceAgeMs: number | undefined;
+  staleInstanceAgeMs: number;
+  staleCheckIntervalMs: number;
+  maxEventsStorageMs: number;
+  staleExecutorAgeMs: number;
+  instanceStaleAgeMs: number;
+  reconcileIntervalMs: number;
+  maintenanceGraceMs: number;
+}
+
+export function resolveOptions(options: ControllerOptions): ResolvedOptions {
+  return {
+    raw: options,
+    clusterOpTimeoutMs: durationMs(options.clusterOpTimeout),
+    jobRetryIntervalMs: durationMs(options.jobRetryInterval),
+    instanceStateCheckRetryIntervalMs: durationMs(options.instanceStateCheckRetryInterval),
+    staleServiceAgeMs: options.staleServiceAge ? durationMs(options.staleServiceAge) : undefined,
+    staleInstanceAgeMs: durationMs(options.staleInstanceAge),
+    staleCheckIntervalMs: durationMs(options.staleCheckInterval),
+    maxEventsStorageMs: durationMs(options.maxEventsStorageDuration),
+    staleExecutorAgeMs: durationMs(options.staleExecutorAge),
+    instanceStaleAgeMs: durationMs(options.instanceStaleAge),
+    reconcileIntervalMs: durationMs(options.reconcileInterval),
+    maintenanceGraceMs: durationMs(options.maintenanceGracePeriod),
+  };
+}

@@ -1,0 +1,88 @@
+import type {
+  BlacklistOperationResponse,
+  ClusterStateData,
+  ClusterSummary,
+  ControllerMessage,
+  DroveEventsList,
+  DroveEventsSummary,
+  DroveEvent,
+  ExecutorAddress,
+  ExecutorNodeData,
+  ExecutorSummary,
+  KnownInstancesData,
+  LocalServiceInstanceInfo,
+  LocalServiceInstanceResources,
+  LocalServiceInstanceState,
+  LocalServiceOperation,
+  LocalServiceSpec,
+  LocalServiceSummary,
+  MessageResponse,
+  ActivationState,
+  LocalServiceState,
+} from '../model/index.js';
+
+/**
+ * The seam between the HTTP API (src/controller/api) and the controller's core (engine, reconciler, cluster,
+ * store, events). The API only authenticates, parses and maps results to Drove's envelopes; every decision is
+ * made behind this interface. Reads are served from the leader's in-memory working set.
+ */
+export interface ControllerCore {
+  // ---- leadership ----
+  isLeader(): boolean;
+  /** `host:port` of the current leader, if known (used for the non-leader 400 and UI redirects). */
+  leaderAddress(): string | undefined;
+
+  // ---- local-service operations ----
+  /** Validates (schema already done by the API) and hands the op to the service's runner. */
+  submitOperation(op: LocalServiceOperation): Promise<OperationResult>;
+  /** Semantic spec validation (§1.13); `[]` when valid. */
+  validateSpec(spec: LocalServiceSpec): string[];
+  /** true when a cancellable operation (adjust / replace / restart) was running and is being cancelled. */
+  cancelOperation(serviceId: string): boolean;
+  /** True while the cluster is in maintenance or within the grace window after a change (§6.3). */
+  inMaintenanceWindow(): boolean;
+
+  // ---- local-service reads ----
+  listServices(from: number, size: number): Record<string, LocalServiceSummary>;
+  serviceSummary(serviceId: string): LocalServiceSummary | undefined;
+  /** Masked copy (§6.4, decision 9). */
+  serviceSpec(serviceId: string): LocalServiceSpec | undefined;
+  /** Active, non-stale records filtered by `states` (default: all active states). */
+  serviceInstances(serviceId: string, states?: readonly LocalServiceInstanceState[]): LocalServiceInstanceInfo[];
+  serviceInstance(serviceId: string, instanceId: string): LocalServiceInstanceInfo | undefined;
+  oldServiceInstances(serviceId: string): LocalServiceInstanceInfo[];
+
+  // ---- cluster ----
+  clusterSummary(): ClusterSummary;
+  dashboard(): DashboardData;
+  executorSummaries(): ExecutorSummary[];
+  executorNodeData(executorId: string): ExecutorNodeData | undefined;
+  blacklist(executorIds: string[]): Promise<BlacklistOperationResponse>;
+  unblacklist(executorIds: string[]): Promise<BlacklistOperationResponse>;
+  setMaintenance(on: boolean): Promise<ClusterStateData>;
+
+  // ---- events ----
+  latestEvents(lastSyncTime: number, size: number): DroveEventsList;
+  eventsSummary(lastSyncTime: number): DroveEventsSummary;
+  /** Subscribe to new events as they are emitted (for streaming UIs and tests); returns an unsubscribe. */
+  onEvent(listener: (event: DroveEvent) => void): () => void;
+
+  // ---- internal cluster APIs (§6.7) and executor messages (§6.8) ----
+  reservedResources(): LocalServiceInstanceResources;
+  knownInstances(executorId: string, which: 'last' | 'current'): KnownInstancesData | undefined;
+  handleControllerMessage(message: ControllerMessage): Promise<MessageResponse>;
+  /** Where an instance's executor listens, for the log-file proxy (§6.5). */
+  instanceExecutorAddress(serviceId: string, instanceId: string): ExecutorAddress | undefined;
+}
+
+export type OperationResult = { ok: true; serviceId: string } | { ok: false; errors: string[] };
+
+export interface DashboardData {
+  serviceStats: {
+    serviceCountByState: Record<LocalServiceState, number>;
+    serviceCountByActivationState: Record<ActivationState, number>;
+    topServices: LocalServiceSummary[];
+    totalHealthyInstances: number;
+  };
+  clusterSummary: ClusterSummary;
+}
