@@ -9,3 +9,4 @@ export * from './executor.js';
 export * from './events.js';
 export * from './summary.js';
 export * from './api.js';
+export * from './clock.js';
