@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions, type Namespace } from 'etcd3';
+import type { ClusterStateData, LocalServiceInfo, LocalServiceInstanceInfo } from '../../model/index.js';
+import { StoreUnavailableError, type StateStore, type StoredExecutor, type StoredState } from './store.js';
+
+/**
+ * StateStore on etcd, for several controllers sharing one cluster state. Layout under the namespace
+ * (default `/drove/`), one JSON document per key, like Drove's ZooKeeper layout (§8.1):
+ *   localservices/<serviceId>                        LocalServiceInfo
+ *   localserviceinstances/<serviceId>/<instanceId>   LocalServiceInstanceInfo
+ *   cluster/maintenance                              ClusterStateData
+ *   executors/<executorId>                           StoredExecutor
+ *
+ * Fencing: when a `fence` is given (the leader elector's key and its create revision), every write is a
+ * transaction guarded by "that key still exists with that revision". A deposed leader that has not noticed yet
+ * (paused process, network cut) therefore cannot overwrite what the new leader writes.
+ */
+
+export interface EtcdStoreOptions {
+  endpoints: string[];
+  namespace?: string;
+  username?: string;
+  password?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Per-call deadline: a store that cannot answer in this time is treated as unavailable. */
+  callTimeoutMs?: number;
+}
+
+export interface EtcdFence {
+  key: string;
+  createRevision: string;
+}
+
+/** etcd's default --max-txn-ops is 128; bigger batches are split (each instance record stands alone). */
+const MAX_TXN_OPS = 120;
+
+const SERVICES = 'localservices/';
+const INSTANCES = 'localserviceinstances/';
+const EXECUTORS = 'executors/';
+const CLUSTER_STATE = 'cluster/maintenance';
+
+export function etcdClientOptions(options: EtcdStoreOptions): IOptions {
+  const client: IOptions = {
+    hosts: options.endpoints,
+    dialTimeout: options.callTimeoutMs ?? 3_000,
+  };
+  if (options.username && options.password) client.auth = { username: options.username, password: options.password };
+  if (options.tls) {
+    client.credentials = {
+      rootCertificate: readFileSync(options.tls.caFile ?? '/dev/null'),
+      ...(options.tls.keyFile ? { privateKey: readFileSync(options.tls.keyFile) } : {}),
+      ...(options.tls.certFile ? { certChain: readFileSync(options.tls.certFile) } : {}),
+    };
+  }
+  return client;
+}
+
+export class EtcdStateStore implements StateStore {
+  private readonly client: Etcd3;
+  private readonly ns: Namespace;
+  private readonly ownsClient: boolean;
+  private fence: (() => EtcdFence | undefined) | undefined;
+  private readonly callTimeoutMs: number;
+
+  constructor(options: EtcdStoreOptions | { client: Etcd3; namespace?: string; callTimeoutMs?: number }) {
+    if ('client' in options) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      this.client = new Etcd3(etcdClientOptions(options));
+      this.ownsClient = true;
+    }
+    this.ns = this.client.namespace(options.namespace ?? '/drove/');
+    this.callTimeoutMs = options.callTimeoutMs ?? 5_000;
+  }
+
+  /** Guards every later write with the leader key (see the file comment). */
+  setFence(fence: (() => EtcdFence | undefined) | undefined): void {
+    this.fence = fence;
+  }
+
+  async load(): Promise<StoredState> {
+    const [services, instances, executors, cluster] = await Promise.all([
+      this.call(() => this.ns.getAll().prefix(SERVICES).strings()),
+      this.call(() => this.ns.getAll().prefix(INSTANCES).strings()),
+      this.call(() => this.ns.getAll().prefix(EXECUTORS).strings()),
+      this.call(() => this.ns.get(CLUSTER_STATE).string()),
+    ]);
+    const state: StoredState = {
+      services: Object.values(services).map((v) => JSON.parse(v) as LocalServiceInfo),
+      instances: Object.values(instances).map((v) => JSON.parse(v) as LocalServiceInstanceInfo),
+      executors: Object.values(executors).map((v) => JSON.parse(v) as StoredExecutor),
+    };
+    if (cluster) state.clusterState = JSON.parse(cluster) as ClusterStateData;
+    return state;
+  }
+
+  async putService(info: LocalServiceInfo): Promise<void> {
+    await this.write([this.ns.put(SERVICES + info.serviceId).value(JSON.stringify(info))]);
+  }
+
+  async deleteService(serviceId: string): Promise<void> {
+    await this.write([
+      this.ns.delete().key(SERVICES + serviceId),
+      this.ns.delete().prefix(`${INSTANCES}${serviceId}/`),
+    ]);
+  }
+
+  async putInstances(instances: readonly LocalServiceInstanceInfo[]): Promise<void> {
+    for (let i = 0; i < instances.length; i += MAX_TXN_OPS) {
+      const chunk = instances.slice(i, i + MAX_TXN_OPS);
+      await this.write(chunk.map((r) => this.ns.put(instanceKey(r.serviceId, r.instanceId)).value(JSON.stringify(r))));
+    }
+  }
+
+  async deleteInstances(serviceId: string, instanceIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < instanceIds.length; i += MAX_TXN_OPS) {
+      const chunk = instanceIds.slice(i, i + MAX_TXN_OPS);
+      await this.write(chunk.map((id) => this.ns.delete().key(instanceKey(serviceId, id))));
+    }
+  }
+
+  async putClusterState(state: ClusterStateData): Promise<void> {
+    await this.write([this.ns.put(CLUSTER_STATE).value(JSON.stringify(state))]);
+  }
+
+  async putExecutor(record: StoredExecutor): Promise<void> {
+    await this.write([this.ns.put(EXECUTORS + record.executorId).value(JSON.stringify(record))]);
+  }
+
+  async deleteExecutor(executorId: string): Promise<void> {
+    await this.write([this.ns.delete().key(EXECUTORS + executorId)]);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) this.client.close();
+  }
+
+  /** Runs the operations in one transaction, guarded by the fence when there is one. */
+  private async write(ops: Parameters<ReturnType<Namespace['if']>['then']>): Promise<void> {
+    const fence = this.fence?.();
+    if (this.fence && !fence) throw new StoreUnavailableError('Not the leader: writes to the shared store are refused');
+    const txn = fence
+      ? this.ns.if(fence.key, 'Create', '==', fence.createRevision)
+      : this.ns.if(SERVICES, 'Version', '>', -1);
+    const result = await this.call(() => txn.then(...ops).commit());
+    if (!result.succeeded) {
+      throw new StoreUnavailableError('Leadership lost: the leader key changed, this controller may no longer write');
+    }
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new StoreUnavailableError(`etcd did not answer within ${this.callTimeoutMs} ms`)),
+            this.callTimeoutMs,
+          );
+        }),
+      ]);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      throw new StoreUnavailableError(`etcd is unavailable: ${(error as Error).message}`, { cause: error });
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+}
+
+function instanceKey(serviceId: string, instanceId: string): string {
+  return `${INSTANCES}${serviceId}/${instanceId}`;
+}
+

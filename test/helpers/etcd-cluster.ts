@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Real etcd members on loopback, started by the test itself (the `etcd` binary from Debian's etcd-server).
+ * A test that needs etcd fails loudly when the binary is missing; it never skips.
+ */
+
+export interface EtcdMember {
+  name: string;
+  clientUrl: string;
+  peerUrl: string;
+  dataDir: string;
+  process?: ChildProcess;
+}
+
+export interface EtcdCluster {
+  members: EtcdMember[];
+  endpoints: string[];
+  stop(member: EtcdMember): Promise<void>;
+  start(member: EtcdMember): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
+  const root = mkdtempSync(join(tmpdir(), 'drove-etcd-'));
+  const members: EtcdMember[] = [];
+  for (let i = 0; i < size; i++) {
+    const name = `m${i}`;
+    members.push({
+      name,
+      clientUrl: `http://127.0.0.1:${await freePort()}`,
+      peerUrl: `http://127.0.0.1:${await freePort()}`,
+      dataDir: join(root, name),
+    });
+  }
+  const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+  const token = `drove-test-${process.pid}-${Date.now()}`;
+
+  const start = async (member: EtcdMember) => {
+    const child = spawn(
+      'etcd',
+      [
+        '--name', member.name,
+        '--data-dir', member.dataDir,
+        '--listen-client-urls', member.clientUrl,
+        '--advertise-client-urls', member.clientUrl,
+        '--listen-peer-urls', member.peerUrl,
+        '--initial-advertise-peer-urls', member.peerUrl,
+        '--initial-cluster', initialCluster,
+        '--initial-cluster-token', token,
+        '--initial-cluster-state', 'new',
+        // Fast elections on loopback keep failover tests short.
+        '--heartbeat-interval', '50',
+        '--election-timeout', '500',
+      ],
+      { stdio: 'ignore' },
+    );
+    member.process = child;
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (e) => reject(new Error(`cannot start etcd (apt-get install etcd-server): ${e.message}`)));
+    });
+  };
+
+  await Promise.all(members.map(start));
+  await waitHealthy(members.map((m) => m.clientUrl));
+
+  return {
+    members,
+    endpoints: members.map((m) => m.clientUrl),
+    start: async (member) => {
+      await start(member);
+      await waitHealthy([member.clientUrl]);
+    },
+    stop: async (member) => {
+      const child = member.process;
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    close: async () => {
+      await Promise.all(
+        members.map(async (m) => {
+          const child = m.process;
+          if (!child || child.exitCode !== null) return;
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGKILL');
+          await exited;
+        }),
+      );
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitHealthy(urls: string[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const url of urls) {
+    for (;;) {
+      try {
+        const res = await fetch(`${url}/health`);
+        const body = (await res.json()) as { health?: string };
+        if (body.health === 'true') break;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) throw new Error(`etcd at ${url} did not become healthy in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
