@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Zero-setup entry point behind `npm start`, `npm test` and `npm run images`.
+//   start [args...]  prepare, then run `drove dev [args...]` (e.g. `npm start -- --port 7000`)
+//   test [args...]   prepare, then `vitest run [args...]` (unit, integration and e2e); exits with vitest's code
+//   images           build the offline test/example image only
+// Preparation: npm dependencies, TypeScript build, a running dockerd (installed/started when we are root on
+// Debian/Ubuntu), the test image. Plain Node, no dependencies: it runs before `npm install`.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  PrepareError,
+  ensureBuild,
+  ensureDependencies,
+  ensureDocker,
+  ensureImages,
+  log,
+  mainJs,
+  root,
+} from './prepare.mjs';
+
+const usage = 'usage: node scripts/bootstrap.mjs start|test|images [args...]';
+
+async function prepare({ build }) {
+  ensureDependencies();
+  if (build) ensureBuild();
+  await ensureDocker();
+  ensureImages();
+}
+
+/** Runs a child with our stdio and exits with its code; SIGTERM is forwarded, SIGINT reaches it via the tty. */
+function handOver(command, args) {
+  const child = spawn(command, args, { stdio: 'inherit', cwd: root });
+  process.on('SIGINT', () => {
+    // The terminal delivers Ctrl-C to the whole process group; the child shuts down on its own.
+    if (!process.stdin.isTTY) child.kill('SIGINT');
+  });
+  process.on('SIGTERM', () => child.kill('SIGTERM'));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + signalNumber(signal) : 1)));
+  child.on('error', (error) => {
+    process.stderr.write(`[drove] cannot run ${command}: ${error.message}\n`);
+    process.exit(1);
+  });
+}
+
+function signalNumber(signal) {
+  return { SIGINT: 2, SIGTERM: 15, SIGKILL: 9 }[signal] ?? 1;
+}
+
+async function main() {
+  const [command, ...args] = process.argv.slice(2);
+  switch (command) {
+    case 'start':
+      await prepare({ build: true });
+      log(`running: drove dev ${args.join(' ')}`.trimEnd());
+      handOver(process.execPath, [mainJs, 'dev', ...args]);
+      return;
+    case 'test':
+      // The e2e tests run the compiled binary, so the build is part of test preparation.
+      await prepare({ build: true });
+      log(`running: vitest run ${args.join(' ')}`.trimEnd());
+      handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args]);
+      return;
+    case 'images':
+      await ensureDocker();
+      ensureImages();
+      return;
+    default:
+      process.stderr.write(`${usage}\n`);
+      process.exit(2);
+  }
+}
+
+main().catch((error) => {
+  if (error instanceof PrepareError) {
+    process.stderr.write(`[drove] ${error.message}\n`);
+  } else {
+    process.stderr.write(`[drove] unexpected failure: ${error?.stack ?? error}\n`);
+  }
+  process.exit(1);
+});
