@@ -1,0 +1,181 @@
+import { Etcd3, type Lease, type Namespace, type Watcher } from 'etcd3';
+import { systemClock, type Clock } from '../../model/index.js';
+import type { LeaderElector } from './leadership.js';
+
+type LeadershipHandlers = Parameters<LeaderElector['start']>[0];
+import type { EtcdFence } from '../store/etcd.js';
+
+/**
+ * Lease-based leader election on etcd (the standard recipe, no home-made consensus): every controller puts a
+ * candidate key `election/<lease id>` holding its address under its own lease; the candidate whose key has the
+ * lowest create revision is the leader. When the leader dies its lease expires, its key disappears, and the next
+ * candidate sees the deletion through a watch and takes over at once.
+ *
+ * Stepping down before another can act: etcd expires a lease `ttl` after the last keep-alive it received. We step
+ * down locally once no keep-alive has succeeded for two thirds of the ttl, which is before etcd can expire the lease
+ * and elect someone else. A process that is paused and cannot even run that timer is stopped by the store's fence
+ * (every write is guarded by the leader key's create revision).
+ */
+
+export interface EtcdLeaderElectorOptions {
+  client: Etcd3;
+  namespace?: string;
+  /** Address other nodes use to reach this controller, `host:port`. */
+  address: string;
+  /** Lease TTL in seconds; failover after a leader dies takes about this long. */
+  ttlSeconds?: number;
+  clock?: Clock;
+  logger?: { info(msg: string): void; warn(msg: string): void };
+}
+
+const PREFIX = 'election/';
+
+export class EtcdLeaderElector implements LeaderElector {
+  private readonly ns: Namespace;
+  private readonly ttlSeconds: number;
+  private readonly clock: Clock;
+  private handlers: LeadershipHandlers | undefined;
+  private lease: Lease | undefined;
+  private myKey: string | undefined;
+  private myRevision: string | undefined;
+  private leader: { key: string; address: string; revision: string } | undefined;
+  private leading = false;
+  private lastKeepAlive = 0;
+  private watcher: Watcher | undefined;
+  private stopped = false;
+  private cancelCheck: (() => void) | undefined;
+  /** Serialises leadership transitions so onAcquired/onLost never overlap. */
+  private transitions: Promise<void> = Promise.resolve();
+  private campaigning: Promise<void> | undefined;
+
+  constructor(private readonly options: EtcdLeaderElectorOptions) {
+    this.ns = options.client.namespace(options.namespace ?? '/drove/');
+    this.ttlSeconds = options.ttlSeconds ?? 3;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async start(handlers: LeadershipHandlers): Promise<void> {
+    this.handlers = handlers;
+    this.watcher = await this.ns.watch().prefix(PREFIX).create();
+    this.watcher.on('put', () => void this.evaluate());
+    this.watcher.on('delete', () => void this.evaluate());
+    this.watcher.on('connected', () => void this.evaluate());
+    this.scheduleCheck();
+    await this.campaign();
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  leaderAddress(): string | undefined {
+    return this.leader?.address;
+  }
+
+  /** The leader key and revision that guard every store write while this node leads. */
+  fence(): EtcdFence | undefined {
+    if (!this.leading || !this.myKey || !this.myRevision) return undefined;
+    return { key: this.myKey, createRevision: this.myRevision };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelCheck?.();
+    await this.watcher?.cancel().catch(() => undefined);
+    await this.stepDown('controller stopping');
+    await this.transitions;
+    await this.lease?.revoke().catch(() => undefined);
+    this.lease = undefined;
+  }
+
+  private campaign(): Promise<void> {
+    if (this.campaigning) return this.campaigning;
+    this.campaigning = (async () => {
+      while (!this.stopped) {
+        try {
+          const lease = this.ns.lease(this.ttlSeconds, { autoKeepAlive: true });
+          lease.on('keepaliveSucceeded', () => {
+            this.lastKeepAlive = this.clock.now();
+          });
+          lease.on('lost', () => {
+            if (this.lease === lease) void this.onLeaseLost('lease lost');
+          });
+          const id = await lease.grant();
+          this.lease = lease;
+          this.lastKeepAlive = this.clock.now();
+          this.myKey = `${PREFIX}${id}`;
+          await lease.put(this.myKey).value(this.options.address).exec();
+          const kv = (await this.ns.get(this.myKey).exec()).kvs[0];
+          this.myRevision = kv ? String(kv.create_revision) : undefined;
+          await this.evaluate();
+          return;
+        } catch (error) {
+          this.options.logger?.warn(`leader election: cannot campaign: ${(error as Error).message}`);
+          await new Promise((resolve) => this.clock.setTimer(() => resolve(undefined), 1_000));
+        }
+      }
+    })().finally(() => {
+      this.campaigning = undefined;
+    });
+    return this.campaigning;
+  }
+
+  private async evaluate(): Promise<void> {
+    if (this.stopped) return;
+    let first;
+    try {
+      first = (await this.ns.getAll().prefix(PREFIX).sort('Create', 'Ascend').limit(1).exec()).kvs[0];
+    } catch (error) {
+      this.options.logger?.warn(`leader election: cannot read candidates: ${(error as Error).message}`);
+      return;
+    }
+    this.leader = first
+      ? { key: first.key.toString(), address: first.value.toString(), revision: String(first.create_revision) }
+      : undefined;
+    const mine = this.myKey !== undefined && this.leader !== undefined && this.leader.key.endsWith(this.myKey);
+    if (mine && !this.leading && this.keepAliveFresh()) await this.becomeLeader();
+    else if (!mine && this.leading) await this.stepDown('another candidate leads');
+    if (this.myKey && !first) void this.onLeaseLost('own candidate key vanished');
+  }
+
+  private keepAliveFresh(): boolean {
+    return this.clock.now() - this.lastKeepAlive < (this.ttlSeconds * 1000 * 2) / 3;
+  }
+
+  private scheduleCheck(): void {
+    if (this.stopped) return;
+    this.cancelCheck = this.clock.setTimer(() => {
+      if (this.leading && !this.keepAliveFresh()) void this.onLeaseLost('keep-alive overdue');
+      this.scheduleCheck();
+    }, 250);
+  }
+
+  private async onLeaseLost(reason: string): Promise<void> {
+    const lease = this.lease;
+    this.lease = undefined;
+    this.myKey = undefined;
+    this.myRevision = undefined;
+    await this.stepDown(reason);
+    lease?.release();
+    void lease?.revoke().catch(() => undefined);
+    if (!this.stopped) await this.campaign();
+  }
+
+  private becomeLeader(): Promise<void> {
+    this.leading = true;
+    this.options.logger?.info(`leader election: this controller (${this.options.address}) is now the leader`);
+    this.transitions = this.transitions.then(() => this.handlers?.onAcquired()).catch((error) => {
+      this.options.logger?.warn(`leader election: taking leadership failed: ${(error as Error).message}`);
+      void this.onLeaseLost('could not take leadership');
+    });
+    return this.transitions;
+  }
+
+  private stepDown(reason: string): Promise<void> {
+    if (!this.leading) return this.transitions;
+    this.leading = false;
+    this.options.logger?.warn(`leader election: stepping down (${reason})`);
+    this.transitions = this.transitions.then(() => this.handlers?.onLost()).catch(() => undefined);
+    return this.transitions;
+  }
+}

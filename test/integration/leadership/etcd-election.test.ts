@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Etcd3 } from 'etcd3';
+import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
+import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
+
+/** Polls a condition until it holds or the deadline passes (real processes, real time). */
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<number> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - start;
+}
+
+interface Node {
+  client: Etcd3;
+  elector: EtcdLeaderElector;
+  log: string[];
+}
+
+describe('etcd leader election (3-member etcd on loopback)', () => {
+  let cluster: EtcdCluster | undefined;
+  const nodes: Node[] = [];
+
+  afterEach(async () => {
+    for (const node of nodes.splice(0)) {
+      await node.elector.stop().catch(() => undefined);
+      node.client.close();
+    }
+    await cluster?.close();
+    cluster = undefined;
+  });
+
+  async function node(address: string, ns: string): Promise<Node> {
+    const client = new Etcd3({ hosts: cluster!.endpoints });
+    const log: string[] = [];
+    const elector = new EtcdLeaderElector({ client, namespace: ns, address, ttlSeconds: 2 });
+    await elector.start({
+      onAcquired: async () => {
+        log.push('acquired');
+      },
+      onLost: async () => {
+        log.push('lost');
+      },
+    });
+    const n = { client, elector, log };
+    nodes.push(n);
+    return n;
+  }
+
+  it('elects exactly one leader, everyone knows its address, and a new one takes over when it is killed', async () => {
+    cluster = await startEtcdCluster(3);
+    // The first candidate is a separate process, so that it can die for real (SIGKILL, no resignation).
+    const fixture = fileURLToPath(new URL('./fixtures/elector.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, cluster.endpoints.join(','), '/e1/', 'dead:1'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk) => (output += String(chunk)));
+    try {
+      await until(() => output.includes('acquired'), 15_000, 'the child process to lead');
+      const a = await node('a:1', '/e1/');
+      const b = await node('b:1', '/e1/');
+      const all = [a, b];
+      await until(() => all.every((n) => n.elector.leaderAddress() === 'dead:1'), 5_000, 'everyone to see the leader');
+      expect(all.some((n) => n.elector.isLeader())).toBe(false);
+
+      child.kill('SIGKILL');
+      const failover = await until(() => all.filter((n) => n.elector.isLeader()).length === 1, 8_000, 'a new leader');
+      // Lease ttl is 2 s: the new leader must be in charge well under the 5 s failover goal.
+      expect(failover).toBeLessThan(5_000);
+      const leader = all.find((n) => n.elector.isLeader())!;
+      const address = leader === a ? 'a:1' : 'b:1';
+      await until(() => all.every((n) => n.elector.leaderAddress() === address), 5_000, 'everyone to see the new leader');
+      expect(leader.elector.fence()).toBeDefined();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('steps the leader down when etcd quorum is lost, and elects again when it returns', async () => {
+    cluster = await startEtcdCluster(3);
+    const a = await node('a:1', '/e2/');
+    await until(() => a.elector.isLeader(), 5_000, 'leadership');
+    await cluster.stop(cluster.members[1]!);
+    await cluster.stop(cluster.members[2]!);
+    // Two-thirds of the 2 s ttl without a keep-alive, plus one check period.
+    await until(() => !a.elector.isLeader(), 5_000, 'step down without quorum');
+    expect(a.elector.fence()).toBeUndefined();
+    expect(a.log).toEqual(['acquired', 'lost']);
+    await cluster.start(cluster.members[1]!);
+    await cluster.start(cluster.members[2]!);
+    await until(() => a.elector.isLeader(), 20_000, 'leadership after quorum returns');
+    expect(a.log).toEqual(['acquired', 'lost', 'acquired']);
+  });
+});
