@@ -1,0 +1,389 @@
+import type {
+  Clock,
+  ExecutorAddress,
+  ExecutorNodeData,
+  ExecutorResourceSnapshot,
+  ExecutorState,
+  ExecutorSummary,
+  LocalServiceInstanceInfo,
+} from '../../model/index.js';
+import type { EventLog } from '../events.js';
+import type { StateStore, StoredExecutor } from '../store/store.js';
+import { CoalescingWriter } from './coalescing-writer.js';
+
+/**
+ * The leader's view of the executors (§6.8, §6.9): fed by heartbeats (EXECUTOR_SNAPSHOT) and by the resource
+ * snapshots that ride on every instance report. The executor is the source of truth of its own state
+ * (ACTIVE / UNREADY / BLACKLISTED...); the only thing the controller overlays is a blacklist it has asked for
+ * and the executor has not confirmed yet, so nothing is scheduled there in the meantime.
+ */
+
+export interface ExecutorRegistryOptions {
+  /** An executor silent this long is removed (Drove: 45 s = two missed 20 s heartbeats plus slack). */
+  staleExecutorAgeMs: number;
+  /** Removed executors are remembered this long for `/instances/last` and the executor list (Drove: 2 days). */
+  lastKnownRetentionMs?: number;
+}
+
+const DEFAULT_LAST_KNOWN_RETENTION_MS = 2 * 24 * 60 * 60 * 1000;
+
+export interface ExecutorRecord {
+  readonly executorId: string;
+  /** The last heartbeat document, its `state` replaced by the newest resource snapshot seen. */
+  readonly nodeData: ExecutorNodeData;
+  /** Effective state: the executor's own, overlaid by a pending controller blacklist request. */
+  readonly state: ExecutorState;
+  /** Controller-clock time of the last heartbeat or report (liveness never trusts executor clocks). */
+  readonly lastSeen: number;
+}
+
+export interface LastKnownExecutor {
+  readonly executorId: string;
+  readonly nodeData: ExecutorNodeData;
+  readonly removedAt: number;
+}
+
+export type ExecutorChange =
+  | { kind: 'joined'; executorId: string; state: ExecutorState }
+  | { kind: 'left'; executorId: string }
+  | { kind: 'stateChanged'; executorId: string; previous: ExecutorState; state: ExecutorState };
+
+export type ExecutorChangeListener = (change: ExecutorChange) => void;
+
+/**
+ * A resource snapshot was accepted for `executorId`; it accounts for every instance in `reflectedInstanceIds`
+ * (the scheduler drops its soft reservations for those).
+ */
+export type ResourceListener = (executorId: string, reflectedInstanceIds: readonly string[]) => void;
+
+/** States in which local-service instances may be placed (§5.5 step 2, §6.9). */
+export const ELIGIBLE_EXECUTOR_STATES: ReadonlySet<ExecutorState> = new Set(['ACTIVE', 'UNREADY']);
+/** States the reconciler treats as blacklisted (§5.3 step 4). */
+export const BLACKLISTED_EXECUTOR_STATES: ReadonlySet<ExecutorState> = new Set(['BLACKLISTED', 'BLACKLIST_REQUESTED']);
+
+interface Entry {
+  executorId: string;
+  nodeData: ExecutorNodeData;
+  /** Executor-clock time of `nodeData.state`; older snapshots arriving late are ignored. */
+  snapshotTime: number;
+  lastSeen: number;
+  blacklistRequested: boolean;
+  state: ExecutorState;
+}
+
+export class ExecutorRegistry {
+  private readonly live = new Map<string, Entry>();
+  private readonly removed = new Map<string, LastKnownExecutor>();
+  private readonly changeListeners = new Set<ExecutorChangeListener>();
+  private readonly resourceListeners = new Set<ResourceListener>();
+  private readonly writer: CoalescingWriter;
+  private readonly lastKnownRetentionMs: number;
+
+  constructor(
+    private readonly deps: {
+      clock: Clock;
+      store: StateStore;
+      events: EventLog;
+      options: ExecutorRegistryOptions;
+    },
+  ) {
+    if (!(deps.options.staleExecutorAgeMs > 0)) throw new Error('staleExecutorAgeMs must be a positive number of ms');
+    this.lastKnownRetentionMs = deps.options.lastKnownRetentionMs ?? DEFAULT_LAST_KNOWN_RETENTION_MS;
+    this.writer = new CoalescingWriter((id) => this.writeThrough(id));
+  }
+
+  // ---- ingestion ----
+
+  /**
+   * Applies a heartbeat (EXECUTOR_SNAPSHOT). Resolves once the node data is persisted; a heartbeat older than
+   * the one already held (delivered out of order) only refreshes liveness.
+   */
+  heartbeat(nodeData: ExecutorNodeData): Promise<void> {
+    const executorId = nodeData.state.executorId;
+    const now = this.deps.clock.now();
+    const entry = this.live.get(executorId);
+    if (!entry) {
+      // A removed executor that comes back is a new member again.
+      this.removed.delete(executorId);
+      const fresh: Entry = {
+        executorId,
+        nodeData,
+        snapshotTime: nodeData.updated,
+        lastSeen: now,
+        blacklistRequested: false,
+        state: nodeData.executorState,
+      };
+      this.live.set(executorId, fresh);
+      this.deps.events.executorAdded(nodeData);
+      this.notifyChange({ kind: 'joined', executorId, state: fresh.state });
+      this.notifyResources(executorId, nodeData.serviceInstances);
+      return this.writer.request(executorId);
+    }
+    entry.lastSeen = now;
+    if (nodeData.updated < entry.nodeData.updated) return Promise.resolve();
+    const snapshotIsNewer = nodeData.updated >= entry.snapshotTime;
+    entry.nodeData = snapshotIsNewer ? nodeData : { ...nodeData, state: entry.nodeData.state };
+    if (snapshotIsNewer) entry.snapshotTime = nodeData.updated;
+    if (BLACKLISTED_EXECUTOR_STATES.has(nodeData.executorState)) entry.blacklistRequested = false;
+    this.refreshState(entry);
+    if (snapshotIsNewer) this.notifyResources(executorId, nodeData.serviceInstances);
+    return this.writer.request(executorId);
+  }
+
+  /**
+   * Applies the resource snapshot carried by instance reports. Not persisted by itself (the next heartbeat
+   * is); returns false when the executor is unknown (no heartbeat yet) or the snapshot is older than held.
+   */
+  resourceSnapshot(snapshot: ExecutorResourceSnapshot, reportedInstances: readonly LocalServiceInstanceInfo[]): boolean {
+    const entry = this.live.get(snapshot.executorId);
+    if (!entry) return false;
+    entry.lastSeen = this.deps.clock.now();
+    // The snapshot was built when the executor sent these reports; their `updated` is our best executor-clock
+    // timestamp for it.
+    const time = reportedInstances.reduce((max, i) => Math.max(max, i.updated), Number.NEGATIVE_INFINITY);
+    if (time < entry.snapshotTime) return false;
+    entry.snapshotTime = time;
+    entry.nodeData = { ...entry.nodeData, state: snapshot };
+    this.notifyResources(entry.executorId, reportedInstances);
+    return true;
+  }
+
+  // ---- blacklist overlay (driven by blacklisting.ts) ----
+
+  /** The controller asked this executor to blacklist itself; treat it as BLACKLIST_REQUESTED until it confirms. */
+  requestBlacklist(executorId: string): boolean {
+    const entry = this.live.get(executorId);
+    if (!entry) return false;
+    if (BLACKLISTED_EXECUTOR_STATES.has(entry.nodeData.executorState)) return true;
+    entry.blacklistRequested = true;
+    this.refreshState(entry);
+    return true;
+  }
+
+  /** Drops a pending blacklist request (unblacklist asked for, or the executor never confirmed). */
+  cancelBlacklistRequest(executorId: string): void {
+    const entry = this.live.get(executorId);
+    if (!entry || !entry.blacklistRequested) return;
+    entry.blacklistRequested = false;
+    this.refreshState(entry);
+  }
+
+  /** The executor's own reported state, without the controller's overlay. */
+  reportedState(executorId: string): ExecutorState | undefined {
+    return this.live.get(executorId)?.nodeData.executorState;
+  }
+
+  // ---- liveness ----
+
+  /**
+   * Removes executors not heard from for `staleExecutorAgeMs` (EXECUTOR_REMOVED), keeps them as last known,
+   * and prunes last-known entries past their retention. Returns the ids removed now, so the engine can mark
+   * their instances LOST (decision 14).
+   */
+  async sweepStale(): Promise<string[]> {
+    const now = this.deps.clock.now();
+    const removedNow: string[] = [];
+    for (const entry of [...this.live.values()]) {
+      if (now - entry.lastSeen <= this.deps.options.staleExecutorAgeMs) continue;
+      this.live.delete(entry.executorId);
+      this.removed.set(entry.executorId, { executorId: entry.executorId, nodeData: entry.nodeData, removedAt: now });
+      removedNow.push(entry.executorId);
+      this.deps.events.executorRemoved(entry.executorId);
+      this.notifyChange({ kind: 'left', executorId: entry.executorId });
+    }
+    const pruned: string[] = [];
+    for (const last of [...this.removed.values()]) {
+      if (now - last.removedAt > this.lastKnownRetentionMs) {
+        this.removed.delete(last.executorId);
+        pruned.push(last.executorId);
+      }
+    }
+    await Promise.all([...removedNow, ...pruned].map((id) => this.writer.request(id)));
+    return removedNow;
+  }
+
+  // ---- leadership ----
+
+  /**
+   * Rebuilds the view from the store on gaining leadership. Live executors count as seen now: the new leader
+   * has simply not received their heartbeats yet and must give them a full staleness period.
+   */
+  restore(stored: readonly StoredExecutor[]): void {
+    this.clear();
+    const now = this.deps.clock.now();
+    for (const record of stored) {
+      if (record.removedAt !== undefined) {
+        if (now - record.removedAt <= this.lastKnownRetentionMs) {
+          this.removed.set(record.executorId, {
+            executorId: record.executorId,
+            nodeData: record.nodeData,
+            removedAt: record.removedAt,
+          });
+        }
+        continue;
+      }
+      this.live.set(record.executorId, {
+        executorId: record.executorId,
+        nodeData: record.nodeData,
+        snapshotTime: record.nodeData.updated,
+        lastSeen: now,
+        blacklistRequested: false,
+        state: record.nodeData.executorState,
+      });
+    }
+  }
+
+  /** Forgets everything (leadership lost). Listeners stay subscribed. */
+  clear(): void {
+    this.live.clear();
+    this.removed.clear();
+  }
+
+  /** Resolves once every pending store write has finished (tests, orderly shutdown). */
+  flush(): Promise<void> {
+    return this.writer.idle();
+  }
+
+  // ---- queries ----
+
+  all(): ExecutorRecord[] {
+    return [...this.live.values()].map(toRecord);
+  }
+
+  byId(executorId: string): ExecutorRecord | undefined {
+    const entry = this.live.get(executorId);
+    return entry && toRecord(entry);
+  }
+
+  /** Executors advertise their hostname as a tag (§5.5); several executors may share a host on different ports. */
+  byHostname(hostname: string): ExecutorRecord[] {
+    return this.all().filter((r) => r.nodeData.hostname === hostname);
+  }
+
+  /** Where local-service instances may be placed: ACTIVE or UNREADY (§6.9). */
+  eligible(): ExecutorRecord[] {
+    return this.all().filter((r) => ELIGIBLE_EXECUTOR_STATES.has(r.state));
+  }
+
+  /** BLACKLISTED or BLACKLIST_REQUESTED (§5.3 step 4). */
+  blacklisted(): ExecutorRecord[] {
+    return this.all().filter((r) => BLACKLISTED_EXECUTOR_STATES.has(r.state));
+  }
+
+  /** Removed executors still remembered (for `/instances/last`). */
+  lastKnown(executorId: string): LastKnownExecutor | undefined {
+    return this.removed.get(executorId);
+  }
+
+  allLastKnown(): LastKnownExecutor[] {
+    return [...this.removed.values()];
+  }
+
+  address(executorId: string): ExecutorAddress | undefined {
+    const entry = this.live.get(executorId);
+    return entry && addressOf(entry.nodeData);
+  }
+
+  /** `GET /cluster/executors` (C.2.3): every live executor, then the remembered removed ones as REMOVED. */
+  summaries(): ExecutorSummary[] {
+    return [
+      ...[...this.live.values()].map((e) => summaryOf(e.nodeData, e.state)),
+      ...[...this.removed.values()].map((r) => summaryOf(r.nodeData, 'REMOVED')),
+    ];
+  }
+
+  // ---- notifications ----
+
+  onChange(listener: ExecutorChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => {
+      this.changeListeners.delete(listener);
+    };
+  }
+
+  onResources(listener: ResourceListener): () => void {
+    this.resourceListeners.add(listener);
+    return () => {
+      this.resourceListeners.delete(listener);
+    };
+  }
+
+  // ---- internals ----
+
+  private refreshState(entry: Entry): void {
+    const previous = entry.state;
+    const own = entry.nodeData.executorState;
+    const next: ExecutorState = entry.blacklistRequested && !BLACKLISTED_EXECUTOR_STATES.has(own) ? 'BLACKLIST_REQUESTED' : own;
+    if (next === previous) return;
+    entry.state = next;
+    const events = this.deps.events;
+    if (next === 'BLACKLIST_REQUESTED') events.executorBlacklistRequested(entry.nodeData);
+    else if (next === 'BLACKLISTED') events.executorBlacklisted(entry.nodeData);
+    else if (BLACKLISTED_EXECUTOR_STATES.has(previous) && ELIGIBLE_EXECUTOR_STATES.has(next)) {
+      events.executorUnblacklisted(entry.nodeData);
+    }
+    this.notifyChange({ kind: 'stateChanged', executorId: entry.executorId, previous, state: next });
+  }
+
+  private notifyChange(change: ExecutorChange): void {
+    for (const listener of [...this.changeListeners]) {
+      try {
+        listener(change);
+      } catch {
+        // Listeners are wake-up triggers; one failing must not stop ingestion or the others.
+      }
+    }
+  }
+
+  private notifyResources(executorId: string, instances: readonly LocalServiceInstanceInfo[]): void {
+    const ids = instances.map((i) => i.instanceId);
+    for (const listener of [...this.resourceListeners]) {
+      try {
+        listener(executorId, ids);
+      } catch {
+        // As above.
+      }
+    }
+  }
+
+  /** Makes the store match memory for one executor: live, last known, or gone. */
+  private async writeThrough(executorId: string): Promise<void> {
+    const entry = this.live.get(executorId);
+    if (entry) return this.deps.store.putExecutor({ executorId, nodeData: entry.nodeData });
+    const last = this.removed.get(executorId);
+    if (last) return this.deps.store.putExecutor({ executorId, nodeData: last.nodeData, removedAt: last.removedAt });
+    return this.deps.store.deleteExecutor(executorId);
+  }
+}
+
+function toRecord(entry: Entry): ExecutorRecord {
+  return { executorId: entry.executorId, nodeData: entry.nodeData, state: entry.state, lastSeen: entry.lastSeen };
+}
+
+export function addressOf(nodeData: ExecutorNodeData): ExecutorAddress {
+  return {
+    executorId: nodeData.state.executorId,
+    hostname: nodeData.hostname,
+    port: nodeData.port,
+    transportType: nodeData.transportType,
+  };
+}
+
+/** Key order is the `executor list` column order (C.2.3). */
+export function summaryOf(nodeData: ExecutorNodeData, state: ExecutorState): ExecutorSummary {
+  const snapshot = nodeData.state;
+  const count = (map: Record<string, number[]>) => Object.values(map).reduce((n, ids) => n + ids.length, 0);
+  const sum = (map: Record<string, number>) => Object.values(map).reduce((n, mb) => n + mb, 0);
+  return {
+    executorId: snapshot.executorId,
+    hostname: nodeData.hostname,
+    port: nodeData.port,
+    transportType: nodeData.transportType,
+    freeCores: count(snapshot.cpus.freeCores),
+    usedCores: count(snapshot.cpus.usedCores),
+    freeMemory: sum(snapshot.memory.freeMemory),
+    usedMemory: sum(snapshot.memory.usedMemory),
+    tags: [...nodeData.tags],
+    state,
+  };
+}

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  Clock,
+  DroveEvent,
+  DroveEventsList,
+  DroveEventsSummary,
+  DroveEventType,
+  ExecutorNodeData,
+} from '../model/index.js';
+
+/**
+ * The leader's in-memory Drove event store (§7): events are appended in time order, read by polling clients
+ * (`/cluster/events/latest`, `/summary`, the deprecated `/cluster/events`), swept after
+ * `maxEventsStorageMs` and cleared on every leadership change.
+ */
+
+export interface EventLogOptions {
+  /** Retention (Drove's `maxEventsStorageDuration`, default 60 minutes). */
+  maxEventsStorageMs: number;
+  /** How often old events are swept; Drove sweeps every minute, which bounds overshoot to one minute. */
+  sweepIntervalMs?: number;
+}
+
+export type EventListener = (event: DroveEvent) => void;
+
+const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+
+export class EventLog {
+  /** Oldest first; times strictly increasing, so reads can binary-search. */
+  private events: DroveEvent[] = [];
+  private lastTime = 0;
+  private readonly listeners = new Set<EventListener>();
+  private cancelSweep: (() => void) | undefined;
+  private closed = false;
+  private readonly sweepIntervalMs: number;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly options: EventLogOptions,
+  ) {
+    if (!(options.maxEventsStorageMs > 0)) throw new Error('maxEventsStorageMs must be a positive number of ms');
+    this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    if (!(this.sweepIntervalMs > 0)) throw new Error('sweepIntervalMs must be a positive number of ms');
+    this.scheduleSweep();
+  }
+
+  emit(type: DroveEventType, metadata: Record<string, string | number>): DroveEvent {
+    // Times are strictly increasing per log: a client polling with lastSyncTime = time of the newest event it
+    // saw asks for `time > lastSyncTime`, so a second event emitted in the same millisecond (or after a
+    // backwards clock step) would be missed forever if it carried the same or an earlier time.
+    const time = Math.max(this.clock.now(), this.lastTime + 1);
+    this.lastTime = time;
+    const event: DroveEvent = { type, id: randomUUID(), time, metadata: { ...metadata } };
+    if (this.closed) return event;
+    this.events.push(event);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch {
+        // A faulty subscriber must not break the emitter (the engine emits from inside state transitions).
+      }
+    }
+    return event;
+  }
+
+  /** Events with time strictly greater than `lastSyncTime`, newest first, at most `size` (§7.3). */
+  latest(lastSyncTime: number, size: number): DroveEventsList {
+    const newest = this.events[this.events.length - 1];
+    return {
+      events: this.since(lastSyncTime, size),
+      lastSyncTime: newest ? newest.time : lastSyncTime,
+    };
+  }
+
+  /** The deprecated `/cluster/events` selection: a bare array with the same rules as `latest`. */
+  since(lastSyncTime: number, size: number): DroveEvent[] {
+    const result: DroveEvent[] = [];
+    for (let i = this.events.length - 1; i >= 0 && result.length < size; i--) {
+      const event = this.events[i]!;
+      if (event.time <= lastSyncTime) break;
+      result.push(event);
+    }
+    return result;
+  }
+
+  summary(lastSyncTime: number): DroveEventsSummary {
+    const eventsCount: Partial<Record<DroveEventType, number>> = {};
+    for (let i = this.events.length - 1; i >= 0; i--) {
+      const event = this.events[i]!;
+      if (event.time <= lastSyncTime) break;
+      eventsCount[event.type] = (eventsCount[event.type] ?? 0) + 1;
+    }
+    const newest = this.events[this.events.length - 1];
+    return { eventsCount, lastSyncTime: newest ? newest.time : lastSyncTime };
+  }
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  size(): number {
+    return this.events.length;
+  }
+
+  /** Drops every event older than the retention; runs on the sweep timer, exposed for tests and shutdown. */
+  sweep(): number {
+    const cutoff = this.clock.now() - this.options.maxEventsStorageMs;
+    let drop = 0;
+    while (drop < this.events.length && this.events[drop]!.time < cutoff) drop++;
+    if (drop > 0) this.events = this.events.slice(drop);
+    return drop;
+  }
+
+  /**
+   * Forgets all events (leadership change, §7). The time floor is kept so that a client that synced against
+   * this log before never misses an event emitted afterwards.
+   */
+  clear(): void {
+    this.events = [];
+  }
+
+  close(): void {
+    this.closed = true;
+    this.cancelSweep?.();
+    this.cancelSweep = undefined;
+    this.listeners.clear();
+    this.events = [];
+  }
+
+  private scheduleSweep(): void {
+    if (this.closed) return;
+    this.cancelSweep = this.clock.setTimer(() => {
+      this.sweep();
+      this.scheduleSweep();
+    }, this.sweepIntervalMs);
+  }
+
+  // ---- executor, maintenance and leadership events (cli-response-shapes C.2.9) ----
+
+  executorAdded(nodeData: ExecutorNodeData): DroveEvent {
+    return this.emit('EXECUTOR_ADDED', executorMetadata(nodeData));
+  }
+
+  /** EXECUTOR_REMOVED carries only the id, as Drove's does. */
+  executorRemoved(executorId: string): DroveEvent {
+    return this.emit('EXECUTOR_REMOVED', { EXECUTOR_ID: executorId });
+  }
+
+  executorBlacklistRequested(nodeData: ExecutorNodeData): DroveEvent {
+    return this.emit('EXECUTOR_BLACKLIST_REQUESTED', executorMetadata(nodeData));
+  }
+
+  executorBlacklisted(nodeData: ExecutorNodeData): DroveEvent {
+    return this.emit('EXECUTOR_BLACKLISTED', executorMetadata(nodeData));
+  }
+
+  executorUnblacklisted(nodeData: ExecutorNodeData): DroveEvent {
+    return this.emit('EXECUTOR_UN_BLACKLISTED', executorMetadata(nodeData));
+  }
+
+  maintenanceModeSet(controllerHostname: string): DroveEvent {
+    return this.emit('MAINTENANCE_MODE_SET', { HOSTNAME: controllerHostname });
+  }
+
+  maintenanceModeRemoved(controllerHostname: string): DroveEvent {
+    return this.emit('MAINTENANCE_MODE_REMOVED', { HOSTNAME: controllerHostname });
+  }
+
+  leadershipAcquired(controllerHostname: string): DroveEvent {
+    return this.emit('LEADERSHIP_ACQUIRED', { HOSTNAME: controllerHostname });
+  }
+
+  leadershipLost(controllerHostname: string): DroveEvent {
+    return this.emit('LEADERSHIP_LOST', { HOSTNAME: controllerHostname });
+  }
+}
+
+export function executorMetadata(nodeData: ExecutorNodeData): Record<string, string | number> {
+  return { EXECUTOR_ID: nodeData.state.executorId, HOSTNAME: nodeData.hostname, PORT: nodeData.port };
+}
