@@ -1,0 +1,165 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { failure, NOT_LEADER_MESSAGE, systemClock, type Clock } from '../../model/index.js';
+import { StoreUnavailableError } from '../store/store.js';
+import type { ControllerCore } from '../core.js';
+import type { ControllerConfig } from '../config.js';
+import { Authenticator, DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth.js';
+import { ApiError, jsonValidationError } from './errors.js';
+import { localServiceRoutes } from './localservices.js';
+import { clusterRoutes } from './cluster.js';
+import { executorRoutes } from './executors.js';
+import { eventRoutes } from './events.js';
+import { internalRoutes } from './internal.js';
+import { messageRoutes } from './messages.js';
+import { logRoutes, type LogProxyOptions } from './logs.js';
+import { applicationRoutes } from './applications.js';
+import { openApiRoutes } from './openapi.js';
+import './context.js';
+
+export interface ControllerAppOptions {
+  core: ControllerCore;
+  config: ControllerConfig;
+  /** A pino logger, `true` for fastify's default logger, `false`/absent for none. */
+  logger?: FastifyBaseLogger | boolean;
+  /**
+   * Largest accepted request body. A local-service spec is a few KiB; inline configs can carry small files.
+   * 1 MiB (fastify's and most proxies' default) is far above any sane spec and bounds memory per request.
+   */
+  bodyLimit?: number;
+  clock?: Clock;
+  auth?: Partial<AuthOptions>;
+  logProxy?: Partial<LogProxyOptions>;
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The controller's HTTP API as a fastify instance (not listening): authentication, leader guard, every route
+ * plugin, and the single error handler that maps typed errors to Drove's envelopes (§6.6).
+ */
+export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance {
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const loggerOption =
+    typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false };
+  const app = Fastify({
+    ...loggerOption,
+    bodyLimit,
+    // Keys of the request body such as __proto__ are an attack; reject rather than silently strip.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  const { core, config } = opts;
+  const authenticator = new Authenticator(
+    config.userAuth,
+    config.clusterAuth,
+    config.options.disableReadAuth,
+    opts.clock ?? systemClock,
+    { ...DEFAULT_AUTH_OPTIONS, ...opts.auth },
+  );
+  const audited = new Set(config.options.auditedHttpMethods.map((m) => m.toUpperCase()));
+
+  installBodyParsers(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const isUi = path.includes('/ui/');
+    if (!path.startsWith('/apis') && !isUi) return;
+    request.principal = await authenticator.authenticate(request.headers);
+    if (!core.isLeader()) {
+      const leader = core.leaderAddress();
+      if (isUi && leader) {
+        return reply.redirect(`http://${leader}${path.replace('/apis/ui', '')}`, 303);
+      }
+      throw new ApiError(400, failure(NOT_LEADER_MESSAGE, leader ? { leader } : undefined));
+    }
+    authenticator.authorize(request.principal, request.routeOptions.config?.access ?? 'read');
+    if (audited.has(request.method)) {
+      request.log.info({ audit: true, user: request.principal.name, role: request.principal.role, method: request.method, url: request.url }, 'audit');
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    const mapped = mapError(error, bodyLimit);
+    if (mapped.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    reply.code(mapped.statusCode);
+    for (const [name, value] of Object.entries(mapped.headers)) reply.header(name, value);
+    return reply.send(mapped.body);
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send(failure(`HTTP 404 Not Found: no such resource ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  const context = { core, config };
+  void app.register(localServiceRoutes, context);
+  void app.register(clusterRoutes, context);
+  void app.register(executorRoutes, context);
+  void app.register(eventRoutes, context);
+  void app.register(internalRoutes, context);
+  void app.register(messageRoutes, context);
+  void app.register(logRoutes, { ...context, logProxy: opts.logProxy });
+  void app.register(applicationRoutes);
+  void app.register(openApiRoutes);
+  return app;
+}
+
+/**
+ * JSON is the only body type. An empty body of any type reads as "no body" (curl's `--data ''` on cancel sends an
+ * empty form body); a non-empty body of another type is a 415 naming the expected type.
+ */
+function installBodyParsers(app: FastifyInstance): void {
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(/^application\/([\w.+-]+\+)?json/i, { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    defaultJson(request, body as string, done);
+  });
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    const type = request.headers['content-type'] ?? '(none)';
+    done(jsonValidationError([`Unsupported content type ${type}: send the body as application/json`], 415), undefined);
+  });
+}
+
+interface MappedError {
+  statusCode: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+function mapError(error: FastifyError | Error, bodyLimit: number): MappedError {
+  if (error instanceof ApiError) return { statusCode: error.statusCode, body: error.body, headers: error.headers };
+  if (error instanceof StoreUnavailableError) {
+    return {
+      statusCode: 503,
+      body: failure(`State store unavailable, the request was not applied: ${error.message}`, { failure: error.message }),
+      headers: { 'retry-after': '5' },
+    };
+  }
+  const code = (error as FastifyError).code;
+  const status = (error as FastifyError).statusCode;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return {
+      statusCode: 413,
+      body: jsonValidationError([`Request body is larger than the limit of ${bodyLimit} bytes`]).body,
+      headers: {},
+    };
+  }
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return { statusCode: 415, body: jsonValidationError(['Unsupported content type: send the body as application/json']).body, headers: {} };
+  }
+  if (error instanceof SyntaxError || code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return { statusCode: 400, body: jsonValidationError([`Malformed JSON body: ${error.message}`]).body, headers: {} };
+  }
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { statusCode: status, body: jsonValidationError([error.message]).body, headers: {} };
+  }
+  return {
+    statusCode: 500,
+    body: failure('Unexpected Server error', { failure: error.message }),
+    headers: {},
+  };
+}

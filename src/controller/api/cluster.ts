@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import { success } from '../../model/index.js';
+import type { ApiContext } from './context.js';
+
+/** `/apis/v1/ping`, `/apis/v1/cluster`, dashboard and maintenance (§6.4, cli-response-shapes C.4). */
+export async function clusterRoutes(app: FastifyInstance, { core }: ApiContext): Promise<void> {
+  app.get('/apis/v1/ping', async () => success('pong'));
+
+  app.get('/apis/v1/cluster', async () => success(core.clusterSummary()));
+
+  app.get('/apis/v1/cluster/dashboard', async () => success(core.dashboard()));
+
+  app.post('/apis/v1/cluster/maintenance/set', { config: { access: 'maintenance' } }, async () =>
+    success(await core.setMaintenance(true)),
+  );
+
+  app.post('/apis/v1/cluster/maintenance/unset', { config: { access: 'maintenance' } }, async () =>
+    success(await core.setMaintenance(false)),
+  );
+}

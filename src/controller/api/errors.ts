@@ -1,0 +1,41 @@
+import type { FastifyReply } from 'fastify';
+import {
+  failure,
+  JSON_FAILURE_MESSAGE,
+  VALIDATION_FAILURE_MESSAGE,
+  type ApiResponse,
+} from '../../model/index.js';
+
+/**
+ * API errors are typed values carrying their HTTP status and Drove envelope; one error handler (server.ts)
+ * turns them into responses, so every error contract is testable in one place.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly body: ApiResponse<unknown> | Record<string, unknown> | string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? 'API error'));
+    this.name = 'ApiError';
+  }
+}
+
+/** 400 `Command validation failure` with `validationErrors` (§6.6). */
+export function commandValidationError(errors: string[]): ApiError {
+  return new ApiError(400, failure(VALIDATION_FAILURE_MESSAGE, { validationErrors: errors }));
+}
+
+/** 400 `JSON validation failure` (malformed JSON, unknown `type`, wrong content type) (§6.6). */
+export function jsonValidationError(errors: string[], statusCode = 400): ApiError {
+  return new ApiError(statusCode, failure(JSON_FAILURE_MESSAGE, { validationErrors: errors }));
+}
+
+/** A plain FAILED envelope with an HTTP status (e.g. 400 cancel failure, non-leader 400, 403). */
+export function failedError(statusCode: number, message: string, data?: unknown): ApiError {
+  return new ApiError(statusCode, failure(message, data));
+}
+
+export function sendEnvelope<T>(reply: FastifyReply, envelope: ApiResponse<T>, statusCode = 200): FastifyReply {
+  return reply.code(statusCode).type('application/json').send(envelope);
+}

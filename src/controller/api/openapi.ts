@@ -1,0 +1,134 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import {
+  ClusterOpSpecSchema,
+  ControllerMessageSchema,
+  LocalServiceInstanceInfoSchema,
+  LocalServiceOperationSchema,
+  LocalServiceSpecSchema,
+  ExecutorNodeDataSchema,
+} from '../../model/index.js';
+
+/**
+ * `GET /apis/openapi.json`: an OpenAPI 3.1 document whose request and model schemas are generated from the same
+ * zod schemas the API validates with, so the document cannot drift from the behaviour.
+ */
+
+const MODELS = {
+  LocalServiceSpec: LocalServiceSpecSchema,
+  LocalServiceOperation: LocalServiceOperationSchema,
+  ClusterOpSpec: ClusterOpSpecSchema,
+  LocalServiceInstanceInfo: LocalServiceInstanceInfoSchema,
+  ExecutorNodeData: ExecutorNodeDataSchema,
+  ControllerMessage: ControllerMessageSchema,
+} as const;
+
+type Operation = {
+  summary: string;
+  access: string;
+  body?: keyof typeof MODELS;
+  data?: string;
+  params?: string[];
+  query?: Array<{ name: string; description: string; array?: boolean }>;
+};
+
+const PATHS: Record<string, Record<'get' | 'post', Operation | undefined>> = {} as never;
+function route(method: 'get' | 'post', path: string, op: Operation) {
+  (PATHS[path] ??= { get: undefined, post: undefined })[method] = op;
+}
+
+route('post', '/apis/v1/localservices/validate/spec', { summary: 'Validate a local service spec', access: 'any', body: 'LocalServiceSpec', data: '{"valid": true}' });
+route('post', '/apis/v1/localservices/operations', { summary: 'Submit a local service operation', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE', body: 'LocalServiceOperation', data: '{"serviceId": "<id>"}' });
+route('post', '/apis/v1/localservices/operations/{serviceId}/cancel', { summary: 'Cancel the running operation', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE', params: ['serviceId'] });
+route('get', '/apis/v1/localservices', { summary: 'List local services (map keyed by service id)', access: 'any', query: [{ name: 'from', description: 'offset, >= 0' }, { name: 'size', description: '0..2147483646' }] });
+route('get', '/apis/v1/localservices/{serviceId}', { summary: 'Local service summary', access: 'any', params: ['serviceId'] });
+route('get', '/apis/v1/localservices/{serviceId}/spec', { summary: 'Local service spec, secrets masked', access: 'any', params: ['serviceId'], data: 'LocalServiceSpec' });
+route('get', '/apis/v1/localservices/{serviceId}/instances', { summary: 'Active, fresh instances', access: 'any', params: ['serviceId'], query: [{ name: 'state', description: 'instance state filter', array: true }], data: 'LocalServiceInstanceInfo[]' });
+route('get', '/apis/v1/localservices/{serviceId}/instances/old', { summary: 'Instances in non-active states', access: 'any', params: ['serviceId'], data: 'LocalServiceInstanceInfo[]' });
+route('get', '/apis/v1/localservices/{serviceId}/instances/{instanceId}', { summary: 'One instance, any state', access: 'any', params: ['serviceId', 'instanceId'], data: 'LocalServiceInstanceInfo' });
+route('get', '/apis/v1/ping', { summary: 'Leader probe', access: 'any', data: '"pong"' });
+route('get', '/apis/v1/cluster', { summary: 'Cluster summary', access: 'any' });
+route('get', '/apis/v1/cluster/dashboard', { summary: 'Dashboard data', access: 'any' });
+route('post', '/apis/v1/cluster/maintenance/set', { summary: 'Enter maintenance mode', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE' });
+route('post', '/apis/v1/cluster/maintenance/unset', { summary: 'Leave maintenance mode', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE' });
+route('get', '/apis/v1/cluster/executors', { summary: 'Executor summaries', access: 'any' });
+route('get', '/apis/v1/cluster/executors/{executorId}', { summary: 'Executor node data', access: 'any', params: ['executorId'], data: 'ExecutorNodeData' });
+route('post', '/apis/v1/cluster/executors/blacklist', { summary: 'Blacklist executors', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE', query: [{ name: 'id', description: 'executor id', array: true }] });
+route('post', '/apis/v1/cluster/executors/unblacklist', { summary: 'Unblacklist executors', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE', query: [{ name: 'id', description: 'executor id', array: true }] });
+route('post', '/apis/v1/cluster/executors/{executorId}/blacklist', { summary: 'Blacklist one executor', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE', params: ['executorId'] });
+route('post', '/apis/v1/cluster/executors/{executorId}/unblacklist', { summary: 'Unblacklist one executor', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE', params: ['executorId'] });
+route('get', '/apis/v1/cluster/events/latest', { summary: 'Events newer than lastSyncTime, newest first', access: 'any', query: [{ name: 'lastSyncTime', description: 'epoch ms' }, { name: 'size', description: 'max events' }] });
+route('get', '/apis/v1/cluster/events/summary', { summary: 'Event counts by type', access: 'any', query: [{ name: 'lastSyncTime', description: 'epoch ms' }] });
+route('get', '/apis/v1/cluster/events', { summary: 'Deprecated: bare event array', access: 'any', query: [{ name: 'lastSyncTime', description: 'epoch ms' }, { name: 'size', description: 'max events' }] });
+route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/list', { summary: 'Log files of an instance (raw JSON)', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE, EXTERNAL_READ_ONLY', params: ['serviceId', 'instanceId'] });
+route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/read/{fileName}', { summary: 'Read a log chunk (raw JSON)', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE, EXTERNAL_READ_ONLY', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'offset', description: '-1 = tail start' }, { name: 'length', description: '-1 = 32768' }] });
+route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/download/{fileName}', { summary: 'Download a log file', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE, EXTERNAL_READ_ONLY', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'rename', description: 'true: timestamped file name' }] });
+route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resources executors must reserve for local services', access: 'CLUSTER_NODE' });
+route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/last', { summary: 'Known instances from the last snapshot', access: 'CLUSTER_NODE', params: ['executorId'] });
+route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/current', { summary: 'Known instances from the current snapshot', access: 'CLUSTER_NODE', params: ['executorId'] });
+route('post', '/apis/v1/messages', { summary: 'Executor -> leader message', access: 'CLUSTER_NODE', body: 'ControllerMessage' });
+
+export function buildOpenApiDocument(): Record<string, unknown> {
+  const schemas: Record<string, unknown> = {
+    ApiResponse: {
+      type: 'object',
+      required: ['status', 'message'],
+      properties: { status: { enum: ['SUCCESS', 'FAILED'] }, data: {}, message: { type: 'string' } },
+    },
+  };
+  for (const [name, schema] of Object.entries(MODELS)) {
+    const json = z.toJSONSchema(schema as z.ZodType, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    delete json.$schema;
+    schemas[name] = json;
+  }
+  const paths: Record<string, unknown> = {};
+  for (const [path, methods] of Object.entries(PATHS)) {
+    const item: Record<string, unknown> = {};
+    for (const method of ['get', 'post'] as const) {
+      const op = methods[method];
+      if (!op) continue;
+      item[method] = {
+        summary: op.summary,
+        description: `Roles: ${op.access}.${op.data ? ` Success data: ${op.data}.` : ''}`,
+        security: op.access === 'CLUSTER_NODE' ? [{ clusterSecret: [] }] : [{ basic: [] }],
+        parameters: [
+          ...(op.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+          ...(op.query ?? []).map((q) => ({
+            name: q.name,
+            in: 'query',
+            description: q.description,
+            schema: q.array ? { type: 'array', items: { type: 'string' } } : { type: 'string' },
+            ...(q.array ? { style: 'form', explode: true } : {}),
+          })),
+        ],
+        ...(op.body
+          ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.body}` } } } } }
+          : {}),
+        responses: {
+          '200': { description: 'Drove envelope', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiResponse' } } } },
+          '400': { description: 'Validation failure, or this controller is not the leader' },
+          '401': { description: 'Credentials are required' },
+          '403': { description: 'Role not allowed' },
+        },
+      };
+    }
+    paths[path] = item;
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'drove-ts controller API', version: '1', description: 'Drove-compatible local services API' },
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        basic: { type: 'http', scheme: 'basic' },
+        clusterSecret: { type: 'apiKey', in: 'header', name: 'Cluster-Authorization' },
+      },
+    },
+  };
+}
+
+export async function openApiRoutes(app: FastifyInstance): Promise<void> {
+  const document = buildOpenApiDocument();
+  app.get('/apis/openapi.json', async () => document);
+}
