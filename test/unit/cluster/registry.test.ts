@@ -1,0 +1,267 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ManualClock, executorIdOf } from '../../../src/model/index.js';
+import { EventLog } from '../../../src/controller/events.js';
+import { ExecutorRegistry, type ExecutorChange } from '../../../src/controller/cluster/registry.js';
+import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
+import { instance, nodeData, resourceSnapshot } from './fixtures.js';
+
+const STALE_MS = 45_000;
+const TWO_DAYS = 2 * 24 * 60 * 60 * 1000;
+const E1 = executorIdOf('ex1.local', 3000);
+const E2 = executorIdOf('ex2.local', 3000);
+
+const stores: SqliteStateStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+});
+
+function setup() {
+  const clock = new ManualClock();
+  const events = new EventLog(clock, { maxEventsStorageMs: 60 * 60_000 });
+  const store = new SqliteStateStore(':memory:');
+  stores.push(store);
+  const registry = new ExecutorRegistry({ clock, store, events, options: { staleExecutorAgeMs: STALE_MS } });
+  const changes: ExecutorChange[] = [];
+  registry.onChange((c) => changes.push(c));
+  const eventTypes = () => events.latest(0, 1000).events.map((e) => e.type).reverse();
+  return { clock, events, store, registry, changes, eventTypes };
+}
+
+describe('ExecutorRegistry', () => {
+  it('a first heartbeat adds the executor: EXECUTOR_ADDED, a joined change, and the node data persisted', async () => {
+    const { registry, store, changes, events } = setup();
+    const data = nodeData();
+    await registry.heartbeat(data);
+    expect(registry.byId(E1)).toMatchObject({ executorId: E1, state: 'ACTIVE', nodeData: data });
+    expect(events.latest(0, 10).events[0]).toMatchObject({
+      type: 'EXECUTOR_ADDED',
+      metadata: { EXECUTOR_ID: E1, HOSTNAME: 'ex1.local', PORT: 3000 },
+    });
+    expect(changes).toEqual([{ kind: 'joined', executorId: E1, state: 'ACTIVE' }]);
+    expect((await store.load()).executors).toEqual([{ executorId: E1, nodeData: data }]);
+  });
+
+  it('removes an executor silent for longer than staleExecutorAge and remembers it as last known', async () => {
+    const { clock, registry, store, changes, eventTypes } = setup();
+    await registry.heartbeat(nodeData());
+    await registry.heartbeat(nodeData({ hostname: 'ex2.local' }));
+    await clock.advance(30_000);
+    await registry.heartbeat(nodeData({ hostname: 'ex2.local', updated: 1_700_000_030_000 }));
+    await clock.advance(STALE_MS - 30_000);
+    expect(await registry.sweepStale()).toEqual([]);
+    await clock.advance(1);
+    expect(await registry.sweepStale()).toEqual([E1]);
+    expect(registry.byId(E1)).toBeUndefined();
+    expect(registry.lastKnown(E1)).toMatchObject({ executorId: E1, removedAt: clock.now() });
+    expect(eventTypes()).toEqual(['EXECUTOR_ADDED', 'EXECUTOR_ADDED', 'EXECUTOR_REMOVED']);
+    expect(changes.at(-1)).toEqual({ kind: 'left', executorId: E1 });
+    const stored = (await store.load()).executors;
+    expect(stored.find((e) => e.executorId === E1)?.removedAt).toBe(clock.now());
+    expect(stored.find((e) => e.executorId === E2)?.removedAt).toBeUndefined();
+  });
+
+  it('forgets last-known executors after two days, also in the store', async () => {
+    const { clock, registry, store } = setup();
+    await registry.heartbeat(nodeData());
+    await clock.advance(STALE_MS + 1);
+    await registry.sweepStale();
+    await clock.advance(TWO_DAYS);
+    await registry.sweepStale();
+    expect(registry.lastKnown(E1)).toBeDefined();
+    await clock.advance(1);
+    await registry.sweepStale();
+    expect(registry.lastKnown(E1)).toBeUndefined();
+    expect((await store.load()).executors).toEqual([]);
+  });
+
+  it('a removed executor that heartbeats again is added again', async () => {
+    const { clock, registry, eventTypes } = setup();
+    await registry.heartbeat(nodeData());
+    await clock.advance(STALE_MS + 1);
+    await registry.sweepStale();
+    await registry.heartbeat(nodeData({ updated: 1_700_000_100_000 }));
+    expect(registry.lastKnown(E1)).toBeUndefined();
+    expect(registry.byId(E1)?.state).toBe('ACTIVE');
+    expect(eventTypes()).toEqual(['EXECUTOR_ADDED', 'EXECUTOR_REMOVED', 'EXECUTOR_ADDED']);
+  });
+
+  it('restore gives stored executors a full staleness period and keeps removed ones as last known', async () => {
+    const { clock, registry, changes, eventTypes } = setup();
+    const now = clock.now();
+    registry.restore([
+      { executorId: E1, nodeData: nodeData({ updated: now - 10 * 60_000 }) },
+      { executorId: E2, nodeData: nodeData({ hostname: 'ex2.local' }), removedAt: now - 60_000 },
+      { executorId: 'ancient', nodeData: nodeData({ hostname: 'old.local' }), removedAt: now - TWO_DAYS - 1 },
+    ]);
+    expect(registry.all().map((r) => r.executorId)).toEqual([E1]);
+    expect(registry.lastKnown(E2)?.removedAt).toBe(now - 60_000);
+    expect(registry.lastKnown('ancient')).toBeUndefined();
+    expect(changes).toEqual([]);
+    expect(eventTypes()).toEqual([]);
+    await clock.advance(STALE_MS);
+    expect(await registry.sweepStale()).toEqual([]);
+    await clock.advance(1);
+    expect(await registry.sweepStale()).toEqual([E1]);
+  });
+
+  it('restore and clear replace the previous view', async () => {
+    const { registry } = setup();
+    await registry.heartbeat(nodeData({ hostname: 'ex2.local' }));
+    registry.restore([{ executorId: E1, nodeData: nodeData() }]);
+    expect(registry.all().map((r) => r.executorId)).toEqual([E1]);
+    registry.clear();
+    expect(registry.all()).toEqual([]);
+  });
+
+  it('eligible = ACTIVE or UNREADY; blacklisted = BLACKLISTED or BLACKLIST_REQUESTED', async () => {
+    const { registry } = setup();
+    const states = ['ACTIVE', 'UNREADY', 'BLACKLISTED', 'BLACKLIST_REQUESTED'] as const;
+    for (const [i, state] of states.entries()) {
+      await registry.heartbeat(nodeData({ hostname: `h${i}`, executorState: state }));
+    }
+    const hosts = (records: { nodeData: { hostname: string } }[]) => records.map((r) => r.nodeData.hostname).sort();
+    expect(hosts(registry.eligible())).toEqual(['h0', 'h1']);
+    expect(hosts(registry.blacklisted())).toEqual(['h2', 'h3']);
+    expect(hosts(registry.byHostname('h2'))).toEqual(['h2']);
+  });
+
+  it('summaries follow C.2.3 (key order, counts, MB) with removed executors last as REMOVED', async () => {
+    const { clock, registry } = setup();
+    const busy = nodeData({ hostname: 'ex2.local', freeCores: { '0': [0, 1], '1': [4] }, freeMemory: { '0': 1000, '1': 24 } });
+    busy.state.cpus.usedCores = { '0': [2, 3] };
+    busy.state.memory.usedMemory = { '0': 128 };
+    await registry.heartbeat(nodeData());
+    await clock.advance(STALE_MS + 1);
+    await registry.sweepStale();
+    await registry.heartbeat(busy);
+    const summaries = registry.summaries();
+    expect(summaries.map((s) => Object.keys(s))).toEqual([
+      ['executorId', 'hostname', 'port', 'transportType', 'freeCores', 'usedCores', 'freeMemory', 'usedMemory', 'tags', 'state'],
+      ['executorId', 'hostname', 'port', 'transportType', 'freeCores', 'usedCores', 'freeMemory', 'usedMemory', 'tags', 'state'],
+    ]);
+    expect(summaries).toEqual([
+      {
+        executorId: E2,
+        hostname: 'ex2.local',
+        port: 3000,
+        transportType: 'HTTP',
+        freeCores: 3,
+        usedCores: 2,
+        freeMemory: 1024,
+        usedMemory: 128,
+        tags: ['ex2.local'],
+        state: 'ACTIVE',
+      },
+      expect.objectContaining({ executorId: E1, freeCores: 8, usedCores: 0, freeMemory: 16384, state: 'REMOVED' }),
+    ]);
+  });
+
+  it('overlays a controller blacklist request until the executor confirms, with events at each step', async () => {
+    const { registry, changes, eventTypes } = setup();
+    await registry.heartbeat(nodeData());
+    expect(registry.requestBlacklist(E1)).toBe(true);
+    expect(registry.byId(E1)?.state).toBe('BLACKLIST_REQUESTED');
+    expect(registry.reportedState(E1)).toBe('ACTIVE');
+    expect(registry.eligible()).toEqual([]);
+    // A heartbeat built before the executor processed the message does not undo the request.
+    await registry.heartbeat(nodeData({ updated: 1_700_000_001_000 }));
+    expect(registry.byId(E1)?.state).toBe('BLACKLIST_REQUESTED');
+    await registry.heartbeat(nodeData({ updated: 1_700_000_002_000, executorState: 'BLACKLISTED' }));
+    expect(registry.byId(E1)?.state).toBe('BLACKLISTED');
+    await registry.heartbeat(nodeData({ updated: 1_700_000_003_000, executorState: 'UNREADY' }));
+    expect(registry.byId(E1)?.state).toBe('UNREADY');
+    expect(eventTypes()).toEqual([
+      'EXECUTOR_ADDED',
+      'EXECUTOR_BLACKLIST_REQUESTED',
+      'EXECUTOR_BLACKLISTED',
+      'EXECUTOR_UN_BLACKLISTED',
+    ]);
+    expect(changes.slice(1)).toEqual([
+      { kind: 'stateChanged', executorId: E1, previous: 'ACTIVE', state: 'BLACKLIST_REQUESTED' },
+      { kind: 'stateChanged', executorId: E1, previous: 'BLACKLIST_REQUESTED', state: 'BLACKLISTED' },
+      { kind: 'stateChanged', executorId: E1, previous: 'BLACKLISTED', state: 'UNREADY' },
+    ]);
+  });
+
+  it('cancelling a blacklist request restores the executor state; unknown ids are refused', async () => {
+    const { registry, eventTypes } = setup();
+    await registry.heartbeat(nodeData());
+    registry.requestBlacklist(E1);
+    registry.cancelBlacklistRequest(E1);
+    expect(registry.byId(E1)?.state).toBe('ACTIVE');
+    expect(eventTypes()).toEqual(['EXECUTOR_ADDED', 'EXECUTOR_BLACKLIST_REQUESTED', 'EXECUTOR_UN_BLACKLISTED']);
+    expect(registry.requestBlacklist('nope')).toBe(false);
+  });
+
+  it('UNREADY -> ACTIVE is a state change without a blacklist event', async () => {
+    const { registry, changes, eventTypes } = setup();
+    await registry.heartbeat(nodeData({ executorState: 'UNREADY' }));
+    await registry.heartbeat(nodeData({ executorState: 'ACTIVE', updated: 1_700_000_001_000 }));
+    expect(changes.at(-1)).toEqual({ kind: 'stateChanged', executorId: E1, previous: 'UNREADY', state: 'ACTIVE' });
+    expect(eventTypes()).toEqual(['EXECUTOR_ADDED']);
+  });
+
+  it('ignores a heartbeat older than the one held, except for liveness', async () => {
+    const { clock, registry } = setup();
+    await registry.heartbeat(nodeData({ updated: 1_700_000_010_000, executorState: 'UNREADY' }));
+    await clock.advance(40_000);
+    await registry.heartbeat(nodeData({ updated: 1_700_000_005_000, executorState: 'ACTIVE' }));
+    expect(registry.byId(E1)?.state).toBe('UNREADY');
+    expect(registry.byId(E1)?.lastSeen).toBe(clock.now());
+    await clock.advance(40_000);
+    expect(await registry.sweepStale()).toEqual([]);
+  });
+
+  it('takes newer resource snapshots from instance reports and tells resource listeners which instances they cover', async () => {
+    const { clock, registry } = setup();
+    const seen: Array<[string, readonly string[]]> = [];
+    registry.onResources((id, ids) => seen.push([id, ids]));
+    await registry.heartbeat(nodeData({ updated: 1_700_000_000_000 }));
+    await clock.advance(44_000);
+    const smaller = resourceSnapshot(E1, { freeCores: { '0': [1, 2] } });
+    expect(registry.resourceSnapshot(smaller, [instance(E1, 'SI-1', 1_700_000_001_000)])).toBe(true);
+    expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
+    expect(registry.byId(E1)?.lastSeen).toBe(clock.now());
+    // An older report arriving late does not roll the snapshot back.
+    expect(registry.resourceSnapshot(resourceSnapshot(E1), [instance(E1, 'SI-0', 1_700_000_000_500)])).toBe(false);
+    expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
+    // A heartbeat built before that report keeps the newer snapshot but takes the rest.
+    await registry.heartbeat(nodeData({ updated: 1_700_000_000_800, executorState: 'UNREADY' }));
+    expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
+    expect(registry.byId(E1)?.state).toBe('UNREADY');
+    expect(registry.resourceSnapshot(resourceSnapshot('unknown'), [instance('unknown', 'SI-2', 1)])).toBe(false);
+    expect(seen).toEqual([
+      [E1, []],
+      [E1, ['SI-1']],
+    ]);
+    await clock.advance(44_000);
+    expect(await registry.sweepStale()).toEqual([]);
+  });
+
+  it('coalesces store writes: a burst of heartbeats costs at most two writes and the last one wins', async () => {
+    const { registry, store } = setup();
+    const put = vi.spyOn(store, 'putExecutor');
+    const writes = [];
+    for (let i = 0; i < 10; i++) writes.push(registry.heartbeat(nodeData({ updated: 1_700_000_000_000 + i })));
+    await Promise.all(writes);
+    await registry.flush();
+    expect(put.mock.calls.length).toBeLessThanOrEqual(2);
+    expect((await store.load()).executors[0]?.nodeData.updated).toBe(1_700_000_000_009);
+  });
+
+  it('a failing store write rejects the heartbeat but keeps the in-memory view', async () => {
+    const { registry, store } = setup();
+    vi.spyOn(store, 'putExecutor').mockRejectedValueOnce(new Error('disk full'));
+    await expect(registry.heartbeat(nodeData())).rejects.toThrow('disk full');
+    expect(registry.byId(E1)).toBeDefined();
+    await registry.heartbeat(nodeData({ updated: 1_700_000_000_001 }));
+    expect((await store.load()).executors).toHaveLength(1);
+  });
+
+  it('address() gives the message address of a live executor', async () => {
+    const { registry } = setup();
+    await registry.heartbeat(nodeData());
+    expect(registry.address(E1)).toEqual({ executorId: E1, hostname: 'ex1.local', port: 3000, transportType: 'HTTP' });
+    expect(registry.address('nope')).toBeUndefined();
+  });
+});
