@@ -1,0 +1,24 @@
+import type { LocalServiceInfo, LocalServiceOperation, LocalServiceState } from '../../../model/index.js';
+import type { EngineDeps } from '../deps.js';
+import { steadyState } from '../state-machine.js';
+
+/** What a state's action sees: the service, the operation waiting in its slot, and the engine's parts. */
+export interface ActionContext {
+  serviceId: string;
+  deps: EngineDeps;
+  /** The operation in the runner's slot (not consumed by looking). */
+  pending(): LocalServiceOperation | undefined;
+  /** Resolves when a new operation is recorded or the runner stops. */
+  waitForOperation(): Promise<void>;
+  /** Aborted by cancel (cancellable actions only) and when the runner stops (leadership lost). */
+  signal: AbortSignal;
+  /** Registers background work (cleanups) so shutdown can wait for it. */
+  track(work: Promise<unknown>): void;
+}
+
+export type ServiceAction = (ctx: ActionContext) => Promise<LocalServiceState>;
+
+/** The steady state mapped from the stored record (§3.1), or DESTROYED when the record is gone. */
+export function mappedState(info: LocalServiceInfo | undefined): LocalServiceState {
+  return info ? steadyState(info.activationState) : 'DESTROYED';
+}

@@ -1,0 +1,125 @@
+import type { ClusterOpSpec, LocalServiceInfo, LocalServiceState } from '../../../model/index.js';
+import { plan } from '../../reconciler-plan.js';
+import { runBatch, type Job } from '../jobs/batch.js';
+import { startJob } from '../jobs/start-job.js';
+import { stopJob } from '../jobs/stop-job.js';
+import { effectiveOpSpec, type EffectiveOpSpec } from '../jobs/timeouts.js';
+import { mappedState, type ActionContext, type ServiceAction } from './context.js';
+
+/**
+ * The three actions that run instance jobs (§5.4). Individual job failures never fail the operation; the
+ * reconciler repairs whatever is still missing on its next pass.
+ */
+
+/** ADJUST_INSTANCES: execute the reconciler's plan (starts and stops) as one batch. */
+export const adjustAction: ServiceAction = async (ctx) => {
+  const op = ctx.pending();
+  const info = ctx.deps.workingSet.service(ctx.serviceId);
+  if (!info) return 'DESTROYED';
+  const opSpec = effectiveOpSpec(op?.type === 'ADJUST_INSTANCES' ? op.opSpec : undefined, ctx.deps.options);
+  const { deps } = ctx;
+  const current = deps.workingSet.currentInstances(ctx.serviceId, deps.clock.now(), deps.options.instanceStaleAgeMs);
+  const executors = deps.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state }));
+  const todo = plan(info, executors, current);
+  const session = deps.scheduler.openSession();
+  try {
+    const jobs: Job[] = [];
+    for (const { executorId, count } of todo.start) {
+      for (let i = 0; i < count; i++) {
+        jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, track: ctx.track }));
+      }
+    }
+    for (const instanceId of todo.stop) jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec }));
+    if (jobs.length > 0) {
+      deps.logger.info(
+        { serviceId: ctx.serviceId, starts: jobs.length - todo.stop.length, stops: todo.stop.length, parallelism: opSpec.parallelism },
+        'Adjusting local service instances',
+      );
+      await runBatch(jobs, opSpec.parallelism, ctx.signal);
+    }
+  } finally {
+    session.close();
+  }
+  return outcome(ctx);
+};
+
+/** REPLACE_INSTANCES (and RESTART): per healthy instance, a start+stop pipeline on the same executor. */
+export const replaceAction: ServiceAction = async (ctx) => {
+  const op = ctx.pending();
+  const info = ctx.deps.workingSet.service(ctx.serviceId);
+  if (!info) return 'DESTROYED';
+  const ids = op?.type === 'REPLACE_INSTANCES' ? op.instanceIds : [];
+  const stopFirst = op?.type === 'REPLACE_INSTANCES' ? op.stopFirst : false;
+  const opSpec = effectiveOpSpec(opSpecOf(op), ctx.deps.options);
+  const { deps } = ctx;
+  const affected = healthy(ctx, info, ids);
+  if (affected.length === 0) return mappedState(info);
+  const session = deps.scheduler.openSession();
+  try {
+    const pipelines: Job[] = affected.map((old) => {
+      const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, track: ctx.track });
+      const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec });
+      const steps = stopFirst ? [stop, start] : [start, stop];
+      return async (signal) => {
+        let any = false;
+        for (const step of steps) {
+          if (signal.aborted) break;
+          // A step that returns false does not abort the pipeline (Drove); only an exception does.
+          any = (await step(signal)) || any;
+        }
+        return any;
+      };
+    });
+    const results = await runBatch(pipelines, opSpec.parallelism, ctx.signal);
+    if (!results.some(Boolean)) deps.logger.warn({ serviceId: ctx.serviceId }, 'No instance could be replaced');
+  } finally {
+    session.close();
+  }
+  return outcome(ctx);
+};
+
+/** STOP_INSTANCES: stop the listed healthy instances; the reconciler re-creates them if the service is ACTIVE. */
+export const stopInstancesAction: ServiceAction = async (ctx) => {
+  const op = ctx.pending();
+  const info = ctx.deps.workingSet.service(ctx.serviceId);
+  if (!info) return 'DESTROYED';
+  const ids = op?.type === 'STOP_INSTANCES' ? op.instanceIds : [];
+  const opSpec = effectiveOpSpec(opSpecOf(op), ctx.deps.options);
+  const affected = ids.length === 0 ? [] : healthy(ctx, info, ids);
+  const jobs = affected.map((i) => stopJob({ deps: ctx.deps, serviceId: ctx.serviceId, instanceId: i.instanceId, opSpec }));
+  // Stop jobs are not cancellable, so they run under a signal nobody aborts.
+  await runBatch(jobs, opSpec.parallelism, new AbortController().signal);
+  return mappedState(ctx.deps.workingSet.service(ctx.serviceId));
+};
+
+function opSpecOf(op: ReturnType<ActionContext['pending']>): ClusterOpSpec | undefined {
+  if (!op) return undefined;
+  return 'opSpec' in op ? op.opSpec : undefined;
+}
+
+function healthy(ctx: ActionContext, info: LocalServiceInfo, ids: readonly string[]) {
+  const wanted = new Set(ids);
+  return ctx.deps.workingSet
+    .currentInstances(info.serviceId, ctx.deps.clock.now(), ctx.deps.options.instanceStaleAgeMs)
+    .filter((i) => i.state === 'HEALTHY' && (wanted.size === 0 || wanted.has(i.instanceId)));
+}
+
+/** Cancelled while the service should be running: emergency deactivation (§5.2, decision 3). */
+function outcome(ctx: ActionContext): LocalServiceState {
+  const info = ctx.deps.workingSet.service(ctx.serviceId);
+  if (ctx.signal.aborted && ctx.signal.reason instanceof OperationCancelledError && info && info.activationState !== 'INACTIVE') {
+    return 'EMERGENCY_DEACTIVATION_REQUESTED';
+  }
+  return mappedState(info);
+}
+
+/** Abort reason of an operator's cancel (as opposed to the runner stopping on leadership loss). */
+export class OperationCancelledError extends Error {
+  constructor() {
+    super('Operation cancelled');
+    // Jobs treat it like any abort.
+    this.name = 'AbortError';
+  }
+}
+
+export type { EffectiveOpSpec };

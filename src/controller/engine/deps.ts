@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../model/index.js';
+import type { ResolvedOptions } from '../config.js';
+import type { WorkingSet } from '../working-set.js';
+import type { EventSink, ExecutorDirectory, InstanceScheduler, MessageSender } from './ports.js';
+
+/** Engine constants that are not operator options; overridable for tests and the benchmark. */
+export interface EngineTimings {
+  /** Drove re-sends a controller -> executor message every 1 s while the executor does not answer ACCEPTED... */
+  messageRetryIntervalMs: number;
+  /** ...for up to 30 s (an executor busy pulling or restarting answers within that). */
+  messageRetryWindowMs: number;
+  /** CONTROLLER_HTTP_FETCH: a config server slower than this fails the start attempt (it is retried). */
+  configFetchTimeoutMs: number;
+  /** Largest config body the controller inlines (decision 10: 1 MiB, Drove meant that but wrote 2 ^ 20 = 22). */
+  configFetchMaxBytes: number;
+}
+
+export const DEFAULT_ENGINE_TIMINGS: EngineTimings = {
+  messageRetryIntervalMs: 1_000,
+  messageRetryWindowMs: 30_000,
+  configFetchTimeoutMs: 10_000,
+  configFetchMaxBytes: 1024 * 1024,
+};
+
+/** Everything actions and jobs use; one object so a runner can hand it down unchanged. */
+export interface EngineDeps {
+  options: ResolvedOptions;
+  timings: EngineTimings;
+  clock: Clock;
+  logger: Logger;
+  workingSet: WorkingSet;
+  executors: ExecutorDirectory;
+  scheduler: InstanceScheduler;
+  messenger: MessageSender;
+  events: EventSink;
+  /** Signs the instance tokens given to containers (§6.1). */
+  instanceAuthSecret: string;
+  /** Sent as `NodeId` and in message headers. */
+  controllerHostname: string;
+}

@@ -1,0 +1,65 @@
+import { sleep, type Clock } from '../../../model/index.js';
+
+export type Job = (signal: AbortSignal) => Promise<boolean>;
+
+/**
+ * Runs jobs with at most `parallelism` in flight. Once `signal` aborts, jobs not yet started are skipped
+ * (counted as failed); running ones see the same signal and end cooperatively. Never rejects: a job that
+ * throws counts as failed.
+ */
+export async function runBatch(jobs: readonly Job[], parallelism: number, signal: AbortSignal): Promise<boolean[]> {
+  const results: boolean[] = new Array(jobs.length).fill(false);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const index = next++;
+      if (signal.aborted) continue;
+      try {
+        results[index] = await jobs[index]!(signal);
+      } catch {
+        results[index] = false;
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(parallelism, jobs.length)) }, worker);
+  await Promise.all(workers);
+  return results;
+}
+
+/**
+ * Drove's job retry policy (§5.5): retry when an attempt returns false or throws, up to `retries` more times,
+ * `intervalMs` apart, unless the batch was cancelled meanwhile.
+ */
+export async function withRetries(
+  attempt: (n: number) => Promise<boolean>,
+  opts: { retries: number; intervalMs: number; clock: Clock; signal: AbortSignal; onError?: (e: unknown) => void },
+): Promise<boolean> {
+  for (let n = 0; n <= opts.retries; n++) {
+    if (opts.signal.aborted) return false;
+    try {
+      if (await attempt(n)) return true;
+    } catch (error) {
+      if (isAbort(error)) return false;
+      opts.onError?.(error);
+    }
+    if (n < opts.retries) {
+      try {
+        await sleep(opts.clock, opts.intervalMs, opts.signal);
+      } catch {
+        return false;
+      }
+    }
+  }
+  return false;
+}
+
+export function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'JobCancelledError');
+}
+
+export class JobCancelledError extends Error {
+  constructor() {
+    super('Operation cancelled');
+    this.name = 'JobCancelledError';
+  }
+}

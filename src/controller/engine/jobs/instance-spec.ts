@@ -1,0 +1,41 @@
+import type { LocalServiceInfo, LocalServiceInstanceSpec, ResourceAllocation } from '../../../model/index.js';
+import { isHostLevel } from '../../../model/index.js';
+import type { EngineDeps } from '../deps.js';
+import { resolveControllerFetchedConfigs } from './config-fetch.js';
+import { instanceAuthToken } from './instance-token.js';
+
+/** The START_LOCAL_SERVICE_INSTANCE payload (§6.8) for one attempt. */
+export async function buildInstanceSpec(
+  deps: Pick<EngineDeps, 'timings' | 'instanceAuthSecret' | 'clock'>,
+  info: LocalServiceInfo,
+  instanceId: string,
+  executorId: string,
+  resources: ResourceAllocation[],
+): Promise<LocalServiceInstanceSpec> {
+  const spec = info.spec;
+  const configs = await resolveControllerFetchedConfigs(spec.configs, {
+    timeoutMs: deps.timings.configFetchTimeoutMs,
+    maxBytes: deps.timings.configFetchMaxBytes,
+  });
+  const out: LocalServiceInstanceSpec = {
+    serviceId: info.serviceId,
+    serviceName: spec.name,
+    instanceId,
+    executable: spec.executable,
+    resources,
+    ports: spec.exposedPorts,
+    hostLevelInstance: isHostLevel(spec),
+    healthcheck: spec.healthcheck,
+    readiness: spec.readiness,
+    instanceAuthToken: instanceAuthToken(deps.instanceAuthSecret, { serviceId: info.serviceId, instanceId, executorId }, deps.clock.now()),
+  };
+  if (spec.volumes) out.volumes = spec.volumes;
+  if (configs) out.configs = configs;
+  if (spec.logging) out.loggingSpec = spec.logging;
+  if (spec.env) out.env = spec.env;
+  if (spec.args) out.args = spec.args;
+  if (spec.devices) out.devices = spec.devices;
+  if (spec.preShutdown) out.preShutdown = spec.preShutdown;
+  if (spec.userSpec) out.userSpec = spec.userSpec;
+  return out;
+}

@@ -1,0 +1,122 @@
+import {
+  cpuCount,
+  memoryMb,
+  newInstanceId,
+  type LocalServiceInstanceInfo,
+  type LocalServiceInstanceState,
+} from '../../../model/index.js';
+import type { EngineDeps } from '../deps.js';
+import type { SchedulingSession } from '../ports.js';
+import { isAbort, withRetries, type Job } from './batch.js';
+import { buildInstanceSpec } from './instance-spec.js';
+import { sendUntilAccepted, startMessage, stopMessage } from './messages.js';
+import { startTimeoutMs, type EffectiveOpSpec } from './timeouts.js';
+
+/** On the way to HEALTHY; any other state means the attempt failed (fail fast, §5.5). */
+const PROGRESSING: ReadonlySet<LocalServiceInstanceState> = new Set(['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY']);
+
+/** States in which an executor accepts STOP (§6.8). */
+const STOPPABLE: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
+
+export interface StartJobContext {
+  deps: EngineDeps;
+  serviceId: string;
+  executorId: string;
+  opSpec: EffectiveOpSpec;
+  session: SchedulingSession;
+  /** Cleanups (decision 6) run detached from the batch; the engine tracks them for shutdown. */
+  track: (work: Promise<unknown>) => void;
+}
+
+/**
+ * StartSingleLocalServiceInstanceJob (§5.5): each attempt uses a fresh instance id, reserves cores and memory on
+ * the target executor, sends START and waits (on state notifications) for HEALTHY. An attempt that fails after
+ * the executor accepted it stops what it started (decision 6) and gives the reservation back.
+ */
+export function startJob(ctx: StartJobContext): Job {
+  const { deps } = ctx;
+  return (signal) =>
+    withRetries((attempt) => startAttempt(ctx, signal, attempt), {
+      retries: deps.options.raw.jobRetryCount,
+      intervalMs: deps.options.jobRetryIntervalMs,
+      clock: deps.clock,
+      signal,
+      onError: (error) => deps.logger.warn({ serviceId: ctx.serviceId, err: error }, 'Start attempt failed'),
+    });
+}
+
+async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: number): Promise<boolean> {
+  const { deps, serviceId, executorId } = ctx;
+  const info = deps.workingSet.service(serviceId);
+  if (!info) return false;
+  const executor = deps.executors.executor(executorId);
+  if (!executor) {
+    deps.logger.warn({ serviceId, executorId }, 'Start skipped: executor no longer known');
+    return false;
+  }
+  const instanceId = newInstanceId();
+  const allocation = ctx.session.allocate(executorId, instanceId, cpuCount(info.spec), memoryMb(info.spec));
+  if (!allocation.ok) {
+    deps.logger.warn({ serviceId, executorId, attempt, reason: allocation.reason }, 'No resources for local service instance');
+    return false;
+  }
+  let accepted = false;
+  try {
+    const spec = await buildInstanceSpec(deps, info, instanceId, executorId, allocation.resources);
+    if (signal.aborted) return false;
+    const response = await sendUntilAccepted(deps, executor.address, (now) => startMessage(executor.address, spec, now), signal);
+    if (response.status !== 'ACCEPTED') {
+      deps.logger.warn({ serviceId, executorId, instanceId, reason: response.message }, 'Executor did not accept start');
+      return false;
+    }
+    accepted = true;
+    const timeoutMs = startTimeoutMs(info.spec, ctx.opSpec.timeoutMs);
+    const record = await deps.workingSet.waitForInstance(
+      serviceId,
+      instanceId,
+      (r) => r !== undefined && !PROGRESSING.has(r.state),
+      { clock: deps.clock, timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs, signal },
+    );
+    if (record?.state === 'HEALTHY') return true;
+    deps.logger.warn(
+      { serviceId, executorId, instanceId, state: record?.state ?? 'TIMEOUT', error: record?.errorMessage },
+      'Local service instance did not become healthy',
+    );
+    return false;
+  } catch (error) {
+    if (isAbort(error)) return false;
+    throw error;
+  } finally {
+    const record = deps.workingSet.instance(serviceId, instanceId);
+    if (record?.state !== 'HEALTHY') {
+      ctx.session.release(instanceId);
+      if (accepted) ctx.track(stopLeftover(ctx, instanceId, executor.address));
+    }
+  }
+}
+
+/**
+ * Decision 6: a start that failed or timed out must not leave its container behind. Executors take STOP only
+ * for running instances, so wait (bounded) for the instance to be running or finished, then stop it.
+ */
+async function stopLeftover(
+  ctx: StartJobContext,
+  instanceId: string,
+  address: Parameters<EngineDeps['messenger']['send']>[0],
+): Promise<void> {
+  const { deps, serviceId } = ctx;
+  try {
+    const record = await deps.workingSet.waitForInstance(
+      serviceId,
+      instanceId,
+      (r: LocalServiceInstanceInfo | undefined) => r !== undefined && (STOPPABLE.has(r.state) || !PROGRESSING.has(r.state)),
+      { clock: deps.clock, timeoutMs: ctx.opSpec.timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs },
+    );
+    if (record && !STOPPABLE.has(record.state)) return;
+    // No record yet (the executor never reported) is tried too: the executor answers FAILED if it does not know it.
+    const response = await sendUntilAccepted(deps, address, (now) => stopMessage(address, instanceId, now));
+    deps.logger.info({ serviceId, instanceId, status: response.status }, 'Stopped leftover of a failed start');
+  } catch (error) {
+    deps.logger.warn({ serviceId, instanceId, err: error }, 'Could not stop leftover of a failed start');
+  }
+}

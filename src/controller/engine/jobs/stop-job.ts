@@ -1,0 +1,54 @@
+import { INSTANCE_ACTIVE_STATES } from '../../../model/index.js';
+import type { EngineDeps } from '../deps.js';
+import { withRetries, type Job } from './batch.js';
+import { sendUntilAccepted, stopMessage } from './messages.js';
+import type { EffectiveOpSpec } from './timeouts.js';
+
+export interface StopJobContext {
+  deps: EngineDeps;
+  serviceId: string;
+  instanceId: string;
+  opSpec: EffectiveOpSpec;
+}
+
+/**
+ * StopSingleLocalServiceInstanceJob (§5.5): a missing record (or one already finished) is success; otherwise
+ * send STOP and wait for STOPPED. Stop jobs are not cancellable: a half-stopped instance helps nobody, so
+ * they ignore the batch's cancel signal.
+ */
+export function stopJob(ctx: StopJobContext): Job {
+  const { deps } = ctx;
+  const uncancellable = new AbortController().signal;
+  return () =>
+    withRetries(() => stopAttempt(ctx), {
+      retries: deps.options.raw.jobRetryCount,
+      intervalMs: deps.options.jobRetryIntervalMs,
+      clock: deps.clock,
+      signal: uncancellable,
+      onError: (error) => deps.logger.warn({ serviceId: ctx.serviceId, err: error }, 'Stop attempt failed'),
+    });
+}
+
+async function stopAttempt(ctx: StopJobContext): Promise<boolean> {
+  const { deps, serviceId, instanceId } = ctx;
+  const record = deps.workingSet.instance(serviceId, instanceId);
+  if (!record || !INSTANCE_ACTIVE_STATES.has(record.state)) return true;
+  const executor = deps.executors.executor(record.executorId);
+  if (!executor) {
+    deps.logger.warn({ serviceId, instanceId, executorId: record.executorId }, 'Cannot stop instance: executor unknown');
+    return false;
+  }
+  const response = await sendUntilAccepted(deps, executor.address, (now) => stopMessage(executor.address, instanceId, now));
+  if (response.status !== 'ACCEPTED') {
+    // The executor may have finished it meanwhile (a report can be on its way); the record decides.
+    const now = deps.workingSet.instance(serviceId, instanceId);
+    return !now || !INSTANCE_ACTIVE_STATES.has(now.state);
+  }
+  const final = await deps.workingSet.waitForInstance(
+    serviceId,
+    instanceId,
+    (r) => !r || !INSTANCE_ACTIVE_STATES.has(r.state),
+    { clock: deps.clock, timeoutMs: ctx.opSpec.timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs },
+  );
+  return final === undefined ? deps.workingSet.instance(serviceId, instanceId) === undefined : final.state === 'STOPPED';
+}

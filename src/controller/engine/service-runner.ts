@@ -1,0 +1,195 @@
+import type { Logger } from 'pino';
+import type { LocalServiceOperation, LocalServiceState } from '../../model/index.js';
+import type { EngineDeps } from './deps.js';
+import { mappedState, type ActionContext, type ServiceAction } from './actions/context.js';
+import {
+  activateAction,
+  configTestingAction,
+  createAction,
+  deactivateAction,
+  destroyAction,
+  emergencyDeactivationAction,
+  routingAction,
+  updateCountAction,
+} from './actions/lifecycle.js';
+import { adjustAction, OperationCancelledError, replaceAction, stopInstancesAction } from './actions/instances.js';
+import { IllegalTransitionError, isAllowedTransition, isSteady, SERVICE_TRANSITIONS, type ServiceActionName } from './state-machine.js';
+
+const ACTIONS: Record<ServiceActionName, ServiceAction> = {
+  Create: createAction,
+  Routing: routingAction,
+  Activate: activateAction,
+  ConfigTesting: configTestingAction,
+  Deactivate: deactivateAction,
+  UpdateCount: updateCountAction,
+  AdjustInstances: adjustAction,
+  ReplaceInstances: replaceAction,
+  StopInstances: stopInstancesAction,
+  EmergencyDeactivation: emergencyDeactivationAction,
+  Destroy: destroyAction,
+};
+
+/** Actions that consume the operation in the slot when they finish, success or failure (§3.2). */
+const CONSUMING: ReadonlySet<ServiceActionName> = new Set([
+  'Create',
+  'Activate',
+  'ConfigTesting',
+  'Deactivate',
+  'UpdateCount',
+  'AdjustInstances',
+  'ReplaceInstances',
+  'StopInstances',
+  'Destroy',
+]);
+
+/** Only these implement cancel (§5.2). */
+const CANCELLABLE: ReadonlySet<ServiceActionName> = new Set(['AdjustInstances', 'ReplaceInstances']);
+
+export interface RunnerHooks {
+  /** Called synchronously on every transition, after `state` is updated. */
+  onTransition(runner: ServiceRunner, from: LocalServiceState, to: LocalServiceState): void;
+}
+
+/**
+ * One local service's state machine on the leader: a loop that runs the action bound to the current state,
+ * checks the outcome against the transition table, and waits in steady states for the next operation. Exactly
+ * one operation slot; a second operation while one is pending is refused (decision 4), never dropped.
+ */
+export class ServiceRunner {
+  private current: LocalServiceState;
+  private slot: LocalServiceOperation | undefined;
+  private wakeUp: (() => void) | undefined;
+  private actionName: ServiceActionName | undefined;
+  private actionAbort: AbortController | undefined;
+  private readonly lifetime = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    readonly serviceId: string,
+    initial: LocalServiceState,
+    private readonly deps: EngineDeps,
+    private readonly hooks: RunnerHooks,
+    private readonly track: (work: Promise<unknown>) => void,
+  ) {
+    this.current = initial;
+    this.log = deps.logger.child({ serviceId });
+  }
+
+  get state(): LocalServiceState {
+    return this.current;
+  }
+
+  get stopped(): boolean {
+    return this.lifetime.signal.aborted;
+  }
+
+  hasPendingOperation(): boolean {
+    return this.slot !== undefined;
+  }
+
+  start(): void {
+    this.loop ??= this.run().catch((error) => this.log.error({ err: error }, 'Service runner crashed'));
+  }
+
+  /** Records an operation in the slot; false when one is already waiting. */
+  offer(op: LocalServiceOperation): boolean {
+    if (this.slot !== undefined || this.stopped) return false;
+    this.slot = op;
+    this.wake();
+    return true;
+  }
+
+  /** Cancels a running adjust / replace; false when nothing cancellable runs. */
+  cancel(): boolean {
+    if (!this.actionName || !CANCELLABLE.has(this.actionName) || !this.actionAbort || this.actionAbort.signal.aborted) {
+      return false;
+    }
+    this.log.info({ action: this.actionName }, 'Cancelling current operation');
+    this.actionAbort.abort(new OperationCancelledError());
+    return true;
+  }
+
+  /** Stops the loop (leadership lost, shutdown); running jobs are aborted. */
+  async stop(): Promise<void> {
+    this.lifetime.abort(new Error('Service runner stopped'));
+    this.actionAbort?.abort(this.lifetime.signal.reason);
+    this.wake();
+    await this.loop;
+  }
+
+  private wake(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    wake?.();
+  }
+
+  private waitForWake(): Promise<void> {
+    return new Promise((resolve) => {
+      const previous = this.wakeUp;
+      this.wakeUp = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const state = this.current;
+      const action = SERVICE_TRANSITIONS[state].action;
+      if (!action) return;
+      if (isSteady(state) && this.slot === undefined) {
+        await this.waitForWake();
+        continue;
+      }
+      const abort = new AbortController();
+      const onStop = () => abort.abort(this.lifetime.signal.reason);
+      this.lifetime.signal.addEventListener('abort', onStop, { once: true });
+      this.actionName = action;
+      this.actionAbort = abort;
+      const ctx: ActionContext = {
+        serviceId: this.serviceId,
+        deps: this.deps,
+        pending: () => this.slot,
+        waitForOperation: () => (this.stopped ? Promise.resolve() : this.waitForWake()),
+        signal: abort.signal,
+        track: this.track,
+      };
+      let next: LocalServiceState;
+      try {
+        next = await ACTIONS[action](ctx);
+      } catch (error) {
+        this.log.error({ err: error, action }, 'Local service action failed');
+        next = mappedState(this.deps.workingSet.service(this.serviceId));
+      } finally {
+        this.lifetime.signal.removeEventListener('abort', onStop);
+        this.actionName = undefined;
+        this.actionAbort = undefined;
+        if (CONSUMING.has(action)) this.slot = undefined;
+      }
+      // Leadership lost mid-action: the new leader rebuilds from the store; publish nothing more.
+      if (this.stopped) return;
+      if (next === state && isSteady(state)) {
+        // Routing found nothing to do with the operation: it is dropped from the slot, not retried forever.
+        this.slot = undefined;
+        continue;
+      }
+      if (!isAllowedTransition(state, next)) {
+        this.log.error({ err: new IllegalTransitionError(state, next) }, 'Discarding illegal transition');
+        this.slot = undefined;
+        const fallback = mappedState(this.deps.workingSet.service(this.serviceId));
+        if (fallback === state) continue;
+        next = fallback;
+      }
+      this.transition(next);
+    }
+  }
+
+  private transition(next: LocalServiceState): void {
+    const from = this.current;
+    this.current = next;
+    this.log.debug({ from, to: next }, 'Local service state change');
+    this.hooks.onTransition(this, from, next);
+  }
+}

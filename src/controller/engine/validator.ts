@@ -1,0 +1,110 @@
+import {
+  operationServiceId,
+  type LocalServiceInfo,
+  type LocalServiceInstanceInfo,
+  type LocalServiceOperation,
+  type LocalServiceSpec,
+  type LocalServiceState,
+  type CheckSpec,
+} from '../../model/index.js';
+import type { ControllerOptions } from '../config.js';
+import { ALLOWED_OPERATIONS } from './state-machine.js';
+
+/**
+ * Semantic validation of specs (§1.13) and operations (§4.3). Schema checks already happened in the API with
+ * the zod schemas of src/model; these are the rules that depend on controller options and current state.
+ * Texts are Drove's, literally: clients match on them.
+ */
+
+const MAX_ARGS_LENGTH = 2048;
+
+/** Every failing rule of §1.13, in Drove's order; `[]` when the spec is acceptable. */
+export function validateSpec(spec: LocalServiceSpec, options: Pick<ControllerOptions, 'allowedMountDirs' | 'disableCmdlArgs' | 'enableRawDeviceAccess'>): string[] {
+  const errors: string[] = [];
+  const portNames = spec.exposedPorts.map((p) => p.name);
+  const checkPort = (check: CheckSpec | undefined) => {
+    if (check?.mode.type === 'HTTP' && !portNames.includes(check.mode.portName)) {
+      errors.push(`Invalid port name for health check: ${check.mode.portName}. Available ports: [${portNames.join(', ')}]`);
+    }
+  };
+  checkPort(spec.healthcheck);
+  checkPort(spec.readiness);
+  if (!spec.resources.some((r) => r.type === 'CPU')) errors.push('Cpu requirements are mandatory');
+  if (!spec.resources.some((r) => r.type === 'MEMORY')) errors.push('Memory requirements are mandatory');
+  if (options.allowedMountDirs.length > 0) {
+    for (const volume of spec.volumes ?? []) {
+      if (!options.allowedMountDirs.some((dir) => volume.pathOnHost.startsWith(dir))) {
+        errors.push(`Volume mount requested on non whitelisted host directory: ${volume.pathOnHost}`);
+      }
+    }
+  }
+  const args = spec.args ?? [];
+  if (args.length > 0) {
+    if (options.disableCmdlArgs) errors.push('Passing command line to containers is disabled on this cluster');
+    else if (args.join('').length > MAX_ARGS_LENGTH) {
+      errors.push(`Maximum combined length of command line arguments can be ${MAX_ARGS_LENGTH}`);
+    }
+  }
+  if ((spec.devices?.length ?? 0) > 0 && !options.enableRawDeviceAccess) {
+    errors.push('Device access is disabled. To enable, set enableRawDeviceAccess: true in controller options.');
+  }
+  // A missing or COMPOSITE policy is simply "not LOCAL" here (Drove crashes on both, §13.2.18).
+  if (spec.placementPolicy?.type !== 'LOCAL') errors.push('Only local placement is allowed for local services');
+  return errors;
+}
+
+/** What the operation validator needs to know about the engine's current state. */
+export interface OperationValidationContext {
+  options: Pick<ControllerOptions, 'allowedMountDirs' | 'disableCmdlArgs' | 'enableRawDeviceAccess'>;
+  /** Current state machine state; undefined when the service has no state machine. */
+  stateOf(serviceId: string): LocalServiceState | undefined;
+  service(serviceId: string): LocalServiceInfo | undefined;
+  instance(serviceId: string, instanceId: string): LocalServiceInstanceInfo | undefined;
+}
+
+/** §4.3; `[]` when the operation may be handed to the service's runner. */
+export function validateOperation(op: LocalServiceOperation, ctx: OperationValidationContext): string[] {
+  const serviceId = operationServiceId(op);
+  if (!serviceId) return ['No local service id found in operation'];
+  const state = ctx.stateOf(serviceId);
+  if (op.type === 'CREATE') {
+    if (state !== undefined || ctx.service(serviceId)) return [`Local service ${serviceId} already exists`];
+    const errors = validateSpec(op.spec, ctx.options);
+    if (errors.length > 0) return errors;
+    if (op.spec.placementPolicy?.type === 'LOCAL' && op.spec.placementPolicy.hostLevel === true && op.instancesPerHost > 1) {
+      return ['Host level service cannot have more than one instance'];
+    }
+    return [];
+  }
+  if (state === undefined) return [`No state found for local service: ${serviceId}`];
+  const allowed = ALLOWED_OPERATIONS[state] ?? [];
+  if (allowed.length === 0) return [`No operations allowed for ${serviceId} as it is in ${state} state`];
+  if (!allowed.includes(op.type)) {
+    const sorted = [...allowed].sort();
+    return [`Only [${sorted.join(', ')}] allowed for local service ${serviceId} as it is in ${state} state`];
+  }
+  switch (op.type) {
+    case 'UPDATE_INSTANCE_COUNT': {
+      const info = ctx.service(serviceId);
+      const policy = info?.spec.placementPolicy;
+      if (!info || (policy?.type === 'LOCAL' && policy.hostLevel === true)) {
+        return ['Instance count update is allowed only for services that do not have Host Level option set'];
+      }
+      return [];
+    }
+    case 'REPLACE_INSTANCES': {
+      const bad = unhealthyIds(serviceId, op.instanceIds, ctx);
+      return bad.length > 0 ? [`There are no replaceable healthy instances with ids: [${bad.join(', ')}]`] : [];
+    }
+    case 'STOP_INSTANCES': {
+      const bad = unhealthyIds(serviceId, op.instanceIds, ctx);
+      return bad.length > 0 ? [`There are no healthy instances with ids: [${bad.join(', ')}]`] : [];
+    }
+    default:
+      return [];
+  }
+}
+
+function unhealthyIds(serviceId: string, ids: readonly string[], ctx: OperationValidationContext): string[] {
+  return ids.filter((id) => ctx.instance(serviceId, id)?.state !== 'HEALTHY');
+}

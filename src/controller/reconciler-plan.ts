@@ -1,0 +1,130 @@
+import type {
+  ActivationState,
+  ExecutorState,
+  LocalServiceInstanceInfo,
+  LocalServiceInstanceState,
+} from '../model/index.js';
+
+/**
+ * "What must change" for one local service, as a pure function of desired state, executors and the service's
+ * current instance records (Nomad's system-job reconciler, §5.3/§5.4). The reconciler uses it to decide whether
+ * an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
+ *
+ * Instances are classified per executor:
+ *  - starting (PENDING, PROVISIONING, STARTING): count towards the desired number, cannot be stopped yet
+ *    (executors accept STOP only for running instances);
+ *  - running (UNREADY, READY, HEALTHY): count, and may be stopped when there are too many;
+ *  - leaving (UNHEALTHY, STOPPING, DEPROVISIONING): on their way out, so they do not count and a replacement is
+ *    planned at once.
+ * Instances on executors that are not eligible (blacklisted, removed, unknown) never count; running ones on
+ * blacklisted executors are stopped (Drove submits STOP_INSTANCES for them, which its own validator usually
+ * rejects, §13.2.10).
+ */
+
+export interface PlanService {
+  serviceId: string;
+  activationState: ActivationState;
+  instancesPerHost: number;
+}
+
+export interface PlanExecutor {
+  executorId: string;
+  state: ExecutorState;
+}
+
+export interface InstancePlan {
+  start: Array<{ executorId: string; count: number }>;
+  stop: string[];
+}
+
+export const STARTING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['PENDING', 'PROVISIONING', 'STARTING']);
+export const RUNNING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
+
+/** Executors that receive local-service instances (§6.9: UNREADY ones too, that is how they become ACTIVE). */
+export function isEligible(state: ExecutorState): boolean {
+  return state === 'ACTIVE' || state === 'UNREADY';
+}
+
+export function isBlacklisted(state: ExecutorState): boolean {
+  return state === 'BLACKLISTED' || state === 'BLACKLIST_REQUESTED';
+}
+
+/**
+ * @param instances the service's records in active states that are not stale (the caller filters by age).
+ */
+export function plan(
+  service: PlanService,
+  executors: readonly PlanExecutor[],
+  instances: readonly LocalServiceInstanceInfo[],
+): InstancePlan {
+  const result: InstancePlan = { start: [], stop: [] };
+  const stateOf = new Map(executors.map((e) => [e.executorId, e.state]));
+  const byExecutor = new Map<string, LocalServiceInstanceInfo[]>();
+  for (const instance of instances) {
+    const state = stateOf.get(instance.executorId);
+    if (state !== undefined && isEligible(state)) {
+      let list = byExecutor.get(instance.executorId);
+      if (!list) byExecutor.set(instance.executorId, (list = []));
+      list.push(instance);
+    } else if (state !== undefined && isBlacklisted(state) && RUNNING_STATES.has(instance.state)) {
+      result.stop.push(instance.instanceId);
+    }
+  }
+  const eligible = executors.filter((e) => isEligible(e.state)).map((e) => e.executorId).sort();
+
+  switch (service.activationState) {
+    case 'ACTIVE': {
+      const wanted = Math.max(0, service.instancesPerHost);
+      for (const executorId of eligible) {
+        const here = byExecutor.get(executorId) ?? [];
+        const counted = here.filter((i) => STARTING_STATES.has(i.state) || RUNNING_STATES.has(i.state));
+        if (counted.length < wanted) result.start.push({ executorId, count: wanted - counted.length });
+        else if (counted.length > wanted) result.stop.push(...surplus(counted, counted.length - wanted));
+      }
+      break;
+    }
+    case 'CONFIG_TESTING': {
+      const counted = eligible.flatMap((id) =>
+        (byExecutor.get(id) ?? []).filter((i) => STARTING_STATES.has(i.state) || RUNNING_STATES.has(i.state)),
+      );
+      if (counted.length === 0 && eligible.length > 0) {
+        result.start.push({ executorId: eligible[spreadIndex(service.serviceId, eligible.length)]!, count: 1 });
+      } else if (counted.length > 1) {
+        result.stop.push(...surplus(counted, counted.length - 1));
+      }
+      break;
+    }
+    case 'INACTIVE':
+      for (const executorId of eligible) {
+        for (const instance of byExecutor.get(executorId) ?? []) {
+          if (RUNNING_STATES.has(instance.state)) result.stop.push(instance.instanceId);
+        }
+      }
+      break;
+  }
+  return result;
+}
+
+export function planIsEmpty(p: InstancePlan): boolean {
+  return p.start.length === 0 && p.stop.length === 0;
+}
+
+/** Up to `excess` running instances to stop, keeping healthy and older ones (they are proven). */
+function surplus(counted: LocalServiceInstanceInfo[], excess: number): string[] {
+  const running = counted
+    .filter((i) => RUNNING_STATES.has(i.state))
+    .sort((a, b) => rank(b) - rank(a) || b.created - a.created || (a.instanceId < b.instanceId ? 1 : -1));
+  return running.slice(0, Math.min(excess, running.length)).map((i) => i.instanceId);
+}
+
+/** Higher rank = keep longer. Sorted descending by "stop first", so the least valuable come first. */
+function rank(instance: LocalServiceInstanceInfo): number {
+  return instance.state === 'HEALTHY' ? 0 : instance.state === 'READY' ? 1 : 2;
+}
+
+/** Deterministic spread of test instances over executors (Drove picks at random). */
+function spreadIndex(serviceId: string, n: number): number {
+  let h = 0;
+  for (let i = 0; i < serviceId.length; i++) h = (h * 31 + serviceId.charCodeAt(i)) >>> 0;
+  return h % n;
+}

@@ -1,0 +1,249 @@
+import {
+  INSTANCE_ACTIVE_STATES,
+  localServiceInstanceStateChangeMetadata,
+  type Clock,
+  type LocalServiceInfo,
+  type LocalServiceInstanceInfo,
+} from '../model/index.js';
+import type { StateStore } from './store/store.js';
+import type { EventSink } from './engine/ports.js';
+
+export interface InstanceChange {
+  instance: LocalServiceInstanceInfo;
+  previous: LocalServiceInstanceInfo | undefined;
+}
+
+type ChangeListener = (changes: readonly InstanceChange[]) => void;
+
+interface PendingBatch {
+  reports: LocalServiceInstanceInfo[];
+  resolve: (changes: InstanceChange[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The leader's in-memory copy of services and instance records. Every write goes to the store first and to
+ * memory only once the store took it (write-through), so memory never runs ahead of what a successor would load.
+ * Reads never touch the store. Instance reports that arrive together are applied in one store transaction;
+ * a report only wins when its `updated` is newer than the record held (§6.8).
+ */
+export class WorkingSet {
+  private readonly serviceMap = new Map<string, LocalServiceInfo>();
+  private readonly instanceMap = new Map<string, Map<string, LocalServiceInstanceInfo>>();
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private queue: PendingBatch[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly events: EventSink,
+  ) {}
+
+  load(services: readonly LocalServiceInfo[], instances: readonly LocalServiceInstanceInfo[]): void {
+    this.clear();
+    for (const s of services) this.serviceMap.set(s.serviceId, s);
+    for (const i of instances) this.instanceBucket(i.serviceId).set(i.instanceId, i);
+  }
+
+  clear(): void {
+    this.serviceMap.clear();
+    this.instanceMap.clear();
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+  }
+
+  // ---- services ----
+
+  service(serviceId: string): LocalServiceInfo | undefined {
+    return this.serviceMap.get(serviceId);
+  }
+
+  services(): LocalServiceInfo[] {
+    return [...this.serviceMap.values()];
+  }
+
+  serviceCount(): number {
+    return this.serviceMap.size;
+  }
+
+  async putService(info: LocalServiceInfo): Promise<void> {
+    await this.store.putService(info);
+    this.serviceMap.set(info.serviceId, info);
+  }
+
+  async deleteService(serviceId: string): Promise<void> {
+    await this.store.deleteService(serviceId);
+    this.serviceMap.delete(serviceId);
+    this.instanceMap.delete(serviceId);
+  }
+
+  // ---- instances ----
+
+  instance(serviceId: string, instanceId: string): LocalServiceInstanceInfo | undefined {
+    return this.instanceMap.get(serviceId)?.get(instanceId);
+  }
+
+  /** All records of a service, in insertion order. */
+  instances(serviceId: string): LocalServiceInstanceInfo[] {
+    const bucket = this.instanceMap.get(serviceId);
+    return bucket ? [...bucket.values()] : [];
+  }
+
+  /** Records in active states updated within `staleAgeMs` of `now` (what the engine treats as current). */
+  currentInstances(serviceId: string, now: number, staleAgeMs: number): LocalServiceInstanceInfo[] {
+    const out: LocalServiceInstanceInfo[] = [];
+    for (const i of this.instanceMap.get(serviceId)?.values() ?? []) {
+      if (INSTANCE_ACTIVE_STATES.has(i.state) && now - i.updated <= staleAgeMs) out.push(i);
+    }
+    return out;
+  }
+
+  *allInstances(): IterableIterator<LocalServiceInstanceInfo> {
+    for (const bucket of this.instanceMap.values()) yield* bucket.values();
+  }
+
+  /**
+   * Applies reports (newer `updated` wins; reports for unknown services are dropped, the executor's zombie
+   * reaper removes such containers). Resolves with the records that changed once they are in the store.
+   */
+  applyReports(reports: readonly LocalServiceInstanceInfo[]): Promise<InstanceChange[]> {
+    if (reports.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ reports: [...reports], resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        // Let reports that arrive in the same tick join this batch.
+        queueMicrotask(() => void this.flush());
+      }
+    });
+  }
+
+  /** Writes records the controller itself decided (LOST marking); always wins over what is held. */
+  async overwrite(records: readonly LocalServiceInstanceInfo[]): Promise<InstanceChange[]> {
+    const live = records.filter((r) => this.serviceMap.has(r.serviceId));
+    if (live.length === 0) return [];
+    await this.store.putInstances(live);
+    return this.commit(live);
+  }
+
+  async deleteInstances(serviceId: string, instanceIds: readonly string[]): Promise<void> {
+    if (instanceIds.length === 0) return;
+    await this.store.deleteInstances(serviceId, instanceIds);
+    const bucket = this.instanceMap.get(serviceId);
+    for (const id of instanceIds) bucket?.delete(id);
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Waits until `done(record)` holds for the instance, re-checking on every change of that instance (and every
+   * `recheckMs` as a safety net). Resolves with the record, or `undefined` on timeout. Rejects when `signal` aborts.
+   */
+  async waitForInstance(
+    serviceId: string,
+    instanceId: string,
+    done: (record: LocalServiceInstanceInfo | undefined) => boolean,
+    opts: { clock: Clock; timeoutMs: number; recheckMs: number; signal?: AbortSignal },
+  ): Promise<LocalServiceInstanceInfo | undefined> {
+    const check = () => {
+      const record = this.instance(serviceId, instanceId);
+      return done(record) ? { record } : undefined;
+    };
+    const first = check();
+    if (first) return first.record;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const cancelTimers: Array<() => void> = [];
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        for (const c of cancelTimers) c();
+        this.waiters.get(instanceId)?.delete(wake);
+        if (this.waiters.get(instanceId)?.size === 0) this.waiters.delete(instanceId);
+        opts.signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const wake = () => {
+        const hit = check();
+        if (hit) finish(() => resolve(hit.record));
+      };
+      const onAbort = () => finish(() => reject(opts.signal!.reason ?? new Error('Aborted')));
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      let set = this.waiters.get(instanceId);
+      if (!set) this.waiters.set(instanceId, (set = new Set()));
+      set.add(wake);
+      cancelTimers.push(opts.clock.setTimer(() => finish(() => resolve(undefined)), opts.timeoutMs));
+      const recheck = () => {
+        wake();
+        if (!settled) cancelTimers.push(opts.clock.setTimer(recheck, opts.recheckMs));
+      };
+      if (opts.recheckMs > 0) cancelTimers.push(opts.clock.setTimer(recheck, opts.recheckMs));
+    });
+  }
+
+  private instanceBucket(serviceId: string): Map<string, LocalServiceInstanceInfo> {
+    let bucket = this.instanceMap.get(serviceId);
+    if (!bucket) this.instanceMap.set(serviceId, (bucket = new Map()));
+    return bucket;
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batches = this.queue;
+        this.queue = [];
+        const newest = new Map<string, LocalServiceInstanceInfo>();
+        for (const batch of batches) {
+          for (const report of batch.reports) {
+            if (!this.serviceMap.has(report.serviceId)) continue;
+            const held = newest.get(report.instanceId) ?? this.instance(report.serviceId, report.instanceId);
+            if (held && held.updated >= report.updated) continue;
+            newest.set(report.instanceId, report);
+          }
+        }
+        const accepted = [...newest.values()];
+        try {
+          if (accepted.length > 0) await this.store.putInstances(accepted);
+        } catch (error) {
+          for (const batch of batches) batch.reject(error);
+          continue;
+        }
+        const changes = this.commit(accepted);
+        const byId = new Map(changes.map((c) => [c.instance.instanceId, c]));
+        for (const batch of batches) {
+          batch.resolve(batch.reports.flatMap((r) => {
+            const c = byId.get(r.instanceId);
+            return c && c.instance === r ? [c] : [];
+          }));
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Puts stored records into memory, emits events for new records and state changes, wakes waiters. */
+  private commit(records: readonly LocalServiceInstanceInfo[]): InstanceChange[] {
+    const changes: InstanceChange[] = [];
+    for (const record of records) {
+      const bucket = this.instanceBucket(record.serviceId);
+      const previous = bucket.get(record.instanceId);
+      bucket.set(record.instanceId, record);
+      changes.push({ instance: record, previous });
+      if (!previous || previous.state !== record.state) {
+        this.events.emit('LOCAL_SERVICE_INSTANCE_STATE_CHANGE', localServiceInstanceStateChangeMetadata(record));
+      }
+    }
+    for (const change of changes) {
+      const set = this.waiters.get(change.instance.instanceId);
+      if (set) for (const wake of [...set]) wake();
+    }
+    if (changes.length > 0) for (const listener of this.listeners) listener(changes);
+    return changes;
+  }
+}
+
