@@ -1,0 +1,170 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { FakeCore } from './fake-core.js';
+import { ADMIN, GUEST, MAINT, NODE, app } from './helpers.js';
+import type { ExecutorNodeData } from '../../../src/model/index.js';
+
+let core: FakeCore;
+let api: FastifyInstance;
+beforeEach(async () => {
+  core = new FakeCore();
+  api = app(core);
+});
+afterEach(async () => api.close());
+
+const EXECUTOR: ExecutorNodeData = {
+  type: 'EXECUTOR',
+  hostname: 'ex1.local',
+  port: 3000,
+  transportType: 'HTTP',
+  updated: 1714000020000,
+  state: {
+    executorId: 'E1',
+    cpus: { type: 'CPU', freeCores: { '0': [0, 1] }, usedCores: {} },
+    memory: { type: 'MEMORY', freeMemory: { '0': 1000 }, usedMemory: {} },
+    layout: { cores: { '0': [0, 1] }, memory: { '0': 1000 } },
+  },
+  instances: [],
+  tasks: [],
+  serviceInstances: [],
+  tags: ['ex1.local'],
+  metadata: {},
+  executorState: 'ACTIVE',
+};
+
+describe('cluster', () => {
+  test('ping', async () => {
+    const res = await api.inject({ url: '/apis/v1/ping', headers: GUEST });
+    expect(res.json()).toEqual({ status: 'SUCCESS', data: 'pong', message: 'success' });
+  });
+
+  test('summary keeps Drove key order', async () => {
+    const res = await api.inject({ url: '/apis/v1/cluster', headers: GUEST });
+    expect(Object.keys(res.json().data)).toEqual([
+      'leader', 'state', 'numExecutors', 'numApplications', 'numActiveApplications', 'numActiveTasks', 'numLocalServices',
+      'numActiveLocalServices', 'freeCores', 'usedCores', 'totalCores', 'freeMemory', 'usedMemory', 'totalMemory',
+    ]);
+  });
+
+  test('dashboard', async () => {
+    const res = await api.inject({ url: '/apis/v1/cluster/dashboard', headers: GUEST });
+    expect(res.json().data.serviceStats.serviceCountByState.ACTIVE).toBe(0);
+    expect(res.json().data.clusterSummary.state).toBe('NORMAL');
+  });
+
+  test('maintenance set/unset need MAINTENANCE or ROOT', async () => {
+    const set = await api.inject({ method: 'POST', url: '/apis/v1/cluster/maintenance/set', headers: MAINT, payload: {} });
+    expect(set.json()).toEqual({ status: 'SUCCESS', data: { state: 'MAINTENANCE', updated: 1_700_000_000_000 }, message: 'success' });
+    expect((await api.inject({ method: 'POST', url: '/apis/v1/cluster/maintenance/unset', headers: ADMIN, payload: {} })).statusCode).toBe(403);
+    const unset = await api.inject({ method: 'POST', url: '/apis/v1/cluster/maintenance/unset', headers: MAINT, payload: {} });
+    expect(unset.json().data.state).toBe('NORMAL');
+  });
+
+  test('unknown path is a 404 envelope', async () => {
+    const res = await api.inject({ url: '/apis/v1/nothing', headers: GUEST });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().status).toBe('FAILED');
+  });
+
+  test('application paths answer as a Drove cluster without applications', async () => {
+    expect((await api.inject({ url: '/apis/v1/applications/X/instances', headers: GUEST })).json()).toEqual({ status: 'SUCCESS', data: [], message: 'success' });
+    expect((await api.inject({ url: '/apis/v1/endpoints', headers: GUEST })).json().data).toEqual([]);
+    expect((await api.inject({ url: '/apis/v1/applications', headers: GUEST })).json().data).toEqual({});
+  });
+});
+
+describe('executors', () => {
+  beforeEach(() => {
+    core.executors.set('E1', EXECUTOR);
+  });
+
+  test('list and node data; unknown is 200 + FAILED', async () => {
+    const list = (await api.inject({ url: '/apis/v1/cluster/executors', headers: GUEST })).json().data;
+    expect(Object.keys(list[0])).toEqual(['executorId', 'hostname', 'port', 'transportType', 'freeCores', 'usedCores', 'freeMemory', 'usedMemory', 'tags', 'state']);
+    expect((await api.inject({ url: '/apis/v1/cluster/executors/E1', headers: GUEST })).json().data).toEqual(EXECUTOR);
+    const missing = await api.inject({ url: '/apis/v1/cluster/executors/nope', headers: GUEST });
+    expect(missing.statusCode).toBe(200);
+    expect(missing.json()).toEqual({ status: 'FAILED', message: 'No executor found with id: nope' });
+  });
+
+  test('blacklist single and bulk forms, unknown ids in failed', async () => {
+    const one = await api.inject({ method: 'POST', url: '/apis/v1/cluster/executors/E1/blacklist', headers: MAINT, payload: {} });
+    expect(one.json().data).toEqual({ successful: ['E1'], failed: [], approxCompletionTimeMs: 0, message: 'Blacklisting successful and app movement scheduled' });
+    const bulk = await api.inject({ method: 'POST', url: '/apis/v1/cluster/executors/unblacklist?id=E1&id=bogus', headers: MAINT, payload: {} });
+    expect(bulk.json().data).toMatchObject({ successful: ['E1'], failed: ['bogus'] });
+    const none = await api.inject({ method: 'POST', url: '/apis/v1/cluster/executors/blacklist', headers: MAINT, payload: {} });
+    expect(none.statusCode).toBe(400);
+    expect(none.json().data.validationErrors[0]).toContain('query param id');
+    expect((await api.inject({ method: 'POST', url: '/apis/v1/cluster/executors/E1/blacklist', headers: ADMIN, payload: {} })).statusCode).toBe(403);
+  });
+});
+
+describe('events', () => {
+  beforeEach(() => {
+    core.events.push(
+      { type: 'EXECUTOR_ADDED', id: 'a', time: 10, metadata: { EXECUTOR_ID: 'E1' } },
+      { type: 'LOCAL_SERVICE_STATE_CHANGE', id: 'b', time: 20, metadata: { LOCAL_SERVICE_ID: 'S-1' } },
+    );
+  });
+
+  test('latest, summary and the deprecated bare array', async () => {
+    const latest = (await api.inject({ url: '/apis/v1/cluster/events/latest?lastSyncTime=10', headers: GUEST })).json().data;
+    expect(latest).toEqual({ events: [core.events[1]], lastSyncTime: 20 });
+    const summary = (await api.inject({ url: '/apis/v1/cluster/events/summary', headers: GUEST })).json().data;
+    expect(summary.eventsCount).toEqual({ EXECUTOR_ADDED: 1, LOCAL_SERVICE_STATE_CHANGE: 1 });
+    const bare = (await api.inject({ url: '/apis/v1/cluster/events?size=1&lastSyncTime=0', headers: GUEST })).json().data;
+    expect(bare.map((e: { id: string }) => e.id)).toEqual(['b']);
+  });
+
+  test('bad lastSyncTime or size is a 400 naming the parameter', async () => {
+    const res = await api.inject({ url: '/apis/v1/cluster/events?lastSyncTime=-5&size=x', headers: GUEST });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().data.validationErrors).toEqual([
+      'query param lastSyncTime must be greater than or equal to 0',
+      'query param size must be an integer, got "x"',
+    ]);
+  });
+});
+
+describe('internal and messages', () => {
+  test('reserved resources and known instances', async () => {
+    core.executors.set('E1', EXECUTOR);
+    expect((await api.inject({ url: '/apis/v1/internal/cluster/resources/reserved', headers: NODE })).json().data).toEqual({ cpus: 0, memory: 0, requiredInstances: {} });
+    const current = await api.inject({ url: '/apis/v1/internal/cluster/executors/E1/instances/current', headers: NODE });
+    expect(current.json().data.localServiceInstanceIds).toEqual(['SI-1']);
+    const missing = await api.inject({ url: '/apis/v1/internal/cluster/executors/E9/instances/current', headers: NODE });
+    expect(missing.json()).toEqual({ status: 'FAILED', message: 'No data found for executor E9' });
+    const last = await api.inject({ url: '/apis/v1/internal/cluster/executors/E9/instances/last', headers: NODE });
+    expect(last.json().data.localServiceInstanceIds).toEqual([]);
+  });
+
+  test('executor message is parsed and answered with a bare MessageResponse', async () => {
+    const header = { id: 'm1', senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: 1 };
+    const res = await api.inject({
+      method: 'POST',
+      url: '/apis/v1/messages',
+      headers: NODE,
+      payload: { type: 'EXECUTOR_SNAPSHOT', header, nodeData: EXECUTOR },
+    });
+    expect(res.json()).toEqual({ header, status: 'ACCEPTED' });
+    expect(core.messages).toHaveLength(1);
+    const bad = await api.inject({ method: 'POST', url: '/apis/v1/messages', headers: NODE, payload: { type: 'NOPE', header } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toBe('JSON validation failure');
+    expect((await api.inject({ method: 'POST', url: '/apis/v1/messages', headers: ADMIN, payload: {} })).statusCode).toBe(403);
+  });
+});
+
+describe('openapi', () => {
+  test('document is generated from the zod schemas', async () => {
+    const doc = (await api.inject({ url: '/apis/openapi.json', headers: GUEST })).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.paths['/apis/v1/localservices/operations'].post.requestBody.content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/LocalServiceOperation',
+    );
+    const spec = doc.components.schemas.LocalServiceSpec;
+    expect(spec.required).toContain('name');
+    expect(spec.properties.name.pattern).toBeDefined();
+    expect(JSON.stringify(doc.components.schemas.LocalServiceOperation)).toContain('UPDATE_INSTANCE_COUNT');
+  });
+});
