@@ -1,0 +1,183 @@
+import { Agent, request } from 'undici';
+import type { Clock } from '../model/clock.js';
+import { sleep } from '../model/clock.js';
+import { durationMs } from '../model/duration.js';
+import type { InstancePort } from '../model/instance.js';
+import type { CheckModeSpec, CmdCheckMode, HttpCheckMode } from '../model/spec.js';
+import type { ContainerRuntime } from './runtime/runtime.js';
+
+/** Readiness/health probes (HTTP against the instance's host port, CMD inside the container) and pre-shutdown hooks. */
+
+export interface CheckTarget {
+  containerId?: string;
+  ports: Record<string, InstancePort>;
+}
+
+export interface CheckResult {
+  healthy: boolean;
+  message: string;
+}
+
+export interface Checker {
+  /** Never throws: a probe that cannot run is an unhealthy result whose message says why. */
+  check(mode: CheckModeSpec, target: CheckTarget, timeoutMs: number, signal?: AbortSignal): Promise<CheckResult>;
+}
+
+/** Drove puts at most the first 8 KiB of a failed probe's response body in the message. */
+export const MAX_BODY_EXCERPT = 8 * 1024;
+const DEFAULT_CONNECTION_TIMEOUT_MS = 1_000;
+
+export class ProbeChecker implements Checker {
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly host = 'localhost',
+  ) {}
+
+  async check(mode: CheckModeSpec, target: CheckTarget, timeoutMs: number, signal?: AbortSignal): Promise<CheckResult> {
+    try {
+      return mode.type === 'HTTP'
+        ? await httpProbe(mode, target, timeoutMs, this.host, signal)
+        : await cmdProbe(this.runtime, mode, target, signal);
+    } catch (error) {
+      return { healthy: false, message: errorText(error) };
+    }
+  }
+}
+
+export async function httpProbe(
+  mode: HttpCheckMode,
+  target: CheckTarget,
+  timeoutMs: number,
+  host: string,
+  signal?: AbortSignal,
+): Promise<CheckResult> {
+  const port = target.ports[mode.portName];
+  if (!port) return { healthy: false, message: `No port named ${mode.portName} on this instance` };
+  const scheme = mode.protocol === 'HTTPS' ? 'https' : 'http';
+  const path = mode.path.startsWith('/') ? mode.path : `/${mode.path}`;
+  const url = `${scheme}://${host}:${port.hostPort}${path}`;
+  const agent = new Agent({
+    connect: {
+      timeout: durationMs(mode.connectionTimeout, DEFAULT_CONNECTION_TIMEOUT_MS),
+      rejectUnauthorized: !mode.insecure,
+      autoSelectFamily: true,
+    },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  try {
+    const hasBody = mode.verb !== 'GET' && mode.payload !== undefined && mode.payload !== '';
+    // undici's request() never follows redirects unless told to, which is what Drove's checks do.
+    const response = await request(url, {
+      method: mode.verb,
+      dispatcher: agent,
+      ...(hasBody ? { body: mode.payload, headers: { 'content-type': 'application/json' } } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    const body = await readExcerpt(response.body, MAX_BODY_EXCERPT);
+    if (mode.successCodes.includes(response.statusCode)) return { healthy: true, message: '' };
+    return { healthy: false, message: `Received status ${response.statusCode} from ${url}. Response: ${body}` };
+  } finally {
+    agent.destroy().catch(() => undefined);
+  }
+}
+
+async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
+/** `sh -c <command>`, or the command split on single spaces when the shell is disabled. */
+export function commandLine(mode: CmdCheckMode, forceShell = false): string[] {
+  return mode.shellDisabled && !forceShell ? mode.command.split(' ').filter((p) => p !== '') : ['sh', '-c', mode.command];
+}
+
+export async function cmdProbe(
+  runtime: ContainerRuntime,
+  mode: CmdCheckMode,
+  target: CheckTarget,
+  signal?: AbortSignal,
+  forceShell = false,
+): Promise<CheckResult> {
+  if (!target.containerId) return { healthy: false, message: 'No container to run the command in' };
+  const result = await runtime.exec(target.containerId, commandLine(mode, forceShell), signal ? { signal } : {});
+  if (result.exitCode === 0) return { healthy: true, message: '' };
+  return { healthy: false, message: `Command exited with exit code: ${result.exitCode}. Output: ${result.output}` };
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as Error & { cause?: unknown }).cause;
+    const causeText = cause instanceof Error && cause.message && !error.message.includes(cause.message) ? `: ${cause.message}` : '';
+    return `${error.message || error.name}${causeText}`;
+  }
+  return String(error);
+}
+
+/** Pre-shutdown HTTP hook policy (Drove): retry every 3 s, at most 5 attempts and 30 s, 1 s per request. */
+export interface HookOptions {
+  httpRetryIntervalMs: number;
+  httpMaxAttempts: number;
+  httpMaxTotalMs: number;
+  httpTimeoutMs: number;
+}
+
+export const DEFAULT_HOOK_OPTIONS: HookOptions = {
+  httpRetryIntervalMs: 3_000,
+  httpMaxAttempts: 5,
+  httpMaxTotalMs: 30_000,
+  httpTimeoutMs: 1_000,
+};
+
+export interface HookOutcome {
+  hook: CheckModeSpec;
+  ok: boolean;
+  attempts: number;
+  message: string;
+}
+
+/**
+ * Runs every hook in order; failures are reported but never stop the shutdown. CMD hooks always run through
+ * `sh -c` (Drove ignores their shellDisabled flag).
+ */
+export async function runPreShutdownHooks(
+  hooks: readonly CheckModeSpec[],
+  target: CheckTarget,
+  checker: Checker,
+  clock: Clock,
+  options: HookOptions = DEFAULT_HOOK_OPTIONS,
+): Promise<HookOutcome[]> {
+  const outcomes: HookOutcome[] = [];
+  for (const hook of hooks) {
+    if (hook.type === 'CMD') {
+      const result = await checker.check({ ...hook, shellDisabled: false }, target, options.httpTimeoutMs);
+      outcomes.push({ hook, ok: result.healthy, attempts: 1, message: result.message });
+      continue;
+    }
+    if (!target.ports[hook.portName]) {
+      outcomes.push({ hook, ok: false, attempts: 0, message: `No port named ${hook.portName}; hook skipped` });
+      continue;
+    }
+    const started = clock.now();
+    let attempts = 0;
+    let last: CheckResult = { healthy: false, message: '' };
+    while (attempts < options.httpMaxAttempts) {
+      attempts++;
+      last = await checker.check(hook, target, options.httpTimeoutMs);
+      if (last.healthy) break;
+      if (clock.now() - started + options.httpRetryIntervalMs > options.httpMaxTotalMs) break;
+      if (attempts < options.httpMaxAttempts) await sleep(clock, options.httpRetryIntervalMs);
+    }
+    outcomes.push({ hook, ok: last.healthy, attempts, message: last.message });
+  }
+  return outcomes;
+}

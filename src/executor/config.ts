@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UserSpecSchema, duration, durationMs, issueMessages } from '../model/index.js';
+
+/**
+ * Executor configuration (YAML, `drove executor --config executor.yml`). Every default says why it has that
+ * value; durations use Drove's duration strings ("20 seconds", "5m").
+ */
+
+const NumaNodeOverrideSchema = z.object({
+  cores: z.array(z.number().int().min(0)).min(1),
+  memoryMB: z.number().int().min(1),
+});
+
+export const ExecutorResourcesSchema = z.object({
+  /** Core ids kept for the OS and the executor itself; never handed to instances. Drove default: none. */
+  osCores: z.array(z.number().int().min(0)).default([]),
+  /** Share of each NUMA node's memory offered to instances; the rest stays with the OS (Drove default 100). */
+  exposedMemPercentage: z.number().int().min(1).max(100).default(100),
+  /** Skip cpuset-mems: on single-node or virtualised hosts memory pinning buys nothing and may fail. */
+  disableNUMAPinning: z.boolean().default(false),
+  /**
+   * Offer more (virtual) cores/memory than the host has; virtual cores are mapped onto physical ones for
+   * cpuset-cpus. Off by default, as in Drove, because pinned cores are meant to be exclusive.
+   */
+  overProvisioning: z
+    .object({
+      enabled: z.boolean().default(false),
+      cpuMultiplier: z.number().int().min(1).max(64).default(1),
+      memoryMultiplier: z.number().int().min(1).max(64).default(1),
+    })
+    .default({ enabled: false, cpuMultiplier: 1, memoryMultiplier: 1 }),
+  /**
+   * Replaces host discovery (/sys/devices/system/node) with a fixed layout: for tests and for hosts whose
+   * sysfs lies (some containers). Keys are NUMA node ids.
+   */
+  numaNodes: z.record(z.string().regex(/^\d+$/, { error: 'NUMA node ids must be integers' }), NumaNodeOverrideSchema).optional(),
+});
+export type ExecutorResourcesConfig = z.infer<typeof ExecutorResourcesSchema>;
+
+export const ExecutorOptionsSchema = z.object({
+  /** Node data (EXECUTOR_SNAPSHOT) period; Drove: 20 s, well inside the controller's 45 s staleness. */
+  heartbeatInterval: duration().default('20 seconds'),
+  /** How often the leader is looked for again while none answers (Drove pings every 10 s; we start faster). */
+  leaderRetryInitial: duration().default('1 second'),
+  /** Cap of the leader-search backoff: short enough that a new leader is found well inside 45 s. */
+  leaderRetryMax: duration().default('10 seconds'),
+  /** Reports changing within this window go out as one batched message (cheap for the leader's store). */
+  reportBatchWindow: duration().default('5 milliseconds'),
+  /** Readiness gating poll while UNREADY (Drove: 1 s). */
+  readinessPollInterval: duration().default('1 second'),
+  /** Zombie reaper period (Drove: 60 s). */
+  zombieCheckInterval: duration().default('60 seconds'),
+  /** How long startup recovery waits for a leader to ask which instances it knows, before adopting all. */
+  recoveryLeaderWait: duration().default('10 seconds'),
+});
+export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
+
+export const ExecutorConfigSchema = z.object({
+  server: z
+    .object({
+      /** Listen on every interface: controllers reach the executor from other hosts. */
+      host: z.string().min(1).default('0.0.0.0'),
+      /** Drove's sample executor port. 0 picks a free port (tests). */
+      port: z.number().int().min(0).max(65535).default(3000),
+      /** Name the controller and instances use for this host (default: OS hostname). */
+      hostname: z.string().min(1).optional(),
+    })
+    .default({ host: '0.0.0.0', port: 3000 }),
+  /** Controller base URLs; the leader is whichever answers GET /apis/v1/ping with 200 SUCCESS. */
+  controllers: z
+    .array(z.string().url({ error: 'controllers entries must be URLs such as http://controller:10000' }))
+    .min(1, { error: 'at least one controller endpoint is required' }),
+  clusterAuth: z
+    .object({
+      secrets: z
+        .array(z.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
+        .min(1, { error: 'at least one cluster secret is required (the executor sends its EXECUTOR secret)' }),
+    }),
+  /** Extra tags; the hostname is always added (§6.8). */
+  tags: z.array(z.string().min(1)).default([]),
+  resources: ExecutorResourcesSchema.default(ExecutorResourcesSchema.parse({})),
+  docker: z
+    .object({
+      /** The Docker Engine API socket; podman's Docker-compatible socket works the same. */
+      socket: z.string().min(1).default('/var/run/docker.sock'),
+    })
+    .default({ socket: '/var/run/docker.sock' }),
+  /** Per-instance output logs: <logDir>/<serviceId>/<instanceId>/output.log. */
+  logDir: z.string().min(1).default('/var/log/drove/executor'),
+  /** Small executor state that is not in container labels (blacklisting survives a restart). */
+  dataDir: z.string().min(1).default('/var/lib/drove/executor'),
+  /**
+   * Keep images after an instance stops. Default true (Drove's default is false): local services restart on
+   * the same host with the same image, and images built locally (no registry) could not be pulled back.
+   */
+  cacheImages: z.boolean().default(true),
+  /** User for containers whose spec has no userSpec; absent = the image's user. */
+  defaultUserSpec: UserSpecSchema.optional(),
+  /** nofile ulimit of every container (Drove default 470000: enough for proxies and caches). */
+  maxOpenFiles: z.number().int().min(1024).default(470_000),
+  options: ExecutorOptionsSchema.default(ExecutorOptionsSchema.parse({})),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+export type ExecutorConfigInput = z.input<typeof ExecutorConfigSchema>;
+export type ExecutorConfig = z.infer<typeof ExecutorConfigSchema>;
+
+export class ExecutorConfigError extends Error {}
+
+export function parseExecutorConfig(raw: unknown, source = 'executor config'): ExecutorConfig {
+  const result = ExecutorConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    throw new ExecutorConfigError(`Invalid ${source}:\n${issueMessages(result.error).map((m) => `  - ${m}`).join('\n')}`);
+  }
+  return result.data;
+}
+
+export function loadExecutorConfig(path: string): ExecutorConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ExecutorConfigError(`Cannot read executor config ${path}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    throw new ExecutorConfigError(`Executor config ${path} is not valid YAML: ${(e as Error).message}`);
+  }
+  return parseExecutorConfig(raw, `executor config ${path}`);
+}
+
+/** Durations resolved to milliseconds, and the defaults that depend on the host. */
+export interface ResolvedExecutorOptions {
+  hostname: string;
+  heartbeatMs: number;
+  leaderRetryInitialMs: number;
+  leaderRetryMaxMs: number;
+  reportBatchWindowMs: number;
+  readinessPollMs: number;
+  zombieCheckMs: number;
+  recoveryLeaderWaitMs: number;
+}
+
+export function resolveExecutorOptions(config: ExecutorConfig): ResolvedExecutorOptions {
+  const o = config.options;
+  return {
+    hostname: config.server.hostname ?? osHostname(),
+    heartbeatMs: durationMs(o.heartbeatInterval),
+    leaderRetryInitialMs: durationMs(o.leaderRetryInitial),
+    leaderRetryMaxMs: durationMs(o.leaderRetryMax),
+    reportBatchWindowMs: durationMs(o.reportBatchWindow),
+    readinessPollMs: durationMs(o.readinessPollInterval),
+    zombieCheckMs: durationMs(o.zombieCheckInterval),
+    recoveryLeaderWaitMs: durationMs(o.recoveryLeaderWait),
+  };
+}
+
+/** The secret this executor sends: its EXECUTOR secret, else the first one configured. */
+export function outgoingSecret(config: ExecutorConfig): string {
+  const secrets = config.clusterAuth.secrets;
+  return (secrets.find((s) => s.nodeType === 'EXECUTOR') ?? secrets[0]!).secret;
+}

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
+import type { Clock } from '../model/clock.js';
+import type { ControllerMessage, MessageHeader, MessageResponseStatus } from '../model/executor.js';
+import { CLUSTER_AUTH_HEADER, NODE_ID_HEADER } from '../model/executor.js';
+import { errorText } from './checks.js';
+
+/**
+ * The executor's view of the controllers: finds the leader among the configured endpoints (the only one that
+ * answers GET /apis/v1/ping with 200 SUCCESS, §6.2), sends it messages and reads its internal APIs. Any failure
+ * forgets the leader, so the next call looks for it again (leadership may have moved).
+ */
+export interface ControllerClientOptions {
+  endpoints: readonly string[];
+  secret: string;
+  nodeId: string;
+  clock: Clock;
+  logger: Logger;
+  /** Per-request timeout: a healthy leader answers in milliseconds; a hung one must not stall reports. */
+  requestTimeoutMs?: number;
+}
+
+export class ControllerClient {
+  private leader: string | undefined;
+  private readonly dispatcher: Agent;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: ControllerClientOptions) {
+    this.timeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.dispatcher = new Agent({
+      connect: { timeout: this.timeoutMs },
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+  }
+
+  get currentLeader(): string | undefined {
+    return this.leader;
+  }
+
+  private headers(): Record<string, string> {
+    return {
+      [CLUSTER_AUTH_HEADER]: this.options.secret,
+      [NODE_ID_HEADER]: this.options.nodeId,
+      'content-type': 'application/json',
+    };
+  }
+
+  /** Pings every endpoint; the first that says it is the leader wins. */
+  async findLeader(): Promise<string | undefined> {
+    const answers = await Promise.all(
+      this.options.endpoints.map(async (endpoint) => {
+        const base = endpoint.replace(/\/+$/, '');
+        try {
+          const res = await request(`${base}/apis/v1/ping`, { method: 'GET', headers: this.headers(), dispatcher: this.dispatcher });
+          const body = (await res.body.json().catch(() => undefined)) as { status?: string } | undefined;
+          return res.statusCode === 200 && body?.status === 'SUCCESS' ? base : undefined;
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    const found = answers.find((a) => a !== undefined);
+    if (found !== this.leader) this.options.logger.info({ leader: found ?? null }, found ? 'leader found' : 'no leader answers');
+    this.leader = found;
+    return found;
+  }
+
+  private async leaderUrl(): Promise<string | undefined> {
+    return this.leader ?? (await this.findLeader());
+  }
+
+  header(): MessageHeader {
+    return { id: randomUUID(), senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: this.options.clock.now() };
+  }
+
+  /** Sends a message to the leader; anything but a 200 with ACCEPTED counts as not delivered. */
+  async send(message: ControllerMessage): Promise<{ status: MessageResponseStatus | 'UNREACHABLE'; message?: string }> {
+    const leader = await this.leaderUrl();
+    if (!leader) return { status: 'UNREACHABLE' };
+    try {
+      const res = await request(`${leader}/apis/v1/messages`, {
+        method: 'POST',
+        headers: this.headers(),
+        body: JSON.stringify(message),
+        dispatcher: this.dispatcher,
+      });
+      const body = (await res.body.json().catch(() => undefined)) as { status?: MessageResponseStatus; message?: string } | undefined;
+      if (res.statusCode !== 200) {
+        // The leader filter answers 400 on a node that lost leadership: look again next time.
+        this.leader = undefined;
+        return { status: 'FAILED', message: `HTTP ${res.statusCode}${body?.message ? `: ${body.message}` : ''}` };
+      }
+      return { status: body?.status ?? 'FAILED', ...(body?.message ? { message: body.message } : {}) };
+    } catch (error) {
+      this.leader = undefined;
+      return { status: 'UNREACHABLE', message: errorText(error) };
+    }
+  }
+
+  /** GET of a leader API answering Drove's envelope; undefined unless 200 SUCCESS. */
+  async get<T>(path: string): Promise<T | undefined> {
+    const leader = await this.leaderUrl();
+    if (!leader) return undefined;
+    try {
+      const res = await request(`${leader}${path}`, { method: 'GET', headers: this.headers(), dispatcher: this.dispatcher });
+      const body = (await res.body.json().catch(() => undefined)) as { status?: string; data?: T } | undefined;
+      if (res.statusCode !== 200) {
+        this.leader = undefined;
+        return undefined;
+      }
+      return body?.status === 'SUCCESS' ? body.data : undefined;
+    } catch (error) {
+      this.options.logger.debug({ path, error: errorText(error) }, 'leader call failed');
+      this.leader = undefined;
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close().catch(() => undefined);
+  }
+}

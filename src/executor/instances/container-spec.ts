@@ -1,0 +1,155 @@
+import type { LocalServiceInstanceInfo } from '../../model/instance.js';
+import type { LocalServiceInstanceSpec } from '../../model/executor.js';
+import type { LoggingSpec, UserSpec } from '../../model/spec.js';
+import { DEFAULT_LOGGING } from '../../model/spec.js';
+import type { ContainerSpec, DeviceMapping, DeviceRequest, LogDriverConfig } from '../runtime/runtime.js';
+
+/** Pure translation of an instance spec into the container the executor creates (§3.4 Run). */
+
+export const LABEL_JOB_TYPE = 'drove.job.type';
+export const LABEL_INSTANCE_ID = 'drove.instance.id';
+export const LABEL_INSTANCE_SPEC = 'drove.instance.spec';
+export const LABEL_INSTANCE_INFO = 'drove.instance.info';
+/**
+ * drove-ts addition: which executor owns the container, so several executors sharing one Docker engine (dev,
+ * e2e) never adopt or reap each other's containers.
+ */
+export const LABEL_EXECUTOR_ID = 'drove.executor.id';
+export const LOCAL_SERVICE_JOB_TYPE = 'LOCAL_SERVICE';
+
+export interface ContainerContext {
+  hostname: string;
+  executorId: string;
+  /** Host port per port name (decided by the caller: fixed when host-level, free otherwise). */
+  hostPorts: Record<string, number>;
+  /** Physical core ids for cpuset-cpus. */
+  physicalCores: number[];
+  numaPinning: boolean;
+  /** The executor process environment, source of empty-valued user env entries. */
+  executorEnv: Record<string, string | undefined>;
+  defaultUserSpec?: UserSpec;
+  maxOpenFiles: number;
+  info: LocalServiceInstanceInfo;
+}
+
+export function containerName(spec: Pick<LocalServiceInstanceSpec, 'serviceId' | 'instanceId'>): string {
+  return `${spec.serviceId}-${spec.instanceId}`;
+}
+
+/** Env in Drove's order: HOST, user env, DROVE_CONTAINER_ID, PORT_*, then the DROVE_* identity variables. */
+export function containerEnv(spec: LocalServiceInstanceSpec, ctx: ContainerContext): string[] {
+  const env: string[] = [`HOST=${ctx.hostname}`];
+  for (const [key, value] of Object.entries(spec.env ?? {})) {
+    if (value !== '' && value !== undefined && value !== null) env.push(`${key}=${value}`);
+    else if (ctx.executorEnv[key] !== undefined) env.push(`${key}=${ctx.executorEnv[key]}`);
+  }
+  env.push(`DROVE_CONTAINER_ID=${spec.executable.url}`);
+  for (const port of spec.ports) env.push(`PORT_${port.port}=${ctx.hostPorts[port.name]}`);
+  env.push(`DROVE_EXECUTOR_HOST=${ctx.hostname}`);
+  env.push(`DROVE_SERVICE_ID=${spec.serviceId}`);
+  env.push(`DROVE_SERVICE_NAME=${spec.serviceName}`);
+  env.push(`DROVE_SERVICE_INSTANCE_ID=${spec.instanceId}`);
+  env.push(`DROVE_APP_INSTANCE_AUTH_TOKEN=${spec.instanceAuthToken ?? ''}`);
+  return env;
+}
+
+export function logDriver(spec: LoggingSpec | undefined, instanceId: string): LogDriverConfig {
+  const logging = spec ?? DEFAULT_LOGGING;
+  if (logging.type === 'RSYSLOG') {
+    const address = /^[a-z]+:\/\//.test(logging.server) ? logging.server : `udp://${logging.server}`;
+    return {
+      type: 'syslog',
+      config: {
+        'syslog-address': address,
+        tag: `${logging.tagPrefix ?? ''}${instanceId}${logging.tagSuffix ?? ''}`,
+        'syslog-facility': 'daemon',
+      },
+    };
+  }
+  const config: Record<string, string> = {
+    'max-size': logging.maxSize,
+    'max-file': String(logging.maxFiles),
+    // A slow log reader must never block the service's writes.
+    mode: 'non-blocking',
+    'max-buffer-size': '10m',
+  };
+  // json-file refuses compress with a single file (nothing to compress).
+  if (logging.compress && logging.maxFiles > 1) config.compress = 'true';
+  return { type: 'json-file', config };
+}
+
+const PERMISSIONS: Record<string, string> = {
+  READ_ONLY: 'r',
+  WRITE_ONLY: 'w',
+  MKNOD_ONLY: 'm',
+  ALL: 'rwm',
+  READ_WRITE: 'rw',
+};
+
+export function devices(spec: LocalServiceInstanceSpec): { mappings: DeviceMapping[]; requests: DeviceRequest[] } {
+  const mappings: DeviceMapping[] = [];
+  const requests: DeviceRequest[] = [];
+  for (const d of spec.devices ?? []) {
+    if (d.type === 'DIRECT') {
+      mappings.push({
+        pathOnHost: d.pathOnHost,
+        pathInContainer: d.pathInContainer || d.pathOnHost,
+        cgroupPermissions: PERMISSIONS[d.permissions ?? 'ALL']!,
+      });
+    } else {
+      requests.push({
+        ...(d.driver !== undefined ? { driver: d.driver } : {}),
+        ...(d.count !== undefined ? { count: d.count } : {}),
+        ...(d.deviceIds !== undefined ? { deviceIds: d.deviceIds } : {}),
+        ...(d.capabilities !== undefined ? { capabilities: d.capabilities } : {}),
+        ...(d.options !== undefined ? { options: d.options } : {}),
+      });
+    }
+  }
+  return { mappings, requests };
+}
+
+export function buildContainerSpec(spec: LocalServiceInstanceSpec, ctx: ContainerContext): ContainerSpec {
+  const numaNodes = new Set<string>();
+  let memoryMB = 0;
+  for (const r of spec.resources) {
+    if (r.type === 'CPU') for (const [node, cores] of Object.entries(r.cores)) if (cores.length > 0) numaNodes.add(node);
+    if (r.type === 'MEMORY') for (const [node, mb] of Object.entries(r.memoryInMB)) {
+      memoryMB += mb;
+      if (mb > 0) numaNodes.add(node);
+    }
+  }
+  const user = spec.userSpec ?? ctx.defaultUserSpec;
+  const { mappings, requests } = devices(spec);
+  return {
+    name: containerName(spec),
+    image: spec.executable.url,
+    env: containerEnv(spec, ctx),
+    ...(spec.args && spec.args.length > 0 ? { cmd: [...spec.args] } : {}),
+    labels: {
+      [LABEL_JOB_TYPE]: LOCAL_SERVICE_JOB_TYPE,
+      [LABEL_INSTANCE_ID]: spec.instanceId,
+      [LABEL_EXECUTOR_ID]: ctx.executorId,
+      [LABEL_INSTANCE_SPEC]: JSON.stringify(spec),
+      [LABEL_INSTANCE_INFO]: JSON.stringify(ctx.info),
+    },
+    ports: spec.ports.map((p) => ({
+      containerPort: p.port,
+      hostPort: ctx.hostPorts[p.name]!,
+      protocol: p.type === 'UDP' ? 'udp' : 'tcp',
+    })),
+    ...(ctx.physicalCores.length > 0 ? { cpusetCpus: ctx.physicalCores.join(',') } : {}),
+    ...(ctx.numaPinning && numaNodes.size > 0 ? { cpusetMems: [...numaNodes].sort().join(',') } : {}),
+    ...(memoryMB > 0 ? { memoryBytes: memoryMB * 2 ** 20 } : {}),
+    binds: (spec.volumes ?? []).map((v) => ({
+      hostPath: v.pathOnHost,
+      containerPath: v.pathInContainer || v.pathOnHost,
+      readOnly: v.mode === 'READ_ONLY',
+    })),
+    devices: mappings,
+    deviceRequests: requests,
+    logging: logDriver(spec.loggingSpec, spec.instanceId),
+    ...(user ? { user: user.group ? `${user.user}:${user.group}` : user.user } : {}),
+    maxOpenFiles: ctx.maxOpenFiles,
+  };
+}

@@ -1,0 +1,393 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../model/clock.js';
+import { sleep } from '../../model/clock.js';
+import { durationMs } from '../../model/duration.js';
+import type { LocalServiceInstanceSpec } from '../../model/executor.js';
+import type { InstancePort, LocalServiceInstanceInfo } from '../../model/instance.js';
+import type { LocalServiceInstanceState } from '../../model/states.js';
+import type { CheckSpec, UserSpec } from '../../model/spec.js';
+import type { Checker, CheckTarget, HookOptions } from '../checks.js';
+import { errorText, runPreShutdownHooks } from '../checks.js';
+import type { InstanceLogWriter } from '../logs.js';
+import type { ResourceManager } from '../resources.js';
+import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
+import { configTar, resolveConfigs } from './configs.js';
+import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec } from './container-spec.js';
+import type { InstanceAction } from './transitions.js';
+import { INSTANCE_TRANSITIONS, STOPPABLE_STATES, canTransition, isTerminal } from './transitions.js';
+
+/** Docker's default pull timeout when a spec has none (Drove: 15 minutes). */
+const DEFAULT_PULL_TIMEOUT_MS = 15 * 60_000;
+/** A check without a timeout gets Drove's runtime default of 1 s. */
+const DEFAULT_CHECK_TIMEOUT_MS = 1_000;
+
+export interface InstanceDeps {
+  runtime: ContainerRuntime;
+  checker: Checker;
+  clock: Clock;
+  logger: Logger;
+  hostname: string;
+  executorId: string;
+  resources: ResourceManager;
+  numaPinning: boolean;
+  cacheImages: boolean;
+  defaultUserSpec?: UserSpec;
+  maxOpenFiles: number;
+  executorEnv: Record<string, string | undefined>;
+  /** A free host port for a non-host-level instance. */
+  allocatePort(): Promise<number>;
+  /** Opens the instance's output log, or undefined when logs are not kept (unit tests). */
+  openLog(spec: LocalServiceInstanceSpec): InstanceLogWriter | undefined;
+  hookOptions: HookOptions;
+}
+
+interface Outcome {
+  state: LocalServiceInstanceState;
+  error?: string;
+}
+
+export type InstanceListener = (info: LocalServiceInstanceInfo) => void;
+
+/**
+ * One instance on this executor: runs the action of its current state until a terminal state (§3.3/§3.4),
+ * reporting every change. A stop request is observed by the check actions, which route to STOPPING.
+ */
+export class InstanceStateMachine {
+  private current: LocalServiceInstanceInfo;
+  private containerId: string | undefined;
+  private readonly stopController = new AbortController();
+  /** Aborted when the executor shuts down leaving containers running: the loop ends, the container stays. */
+  private readonly detachController = new AbortController();
+  private readonly interrupt = AbortSignal.any([this.stopController.signal, this.detachController.signal]);
+  private stopReason = '';
+  private logWriter: InstanceLogWriter | undefined;
+  private logFollower: LogFollower | undefined;
+  private finished: Promise<void> | undefined;
+
+  constructor(
+    readonly spec: LocalServiceInstanceSpec,
+    private readonly deps: InstanceDeps,
+    private readonly listener: InstanceListener,
+    recovered?: { info: LocalServiceInstanceInfo },
+  ) {
+    const now = deps.clock.now();
+    this.current = recovered
+      ? { ...recovered.info, state: 'UNKNOWN', executorId: deps.executorId, updated: now }
+      : {
+          serviceId: spec.serviceId,
+          serviceName: spec.serviceName,
+          instanceId: spec.instanceId,
+          executorId: deps.executorId,
+          resources: structuredClone(spec.resources),
+          state: 'PENDING',
+          metadata: {},
+          errorMessage: '',
+          created: now,
+          updated: now,
+        };
+    this.recovered = recovered !== undefined;
+  }
+
+  private readonly recovered: boolean;
+
+  get instanceId(): string {
+    return this.spec.instanceId;
+  }
+
+  get state(): LocalServiceInstanceState {
+    return this.current.state;
+  }
+
+  get container(): string | undefined {
+    return this.containerId;
+  }
+
+  /** The record as reported, with a fresh `updated`. */
+  info(): LocalServiceInstanceInfo {
+    return { ...structuredClone(this.current), updated: this.deps.clock.now() };
+  }
+
+  stopRequested(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  /** Asks the instance to stop; false when it is not in a state that can be stopped. */
+  requestStop(reason = ''): boolean {
+    if (!STOPPABLE_STATES.has(this.current.state) || this.stopRequested()) return false;
+    this.stopReason = reason;
+    this.stopController.abort(new StopRequested());
+    return true;
+  }
+
+  detach(): void {
+    this.detachController.abort(new StopRequested());
+  }
+
+  /** Starts the loop once; resolves when the instance reaches a terminal state. */
+  run(): Promise<void> {
+    this.finished ??= this.loop();
+    return this.finished;
+  }
+
+  private async loop(): Promise<void> {
+    this.listener(this.info());
+    while (!isTerminal(this.current.state)) {
+      const from = this.current.state as Exclude<LocalServiceInstanceState, 'STOPPED' | 'LOST'>;
+      const action = INSTANCE_TRANSITIONS[from].action;
+      let outcome: Outcome;
+      try {
+        outcome = await this.act(action);
+      } catch (error) {
+        outcome = { state: 'LOST', error: `SM Execution error: ${errorText(error)}` };
+      }
+      if (this.detachController.signal.aborted) break;
+      if (outcome.state !== 'LOST' && !canTransition(from, outcome.state)) {
+        outcome = { state: 'LOST', error: `SM Execution error: illegal transition ${from} -> ${outcome.state}` };
+      }
+      this.transition(outcome);
+    }
+    this.closeLogs();
+    if (isTerminal(this.current.state)) this.deps.resources.release(this.instanceId);
+  }
+
+  private transition(outcome: Outcome): void {
+    const errorMessage = outcome.error ?? this.current.errorMessage;
+    this.deps.logger.info(
+      { instanceId: this.instanceId, from: this.current.state, to: outcome.state, error: errorMessage || undefined },
+      'instance state change',
+    );
+    this.current = { ...this.current, state: outcome.state, errorMessage, updated: this.deps.clock.now() };
+    this.listener(this.info());
+  }
+
+  private act(action: InstanceAction): Promise<Outcome> {
+    switch (action) {
+      case 'SpecValidator':
+        return Promise.resolve({ state: this.stopRequested() ? 'STOPPING' : 'PROVISIONING' });
+      case 'ExecutableFetch':
+        return this.fetchImage();
+      case 'Run':
+        return this.runContainer();
+      case 'Recovery':
+        return this.recover();
+      case 'ReadinessCheck':
+        return this.readiness();
+      case 'SingularHealthCheck':
+        return this.initialHealth();
+      case 'Healthcheck':
+        return this.continuousHealth();
+      case 'Stop':
+        return this.stopContainer();
+      case 'Destroy':
+        return this.destroy();
+      case 'ExecutableCleanup':
+        return this.cleanupImage();
+    }
+  }
+
+  private async fetchImage(): Promise<Outcome> {
+    const url = this.spec.executable.url;
+    try {
+      await this.deps.runtime.pullImage(url, {
+        timeoutMs: durationMs(this.spec.executable.dockerPullTimeout, DEFAULT_PULL_TIMEOUT_MS),
+        signal: this.stopController.signal,
+      });
+      return { state: 'STARTING' };
+    } catch (error) {
+      if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: 'Pull operation interrupted' };
+      const message = errorText(error);
+      if (await this.deps.runtime.imageExists(url).catch(() => false)) {
+        this.deps.logger.warn({ instanceId: this.instanceId, image: url, error: message }, 'pull failed; using the image present locally');
+        return { state: 'STARTING' };
+      }
+      return { state: 'PROVISIONING_FAILED', error: `Error while pulling image ${url}: ${message}` };
+    }
+  }
+
+  private async runContainer(): Promise<Outcome> {
+    try {
+      const hostPorts: Record<string, number> = {};
+      const ports: Record<string, InstancePort> = {};
+      for (const p of this.spec.ports) {
+        hostPorts[p.name] = this.spec.hostLevelInstance ? p.port : await this.deps.allocatePort();
+        ports[p.name] = { containerPort: p.port, hostPort: hostPorts[p.name]!, portType: p.type };
+      }
+      this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports } };
+      const cores = this.spec.resources.flatMap((r) => (r.type === 'CPU' ? Object.values(r.cores).flat() : []));
+      const containerSpec = buildContainerSpec(this.spec, {
+        hostname: this.deps.hostname,
+        executorId: this.deps.executorId,
+        hostPorts,
+        physicalCores: this.deps.resources.physicalCores(cores),
+        numaPinning: this.deps.numaPinning,
+        executorEnv: this.deps.executorEnv,
+        ...(this.deps.defaultUserSpec ? { defaultUserSpec: this.deps.defaultUserSpec } : {}),
+        maxOpenFiles: this.deps.maxOpenFiles,
+        info: { ...this.current, state: 'UNREADY', errorMessage: '' },
+      });
+      const files = await resolveConfigs(this.spec.configs ?? []);
+      this.containerId = await this.deps.runtime.createContainer(containerSpec);
+      if (files.length > 0) await this.deps.runtime.putArchive(this.containerId, await configTar(files));
+      await this.deps.runtime.startContainer(this.containerId);
+      await this.attachLogs(0);
+      return { state: 'UNREADY', error: '' };
+    } catch (error) {
+      return { state: 'START_FAILED', error: errorText(error) };
+    }
+  }
+
+  private async recover(): Promise<Outcome> {
+    const found = await this.deps.runtime.listContainers({
+      [LABEL_JOB_TYPE]: LOCAL_SERVICE_JOB_TYPE,
+      [LABEL_INSTANCE_ID]: this.instanceId,
+    });
+    const running = found.find((c) => c.running);
+    if (!running) {
+      for (const c of found) await this.deps.runtime.removeContainer(c.id);
+      return { state: 'STOPPED', error: `No container found with drove id: ${this.instanceId}` };
+    }
+    this.containerId = running.id;
+    this.logWriter = this.deps.openLog(this.spec);
+    await this.attachLogs(this.logWriter ? this.logWriter.lastWriteSeconds() : 0);
+    return { state: 'UNREADY' };
+  }
+
+  private async attachLogs(sinceSeconds: number): Promise<void> {
+    this.logWriter ??= this.deps.openLog(this.spec);
+    const writer = this.logWriter;
+    if (!writer || !this.containerId) return;
+    try {
+      this.logFollower = await this.deps.runtime.followLogs(this.containerId, sinceSeconds, (_stream, chunk) => writer.write(chunk));
+    } catch (error) {
+      // The service runs fine without its log copy; say so and go on.
+      this.deps.logger.warn({ instanceId: this.instanceId, error: errorText(error) }, 'could not follow container logs');
+    }
+  }
+
+  private closeLogs(): void {
+    this.logFollower?.close();
+    this.logFollower = undefined;
+    this.logWriter?.close();
+    this.logWriter = undefined;
+  }
+
+  private target(): CheckTarget {
+    return { ...(this.containerId ? { containerId: this.containerId } : {}), ports: this.current.localInfo?.ports ?? {} };
+  }
+
+  /** Sleeps unless a stop request comes first; true when stopped. */
+  private async pause(ms: number): Promise<boolean> {
+    if (this.interrupt.aborted) return true;
+    if (ms <= 0) return false;
+    try {
+      await sleep(this.deps.clock, ms, this.interrupt);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  private probe(check: CheckSpec) {
+    return this.deps.checker.check(
+      check.mode,
+      this.target(),
+      durationMs(check.timeout, DEFAULT_CHECK_TIMEOUT_MS),
+      this.interrupt,
+    );
+  }
+
+  private stopping(): Outcome {
+    return this.stopReason ? { state: 'STOPPING', error: this.stopReason } : { state: 'STOPPING' };
+  }
+
+  private async readiness(): Promise<Outcome> {
+    const check = this.spec.readiness;
+    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return this.stopping();
+    let last = '';
+    for (let attempt = 1; attempt <= check.attempts; attempt++) {
+      const result = await this.probe(check);
+      if (this.stopRequested()) return this.stopping();
+      if (result.healthy) return { state: 'READY' };
+      last = result.message;
+      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return this.stopping();
+    }
+    this.deps.logger.info({ instanceId: this.instanceId, last }, 'readiness check failed');
+    return { state: 'READINESS_CHECK_FAILED', error: 'Readiness check failed' };
+  }
+
+  private async initialHealth(): Promise<Outcome> {
+    const check = this.spec.healthcheck;
+    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return this.stopping();
+    let last = '';
+    for (let attempt = 1; attempt <= check.attempts; attempt++) {
+      const result = await this.probe(check);
+      if (this.stopRequested()) return this.stopping();
+      if (result.healthy) return { state: 'HEALTHY' };
+      last = result.message;
+      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return this.stopping();
+    }
+    return { state: 'STOPPING', error: `Healthcheck failed:${last}` };
+  }
+
+  private async continuousHealth(): Promise<Outcome> {
+    const check = this.spec.healthcheck;
+    let failures = 0;
+    for (;;) {
+      if (this.interrupt.aborted) return this.stopping();
+      const result = await this.probe(check);
+      if (this.stopRequested()) return this.stopping();
+      // Decision 11: `attempts` consecutive failures, always (no counter-reset quirk).
+      failures = result.healthy ? 0 : failures + 1;
+      if (failures >= check.attempts) return { state: 'UNHEALTHY', error: `Healthcheck failed:${result.message}` };
+      if (await this.pause(durationMs(check.interval))) return this.stopping();
+    }
+  }
+
+  private async stopContainer(): Promise<Outcome> {
+    if (!this.containerId) return { state: 'DEPROVISIONING' };
+    const pre = this.spec.preShutdown;
+    const outcomes = await runPreShutdownHooks(pre?.hooks ?? [], this.target(), this.deps.checker, this.deps.clock, this.deps.hookOptions);
+    for (const o of outcomes) {
+      if (!o.ok) this.deps.logger.warn({ instanceId: this.instanceId, attempts: o.attempts, error: o.message }, 'pre-shutdown hook failed');
+    }
+    const wait = durationMs(pre?.waitBeforeKill);
+    if (wait > 0) await sleep(this.deps.clock, wait);
+    else if (pre) this.deps.logger.warn({ instanceId: this.instanceId }, 'waitBeforeKill is 0: stopping at once');
+    try {
+      await this.deps.runtime.stopContainer(this.containerId);
+      await this.deps.runtime.removeContainer(this.containerId);
+      this.closeLogs();
+      return { state: 'DEPROVISIONING' };
+    } catch (error) {
+      return { state: 'DEPROVISIONING', error: `Error stopping container ${this.containerId}: ${errorText(error)}` };
+    }
+  }
+
+  private async destroy(): Promise<Outcome> {
+    if (!this.containerId) return { state: 'DEPROVISIONING' };
+    try {
+      await this.deps.runtime.removeContainer(this.containerId);
+    } catch (error) {
+      this.deps.logger.warn({ instanceId: this.instanceId, error: errorText(error) }, 'could not remove failed container');
+    }
+    return { state: 'DEPROVISIONING' };
+  }
+
+  private async cleanupImage(): Promise<Outcome> {
+    if (!this.deps.cacheImages) {
+      try {
+        await this.deps.runtime.removeImage(this.spec.executable.url);
+      } catch (error) {
+        this.deps.logger.warn({ instanceId: this.instanceId, error: errorText(error) }, 'could not remove image');
+      }
+    }
+    return { state: 'STOPPED' };
+  }
+}
+
+class StopRequested extends Error {
+  constructor() {
+    super('Stop requested');
+    this.name = 'AbortError';
+  }
+}

@@ -1,0 +1,126 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../model/clock.js';
+import { sleep } from '../model/clock.js';
+import type { KnownInstancesData, LocalServiceInstanceSpec } from '../model/executor.js';
+import { LocalServiceInstanceSpecSchema } from '../model/executor.js';
+import type { LocalServiceInstanceInfo } from '../model/instance.js';
+import { LocalServiceInstanceInfoSchema } from '../model/instance.js';
+import { errorText } from './checks.js';
+import type { ControllerClient } from './controller-client.js';
+import {
+  LABEL_EXECUTOR_ID,
+  LABEL_INSTANCE_ID,
+  LABEL_INSTANCE_INFO,
+  LABEL_INSTANCE_SPEC,
+  LABEL_JOB_TYPE,
+  LOCAL_SERVICE_JOB_TYPE,
+} from './instances/container-spec.js';
+import type { InstanceEngine } from './instances/engine.js';
+import type { ContainerRuntime, ContainerSummary } from './runtime/runtime.js';
+
+/**
+ * Executor restart recovery (§6.9) and the zombie reaper. Everything needed to re-adopt an instance lives in its
+ * container's labels (decisions.md): the instance spec and the instance info as of container start.
+ */
+
+export interface RecoveryDeps {
+  runtime: ContainerRuntime;
+  engine: InstanceEngine;
+  client: ControllerClient;
+  clock: Clock;
+  logger: Logger;
+  executorId: string;
+}
+
+export function ownLabels(executorId: string): Record<string, string> {
+  return { [LABEL_JOB_TYPE]: LOCAL_SERVICE_JOB_TYPE, [LABEL_EXECUTOR_ID]: executorId };
+}
+
+export function lastKnownPath(executorId: string): string {
+  return `/apis/v1/internal/cluster/executors/${executorId}/instances/last`;
+}
+
+export function readLabels(container: ContainerSummary): { spec: LocalServiceInstanceSpec; info: LocalServiceInstanceInfo } | undefined {
+  try {
+    const spec = LocalServiceInstanceSpecSchema.safeParse(JSON.parse(container.labels[LABEL_INSTANCE_SPEC] ?? ''));
+    const info = LocalServiceInstanceInfoSchema.safeParse(JSON.parse(container.labels[LABEL_INSTANCE_INFO] ?? ''));
+    if (!spec.success || !info.success) return undefined;
+    return { spec: spec.data, info: info.data };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RecoveryResult {
+  adopted: string[];
+  removed: string[];
+}
+
+/**
+ * Re-adopts this executor's labelled containers. The leader's last-known list decides: instances it lists as
+ * stale, or (when it knows any) does not list, are removed; when no leader answers within `leaderWaitMs`,
+ * everything is adopted - killing healthy services because the controller is briefly away would be worse.
+ */
+export async function recoverInstances(deps: RecoveryDeps, leaderWaitMs: number, retryMs = 1_000): Promise<RecoveryResult> {
+  const containers = await deps.runtime.listContainers(ownLabels(deps.executorId));
+  const result: RecoveryResult = { adopted: [], removed: [] };
+  if (containers.length === 0) return result;
+  let known: KnownInstancesData | undefined;
+  const deadline = deps.clock.now() + leaderWaitMs;
+  for (;;) {
+    known = await deps.client.get<KnownInstancesData>(lastKnownPath(deps.executorId));
+    if (known || deps.clock.now() + retryMs > deadline) break;
+    await sleep(deps.clock, retryMs);
+  }
+  const knownIds = new Set(known?.localServiceInstanceIds ?? []);
+  const staleIds = new Set(known?.staleLocalServiceInstanceIds ?? []);
+  for (const container of containers) {
+    const labels = readLabels(container);
+    const instanceId = container.labels[LABEL_INSTANCE_ID] ?? '';
+    const wanted = labels && !staleIds.has(instanceId) && (knownIds.size === 0 || knownIds.has(instanceId));
+    if (!labels || !wanted) {
+      deps.logger.warn({ instanceId, containerId: container.id, unreadable: !labels }, 'removing container no controller record wants');
+      await deps.runtime.removeContainer(container.id);
+      result.removed.push(container.id);
+      continue;
+    }
+    deps.logger.info({ instanceId, containerId: container.id }, 'recovering instance');
+    deps.engine.adopt(labels.spec, labels.info);
+    result.adopted.push(instanceId);
+  }
+  return result;
+}
+
+export interface ReapResult {
+  removedContainers: string[];
+  stoppedInstances: string[];
+}
+
+/**
+ * One zombie reaper pass: removes labelled containers of this executor that no instance tracks, and stops
+ * instances whose container vanished (so the leader hears STOPPED instead of waiting for staleness).
+ */
+export async function reapZombies(deps: RecoveryDeps): Promise<ReapResult> {
+  const result: ReapResult = { removedContainers: [], stoppedInstances: [] };
+  const containers = await deps.runtime.listContainers(ownLabels(deps.executorId));
+  for (const container of containers) {
+    const instanceId = container.labels[LABEL_INSTANCE_ID] ?? '';
+    if (deps.engine.has(instanceId)) continue;
+    deps.logger.warn({ instanceId, containerId: container.id }, 'reaping untracked container');
+    try {
+      await deps.runtime.removeContainer(container.id);
+      result.removedContainers.push(container.id);
+    } catch (error) {
+      deps.logger.error({ containerId: container.id, error: errorText(error) }, 'could not reap container');
+    }
+  }
+  for (const instance of deps.engine.list()) {
+    if (!['UNREADY', 'READY', 'HEALTHY'].includes(instance.state) || !instance.container) continue;
+    // Inspect now rather than trust the listing: the container may have been created after it was taken.
+    const container = await deps.runtime.inspectContainer(instance.container);
+    if (container?.running) continue;
+    const reason = `Container ${instance.container} vanished`;
+    if (deps.engine.stop(instance.instanceId, reason).ok) result.stoppedInstances.push(instance.instanceId);
+  }
+  return result;
+}

@@ -1,0 +1,116 @@
+/**
+ * The executor's only seam to the container engine (Docker Engine API; podman's compatible socket works the
+ * same). The instance state machine, recovery and the zombie reaper use nothing else, so unit tests run them
+ * against an in-process fake and integration tests against real dockerd.
+ */
+
+export interface PortBinding {
+  containerPort: number;
+  hostPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface BindMount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+export interface DeviceMapping {
+  pathOnHost: string;
+  pathInContainer: string;
+  /** cgroup permission string: r, w, m, rw or rwm. */
+  cgroupPermissions: string;
+}
+
+export interface DeviceRequest {
+  driver?: string;
+  count?: number;
+  deviceIds?: string[];
+  capabilities?: string[][];
+  options?: Record<string, string>;
+}
+
+export interface LogDriverConfig {
+  type: 'json-file' | 'syslog';
+  config: Record<string, string>;
+}
+
+/** Everything the executor decides about a container, in engine-neutral terms. */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  env: string[];
+  /** Overrides the image CMD when present. */
+  cmd?: string[];
+  labels: Record<string, string>;
+  ports: PortBinding[];
+  /** Comma separated physical core ids; absent = not pinned. */
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  memoryBytes?: number;
+  binds: BindMount[];
+  devices: DeviceMapping[];
+  deviceRequests: DeviceRequest[];
+  logging: LogDriverConfig;
+  user?: string;
+  /** nofile soft = hard limit. */
+  maxOpenFiles?: number;
+}
+
+export interface ContainerStatus {
+  id: string;
+  name: string;
+  running: boolean;
+  labels: Record<string, string>;
+  startedAt: string;
+  restartCount: number;
+}
+
+export interface ContainerSummary {
+  id: string;
+  running: boolean;
+  labels: Record<string, string>;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+}
+
+export type LogStreamName = 'stdout' | 'stderr';
+
+export interface LogFollower {
+  close(): void;
+}
+
+export interface ContainerRuntime {
+  /** Pulls `image`; rejects after `timeoutMs` or when `signal` aborts. */
+  pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+  imageExists(image: string): Promise<boolean>;
+  /** Removes an image; a missing or still-used image is not an error. */
+  removeImage(image: string): Promise<void>;
+  /** Creates (does not start) a container; returns its id. */
+  createContainer(spec: ContainerSpec): Promise<string>;
+  /** Extracts a tar archive into the container's filesystem at `/`. */
+  putArchive(containerId: string, tar: Buffer): Promise<void>;
+  startContainer(containerId: string): Promise<void>;
+  /** undefined when no such container exists. */
+  inspectContainer(containerId: string): Promise<ContainerStatus | undefined>;
+  exec(containerId: string, command: string[], options?: { signal?: AbortSignal }): Promise<ExecResult>;
+  /** Stops with the engine's default grace period; a missing or already stopped container is not an error. */
+  stopContainer(containerId: string): Promise<void>;
+  /** Force-removes with its anonymous volumes; a missing container is not an error. */
+  removeContainer(containerId: string): Promise<void>;
+  /** Containers (running or not) carrying every given label. */
+  listContainers(labels: Record<string, string>): Promise<ContainerSummary[]>;
+  /**
+   * Follows the container's stdout/stderr from `sinceSeconds` (epoch seconds; 0 = from the start), calling
+   * `onData` for every chunk until closed or the container ends.
+   */
+  followLogs(
+    containerId: string,
+    sinceSeconds: number,
+    onData: (stream: LogStreamName, chunk: Buffer) => void,
+  ): Promise<LogFollower>;
+}

@@ -1,0 +1,186 @@
+import { createServer } from 'node:net';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import type { Clock } from '../model/clock.js';
+import { systemClock } from '../model/clock.js';
+import { CLUSTER_AUTH_HEADER } from '../model/executor.js';
+import { executorIdOf } from '../model/ids.js';
+import { ExecutorAgent } from './agent.js';
+import type { Checker } from './checks.js';
+import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
+import type { ExecutorConfig } from './config.js';
+import { outgoingSecret, resolveExecutorOptions } from './config.js';
+import { ControllerClient } from './controller-client.js';
+import { InstanceEngine } from './instances/engine.js';
+import type { InstanceDeps } from './instances/instance.js';
+import { InstanceLogWriter, instanceLogDir, registerLogRoutes, rotationOf } from './logs.js';
+import { bestEffortHeader, respond } from './messages.js';
+import { reapZombies, recoverInstances } from './recovery.js';
+import type { HostTopology } from './resources.js';
+import { ResourceManager, buildLayout, discoverHostTopology } from './resources.js';
+import { DockerRuntime } from './runtime/docker.js';
+import type { ContainerRuntime } from './runtime/runtime.js';
+
+/** Everything `startExecutor` lets an embedder (drove dev, tests) replace. */
+export interface ExecutorDeps {
+  runtime?: ContainerRuntime;
+  clock?: Clock;
+  logger?: Logger;
+  checker?: Checker;
+  hostTopology?: () => HostTopology;
+  /** Source of empty-valued instance env entries (default: process.env). */
+  executorEnv?: Record<string, string | undefined>;
+}
+
+export interface RunningExecutor {
+  url: string;
+  executorId: string;
+  agent: ExecutorAgent;
+  engine: InstanceEngine;
+  /**
+   * Stops the agent and its HTTP server. `leaveContainers: true` leaves instances running for a later executor
+   * to re-adopt (a restart); otherwise every instance is stopped first (default).
+   */
+  stop(options?: { leaveContainers?: boolean }): Promise<void>;
+}
+
+/** Starts an executor: HTTP surface, resources, instance engine, recovery, agent loops. Never exits the process. */
+export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps = {}): Promise<RunningExecutor> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? pino({ level: config.logLevel, name: 'drove-executor' });
+  const runtime = deps.runtime ?? new DockerRuntime(config.docker.socket);
+  const resolved = resolveExecutorOptions(config);
+  const secrets = new Set(config.clusterAuth.secrets.map((s) => s.secret));
+
+  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
+  let agent: ExecutorAgent | undefined;
+
+  app.addHook('onRequest', async (req, reply) => {
+    const presented = req.headers[CLUSTER_AUTH_HEADER.toLowerCase()];
+    if (typeof presented !== 'string' || !secrets.has(presented)) return reply.code(401).send();
+  });
+  // Malformed JSON is answered like any malformed message: FAILED with the reason, not a parser error page.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string));
+    } catch (error) {
+      done(null, { __invalidJson: errorText(error) });
+    }
+  });
+  app.post('/apis/v1/messages', async (req) => {
+    const body = req.body as { __invalidJson?: string } | undefined;
+    const now = clock.now();
+    if (body && typeof body === 'object' && '__invalidJson' in body) {
+      return respond(bestEffortHeader(undefined, now), 'FAILED', `Invalid JSON: ${body.__invalidJson}`);
+    }
+    if (!agent) return respond(bestEffortHeader(body, now), 'FAILED', 'Executor is starting');
+    return agent.handle(body);
+  });
+  registerLogRoutes(app, config.logDir);
+
+  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  const port = Number(new URL(address).port);
+  const executorId = executorIdOf(resolved.hostname, port);
+  const url = `http://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
+
+  const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
+  const instanceDeps: InstanceDeps = {
+    runtime,
+    checker: deps.checker ?? new ProbeChecker(runtime),
+    clock,
+    logger,
+    hostname: resolved.hostname,
+    executorId,
+    resources,
+    numaPinning: !config.resources.disableNUMAPinning,
+    cacheImages: config.cacheImages,
+    ...(config.defaultUserSpec ? { defaultUserSpec: config.defaultUserSpec } : {}),
+    maxOpenFiles: config.maxOpenFiles,
+    executorEnv: deps.executorEnv ?? process.env,
+    allocatePort: freePort,
+    openLog: (spec) =>
+      new InstanceLogWriter(instanceLogDir(config.logDir, spec.serviceId, spec.instanceId), rotationOf(spec.loggingSpec)),
+    hookOptions: DEFAULT_HOOK_OPTIONS,
+  };
+  const engine = new InstanceEngine(instanceDeps);
+  const client = new ControllerClient({
+    endpoints: config.controllers,
+    secret: outgoingSecret(config),
+    nodeId: resolved.hostname,
+    clock,
+    logger,
+  });
+  const createdAgent = new ExecutorAgent(
+    {
+      hostname: resolved.hostname,
+      port,
+      executorId,
+      tags: config.tags,
+      dataDir: config.dataDir,
+      heartbeatMs: resolved.heartbeatMs,
+      leaderRetryInitialMs: resolved.leaderRetryInitialMs,
+      leaderRetryMaxMs: resolved.leaderRetryMaxMs,
+      reportBatchWindowMs: resolved.reportBatchWindowMs,
+      readinessPollMs: resolved.readinessPollMs,
+    },
+    { client, engine, resources, clock, logger },
+  );
+  const recoveryDeps = { runtime, engine, client, clock, logger, executorId };
+  try {
+    const recovered = await recoverInstances(recoveryDeps, resolved.recoveryLeaderWaitMs);
+    if (recovered.adopted.length + recovered.removed.length > 0) logger.info(recovered, 'recovery done');
+  } catch (error) {
+    logger.error({ error: errorText(error) }, 'recovery failed; starting with no instances');
+  }
+  agent = createdAgent;
+  agent.start();
+
+  let cancelReaper: (() => void) | undefined;
+  let stopping = false;
+  const scheduleReaper = () => {
+    cancelReaper = clock.setTimer(() => {
+      void reapZombies(recoveryDeps)
+        .catch((error: unknown) => logger.error({ error: errorText(error) }, 'zombie reaper failed'))
+        .finally(() => {
+          if (!stopping) scheduleReaper();
+        });
+    }, resolved.zombieCheckMs);
+  };
+  scheduleReaper();
+  logger.info({ url, executorId, hostname: resolved.hostname }, 'executor started');
+
+  return {
+    url,
+    executorId,
+    agent: createdAgent,
+    engine,
+    async stop(options = {}) {
+      if (stopping) return;
+      stopping = true;
+      cancelReaper?.();
+      if (options.leaveContainers) engine.detachAll();
+      else for (const instance of engine.list()) engine.stop(instance.instanceId);
+      await engine.drained();
+      await createdAgent.stop();
+      await app.close();
+      await client.close();
+    },
+  };
+}
+
+/** An OS-chosen free TCP port: bind to 0, read it, release it (Drove does the same, §5.7). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
