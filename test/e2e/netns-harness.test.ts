@@ -1,0 +1,85 @@
+import { createServer, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { createNetnsCluster, type NetnsCluster } from '../helpers/netns.js';
+import { ensureTestImage, TEST_IMAGE } from '../helpers/images.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/** The multi-host harness itself: three hosts, each its own namespace, address and dockerd. */
+describe('network namespace hosts', () => {
+  let cluster: NetnsCluster;
+  const fixedPort = 8000;
+
+  beforeAll(async () => {
+    ensureTestImage();
+    cluster = await createNetnsCluster({ hosts: 3, images: [TEST_IMAGE] });
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('runs a container on the same fixed port on every host and reaches each at its own address', async () => {
+    for (const host of cluster.hosts) {
+      await host.docker([
+        'run', '-d', '--name', `harness-${host.index}`, '-p', `${fixedPort}:8000`,
+        '-e', `HOST_MARK=${host.name}`, TEST_IMAGE,
+      ]);
+    }
+    expect(new Set(cluster.hosts.map((h) => h.address)).size).toBe(3);
+    for (const host of cluster.hosts) {
+      const env = await waitUntil(`httpd on ${host.address}:${fixedPort}`, async () => {
+        const response = await request(`http://${host.address}:${fixedPort}/cgi-bin/env`);
+        const text = await response.body.text();
+        return response.statusCode === 200 ? text : undefined;
+      });
+      // Each address is answered by the container of that host's own dockerd.
+      expect(env).toContain(`HOST_MARK=${host.name}`);
+      const ps = await host.docker(['ps', '--format', '{{.Names}}']);
+      expect(ps.trim().split('\n')).toEqual([`harness-${host.index}`]);
+    }
+    // The main daemon does not see the hosts' containers.
+    const mainPs = execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' });
+    expect(mainPs).not.toMatch(/harness-\d/);
+  });
+
+  it('lets a process inside a host reach a server listening on the gateway address', async () => {
+    const server: Server = createServer((_req, res) => res.end('from-gateway'));
+    await new Promise<void>((resolve) => server.listen(0, cluster.gateway, resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const host = cluster.hosts[1]!;
+      const child = host.spawnInside(process.execPath, [
+        '-e',
+        `fetch('http://${cluster.gateway}:${port}/').then(r => r.text()).then(t => { process.stdout.write(t); })`,
+      ]);
+      let out = '';
+      child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code).toBe(0);
+      expect(out).toBe('from-gateway');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('adds a host later and removes a destroyed host completely', async () => {
+    const fourth = await cluster.addHost();
+    expect(fourth.index).toBe(3);
+    expect(await fourth.docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(TEST_IMAGE);
+    await fourth.destroy();
+    const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    expect(namespaces).not.toContain(fourth.name);
+  });
+
+  it('leaves nothing behind and keeps the main docker0 after close', async () => {
+    const names = cluster.hosts.map((h) => h.name);
+    await cluster.close();
+    const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    for (const name of names) expect(namespaces).not.toContain(name);
+    const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' });
+    expect(links).not.toContain(`dtbr${cluster.slot}:`);
+    expect(links).toContain('docker0');
+  });
+});
