@@ -1,0 +1,155 @@
+import type { Logger } from 'pino';
+import { INSTANCE_ACTIVE_STATES, type Clock, type LocalServiceInstanceInfo } from '../model/index.js';
+import type { ResolvedOptions } from './config.js';
+import type { Engine } from './engine/engine.js';
+import type { ExecutorDirectory } from './engine/ports.js';
+import { isSteady } from './engine/state-machine.js';
+import { plan, planIsEmpty } from './reconciler-plan.js';
+import type { WorkingSet } from './working-set.js';
+
+export interface ReconcilerDeps {
+  engine: Engine;
+  workingSet: WorkingSet;
+  executors: ExecutorDirectory;
+  /** Removes executors whose heartbeats stopped; returns their ids (ExecutorRegistry.sweepStale). */
+  sweepExecutors(): Promise<string[]>;
+  inMaintenanceWindow(): boolean;
+  isLeader(): boolean;
+  clock: Clock;
+  options: ResolvedOptions;
+  logger: Logger;
+}
+
+export interface PassReport {
+  skipped?: 'not-leader' | 'maintenance';
+  adjusted: string[];
+  lost: number;
+}
+
+/**
+ * Level-based reconciliation (§5.3, decision 5): compares every steady service's desired instances with the
+ * current records and submits ADJUST_INSTANCES where the pure plan is not empty. Runs every
+ * `reconcileIntervalMs` as a safety net and at once when woken by a trigger (executor joined or left, an
+ * instance left the running states, a service reached a steady state). Leader only; paused in the
+ * maintenance window.
+ */
+export class Reconciler {
+  private running = false;
+  private dirty = false;
+  private scheduled = false;
+  private cancelTimer: (() => void) | undefined;
+  private stopped = true;
+  private current: Promise<void> = Promise.resolve();
+  private readonly passListeners = new Set<(report: PassReport) => void>();
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedulePeriodic();
+    this.trigger();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    await this.current;
+  }
+
+  /** Wakes the reconciler now; bursts of triggers coalesce into one pass. */
+  trigger(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.drain();
+    });
+  }
+
+  /** Observes finished passes (tests, bench). */
+  onPass(listener: (report: PassReport) => void): () => void {
+    this.passListeners.add(listener);
+    return () => this.passListeners.delete(listener);
+  }
+
+  /** One full pass, callable directly (tests). */
+  async pass(): Promise<PassReport> {
+    const d = this.deps;
+    if (!d.isLeader()) return this.report({ skipped: 'not-leader', adjusted: [], lost: 0 });
+    if (d.inMaintenanceWindow()) return this.report({ skipped: 'maintenance', adjusted: [], lost: 0 });
+    const lost = await this.markLost(await d.sweepExecutors());
+    const executors = d.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state }));
+    const now = d.clock.now();
+    const adjusted: string[] = [];
+    for (const info of d.workingSet.services()) {
+      const state = d.engine.stateOf(info.serviceId);
+      if (!state || !isSteady(state) || d.engine.hasPendingOperation(info.serviceId)) continue;
+      const current = d.workingSet.currentInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
+      if (planIsEmpty(plan(info, executors, current))) continue;
+      const result = d.engine.submit({ type: 'ADJUST_INSTANCES', serviceId: info.serviceId });
+      if (result.ok) adjusted.push(info.serviceId);
+      else d.logger.info({ serviceId: info.serviceId, errors: result.errors }, 'Reconciliation ADJUST not accepted');
+    }
+    return this.report({ adjusted, lost });
+  }
+
+  private report(report: PassReport): PassReport {
+    for (const listener of this.passListeners) listener(report);
+    return report;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    const work = (async () => {
+      try {
+        while (this.dirty && !this.stopped) {
+          this.dirty = false;
+          try {
+            await this.pass();
+          } catch (error) {
+            this.deps.logger.error({ err: error }, 'Reconciliation pass failed');
+          }
+        }
+      } finally {
+        this.running = false;
+      }
+    })();
+    this.current = work;
+    await work;
+  }
+
+  private schedulePeriodic(): void {
+    if (this.stopped) return;
+    this.cancelTimer = this.deps.clock.setTimer(() => {
+      this.trigger();
+      this.schedulePeriodic();
+    }, this.deps.options.reconcileIntervalMs);
+  }
+
+  /**
+   * Instances whose executor was removed (decision 14) or that were not refreshed for `instanceStaleAgeMs`
+   * become LOST "Instance lost", kept as history, with an instance event (decision 7).
+   */
+  private async markLost(removedExecutors: readonly string[]): Promise<number> {
+    const d = this.deps;
+    const now = d.clock.now();
+    const removed = new Set(removedExecutors);
+    const lost: LocalServiceInstanceInfo[] = [];
+    for (const instance of d.workingSet.allInstances()) {
+      if (!INSTANCE_ACTIVE_STATES.has(instance.state)) continue;
+      if (removed.has(instance.executorId) || now - instance.updated > d.options.instanceStaleAgeMs) {
+        lost.push({ ...instance, state: 'LOST', errorMessage: 'Instance lost', updated: now });
+      }
+    }
+    if (lost.length > 0) {
+      d.logger.warn({ count: lost.length }, 'Marking local service instances LOST');
+      await d.workingSet.overwrite(lost);
+    }
+    return lost.length;
+  }
+}
