@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { InstanceEngine } from '../../../src/executor/instances/engine.js';
+import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
+import { INSTANCE_ACTIVE_STATES } from '../../../src/model/states.js';
+import { TEST_IMAGE, instanceDeps, instanceSpec } from './fakes.js';
+
+async function settle(deps: ReturnType<typeof instanceDeps>, condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !condition(); i++) await deps.clock.advance(100);
+  expect(condition()).toBe(true);
+}
+
+describe('instance engine (LocalServiceInstanceEngineTest)', () => {
+  it('start, duplicate, list, stop, stop again', async () => {
+    const deps = instanceDeps();
+    deps.runtime.images.add(TEST_IMAGE);
+    const engine = new InstanceEngine(deps);
+    const seen: LocalServiceInstanceInfo[] = [];
+    engine.onChange((i) => seen.push(i));
+    const spec = instanceSpec();
+    expect(engine.start(spec)).toEqual({ ok: true });
+    const again = engine.start(spec);
+    expect(again.ok).toBe(false);
+    expect(again.ok === false && again.reason).toContain('already exists');
+    await settle(deps, () => engine.get(spec.instanceId)?.state === 'HEALTHY');
+    expect(engine.infos().map((i) => i.instanceId)).toEqual([spec.instanceId]);
+    expect(deps.resources.snapshot().cpus.usedCores).toEqual({ '0': [1] });
+    expect(engine.stop(spec.instanceId)).toEqual({ ok: true });
+    await settle(deps, () => !engine.has(spec.instanceId));
+    expect(engine.stop(spec.instanceId).ok).toBe(false);
+    expect(deps.resources.snapshot().cpus.usedCores).toEqual({ '0': [] });
+    const allowed = new Set([...INSTANCE_ACTIVE_STATES, 'STOPPED']);
+    expect(seen.every((i) => allowed.has(i.state))).toBe(true);
+    expect(seen.at(-1)!.state).toBe('STOPPED');
+  });
+
+  it('refuses a start whose cores cannot be locked (invalid ids -1, -3, or already used)', () => {
+    const deps = instanceDeps();
+    const engine = new InstanceEngine(deps);
+    const bad = engine.start(instanceSpec({ resources: [{ type: 'CPU', cores: { '0': [-1, -3] } }, { type: 'MEMORY', memoryInMB: { '0': 64 } }] }));
+    expect(bad).toEqual({ ok: false, reason: 'Could not lock resources: Core -1 does not exist on NUMA node 0' });
+    expect(engine.start(instanceSpec()).ok).toBe(true);
+    const clash = engine.start(instanceSpec());
+    expect(clash.ok === false && clash.reason).toContain('Core 1 on NUMA node 0 is already in use');
+    const memory = engine.start(instanceSpec({ resources: [{ type: 'CPU', cores: { '0': [2] } }, { type: 'MEMORY', memoryInMB: { '0': 999999 } }] }));
+    expect(memory.ok === false && memory.reason).toContain('Not enough memory on NUMA node 0');
+    expect(engine.list()).toHaveLength(1);
+  });
+
+  it('stopping an unknown instance fails with a reason', () => {
+    const engine = new InstanceEngine(instanceDeps());
+    expect(engine.stop('SI-nope')).toEqual({ ok: false, reason: 'No instance SI-nope on this executor' });
+  });
+});

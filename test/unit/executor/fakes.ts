@@ -1,0 +1,179 @@
+import { pino } from 'pino';
+import type { Checker, CheckResult, CheckTarget } from '../../../src/executor/checks.js';
+import { DEFAULT_HOOK_OPTIONS } from '../../../src/executor/checks.js';
+import type { InstanceDeps } from '../../../src/executor/instances/instance.js';
+import { ResourceManager, buildLayout } from '../../../src/executor/resources.js';
+import { ExecutorResourcesSchema } from '../../../src/executor/config.js';
+import type {
+  ContainerRuntime,
+  ContainerSpec,
+  ContainerStatus,
+  ContainerSummary,
+  ExecResult,
+  LogFollower,
+  LogStreamName,
+} from '../../../src/executor/runtime/runtime.js';
+import type { LocalServiceInstanceSpec } from '../../../src/model/executor.js';
+import type { CheckModeSpec } from '../../../src/model/spec.js';
+import { ManualClock } from '../../../src/model/clock.js';
+
+/** In-process ContainerRuntime: containers are records; every call is logged for assertions. */
+export class FakeRuntime implements ContainerRuntime {
+  readonly images = new Set<string>();
+  readonly pullable = new Set<string>();
+  readonly containers = new Map<string, { spec: ContainerSpec; running: boolean; archives: Buffer[]; startedAt: string }>();
+  readonly calls: string[] = [];
+  failCreate: Error | undefined;
+  private seq = 0;
+
+  async pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+    this.calls.push(`pull ${image}`);
+    if (options.signal?.aborted) throw new Error('aborted');
+    if (!this.pullable.has(image)) throw new Error(`pull access denied for ${image}`);
+    this.images.add(image);
+  }
+  async imageExists(image: string): Promise<boolean> {
+    return this.images.has(image);
+  }
+  async removeImage(image: string): Promise<void> {
+    this.calls.push(`removeImage ${image}`);
+    this.images.delete(image);
+  }
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    this.calls.push(`create ${spec.name}`);
+    if (this.failCreate) throw this.failCreate;
+    if (!this.images.has(spec.image)) throw new Error(`No such image: ${spec.image}`);
+    const id = `c${++this.seq}`;
+    this.containers.set(id, { spec, running: false, archives: [], startedAt: '' });
+    return id;
+  }
+  async putArchive(id: string, tar: Buffer): Promise<void> {
+    this.calls.push(`putArchive ${id}`);
+    this.containers.get(id)!.archives.push(tar);
+  }
+  async startContainer(id: string): Promise<void> {
+    this.calls.push(`start ${id}`);
+    const c = this.containers.get(id)!;
+    c.running = true;
+    c.startedAt = new Date().toISOString();
+  }
+  async inspectContainer(id: string): Promise<ContainerStatus | undefined> {
+    const c = this.containers.get(id);
+    if (!c) return undefined;
+    return { id, name: c.spec.name, running: c.running, labels: c.spec.labels, startedAt: c.startedAt, restartCount: 0 };
+  }
+  async exec(id: string, command: string[]): Promise<ExecResult> {
+    this.calls.push(`exec ${id} ${command.join(' ')}`);
+    return { exitCode: this.containers.get(id)?.running ? 0 : 1, output: '' };
+  }
+  async stopContainer(id: string): Promise<void> {
+    this.calls.push(`stop ${id}`);
+    const c = this.containers.get(id);
+    if (c) c.running = false;
+  }
+  async removeContainer(id: string): Promise<void> {
+    this.calls.push(`remove ${id}`);
+    this.containers.delete(id);
+  }
+  async listContainers(labels: Record<string, string>): Promise<ContainerSummary[]> {
+    return [...this.containers.entries()]
+      .filter(([, c]) => Object.entries(labels).every(([k, v]) => c.spec.labels[k] === v))
+      .map(([id, c]) => ({ id, running: c.running, labels: c.spec.labels }));
+  }
+  async followLogs(_id: string, _since: number, _onData: (s: LogStreamName, c: Buffer) => void): Promise<LogFollower> {
+    return { close: () => undefined };
+  }
+}
+
+/** A checker answering from a script: each call takes the next result (the last one repeats). */
+export class ScriptedChecker implements Checker {
+  readonly calls: Array<{ mode: CheckModeSpec; target: CheckTarget }> = [];
+  private scripts = new Map<string, CheckResult[]>();
+
+  /** `key` is the HTTP path or the CMD command. */
+  script(key: string, ...results: boolean[]): void {
+    this.scripts.set(key, results.map((healthy) => ({ healthy, message: healthy ? '' : `probe ${key} failed` })));
+  }
+
+  async check(mode: CheckModeSpec, target: CheckTarget): Promise<CheckResult> {
+    this.calls.push({ mode, target });
+    const key = mode.type === 'HTTP' ? mode.path : mode.command;
+    const script = this.scripts.get(key);
+    if (!script || script.length === 0) return { healthy: true, message: '' };
+    return script.length > 1 ? script.shift()! : script[0]!;
+  }
+
+  count(key: string): number {
+    return this.calls.filter((c) => (c.mode.type === 'HTTP' ? c.mode.path : c.mode.command) === key).length;
+  }
+}
+
+export const silentLogger = pino({ level: 'silent' });
+
+export function testResources(executorId = 'E1', cores = [0, 1, 2, 3], memoryMB = 4096): ResourceManager {
+  const config = ExecutorResourcesSchema.parse({ numaNodes: { '0': { cores, memoryMB } } });
+  return new ResourceManager(executorId, buildLayout(config));
+}
+
+export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDeps & {
+  runtime: FakeRuntime;
+  checker: ScriptedChecker;
+  clock: ManualClock;
+} {
+  let port = 40000;
+  return {
+    runtime: new FakeRuntime(),
+    checker: new ScriptedChecker(),
+    clock: new ManualClock(),
+    logger: silentLogger,
+    hostname: 'ex1.local',
+    executorId: 'E1',
+    resources: testResources(),
+    numaPinning: true,
+    cacheImages: true,
+    maxOpenFiles: 470000,
+    executorEnv: {},
+    allocatePort: async () => ++port,
+    openLog: () => undefined,
+    hookOptions: DEFAULT_HOOK_OPTIONS,
+    ...overrides,
+  } as InstanceDeps & { runtime: FakeRuntime; checker: ScriptedChecker; clock: ManualClock };
+}
+
+export const TEST_IMAGE = 'drove-ts/httpd:1';
+
+export function instanceSpec(overrides: Partial<LocalServiceInstanceSpec> = {}): LocalServiceInstanceSpec {
+  const check = (path: string, attempts = 3) => ({
+    mode: {
+      type: 'HTTP' as const,
+      protocol: 'HTTP' as const,
+      portName: 'main',
+      path,
+      verb: 'GET' as const,
+      successCodes: [200],
+      connectionTimeout: '1 second',
+    },
+    timeout: '1 second',
+    interval: '1 second',
+    attempts,
+    initialDelay: '0 seconds',
+  });
+  return {
+    serviceId: 'TEST_SPEC-00001',
+    serviceName: 'TEST_SPEC',
+    instanceId: `SI-${Math.random().toString(16).slice(2, 10)}`,
+    executable: { type: 'DOCKER', url: TEST_IMAGE, dockerPullTimeout: '100 seconds' },
+    resources: [
+      { type: 'CPU', cores: { '0': [1] } },
+      { type: 'MEMORY', memoryInMB: { '0': 64 } },
+    ],
+    ports: [{ name: 'main', port: 8000, type: 'HTTP' }],
+    hostLevelInstance: false,
+    volumes: [],
+    configs: [],
+    healthcheck: check('/health'),
+    readiness: check('/ready'),
+    env: {},
+    ...overrides,
+  };
+}

@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { InstanceStateMachine } from '../../../src/executor/instances/instance.js';
+import { INSTANCE_TRANSITIONS, canTransition } from '../../../src/executor/instances/transitions.js';
+import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
+import { LOCAL_SERVICE_INSTANCE_STATES } from '../../../src/model/states.js';
+import type { ManualClock } from '../../../src/model/clock.js';
+import { TEST_IMAGE, instanceDeps, instanceSpec } from './fakes.js';
+
+async function until(clock: ManualClock, condition: () => boolean, maxMs = 600_000): Promise<void> {
+  for (let t = 0; t <= maxMs; t += 100) {
+    if (condition()) return;
+    await clock.advance(100);
+  }
+  throw new Error('condition not reached');
+}
+
+function setup(specOverrides = {}, depOverrides = {}) {
+  const deps = instanceDeps(depOverrides);
+  deps.runtime.images.add(TEST_IMAGE);
+  const spec = instanceSpec(specOverrides);
+  const reports: LocalServiceInstanceInfo[] = [];
+  deps.resources.lock(spec.instanceId, spec.resources);
+  const sm = new InstanceStateMachine(spec, deps, (i) => reports.push(i));
+  const states = () => reports.map((r) => r.state);
+  return { deps, spec, sm, reports, states };
+}
+
+describe('instance transition table', () => {
+  it('covers every non-terminal state and only names real states', () => {
+    for (const state of LOCAL_SERVICE_INSTANCE_STATES) {
+      if (state === 'STOPPED' || state === 'LOST') continue;
+      expect(INSTANCE_TRANSITIONS[state]).toBeDefined();
+      for (const next of INSTANCE_TRANSITIONS[state].next) expect(LOCAL_SERVICE_INSTANCE_STATES).toContain(next);
+    }
+    expect(canTransition('STOPPED', 'LOST')).toBe(false);
+    expect(canTransition('HEALTHY', 'STOPPED')).toBe(false);
+    expect(canTransition('HEALTHY', 'STOPPING')).toBe(true);
+  });
+});
+
+describe('instance state machine', () => {
+  it('goes PENDING -> HEALTHY, then on stop to STOPPED through STOPPING and DEPROVISIONING, freeing resources', async () => {
+    const { deps, spec, sm, states, reports } = setup();
+    const done = sm.run();
+    await until(deps.clock, () => sm.state === 'HEALTHY');
+    expect(sm.requestStop()).toBe(true);
+    await until(deps.clock, () => sm.state === 'STOPPED');
+    await done;
+    expect(states()).toEqual([
+      'PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY', 'HEALTHY', 'STOPPING', 'DEPROVISIONING', 'STOPPED',
+    ]);
+    expect(deps.resources.isLocked(spec.instanceId)).toBe(false);
+    expect(deps.runtime.containers.size).toBe(0);
+    const unready = reports.find((r) => r.state === 'UNREADY')!;
+    expect(unready.localInfo).toEqual({ hostname: 'ex1.local', ports: { main: { containerPort: 8000, hostPort: 40001, portType: 'HTTP' } } });
+    expect(reports.every((r) => r.errorMessage === '')).toBe(true);
+    // The image stays: cacheImages is on.
+    expect(deps.runtime.calls).not.toContain(`removeImage ${TEST_IMAGE}`);
+  });
+
+  it('uses the local image when the pull fails, and fails provisioning with the reference text when there is none', async () => {
+    const a = setup();
+    a.sm.run();
+    await until(a.deps.clock, () => a.sm.state === 'HEALTHY');
+    expect(a.deps.runtime.calls[0]).toBe(`pull ${TEST_IMAGE}`);
+
+    const b = setup({ executable: { type: 'DOCKER', url: 'nope/missing:1', dockerPullTimeout: '10 seconds' } });
+    await b.sm.run();
+    expect(b.states()).toEqual(['PENDING', 'PROVISIONING', 'PROVISIONING_FAILED', 'DEPROVISIONING', 'STOPPED']);
+    expect(b.reports.at(-1)!.errorMessage).toBe('Error while pulling image nope/missing:1: pull access denied for nope/missing:1');
+  });
+
+  it('START_FAILED removes nothing it did not create and carries the error text to STOPPED', async () => {
+    const { deps, sm, states, reports } = setup();
+    deps.runtime.failCreate = new Error('Conflict. The container name is already in use');
+    await sm.run();
+    expect(states()).toEqual(['PENDING', 'PROVISIONING', 'STARTING', 'START_FAILED', 'DEPROVISIONING', 'STOPPED']);
+    expect(reports.at(-1)!.errorMessage).toBe('Conflict. The container name is already in use');
+  });
+
+  it('readiness: two failures then success within three attempts is READY', async () => {
+    const { deps, sm } = setup();
+    deps.checker.script('/ready', false, false, true);
+    sm.run();
+    await until(deps.clock, () => sm.state === 'HEALTHY');
+    expect(deps.checker.count('/ready')).toBe(3);
+  });
+
+  it('readiness never passing is READINESS_CHECK_FAILED, stopped and removed, error kept', async () => {
+    const { deps, sm, states, reports } = setup();
+    deps.checker.script('/ready', false);
+    const done = sm.run();
+    await until(deps.clock, () => sm.state === 'STOPPED');
+    await done;
+    expect(states()).toEqual([
+      'PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READINESS_CHECK_FAILED', 'DEPROVISIONING', 'STOPPED',
+    ]);
+    expect(reports.at(-1)!.errorMessage).toBe('Readiness check failed');
+    expect(deps.runtime.containers.size).toBe(0);
+  });
+
+  it('honours the readiness initial delay', async () => {
+    const { deps, sm } = setup({ readiness: { ...instanceSpec().readiness, initialDelay: '10 seconds' } });
+    sm.run();
+    await until(deps.clock, () => sm.state === 'UNREADY');
+    await deps.clock.advance(9_000);
+    expect(deps.checker.count('/ready')).toBe(0);
+    await until(deps.clock, () => sm.state === 'READY' || sm.state === 'HEALTHY');
+    expect(deps.checker.count('/ready')).toBe(1);
+  });
+
+  it('initial health failing every attempt goes to STOPPING with the probe message', async () => {
+    const { deps, sm, states, reports } = setup();
+    deps.checker.script('/health', false);
+    await Promise.all([sm.run(), until(deps.clock, () => sm.state === 'STOPPED')]);
+    expect(states()).toContain('STOPPING');
+    expect(states()).not.toContain('HEALTHY');
+    expect(reports.at(-1)!.errorMessage).toBe('Healthcheck failed:probe /health failed');
+  });
+
+  it('continuous health: attempts consecutive failures after HEALTHY make it UNHEALTHY (decision 11)', async () => {
+    const { deps, sm, states, reports } = setup({ healthcheck: { ...instanceSpec().healthcheck, attempts: 1 } });
+    // initial OK, continuous OK, then a failure: with attempts 1 one failure is enough (no counter-reset quirk).
+    deps.checker.script('/health', true, true, false);
+    await Promise.all([sm.run(), until(deps.clock, () => sm.state === 'STOPPED')]);
+    expect(states()).toEqual([
+      'PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY', 'HEALTHY', 'UNHEALTHY', 'DEPROVISIONING', 'STOPPED',
+    ]);
+    expect(reports.at(-1)!.errorMessage).toBe('Healthcheck failed:probe /health failed');
+  });
+
+  it('continuous health: failures below attempts followed by a success stay HEALTHY', async () => {
+    const { deps, sm } = setup();
+    deps.checker.script('/health', true, true, false, false, true, false, false, true);
+    sm.run();
+    await until(deps.clock, () => deps.checker.count('/health') >= 8);
+    expect(sm.state).toBe('HEALTHY');
+    sm.requestStop();
+    await until(deps.clock, () => sm.state === 'STOPPED');
+  });
+
+  it('a stop request during readiness goes to STOPPING, not to an illegal STOPPED', async () => {
+    const { deps, sm, states } = setup({ readiness: { ...instanceSpec().readiness, attempts: 50 } });
+    deps.checker.script('/ready', false);
+    sm.run();
+    await until(deps.clock, () => deps.checker.count('/ready') >= 2);
+    expect(sm.requestStop()).toBe(true);
+    await until(deps.clock, () => sm.state === 'STOPPED');
+    expect(states()).toEqual(['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);
+    expect(states()).not.toContain('LOST');
+  });
+
+  it('a stop request while PENDING routes through STOPPING without creating a container', async () => {
+    const { deps, sm, states } = setup();
+    expect(sm.requestStop()).toBe(true);
+    await sm.run();
+    expect(states()).toEqual(['PENDING', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);
+    expect(deps.runtime.calls.filter((c) => c.startsWith('create'))).toEqual([]);
+  });
+
+  it('runs pre-shutdown hooks before stopping the container and waits waitBeforeKill', async () => {
+    const { deps, sm } = setup({
+      preShutdown: {
+        hooks: [{ type: 'HTTP', protocol: 'HTTP', portName: 'main', path: '/prestop', verb: 'GET', successCodes: [200] }],
+        waitBeforeKill: '5 seconds',
+      },
+    });
+    sm.run();
+    await until(deps.clock, () => sm.state === 'HEALTHY');
+    sm.requestStop();
+    await until(deps.clock, () => deps.checker.count('/prestop') === 1);
+    const stopsBefore = deps.runtime.calls.filter((c) => c.startsWith('stop ')).length;
+    await deps.clock.advance(4_000);
+    expect(deps.runtime.calls.filter((c) => c.startsWith('stop ')).length).toBe(stopsBefore);
+    await until(deps.clock, () => sm.state === 'STOPPED', 2_000);
+    const order = deps.runtime.calls.filter((c) => c.startsWith('stop ') || c.startsWith('remove '));
+    expect(order).toEqual(['stop c1', 'remove c1']);
+  });
+
+  it('removes the image on cleanup when cacheImages is off', async () => {
+    const { deps, sm } = setup({}, { cacheImages: false });
+    sm.requestStop();
+    await sm.run();
+    expect(deps.runtime.calls).toContain(`removeImage ${TEST_IMAGE}`);
+  });
+
+  it('passes configs, env and labels to the container', async () => {
+    const { deps, sm, spec } = setup({
+      configs: [{ type: 'INLINE', localFilename: '/files/drove.txt', data: 'RHJvdmUgdGVzdA==' }],
+      env: { A: 'b' },
+    });
+    sm.run();
+    await until(deps.clock, () => sm.state === 'HEALTHY');
+    const container = deps.runtime.containers.get('c1')!;
+    expect(container.archives).toHaveLength(1);
+    expect(container.spec.name).toBe(`${spec.serviceId}-${spec.instanceId}`);
+    expect(container.spec.env).toContain('A=b');
+    expect(container.spec.labels['drove.instance.id']).toBe(spec.instanceId);
+    expect(JSON.parse(container.spec.labels['drove.instance.spec']!)).toEqual(spec);
+    expect(deps.runtime.calls.indexOf('putArchive c1')).toBeLessThan(deps.runtime.calls.indexOf('start c1'));
+  });
+
+  it('recovery: a running labelled container is re-adopted with no initial delays; a missing one is STOPPED', async () => {
+    const first = setup({ readiness: { ...instanceSpec().readiness, initialDelay: '60 seconds' } });
+    first.sm.run();
+    await until(first.deps.clock, () => first.sm.state === 'HEALTHY');
+    const info = first.reports.find((r) => r.state === 'UNREADY')!;
+    first.sm.detach();
+
+    const reports: LocalServiceInstanceInfo[] = [];
+    const recovered = new InstanceStateMachine(first.spec, first.deps, (i) => reports.push(i), { info });
+    recovered.run();
+    await first.deps.clock.advance(500);
+    expect(reports.map((r) => r.state)).toEqual(['UNKNOWN', 'UNREADY', 'READY', 'HEALTHY']);
+    expect(recovered.container).toBe('c1');
+    expect(first.deps.runtime.calls.filter((c) => c.startsWith('start '))).toEqual(['start c1']);
+    expect(reports.at(-1)!.created).toBe(info.created);
+
+    first.deps.runtime.containers.clear();
+    const gone: LocalServiceInstanceInfo[] = [];
+    await new InstanceStateMachine(first.spec, first.deps, (i) => gone.push(i), { info }).run();
+    expect(gone.map((r) => r.state)).toEqual(['UNKNOWN', 'STOPPED']);
+    expect(gone.at(-1)!.errorMessage).toBe(`No container found with drove id: ${first.spec.instanceId}`);
+  });
+});
