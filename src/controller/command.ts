@@ -1,4 +1,22 @@
 import type { Command } from 'commander';
+import { loadControllerConfig } from './config.js';
+import { startControllerServer } from './server.js';
 
-// Placeholder so the binary links while this part is being built; replaced by its owner.
-export function registerControllerCommand(_program: Command): void {}
+/** `drove controller --config controller.yml`: runs a controller until SIGINT/SIGTERM. */
+export function registerControllerCommand(program: Command): void {
+  program
+    .command('controller')
+    .description('Run a controller (the HTTP API, engine and reconciler; leader election when several share etcd)')
+    .requiredOption('--config <file>', 'controller configuration (YAML)')
+    .action(async (options: { config: string }) => {
+      const config = loadControllerConfig(options.config);
+      const running = await startControllerServer(config);
+      process.stdout.write(`drove controller listening on ${running.url} (store: ${config.store.type})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await running.close();
+    });
+}

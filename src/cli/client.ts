@@ -1,0 +1,151 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { ClusterConnection } from './config.js';
+
+/**
+ * HTTP client for the controller's REST API. Unwraps Drove's envelope the way the Python CLI does (HTTP 200 and
+ * `status == SUCCESS` required), but keeps the server's message and every validation error for display.
+ */
+
+export class DroveCallError extends Error {
+  constructor(
+    message: string,
+    readonly httpStatus: number | undefined,
+    readonly validationErrors: string[] = [],
+    readonly leader?: string,
+  ) {
+    super(message);
+    this.name = 'DroveCallError';
+  }
+}
+
+interface Envelope {
+  status?: unknown;
+  message?: unknown;
+  data?: unknown;
+}
+
+export class DroveClient {
+  private readonly dispatcher: Dispatcher;
+
+  constructor(private readonly connection: ClusterConnection) {
+    this.dispatcher = new Agent({
+      connect: { timeout: connection.timeoutMs, rejectUnauthorized: !connection.insecure },
+      headersTimeout: connection.timeoutMs,
+      bodyTimeout: connection.timeoutMs,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.call<T>('GET', path);
+  }
+
+  post<T>(path: string, body?: unknown): Promise<T> {
+    return this.call<T>('POST', path, body);
+  }
+
+  /** A non-enveloped JSON call (log endpoints); any status but 200 is an error, as in the Python CLI. */
+  async getRaw<T>(path: string): Promise<T> {
+    const response = await this.send('GET', path);
+    const text = await response.body.text();
+    if (response.statusCode !== 200) {
+      throw new DroveCallError(describeRawFailure(response.statusCode, text), response.statusCode);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new DroveCallError(`Server answered with a body that is not JSON: ${text.slice(0, 500)}`, 200);
+    }
+  }
+
+  /** Streams a GET to a file; returns the number of bytes written. */
+  async download(path: string, file: string): Promise<number> {
+    const response = await this.send('GET', path);
+    if (response.statusCode !== 200) {
+      const text = await response.body.text();
+      throw new DroveCallError(describeRawFailure(response.statusCode, text), response.statusCode);
+    }
+    let size = 0;
+    response.body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+    });
+    await pipeline(response.body, createWriteStream(file));
+    return size;
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const response = await this.send(method, path, body);
+    const text = await response.body.text();
+    let envelope: Envelope | undefined;
+    try {
+      envelope = JSON.parse(text) as Envelope;
+    } catch {
+      envelope = undefined;
+    }
+    if (!envelope || typeof envelope !== 'object') {
+      const detail = text.trim() === '' ? '(empty body)' : text.slice(0, 500);
+      throw new DroveCallError(`[${response.statusCode}] ${detail}`, response.statusCode);
+    }
+    if (response.statusCode !== 200 || envelope.status !== 'SUCCESS') {
+      const data = (envelope.data ?? {}) as { validationErrors?: unknown; leader?: unknown; failure?: unknown };
+      const errors = Array.isArray(data.validationErrors) ? data.validationErrors.map(String) : [];
+      const leader = typeof data.leader === 'string' ? data.leader : undefined;
+      let message = typeof envelope.message === 'string' ? envelope.message : text.slice(0, 500);
+      if (typeof data.failure === 'string') message += `: ${data.failure}`;
+      if (leader) message += ` (the leader is ${leader}; point --endpoint at it)`;
+      throw new DroveCallError(
+        response.statusCode === 200 ? message : `[${response.statusCode} - ${String(envelope.status)}] ${message}`,
+        response.statusCode,
+        errors,
+        leader,
+      );
+    }
+    // The Python CLI hands the command `data` when the key exists, else the envelope (cancel relies on that).
+    return ('data' in envelope ? envelope.data : envelope) as T;
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.connection.username !== undefined && this.connection.password !== undefined) {
+      headers.authorization = `Basic ${Buffer.from(`${this.connection.username}:${this.connection.password}`).toString('base64')}`;
+    } else if (this.connection.authHeader) {
+      headers.authorization = this.connection.authHeader;
+    }
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers['content-type'] = 'application/json';
+    }
+    const url = `${this.connection.endpoint}${path}`;
+    if (this.connection.debug) process.stderr.write(`> ${method} ${url}${payload ? ` ${payload}` : ''}\n`);
+    try {
+      const response = await request(url, { method, headers, body: payload, dispatcher: this.dispatcher });
+      if (this.connection.debug) process.stderr.write(`< ${response.statusCode} ${method} ${url}\n`);
+      return response;
+    } catch (error) {
+      throw new DroveCallError(`Cannot reach ${this.connection.endpoint}: ${networkMessage(error)}`, undefined);
+    }
+  }
+}
+
+function describeRawFailure(status: number, text: string): string {
+  if (status === 204) return 'Drove call failed with status: 204 (no such instance, or its executor is gone)';
+  return `Drove call failed with status: ${status}${text ? ` ${text.slice(0, 500)}` : ''}`;
+}
+
+function networkMessage(error: unknown): string {
+  const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.code ?? e.cause?.code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return `request timed out (${code})`;
+  }
+  if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN' || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') {
+    return `TLS certificate not trusted (${code}); use --insecure to skip verification`;
+  }
+  return `${e.cause?.message ?? e.message ?? String(error)}${code ? ` (${code})` : ''}`;
+}
