@@ -201,7 +201,7 @@ export class WorkingSet {
           for (const report of batch.reports) {
             if (!this.serviceMap.has(report.serviceId)) continue;
             const held = newest.get(report.instanceId) ?? this.instance(report.serviceId, report.instanceId);
-            if (held && held.updated >= report.updated) continue;
+            if (held && !isNewer(report, held)) continue;
             newest.set(report.instanceId, report);
           }
         }
@@ -247,3 +247,12 @@ export class WorkingSet {
   }
 }
 
+
+/**
+ * Drove applies a report only when it is newer than the held record. Executors stamp `updated` with their
+ * millisecond clock, so two quick transitions can carry the same time: equal times count as newer when the
+ * state differs (reports of one instance arrive in order).
+ */
+function isNewer(report: LocalServiceInstanceInfo, held: LocalServiceInstanceInfo): boolean {
+  return report.updated > held.updated || (report.updated === held.updated && report.state !== held.state);
+}
