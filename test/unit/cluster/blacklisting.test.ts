@@ -76,6 +76,12 @@ describe('BlacklistingService', () => {
     expect(events.latest(0, 100).events.map((e) => e.type)).toContain('EXECUTOR_BLACKLIST_REQUESTED');
   });
 
+  it('sends one message per executor when an id is repeated', async () => {
+    const { service, messenger } = await setup();
+    expect((await service.blacklist([E1, E1])).successful).toEqual([E1]);
+    expect(messenger.sent).toHaveLength(1);
+  });
+
   it('puts unknown and already blacklisted executors in failed', async () => {
     const { service, messenger } = await setup();
     await service.blacklist([E1]);

@@ -258,6 +258,19 @@ describe('ExecutorRegistry', () => {
     expect((await store.load()).executors).toHaveLength(1);
   });
 
+  it('a throwing change listener does not stop ingestion or other listeners', async () => {
+    const { registry, changes } = setup();
+    registry.onChange(() => {
+      throw new Error('boom');
+    });
+    const seen: ExecutorChange[] = [];
+    registry.onChange((c) => seen.push(c));
+    await registry.heartbeat(nodeData());
+    expect(registry.byId(E1)).toBeDefined();
+    expect(seen).toEqual(changes);
+    expect(seen).toHaveLength(1);
+  });
+
   it('address() gives the message address of a live executor', async () => {
     const { registry } = setup();
     await registry.heartbeat(nodeData());

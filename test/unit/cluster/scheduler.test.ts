@@ -61,6 +61,13 @@ describe('Scheduler', () => {
     }
   });
 
+  it('best fit: a small request goes to the node with the fewest free cores, keeping a whole node for big ones', async () => {
+    const { scheduler } = await setup({ freeCores: { '0': [0, 1, 2, 3], '1': [4, 5] } });
+    const session = scheduler.openSession();
+    expect(coresOf(allocated(session.allocate(E1, 'SI-1', 1, 100)))).toEqual({ '1': [4] });
+    expect(coresOf(allocated(session.allocate(E1, 'SI-2', 4, 100)))).toEqual({ '0': [0, 1, 2, 3] });
+  });
+
   it('memory must fit on the same node as the cores', async () => {
     const { scheduler } = await setup({ freeCores: { '0': [0, 1], '1': [2] }, freeMemory: { '0': 100, '1': 2000 } });
     const session = scheduler.openSession();
