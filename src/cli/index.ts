@@ -29,5 +29,24 @@ export function registerCliCommands(program: Command): void {
   program.addCommand(describeCommand());
   // The executor daemon may already own `drove executor`; the operator subcommands join it.
   const existing = program.commands.find((c) => c.name() === 'executor');
+  if (existing) relaxMandatoryOptions(existing);
   addExecutorCommands(existing ?? program.command('executor').description('Drove executor related commands'));
+}
+
+/**
+ * commander checks an ancestor's mandatory options before running a subcommand, so the daemon's required
+ * `--config` would block `drove executor list`. Keep it required for the daemon's own action only.
+ */
+function relaxMandatoryOptions(command: Command): void {
+  const mandatory = command.options.filter((o) => o.mandatory);
+  if (mandatory.length === 0) return;
+  for (const option of mandatory) option.mandatory = false;
+  command.hook('preAction', (_self, actionCommand) => {
+    if (actionCommand !== command) return;
+    for (const option of mandatory) {
+      if (command.getOptionValue(option.attributeName()) === undefined) {
+        command.error(`error: required option '${option.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+      }
+    }
+  });
 }

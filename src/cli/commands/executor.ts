@@ -120,6 +120,8 @@ export function addExecutorCommands(cmd: Command): Command {
           print(`Failed: ${data.failed.join(', ')}`.trimEnd());
           if (data.message) print(data.message);
           if (name === 'blacklist') print(`Approximate completion time: ${((data.approxCompletionTimeMs ?? 0) / 1000).toFixed(2)} seconds`);
+          // Scripts need to know: some executors did not change state.
+          if (data.failed.length > 0) process.exitCode = 1;
         }),
       );
   blacklisting('blacklist');
