@@ -67,6 +67,16 @@ describe('SqliteStateStore', () => {
     }
   });
 
+  it('commits with synchronous=FULL by default (acknowledged writes survive power loss), NORMAL on request', async () => {
+    // The setting is per connection, so it is read through the store's own connection.
+    const synchronous = (store: SqliteStateStore) =>
+      (store as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true });
+    expect(synchronous(openStore())).toBe(2);
+    const relaxed = new SqliteStateStore(join(dir, 'normal.db'), { synchronous: 'NORMAL' });
+    open.push(relaxed);
+    expect(synchronous(relaxed)).toBe(1);
+  });
+
   it('an empty store loads empty', async () => {
     expect(await openStore().load()).toEqual({ services: [], instances: [], executors: [] });
   });
