@@ -17,6 +17,8 @@ export interface Harness {
   submit(op: LocalServiceOperation): Promise<void>;
   /** Advances virtual time in small steps until `condition` holds; fails after `maxMs` of virtual time. */
   until(condition: () => boolean, maxMs?: number, stepMs?: number): Promise<void>;
+  /** Lets pending work run without moving virtual time until `condition` holds (proves nothing waited on a timer). */
+  untilNow(condition: () => boolean, rounds?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,13 @@ export async function harness(options: Record<string, unknown> = {}, store?: Sta
         if (clock.now() >= deadline) throw new Error(`Condition not met within ${maxMs} ms of virtual time`);
         await clock.advance(stepMs);
       }
+    },
+    async untilNow(condition, rounds = 500) {
+      for (let i = 0; i < rounds; i++) {
+        if (condition()) return;
+        await clock.advance(0);
+      }
+      throw new Error(`Condition not met without time passing (${rounds} rounds)`);
     },
     async close() {
       await controller!.stop();

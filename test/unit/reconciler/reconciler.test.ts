@@ -1,0 +1,207 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { harness, type Harness } from '../engine/harness.js';
+import { testSpec } from '../../fixtures/specs.js';
+import { Reconciler } from '../../../src/controller/reconciler.js';
+import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
+import { ManualClock, type LocalServiceState } from '../../../src/model/index.js';
+import type { Engine } from '../../../src/controller/engine/engine.js';
+import type { WorkingSet } from '../../../src/controller/working-set.js';
+
+const ID = 'TEST_SPEC-00001';
+
+describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  const state = () => h.controller.serviceSummary(ID)?.state;
+  const adjustCount = () => h.states.filter(([, s]) => s === 'ADJUSTING_INSTANCES').length;
+  const healthy = () => h.controller.serviceInstances(ID, ['HEALTHY']);
+
+  async function service(activation: 'ACTIVE' | 'CONFIG_TESTING' | 'INACTIVE', instancesPerHost: number, executors: number) {
+    h = await harness();
+    for (let i = 0; i < executors; i++) await h.fleet.add(`ex${i}.local`);
+    h.fleet.startHeartbeats(20_000);
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost });
+    await h.until(() => state() === 'INACTIVE');
+    if (activation === 'ACTIVE') await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    if (activation === 'CONFIG_TESTING') await h.submit({ type: 'DEPLOY_TEST_INSTANCE', serviceId: ID });
+    await h.until(() => state() === activation);
+  }
+
+  it('scales an ACTIVE service up to instancesPerHost on every executor with one ADJUST, then stays quiet', async () => {
+    await service('ACTIVE', 3, 5);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 15);
+    await h.clock.advance(30_000);
+    expect(adjustCount()).toBe(1);
+    for (const executor of h.fleet.executors.values()) expect(executor.running()).toHaveLength(3);
+  });
+
+  it('runs exactly one test instance for a CONFIG_TESTING service', async () => {
+    await service('CONFIG_TESTING', 3, 5);
+    await h.until(() => state() === 'CONFIG_TESTING' && healthy().length === 1);
+    await h.clock.advance(30_000);
+    expect(adjustCount()).toBe(1);
+    expect(h.fleet.running()).toHaveLength(1);
+  });
+
+  it('removes extra CONFIG_TESTING instances instead of adding more (§13.2.6 fixed)', async () => {
+    await service('ACTIVE', 1, 3);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 3);
+    await h.submit({ type: 'DEACTIVATE', serviceId: ID });
+    await h.until(() => state() === 'INACTIVE' && h.fleet.running().length === 0);
+    // Three running instances appear while testing (e.g. left over from before a leader change).
+    await h.submit({ type: 'DEPLOY_TEST_INSTANCE', serviceId: ID });
+    await h.until(() => state() === 'CONFIG_TESTING' && healthy().length === 1);
+    expect(h.fleet.running()).toHaveLength(1);
+  });
+
+  it('stops every instance of an INACTIVE service with one ADJUST', async () => {
+    await service('ACTIVE', 3, 5);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 15);
+    await h.submit({ type: 'DEACTIVATE', serviceId: ID });
+    await h.until(() => state() === 'INACTIVE' && h.fleet.running().length === 0);
+    await h.clock.advance(30_000);
+    expect(adjustCount()).toBe(2);
+    expect(h.controller.serviceInstances(ID)).toEqual([]);
+  });
+
+  it('stops instances on blacklisted executors through the reconciler (not a STOP_INSTANCES that fails, §13.2.10)', async () => {
+    await service('ACTIVE', 1, 5);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 5);
+    for (const executor of h.fleet.executors.values()) executor.state = 'BLACKLISTED';
+    await h.fleet.heartbeatAll();
+    await h.until(() => h.fleet.running().length === 0);
+    await h.clock.advance(30_000);
+    expect(adjustCount()).toBe(2);
+    expect(h.fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE')).toHaveLength(5);
+  });
+
+  it('starts instances on a joining executor at once, without waiting for the periodic pass', async () => {
+    await service('ACTIVE', 2, 1);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 2);
+    const sentBefore = h.fleet.sent.length;
+    const joined = await h.fleet.add('late.local');
+    const t0 = h.clock.now();
+    await h.untilNow(() => h.fleet.sent.slice(sentBefore).some((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE' && m.address.executorId === joined.executorId));
+    expect(h.clock.now()).toBe(t0);
+    await h.untilNow(() => joined.running().filter((i) => i.state === 'HEALTHY').length === 2);
+  });
+
+  it('replaces an instance that stopped at once (trigger), on the same executor', async () => {
+    await service('ACTIVE', 1, 2);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 2);
+    const victim = healthy()[0]!;
+    const t0 = h.clock.now();
+    await h.fleet.setState(victim.instanceId, 'STOPPED', 'Crashed');
+    await h.untilNow(() => healthy().length === 2 && !healthy().some((i) => i.instanceId === victim.instanceId));
+    expect(h.clock.now()).toBe(t0);
+    expect(healthy().filter((i) => i.executorId === victim.executorId)).toHaveLength(1);
+  });
+
+  it('acts at once on activation and count changes', async () => {
+    await service('INACTIVE', 1, 2);
+    const t0 = h.clock.now();
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.untilNow(() => state() === 'ACTIVE' && healthy().length === 2);
+    await h.submit({ type: 'UPDATE_INSTANCE_COUNT', serviceId: ID, instancesPerHost: 3 });
+    await h.untilNow(() => state() === 'ACTIVE' && healthy().length === 6);
+    expect(h.clock.now()).toBe(t0);
+  });
+
+  it('marks instances that stopped reporting LOST with an instance event, and replaces them (decision 7)', async () => {
+    h = await harness();
+    const quiet = await h.fleet.add('quiet.local');
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => state() === 'INACTIVE');
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 1);
+    const instanceId = healthy()[0]!.instanceId;
+    const lostEvents: string[] = [];
+    h.controller.onEvent((e) => {
+      if (e.type === 'LOCAL_SERVICE_INSTANCE_STATE_CHANGE' && e.metadata.CURRENT_STATE === 'LOST') lostEvents.push(String(e.metadata.INSTANCE_ID));
+    });
+    // The executor keeps heart-beating its node (so it stays a member) but this instance's record goes stale.
+    const ex = h.fleet.get(quiet.executorId);
+    ex.instances.delete(instanceId);
+    h.fleet.startHeartbeats(20_000);
+    await h.until(() => h.controller.serviceInstance(ID, instanceId)?.state === 'LOST', 120_000, 1_000);
+    expect(h.controller.serviceInstance(ID, instanceId)?.errorMessage).toBe('Instance lost');
+    expect(lostEvents).toEqual([instanceId]);
+    await h.until(() => healthy().length === 1 && healthy()[0]!.instanceId !== instanceId, 10_000, 100);
+  });
+
+  it('marks the instances of a removed executor LOST and keeps them as history (decision 14)', async () => {
+    await service('ACTIVE', 1, 2);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 2);
+    const [dead] = [...h.fleet.executors.values()];
+    const deadInstance = dead!.running()[0]!.instanceId;
+    h.fleet.kill(dead!.executorId);
+    await h.until(() => h.controller.serviceInstance(ID, deadInstance)?.state === 'LOST', 120_000, 1_000);
+    expect(h.controller.oldServiceInstances(ID).map((i) => i.instanceId)).toContain(deadInstance);
+    expect(h.controller.executorSummaries().find((e) => e.executorId === dead!.executorId)?.state).toBe('REMOVED');
+    expect(healthy()).toHaveLength(1);
+  });
+
+  it('pauses in the maintenance window', async () => {
+    await service('INACTIVE', 1, 2);
+    await h.controller.setMaintenance(true);
+    expect(await h.controller.submitOperation({ type: 'DEPLOY_TEST_INSTANCE', serviceId: ID })).toEqual({
+      ok: false,
+      errors: ['Cluster is in maintenance mode'],
+    });
+    const report = await h.controller.parts.reconciler.pass();
+    expect(report.skipped).toBe('maintenance');
+    await h.controller.setMaintenance(false);
+    // Still inside the 40 s grace window after the change.
+    expect((await h.controller.parts.reconciler.pass()).skipped).toBe('maintenance');
+    await h.clock.advance(41_000);
+    expect((await h.controller.parts.reconciler.pass()).skipped).toBeUndefined();
+  });
+});
+
+describe('reconciler guards (§10.4.5-6)', () => {
+  function bare(isLeader: boolean, maintenance: boolean) {
+    let reads = 0;
+    const workingSet = {
+      services: () => {
+        reads++;
+        return [];
+      },
+      allInstances: function* () {
+        reads++;
+      },
+    } as unknown as WorkingSet;
+    const engine = { stateOf: (): LocalServiceState | undefined => undefined } as unknown as Engine;
+    const reconciler = new Reconciler({
+      engine,
+      workingSet,
+      executors: { executors: () => [], executor: () => undefined },
+      sweepExecutors: async () => [],
+      inMaintenanceWindow: () => maintenance,
+      isLeader: () => isLeader,
+      clock: new ManualClock(),
+      options: resolveOptions(ControllerOptionsSchema.parse({})),
+      logger: pino({ level: 'silent' }),
+    });
+    return { reconciler, reads: () => reads };
+  }
+
+  it('does not even read services when not the leader', async () => {
+    const { reconciler, reads } = bare(false, false);
+    expect((await reconciler.pass()).skipped).toBe('not-leader');
+    expect(reads()).toBe(0);
+  });
+
+  it('does not read services in maintenance', async () => {
+    const { reconciler, reads } = bare(true, true);
+    expect((await reconciler.pass()).skipped).toBe('maintenance');
+    expect(reads()).toBe(0);
+  });
+
+  it('reads them otherwise', async () => {
+    const { reconciler, reads } = bare(true, false);
+    expect((await reconciler.pass()).skipped).toBeUndefined();
+    expect(reads()).toBeGreaterThan(0);
+  });
+});
