@@ -140,6 +140,7 @@ export class FakeExecutor {
   }
 }
 
+const UP: LocalServiceInstanceState[] = ['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY', 'HEALTHY'];
 const TERMINAL: ReadonlySet<LocalServiceInstanceState> = new Set(['STOPPED', 'LOST']);
 const STOPPABLE: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
 
@@ -154,7 +155,46 @@ export class FakeExecutorFleet {
   constructor(
     private readonly controller: () => ControllerEndpoint,
     private readonly clock: Clock,
+    /** Called after every change of an instance on any executor (crash tests persist the fleet with it). */
+    private readonly onChange: () => void = () => undefined,
   ) {}
+
+  /**
+   * Adds an executor that already runs instances (an executor that outlived a controller crash: its containers
+   * are still there). Sends no heartbeat; call `heartbeat` when it should be heard.
+   */
+  restore(hostname: string, instances: readonly LocalServiceInstanceInfo[], options: FakeExecutorOptions = {}, port = 3000): FakeExecutor {
+    const executor = new FakeExecutor(hostname, port, options);
+    for (const info of instances) {
+      const cores: number[] = [];
+      let memoryMb = 0;
+      for (const r of info.resources) {
+        if (r.type === 'CPU') for (const ids of Object.values(r.cores)) cores.push(...ids);
+        else for (const mb of Object.values(r.memoryInMB)) memoryMb += mb;
+      }
+      const instance = { info, cores: [] as number[], memoryMb: 0, hung: false };
+      if (!TERMINAL.has(info.state)) {
+        executor.lock({ resources: info.resources } as LocalServiceInstanceSpec);
+        instance.cores = cores;
+        instance.memoryMb = memoryMb;
+      }
+      executor.instances.set(info.instanceId, instance);
+    }
+    this.executors.set(executor.executorId, executor);
+    return executor;
+  }
+
+  /** Moves every instance still on its way up (hung or interrupted) on to HEALTHY. */
+  finishStarting(): void {
+    for (const executor of this.executors.values()) {
+      for (const instance of executor.instances.values()) {
+        const remaining = UP.slice(UP.indexOf(instance.info.state) + 1);
+        if (UP.indexOf(instance.info.state) < 0 || remaining.length === 0) continue;
+        instance.hung = false;
+        this.track(this.progress(executor, instance, remaining, 0));
+      }
+    }
+  }
 
   /** Adds an executor and sends its first heartbeat (it "joins"). */
   async add(hostname: string, options: FakeExecutorOptions = {}, port = 3000): Promise<FakeExecutor> {
@@ -275,6 +315,7 @@ export class FakeExecutorFleet {
           hung: behaviour.kind === 'hang',
         };
         executor.instances.set(spec.instanceId, instance);
+        this.onChange();
         const steps: LocalServiceInstanceState[] =
           behaviour.kind === 'healthy'
             ? ['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY', 'HEALTHY']
@@ -331,6 +372,7 @@ export class FakeExecutorFleet {
         ? { localInfo: { hostname: executor.hostname, ports: { main: { containerPort: 8000, hostPort: 32000, portType: 'HTTP' as const } } } }
         : {}),
     };
+    this.onChange();
     await this.controller().handleControllerMessage({
       type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT',
       header: header(this.clock.now(), 'EXECUTOR'),
