@@ -112,8 +112,9 @@ export class WorkingSet {
       this.queue.push({ reports: [...reports], resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
-        // Let reports that arrive in the same tick join this batch.
-        queueMicrotask(() => void this.flush());
+        // Let every report that arrives in this turn of the event loop join the batch: one store transaction
+        // for a burst of reports instead of one per message.
+        setImmediate(() => void this.flush());
       }
     });
   }
@@ -196,29 +197,29 @@ export class WorkingSet {
       while (this.queue.length > 0) {
         const batches = this.queue;
         this.queue = [];
+        // Every accepted report counts for events (a batch may carry PENDING..HEALTHY of one instance); only
+        // the newest of each instance is written.
         const newest = new Map<string, LocalServiceInstanceInfo>();
+        const accepted: LocalServiceInstanceInfo[] = [];
         for (const batch of batches) {
           for (const report of batch.reports) {
             if (!this.serviceMap.has(report.serviceId)) continue;
             const held = newest.get(report.instanceId) ?? this.instance(report.serviceId, report.instanceId);
             if (held && !isNewer(report, held)) continue;
             newest.set(report.instanceId, report);
+            accepted.push(report);
           }
         }
-        const accepted = [...newest.values()];
         try {
-          if (accepted.length > 0) await this.store.putInstances(accepted);
+          if (newest.size > 0) await this.store.putInstances([...newest.values()]);
         } catch (error) {
           for (const batch of batches) batch.reject(error);
           continue;
         }
         const changes = this.commit(accepted);
-        const byId = new Map(changes.map((c) => [c.instance.instanceId, c]));
         for (const batch of batches) {
-          batch.resolve(batch.reports.flatMap((r) => {
-            const c = byId.get(r.instanceId);
-            return c && c.instance === r ? [c] : [];
-          }));
+          const mine = new Set(batch.reports);
+          batch.resolve(changes.filter((c) => mine.has(c.instance)));
         }
       }
     } finally {

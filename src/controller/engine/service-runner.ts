@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { LocalServiceOperation, LocalServiceState } from '../../model/index.js';
 import type { EngineDeps } from './deps.js';
@@ -144,6 +145,8 @@ export class ServiceRunner {
         continue;
       }
       const abort = new AbortController();
+      // Every job of a batch (up to 512 in parallel) listens to this signal.
+      setMaxListeners(0, abort.signal);
       const onStop = () => abort.abort(this.lifetime.signal.reason);
       this.lifetime.signal.addEventListener('abort', onStop, { once: true });
       this.actionName = action;

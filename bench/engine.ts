@@ -1,0 +1,123 @@
+/**
+ * Engine benchmark: the real controller core (engine, reconciler, working set, SQLite store in a temp dir)
+ * against 1,000 in-process executors that answer at once. Prints:
+ *  - ACTIVATE -> ACTIVE with 2,000 HEALTHY instances (instancesPerHost 2, parallelism 64), in ms;
+ *  - heap used afterwards, in MB;
+ *  - "executor joined" -> "its START sent", in ms (several joins).
+ * Run: npm run build && npm run bench:engine
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { systemClock } from '../src/model/index.js';
+import { parseControllerConfig } from '../src/controller/config.js';
+import { createController, type Controller } from '../src/controller/controller.js';
+import { SqliteStateStore } from '../src/controller/store/sqlite.js';
+import { FakeExecutorFleet } from './engine-fake-executors.js';
+
+const EXECUTORS = 1_000;
+const INSTANCES_PER_HOST = 2;
+const PARALLELISM = 64;
+const JOINS = 5;
+const SERVICE_ID = 'BENCH_SERVICE-1';
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'drove-bench-engine-'));
+  const store = new SqliteStateStore(join(dir, 'drove.db'));
+  let controller: Controller | undefined;
+  const fleet = new FakeExecutorFleet(() => controller!, systemClock);
+  controller = await createController({
+    config: parseControllerConfig({ logLevel: 'silent', options: { clusterOpParallelism: PARALLELISM } }),
+    store,
+    messenger: fleet,
+    logger: pino({ level: 'silent' }),
+    hostname: 'bench.local',
+    port: 4000,
+  });
+  try {
+    await controller.start();
+    for (let i = 0; i < EXECUTORS; i++) await fleet.add(`executor-${i}.bench`, { cores: 8, memoryMb: 32_768 });
+    const created = await controller.submitOperation({ type: 'CREATE', spec: benchSpec(), instancesPerHost: INSTANCES_PER_HOST });
+    if (!created.ok) throw new Error(created.errors.join('; '));
+    await until(() => controller!.serviceSummary(SERVICE_ID)?.state === 'INACTIVE');
+
+    const healthy = () => controller!.serviceSummary(SERVICE_ID)?.healthyInstances ?? 0;
+    const started = performance.now();
+    const activated = await controller.submitOperation({ type: 'ACTIVATE', serviceId: SERVICE_ID });
+    if (!activated.ok) throw new Error(activated.errors.join('; '));
+    await until(() => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === EXECUTORS * INSTANCES_PER_HOST, 120_000, 1);
+    const rolloutMs = performance.now() - started;
+    (globalThis as { gc?: () => void }).gc?.();
+    const heapMb = process.memoryUsage().heapUsed / (1024 * 1024);
+
+    const joinLatencies: number[] = [];
+    for (let j = 0; j < JOINS; j++) {
+      const hostname = `joiner-${j}.bench`;
+      let sentAt = 0;
+      let joinedAt = 0;
+      const off = fleet.onMessage((m) => {
+        if (!sentAt && m.type === 'START_LOCAL_SERVICE_INSTANCE' && m.address.hostname === hostname) sentAt = performance.now();
+      });
+      joinedAt = performance.now();
+      await fleet.add(hostname, { cores: 8, memoryMb: 32_768 });
+      await until(() => sentAt > 0, 10_000, 0);
+      off();
+      joinLatencies.push(sentAt - joinedAt);
+      await until(() => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === (EXECUTORS + j + 1) * INSTANCES_PER_HOST, 10_000, 1);
+    }
+
+    const fmt = (n: number) => n.toFixed(1);
+    process.stdout.write(
+      [
+        `executors: ${EXECUTORS}, instancesPerHost: ${INSTANCES_PER_HOST}, parallelism: ${PARALLELISM}, store: SQLite (${dir})`,
+        `ACTIVATE -> ACTIVE with ${EXECUTORS * INSTANCES_PER_HOST} HEALTHY instances: ${fmt(rolloutMs)} ms (goal < 2000 ms)`,
+        `heap used after rollout: ${fmt(heapMb)} MB (goal < 300 MB)${(globalThis as { gc?: unknown }).gc ? '' : ' (run with --expose-gc for a post-GC figure)'}`,
+        `executor joined -> its START sent: ${joinLatencies.map(fmt).join(' ms, ')} ms (max ${fmt(Math.max(...joinLatencies))} ms, target < 100 ms)`,
+      ].join('\n') + '\n',
+    );
+  } finally {
+    fleet.stopHeartbeats();
+    await controller.stop();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function benchSpec() {
+  const check = {
+    mode: { type: 'HTTP' as const, protocol: 'HTTP' as const, portName: 'main', path: '/', verb: 'GET' as const, successCodes: [200] },
+    timeout: '1 second',
+    interval: '3 seconds',
+    attempts: 3,
+    initialDelay: '0 seconds',
+  };
+  return {
+    name: 'BENCH_SERVICE',
+    version: '1',
+    executable: { type: 'DOCKER' as const, url: 'drove-ts/httpd:1', dockerPullTimeout: '100 seconds' },
+    exposedPorts: [{ name: 'main', port: 8000, type: 'HTTP' as const }],
+    type: 'LOCAL_SERVICE' as const,
+    resources: [
+      { type: 'CPU' as const, count: 1 },
+      { type: 'MEMORY' as const, sizeInMB: 128 },
+    ],
+    placementPolicy: { type: 'LOCAL' as const, hostLevel: false },
+    healthcheck: check,
+    readiness: check,
+  };
+}
+
+async function until(condition: () => boolean, timeoutMs = 60_000, pollMs = 5): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error('Benchmark condition not met in time');
+    await new Promise((resolve) => (pollMs > 0 ? setTimeout(resolve, pollMs) : setImmediate(resolve)));
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:engine failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
