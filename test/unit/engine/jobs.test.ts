@@ -1,0 +1,185 @@
+import { createServer, type Server } from 'node:http';
+import { createHmac } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { harness, type Harness } from './harness.js';
+import { testSpec } from '../../fixtures/specs.js';
+import { startTimeoutMs, effectiveOpSpec } from '../../../src/controller/engine/jobs/timeouts.js';
+import { instanceAuthToken } from '../../../src/controller/engine/jobs/instance-token.js';
+import { fetchConfig } from '../../../src/controller/engine/jobs/config-fetch.js';
+import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
+import { nameUuid, type ExecutorMessage } from '../../../src/model/index.js';
+
+const ID = 'TEST_SPEC-00001';
+type StartMessage = Extract<ExecutorMessage, { type: 'START_LOCAL_SERVICE_INSTANCE' }>;
+
+describe('job timeouts (§5.5)', () => {
+  it('waits max(op timeout, pull + T(healthcheck) + T(readiness)) for a start: 125 s for the fixture', () => {
+    expect(startTimeoutMs(testSpec(), 1_000)).toBe(125_000);
+    expect(startTimeoutMs(testSpec(), 300_000)).toBe(300_000);
+  });
+
+  it('uses the op spec, or the controller defaults with parallelism at least 1', () => {
+    const options = resolveOptions(ControllerOptionsSchema.parse({ clusterOpParallelism: 0, clusterOpTimeout: '2 minutes' }));
+    expect(effectiveOpSpec(undefined, options)).toEqual({ timeoutMs: 120_000, parallelism: 1 });
+    expect(effectiveOpSpec({ timeout: '5m', parallelism: 16, failureStrategy: 'STOP' }, options)).toEqual({ timeoutMs: 300_000, parallelism: 16 });
+  });
+});
+
+describe('instance token (§6.1)', () => {
+  it('is an HS256 JWT with Drove claims', () => {
+    const token = instanceAuthToken('s3cret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E-1' }, 1_700_000_000_000);
+    const [header, payload, signature] = token.split('.');
+    expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });
+    expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toEqual({
+      iss: 'drove',
+      aud: 'drove-application-instance',
+      sub: 'drove-controller',
+      iat: 1_700_000_000,
+      jti: nameUuid('S-1:SI-1:E-1'),
+      droveAppId: 'S-1',
+      droveInstanceId: 'SI-1',
+      droveExecutorId: 'E-1',
+    });
+    expect(signature).toBe(createHmac('sha256', 's3cret').update(`${header}.${payload}`).digest('base64url'));
+  });
+});
+
+describe('start and stop jobs against fake executors', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  async function activeService(options: Record<string, unknown>, executor: Parameters<Harness['fleet']['add']>[1]) {
+    h = await harness({ reconcileInterval: '1 day', ...options });
+    await h.controller.parts.reconciler.stop();
+    await h.fleet.add('ex1.local', executor);
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'INACTIVE');
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE');
+  }
+  const starts = () => h.fleet.sent.filter((m): m is StartMessage => m.type === 'START_LOCAL_SERVICE_INSTANCE');
+
+  it('sends the instance spec of §6.8 and waits for HEALTHY', async () => {
+    await activeService({}, {});
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && h.controller.serviceInstances(ID, ['HEALTHY']).length === 1);
+    const [start] = starts();
+    const spec = start!.spec;
+    expect(spec.instanceId).toMatch(/^SI-[0-9a-f-]{36}$/);
+    expect(spec).toMatchObject({
+      serviceId: ID,
+      serviceName: 'TEST_SPEC',
+      hostLevelInstance: false,
+      ports: [{ name: 'main', port: 8000, type: 'HTTP' }],
+      configs: [{ type: 'INLINE', localFilename: '/files/drove.txt', data: 'RHJvdmUgdGVzdA==' }],
+      volumes: [{ pathInContainer: '/tmp', pathOnHost: '/tmp', mode: 'READ_ONLY' }],
+    });
+    expect(spec.resources).toEqual([
+      { type: 'CPU', cores: { '0': [expect.any(Number)] } },
+      { type: 'MEMORY', memoryInMB: { '0': 512 } },
+    ]);
+    expect(spec.instanceAuthToken?.split('.')).toHaveLength(3);
+    expect(start!.address.hostname).toBe('ex1.local');
+  });
+
+  it('retries a failed start with a fresh instance id each attempt (jobRetryCount 2 = 3 attempts)', async () => {
+    // One core only: attempts 2 and 3 can only be sent if each failed attempt gave its reservation back.
+    await activeService({ jobRetryInterval: '1 second' }, { cores: 1, onStart: () => ({ kind: 'fail', state: 'START_FAILED' }) });
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && starts().length === 3);
+    expect(new Set(starts().map((m) => m.spec.instanceId)).size).toBe(3);
+    await h.until(() => h.controller.oldServiceInstances(ID).filter((i) => i.state === 'STOPPED').length === 3);
+    expect(h.controller.oldServiceInstances(ID).map((i) => i.errorMessage)).toEqual(Array(3).fill('START_FAILED by test'));
+    expect(h.controller.serviceInstances(ID)).toEqual([]);
+  });
+
+  it('re-sends START every second for up to 30 s while the executor refuses (§6.8)', async () => {
+    await activeService({ jobRetryCount: 0 }, { onStart: () => ({ kind: 'reject' }) });
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && starts().length > 0 && h.states.at(-1)?.[1] === 'ACTIVE');
+    expect(starts()).toHaveLength(31);
+    // One attempt = one instance id, however often the message is re-sent.
+    expect(new Set(starts().map((m) => m.spec.instanceId)).size).toBe(1);
+  });
+
+  it('fails an attempt without sending anything when the executor has no free cores', async () => {
+    await activeService({ jobRetryCount: 0 }, { cores: 0 });
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => h.states.filter(([, s]) => s === 'ADJUSTING_INSTANCES').length === 1 && h.controller.serviceSummary(ID)?.state === 'ACTIVE');
+    expect(starts()).toHaveLength(0);
+  });
+
+  it('a start that times out stops the container it started once the executor can stop it (decision 6)', async () => {
+    await activeService({ jobRetryCount: 0 }, { onStart: () => ({ kind: 'hang' }) });
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID, opSpec: { timeout: '10 seconds', parallelism: 1, failureStrategy: 'STOP' } });
+    await h.until(() => starts().length === 1);
+    const instanceId = starts()[0]!.spec.instanceId;
+    // The fixture's start timeout is 125 s (pull 100 s + checks).
+    await h.clock.advance(124_000);
+    expect(h.controller.serviceSummary(ID)?.state).toBe('ADJUSTING_INSTANCES');
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE', 5_000);
+    // The executor gets the container running after all: the controller stops it.
+    h.fleet.release(instanceId);
+    await h.until(() => h.controller.serviceInstance(ID, instanceId)?.state === 'STOPPED', 10_000);
+    expect(h.fleet.sent.filter((m) => m.type === 'STOP_LOCAL_SERVICE_INSTANCE' && m.instanceId === instanceId).length).toBeGreaterThan(0);
+  });
+
+  it('a stop job with no record left succeeds without messages; a running instance is stopped and waited for', async () => {
+    await activeService({}, {});
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && h.controller.serviceInstances(ID, ['HEALTHY']).length === 1);
+    const [instance] = h.controller.serviceInstances(ID);
+    await h.submit({ type: 'STOP_INSTANCES', serviceId: ID, instanceIds: [instance!.instanceId] });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && h.controller.serviceInstance(ID, instance!.instanceId)?.state === 'STOPPED');
+    expect(h.fleet.sent.filter((m) => m.type === 'STOP_LOCAL_SERVICE_INSTANCE')).toHaveLength(1);
+  });
+});
+
+describe('CONTROLLER_HTTP_FETCH configs (decision 10)', () => {
+  let server: Server | undefined;
+  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  async function serve(handler: Parameters<typeof createServer>[1]): Promise<number> {
+    server = createServer(handler);
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    return (server.address() as { port: number }).port;
+  }
+
+  it('fetches from the given hostname with standard base64 basic auth', async () => {
+    let auth: string | undefined;
+    let path: string | undefined;
+    const port = await serve((req, res) => {
+      auth = req.headers.authorization;
+      path = req.url;
+      res.end('config-body');
+    });
+    const body = await fetchConfig(
+      { protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/cfg', username: 'us?r', password: 'p>ss~~' },
+      { timeoutMs: 5_000, maxBytes: 1024 * 1024 },
+    );
+    expect(body.toString()).toBe('config-body');
+    expect(path).toBe('/cfg');
+    // '?', '>' and '~' make standard and URL-safe base64 differ.
+    expect(auth).toBe(`Basic ${Buffer.from('us?r:p>ss~~').toString('base64')}`);
+    expect(auth).toMatch(/[+/]/);
+  });
+
+  it('accepts 1 MiB and refuses more', async () => {
+    const size = { n: 1024 * 1024 };
+    const port = await serve((_req, res) => res.end(Buffer.alloc(size.n, 'a')));
+    const http = { protocol: 'HTTP' as const, hostname: '127.0.0.1', port, path: '/' };
+    expect((await fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024 })).length).toBe(1024 * 1024);
+    size.n = 1024 * 1024 + 1;
+    await expect(fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024 })).rejects.toThrow(/larger than 1048576 bytes/);
+  });
+
+  it('fails on a status outside successCodes', async () => {
+    const port = await serve((_req, res) => {
+      res.statusCode = 404;
+      res.end('nope');
+    });
+    await expect(
+      fetchConfig({ protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/x' }, { timeoutMs: 5_000, maxBytes: 1024 }),
+    ).rejects.toThrow(/returned HTTP 404/);
+  });
+});
