@@ -85,6 +85,8 @@ describe('start and stop jobs against fake executors', () => {
   it('retries a failed start with a fresh instance id each attempt (jobRetryCount 2 = 3 attempts)', async () => {
     // One core only: attempts 2 and 3 can only be sent if each failed attempt gave its reservation back.
     await activeService({ jobRetryInterval: '1 second' }, { cores: 1, onStart: () => ({ kind: 'fail', state: 'START_FAILED' }) });
+    // Like Drove's, the fake executor frees cores after reporting STOPPED; its next heartbeat shows them free.
+    h.fleet.startHeartbeats(500);
     await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && starts().length === 3);
     expect(new Set(starts().map((m) => m.spec.instanceId)).size).toBe(3);
