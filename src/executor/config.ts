@@ -53,6 +53,8 @@ export const ExecutorOptionsSchema = z.object({
   readinessPollInterval: duration().default('1 second'),
   /** Zombie reaper period (Drove: 60 s). */
   zombieCheckInterval: duration().default('60 seconds'),
+  /** SIGTERM-to-SIGKILL grace when stopping a container: Docker's own default (10 s), as Drove uses. */
+  containerStopGracePeriod: duration().default('10 seconds'),
   /** How long startup recovery waits for a leader to ask which instances it knows, before adopting all. */
   recoveryLeaderWait: duration().default('10 seconds'),
 });
@@ -99,8 +101,12 @@ export const ExecutorConfigSchema = z.object({
   cacheImages: z.boolean().default(true),
   /** User for containers whose spec has no userSpec; absent = the image's user. */
   defaultUserSpec: UserSpecSchema.optional(),
-  /** nofile ulimit of every container (Drove default 470000: enough for proxies and caches). */
-  maxOpenFiles: z.number().int().min(1024).default(470_000),
+  /**
+   * nofile ulimit of every container. Drove sets 470000; we leave it unset by default (the engine's default
+   * applies) because runc cannot raise it above the Docker daemon's own hard limit, which is often lower
+   * (a container start would fail with "error setting rlimit type 7"). Set it where dockerd allows it.
+   */
+  maxOpenFiles: z.number().int().min(64).optional(),
   options: ExecutorOptionsSchema.default(ExecutorOptionsSchema.parse({})),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
@@ -143,6 +149,7 @@ export interface ResolvedExecutorOptions {
   readinessPollMs: number;
   zombieCheckMs: number;
   recoveryLeaderWaitMs: number;
+  stopGraceSeconds: number;
 }
 
 export function resolveExecutorOptions(config: ExecutorConfig): ResolvedExecutorOptions {
@@ -156,6 +163,7 @@ export function resolveExecutorOptions(config: ExecutorConfig): ResolvedExecutor
     readinessPollMs: durationMs(o.readinessPollInterval),
     zombieCheckMs: durationMs(o.zombieCheckInterval),
     recoveryLeaderWaitMs: durationMs(o.recoveryLeaderWait),
+    stopGraceSeconds: Math.ceil(durationMs(o.containerStopGracePeriod) / 1000),
   };
 }
 

@@ -4,6 +4,12 @@ import type { ControllerMessage, ExecutorResourceSnapshot } from '../model/execu
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
 import type { ControllerClient } from './controller-client.js';
 
+/**
+ * Bound on undelivered reports while no leader answers (oldest dropped first): a few hundred instances going
+ * through a full lifecycle fit; the heartbeat carries the current state of every live instance anyway.
+ */
+const MAX_PENDING_REPORTS = 10_000;
+
 export interface ReporterOptions {
   /** Changes within this window go out as one message. */
   batchWindowMs: number;
@@ -23,7 +29,8 @@ export interface ReporterOptions {
  * backoff, so a terminal state reached while no leader answers is still reported later.
  */
 export class Reporter {
-  private readonly pending = new Map<string, LocalServiceInstanceInfo>();
+  /** Every change in order: the leader turns each into an instance state-change event. */
+  private pending: LocalServiceInstanceInfo[] = [];
   private readonly answeredFailures = new Map<string, number>();
   private cancelTimer: (() => void) | undefined;
   private inFlight: Promise<void> | undefined;
@@ -42,13 +49,14 @@ export class Reporter {
 
   report(info: LocalServiceInstanceInfo): void {
     if (this.closed) return;
-    this.pending.set(info.instanceId, info);
+    this.pending.push(info);
+    if (this.pending.length > MAX_PENDING_REPORTS) this.pending.splice(0, this.pending.length - MAX_PENDING_REPORTS);
     this.schedule(this.options.batchWindowMs);
   }
 
   /** Reports not yet delivered (tests, diagnostics). */
   pendingCount(): number {
-    return this.pending.size;
+    return this.pending.length;
   }
 
   private schedule(ms: number): void {
@@ -57,7 +65,7 @@ export class Reporter {
       this.cancelTimer = undefined;
       this.inFlight = this.flush().finally(() => {
         this.inFlight = undefined;
-        if (this.pending.size > 0) this.schedule(this.lastFailed ? this.retryDelay : this.options.batchWindowMs);
+        if (this.pending.length > 0) this.schedule(this.lastFailed ? this.retryDelay : this.options.batchWindowMs);
       });
     }, ms);
   }
@@ -65,9 +73,9 @@ export class Reporter {
   private lastFailed = false;
 
   private async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const batch = [...this.pending.values()];
-    this.pending.clear();
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
     const header = this.client.header();
     const resourceSnapshot = this.snapshot();
     const message: ControllerMessage =
@@ -75,6 +83,7 @@ export class Reporter {
         ? { type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT', header, resourceSnapshot, instanceInfo: batch[0]! }
         : { type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS', header, resourceSnapshot, instanceInfos: batch };
     const result = await this.client.send(message);
+    this.logger.debug({ status: result.status, count: batch.length, states: batch.map((i) => i.state) }, 'instance reports sent');
     if (result.status === 'ACCEPTED') {
       this.lastFailed = false;
       this.retryDelay = this.options.retryInitialMs;
@@ -83,6 +92,7 @@ export class Reporter {
     }
     this.lastFailed = true;
     this.logger.warn({ status: result.status, reason: result.message, count: batch.length }, 'instance report not delivered; will retry');
+    const retry: LocalServiceInstanceInfo[] = [];
     for (const info of batch) {
       if (result.status !== 'UNREACHABLE') {
         const failures = (this.answeredFailures.get(info.instanceId) ?? 0) + 1;
@@ -93,9 +103,10 @@ export class Reporter {
         }
         this.answeredFailures.set(info.instanceId, failures);
       }
-      // A newer report that arrived meanwhile wins.
-      if (!this.pending.has(info.instanceId)) this.pending.set(info.instanceId, info);
+      retry.push(info);
     }
+    // Undelivered reports go back ahead of the ones that arrived meanwhile, keeping the order of changes.
+    this.pending = [...retry, ...this.pending];
     this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMaxMs);
   }
 
@@ -105,6 +116,6 @@ export class Reporter {
     this.cancelTimer = undefined;
     if (this.inFlight) await this.inFlight;
     this.closed = true;
-    if (this.pending.size > 0) await this.flush();
+    if (this.pending.length > 0) await this.flush();
   }
 }

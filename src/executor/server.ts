@@ -98,12 +98,13 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     numaPinning: !config.resources.disableNUMAPinning,
     cacheImages: config.cacheImages,
     ...(config.defaultUserSpec ? { defaultUserSpec: config.defaultUserSpec } : {}),
-    maxOpenFiles: config.maxOpenFiles,
+    ...(config.maxOpenFiles ? { maxOpenFiles: config.maxOpenFiles } : {}),
     executorEnv: deps.executorEnv ?? process.env,
     allocatePort: freePort,
     openLog: (spec) =>
       new InstanceLogWriter(instanceLogDir(config.logDir, spec.serviceId, spec.instanceId), rotationOf(spec.loggingSpec)),
     hookOptions: DEFAULT_HOOK_OPTIONS,
+    stopGraceSeconds: resolved.stopGraceSeconds,
   };
   const engine = new InstanceEngine(instanceDeps);
   const client = new ControllerClient({

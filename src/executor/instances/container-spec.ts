@@ -28,7 +28,7 @@ export interface ContainerContext {
   /** The executor process environment, source of empty-valued user env entries. */
   executorEnv: Record<string, string | undefined>;
   defaultUserSpec?: UserSpec;
-  maxOpenFiles: number;
+  maxOpenFiles?: number;
   info: LocalServiceInstanceInfo;
 }
 
@@ -150,6 +150,6 @@ export function buildContainerSpec(spec: LocalServiceInstanceSpec, ctx: Containe
     deviceRequests: requests,
     logging: logDriver(spec.loggingSpec, spec.instanceId),
     ...(user ? { user: user.group ? `${user.user}:${user.group}` : user.user } : {}),
-    maxOpenFiles: ctx.maxOpenFiles,
+    ...(ctx.maxOpenFiles ? { maxOpenFiles: ctx.maxOpenFiles } : {}),
   };
 }

@@ -32,13 +32,15 @@ export interface InstanceDeps {
   numaPinning: boolean;
   cacheImages: boolean;
   defaultUserSpec?: UserSpec;
-  maxOpenFiles: number;
+  maxOpenFiles?: number;
   executorEnv: Record<string, string | undefined>;
   /** A free host port for a non-host-level instance. */
   allocatePort(): Promise<number>;
   /** Opens the instance's output log, or undefined when logs are not kept (unit tests). */
   openLog(spec: LocalServiceInstanceSpec): InstanceLogWriter | undefined;
   hookOptions: HookOptions;
+  /** Grace between SIGTERM and SIGKILL when stopping a container. */
+  stopGraceSeconds: number;
 }
 
 interface Outcome {
@@ -222,7 +224,7 @@ export class InstanceStateMachine {
         numaPinning: this.deps.numaPinning,
         executorEnv: this.deps.executorEnv,
         ...(this.deps.defaultUserSpec ? { defaultUserSpec: this.deps.defaultUserSpec } : {}),
-        maxOpenFiles: this.deps.maxOpenFiles,
+        ...(this.deps.maxOpenFiles ? { maxOpenFiles: this.deps.maxOpenFiles } : {}),
         info: { ...this.current, state: 'UNREADY', errorMessage: '' },
       });
       const files = await resolveConfigs(this.spec.configs ?? []);
@@ -354,7 +356,7 @@ export class InstanceStateMachine {
     if (wait > 0) await sleep(this.deps.clock, wait);
     else if (pre) this.deps.logger.warn({ instanceId: this.instanceId }, 'waitBeforeKill is 0: stopping at once');
     try {
-      await this.deps.runtime.stopContainer(this.containerId);
+      await this.deps.runtime.stopContainer(this.containerId, this.deps.stopGraceSeconds);
       await this.deps.runtime.removeContainer(this.containerId);
       this.closeLogs();
       return { state: 'DEPROVISIONING' };

@@ -169,9 +169,9 @@ export class DockerRuntime implements ContainerRuntime {
     return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
   }
 
-  async stopContainer(containerId: string): Promise<void> {
+  async stopContainer(containerId: string, graceSeconds: number): Promise<void> {
     try {
-      await this.docker.getContainer(containerId).stop();
+      await this.docker.getContainer(containerId).stop({ t: graceSeconds });
     } catch (error) {
       // 304: already stopped; 404: gone.
       if (statusOf(error) === 304 || statusOf(error) === 404) return;

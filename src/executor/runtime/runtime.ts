@@ -98,8 +98,8 @@ export interface ContainerRuntime {
   /** undefined when no such container exists. */
   inspectContainer(containerId: string): Promise<ContainerStatus | undefined>;
   exec(containerId: string, command: string[], options?: { signal?: AbortSignal }): Promise<ExecResult>;
-  /** Stops with the engine's default grace period; a missing or already stopped container is not an error. */
-  stopContainer(containerId: string): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceSeconds`; a missing or already stopped container is not an error. */
+  stopContainer(containerId: string, graceSeconds: number): Promise<void>;
   /** Force-removes with its anonymous volumes; a missing container is not an error. */
   removeContainer(containerId: string): Promise<void>;
   /** Containers (running or not) carrying every given label. */

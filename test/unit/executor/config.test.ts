@@ -10,7 +10,7 @@ describe('executor config', () => {
     expect(config.server).toEqual({ host: '0.0.0.0', port: 3000 });
     expect(config.docker.socket).toBe('/var/run/docker.sock');
     expect(config.cacheImages).toBe(true);
-    expect(config.maxOpenFiles).toBe(470000);
+    expect(config.maxOpenFiles).toBeUndefined();
     expect(config.resources.exposedMemPercentage).toBe(100);
     const resolved = resolveExecutorOptions({ ...config, server: { ...config.server, hostname: 'h1' } });
     expect(resolved).toMatchObject({ hostname: 'h1', heartbeatMs: 20_000, zombieCheckMs: 60_000, readinessPollMs: 1_000 });

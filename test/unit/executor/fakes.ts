@@ -131,11 +131,11 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     resources: testResources(),
     numaPinning: true,
     cacheImages: true,
-    maxOpenFiles: 470000,
     executorEnv: {},
     allocatePort: async () => ++port,
     openLog: () => undefined,
     hookOptions: DEFAULT_HOOK_OPTIONS,
+    stopGraceSeconds: 10,
     ...overrides,
   } as InstanceDeps & { runtime: FakeRuntime; checker: ScriptedChecker; clock: ManualClock };
 }
