@@ -40,7 +40,7 @@ export async function startControllerServer(config: ControllerConfig, opts: Star
   const logger = opts.logger ?? pino({ level: config.logLevel, name: 'drove-controller' });
   const hostname = config.server.hostname ?? osHostname();
   // The API listens before the core exists so that port 0 (tests) resolves to the real port the leader
-  // address must carry; requests in that short window get a 503.
+  // address must carry; in that short window the node is not (yet) the leader and answers as a non-leader.
   let core: Controller | undefined;
   const app = buildControllerApp({
     core: deferredCore(() => core),
@@ -115,13 +115,16 @@ function openStore(
   };
 }
 
-/** Forwards to the core once it exists; before that every call is a 503 "starting". */
+/**
+ * Forwards to the core once it exists. Before that the node is not the leader: the leader guard answers 400
+ * (so `/apis/v1/ping` never says 200 on a controller that is still starting, §6.2), and any other call is a 503.
+ */
 function deferredCore(get: () => ControllerCore | undefined): ControllerCore {
   return new Proxy({} as ControllerCore, {
     get(_target, property) {
       const core = get();
       if (!core) {
-        if (property === 'isLeader') return () => true;
+        if (property === 'isLeader') return () => false;
         if (property === 'leaderAddress') return () => undefined;
         return () => {
           throw failedError(503, 'Controller is starting, retry in a moment');
