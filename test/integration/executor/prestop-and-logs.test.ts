@@ -1,0 +1,95 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningExecutor } from '../../../src/executor/server.js';
+import { FakeLeader, SECRET, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+
+/** Pre-shutdown hooks and waitBeforeKill against a real container; the executor log API over HTTP. */
+let leader: FakeLeader;
+let executor: RunningExecutor;
+
+beforeAll(async () => {
+  ensureImage();
+  leader = await new FakeLeader().start();
+  executor = await startTestExecutor(leader);
+});
+afterAll(async () => {
+  await executor?.stop();
+  await removeContainersOf(executor?.executorId ?? 'none');
+  await leader?.stop();
+});
+
+async function api(path: string, secret = SECRET) {
+  const res = await request(`${executor.url}${path}`, { headers: { 'Cluster-Authorization': secret } });
+  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+}
+
+describe('pre-shutdown hooks', () => {
+  it('calls GET /cgi-bin/prestop in the running container, then waits waitBeforeKill before stopping it', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'prestop-'));
+    const spec = itSpec({
+      volumes: [{ pathOnHost: shared, pathInContainer: '/tmp', mode: 'READ_WRITE' }],
+      preShutdown: {
+        hooks: [{ type: 'HTTP', protocol: 'HTTP', portName: 'main', path: '/cgi-bin/prestop', verb: 'GET', successCodes: [200] }],
+        waitBeforeKill: '3 seconds',
+      },
+    });
+    await startInstance(executor, spec);
+    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    const container = (await containerOf(spec.instanceId))!;
+    expect(existsSync(join(shared, 'prestop-called'))).toBe(false);
+    await stopInstance(executor, spec.instanceId);
+    await waitFor('the hook mark', () => existsSync(join(shared, 'prestop-called')), 20_000);
+    const hookSeen = Date.now();
+    expect((await container.inspect()).State.Running).toBe(true);
+    const stopped = await waitFor('the container to stop', async () => {
+      const state = await container.inspect().then((i) => i.State.Running, () => false);
+      return state ? undefined : Date.now();
+    }, 30_000);
+    expect(stopped - hookSeen).toBeGreaterThanOrEqual(2_700);
+    expect(Number(readFileSync(join(shared, 'prestop-called'), 'utf8').trim())).toBeGreaterThan(0);
+    await leader.waitForState(spec.instanceId, 'STOPPED');
+  });
+});
+
+describe('executor log API (§6.10)', () => {
+  it('lists, reads at offsets and downloads the instance output log; refuses escapes and bad secrets', async () => {
+    const spec = itSpec();
+    await startInstance(executor, spec);
+    const healthy = await leader.waitForState(spec.instanceId, 'HEALTHY');
+    expect((await httpGet(healthy.localInfo!.ports.main!.hostPort, '/health')).status).toBe(200);
+    // Whatever PID 1 prints reaches the container's stdout and so output.log.
+    const exec = await (await containerOf(spec.instanceId))!.exec({ Cmd: ['sh', '-c', 'echo marker-request > /proc/1/fd/1'] });
+    await exec.start({});
+    const base = `/apis/v1/logs/filestream/${spec.serviceId}/${spec.instanceId}`;
+    await waitFor('the marker in output.log', async () => (await api(`${base}/read/output.log?length=100000`)).body.includes('marker-request'), 20_000);
+
+    expect(JSON.parse((await api(`${base}/list`)).body)).toEqual({ files: ['output.log'] });
+    const end = JSON.parse((await api(`${base}/read/output.log?offset=-1`)).body) as { data: string; offset: number };
+    expect(end.data).toBe('');
+    expect(end.offset).toBeGreaterThan(10);
+    const all = JSON.parse((await api(`${base}/read/output.log?offset=0&length=${end.offset}`)).body) as { data: string; offset: number };
+    expect(all.data).toContain(`starting httpd on port 8000`);
+    const part = JSON.parse((await api(`${base}/read/output.log?offset=5&length=10`)).body) as { data: string; offset: number };
+    expect(part).toEqual({ data: all.data.slice(5, 15), offset: 5 });
+    const download = await api(`${base}/download/output.log`);
+    expect(download.status).toBe(200);
+    expect(download.headers['content-disposition']).toBe('attachment; filename="output.log"');
+    expect(download.body.startsWith(all.data)).toBe(true);
+
+    const escape = await api(`${base}/read/..%2F..%2F..%2Fetc%2Fpasswd`);
+    expect(escape.status).toBe(400);
+    expect(JSON.parse(escape.body).error).toContain('Invalid log file name');
+    expect((await api(`/apis/v1/logs/filestream/${spec.serviceId}/SI-unknown/list`)).status).toBe(404);
+    const unauthorised = await api(`${base}/list`, 'wrong');
+    expect(unauthorised.status).toBe(401);
+    expect(unauthorised.body).toBe('');
+
+    await stopInstance(executor, spec.instanceId);
+    await leader.waitForState(spec.instanceId, 'STOPPED');
+    // The log outlives the instance so operators can read why it stopped.
+    expect(JSON.parse((await api(`${base}/list`)).body).files).toContain('output.log');
+  });
+});
