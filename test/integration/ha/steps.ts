@@ -1,0 +1,85 @@
+import type { LocalServiceInstanceInfo, LocalServiceSummary } from '../../../src/model/index.js';
+import { waitUntil } from '../../helpers/wait.js';
+import { call, executorContainers, leaders, type ControllerProcess, type HaCluster } from './cluster.js';
+import { haServiceSpec } from './fixtures/service.js';
+
+/** Steps shared by the HA tests, written against the public HTTP API only. */
+
+/** Waits until exactly one running controller answers ping with 200, and every other running one says 400. */
+export async function waitForLeader(cluster: HaCluster, timeoutMs = 30_000): Promise<ControllerProcess> {
+  return waitUntil(
+    'exactly one leader controller',
+    async () => {
+      const found = await leaders(cluster.controllers);
+      if (found.length !== 1) return undefined;
+      const others = cluster.controllers.filter((c) => c.running() && c !== found[0]);
+      const answers = await Promise.all(others.map((c) => call(c.url, 'GET', '/apis/v1/ping')));
+      return answers.every((a) => a.status === 400) ? found[0] : undefined;
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+}
+
+export async function operation(leader: ControllerProcess, body: Record<string, unknown>): Promise<string> {
+  const answer = await call<{ serviceId: string }>(leader.url, 'POST', '/apis/v1/localservices/operations', body);
+  if (answer.status !== 200 || !answer.body.data) {
+    throw new Error(`${String(body.type)} refused: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+  }
+  return answer.body.data.serviceId;
+}
+
+export async function summary(controller: ControllerProcess, serviceId: string): Promise<LocalServiceSummary | undefined> {
+  const answer = await call<LocalServiceSummary>(controller.url, 'GET', `/apis/v1/localservices/${serviceId}`);
+  return answer.status === 200 && answer.body.status === 'SUCCESS' ? answer.body.data : undefined;
+}
+
+export async function instances(controller: ControllerProcess, serviceId: string): Promise<LocalServiceInstanceInfo[]> {
+  const answer = await call<LocalServiceInstanceInfo[]>(controller.url, 'GET', `/apis/v1/localservices/${serviceId}/instances`);
+  if (answer.status !== 200 || !Array.isArray(answer.body.data)) throw new Error(`instances: HTTP ${answer.status}`);
+  return answer.body.data;
+}
+
+export async function oldInstances(controller: ControllerProcess, serviceId: string): Promise<LocalServiceInstanceInfo[]> {
+  const answer = await call<LocalServiceInstanceInfo[]>(controller.url, 'GET', `/apis/v1/localservices/${serviceId}/instances/old`);
+  if (answer.status !== 200 || !Array.isArray(answer.body.data)) throw new Error(`old instances: HTTP ${answer.status}`);
+  return answer.body.data;
+}
+
+/**
+ * Waits until the service is ACTIVE with exactly `count` HEALTHY instances on the controller, and the executor
+ * runs exactly those containers. Returns the instances sorted by id.
+ */
+export async function waitForSteadyService(
+  cluster: HaCluster,
+  leader: ControllerProcess,
+  serviceId: string,
+  count: number,
+  timeoutMs = 90_000,
+): Promise<LocalServiceInstanceInfo[]> {
+  // Not ready yet is thrown, so that a timeout reports what was last seen.
+  return waitUntil(
+    `${serviceId} ACTIVE with ${count} HEALTHY instances, and as many running containers`,
+    async () => {
+      const s = await summary(leader, serviceId);
+      if (s?.state !== 'ACTIVE') throw new Error(`service state ${s?.state}`);
+      const list = await instances(leader, serviceId);
+      if (list.length !== count || list.some((i) => i.state !== 'HEALTHY')) {
+        throw new Error(`instances ${list.map((i) => i.state).join(',')}`);
+      }
+      const running = cluster.executors.flatMap((e) => executorContainers(e.executorId)).filter((c) => c.running);
+      if (running.length !== count) throw new Error(`${running.length} running containers`);
+      return [...list].sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+/** CREATE + ACTIVATE of the test service; returns its id once it is steady. */
+export async function activeService(cluster: HaCluster, leader: ControllerProcess, name: string, instancesPerHost: number): Promise<string> {
+  const serviceId = await operation(leader, { type: 'CREATE', spec: haServiceSpec(name), instancesPerHost });
+  // CREATE completes asynchronously (INIT -> INACTIVE); only then is ACTIVATE allowed.
+  await waitUntil(`${serviceId} INACTIVE`, async () => (await summary(leader, serviceId))?.state === 'INACTIVE');
+  await operation(leader, { type: 'ACTIVATE', serviceId });
+  await waitForSteadyService(cluster, leader, serviceId, instancesPerHost * cluster.executors.length);
+  return serviceId;
+}
