@@ -162,6 +162,8 @@ export class ExecutorAgent {
 
   private instanceChanged(info: LocalServiceInstanceInfo): void {
     this.reporter.report(info);
+    // Resources were locked (new or adopted instance) or freed (terminal): node data goes out too.
+    if (info.state === 'PENDING' || info.state === 'UNKNOWN' || isTerminal(info.state)) this.heartbeatSoon();
     if (isTerminal(info.state) && this.executorState === 'UNREADY') this.scheduleGating(0);
   }
 
