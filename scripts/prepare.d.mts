@@ -1,0 +1,11 @@
+// Types of scripts/prepare.mjs for the TypeScript test harness (test/helpers).
+export const root: string;
+export const mainJs: string;
+export class PrepareError extends Error {}
+export function log(message: string): void;
+export function buildIsStale(): boolean;
+export function ensureBuild(options?: { force?: boolean }): void;
+export function ensureDependencies(): void;
+export function ensureDocker(): Promise<void>;
+export function ensureImages(): void;
+export function dockerIsUp(): boolean;
