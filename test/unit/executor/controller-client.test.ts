@@ -1,0 +1,49 @@
+import Fastify from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ControllerClient } from '../../../src/executor/controller-client.js';
+import { systemClock } from '../../../src/model/clock.js';
+import { silentLogger } from './fakes.js';
+
+/** Two controllers on loopback; only the leader answers ping with 200 SUCCESS (§6.2). */
+async function controller(name: string, state: { leader: string }, seen: Array<{ name: string; secret?: string; nodeId?: string }>) {
+  const app = Fastify();
+  app.addHook('onRequest', async (req, reply) => {
+    seen.push({ name, secret: req.headers['cluster-authorization'] as string, nodeId: req.headers.nodeid as string });
+    if (state.leader !== name) return reply.code(400).send({ status: 'FAILED', message: 'This node is not the leader controller' });
+  });
+  app.get('/apis/v1/ping', async () => ({ status: 'SUCCESS', data: 'pong', message: 'success' }));
+  app.post('/apis/v1/messages', async (req) => ({ header: (req.body as { header: unknown }).header, status: 'ACCEPTED' }));
+  app.get('/apis/v1/internal/cluster/resources/reserved', async () => ({ status: 'SUCCESS', data: { cpus: 1, memory: 2, requiredInstances: { S: 1 } }, message: 'success' }));
+  return { app, url: await app.listen({ host: '127.0.0.1', port: 0 }) };
+}
+
+describe('controller client', () => {
+  const state = { leader: 'b' };
+  const seen: Array<{ name: string; secret?: string; nodeId?: string }> = [];
+  const apps: Array<{ close(): Promise<void> }> = [];
+  afterAll(async () => Promise.all(apps.map((a) => a.close())));
+
+  it('finds the leader, authenticates, and re-finds it after leadership moves', async () => {
+    const a = await controller('a', state, seen);
+    const b = await controller('b', state, seen);
+    apps.push(a.app, b.app);
+    const client = new ControllerClient({ endpoints: [a.url, b.url, 'http://127.0.0.1:1'], secret: 's3cret', nodeId: 'ex1', clock: systemClock, logger: silentLogger });
+    expect(await client.findLeader()).toBe(b.url);
+    const heartbeat = () => ({ type: 'EXECUTOR_SNAPSHOT', header: client.header(), nodeData: {} }) as never;
+    expect((await client.send(heartbeat())).status).toBe('ACCEPTED');
+    expect(await client.get('/apis/v1/internal/cluster/resources/reserved')).toEqual({ cpus: 1, memory: 2, requiredInstances: { S: 1 } });
+    expect(seen.every((s) => s.secret === 's3cret' && s.nodeId === 'ex1')).toBe(true);
+
+    state.leader = 'a';
+    const refused = await client.send(heartbeat());
+    expect(refused.status).toBe('FAILED');
+    expect(client.currentLeader).toBeUndefined();
+    expect((await client.send(heartbeat())).status).toBe('ACCEPTED');
+    expect(client.currentLeader).toBe(a.url);
+
+    state.leader = 'none';
+    expect(await client.findLeader()).toBeUndefined();
+    expect((await client.send(heartbeat())).status).toBe('UNREACHABLE');
+    await client.close();
+  });
+});
