@@ -90,7 +90,7 @@ export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
     },
     stop: async (member) => {
       const child = member.process;
-      if (!child || child.exitCode !== null) return;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
@@ -99,7 +99,7 @@ export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
       await Promise.all(
         members.map(async (m) => {
           const child = m.process;
-          if (!child || child.exitCode !== null) return;
+          if (!child || child.exitCode !== null || child.signalCode !== null) return;
           const exited = new Promise((resolve) => child.once('exit', resolve));
           child.kill('SIGKILL');
           await exited;
