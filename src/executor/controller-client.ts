@@ -75,7 +75,10 @@ export class ControllerClient {
     return { id: randomUUID(), senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: this.options.clock.now() };
   }
 
-  /** Sends a message to the leader; anything but a 200 with ACCEPTED counts as not delivered. */
+  /**
+   * Sends a message to the leader. UNREACHABLE: no leader took it (network error, or a non-200 such as a
+   * former leader's 400); otherwise the leader's own answer, of which only ACCEPTED means delivered.
+   */
   async send(message: ControllerMessage): Promise<{ status: MessageResponseStatus | 'UNREACHABLE'; message?: string }> {
     const leader = await this.leaderUrl();
     if (!leader) return { status: 'UNREACHABLE' };
@@ -88,9 +91,9 @@ export class ControllerClient {
       });
       const body = (await res.body.json().catch(() => undefined)) as { status?: MessageResponseStatus; message?: string } | undefined;
       if (res.statusCode !== 200) {
-        // The leader filter answers 400 on a node that lost leadership: look again next time.
+        // The leader filter answers 400 on a node that lost leadership: no leader was reached; look again.
         this.leader = undefined;
-        return { status: 'FAILED', message: `HTTP ${res.statusCode}${body?.message ? `: ${body.message}` : ''}` };
+        return { status: 'UNREACHABLE', message: `HTTP ${res.statusCode}${body?.message ? `: ${body.message}` : ''}` };
       }
       return { status: body?.status ?? 'FAILED', ...(body?.message ? { message: body.message } : {}) };
     } catch (error) {

@@ -36,7 +36,8 @@ describe('controller client', () => {
 
     state.leader = 'a';
     const refused = await client.send(heartbeat());
-    expect(refused.status).toBe('FAILED');
+    expect(refused.status).toBe('UNREACHABLE');
+    expect(refused.message).toContain('HTTP 400');
     expect(client.currentLeader).toBeUndefined();
     expect((await client.send(heartbeat())).status).toBe('ACCEPTED');
     expect(client.currentLeader).toBe(a.url);

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningExecutor } from '../../../src/executor/server.js';
+import { FakeLeader, address, ensureImage, header, itSpec, removeContainersOf, send, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+
+/** §6.9 + decision 8 with real containers: UNREADY until the required local services run HEALTHY here. */
+let leader: FakeLeader;
+let executor: RunningExecutor;
+
+beforeAll(async () => {
+  ensureImage();
+  leader = await new FakeLeader().start();
+  leader.reserved = { 'EXECUTOR_IT-1': 2 };
+  executor = await startTestExecutor(leader);
+});
+afterAll(async () => {
+  await executor?.stop();
+  await removeContainersOf(executor?.executorId ?? 'none');
+  await leader?.stop();
+});
+
+describe('executor readiness gating', () => {
+  it('stays UNREADY until the required instances are HEALTHY, then turns ACTIVE; UNBLACKLIST goes back to UNREADY', async () => {
+    expect(executor.agent.state).toBe('UNREADY');
+    const a = itSpec();
+    await startInstance(executor, a);
+    await leader.waitForState(a.instanceId, 'HEALTHY');
+    // One of two required: still UNREADY after several polls.
+    const polls = leader.authHeaders.length;
+    await waitFor('more gating polls', () => leader.authHeaders.length > polls + 5);
+    expect(executor.agent.state).toBe('UNREADY');
+    const b = itSpec();
+    await startInstance(executor, b);
+    await leader.waitForState(b.instanceId, 'HEALTHY');
+    await waitFor('ACTIVE', () => executor.agent.state === 'ACTIVE', 10_000);
+    await waitFor('node data saying ACTIVE', () =>
+      leader.messages.some((m) => m.type === 'EXECUTOR_SNAPSHOT' && m.nodeData.executorState === 'ACTIVE'), 10_000);
+
+    expect((await send(executor, { type: 'BLACKLIST', header: header(), address: address(executor) })).body.status).toBe('ACCEPTED');
+    expect(executor.agent.state).toBe('BLACKLISTED');
+    // Blacklisted executors start nothing; their running local services stay.
+    expect(await startInstance(executor, itSpec())).toMatchObject({ status: 'FAILED', message: 'Executor is BLACKLISTED; it does not start instances' });
+    expect(executor.engine.get(a.instanceId)?.state).toBe('HEALTHY');
+    // Requirements changed meanwhile: a third instance is now wanted; gating re-fetches, so it stays UNREADY.
+    leader.reserved = { 'EXECUTOR_IT-1': 3 };
+    await send(executor, { type: 'UNBLACKLIST', header: header(), address: address(executor) });
+    expect(executor.agent.state).toBe('UNREADY');
+    const polls2 = leader.authHeaders.length;
+    await waitFor('more gating polls', () => leader.authHeaders.length > polls2 + 5);
+    expect(executor.agent.state).toBe('UNREADY');
+    leader.reserved = { 'EXECUTOR_IT-1': 2 };
+    await waitFor('ACTIVE again', () => executor.agent.state === 'ACTIVE', 10_000);
+    await Promise.all([stopInstance(executor, a.instanceId), stopInstance(executor, b.instanceId)]);
+    await Promise.all([leader.waitForState(a.instanceId, 'STOPPED'), leader.waitForState(b.instanceId, 'STOPPED')]);
+  });
+});
