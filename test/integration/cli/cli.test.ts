@@ -1,0 +1,256 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { testSpec } from '../../fixtures/specs.js';
+import { FakeExecutor } from './fake-executor.js';
+import {
+  EXECUTOR_SECRET,
+  buildBinary,
+  exited,
+  runCli,
+  spawnCli,
+  startCli,
+  startControllerProcess,
+  waitUntil,
+  type ControllerProcess,
+} from './harness.js';
+
+/**
+ * The built `drove` binary against a real controller process (SQLite store) and a protocol-level fake executor:
+ * every CLI command at least once, with exit codes and output asserted.
+ */
+
+let controller: ControllerProcess;
+let executor: FakeExecutor;
+let home: string;
+const SID = 'TEST_SPEC-00001';
+
+const drove = (...args: string[]) => runCli(args, { HOME: home });
+const admin = (...args: string[]) => drove('-e', controller.url, '-u', 'admin', '-p', 'admin', ...args);
+const root = (...args: string[]) => drove('-e', controller.url, '-u', 'root', '-p', 'root', ...args);
+
+async function api<T>(path: string): Promise<T> {
+  const res = await fetch(`${controller.url}${path}`, { headers: { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` } });
+  return ((await res.json()) as { data: T }).data;
+}
+const summary = () => api<{ state?: string; healthyInstances: number; instancesPerHost: number }>(`/apis/v1/localservices/${SID}`);
+const healthyIds = async () =>
+  (await api<Array<{ instanceId: string; state: string }>>(`/apis/v1/localservices/${SID}/instances`)).filter((i) => i.state === 'HEALTHY').map((i) => i.instanceId);
+const steady = (state: string) => waitUntil(`service ${state}`, async () => (await summary()).state === state);
+
+beforeAll(async () => {
+  buildBinary();
+  controller = await startControllerProcess();
+  home = join(controller.dir, 'home');
+  mkdirSync(home);
+  executor = new FakeExecutor(controller.url, EXECUTOR_SECRET);
+  await executor.start();
+  const spec = testSpec();
+  delete (spec as { volumes?: unknown }).volumes;
+  writeFileSync(join(controller.dir, 'spec.json'), JSON.stringify(spec));
+  await waitUntil('executor registered', async () => (await api<unknown[]>('/apis/v1/cluster/executors')).length === 1);
+}, 180_000);
+
+afterAll(async () => {
+  await executor?.stop();
+  await controller?.stop();
+});
+
+describe('drove CLI against a real controller', () => {
+  test('cluster ping, with options and with ~/.drove', async () => {
+    const ping = await admin('cluster', 'ping');
+    expect([ping.code, ping.stdout]).toEqual([0, 'Cluster ping successful\n']);
+    writeFileSync(join(home, '.drove'), `[DEFAULT]\ncurrent_cluster = test\n\n[test]\nendpoint = ${controller.url}\nusername = admin\npassword = admin\n\n[other]\nendpoint = http://127.0.0.1:1\n`);
+    expect((await drove('cluster', 'ping')).stdout).toBe('Cluster ping successful\n');
+    const other = await drove('-c', 'other', 'cluster', 'ping');
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('Cannot reach http://127.0.0.1:1');
+    const missing = await drove('-c', 'nope', 'cluster', 'ping');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('No section [nope]');
+  });
+
+  test('authentication errors exit 1 with the server message', async () => {
+    const bad = await drove('-e', controller.url, '-u', 'admin', '-p', 'wrong', 'cluster', 'ping');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('Credentials are required to access this resource.');
+    const header = await drove('-e', controller.url, '-t', `Basic ${Buffer.from('admin:admin').toString('base64')}`, 'cluster', 'ping');
+    expect(header.code).toBe(0);
+  });
+
+  test('localservices create, duplicate create (validation errors), list, summary, spec', async () => {
+    const create = await drove('localservices', 'create', join(controller.dir, 'spec.json'));
+    expect([create.code, create.stdout]).toEqual([0, `Local service created with service id: ${SID}\n`]);
+    const dup = await drove('localservices', 'create', join(controller.dir, 'spec.json'));
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toBe(`Error: [400 - FAILED] Command validation failure\nValidation errors:\n  - Local service ${SID} already exists\n`);
+    const list = await drove('localservices', 'list');
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^Id {15}Name {7}State {5}Activation State {6}Total CPU/);
+    expect(lines[2]).toMatch(new RegExp(`^${SID}  TEST_SPEC  INACTIVE  INACTIVE .* \\d\\d/\\d\\d/\\d{4}, \\d\\d:\\d\\d:\\d\\d$`));
+    expect(Object.keys(JSON.parse((await drove('localservices', 'list', '--json')).stdout))).toEqual([SID]);
+    const sum = await drove('localservices', 'summary', SID);
+    expect(sum.stdout).toContain(`id                            ${SID}\n`);
+    expect(sum.stdout).toContain('activationState               INACTIVE');
+    const spec = JSON.parse((await drove('localservices', 'spec', SID)).stdout);
+    expect(spec.configs[0].data).toBe('');
+    const unknown = await drove('localservices', 'summary', 'NOPE-1');
+    expect([unknown.code, unknown.stderr]).toEqual([1, 'Error: Local service NOPE-1 not found\n']);
+  });
+
+  test('read-only users cannot write', async () => {
+    const res = await drove('-u', 'guest', '-p', 'guest', 'localservices', 'activate', SID);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('[403 - FAILED] User guest with role EXTERNAL_READ_ONLY is not allowed');
+  });
+
+  test('conftest, deactivate, update', async () => {
+    const conf = await drove('localservices', 'conftest', SID);
+    expect([conf.code, conf.stdout]).toEqual([0, 'Local service config test instance requested\n']);
+    await steady('CONFIG_TESTING');
+    await waitUntil('test instance healthy', async () => (await healthyIds()).length === 1);
+    const deact = await drove('localservices', 'deactivate', SID);
+    expect([deact.code, deact.stdout]).toEqual([0, 'Local service deactivated\n']);
+    await steady('INACTIVE');
+    const update = await drove('localservices', 'update', SID, '1');
+    expect([update.code, update.stdout]).toEqual([0, 'Local service instance count updated\n']);
+    const bad = await drove('localservices', 'update', SID, '0');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('count must be between 1 and 256');
+  });
+
+  test('activate, lsinstances list/info, describe, executor list/info/lsinstances', async () => {
+    const act = await drove('localservices', 'activate', SID);
+    expect([act.code, act.stdout]).toEqual([0, 'Local service activated\n']);
+    await steady('ACTIVE');
+    const [id] = await waitUntil('instance healthy', async () => {
+      const ids = await healthyIds();
+      return ids.length === 1 ? ids : undefined;
+    });
+    const list = await drove('lsinstances', 'list', SID);
+    expect(list.stdout.split('\n')[0]).toBe('Instance ID                              Executor Host    Ports       State    Error Message    Created               Last Updated');
+    expect(list.stdout).toMatch(new RegExp(`${id}  127\\.0\\.0\\.1 +main:\\d+ +HEALTHY`));
+    expect((await drove('lsinstances', 'list', SID, '--old')).stdout).toContain('Instance ID');
+    const info = await drove('lsinstances', 'info', SID, id!);
+    expect(info.stdout).toContain(`Instance ID                   ${id}\nService ID                    ${SID}\nState                         HEALTHY\nHost                          127.0.0.1\nCPU                           NUMA Node 0: Cores: [`);
+    const di = JSON.parse((await drove('describe', 'lsinstance', SID, id!, '--json')).stdout);
+    expect(di.instanceId).toBe(id);
+    const ds = await drove('describe', 'localservice', SID);
+    expect(ds.stdout).toContain(`  ID:                ${SID}\n  Name:              TEST_SPEC\n  State:             ACTIVE`);
+    expect(ds.stdout).toContain(`Instances (1):\n--------------\n  [OK] ${id}`);
+    expect(Object.keys(JSON.parse((await drove('describe', 'localservice', SID, '--json')).stdout))).toEqual(['summary', 'spec', 'instances']);
+    const executors = await drove('executor', 'list');
+    expect(executors.stdout.split('\n')[0]).toMatch(/^Executor ID +Host +Port  Transport +Free Cores +Used Cores +Free Memory \(MB\) +Used Memory \(MB\)  Tags +State$/);
+    expect(executors.stdout).toContain(executor.executorId);
+    const einfo = await drove('executor', 'info', executor.executorId);
+    expect(einfo.stdout).toContain(`ID                            ${executor.executorId}\nHost                          127.0.0.1\n`);
+    const els = await drove('executor', 'lsinstances', executor.executorId);
+    expect(els.stdout).toMatch(new RegExp(`${id}  TEST_SPEC +${SID} +1 +512  HEALTHY`));
+    expect((await drove('executor', 'info', 'nope')).stderr).toBe('Error: No executor found with id: nope\n');
+  });
+
+  test('lsinstances logs, tail, download', async () => {
+    const [id] = await healthyIds();
+    const logs = await drove('lsinstances', 'logs', SID, id!);
+    expect([logs.code, logs.stdout]).toEqual([0, "files                         ['output.log']\n"]);
+    const tail = await startCli(['lsinstances', 'tail', SID, id!, '-S', '9'], { HOME: home }, /line two\n/);
+    executor.log += 'line three\n';
+    await waitUntil('tail follows appended text', async () => tail.output().includes('line three'));
+    tail.child.kill('SIGINT');
+    expect(await exited(tail.child)).toBe(0);
+    expect(tail.output()).toBe('line two\nline three\n');
+    const out = join(controller.dir, 'downloaded.log');
+    const dl = await drove('lsinstances', 'download', SID, id!, 'output.log', '--out', out);
+    expect(dl.stdout).toBe(`Downloading log to: ${out}\nDownloaded size: ${Buffer.byteLength(executor.log)} bytes\n`);
+    expect(readFileSync(out, 'utf8')).toBe(executor.log);
+    const gone = await drove('lsinstances', 'logs', SID, 'SI-nope');
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('204');
+  });
+
+  test('restart --wait replaces every instance', async () => {
+    const before = await healthyIds();
+    const res = await drove('localservices', 'restart', SID, '--wait', '-t', '30s');
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^Local service restart command accepted\.\n/);
+    expect(res.stdout).toContain('State: ');
+    expect(res.stdout.trimEnd().split('\n').pop()).toBe('All instances replaced');
+    await steady('ACTIVE');
+    const after = await healthyIds();
+    expect(after.some((id) => before.includes(id))).toBe(false);
+  });
+
+  test('lsinstances replace --wait and kill --wait', async () => {
+    const [id] = await waitUntil('a healthy instance', async () => {
+      const ids = await healthyIds();
+      return ids.length === 1 ? ids : undefined;
+    });
+    const replace = await drove('lsinstances', 'replace', SID, id!, '--wait', '-p', '1', '-t', '30s');
+    expect(replace.code, replace.stderr).toBe(0);
+    expect(replace.stdout).toMatch(/^Instance\(s\) replace command accepted\.\n[\s\S]*All instances replaced\n$/);
+    await steady('ACTIVE');
+    const [next] = await waitUntil('replacement healthy', async () => {
+      const ids = await healthyIds();
+      return ids.length === 1 ? ids : undefined;
+    });
+    expect(next).not.toBe(id);
+    const kill = await drove('lsinstances', 'kill', SID, next!, '--wait', '-t', '30s');
+    expect(kill.code, kill.stderr).toBe(0);
+    expect(kill.stdout).toMatch(/^Instance\(s\) kill command accepted\.\n[\s\S]*All instances stopped\n$/);
+    const wrong = await drove('lsinstances', 'kill', SID, 'SI-nope');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('  - There are no healthy instances with ids: [SI-nope]');
+  });
+
+  test('cancelop with nothing to cancel', async () => {
+    await steady('ACTIVE');
+    const res = await drove('localservices', 'cancelop', SID);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('Current operation could not be cancelled');
+  });
+
+  test('cluster summary, leader, events', async () => {
+    const sum = await drove('cluster', 'summary');
+    expect(sum.stdout).toMatch(/^State                         NORMAL\nLeader Controller             127\.0\.0\.1:\d+\nCores                         Utilization: \d+% \(Total: 8 Used: \d Free: \d\)\n/);
+    const leader = await drove('cluster', 'leader');
+    expect(leader.stdout).toMatch(/^Cluster leader: 127\.0\.0\.1:\d+\n$/);
+    const events = await drove('cluster', 'events', '--type', 'LOCAL_SERVICE_STATE_CHANGE', '--count', '5');
+    const lines = events.stdout.trimEnd().split('\n');
+    // --count is the page size asked of the server; --type filters that page (as the Python CLI does).
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThanOrEqual(5);
+    for (const line of lines) expect(line).toMatch(/^LOCAL_SERVICE_STATE_CHANGE \| [0-9a-f-]{36} \| \d\d\/\d\d\/\d{4}, \d\d:\d\d:\d\d \| \{"LOCAL_SERVICE_ID": /);
+    const follow = spawnCli(['cluster', 'events', '--follow', '--type', 'MAINTENANCE_MODE_SET'], { HOME: home });
+    const on = await root('cluster', 'maintenance-on');
+    expect([on.code, on.stdout]).toEqual([0, 'Cluster state: MAINTENANCE\n']);
+    await waitUntil('followed event', async () => follow.output().includes('MAINTENANCE_MODE_SET'));
+    follow.child.kill('SIGINT');
+    expect(await exited(follow.child)).toBe(0);
+    const blocked = await drove('localservices', 'deactivate', SID);
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain('  - Cluster is in maintenance mode');
+    const off = await root('cluster', 'maintenance-off');
+    expect(off.code).toBe(0);
+    expect(off.stdout).toMatch(/^Cluster state: NORMAL/);
+    const forbidden = await drove('cluster', 'maintenance-on');
+    expect(forbidden.code).toBe(1);
+  });
+
+  test('executor blacklist and unblacklist', async () => {
+    const bl = await root('executor', 'blacklist', executor.executorId);
+    expect(bl.code, bl.stdout + bl.stderr).toBe(0);
+    expect(bl.stdout).toBe(`Successful: ${executor.executorId}\nFailed:\nBlacklisting successful and app movement scheduled\nApproximate completion time: 0.00 seconds\n`);
+    const ub = await root('executor', 'unblacklist', executor.executorId, 'bogus');
+    expect(ub.code).toBe(1);
+    expect(ub.stdout).toBe(`Successful: ${executor.executorId}\nFailed: bogus\nUnblacklisting successful for some executors. Check logs for details.\n`);
+  });
+
+  test('deactivate and destroy', async () => {
+    await waitUntil('maintenance grace over', async () => (await drove('localservices', 'deactivate', SID)).code === 0);
+    await steady('INACTIVE');
+    const destroy = await drove('localservices', 'destroy', SID);
+    expect([destroy.code, destroy.stdout]).toEqual([0, 'Local service destroyed\n']);
+    await waitUntil('service gone', async () => (await drove('localservices', 'list', '--json')).stdout.trim() === '{}');
+  });
+});
