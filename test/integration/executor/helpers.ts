@@ -114,7 +114,7 @@ export function executorConfigInput(leaderUrl: string, overrides: Partial<Execut
     resources: { overProvisioning: { enabled: true, cpuMultiplier: 8, memoryMultiplier: 1 } },
     // busybox httpd as PID 1 ignores SIGTERM: a short grace keeps every stop from costing 10 s.
     options: { readinessPollInterval: '100 milliseconds', recoveryLeaderWait: '2 seconds', containerStopGracePeriod: '1 second' },
-    logLevel: process.env.EXECUTOR_IT_LOG ?? 'warn',
+    logLevel: process.env.EXECUTOR_IT_LOG ?? 'error',
     ...overrides,
   };
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/executor/server.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { executorIdOf } from '../../../src/model/ids.js';
-import { FakeLeader, containerOf, ensureImage, executorConfigInput, itSpec, removeContainersOf, repoRoot, startInstance, waitFor } from './helpers.js';
+import { FakeLeader, containerOf, ensureImage, executorConfigInput, itSpec, removeContainersOf, repoRoot, startInstance, startTestExecutor, waitFor } from './helpers.js';
 
 /**
  * kill -9 of a real executor process with three HEALTHY instances, then a restart: every instance is
@@ -131,5 +131,35 @@ describe('executor restart recovery', () => {
     await waitFor('two instances HEALTHY again', () => healthyAgain().length === 2, 30_000);
     expect(healthyAgain().sort()).toEqual([specs[0]!.instanceId, specs[1]!.instanceId].sort());
     expect(await containerState(specs[0]!.instanceId)).toEqual(before[0]);
+  });
+
+  it('an embedded executor stopped with leaveContainers is re-adopted by the next one on the same port', async () => {
+    if (child) await kill9();
+    leader.lastKnown = undefined;
+    const embeddedPort = await freePort();
+    const server = { host: '127.0.0.1', port: embeddedPort, hostname: 'localhost' };
+    const first = await startTestExecutor(leader, { server });
+    const spec = itSpec();
+    try {
+      await startInstance(first, spec);
+      await leader.waitForState(spec.instanceId, 'HEALTHY');
+      const before = await containerState(spec.instanceId);
+      await first.stop({ leaveContainers: true });
+      expect((await containerState(spec.instanceId)).running).toBe(true);
+      const mark = leader.messages.length;
+      const second = await startTestExecutor(leader, { server });
+      try {
+        expect(second.executorId).toBe(first.executorId);
+        await waitFor('re-adopted HEALTHY', () => second.engine.get(spec.instanceId)?.state === 'HEALTHY', 20_000);
+        expect(await containerState(spec.instanceId)).toEqual(before);
+        expect(leader.messages.length).toBeGreaterThan(mark);
+      } finally {
+        await second.stop();
+      }
+      // A plain stop stops the instances it runs.
+      expect(await containerOf(spec.instanceId)).toBeUndefined();
+    } finally {
+      await removeContainersOf(first.executorId);
+    }
   });
 });

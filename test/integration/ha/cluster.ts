@@ -137,7 +137,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
   const drove = options.drove ?? droveCommand(false);
   const etcd = await startEtcdCluster(options.etcdMembers ?? 3);
   const namespace = options.namespace ?? `/drove-ha-${process.pid}-${Date.now()}/`;
-  const logLevel = options.logLevel ?? 'info';
+  const logLevel = options.logLevel ?? 'warn';
   const controllers: ControllerProcess[] = [];
   const executors: ExecutorProcess[] = [];
   const cluster: HaCluster = {
@@ -299,7 +299,7 @@ export interface ContainerFacts {
   startedAt: string;
 }
 
-/** Containers an executor started (label drove.executor.id), with their start time, from `docker inspect`. */
+/** Containers an executor started (label drove.executor.id), with their start time, sorted by instance id. */
 export function executorContainers(executorId: string): ContainerFacts[] {
   const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=drove.executor.id=${executorId}`], { encoding: 'utf8' });
   if (ids.status !== 0) throw new Error(`docker ps failed: ${ids.stderr}`);
@@ -317,7 +317,8 @@ export function executorContainers(executorId: string): ContainerFacts[] {
     .map((line) => {
       const [containerId, instanceId, running, startedAt] = line.split(' ');
       return { containerId: containerId!, instanceId: instanceId!, running: running === 'true', startedAt: startedAt! };
-    });
+    })
+    .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
 }
 
 export async function removeExecutorContainers(executorIds: readonly string[]): Promise<void> {

@@ -177,6 +177,22 @@ describe('instance state machine', () => {
     expect(order).toEqual(['stop c1', 'remove c1']);
   });
 
+  it('a stop request while pulling aborts the pull and ends through PROVISIONING_FAILED', async () => {
+    const { deps, sm, states, reports } = setup();
+    let pulling = false;
+    deps.runtime.pullImage = (_image, options) =>
+      new Promise((_resolve, reject) => {
+        pulling = true;
+        options.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+      });
+    const done = sm.run();
+    await until(deps.clock, () => pulling);
+    expect(sm.requestStop()).toBe(true);
+    await done;
+    expect(states()).toEqual(['PENDING', 'PROVISIONING', 'PROVISIONING_FAILED', 'DEPROVISIONING', 'STOPPED']);
+    expect(reports.at(-1)!.errorMessage).toBe('Pull operation interrupted');
+  });
+
   it('removes the image on cleanup when cacheImages is off', async () => {
     const { deps, sm } = setup({}, { cacheImages: false });
     sm.requestStop();

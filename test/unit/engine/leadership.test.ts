@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { ManualClock } from '../../../src/model/index.js';
+import { parseControllerConfig } from '../../../src/controller/config.js';
+import { createController, type Controller } from '../../../src/controller/controller.js';
+import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
+import type { LeaderElector } from '../../../src/controller/leadership/leadership.js';
+import { SingleLeaderElector } from '../../../src/controller/leadership/single.js';
+import { FakeExecutorFleet } from '../../../bench/engine-fake-executors.js';
+import { testSpec } from '../../fixtures/specs.js';
+
+const ID = 'TEST_SPEC-00001';
+
+/** Leadership the test hands out and takes away. */
+class TestElector implements LeaderElector {
+  private handlers: Parameters<LeaderElector['start']>[0] | undefined;
+  private leading = false;
+  async start(handlers: Parameters<LeaderElector['start']>[0]) {
+    this.handlers = handlers;
+  }
+  async gain() {
+    this.leading = true;
+    await this.handlers!.onAcquired();
+  }
+  async lose() {
+    this.leading = false;
+    await this.handlers!.onLost();
+  }
+  isLeader() {
+    return this.leading;
+  }
+  leaderAddress() {
+    return this.leading ? 'me:4000' : 'other:4000';
+  }
+  async stop() {
+    if (this.leading) await this.lose();
+  }
+}
+
+describe('leadership (decisions 12-13)', () => {
+  let controller: Controller | undefined;
+  let store: SqliteStateStore;
+  afterEach(async () => {
+    await controller?.stop();
+    await store?.close();
+  });
+
+  async function setup() {
+    const clock = new ManualClock();
+    store = new SqliteStateStore(':memory:');
+    const elector = new TestElector();
+    const fleet = new FakeExecutorFleet(() => controller!, clock);
+    controller = await createController({
+      config: parseControllerConfig({ logLevel: 'silent', options: { allowedMountDirs: [] } }),
+      store,
+      clock,
+      messenger: fleet,
+      leadership: elector,
+      logger: pino({ level: 'silent' }),
+      hostname: 'me',
+      port: 4000,
+    });
+    await controller.start();
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 2000 && !cond(); i++) await clock.advance(50);
+      expect(cond()).toBe(true);
+    };
+    return { clock, elector, fleet, until };
+  }
+
+  it('does nothing and rejects executor messages until it leads', async () => {
+    const { fleet, elector } = await setup();
+    expect(controller!.isLeader()).toBe(false);
+    expect(controller!.leaderAddress()).toBe('other:4000');
+    expect(await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).toEqual({
+      ok: false,
+      errors: ['This node is not the leader controller'],
+    });
+    const answer = await fleet.add('ex1.local');
+    expect(answer.executorId).toBeDefined();
+    expect(controller!.executorSummaries()).toEqual([]);
+    await elector.gain();
+    expect(controller!.isLeader()).toBe(true);
+    expect(controller!.latestEvents(0, 10).events.map((e) => e.type)).toEqual(['LEADERSHIP_ACQUIRED']);
+  });
+
+  it('drops every state machine on loss and rebuilds them from the store on gain, without re-validation', async () => {
+    const { elector, fleet, until } = await setup();
+    await elector.gain();
+    await fleet.add('ex1.local');
+    expect((await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).ok).toBe(true);
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    expect((await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID })).ok).toBe(true);
+    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+
+    await elector.lose();
+    expect(controller!.isLeader()).toBe(false);
+    expect(controller!.parts.engine.stateOf(ID)).toBeUndefined();
+    expect(controller!.serviceSummary(ID)).toBeUndefined();
+    expect(controller!.latestEvents(0, 10).events.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
+
+    // Options became stricter meanwhile: the stored service must still come back (decision 13, §13.2.22).
+    controller!.parts.options.raw.allowedMountDirs = ['/nowhere'];
+    await elector.gain();
+    expect(controller!.parts.engine.stateOf(ID)).toBe('ACTIVE');
+    expect(controller!.serviceSummary(ID)?.state).toBe('ACTIVE');
+    expect(controller!.serviceInstances(ID, ['HEALTHY'])).toHaveLength(1);
+    // And it is managed again: a crashed instance is replaced.
+    const victim = controller!.serviceInstances(ID)[0]!;
+    await fleet.setState(victim.instanceId, 'STOPPED');
+    await until(() => controller!.serviceInstances(ID, ['HEALTHY']).some((i) => i.instanceId !== victim.instanceId));
+  });
+
+  it('a service that lost its leader mid-operation comes back in its steady state', async () => {
+    const { elector, fleet, until } = await setup();
+    await elector.gain();
+    await fleet.add('ex1.local', { onStart: () => ({ kind: 'hang' }) });
+    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
+    await until(() => controller!.serviceSummary(ID)?.state === 'ADJUSTING_INSTANCES');
+    await elector.lose();
+    await elector.gain();
+    expect(controller!.parts.engine.stateOf(ID)).toBe('ACTIVE');
+  });
+
+  it('the single elector always leads and hands leadership back on stop', async () => {
+    const elector = new SingleLeaderElector('host:1');
+    const calls: string[] = [];
+    await elector.start({ onAcquired: async () => void calls.push('acquired'), onLost: async () => void calls.push('lost') });
+    expect(elector.isLeader()).toBe(true);
+    expect(elector.leaderAddress()).toBe('host:1');
+    await elector.stop();
+    expect(elector.isLeader()).toBe(false);
+    expect(calls).toEqual(['acquired', 'lost']);
+  });
+});
