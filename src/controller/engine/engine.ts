@@ -23,6 +23,8 @@ export class Engine {
   private readonly runners = new Map<string, ServiceRunner>();
   private readonly listeners = new Set<StateListener>();
   private readonly background = new Set<Promise<unknown>>();
+  /** Aborted when the engine stops, so detached cleanups end with the leadership term. */
+  private lifetime = new AbortController();
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -83,6 +85,7 @@ export class Engine {
 
   /** Leadership gained: one runner per stored service, in the steady state of its record (decisions 12-13). */
   restore(services: readonly LocalServiceInfo[]): void {
+    if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
     for (const info of services) {
       if (this.runners.has(info.serviceId)) continue;
       this.addRunner(info.serviceId, steadyState(info.activationState)).start();
@@ -98,6 +101,7 @@ export class Engine {
   async stop(): Promise<void> {
     const runners = [...this.runners.values()];
     this.runners.clear();
+    this.lifetime.abort(new Error('Engine stopped'));
     await Promise.all(runners.map((r) => r.stop()));
     await Promise.allSettled([...this.background]);
   }
@@ -109,7 +113,7 @@ export class Engine {
 
   private addRunner(serviceId: string, initial: LocalServiceState): ServiceRunner {
     const runner = new ServiceRunner(serviceId, initial, this.deps, { onTransition: (r, from, to) => this.onTransition(r, from, to) }, (work) =>
-      this.track(work),
+      this.track(work(this.lifetime.signal)),
     );
     this.runners.set(serviceId, runner);
     return runner;

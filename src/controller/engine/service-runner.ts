@@ -71,7 +71,7 @@ export class ServiceRunner {
     initial: LocalServiceState,
     private readonly deps: EngineDeps,
     private readonly hooks: RunnerHooks,
-    private readonly track: (work: Promise<unknown>) => void,
+    private readonly background: (work: (signal: AbortSignal) => Promise<unknown>) => void,
   ) {
     this.current = initial;
     this.log = deps.logger.child({ serviceId });
@@ -157,7 +157,7 @@ export class ServiceRunner {
         pending: () => this.slot,
         waitForOperation: () => (this.stopped ? Promise.resolve() : this.waitForWake()),
         signal: abort.signal,
-        track: this.track,
+        background: this.background,
       };
       let next: LocalServiceState;
       try {

@@ -12,8 +12,11 @@ export interface ActionContext {
   waitForOperation(): Promise<void>;
   /** Aborted by cancel (cancellable actions only) and when the runner stops (leadership lost). */
   signal: AbortSignal;
-  /** Registers background work (cleanups) so shutdown can wait for it. */
-  track(work: Promise<unknown>): void;
+  /**
+   * Runs background work (cleanups) detached from the action; `signal` aborts when the engine stops (leadership
+   * lost), and shutdown waits for it.
+   */
+  background(work: (signal: AbortSignal) => Promise<unknown>): void;
 }
 
 export type ServiceAction = (ctx: ActionContext) => Promise<LocalServiceState>;

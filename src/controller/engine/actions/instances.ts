@@ -26,7 +26,7 @@ export const adjustAction: ServiceAction = async (ctx) => {
     const jobs: Job[] = [];
     for (const { executorId, count } of todo.start) {
       for (let i = 0; i < count; i++) {
-        jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, track: ctx.track }));
+        jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, background: ctx.background }));
       }
     }
     for (const instanceId of todo.stop) jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec }));
@@ -57,7 +57,7 @@ export const replaceAction: ServiceAction = async (ctx) => {
   const session = deps.scheduler.openSession();
   try {
     const pipelines: Job[] = affected.map((old) => {
-      const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, track: ctx.track });
+      const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, background: ctx.background });
       const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec });
       const steps = stopFirst ? [stop, start] : [start, stop];
       return async (signal) => {

@@ -24,8 +24,8 @@ export interface StartJobContext {
   executorId: string;
   opSpec: EffectiveOpSpec;
   session: SchedulingSession;
-  /** Cleanups (decision 6) run detached from the batch; the engine tracks them for shutdown. */
-  track: (work: Promise<unknown>) => void;
+  /** Cleanups (decision 6) run detached from the batch, until done or the engine stops. */
+  background: (work: (signal: AbortSignal) => Promise<unknown>) => void;
 }
 
 /**
@@ -90,7 +90,7 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
     const record = deps.workingSet.instance(serviceId, instanceId);
     if (record?.state !== 'HEALTHY') {
       ctx.session.release(instanceId);
-      if (accepted) ctx.track(stopLeftover(ctx, instanceId, executor.address));
+      if (accepted) ctx.background((stopping) => stopLeftover(ctx, instanceId, executor.address, stopping));
     }
   }
 }
@@ -103,6 +103,7 @@ async function stopLeftover(
   ctx: StartJobContext,
   instanceId: string,
   address: Parameters<EngineDeps['messenger']['send']>[0],
+  signal: AbortSignal,
 ): Promise<void> {
   const { deps, serviceId } = ctx;
   try {
@@ -110,13 +111,15 @@ async function stopLeftover(
       serviceId,
       instanceId,
       (r: LocalServiceInstanceInfo | undefined) => r !== undefined && (STOPPABLE.has(r.state) || !PROGRESSING.has(r.state)),
-      { clock: deps.clock, timeoutMs: ctx.opSpec.timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs },
+      { clock: deps.clock, timeoutMs: ctx.opSpec.timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs, signal },
     );
     if (record && !STOPPABLE.has(record.state)) return;
     // No record yet (the executor never reported) is tried too: the executor answers FAILED if it does not know it.
-    const response = await sendUntilAccepted(deps, address, (now) => stopMessage(address, instanceId, now));
+    const response = await sendUntilAccepted(deps, address, (now) => stopMessage(address, instanceId, now), signal);
     deps.logger.info({ serviceId, instanceId, status: response.status }, 'Stopped leftover of a failed start');
   } catch (error) {
+    // Aborted: leadership moved on; the next leader's reconciler and the executor's reaper own it now.
+    if (isAbort(error) || signal.aborted) return;
     deps.logger.warn({ serviceId, instanceId, err: error }, 'Could not stop leftover of a failed start');
   }
 }
