@@ -68,8 +68,13 @@ export class EtcdLeaderElector implements LeaderElector {
     return this.leading;
   }
 
+  /**
+   * What this node last saw is only passed on while its own link to etcd is alive: a node cut off from etcd
+   * (quorum lost, partition) cannot know who leads, and naming a stale leader, itself included, would send
+   * clients and UI redirects in circles (§6.2: an unknown leader is simply not named).
+   */
   leaderAddress(): string | undefined {
-    return this.leader?.address;
+    return this.keepAliveFresh() ? this.leader?.address : undefined;
   }
 
   /** The leader key and revision that guard every store write while this node leads. */
@@ -155,6 +160,7 @@ export class EtcdLeaderElector implements LeaderElector {
     this.lease = undefined;
     this.myKey = undefined;
     this.myRevision = undefined;
+    this.leader = undefined;
     await this.stepDown(reason);
     lease?.release();
     void lease?.revoke().catch(() => undefined);
