@@ -41,6 +41,8 @@ export class Reconciler {
   private stopped = true;
   private current: Promise<void> = Promise.resolve();
   private readonly passListeners = new Set<(report: PassReport) => void>();
+  /** The last ADJUST submitted per service: the plan it was for, and when. */
+  private readonly lastAdjust = new Map<string, { key: string; at: number }>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -89,9 +91,21 @@ export class Reconciler {
       const state = d.engine.stateOf(info.serviceId);
       if (!state || !isSteady(state) || d.engine.hasPendingOperation(info.serviceId)) continue;
       const current = d.workingSet.currentInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
-      if (planIsEmpty(plan(info, executors, current))) continue;
+      const todo = plan(info, executors, current);
+      if (planIsEmpty(todo)) {
+        this.lastAdjust.delete(info.serviceId);
+        continue;
+      }
+      // The same unfinished plan right after an ADJUST (e.g. an executor without free cores) waits for the
+      // periodic pass instead of spinning; a different plan (an executor joined, an instance died) goes at once.
+      const key = planKey(todo);
+      const last = this.lastAdjust.get(info.serviceId);
+      if (last && last.key === key && now - last.at < d.options.reconcileIntervalMs) continue;
       const result = d.engine.submit({ type: 'ADJUST_INSTANCES', serviceId: info.serviceId });
-      if (result.ok) adjusted.push(info.serviceId);
+      if (result.ok) {
+        adjusted.push(info.serviceId);
+        this.lastAdjust.set(info.serviceId, { key, at: now });
+      }
       else d.logger.info({ serviceId: info.serviceId, errors: result.errors }, 'Reconciliation ADJUST not accepted');
     }
     return this.report({ adjusted, lost });
@@ -152,4 +166,9 @@ export class Reconciler {
     }
     return lost.length;
   }
+}
+
+function planKey(p: ReturnType<typeof plan>): string {
+  const starts = p.start.map((s) => `${s.executorId}x${s.count}`).sort();
+  return `${starts.join(',')}|${[...p.stop].sort().join(',')}`;
 }

@@ -205,3 +205,25 @@ describe('reconciler guards (§10.4.5-6)', () => {
     expect(reads()).toBeGreaterThan(0);
   });
 });
+
+describe('reconciler pacing', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it('does not spin on a plan it cannot complete: the same plan waits for the periodic pass', async () => {
+    h = await harness({ jobRetryCount: 0 });
+    await h.fleet.add('full.local', { cores: 0 });
+    h.fleet.startHeartbeats(20_000);
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'INACTIVE');
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.clock.advance(30_000);
+    const adjusts = h.states.filter(([, s]) => s === 'ADJUSTING_INSTANCES').length;
+    // One immediately, then at most one per 5 s period.
+    expect(adjusts).toBeGreaterThanOrEqual(2);
+    expect(adjusts).toBeLessThanOrEqual(7);
+    // A new executor changes the plan: it is served at once.
+    const joined = await h.fleet.add('roomy.local');
+    await h.untilNow(() => joined.running().length === 1);
+  });
+});
