@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { executorIdOf } from '../../../src/model/ids.js';
 import { freePort, startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
@@ -86,7 +86,18 @@ export interface HaCluster {
   close(): Promise<void>;
 }
 
-const repoRoot = join(import.meta.dirname, '..', '..', '..');
+/** The repository (the directory holding package.json), from the source tree or from dist/ (the bench). */
+function findRepoRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${import.meta.dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+const repoRoot = findRepoRoot();
 
 /** `node --import tsx src/main.ts` from the repository (tests), or the built binary (bench). */
 export function droveCommand(fromDist: boolean): string[] {
@@ -166,7 +177,8 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
             type: 'etcd',
             endpoints: etcd.endpoints,
             namespace,
-            leaseTtlSeconds: options.leaseTtlSeconds ?? 3,
+            // Absent: the configuration's default, as an operator would run it.
+            ...(options.leaseTtlSeconds ? { leaseTtlSeconds: options.leaseTtlSeconds } : {}),
           },
           clusterAuth: {
             secrets: [
