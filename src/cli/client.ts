@@ -52,7 +52,7 @@ export class DroveClient {
   /** A non-enveloped JSON call (log endpoints); any status but 200 is an error, as in the Python CLI. */
   async getRaw<T>(path: string): Promise<T> {
     const response = await this.send('GET', path);
-    const text = await response.body.text();
+    const text = await this.readText(response);
     if (response.statusCode !== 200) {
       throw new DroveCallError(describeRawFailure(response.statusCode, text), response.statusCode);
     }
@@ -80,7 +80,7 @@ export class DroveClient {
 
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const response = await this.send(method, path, body);
-    const text = await response.body.text();
+    const text = await this.readText(response);
     let envelope: Envelope | undefined;
     try {
       envelope = JSON.parse(text) as Envelope;
@@ -107,6 +107,15 @@ export class DroveClient {
     }
     // The Python CLI hands the command `data` when the key exists, else the envelope (cancel relies on that).
     return ('data' in envelope ? envelope.data : envelope) as T;
+  }
+
+  /** A body that stalls mid-way is a timeout like any other, reported the same way. */
+  private async readText(response: Dispatcher.ResponseData): Promise<string> {
+    try {
+      return await response.body.text();
+    } catch (error) {
+      throw new DroveCallError(`Reading the answer of ${this.connection.endpoint} failed: ${networkMessage(error)}`, response.statusCode);
+    }
   }
 
   private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Dispatcher.ResponseData> {

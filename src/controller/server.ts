@@ -47,7 +47,12 @@ export async function startControllerServer(config: ControllerConfig, opts: Star
     config,
     logger: logger as unknown as FastifyBaseLogger,
   });
-  await app.listen({ host: config.server.host, port: config.server.port });
+  try {
+    await app.listen({ host: config.server.host, port: config.server.port });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   const port = (app.server.address() as AddressInfo).port;
 
   const cleanups: Array<() => Promise<void>> = [() => app.close()];
