@@ -1,0 +1,69 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpExecutorMessenger } from '../../../src/controller/executor-client.js';
+import type { ExecutorMessage } from '../../../src/model/index.js';
+
+describe('HTTP executor messenger (§6.8)', () => {
+  let server: Server | undefined;
+  const messenger = new HttpExecutorMessenger({ controllerHostname: 'ctl.local', clusterSecret: 'ctl-secret', requestTimeoutMs: 2_000 });
+  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  async function serve(status: number, body: string): Promise<{ port: number; seen: Array<{ url?: string; method?: string; headers: IncomingHttpHeaders; body: string }> }> {
+    const seen: Array<{ url?: string; method?: string; headers: IncomingHttpHeaders; body: string }> = [];
+    server = createServer((req, res) => {
+      let data = '';
+      req.on('data', (c: Buffer) => (data += c.toString()));
+      req.on('end', () => {
+        seen.push({ url: req.url, method: req.method, headers: req.headers, body: data });
+        res.statusCode = status;
+        res.setHeader('Content-Type', 'application/json');
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as { port: number }).port, seen };
+  }
+
+  const message = (port: number): ExecutorMessage => ({
+    type: 'STOP_LOCAL_SERVICE_INSTANCE',
+    header: { id: 'm-1', senderType: 'CONTROLLER', direction: 'REQUEST', messageTime: 1 },
+    address: { executorId: 'E-1', hostname: '127.0.0.1', port, transportType: 'HTTP' },
+    instanceId: 'SI-1',
+  });
+
+  it('posts JSON to /apis/v1/messages with NodeId and Cluster-Authorization, and returns the status', async () => {
+    const { port, seen } = await serve(200, JSON.stringify({ header: {}, status: 'ACCEPTED' }));
+    const m = message(port);
+    const answer = await messenger.send(m.address, m);
+    expect(answer).toEqual({ header: m.header, status: 'ACCEPTED' });
+    expect(seen[0]).toMatchObject({ url: '/apis/v1/messages', method: 'POST' });
+    expect(seen[0]!.headers['content-type']).toBe('application/json');
+    expect(seen[0]!.headers.nodeid).toBe('ctl.local');
+    expect(seen[0]!.headers['cluster-authorization']).toBe('ctl-secret');
+    expect(JSON.parse(seen[0]!.body)).toEqual(m);
+  });
+
+  it('passes the executor\'s reason on', async () => {
+    const { port } = await serve(200, JSON.stringify({ status: 'FAILED', message: 'Instance not running' }));
+    const m = message(port);
+    expect(await messenger.send(m.address, m)).toEqual({ header: m.header, status: 'FAILED', message: 'Instance not running' });
+  });
+
+  it('treats a non-200 answer as FAILED', async () => {
+    const { port } = await serve(401, '');
+    const m = message(port);
+    const answer = await messenger.send(m.address, m);
+    expect(answer.status).toBe('FAILED');
+    expect(answer.message).toContain('HTTP 401');
+  });
+
+  it('treats an unreachable executor as FAILED, never throwing', async () => {
+    const { port } = await serve(200, '{}');
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    server = undefined;
+    const m = message(port);
+    const answer = await messenger.send(m.address, m);
+    expect(answer.status).toBe('FAILED');
+    expect(answer.message).toContain('unreachable');
+  });
+});

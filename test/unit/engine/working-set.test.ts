@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { WorkingSet } from '../../../src/controller/working-set.js';
+import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
+import { StoreUnavailableError } from '../../../src/controller/store/store.js';
+import type { DroveEventType, LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
+import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from './harness.js';
+
+const NOW = 1_700_000_000_000;
+
+function info(serviceId = 'TEST_SPEC-00001'): LocalServiceInfo {
+  return { serviceId, spec: testSpec(), instancesPerHost: 1, activationState: 'INACTIVE', created: NOW, updated: NOW };
+}
+function record(instanceId: string, state: LocalServiceInstanceState = 'HEALTHY', updated = NOW): LocalServiceInstanceInfo {
+  return {
+    serviceId: 'TEST_SPEC-00001',
+    serviceName: 'TEST_SPEC',
+    instanceId,
+    executorId: 'E-1',
+    resources: [],
+    state,
+    metadata: {},
+    errorMessage: '',
+    created: NOW,
+    updated,
+  };
+}
+
+describe('working set over the SQLite store (§10.6 adapted)', () => {
+  const stores: SqliteStateStore[] = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+  });
+  function setup() {
+    const store = new SqliteStateStore(':memory:');
+    stores.push(store);
+    const events: Array<[DroveEventType, Record<string, string | number>]> = [];
+    const ws = new WorkingSet(store, { emit: (type, metadata) => void events.push([type, metadata]) });
+    return { store, ws, events };
+  }
+
+  it('writes services through, and deleting a service removes its instances too', async () => {
+    const { store, ws } = setup();
+    await ws.putService(info());
+    expect(ws.service('TEST_SPEC-00001')?.activationState).toBe('INACTIVE');
+    await ws.putService({ ...info(), activationState: 'ACTIVE' });
+    expect((await store.load()).services[0]!.activationState).toBe('ACTIVE');
+    for (let i = 0; i < 9; i++) await ws.putService(info(`S-${i}`));
+    expect(ws.services()).toHaveLength(10);
+    await ws.applyReports([record('SI-1')]);
+    await ws.deleteService('TEST_SPEC-00001');
+    expect(ws.service('TEST_SPEC-00001')).toBeUndefined();
+    expect(ws.instances('TEST_SPEC-00001')).toEqual([]);
+    const stored = await store.load();
+    expect(stored.services).toHaveLength(9);
+    expect(stored.instances).toEqual([]);
+  });
+
+  it('keeps instance records, filters current ones by state and age, deletes some or all', async () => {
+    const { store, ws } = setup();
+    await ws.putService(info());
+    await ws.applyReports(Array.from({ length: 10 }, (_, i) => record(`SI-${i}`)));
+    const current = (now = NOW) => ws.currentInstances('TEST_SPEC-00001', now, 60_000);
+    expect(current().filter((i) => i.state === 'HEALTHY')).toHaveLength(10);
+    expect(current().filter((i) => i.state === 'UNHEALTHY')).toHaveLength(0);
+    expect(ws.instance('TEST_SPEC-00001', 'SI-3')?.instanceId).toBe('SI-3');
+    await ws.deleteInstances('TEST_SPEC-00001', ['SI-3']);
+    expect(current()).toHaveLength(9);
+    // A day later none of them is current any more, but all are still held.
+    expect(current(NOW + 86_400_000)).toHaveLength(0);
+    expect(ws.instances('TEST_SPEC-00001')).toHaveLength(9);
+    await ws.deleteInstances('TEST_SPEC-00001', ws.instances('TEST_SPEC-00001').map((i) => i.instanceId));
+    expect((await store.load()).instances).toEqual([]);
+  });
+
+  it('applies only newer reports, emits an event on a new record or a state change only, and drops unknown services', async () => {
+    const { ws, events } = setup();
+    await ws.putService(info());
+    await ws.applyReports([record('SI-1', 'PENDING', NOW)]);
+    await ws.applyReports([record('SI-1', 'HEALTHY', NOW + 2)]);
+    await ws.applyReports([record('SI-1', 'PROVISIONING', NOW + 1)]);
+    await ws.applyReports([record('SI-1', 'HEALTHY', NOW + 3)]);
+    await ws.applyReports([{ ...record('SI-9'), serviceId: 'GONE-1' }]);
+    expect(ws.instance('TEST_SPEC-00001', 'SI-1')).toMatchObject({ state: 'HEALTHY', updated: NOW + 3 });
+    expect(events.map(([type, m]) => `${type}:${m.CURRENT_STATE}`)).toEqual([
+      'LOCAL_SERVICE_INSTANCE_STATE_CHANGE:PENDING',
+      'LOCAL_SERVICE_INSTANCE_STATE_CHANGE:HEALTHY',
+    ]);
+    expect(ws.instances('GONE-1')).toEqual([]);
+  });
+
+  it('leaves memory untouched when the store refuses a write', async () => {
+    const { store, ws } = setup();
+    await ws.putService(info());
+    await ws.applyReports([record('SI-1', 'PENDING')]);
+    store.putInstances = async () => {
+      throw new StoreUnavailableError('disk full');
+    };
+    await expect(ws.applyReports([record('SI-1', 'HEALTHY', NOW + 1)])).rejects.toThrow('disk full');
+    expect(ws.instance('TEST_SPEC-00001', 'SI-1')?.state).toBe('PENDING');
+    store.putService = async () => {
+      throw new StoreUnavailableError('disk full');
+    };
+    await expect(ws.putService({ ...info(), activationState: 'ACTIVE' })).rejects.toThrow('disk full');
+    expect(ws.service('TEST_SPEC-00001')?.activationState).toBe('INACTIVE');
+  });
+});
+
+describe('store failures in the engine', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it('a CREATE whose record cannot be stored ends DESTROYED and leaves no state machine', async () => {
+    h = await harness();
+    h.store.putService = async () => {
+      throw new StoreUnavailableError('disk full');
+    };
+    expect((await h.controller.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).ok).toBe(true);
+    await h.until(() => h.controller.parts.engine.stateOf('TEST_SPEC-00001') === undefined);
+    expect(h.controller.serviceSummary('TEST_SPEC-00001')).toBeUndefined();
+  });
+
+  it('an ACTIVATE whose write fails falls back to the stored state', async () => {
+    h = await harness();
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => h.controller.serviceSummary('TEST_SPEC-00001')?.state === 'INACTIVE');
+    h.store.putService = async () => {
+      throw new StoreUnavailableError('disk full');
+    };
+    await h.submit({ type: 'ACTIVATE', serviceId: 'TEST_SPEC-00001' });
+    await h.until(() => h.states.filter(([, s]) => s === 'INACTIVE').length === 2);
+    expect(h.controller.serviceSummary('TEST_SPEC-00001')).toMatchObject({ state: 'INACTIVE', activationState: 'INACTIVE' });
+  });
+
+  it('an executor report the store cannot take is answered FAILED with the reason', async () => {
+    h = await harness();
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => h.controller.serviceSummary('TEST_SPEC-00001')?.state === 'INACTIVE');
+    const executor = await h.fleet.add('ex1.local');
+    h.store.putInstances = async () => {
+      throw new StoreUnavailableError('disk full');
+    };
+    const answer = await h.controller.handleControllerMessage({
+      type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT',
+      header: { id: 'x', senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: 1 },
+      resourceSnapshot: executor.snapshot(),
+      instanceInfo: { ...record('SI-1'), executorId: executor.executorId },
+    });
+    expect(answer).toMatchObject({ status: 'FAILED', message: 'disk full' });
+  });
+});
