@@ -81,7 +81,7 @@ export const ExecutorConfigSchema = z.object({
         .array(z.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
         .min(1, { error: 'at least one cluster secret is required (the executor sends its EXECUTOR secret)' }),
     }),
-  /** Extra tags; the hostname is always added (§6.8). */
+  /** Extra tags; none by default since local services ignore them (the hostname is always added, §6.8). */
   tags: z.array(z.string().min(1)).default([]),
   resources: ExecutorResourcesSchema.default(ExecutorResourcesSchema.parse({})),
   docker: z
@@ -90,9 +90,15 @@ export const ExecutorConfigSchema = z.object({
       socket: z.string().min(1).default('/var/run/docker.sock'),
     })
     .default({ socket: '/var/run/docker.sock' }),
-  /** Per-instance output logs: <logDir>/<serviceId>/<instanceId>/output.log. */
+  /**
+   * Per-instance output logs: <logDir>/<serviceId>/<instanceId>/output.log. Default: the FHS place for
+   * service logs, outside the container so logs outlive the instance.
+   */
   logDir: z.string().min(1).default('/var/log/drove/executor'),
-  /** Small executor state that is not in container labels (blacklisting survives a restart). */
+  /**
+   * Small executor state that is not in container labels (blacklisting survives a restart). Default: the FHS
+   * place for persistent service state.
+   */
   dataDir: z.string().min(1).default('/var/lib/drove/executor'),
   /**
    * Keep images after an instance stops. Default true (Drove's default is false): local services restart on
@@ -108,6 +114,7 @@ export const ExecutorConfigSchema = z.object({
    */
   maxOpenFiles: z.number().int().min(64).optional(),
   options: ExecutorOptionsSchema.default(ExecutorOptionsSchema.parse({})),
+  /** info: state changes and recoveries are worth a line each; probes are not. */
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 export type ExecutorConfigInput = z.input<typeof ExecutorConfigSchema>;
