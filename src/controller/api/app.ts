@@ -57,6 +57,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     config.options.disableReadAuth,
     opts.clock ?? systemClock,
     { ...DEFAULT_AUTH_OPTIONS, ...opts.auth },
+    config.instanceAuth.secret,
   );
   const audited = new Set(config.options.auditedHttpMethods.map((m) => m.toUpperCase()));
 

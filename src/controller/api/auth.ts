@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { systemClock, type Clock } from '../../model/index.js';
 import type { ClusterAuthConfig, UserAuthConfig, UserRole } from '../config.js';
@@ -6,11 +6,12 @@ import { ApiError, failedError } from './errors.js';
 
 /**
  * Authentication and authorization of controller requests (§6.1): cluster-node secrets first
- * (`Cluster-Authorization`), then HTTP Basic against the configured users. Without a `userAuth` section (or with
+ * (`Cluster-Authorization`), then instance tokens (`App-Instance-Authorization`, the JWT every container gets),
+ * then HTTP Basic against the configured users. Without a `userAuth` section (or with
  * `enabled: false`) every caller is `default-user` with EXTERNAL_ROOT, as in Drove.
  */
 
-export type PrincipalRole = UserRole | 'CLUSTER_NODE';
+export type PrincipalRole = UserRole | 'CLUSTER_NODE' | 'APPLICATION_INSTANCE';
 
 export interface Principal {
   name: string;
@@ -52,6 +53,7 @@ export class Authenticator {
     private readonly disableReadAuth: boolean,
     private readonly clock: Clock = systemClock,
     private readonly options: AuthOptions = DEFAULT_AUTH_OPTIONS,
+    private readonly instanceAuthSecret?: string,
   ) {
     this.secrets = clusterAuth.secrets.map((s) => Buffer.from(s.secret, 'utf8'));
   }
@@ -65,6 +67,11 @@ export class Authenticator {
     const clusterSecret = single(headers['cluster-authorization']);
     if (clusterSecret !== undefined && this.matchesSecret(clusterSecret)) {
       return { name: single(headers['nodeid']) ?? 'cluster-node', role: 'CLUSTER_NODE' };
+    }
+    const instanceToken = single(headers['app-instance-authorization']);
+    if (instanceToken !== undefined && this.instanceAuthSecret) {
+      const claims = verifyInstanceToken(instanceToken, this.instanceAuthSecret);
+      if (claims) return { name: `${claims.droveAppId}/${claims.droveInstanceId}`, role: 'APPLICATION_INSTANCE' };
     }
     if (!this.userAuthEnabled) return { name: 'default-user', role: 'EXTERNAL_ROOT' };
     const credentials = parseBasic(single(headers['authorization']));
@@ -136,4 +143,31 @@ function parseBasic(header: string | undefined): { username: string; password: s
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+interface InstanceClaims {
+  droveAppId: string;
+  droveInstanceId: string;
+}
+
+/** HS256 JWT as the controller issues to instances (issuer, audience and subject fixed by Drove). */
+export function verifyInstanceToken(token: string, secret: string): InstanceClaims | undefined {
+  const parts = token.trim().replace(/^Bearer\s+/i, '').split('.');
+  if (parts.length !== 3) return undefined;
+  const [header, payload, signature] = parts as [string, string, string];
+  const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest();
+  const given = Buffer.from(signature, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  try {
+    const h = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string };
+    const p = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const audience = Array.isArray(p.aud) ? p.aud : [p.aud];
+    if (h.alg !== 'HS256' || p.iss !== 'drove' || p.sub !== 'drove-controller' || !audience.includes('drove-application-instance')) {
+      return undefined;
+    }
+    if (typeof p.droveAppId !== 'string' || typeof p.droveInstanceId !== 'string') return undefined;
+    return { droveAppId: p.droveAppId, droveInstanceId: p.droveInstanceId };
+  } catch {
+    return undefined;
+  }
 }
