@@ -18,6 +18,8 @@ import { INSTANCE_TRANSITIONS, STOPPABLE_STATES, canTransition, isTerminal } fro
 
 /** Docker's default pull timeout when a spec has none (Drove: 15 minutes). */
 const DEFAULT_PULL_TIMEOUT_MS = 15 * 60_000;
+/** Fresh host ports are tried this often when Docker finds the chosen one taken (a rare race). */
+const PORT_CLASH_ATTEMPTS = 3;
 /** A check without a timeout gets Drove's runtime default of 1 s. */
 const DEFAULT_CHECK_TIMEOUT_MS = 1_000;
 
@@ -208,34 +210,49 @@ export class InstanceStateMachine {
 
   private async runContainer(): Promise<Outcome> {
     try {
-      const hostPorts: Record<string, number> = {};
-      const ports: Record<string, InstancePort> = {};
-      for (const p of this.spec.ports) {
-        hostPorts[p.name] = this.spec.hostLevelInstance ? p.port : await this.deps.allocatePort();
-        ports[p.name] = { containerPort: p.port, hostPort: hostPorts[p.name]!, portType: p.type };
-      }
-      this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports } };
-      const cores = this.spec.resources.flatMap((r) => (r.type === 'CPU' ? Object.values(r.cores).flat() : []));
-      const containerSpec = buildContainerSpec(this.spec, {
-        hostname: this.deps.hostname,
-        executorId: this.deps.executorId,
-        hostPorts,
-        physicalCores: this.deps.resources.physicalCores(cores),
-        numaPinning: this.deps.numaPinning,
-        executorEnv: this.deps.executorEnv,
-        ...(this.deps.defaultUserSpec ? { defaultUserSpec: this.deps.defaultUserSpec } : {}),
-        ...(this.deps.maxOpenFiles ? { maxOpenFiles: this.deps.maxOpenFiles } : {}),
-        info: { ...this.current, state: 'UNREADY', errorMessage: '' },
-      });
       const files = await resolveConfigs(this.spec.configs ?? []);
-      this.containerId = await this.deps.runtime.createContainer(containerSpec);
-      if (files.length > 0) await this.deps.runtime.putArchive(this.containerId, await configTar(files));
-      await this.deps.runtime.startContainer(this.containerId);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.createAndStart(files);
+          break;
+        } catch (error) {
+          // A free port found by binding 0 can be taken by someone else before Docker binds it: pick new ones.
+          if (this.spec.hostLevelInstance || attempt >= PORT_CLASH_ATTEMPTS || !isPortClash(error)) throw error;
+          this.deps.logger.warn({ instanceId: this.instanceId, error: errorText(error) }, 'host port taken meanwhile; retrying');
+          if (this.containerId) await this.deps.runtime.removeContainer(this.containerId);
+          this.containerId = undefined;
+        }
+      }
       await this.attachLogs(0);
       return { state: 'UNREADY', error: '' };
     } catch (error) {
       return { state: 'START_FAILED', error: errorText(error) };
     }
+  }
+
+  private async createAndStart(files: Awaited<ReturnType<typeof resolveConfigs>>): Promise<void> {
+    const hostPorts: Record<string, number> = {};
+    const ports: Record<string, InstancePort> = {};
+    for (const p of this.spec.ports) {
+      hostPorts[p.name] = this.spec.hostLevelInstance ? p.port : await this.deps.allocatePort();
+      ports[p.name] = { containerPort: p.port, hostPort: hostPorts[p.name]!, portType: p.type };
+    }
+    this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports } };
+    const cores = this.spec.resources.flatMap((r) => (r.type === 'CPU' ? Object.values(r.cores).flat() : []));
+    const containerSpec = buildContainerSpec(this.spec, {
+      hostname: this.deps.hostname,
+      executorId: this.deps.executorId,
+      hostPorts,
+      physicalCores: this.deps.resources.physicalCores(cores),
+      numaPinning: this.deps.numaPinning,
+      executorEnv: this.deps.executorEnv,
+      ...(this.deps.defaultUserSpec ? { defaultUserSpec: this.deps.defaultUserSpec } : {}),
+      ...(this.deps.maxOpenFiles ? { maxOpenFiles: this.deps.maxOpenFiles } : {}),
+      info: { ...this.current, state: 'UNREADY', errorMessage: '' },
+    });
+    this.containerId = await this.deps.runtime.createContainer(containerSpec);
+    if (files.length > 0) await this.deps.runtime.putArchive(this.containerId, await configTar(files));
+    await this.deps.runtime.startContainer(this.containerId);
   }
 
   private async recover(): Promise<Outcome> {
@@ -385,6 +402,10 @@ export class InstanceStateMachine {
     }
     return { state: 'STOPPED' };
   }
+}
+
+function isPortClash(error: unknown): boolean {
+  return /port is already allocated|address already in use/i.test(errorText(error));
 }
 
 class StopRequested extends Error {

@@ -78,6 +78,21 @@ describe('instance state machine', () => {
     expect(reports.at(-1)!.errorMessage).toBe('Conflict. The container name is already in use');
   });
 
+  it('picks fresh host ports when Docker finds the chosen one taken', async () => {
+    const { deps, sm, reports } = setup();
+    const start = deps.runtime.startContainer.bind(deps.runtime);
+    let failures = 1;
+    deps.runtime.startContainer = async (id) => {
+      if (failures-- > 0) throw new Error('driver failed programming external connectivity: Bind for 0.0.0.0:40001 failed: port is already allocated');
+      return start(id);
+    };
+    sm.run();
+    await until(deps.clock, () => sm.state === 'HEALTHY');
+    expect(reports.find((r) => r.state === 'UNREADY')!.localInfo!.ports.main!.hostPort).toBe(40002);
+    expect(deps.runtime.calls.filter((c) => c.startsWith('remove '))).toEqual(['remove c1']);
+    expect(sm.container).toBe('c2');
+  });
+
   it('readiness: two failures then success within three attempts is READY', async () => {
     const { deps, sm } = setup();
     deps.checker.script('/ready', false, false, true);
