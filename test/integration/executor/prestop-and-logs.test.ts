@@ -92,4 +92,28 @@ describe('executor log API (§6.10)', () => {
     // The log outlives the instance so operators can read why it stopped.
     expect(JSON.parse((await api(`${base}/list`)).body).files).toContain('output.log');
   });
+
+  it('rotates output.log per the LoggingSpec (maxSize, maxFiles)', async () => {
+    const spec = itSpec({ loggingSpec: { type: 'LOCAL', maxSize: '1k', maxFiles: 3, compress: false } });
+    await startInstance(executor, spec);
+    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    const container = (await containerOf(spec.instanceId))!;
+    for (let i = 0; i < 10; i++) {
+      const exec = await container.exec({ Cmd: ['sh', '-c', `i=0; while [ $i -lt 10 ]; do echo "burst-${i}-line-$i-................................................................................................" > /proc/1/fd/1; i=$((i+1)); done`] });
+      await exec.start({});
+      await waitFor('the burst to be written', async () => (await exec.inspect()).Running === false, 10_000);
+    }
+    const base = `/apis/v1/logs/filestream/${spec.serviceId}/${spec.instanceId}`;
+    const files = await waitFor('rotated files', async () => {
+      const list = JSON.parse((await api(`${base}/list`)).body).files as string[];
+      return list.length === 3 ? list : undefined;
+    }, 20_000);
+    expect(files[0]).toBe('output.log');
+    expect(files.slice(1).every((f) => /^output\.log-\d+$/.test(f))).toBe(true);
+    const rotated = JSON.parse((await api(`${base}/read/${files[1]}?length=100000`)).body) as { data: string };
+    expect(rotated.data.length).toBeLessThanOrEqual(1024);
+    expect(rotated.data).toContain('burst-');
+    await stopInstance(executor, spec.instanceId);
+    await leader.waitForState(spec.instanceId, 'STOPPED');
+  });
 });
