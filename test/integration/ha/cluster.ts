@@ -151,6 +151,12 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
   const logLevel = options.logLevel ?? 'warn';
   const controllers: ControllerProcess[] = [];
   const executors: ExecutorProcess[] = [];
+  // If the test runner exits without closing the cluster, no process may outlive it.
+  const killOnExit = () => {
+    for (const p of [...executors, ...controllers]) p.child?.kill('SIGKILL');
+    for (const m of etcd.members) m.process?.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
   const cluster: HaCluster = {
     dir,
     etcd,
@@ -159,6 +165,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
     executors,
     drove,
     async close() {
+      process.off('exit', killOnExit);
       await Promise.all([...executors, ...controllers].map((p) => p.kill()));
       await removeExecutorContainers(executors.map((e) => e.executorId));
       await etcd.close();
