@@ -39,6 +39,8 @@ export interface FakeExecutorOptions {
   /** Delay before answering START (the executor is slow, §10.3). */
   answerDelayMs?: number;
   onStart?: (spec: LocalServiceInstanceSpec) => StartBehaviour;
+  /** 'hang': STOP is accepted but the instance never gets past STOPPING. */
+  onStop?: 'normal' | 'hang';
 }
 
 export interface ControllerEndpoint {
@@ -328,7 +330,8 @@ export class FakeExecutorFleet {
       case 'STOP_LOCAL_SERVICE_INSTANCE': {
         const instance = executor.instances.get(message.instanceId);
         if (!instance || !STOPPABLE.has(instance.info.state)) return reply('FAILED', 'Instance not running');
-        this.track(this.progress(executor, instance, ['STOPPING', 'DEPROVISIONING', 'STOPPED'], 0));
+        const steps: LocalServiceInstanceState[] = executor.options.onStop === 'hang' ? ['STOPPING'] : ['STOPPING', 'DEPROVISIONING', 'STOPPED'];
+        this.track(this.progress(executor, instance, steps, 0));
         return reply('ACCEPTED');
       }
       case 'BLACKLIST':

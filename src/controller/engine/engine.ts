@@ -8,7 +8,7 @@ import {
 } from '../../model/index.js';
 import type { OperationResult } from '../core.js';
 import type { EngineDeps } from './deps.js';
-import { ServiceRunner } from './service-runner.js';
+import { ServiceRunner, stoppedError } from './service-runner.js';
 import { steadyState } from './state-machine.js';
 import { validateOperation, validateSpec } from './validator.js';
 
@@ -101,7 +101,7 @@ export class Engine {
   async stop(): Promise<void> {
     const runners = [...this.runners.values()];
     this.runners.clear();
-    this.lifetime.abort(new Error('Engine stopped'));
+    this.lifetime.abort(stoppedError('Engine stopped'));
     await Promise.all(runners.map((r) => r.stop()));
     await Promise.allSettled([...this.background]);
   }

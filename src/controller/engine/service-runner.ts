@@ -113,7 +113,7 @@ export class ServiceRunner {
 
   /** Stops the loop (leadership lost, shutdown); running jobs are aborted. */
   async stop(): Promise<void> {
-    this.lifetime.abort(new Error('Service runner stopped'));
+    this.lifetime.abort(stoppedError('Service runner stopped'));
     this.actionAbort?.abort(this.lifetime.signal.reason);
     this.wake();
     await this.loop;
@@ -157,6 +157,7 @@ export class ServiceRunner {
         pending: () => this.slot,
         waitForOperation: () => (this.stopped ? Promise.resolve() : this.waitForWake()),
         signal: abort.signal,
+        lifetime: this.lifetime.signal,
         background: this.background,
       };
       let next: LocalServiceState;
@@ -195,4 +196,11 @@ export class ServiceRunner {
     this.log.debug({ from, to: next }, 'Local service state change');
     this.hooks.onTransition(this, from, next);
   }
+}
+
+/** An abort reason that jobs treat like any other abort (no error logged): leadership moved on. */
+export function stoppedError(message: string): Error {
+  const error = new Error(message);
+  error.name = 'AbortError';
+  return error;
 }

@@ -49,8 +49,10 @@ describe('leadership (decisions 12-13)', () => {
     const clock = new ManualClock();
     store = new SqliteStateStore(':memory:');
     const elector = new TestElector();
-    const fleet = new FakeExecutorFleet(() => controller!, clock);
-    controller = await createController({
+    // Each test's fleet talks to its own controller only (late reports of an earlier test must not leak in).
+    let mine: Controller | undefined;
+    const fleet = new FakeExecutorFleet(() => mine!, clock);
+    mine = controller = await createController({
       config: parseControllerConfig({ logLevel: 'silent', options: { allowedMountDirs: [] } }),
       store,
       clock,
@@ -122,6 +124,22 @@ describe('leadership (decisions 12-13)', () => {
     await elector.lose();
     await elector.gain();
     expect(controller!.parts.engine.stateOf(ID)).toBe('ACTIVE');
+  });
+
+  it('leadership loss ends running stop jobs at once instead of waiting out their timeout', async () => {
+    const { elector, fleet, until } = await setup();
+    await elector.gain();
+    await fleet.add('ex1.local', { onStop: 'hang' });
+    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
+    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    await controller!.submitOperation({ type: 'DEACTIVATE', serviceId: ID });
+    await until(() => controller!.serviceInstances(ID, ['STOPPING']).length === 1);
+    expect(controller!.serviceSummary(ID)?.state).toBe('ADJUSTING_INSTANCES');
+    // No virtual time passes: the 300 s stop wait must not hold leadership hand-over.
+    await elector.lose();
+    expect(controller!.parts.engine.stateOf(ID)).toBeUndefined();
   });
 
   it('the single elector always leads and hands leadership back on stop', async () => {

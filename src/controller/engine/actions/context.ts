@@ -12,6 +12,8 @@ export interface ActionContext {
   waitForOperation(): Promise<void>;
   /** Aborted by cancel (cancellable actions only) and when the runner stops (leadership lost). */
   signal: AbortSignal;
+  /** Aborted only when the runner stops: what uncancellable work (stop jobs) still has to respect. */
+  lifetime: AbortSignal;
   /**
    * Runs background work (cleanups) detached from the action; `signal` aborts when the engine stops (leadership
    * lost), and shutdown waits for it.

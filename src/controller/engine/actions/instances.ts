@@ -29,7 +29,7 @@ export const adjustAction: ServiceAction = async (ctx) => {
         jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, background: ctx.background }));
       }
     }
-    for (const instanceId of todo.stop) jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec }));
+    for (const instanceId of todo.stop) jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec, lifetime: ctx.lifetime }));
     if (jobs.length > 0) {
       deps.logger.info(
         { serviceId: ctx.serviceId, starts: jobs.length - todo.stop.length, stops: todo.stop.length, parallelism: opSpec.parallelism },
@@ -58,7 +58,7 @@ export const replaceAction: ServiceAction = async (ctx) => {
   try {
     const pipelines: Job[] = affected.map((old) => {
       const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, background: ctx.background });
-      const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec });
+      const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec, lifetime: ctx.lifetime });
       const steps = stopFirst ? [stop, start] : [start, stop];
       return async (signal) => {
         let any = false;
@@ -86,9 +86,11 @@ export const stopInstancesAction: ServiceAction = async (ctx) => {
   const ids = op?.type === 'STOP_INSTANCES' ? op.instanceIds : [];
   const opSpec = effectiveOpSpec(opSpecOf(op), ctx.deps.options);
   const affected = ids.length === 0 ? [] : healthy(ctx, info, ids);
-  const jobs = affected.map((i) => stopJob({ deps: ctx.deps, serviceId: ctx.serviceId, instanceId: i.instanceId, opSpec }));
-  // Stop jobs are not cancellable, so they run under a signal nobody aborts.
-  await runBatch(jobs, opSpec.parallelism, new AbortController().signal);
+  const jobs = affected.map((i) =>
+    stopJob({ deps: ctx.deps, serviceId: ctx.serviceId, instanceId: i.instanceId, opSpec, lifetime: ctx.lifetime }),
+  );
+  // STOP_INSTANCES cannot be cancelled; it ends early only when leadership is lost.
+  await runBatch(jobs, opSpec.parallelism, ctx.lifetime);
   return mappedState(ctx.deps.workingSet.service(ctx.serviceId));
 };
 

@@ -9,22 +9,23 @@ export interface StopJobContext {
   serviceId: string;
   instanceId: string;
   opSpec: EffectiveOpSpec;
+  /** Aborts when the runner stops (leadership lost); an operator's cancel does not reach stop jobs. */
+  lifetime: AbortSignal;
 }
 
 /**
  * StopSingleLocalServiceInstanceJob (§5.5): a missing record (or one already finished) is success; otherwise
- * send STOP and wait for STOPPED. Stop jobs are not cancellable: a half-stopped instance helps nobody, so
- * they ignore the batch's cancel signal.
+ * send STOP and wait for STOPPED. Stop jobs are not cancellable (a half-stopped instance helps nobody), so
+ * they ignore the batch's cancel signal and end early only with the leadership term.
  */
 export function stopJob(ctx: StopJobContext): Job {
   const { deps } = ctx;
-  const uncancellable = new AbortController().signal;
   return () =>
     withRetries(() => stopAttempt(ctx), {
       retries: deps.options.raw.jobRetryCount,
       intervalMs: deps.options.jobRetryIntervalMs,
       clock: deps.clock,
-      signal: uncancellable,
+      signal: ctx.lifetime,
       onError: (error) => deps.logger.warn({ serviceId: ctx.serviceId, err: error }, 'Stop attempt failed'),
     });
 }
@@ -38,7 +39,7 @@ async function stopAttempt(ctx: StopJobContext): Promise<boolean> {
     deps.logger.warn({ serviceId, instanceId, executorId: record.executorId }, 'Cannot stop instance: executor unknown');
     return false;
   }
-  const response = await sendUntilAccepted(deps, executor.address, (now) => stopMessage(executor.address, instanceId, now));
+  const response = await sendUntilAccepted(deps, executor.address, (now) => stopMessage(executor.address, instanceId, now), ctx.lifetime);
   if (response.status !== 'ACCEPTED') {
     // The executor may have finished it meanwhile (a report can be on its way); the record decides.
     const now = deps.workingSet.instance(serviceId, instanceId);
@@ -48,7 +49,7 @@ async function stopAttempt(ctx: StopJobContext): Promise<boolean> {
     serviceId,
     instanceId,
     (r) => !r || !INSTANCE_ACTIVE_STATES.has(r.state),
-    { clock: deps.clock, timeoutMs: ctx.opSpec.timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs },
+    { clock: deps.clock, timeoutMs: ctx.opSpec.timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs, signal: ctx.lifetime },
   );
   return final === undefined ? deps.workingSet.instance(serviceId, instanceId) === undefined : final.state === 'STOPPED';
 }
