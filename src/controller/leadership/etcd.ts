@@ -1,4 +1,13 @@
-import { Etcd3, type Lease, type Namespace, type Watcher } from 'etcd3';
+import {
+  Etcd3,
+  EtcdAuthenticationFailedError,
+  EtcdPermissionDeniedError,
+  EtcdRoleNotGrantedError,
+  EtcdUserNotFoundError,
+  type Lease,
+  type Namespace,
+  type Watcher,
+} from 'etcd3';
 import { systemClock, type Clock } from '../../model/index.js';
 import type { LeaderElector } from './leadership.js';
 
@@ -56,6 +65,7 @@ export class EtcdLeaderElector implements LeaderElector {
 
   async start(handlers: LeadershipHandlers): Promise<void> {
     this.handlers = handlers;
+    await this.checkAccess();
     this.watcher = await this.ns.watch().prefix(PREFIX).create();
     this.watcher.on('put', () => void this.evaluate());
     this.watcher.on('delete', () => void this.evaluate());
@@ -91,6 +101,29 @@ export class EtcdLeaderElector implements LeaderElector {
     await this.transitions;
     await this.lease?.revoke().catch(() => undefined);
     this.lease = undefined;
+  }
+
+  /**
+   * Wrong credentials or a namespace this user may not touch are configuration errors: reported at startup, as
+   * an error that stops the controller. (Left alone, the watch below would retry them forever in silence.) An
+   * etcd that is merely not reachable yet is waited for: controllers may start before etcd.
+   */
+  private async checkAccess(): Promise<void> {
+    for (;;) {
+      try {
+        await this.ns.getAll().prefix(PREFIX).limit(1).keys();
+        return;
+      } catch (error) {
+        if (isAccessError(error)) {
+          throw new Error(`etcd refused this controller (check store.username, store.password and the user's role): ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+        this.options.logger?.warn(`leader election: etcd not reachable yet: ${(error as Error).message}`);
+        if (this.stopped) return;
+        await new Promise((resolve) => this.clock.setTimer(() => resolve(undefined), 1_000));
+      }
+    }
   }
 
   private campaign(): Promise<void> {
@@ -184,4 +217,13 @@ export class EtcdLeaderElector implements LeaderElector {
     this.transitions = this.transitions.then(() => this.handlers?.onLost()).catch(() => undefined);
     return this.transitions;
   }
+}
+
+function isAccessError(error: unknown): boolean {
+  return (
+    error instanceof EtcdAuthenticationFailedError ||
+    error instanceof EtcdPermissionDeniedError ||
+    error instanceof EtcdRoleNotGrantedError ||
+    error instanceof EtcdUserNotFoundError
+  );
 }
