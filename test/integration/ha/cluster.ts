@@ -70,6 +70,10 @@ export interface HaClusterOptions {
   leaseTtlSeconds?: number;
   /** Etcd namespace: one per cluster so that several test files may share nothing by accident. */
   namespace?: string;
+  /** An etcd already started (e.g. one requiring TLS and a password); the cluster closes it. Default: 3 members. */
+  etcd?: EtcdCluster;
+  /** More `store:` settings for every controller (username, password, tls). */
+  store?: Record<string, unknown>;
   /** Command that runs `drove`: defaults to tsx on src/main.ts. */
   drove?: string[];
   logLevel?: string;
@@ -146,7 +150,7 @@ function managed(name: string, command: string[]): ManagedProcess {
 export async function startHaCluster(options: HaClusterOptions = {}): Promise<HaCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'drove-ha-'));
   const drove = options.drove ?? droveCommand(false);
-  const etcd = await startEtcdCluster(options.etcdMembers ?? 3);
+  const etcd = options.etcd ?? (await startEtcdCluster(options.etcdMembers ?? 3));
   const namespace = options.namespace ?? `/drove-ha-${process.pid}-${Date.now()}/`;
   const logLevel = options.logLevel ?? 'warn';
   const controllers: ControllerProcess[] = [];
@@ -186,6 +190,7 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
             namespace,
             // Absent: the configuration's default, as an operator would run it.
             ...(options.leaseTtlSeconds ? { leaseTtlSeconds: options.leaseTtlSeconds } : {}),
+            ...options.store,
           },
           clusterAuth: {
             secrets: [

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { etcdClientOptions } from '../../../src/controller/store/etcd.js';
+import { freePort } from '../../helpers/etcd-cluster.js';
+import { waitUntil } from '../../helpers/wait.js';
+import { startHaCluster, type ControllerProcess, type HaCluster } from './cluster.js';
+import { startSecureEtcd, type SecureEtcd } from './fixtures/secure-etcd.js';
+import { haServiceSpec } from './fixtures/service.js';
+import { operation, summary, waitForLeader } from './steps.js';
+
+/**
+ * The `store:` options a production etcd needs: TLS with a private CA and client certificates, and a user that
+ * may only touch drove's namespace. Two controller processes elect a leader, store and fail over through it.
+ */
+describe('HA controllers on an etcd requiring TLS client certificates and a password (real etcd and controllers)', () => {
+  const namespace = '/drove-secure/';
+  let etcd: SecureEtcd;
+  let cluster: HaCluster;
+  let leader: ControllerProcess;
+
+  beforeAll(async () => {
+    etcd = await startSecureEtcd(namespace);
+    cluster = await startHaCluster({
+      controllers: 2,
+      executors: 0,
+      etcd,
+      namespace,
+      store: { username: etcd.username, password: etcd.password, tls: etcd.tls },
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  beforeEach(({ onTestFailed }) =>
+    onTestFailed(() => process.stderr.write(cluster.controllers.map((p) => `--- ${p.name}\n${p.output().slice(-3000)}`).join('\n'))),
+  );
+
+  it('elects a leader, stores what it accepts, and fails over, all over TLS with authentication', async () => {
+    leader = await waitForLeader(cluster);
+    const serviceId = await operation(leader, { type: 'CREATE', spec: haServiceSpec('HA_SECURE'), instancesPerHost: 1 });
+    await waitUntil(`${serviceId} INACTIVE`, async () => (await summary(leader, serviceId))?.state === 'INACTIVE');
+
+    const client = new Etcd3(
+      etcdClientOptions({ endpoints: etcd.endpoints, username: etcd.username, password: etcd.password, tls: etcd.tls }),
+    );
+    try {
+      const stored = await client.namespace(namespace).get(`localservices/${serviceId}`).json();
+      expect(stored).toMatchObject({ serviceId, activationState: 'INACTIVE', instancesPerHost: 1 });
+    } finally {
+      client.close();
+    }
+
+    const old = leader;
+    await old.kill();
+    leader = await waitForLeader(cluster);
+    expect(leader).not.toBe(old);
+    expect((await summary(leader, serviceId))?.state).toBe('INACTIVE');
+  });
+
+  it('a controller with a wrong etcd password stops at startup with a clear error, and never leads', async () => {
+    const config = parseYaml(readFileSync(cluster.controllers[0]!.configPath, 'utf8')) as {
+      server: { port: number };
+      store: { password: string };
+    };
+    config.server.port = await freePort();
+    config.store.password = 'not-the-password';
+    const path = join(cluster.dir, 'controller-wrong-password.yml');
+    writeFileSync(path, toYaml(config));
+    const child = spawn(cluster.drove[0]!, [...cluster.drove.slice(1), 'controller', '--config', path], {
+      cwd: join(import.meta.dirname, '..', '..', '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      expect(code).toBe(1);
+      expect(output).toMatch(/drove: etcd refused this controller \(check store.username, store.password and the user's role\): .*authentication failed/);
+      expect(await waitForLeader(cluster)).toBe(leader);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
