@@ -223,7 +223,7 @@ class DroveController implements Controller {
     if (this.leading) return;
     const { workingSet, registry, maintenance, engine, events, reconciler, staleCleaner } = this.parts;
     const stored = await this.opts.store.load();
-    workingSet.load(stored.services, stored.instances);
+    workingSet.load(stored.services, stored.instances, this.clock.now());
     registry.restore(stored.executors);
     maintenance.restore(stored.clusterState);
     this.scheduler = new Scheduler({ registry, clock: this.clock });
@@ -483,11 +483,11 @@ class DroveController implements Controller {
       switch (message.type) {
         case 'LOCAL_SERVICE_INSTANCE_STATE_REPORT':
           registry.resourceSnapshot(message.resourceSnapshot, [message.instanceInfo]);
-          await workingSet.applyReports([message.instanceInfo]);
+          this.queueReports([message.instanceInfo]);
           return reply('ACCEPTED');
         case 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS':
           registry.resourceSnapshot(message.resourceSnapshot, message.instanceInfos);
-          await workingSet.applyReports(message.instanceInfos);
+          this.queueReports(message.instanceInfos);
           return reply('ACCEPTED');
         case 'EXECUTOR_SNAPSHOT':
           await registry.heartbeat(message.nodeData);
@@ -498,6 +498,17 @@ class DroveController implements Controller {
       this.logger.error({ err: error, type: message.type }, 'Could not apply executor message');
       return reply('FAILED', (error as Error).message);
     }
+  }
+
+  /**
+   * ACCEPTED means queued, as in Drove (§6.8): the executor may send its next report at once, so the reports of
+   * a busy rollout share store transactions instead of each waiting for its own. A report lost to a store
+   * failure is repaired by the executor's next heartbeat, which carries every instance again.
+   */
+  private queueReports(reports: readonly LocalServiceInstanceInfo[]): void {
+    this.parts.workingSet.applyReports(reports).catch((error: unknown) => {
+      this.logger.error({ err: error, count: reports.length }, 'Could not store instance reports');
+    });
   }
 
   instanceExecutorAddress(serviceId: string, instanceId: string): ExecutorAddress | undefined {

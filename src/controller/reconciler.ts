@@ -156,7 +156,7 @@ export class Reconciler {
     const lost: LocalServiceInstanceInfo[] = [];
     for (const instance of d.workingSet.allInstances()) {
       if (!INSTANCE_ACTIVE_STATES.has(instance.state)) continue;
-      if (removed.has(instance.executorId) || now - instance.updated > d.options.instanceStaleAgeMs) {
+      if (removed.has(instance.executorId) || d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs)) {
         lost.push({ ...instance, state: 'LOST', errorMessage: 'Instance lost', updated: now });
       }
     }

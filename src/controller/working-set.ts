@@ -33,6 +33,12 @@ export class WorkingSet {
   private readonly listeners = new Set<ChangeListener>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private queue: PendingBatch[] = [];
+  /**
+   * When this leader loaded the records. Records loaded from the store count as refreshed at that moment: the
+   * executors have not had a chance to report to the new leader yet, and a controller that was down for a
+   * while must not declare every instance lost (and start duplicates) before the first heartbeats arrive.
+   */
+  private loadedAt = Number.NEGATIVE_INFINITY;
   private flushing = false;
 
   constructor(
@@ -40,8 +46,9 @@ export class WorkingSet {
     private readonly events: EventSink,
   ) {}
 
-  load(services: readonly LocalServiceInfo[], instances: readonly LocalServiceInstanceInfo[]): void {
+  load(services: readonly LocalServiceInfo[], instances: readonly LocalServiceInstanceInfo[], now: number): void {
     this.clear();
+    this.loadedAt = now;
     for (const s of services) this.serviceMap.set(s.serviceId, s);
     for (const i of instances) this.instanceBucket(i.serviceId).set(i.instanceId, i);
   }
@@ -89,13 +96,18 @@ export class WorkingSet {
     return bucket ? [...bucket.values()] : [];
   }
 
-  /** Records in active states updated within `staleAgeMs` of `now` (what the engine treats as current). */
+  /** Records in active states refreshed within `staleAgeMs` of `now` (what the engine treats as current). */
   currentInstances(serviceId: string, now: number, staleAgeMs: number): LocalServiceInstanceInfo[] {
     const out: LocalServiceInstanceInfo[] = [];
     for (const i of this.instanceMap.get(serviceId)?.values() ?? []) {
-      if (INSTANCE_ACTIVE_STATES.has(i.state) && now - i.updated <= staleAgeMs) out.push(i);
+      if (INSTANCE_ACTIVE_STATES.has(i.state) && !this.isStale(i, now, staleAgeMs)) out.push(i);
     }
     return out;
+  }
+
+  /** Not refreshed for `staleAgeMs` (by its own `updated`, or since this leader loaded it). */
+  isStale(instance: LocalServiceInstanceInfo, now: number, staleAgeMs: number): boolean {
+    return now - Math.max(instance.updated, this.loadedAt) > staleAgeMs;
   }
 
   *allInstances(): IterableIterator<LocalServiceInstanceInfo> {

@@ -65,7 +65,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     expect(h.controller.serviceInstances(ID, ['HEALTHY'])).toHaveLength(2);
     expect(h.controller.serviceInstances(ID, ['STARTING'])).toEqual([]);
     await h.fleet.setState(a!.instanceId, 'STOPPED');
-    await h.until(() => h.controller.serviceInstances(ID, ['HEALTHY']).length === 2);
+    await h.until(() => h.controller.serviceInstance(ID, a!.instanceId)?.state === 'STOPPED' && h.controller.serviceInstances(ID, ['HEALTHY']).length === 2);
     expect(h.controller.serviceInstances(ID, ['STOPPED'])).toEqual([]);
     expect(h.controller.oldServiceInstances(ID).map((i) => i.instanceId)).toEqual([a!.instanceId]);
     expect(h.controller.serviceInstance(ID, a!.instanceId)?.state).toBe('STOPPED');
@@ -117,6 +117,15 @@ describe('controller reads, internal APIs and executor messages', () => {
       instanceInfo: stale,
     });
     expect(answer).toEqual({ header: expect.objectContaining({ id: 'r1' }), status: 'ACCEPTED' });
+    const newer = { ...instance, state: 'UNHEALTHY' as const, updated: instance.updated + 10, instanceId: 'SI-probe' };
+    await h.controller.handleControllerMessage({
+      type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT',
+      header: { id: 'r2', senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: h.clock.now() },
+      resourceSnapshot: executor.snapshot(),
+      instanceInfo: newer,
+    });
+    // Reports are applied in order: once the later one is in, the stale one has been looked at and ignored.
+    await h.untilNow(() => h.controller.serviceInstance(ID, 'SI-probe') !== undefined);
     expect(h.controller.serviceInstance(ID, instance.instanceId)?.state).toBe('HEALTHY');
   });
 
@@ -142,6 +151,7 @@ describe('controller reads, internal APIs and executor messages', () => {
       resourceSnapshot: executor.snapshot(),
       instanceInfos: infos,
     });
+    await h.untilNow(() => events.length === 4);
     expect(writes).toBe(1);
     expect(events).toEqual(['SI-b1:PENDING', 'SI-b1:PROVISIONING', 'SI-b2:PENDING', 'SI-b2:PROVISIONING']);
     expect((await h.store.load()).instances.filter((i) => i.instanceId.startsWith('SI-b')).map((i) => i.state)).toEqual(['PROVISIONING', 'PROVISIONING']);

@@ -142,6 +142,30 @@ describe('leadership (decisions 12-13)', () => {
     expect(controller!.parts.engine.stateOf(ID)).toBeUndefined();
   });
 
+  it('a leader returning after a long outage waits for executors to report before calling instances lost', async () => {
+    const { elector, fleet, until, clock } = await setup();
+    await elector.gain();
+    await fleet.add('ex1.local');
+    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
+    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    const starts = () => fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE').length;
+    await elector.lose();
+    await clock.advance(10 * 60_000);
+    await elector.gain();
+    // Ten minutes without a report, yet the first heartbeat (20 s away) decides, not a staleness sweep.
+    await clock.advance(15_000);
+    expect(controller!.serviceInstances(ID, ['HEALTHY'])).toHaveLength(1);
+    expect(starts()).toBe(1);
+    await fleet.heartbeatAll();
+    fleet.startHeartbeats(20_000);
+    await clock.advance(120_000);
+    expect(controller!.serviceInstances(ID, ['HEALTHY'])).toHaveLength(1);
+    expect(starts()).toBe(1);
+    fleet.stopHeartbeats();
+  });
+
   it('the single elector always leads and hands leadership back on stop', async () => {
     const elector = new SingleLeaderElector('host:1');
     const calls: string[] = [];

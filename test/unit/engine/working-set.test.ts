@@ -132,20 +132,34 @@ describe('store failures in the engine', () => {
     expect(h.controller.serviceSummary('TEST_SPEC-00001')).toMatchObject({ state: 'INACTIVE', activationState: 'INACTIVE' });
   });
 
-  it('an executor report the store cannot take is answered FAILED with the reason', async () => {
+  it('a report the store cannot take is accepted (queued, as in Drove) and repaired by the next heartbeat', async () => {
     h = await harness();
     await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
     await h.until(() => h.controller.serviceSummary('TEST_SPEC-00001')?.state === 'INACTIVE');
     const executor = await h.fleet.add('ex1.local');
+    const put = h.store.putInstances.bind(h.store);
     h.store.putInstances = async () => {
       throw new StoreUnavailableError('disk full');
     };
+    const report = { ...record('SI-1'), executorId: executor.executorId, updated: h.clock.now() };
     const answer = await h.controller.handleControllerMessage({
       type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT',
       header: { id: 'x', senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: 1 },
       resourceSnapshot: executor.snapshot(),
-      instanceInfo: { ...record('SI-1'), executorId: executor.executorId },
+      instanceInfo: report,
     });
-    expect(answer).toMatchObject({ status: 'FAILED', message: 'disk full' });
+    expect(answer).toMatchObject({ status: 'ACCEPTED' });
+    await h.clock.advance(0);
+    expect(h.controller.serviceInstance('TEST_SPEC-00001', 'SI-1')).toBeUndefined();
+    h.store.putInstances = put;
+    await h.clock.advance(1_000);
+    const answerHb = await h.controller.handleControllerMessage({
+      type: 'EXECUTOR_SNAPSHOT',
+      header: { id: 'y', senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: 2 },
+      nodeData: { ...executor.nodeData(h.clock.now()), serviceInstances: [{ ...report, updated: h.clock.now() }] },
+    });
+    expect(answerHb.status).toBe('ACCEPTED');
+    expect(h.controller.serviceInstance('TEST_SPEC-00001', 'SI-1')?.state).toBe('HEALTHY');
+    expect((await h.store.load()).instances.map((i) => i.instanceId)).toEqual(['SI-1']);
   });
 });
