@@ -27,13 +27,13 @@ async function prepare({ build }) {
   ensureImages();
 }
 
-/** Runs a child with our stdio and exits with its code; SIGTERM is forwarded, SIGINT reaches it via the tty. */
+/**
+ * Runs a child with our stdio and exits with its code. Signals are forwarded: whoever stops us (a terminal's
+ * Ctrl-C, npm, a supervisor's SIGTERM) stops the child; `drove dev` treats near-simultaneous copies as one.
+ */
 function handOver(command, args) {
   const child = spawn(command, args, { stdio: 'inherit', cwd: root });
-  process.on('SIGINT', () => {
-    // The terminal delivers Ctrl-C to the whole process group; the child shuts down on its own.
-    if (!process.stdin.isTTY) child.kill('SIGINT');
-  });
+  process.on('SIGINT', () => child.kill('SIGINT'));
   process.on('SIGTERM', () => child.kill('SIGTERM'));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + signalNumber(signal) : 1)));
   child.on('error', (error) => {

@@ -44,7 +44,11 @@ function sha256(path) {
 
 const lockStamp = join(root, 'node_modules', '.drove-package-lock.sha256');
 
-/** `npm ci` when node_modules is missing or package-lock.json changed since the last install. */
+/**
+ * `npm ci` when node_modules is missing; `npm install` when package-lock.json changed since the last install.
+ * Never `npm ci` over an existing node_modules: it deletes the directory first, which would pull it from under
+ * anything else running from this checkout (tests, a dev cluster) for the minutes the install takes.
+ */
 export function ensureDependencies() {
   const lockFile = join(root, 'package-lock.json');
   const hasLock = existsSync(lockFile);
@@ -55,7 +59,8 @@ export function ensureDependencies() {
     writeFileSync(lockStamp, wanted);
     return;
   }
-  const args = hasLock ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
+  const fresh = !existsSync(join(root, 'node_modules'));
+  const args = hasLock && fresh ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund'];
   log(`installing npm dependencies: npm ${args[0]}`);
   run(npmCommand(), args);
   writeFileSync(lockStamp, wanted);

@@ -28,6 +28,8 @@ export const DEV_DEFAULTS = {
    * run the examples with instancesPerHost > 1. Pinning exclusivity does not matter in development.
    */
   cpuMultiplier: 8,
+  /** Copies of one Ctrl-C arrive within milliseconds; a deliberate second Ctrl-C comes later than this. */
+  repeatedSignalWindowMs: 1000,
 } as const;
 
 export const DEV_USERS = [
@@ -276,14 +278,19 @@ export function registerDevCommand(program: Command): void {
         dockerSocket,
       });
       process.stdout.write(devBanner(cluster, dockerSocket));
-      await new Promise<void>((resolveSignal) => {
-        process.once('SIGINT', resolveSignal);
-        process.once('SIGTERM', resolveSignal);
+      const firstSignalAt = await new Promise<number>((resolveSignal) => {
+        const onSignal = () => resolveSignal(Date.now());
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
       });
-      // A second signal while stopping means "now": give up waiting for a clean shutdown.
-      const force = () => process.exit(130);
-      process.once('SIGINT', force);
-      process.once('SIGTERM', force);
+      // A second signal while stopping means "now". One Ctrl-C often arrives several times at once (the terminal
+      // signals the whole process group and npm and the bootstrap forward it too), so copies within the window
+      // are the same request.
+      const onRepeat = () => {
+        if (Date.now() - firstSignalAt > DEV_DEFAULTS.repeatedSignalWindowMs) process.exit(130);
+      };
+      process.on('SIGINT', onRepeat);
+      process.on('SIGTERM', onRepeat);
       process.stdout.write('stopping (containers keep running)...\n');
       await cluster.stop();
       process.stdout.write('stopped\n');
