@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startControllerServer, type RunningController } from '../../../src/controller/server.js';
+import { testConfig, ADMIN } from '../../unit/api/helpers.js';
+import { validSpec } from './harness.js';
+
+/**
+ * The curl examples of the seed documents, taken from the documents themselves and run as written, against a
+ * controller with admin:admin. Only name resolution is added (`--connect-to drove.local:7000:127.0.0.1:<port>`),
+ * since this machine has no `drove.local`.
+ */
+
+const SEEDS = '/work/shared/seeds';
+let running: RunningController;
+let dir: string;
+
+function curlExamples(): string[] {
+  const examples: string[] = [];
+  for (const file of readdirSync(SEEDS)) {
+    const lines = readFileSync(join(SEEDS, file), 'utf8').split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      if (!lines[i]!.startsWith('curl ')) continue;
+      let command = lines[i]!;
+      // Continuation lines, and a quoted --data body spanning lines.
+      while ((command.endsWith('\\') || (command.split("'").length - 1) % 2 === 1) && i + 1 < lines.length) {
+        command = `${command.endsWith('\\') ? command.slice(0, -1) : `${command}\n`}${lines[++i]}`;
+      }
+      examples.push(command);
+    }
+  }
+  return examples;
+}
+
+/** Splits a shell command line with single-quoted words (all the seeds use). */
+function shellWords(command: string): string[] {
+  const words: string[] = [];
+  const re = /'([^']*)'|(\S+)/g;
+  for (let m = re.exec(command); m; m = re.exec(command)) words.push(m[1] ?? m[2]!);
+  return words;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'drove-seed-'));
+  running = await startControllerServer(
+    testConfig({ server: { host: '127.0.0.1', port: 0 }, store: { type: 'sqlite', path: join(dir, 'drove.db') } }),
+    { logger: pino({ level: 'silent' }) },
+  );
+  const post = (body: unknown) =>
+    fetch(`${running.url}/apis/v1/localservices/operations`, {
+      method: 'POST',
+      headers: { ...ADMIN, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  expect((await post({ type: 'CREATE', spec: validSpec({ name: 'NODE_EXPORTER', version: '1' }), instancesPerHost: 1 })).status).toBe(200);
+  expect((await post({ type: 'ACTIVATE', serviceId: 'NODE_EXPORTER-1' })).status).toBe(200);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const summary = (await (await fetch(`${running.url}/apis/v1/localservices/NODE_EXPORTER-1`, { headers: ADMIN })).json()) as { data: { state: string } };
+    if (summary.data.state === 'ACTIVE') break;
+    if (Date.now() > deadline) throw new Error(`NODE_EXPORTER-1 did not become ACTIVE: ${summary.data.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
+afterAll(async () => {
+  await running?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the seed documents curl examples run as written', async () => {
+  const examples = curlExamples();
+  expect(examples.length).toBeGreaterThanOrEqual(2);
+  const results = [];
+  for (const command of examples) {
+    const args = shellWords(command).slice(1);
+    // Asynchronously: the controller answering curl runs in this very process.
+    const { stdout: out } = await promisify(execFile)('curl', ['-sS', '-w', '\n%{http_code}', '--connect-to', `drove.local:7000:127.0.0.1:${running.port}`, ...args], { encoding: 'utf8' });
+    const [body, code] = [out.slice(0, out.lastIndexOf('\n')), out.slice(out.lastIndexOf('\n') + 1)];
+    results.push({ command: command.split('\n')[0], code, body: JSON.parse(body) as unknown });
+  }
+  // DEACTIVATE of the running service is accepted; the cancel finds nothing cancellable (a well-formed 400).
+  expect(results).toEqual([
+    { command: expect.stringContaining('/apis/v1/localservices/operations'), code: '200', body: { status: 'SUCCESS', data: { serviceId: 'NODE_EXPORTER-1' }, message: 'success' } },
+    { command: expect.stringContaining('/cancel'), code: '400', body: { status: 'FAILED', message: 'Current operation could not be cancelled' } },
+  ]);
+});
