@@ -49,6 +49,19 @@ describe('transport', () => {
     expect([insecure.code, insecure.stdout]).toEqual([0, 'Cluster ping successful\n']);
   });
 
+  test('--debug traces requests on stderr', async () => {
+    const res = await runCli(['-e', httpsUrl, '-i', '-d', 'cluster', 'ping'], { HOME: home });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain(`> GET ${httpsUrl}/apis/v1/ping`);
+    expect(res.stderr).toContain(`< 200 GET ${httpsUrl}/apis/v1/ping`);
+  });
+
+  test('the executor daemon keeps its required --config next to the executor subcommands', async () => {
+    const res = await runCli(['executor'], { HOME: home });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("required option '-c, --config <file>' not specified");
+  });
+
   test('a server that never answers times out with a clear error', async () => {
     const started = Date.now();
     const res = await runCli(['-e', silentUrl, '--http-timeout', '1', 'cluster', 'ping'], { HOME: home });
