@@ -33,3 +33,20 @@ export async function waitUntil<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Asserts that something stays true for `durationMs` (e.g. "still exactly one instance after several reconciler
+ * passes"): polls and throws at the first violation. Use only for invariants; waiting for a change is waitUntil.
+ */
+export async function holdsFor(
+  what: string,
+  durationMs: number,
+  check: () => Promise<boolean> | boolean,
+  intervalMs = waitDefaults.intervalMs,
+): Promise<void> {
+  const end = Date.now() + durationMs;
+  do {
+    if (!(await check())) throw new Error(`${what} stopped holding`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  } while (Date.now() < end);
+}
