@@ -39,6 +39,15 @@ export interface EtcdLeaderElectorOptions {
 
 const PREFIX = 'election/';
 
+/** Period of the local keep-alive check (cheap, no etcd call): how late after a lost keep-alive we step down. */
+const CHECK_INTERVAL_MS = 250;
+/**
+ * Period of the safety-net re-read of the candidates. The watch is the fast path, but etcd3 reconnects a broken
+ * watch with a backoff of up to 30 s, and a keep-alive stream can die without an error: after an etcd outage,
+ * events may come late or never. One small read a second per controller bounds that to a second.
+ */
+const RECHECK_INTERVAL_MS = 1_000;
+
 export class EtcdLeaderElector implements LeaderElector {
   private readonly ns: Namespace;
   private readonly ttlSeconds: number;
@@ -56,6 +65,8 @@ export class EtcdLeaderElector implements LeaderElector {
   /** Serialises leadership transitions so onAcquired/onLost never overlap. */
   private transitions: Promise<void> = Promise.resolve();
   private campaigning: Promise<void> | undefined;
+  private lastRecheck = 0;
+  private rechecking = false;
 
   constructor(private readonly options: EtcdLeaderElectorOptions) {
     this.ns = options.client.namespace(options.namespace ?? '/drove/');
@@ -74,7 +85,13 @@ export class EtcdLeaderElector implements LeaderElector {
     await this.campaign();
   }
 
+  /**
+   * Leading, and heard from etcd recently enough that nobody else can lead yet. After a pause (SIGSTOP, a long
+   * GC, a frozen VM) the first question steps down at once, so the leader-only parts never act on a lease that
+   * may have expired meanwhile, whichever timer wakes first.
+   */
   isLeader(): boolean {
+    if (this.leading && !this.keepAliveFresh()) void this.onLeaseLost('keep-alive overdue');
     return this.leading;
   }
 
@@ -89,7 +106,7 @@ export class EtcdLeaderElector implements LeaderElector {
 
   /** The leader key and revision that guard every store write while this node leads. */
   fence(): EtcdFence | undefined {
-    if (!this.leading || !this.myKey || !this.myRevision) return undefined;
+    if (!this.isLeader() || !this.myKey || !this.myRevision) return undefined;
     return { key: this.myKey, createRevision: this.myRevision };
   }
 
@@ -184,8 +201,30 @@ export class EtcdLeaderElector implements LeaderElector {
     if (this.stopped) return;
     this.cancelCheck = this.clock.setTimer(() => {
       if (this.leading && !this.keepAliveFresh()) void this.onLeaseLost('keep-alive overdue');
+      else if (this.clock.now() - this.lastRecheck >= RECHECK_INTERVAL_MS) void this.recheck();
       this.scheduleCheck();
-    }, 250);
+    }, CHECK_INTERVAL_MS);
+  }
+
+  /** Our own candidate key must still exist (else campaign again), and the leader is whoever is first now. */
+  private async recheck(): Promise<void> {
+    if (this.rechecking || this.stopped || this.campaigning || !this.myKey) return;
+    this.rechecking = true;
+    this.lastRecheck = this.clock.now();
+    const key = this.myKey;
+    try {
+      const own = await this.ns.get(key).exec();
+      if (this.myKey !== key) return;
+      if (own.kvs.length === 0) {
+        void this.onLeaseLost('own candidate key vanished');
+        return;
+      }
+      await this.evaluate();
+    } catch {
+      // etcd unreachable: the keep-alive check above decides about leadership.
+    } finally {
+      this.rechecking = false;
+    }
   }
 
   private async onLeaseLost(reason: string): Promise<void> {
