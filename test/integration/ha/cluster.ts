@@ -46,6 +46,9 @@ export interface ManagedProcess {
   kill(): Promise<void>;
   /** SIGTERM and wait for a clean exit. */
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a process that is alive but does nothing (a long GC pause, a frozen VM). */
+  pause(): void;
+  resume(): void;
 }
 
 export interface ControllerProcess extends ManagedProcess {
@@ -135,6 +138,12 @@ function managed(name: string, command: string[]): ManagedProcess {
     },
     async stop() {
       await signal('SIGTERM');
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
   };
   const signal = async (sig: NodeJS.Signals) => {

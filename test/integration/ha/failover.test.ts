@@ -162,4 +162,37 @@ describe('HA controllers on etcd: failover (real etcd, controllers, executor, Do
     expect((await summary(leader, serviceId))?.instancesPerHost).toBe(4);
     expect(await oldInstances(leader, serviceId)).toEqual([]);
   });
+
+  it('a paused leader (SIGSTOP) is replaced; when it resumes it steps down without acting on its stale view', async () => {
+    const executor = cluster.executors[0]!;
+    const killed = cluster.controllers.find((c) => !c.running());
+    killed?.start();
+    const paused = leader;
+    paused.pause();
+    try {
+      leader = await waitForLeader(cluster, 30_000, [paused]);
+      expect(leader).not.toBe(paused);
+      // The paused controller still believes in 4 instances per host; the new leader scales down to 2.
+      await operation(leader, { type: 'UPDATE_INSTANCE_COUNT', serviceId, instancesPerHost: 2 });
+      const kept = await waitForSteadyService(cluster, leader, serviceId, 2);
+      const stopped = (await oldInstances(leader, serviceId)).map((i) => i.instanceId).sort();
+      expect(stopped).toHaveLength(2);
+      const containers = executorContainers(executor.executorId);
+      expect(containers.map((c) => c.instanceId)).toEqual(kept.map((i) => i.instanceId));
+
+      paused.resume();
+      await waitUntil('the resumed controller to follow the new leader', async () => {
+        const ping = await call(paused.url, 'GET', '/apis/v1/ping');
+        return ping.status === 400 && (ping.body.data as { leader?: string } | undefined)?.leader === leader.address;
+      });
+      // Its reconciler did not start the "missing" instances again, nor stop anything.
+      expect(await waitForLeader(cluster)).toBe(leader);
+      await waitForSteadyService(cluster, leader, serviceId, 2);
+      expect(executorContainers(executor.executorId)).toEqual(containers);
+      expect((await oldInstances(leader, serviceId)).map((i) => i.instanceId).sort()).toEqual(stopped);
+      expect((await summary(leader, serviceId))?.instancesPerHost).toBe(2);
+    } finally {
+      paused.resume();
+    }
+  });
 });

@@ -5,19 +5,27 @@ import { haServiceSpec } from './fixtures/service.js';
 
 /** Steps shared by the HA tests, written against the public HTTP API only. */
 
-/** Waits until exactly one running controller answers ping with 200, and every other running one says 400. */
-export async function waitForLeader(cluster: HaCluster, timeoutMs = 30_000): Promise<ControllerProcess> {
+/**
+ * Waits until exactly one running controller answers ping with 200, and every other running one says 400.
+ * `paused` controllers (SIGSTOP) answer nothing and are left out.
+ */
+export async function waitForLeader(cluster: HaCluster, timeoutMs = 30_000, paused: ControllerProcess[] = []): Promise<ControllerProcess> {
+  const live = () => cluster.controllers.filter((c) => c.running() && !paused.includes(c));
   return waitUntil(
     'exactly one leader controller',
     async () => {
-      const found = await leaders(cluster.controllers);
+      const found = await leaders(live());
       if (found.length !== 1) return undefined;
-      const others = cluster.controllers.filter((c) => c.running() && c !== found[0]);
+      const others = live().filter((c) => c !== found[0]);
       const answers = await Promise.all(others.map((c) => call(c.url, 'GET', '/apis/v1/ping')));
       return answers.every((a) => a.status === 400) ? found[0] : undefined;
     },
     { timeoutMs, intervalMs: 50 },
-  );
+  ).catch((error: Error) => {
+    // Say what the controllers said: a controller that could not start shows why here.
+    const said = cluster.controllers.map((c) => `--- ${c.name} (${c.running() ? 'running' : 'exited'})\n${c.output().slice(-1500)}`);
+    throw new Error(`${error.message}\n${said.join('\n')}`);
+  });
 }
 
 export async function operation(leader: ControllerProcess, body: Record<string, unknown>): Promise<string> {
