@@ -49,6 +49,7 @@ export class Reconciler {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.lastAdjust.clear();
     this.schedulePeriodic();
     this.trigger();
   }

@@ -243,6 +243,8 @@ export class WorkingSet {
   private commit(records: readonly LocalServiceInstanceInfo[]): InstanceChange[] {
     const changes: InstanceChange[] = [];
     for (const record of records) {
+      // The service was destroyed while this batch was being written: its records are gone for good.
+      if (!this.serviceMap.has(record.serviceId)) continue;
       const bucket = this.instanceBucket(record.serviceId);
       const previous = bucket.get(record.instanceId);
       bucket.set(record.instanceId, record);
