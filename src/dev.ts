@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
@@ -175,6 +176,14 @@ function reachableHost(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
+/** A port already taken is the usual first-start problem; say which flag moves it. */
+function explainListenError(error: unknown, host: string, port: number, flag: string): unknown {
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE') {
+    return new DevError(`port ${port} on ${host} is already in use (another drove dev?); choose a free one with ${flag}`);
+  }
+  return error;
+}
+
 export function defaultDockerSocket(env: NodeJS.ProcessEnv = process.env): string {
   const dockerHost = env.DOCKER_HOST;
   if (dockerHost?.startsWith('unix://')) return dockerHost.slice('unix://'.length);
@@ -187,10 +196,18 @@ export async function startDevCluster(options: DevOptions, logger?: Logger): Pro
   const state = loadDevState(dataDir, options);
   const logLevel = options.logLevel ?? 'info';
   const logFile = join(dataDir, 'drove.log');
-  const log = logger ?? pino({ level: logLevel }, pino.destination({ dest: logFile, mkdir: true, sync: false }));
+  let destination: ReturnType<typeof pino.destination> | undefined;
+  if (!logger) {
+    destination = pino.destination({ dest: logFile, mkdir: true, sync: false });
+    // An asynchronous destination must be open before anything may exit the process (pino throws otherwise).
+    await once(destination, 'ready');
+  }
+  const log = logger ?? pino({ level: logLevel }, destination);
 
   const controller = await startControllerServer(devControllerConfig(dataDir, state, logLevel), {
     logger: log.child({ name: 'controller' }),
+  }).catch((error: unknown) => {
+    throw explainListenError(error, state.host, state.port, '--port');
   });
   let executor: RunningExecutor;
   try {
@@ -200,7 +217,7 @@ export async function startDevCluster(options: DevOptions, logger?: Logger): Pro
     );
   } catch (error) {
     await controller.close();
-    throw error;
+    throw explainListenError(error, state.host, state.executorPort, '--executor-port');
   }
   let stopped: Promise<void> | undefined;
   return {
@@ -215,7 +232,7 @@ export async function startDevCluster(options: DevOptions, logger?: Logger): Pro
         // Executor first, so it does not report into a controller that is going away.
         await executor.stop({ leaveContainers: true });
         await controller.close();
-        log.flush?.();
+        destination?.flushSync();
       })();
       return stopped;
     },
