@@ -22,7 +22,7 @@ describe('examples', () => {
     for (const check of [parsed.healthcheck, parsed.readiness]) {
       expect(check.mode).toMatchObject({ type: 'HTTP', portName: 'main', path: '/cgi-bin/health' });
     }
-    expect(parsed.preShutdown?.hooks[0]).toMatchObject({ type: 'HTTP', path: '/cgi-bin/prestop' });
+    expect(parsed.preShutdown?.hooks?.[0]).toMatchObject({ type: 'HTTP', path: '/cgi-bin/prestop' });
     expect(parsed.configs?.[0]).toMatchObject({ type: 'INLINE' });
     expect(parsed.logging).toMatchObject({ type: 'LOCAL' });
     expect(parsed.resources).toEqual([
