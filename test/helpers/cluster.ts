@@ -221,8 +221,14 @@ export async function startE2eCluster(
     controller,
     executors,
     startExecutor,
+    // Request logs drown everything else; what helps after a failure is state changes, warnings and errors.
     logs: () =>
-      [controller, ...executors.values()].map((p) => `----- ${p.name}\n${p.output().slice(-4000)}`).join('\n'),
+      [controller, ...executors.values()]
+        .map((p) => {
+          const lines = p.output().split('\n').filter((l) => l && !/"msg":"(incoming request|request completed|audit)"/.test(l));
+          return `----- ${p.name} (${p.logFile})\n${lines.slice(-40).join('\n')}`;
+        })
+        .join('\n'),
     close: async () => {
       await Promise.all([...executors.values()].map((p) => p.stop()));
       await controller.stop();
