@@ -164,6 +164,7 @@ export async function ensureDocker() {
       : 'install and start it: `sudo apt-get install -y docker.io && sudo systemctl start docker`';
     throw new PrepareError(`Docker is not reachable (\`docker info\` failed). Please ${hint}.`);
   }
+  log('`docker info` failed: no Docker daemon answers; setting one up (root on Debian/Ubuntu)');
   if (!hasCommand('dockerd')) aptInstall('docker.io', 'Docker is not installed');
   if (dockerIsUp()) return; // the package's init script may have started it
   log(`starting dockerd in the background (log: ${dockerdLog})`);
