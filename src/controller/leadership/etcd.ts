@@ -74,15 +74,17 @@ export class EtcdLeaderElector implements LeaderElector {
     this.clock = options.clock ?? systemClock;
   }
 
+  /**
+   * One look at etcd first, so that wrong credentials fail the start (see checkAccess); the watch and the
+   * campaign then run in the background and retry, so a controller starts, serves as a non-leader and stops
+   * cleanly while etcd is unreachable.
+   */
   async start(handlers: LeadershipHandlers): Promise<void> {
     this.handlers = handlers;
     await this.checkAccess();
-    this.watcher = await this.ns.watch().prefix(PREFIX).create();
-    this.watcher.on('put', () => void this.evaluate());
-    this.watcher.on('delete', () => void this.evaluate());
-    this.watcher.on('connected', () => void this.evaluate());
     this.scheduleCheck();
-    await this.campaign();
+    void this.watch();
+    void this.campaign();
   }
 
   /**
@@ -122,22 +124,37 @@ export class EtcdLeaderElector implements LeaderElector {
 
   /**
    * Wrong credentials or a namespace this user may not touch are configuration errors: reported at startup, as
-   * an error that stops the controller. (Left alone, the watch below would retry them forever in silence.) An
-   * etcd that is merely not reachable yet is waited for: controllers may start before etcd.
+   * an error that stops the controller (left alone, the watch would retry them forever in silence). An etcd that
+   * is merely unreachable is not an error here: controllers may start before etcd, the campaign retries.
    */
   private async checkAccess(): Promise<void> {
-    for (;;) {
+    try {
+      await this.ns.getAll().prefix(PREFIX).limit(1).keys();
+    } catch (error) {
+      if (isAccessError(error)) {
+        throw new Error(`etcd refused this controller (check store.username, store.password and the user's role): ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      this.options.logger?.warn(`leader election: etcd not reachable yet: ${(error as Error).message}`);
+    }
+  }
+
+  private async watch(): Promise<void> {
+    while (!this.stopped) {
       try {
-        await this.ns.getAll().prefix(PREFIX).limit(1).keys();
+        const watcher = await this.ns.watch().prefix(PREFIX).create();
+        if (this.stopped) {
+          await watcher.cancel().catch(() => undefined);
+          return;
+        }
+        watcher.on('put', () => void this.evaluate());
+        watcher.on('delete', () => void this.evaluate());
+        watcher.on('connected', () => void this.evaluate());
+        this.watcher = watcher;
         return;
       } catch (error) {
-        if (isAccessError(error)) {
-          throw new Error(`etcd refused this controller (check store.username, store.password and the user's role): ${(error as Error).message}`, {
-            cause: error,
-          });
-        }
-        this.options.logger?.warn(`leader election: etcd not reachable yet: ${(error as Error).message}`);
-        if (this.stopped) return;
+        this.options.logger?.warn(`leader election: cannot watch the candidates: ${(error as Error).message}`);
         await new Promise((resolve) => this.clock.setTimer(() => resolve(undefined), 1_000));
       }
     }
@@ -147,14 +164,14 @@ export class EtcdLeaderElector implements LeaderElector {
     if (this.campaigning) return this.campaigning;
     this.campaigning = (async () => {
       while (!this.stopped) {
+        const lease = this.ns.lease(this.ttlSeconds, { autoKeepAlive: true });
+        lease.on('keepaliveSucceeded', () => {
+          if (this.lease === lease) this.lastKeepAlive = this.clock.now();
+        });
+        lease.on('lost', () => {
+          if (this.lease === lease) void this.onLeaseLost('lease lost');
+        });
         try {
-          const lease = this.ns.lease(this.ttlSeconds, { autoKeepAlive: true });
-          lease.on('keepaliveSucceeded', () => {
-            this.lastKeepAlive = this.clock.now();
-          });
-          lease.on('lost', () => {
-            if (this.lease === lease) void this.onLeaseLost('lease lost');
-          });
           const id = await lease.grant();
           this.lease = lease;
           this.lastKeepAlive = this.clock.now();
@@ -162,9 +179,19 @@ export class EtcdLeaderElector implements LeaderElector {
           await lease.put(this.myKey).value(this.options.address).exec();
           const kv = (await this.ns.get(this.myKey).exec()).kvs[0];
           this.myRevision = kv ? String(kv.create_revision) : undefined;
+          if (this.stopped) throw new Error('controller stopping');
           await this.evaluate();
           return;
         } catch (error) {
+          // A half-made candidacy is abandoned whole: its lease would otherwise be kept alive for nothing.
+          if (this.lease === lease) {
+            this.lease = undefined;
+            this.myKey = undefined;
+            this.myRevision = undefined;
+          }
+          lease.release();
+          void lease.revoke().catch(() => undefined);
+          if (this.stopped) return;
           this.options.logger?.warn(`leader election: cannot campaign: ${(error as Error).message}`);
           await new Promise((resolve) => this.clock.setTimer(() => resolve(undefined), 1_000));
         }
