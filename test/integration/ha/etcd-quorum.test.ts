@@ -56,7 +56,7 @@ describe('HA controllers on etcd: etcd member and quorum loss (real etcd, contro
     expect((await summary(leader, serviceId))?.instancesPerHost).toBe(2);
   });
 
-  it('etcd quorum lost: the leader steps down and writes are refused, nothing is half written, and all resumes when quorum returns', async () => {
+  it('etcd quorum lost: the leader steps down and writes are refused, nothing is half written, controllers restart cleanly, and all resumes when quorum returns', async () => {
     const executor = cluster.executors[0]!;
     const containersBefore = executorContainers(executor.executorId);
     expect(containersBefore).toHaveLength(2);
@@ -87,6 +87,16 @@ describe('HA controllers on etcd: etcd member and quorum loss (real etcd, contro
     }
     // Containers are the executor's business: they keep running while the controllers cannot decide anything.
     expect(executorContainers(executor.executorId)).toEqual(containersBefore);
+
+    // A controller stops cleanly without etcd, and one started without etcd serves as a non-leader meanwhile.
+    const restarted = cluster.controllers[0]!;
+    await restarted.stop();
+    expect(restarted.child?.exitCode).toBe(0);
+    restarted.start();
+    await waitUntil('the restarted controller to answer as a non-leader', async () => {
+      const ping = await call(restarted.url, 'GET', '/apis/v1/ping');
+      return ping.status === 400 && ping.body.message === NOT_LEADER_MESSAGE && ping.body.data === undefined;
+    });
 
     await cluster.etcd.start(cluster.etcd.members[0]!);
     await cluster.etcd.start(cluster.etcd.members[1]!);
