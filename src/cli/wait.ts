@@ -5,8 +5,9 @@ import { CommandFailure } from './runtime.js';
 /**
  * `--wait` for restart / replace / kill: polls the local service's summary and instances (the LS endpoint; the
  * Python CLI polled the applications endpoint for replace/kill, §13.3) until every targeted instance is gone and
- * the service is back in a steady state. Prints progress on each change; fails on emergency deactivation, on an
- * operation that ended with targeted instances still running, or on timeout.
+ * the service is back in a steady state (with every desired instance healthy, for replacements). Prints progress
+ * on each change; fails on emergency deactivation, on an operation that ended with targeted instances still
+ * running, or on timeout.
  */
 
 export interface WaitOptions {
@@ -17,11 +18,11 @@ export interface WaitOptions {
    * "failed": the service runner picks up an accepted operation at once, so a few seconds are plenty.
    */
   startGraceMs: number;
-  /** Added to the computed deadline for the last batch's stop/start to be reported. */
+  /** Added to the computed deadline for the last batch's reports and a reconciler pass (5 s) to land. */
   slackMs: number;
 }
 
-export const DEFAULT_WAIT_OPTIONS: WaitOptions = { pollIntervalMs: 1_000, startGraceMs: 10_000, slackMs: 30_000 };
+export const DEFAULT_WAIT_OPTIONS: WaitOptions = { pollIntervalMs: 1_000, startGraceMs: 10_000, slackMs: 10_000 };
 
 const STEADY = new Set(['ACTIVE', 'CONFIG_TESTING', 'INACTIVE']);
 
@@ -29,7 +30,14 @@ export async function waitForInstancesGone(
   client: DroveClient,
   serviceId: string,
   targetIds: ReadonlySet<string>,
-  opts: { timeoutMs: number; parallelism: number; print: (line: string) => void; what: string },
+  opts: {
+    timeoutMs: number;
+    parallelism: number;
+    print: (line: string) => void;
+    what: string;
+    /** Replacements must also be healthy (restart, replace); a kill only needs the instances gone. */
+    requireHealthy: boolean;
+  },
   options: WaitOptions = DEFAULT_WAIT_OPTIONS,
 ): Promise<void> {
   const base = `/apis/v1/localservices/${encodeURIComponent(serviceId)}`;
@@ -57,7 +65,7 @@ export async function waitForInstancesGone(
     if (state === 'EMERGENCY_DEACTIVATION_REQUESTED') {
       throw new CommandFailure(`Operation on ${serviceId} was cancelled: the service is being deactivated (emergency)`);
     }
-    if (remaining === 0 && steady) return;
+    if (remaining === 0 && steady && (!opts.requireHealthy || healthy >= desired)) return;
     if (steady && remaining > 0 && (seenBusy || Date.now() - started > options.startGraceMs)) {
       throw new CommandFailure(
         `Operation on ${serviceId} ended in state ${state} with ${remaining} ${opts.what} still present; see 'drove cluster events --type LOCAL_SERVICE_STATE_CHANGE'`,

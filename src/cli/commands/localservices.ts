@@ -119,6 +119,7 @@ export function localServicesCommand(): Command {
           parallelism: opSpec.parallelism,
           print,
           what: 'old instances',
+          requireHealthy: true,
         });
         print('All instances replaced');
       }),

@@ -140,6 +140,7 @@ export function lsInstancesCommand(): Command {
         if (!options.wait) return;
         await waitForInstancesGone(client, sid!, new Set(instanceIds), {
           timeoutMs: durationMs(opSpec.timeout), parallelism: opSpec.parallelism, print, what: 'old instances',
+          requireHealthy: true,
         });
         print('All instances replaced');
       }),
@@ -155,7 +156,7 @@ export function lsInstancesCommand(): Command {
         print('Instance(s) kill command accepted.');
         if (!options.wait) return;
         await waitForInstancesGone(client, sid!, new Set(instanceIds), {
-          timeoutMs: durationMs(opSpec.timeout), parallelism: opSpec.parallelism, print, what: 'killed instances',
+          timeoutMs: durationMs(opSpec.timeout), parallelism: opSpec.parallelism, print, what: 'killed instances', requireHealthy: false,
         });
         print('All instances stopped');
       }),

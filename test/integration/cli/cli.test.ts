@@ -203,6 +203,21 @@ describe('drove CLI against a real controller', () => {
     expect(wrong.stderr).toContain('  - There are no healthy instances with ids: [SI-nope]');
   });
 
+  test('restart --wait exits 1 when the new instances cannot start', async () => {
+    await steady('ACTIVE');
+    await waitUntil('a healthy instance', async () => (await healthyIds()).length === 1);
+    executor.failStarts = true;
+    try {
+      const res = await drove('localservices', 'restart', SID, '--wait', '-t', '2s');
+      expect(res.code, res.stdout).toBe(1);
+      // Depending on how the engine handles the failed start, the old instance stays (operation ended) or is
+      // gone with no healthy replacement (timeout); either way the wait fails and says where things stand.
+      expect(res.stderr).toMatch(/^Error: (Operation on TEST_SPEC-00001 ended in state \w+ with 1 old instances still present|Timed out after \d+ s waiting for TEST_SPEC-00001: State: \w+, healthy instances: 0\/1)/);
+    } finally {
+      executor.failStarts = false;
+    }
+  });
+
   test('cancelop with nothing to cancel', async () => {
     await steady('ACTIVE');
     const res = await drove('localservices', 'cancelop', SID);

@@ -11,6 +11,8 @@ export class FakeExecutor {
   readonly instances = new Map<string, LocalServiceInstanceInfo>();
   state: 'ACTIVE' | 'BLACKLISTED' = 'ACTIVE';
   log = 'line one\nline two\n';
+  /** When set, new instances fail to start (reported START_FAILED), as an image that cannot run would. */
+  failStarts = false;
   private server: Server | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   port = 0;
@@ -110,9 +112,9 @@ export class FakeExecutor {
           executorId: this.executorId,
           localInfo: { hostname: '127.0.0.1', ports: { main: { containerPort: 8000, hostPort: 40000 + this.instances.size, portType: 'HTTP' } } },
           resources: spec.resources,
-          state: 'HEALTHY',
+          state: this.failStarts ? 'START_FAILED' : 'HEALTHY',
           metadata: {},
-          errorMessage: '',
+          errorMessage: this.failStarts ? 'Container exited at start' : '',
           created: now,
           updated: now,
         };
