@@ -11,8 +11,8 @@ import type {
  * an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
  *
  * Instances are classified per executor:
- *  - starting (PENDING, PROVISIONING, STARTING): count towards the desired number, cannot be stopped yet
- *    (executors accept STOP only for running instances);
+ *  - starting (PENDING, PROVISIONING, STARTING, and UNKNOWN = being recovered by a restarted executor): count
+ *    towards the desired number, cannot be stopped yet (executors accept STOP only for running instances);
  *  - running (UNREADY, READY, HEALTHY): count, and may be stopped when there are too many;
  *  - leaving (UNHEALTHY, STOPPING, DEPROVISIONING): on their way out, so they do not count and a replacement is
  *    planned at once.
@@ -37,7 +37,7 @@ export interface InstancePlan {
   stop: string[];
 }
 
-export const STARTING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['PENDING', 'PROVISIONING', 'STARTING']);
+export const STARTING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['PENDING', 'PROVISIONING', 'STARTING', 'UNKNOWN']);
 export const RUNNING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
 
 /** Executors that receive local-service instances (§6.9: UNREADY ones too, that is how they become ACTIVE). */
@@ -50,7 +50,7 @@ export function isBlacklisted(state: ExecutorState): boolean {
 }
 
 /**
- * @param instances the service's records in active states that are not stale (the caller filters by age).
+ * @param instances the service's current records: active states plus UNKNOWN, not stale (the caller filters).
  */
 export function plan(
   service: PlanService,

@@ -91,7 +91,7 @@ export class Reconciler {
     for (const info of d.workingSet.services()) {
       const state = d.engine.stateOf(info.serviceId);
       if (!state || !isSteady(state) || d.engine.hasPendingOperation(info.serviceId)) continue;
-      const current = d.workingSet.currentInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
+      const current = d.workingSet.plannableInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
       const todo = plan(info, executors, current);
       if (planIsEmpty(todo)) {
         this.lastAdjust.delete(info.serviceId);
@@ -156,7 +156,8 @@ export class Reconciler {
     const removed = new Set(removedExecutors);
     const lost: LocalServiceInstanceInfo[] = [];
     for (const instance of d.workingSet.allInstances()) {
-      if (!INSTANCE_ACTIVE_STATES.has(instance.state)) continue;
+      // UNKNOWN: being recovered by a restarted executor; if that never finishes it is lost too.
+      if (!INSTANCE_ACTIVE_STATES.has(instance.state) && instance.state !== 'UNKNOWN') continue;
       if (removed.has(instance.executorId) || d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs)) {
         lost.push({ ...instance, state: 'LOST', errorMessage: 'Instance lost', updated: now });
       }

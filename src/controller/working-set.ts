@@ -96,11 +96,28 @@ export class WorkingSet {
     return bucket ? [...bucket.values()] : [];
   }
 
-  /** Records in active states refreshed within `staleAgeMs` of `now` (what the engine treats as current). */
+  /** Records in active states refreshed within `staleAgeMs` of `now` (what the API lists as current, §6.4). */
   currentInstances(serviceId: string, now: number, staleAgeMs: number): LocalServiceInstanceInfo[] {
+    return this.fresh(serviceId, now, staleAgeMs, (s) => INSTANCE_ACTIVE_STATES.has(s));
+  }
+
+  /**
+   * What planning counts: the current records plus UNKNOWN ones (a restarted executor re-adopting its
+   * containers), which are about to be running again and must not be started a second time.
+   */
+  plannableInstances(serviceId: string, now: number, staleAgeMs: number): LocalServiceInstanceInfo[] {
+    return this.fresh(serviceId, now, staleAgeMs, (s) => INSTANCE_ACTIVE_STATES.has(s) || s === 'UNKNOWN');
+  }
+
+  private fresh(
+    serviceId: string,
+    now: number,
+    staleAgeMs: number,
+    wanted: (state: LocalServiceInstanceInfo['state']) => boolean,
+  ): LocalServiceInstanceInfo[] {
     const out: LocalServiceInstanceInfo[] = [];
     for (const i of this.instanceMap.get(serviceId)?.values() ?? []) {
-      if (INSTANCE_ACTIVE_STATES.has(i.state) && !this.isStale(i, now, staleAgeMs)) out.push(i);
+      if (wanted(i.state) && !this.isStale(i, now, staleAgeMs)) out.push(i);
     }
     return out;
   }

@@ -98,7 +98,7 @@ describe('adjust planning (§10.5)', () => {
 
 // ---- properties ----
 
-const ACTIVE_INSTANCE_STATES = [...INSTANCE_ACTIVE_STATES];
+const ACTIVE_INSTANCE_STATES: LocalServiceInstanceState[] = [...INSTANCE_ACTIVE_STATES, 'UNKNOWN'];
 
 const world = fc
   .record({

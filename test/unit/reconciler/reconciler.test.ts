@@ -99,6 +99,22 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     expect(healthy().filter((i) => i.executorId === victim.executorId)).toHaveLength(1);
   });
 
+  it('does not start a second instance while a restarted executor recovers one (UNKNOWN)', async () => {
+    await service('ACTIVE', 1, 1);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 1);
+    const instanceId = healthy()[0]!.instanceId;
+    const starts = () => h.fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE').length;
+    await h.fleet.setState(instanceId, 'UNKNOWN');
+    await h.untilNow(() => h.controller.serviceInstance(ID, instanceId)?.state === 'UNKNOWN');
+    await h.clock.advance(10_000);
+    expect(starts()).toBe(1);
+    await h.fleet.setState(instanceId, 'UNREADY');
+    await h.fleet.setState(instanceId, 'HEALTHY');
+    await h.clock.advance(10_000);
+    expect(healthy().map((i) => i.instanceId)).toEqual([instanceId]);
+    expect(starts()).toBe(1);
+  });
+
   it('acts at once on activation and count changes', async () => {
     await service('INACTIVE', 1, 2);
     const t0 = h.clock.now();

@@ -18,7 +18,7 @@ export const adjustAction: ServiceAction = async (ctx) => {
   if (!info) return 'DESTROYED';
   const opSpec = effectiveOpSpec(op?.type === 'ADJUST_INSTANCES' ? op.opSpec : undefined, ctx.deps.options);
   const { deps } = ctx;
-  const current = deps.workingSet.currentInstances(ctx.serviceId, deps.clock.now(), deps.options.instanceStaleAgeMs);
+  const current = deps.workingSet.plannableInstances(ctx.serviceId, deps.clock.now(), deps.options.instanceStaleAgeMs);
   const executors = deps.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state }));
   const todo = plan(info, executors, current);
   const session = deps.scheduler.openSession();
