@@ -29,7 +29,10 @@ export function registerCliCommands(program: Command): void {
   program.addCommand(describeCommand());
   // The executor daemon may already own `drove executor`; the operator subcommands join it.
   const existing = program.commands.find((c) => c.name() === 'executor');
-  if (existing) relaxMandatoryOptions(existing);
+  if (existing) {
+    relaxMandatoryOptions(existing);
+    existing.description(`${existing.description()}; with a subcommand: list, inspect and blacklist executors`);
+  }
   addExecutorCommands(existing ?? program.command('executor').description('Drove executor related commands'));
 }
 
