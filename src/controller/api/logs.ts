@@ -31,6 +31,8 @@ export async function logRoutes(
 ): Promise<void> {
   const options = { ...DEFAULT_LOG_PROXY_OPTIONS, ...logProxy };
   const dispatcher = new Agent({
+    // Same trust model as the executor messenger (executor-client.ts): executors often use self-signed
+    // certificates, and the cluster secret, not TLS, is what authenticates the two ends.
     connect: { timeout: options.connectTimeoutMs, rejectUnauthorized: false },
     headersTimeout: options.headersTimeoutMs,
     bodyTimeout: options.bodyTimeoutMs,
