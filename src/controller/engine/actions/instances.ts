@@ -3,7 +3,7 @@ import { plan } from '../../reconciler-plan.js';
 import { runBatch, type Job } from '../jobs/batch.js';
 import { startJob } from '../jobs/start-job.js';
 import { stopJob } from '../jobs/stop-job.js';
-import { effectiveOpSpec, type EffectiveOpSpec } from '../jobs/timeouts.js';
+import { effectiveOpSpec } from '../jobs/timeouts.js';
 import { mappedState, type ActionContext, type ServiceAction } from './context.js';
 
 /**
@@ -124,4 +124,3 @@ export class OperationCancelledError extends Error {
   }
 }
 
-export type { EffectiveOpSpec };

@@ -53,13 +53,7 @@ export async function withRetries(
   return false;
 }
 
+/** Cancellation and leadership loss both abort with an `AbortError`; neither is a failure worth logging. */
 export function isAbort(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || error.name === 'JobCancelledError');
-}
-
-export class JobCancelledError extends Error {
-  constructor() {
-    super('Operation cancelled');
-    this.name = 'JobCancelledError';
-  }
+  return error instanceof Error && error.name === 'AbortError';
 }
