@@ -245,10 +245,9 @@ export class WorkingSet {
           for (const batch of batches) batch.reject(error);
           continue;
         }
-        const changes = this.commit(accepted);
+        const changes = new Map(this.commit(accepted).map((c) => [c.instance, c]));
         for (const batch of batches) {
-          const mine = new Set(batch.reports);
-          batch.resolve(changes.filter((c) => mine.has(c.instance)));
+          batch.resolve(batch.reports.flatMap((r) => changes.get(r) ?? []));
         }
       }
     } finally {
