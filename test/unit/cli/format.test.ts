@@ -89,3 +89,12 @@ describe('helpers', () => {
     expect(pyJsonDumps({ EXECUTOR_ID: 'x', PORT: 3000 })).toBe('{"EXECUTOR_ID": "x", "PORT": 3000}');
   });
 });
+
+describe('sortRows', () => {
+  test('sorts by raw column values (dates by time), reverse flips', async () => {
+    const { sortRows } = await import('../../../src/cli/format.js');
+    const rows = [['b', 2000], ['a', 30000], ['c', 100]];
+    expect(sortRows(rows, (r) => r[1], false).map((r) => r[0])).toEqual(['c', 'b', 'a']);
+    expect(sortRows(rows, (r) => r[0], true).map((r) => r[0])).toEqual(['c', 'b', 'a']);
+  });
+});
