@@ -218,3 +218,63 @@ describe('not the leader', () => {
     }
   });
 });
+
+describe('every endpoint: 401 without credentials, 403 for roles it does not allow', () => {
+  const ENDPOINTS: Array<[method: 'GET' | 'POST', url: string, forbiddenFor: Record<string, string>[]]> = [
+    ['POST', '/apis/v1/localservices/validate/spec', []],
+    ['POST', '/apis/v1/localservices/operations', [GUEST, MAINT, CLUSTER_HEADERS]],
+    ['POST', `/apis/v1/localservices/operations/${SID}/cancel`, [GUEST, MAINT]],
+    ['GET', '/apis/v1/localservices', []],
+    ['GET', `/apis/v1/localservices/${SID}`, []],
+    ['GET', `/apis/v1/localservices/${SID}/spec`, []],
+    ['GET', `/apis/v1/localservices/${SID}/instances`, []],
+    ['GET', `/apis/v1/localservices/${SID}/instances/old`, []],
+    ['GET', `/apis/v1/localservices/${SID}/instances/SI-1`, []],
+    ['GET', '/apis/v1/ping', []],
+    ['GET', '/apis/v1/cluster', []],
+    ['GET', '/apis/v1/cluster/dashboard', []],
+    ['POST', '/apis/v1/cluster/maintenance/set', [ADMIN, GUEST, CLUSTER_HEADERS]],
+    ['POST', '/apis/v1/cluster/maintenance/unset', [ADMIN, GUEST]],
+    ['GET', '/apis/v1/cluster/executors', []],
+    ['GET', '/apis/v1/cluster/executors/E1', []],
+    ['POST', '/apis/v1/cluster/executors/blacklist?id=E1', [ADMIN, GUEST]],
+    ['POST', '/apis/v1/cluster/executors/unblacklist?id=E1', [ADMIN, GUEST]],
+    ['POST', '/apis/v1/cluster/executors/E1/blacklist', [ADMIN, GUEST]],
+    ['POST', '/apis/v1/cluster/executors/E1/unblacklist', [ADMIN, GUEST]],
+    ['GET', '/apis/v1/cluster/events/latest', []],
+    ['GET', '/apis/v1/cluster/events/summary', []],
+    ['GET', '/apis/v1/cluster/events', []],
+    ['GET', `/apis/v1/logfiles/localservices/${SID}/SI-1/list`, [MAINT, CLUSTER_HEADERS]],
+    ['GET', `/apis/v1/logfiles/localservices/${SID}/SI-1/read/output.log`, [MAINT]],
+    ['GET', `/apis/v1/logfiles/localservices/${SID}/SI-1/download/output.log`, [MAINT]],
+    ['GET', '/apis/v1/internal/cluster/resources/reserved', [ADMIN, GUEST, MAINT]],
+    ['GET', '/apis/v1/internal/cluster/executors/E1/instances/last', [ADMIN]],
+    ['GET', '/apis/v1/internal/cluster/executors/E1/instances/current', [ADMIN]],
+    ['POST', '/apis/v1/messages', [ADMIN, GUEST, MAINT]],
+    ['GET', '/apis/openapi.json', []],
+  ];
+  for (const [method, url, forbidden] of ENDPOINTS) {
+    test(`${method} ${url}`, async () => {
+      const anonymous = await h.api.inject({ method, url, ...(method === 'POST' ? { payload: {} } : {}) });
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.headers['www-authenticate']).toBe('Basic realm="realm"');
+      for (const headers of forbidden) {
+        const res = await h.api.inject({ method, url, headers, ...(method === 'POST' ? { payload: {} } : {}) });
+        expect(res.statusCode, JSON.stringify(headers)).toBe(403);
+      }
+    });
+  }
+});
+
+describe('maintenance and blacklisting shapes on the real core', () => {
+  test('maintenance unset and unblacklist of an unknown executor', async () => {
+    await post('/apis/v1/cluster/maintenance/set', {}, MAINT);
+    const unset = (await post('/apis/v1/cluster/maintenance/unset', {}, MAINT)).json();
+    expect(unset).toMatchObject({ status: 'SUCCESS', data: { state: 'NORMAL' }, message: 'success' });
+    expect(typeof unset.data.updated).toBe('number');
+    // Inside the grace window after the change, operations are still refused (§6.3).
+    expect((await op({ type: 'ACTIVATE', serviceId: SID })).json().data.validationErrors).toEqual(['Cluster is in maintenance mode']);
+    const ub = (await post('/apis/v1/cluster/executors/unblacklist?id=nope&id=nope2', {}, MAINT)).json();
+    expect(ub.data).toMatchObject({ successful: [], failed: ['nope', 'nope2'], approxCompletionTimeMs: 0 });
+  });
+});
