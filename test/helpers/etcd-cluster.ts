@@ -78,8 +78,15 @@ export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
     });
   };
 
-  await Promise.all(members.map(start));
-  await waitHealthy(members.map((m) => m.clientUrl));
+  try {
+    await Promise.all(members.map(start));
+    await waitHealthy(members.map((m) => m.clientUrl));
+  } catch (error) {
+    // A cluster that did not come up must not leave its members running.
+    for (const m of members) if (m.process && m.process.exitCode === null && m.process.signalCode === null) m.process.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
 
   return {
     members,
