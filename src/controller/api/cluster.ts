@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { success } from '../../model/index.js';
 import type { ApiContext } from './context.js';
+import { inDroveOrder } from './localservices.js';
 
 /** `/apis/v1/ping`, `/apis/v1/cluster`, dashboard and maintenance (§6.4, cli-response-shapes C.4). */
 export async function clusterRoutes(app: FastifyInstance, { core }: ApiContext): Promise<void> {
@@ -8,7 +9,13 @@ export async function clusterRoutes(app: FastifyInstance, { core }: ApiContext):
 
   app.get('/apis/v1/cluster', async () => success(core.clusterSummary()));
 
-  app.get('/apis/v1/cluster/dashboard', async () => success(core.dashboard()));
+  app.get('/apis/v1/cluster/dashboard', async () => {
+    const dashboard = core.dashboard();
+    return success({
+      ...dashboard,
+      serviceStats: { ...dashboard.serviceStats, topServices: dashboard.serviceStats.topServices.map(inDroveOrder) },
+    });
+  });
 
   app.post('/apis/v1/cluster/maintenance/set', { config: { access: 'maintenance' } }, async () =>
     success(await core.setMaintenance(true)),

@@ -7,6 +7,7 @@ import {
   failure,
   success,
   type LocalServiceInstanceState,
+  type LocalServiceSummary,
 } from '../../model/index.js';
 import type { ApiContext } from './context.js';
 import { commandValidationError, failedError } from './errors.js';
@@ -59,12 +60,13 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
     const from = intQuery(request.query.from, 'from', 0, 0, Number.MAX_SAFE_INTEGER, errors);
     const size = intQuery(request.query.size, 'size', MAX_PAGE_SIZE, 0, MAX_PAGE_SIZE, errors);
     if (errors.length > 0) throw commandValidationError(errors);
-    return success(core.listServices(from, size));
+    const services = core.listServices(from, size);
+    return success(Object.fromEntries(Object.entries(services).map(([id, summary]) => [id, inDroveOrder(summary)])));
   });
 
   app.get<{ Params: ServiceParams }>('/apis/v1/localservices/:serviceId', async (request, reply) => {
     const summary = core.serviceSummary(request.params.serviceId);
-    return summary ? success(summary) : notFound(reply, request.params.serviceId);
+    return summary ? success(inDroveOrder(summary)) : notFound(reply, request.params.serviceId);
   });
 
   app.get<{ Params: ServiceParams }>('/apis/v1/localservices/:serviceId/spec', async (request, reply) => {
@@ -93,6 +95,26 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
       return instance ? success(instance) : failure(`No such local service instance ${serviceId}/${instanceId}`);
     },
   );
+}
+
+/**
+ * `LocalServiceSummary` with Drove's key order (Java field order; `state` omitted when absent), which the
+ * Python CLI's `summary` dump and `--json` outputs show as is (cli-response-shapes C.1.7).
+ */
+export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
+  return {
+    id: s.id,
+    name: s.name,
+    instancesPerHost: s.instancesPerHost,
+    healthyInstances: s.healthyInstances,
+    totalCPUs: s.totalCPUs,
+    totalMemory: s.totalMemory,
+    tags: s.tags,
+    activationState: s.activationState,
+    ...(s.state !== undefined ? { state: s.state } : {}),
+    created: s.created,
+    updated: s.updated,
+  };
 }
 
 function notFound(reply: FastifyReply, serviceId: string) {
