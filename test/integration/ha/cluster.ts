@@ -159,7 +159,9 @@ function managed(name: string, command: string[]): ManagedProcess {
 export async function startHaCluster(options: HaClusterOptions = {}): Promise<HaCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'drove-ha-'));
   const drove = options.drove ?? droveCommand(false);
-  const etcd = options.etcd ?? (await startEtcdCluster(options.etcdMembers ?? 3));
+  // One retry: on a loaded CI host a member can miss the health deadline, or a port picked as free be taken.
+  const members = options.etcdMembers ?? 3;
+  const etcd = options.etcd ?? (await startEtcdCluster(members).catch(() => startEtcdCluster(members)));
   const namespace = options.namespace ?? `/drove-ha-${process.pid}-${Date.now()}/`;
   const logLevel = options.logLevel ?? 'warn';
   const controllers: ControllerProcess[] = [];

@@ -170,7 +170,7 @@ describe('HA controllers on etcd: failover (real etcd, controllers, executor, Do
     const paused = leader;
     paused.pause();
     try {
-      leader = await waitForLeader(cluster, 30_000, [paused]);
+      leader = await waitForLeader(cluster, 60_000, [paused]);
       expect(leader).not.toBe(paused);
       // The paused controller still believes in 4 instances per host; the new leader scales down to 2.
       await operation(leader, { type: 'UPDATE_INSTANCE_COUNT', serviceId, instancesPerHost: 2 });

@@ -9,7 +9,7 @@ import { haServiceSpec } from './fixtures/service.js';
  * Waits until exactly one running controller answers ping with 200, and every other running one says 400.
  * `paused` controllers (SIGSTOP) answer nothing and are left out.
  */
-export async function waitForLeader(cluster: HaCluster, timeoutMs = 30_000, paused: ControllerProcess[] = []): Promise<ControllerProcess> {
+export async function waitForLeader(cluster: HaCluster, timeoutMs = 60_000, paused: ControllerProcess[] = []): Promise<ControllerProcess> {
   const live = () => cluster.controllers.filter((c) => c.running() && !paused.includes(c));
   return waitUntil(
     'exactly one leader controller',
