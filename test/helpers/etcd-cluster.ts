@@ -25,7 +25,20 @@ export interface EtcdCluster {
   close(): Promise<void>;
 }
 
+/** Ports already handed out by this process: the OS may offer a just-released port again at once. */
+const handedOut = new Set<number>();
+
+/** A free loopback port never returned before in this process (so that the members of one cluster never collide). */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
