@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions, type Namespace } from 'etcd3';
+import { Etcd3, isRecoverableError, type IOptions, type Namespace } from 'etcd3';
 import type { ClusterStateData, LocalServiceInfo, LocalServiceInstanceInfo } from '../../model/index.js';
 import { StoreUnavailableError, type StateStore, type StoredExecutor, type StoredState } from './store.js';
 
@@ -41,6 +41,9 @@ export interface EtcdFence {
   key: string;
   createRevision: string;
 }
+
+/** Pause before retrying a request etcd3 gave up on: long enough for its per-host circuit breaker to learn. */
+const RETRY_PAUSE_MS = 100;
 
 /** etcd's default --max-txn-ops is 128; bigger batches are split (each instance record stands alone). */
 const MAX_TXN_OPS = 120;
@@ -162,21 +165,32 @@ export class EtcdStateStore implements StateStore {
     }
   }
 
+  /**
+   * Runs one store request within `callTimeoutMs`. A request that etcd3 gave up on as recoverable (it landed on a
+   * dead member each of its attempts) is tried again while time is left: every store write is idempotent (the
+   * same puts and deletes, under the same fence), so a retry can never apply anything twice.
+   */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.callTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`etcd did not answer within ${this.callTimeoutMs} ms`)),
+        this.callTimeoutMs,
+      );
+    });
     try {
-      return await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new StoreUnavailableError(`etcd did not answer within ${this.callTimeoutMs} ms`)),
-            this.callTimeoutMs,
-          );
-        }),
-      ]);
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) throw error;
-      throw new StoreUnavailableError(`etcd is unavailable: ${(error as Error).message}`, { cause: error });
+      for (;;) {
+        try {
+          return await Promise.race([fn(), timeout]);
+        } catch (error) {
+          if (error instanceof StoreUnavailableError) throw error;
+          if (!(error instanceof Error) || !isRecoverableError(error) || Date.now() + RETRY_PAUSE_MS >= deadline) {
+            throw new StoreUnavailableError(`etcd is unavailable: ${(error as Error).message}`, { cause: error });
+          }
+          await Promise.race([new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS)), timeout]);
+        }
+      }
     } finally {
       if (timer) clearTimeout(timer);
     }
