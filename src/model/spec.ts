@@ -5,6 +5,11 @@ import { ciEnum, duration, int, requiredString } from './schema-helpers.js';
 
 const NAME_PATTERN = /^[a-zA-Z\d\-_]*$/;
 const CHARSET_MESSAGE = '- Only characters, numbers, hyphen and underscore is allowed';
+/**
+ * Drove sets no limit; we do, because the service id becomes part of container names (`<serviceId>-<instanceId>`,
+ * which Docker caps), store keys and log paths: a megabyte-long name must be a clear 400, not a failure later.
+ */
+export const MAX_ID_PART_LENGTH = 100;
 
 export const HTTP_VERBS = ['GET', 'POST', 'PUT'] as const;
 export const PROTOCOLS = ['HTTP', 'HTTPS'] as const;
@@ -197,8 +202,12 @@ export type UserSpec = z.infer<typeof UserSpecSchema>;
 export const JOB_TYPES = ['SERVICE', 'COMPUTATION', 'LOCAL_SERVICE'] as const;
 
 export const LocalServiceSpecSchema = z.object({
-  name: requiredString('- Service name is mandatory').regex(NAME_PATTERN, { error: CHARSET_MESSAGE }),
-  version: requiredString('- Service version is mandatory').regex(NAME_PATTERN, { error: CHARSET_MESSAGE }),
+  name: requiredString('- Service name is mandatory')
+    .max(MAX_ID_PART_LENGTH, { error: `- Service name can be at most ${MAX_ID_PART_LENGTH} characters` })
+    .regex(NAME_PATTERN, { error: CHARSET_MESSAGE }),
+  version: requiredString('- Service version is mandatory')
+    .max(MAX_ID_PART_LENGTH, { error: `- Service version can be at most ${MAX_ID_PART_LENGTH} characters` })
+    .regex(NAME_PATTERN, { error: CHARSET_MESSAGE }),
   executable: z.object(DockerCoordinatesSchema.shape, {
     error: (i) => (i.input === undefined ? '- Executable details is required' : undefined),
   }),

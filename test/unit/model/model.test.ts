@@ -112,3 +112,15 @@ describe('operations', () => {
     expect(LocalServiceOperationSchema.safeParse({ type: 'EXPLODE', serviceId: 'S-1' }).success).toBe(false);
   });
 });
+
+describe('service id parts', () => {
+  it('caps name and version length with a message naming the rule', () => {
+    const long = 'a'.repeat(101);
+    const result = LocalServiceSpecSchema.safeParse({ ...testSpec(), name: long, version: long });
+    expect(issueMessages(result.error!)).toEqual([
+      'name - Service name can be at most 100 characters',
+      'version - Service version can be at most 100 characters',
+    ]);
+    expect(LocalServiceSpecSchema.safeParse({ ...testSpec(), name: 'a'.repeat(100) }).success).toBe(true);
+  });
+});
