@@ -30,16 +30,15 @@ describe('EtcdStateStore when an etcd member dies (real 3-member etcd)', () => {
     updated: n,
   });
 
-  it('every write succeeds within 2.5 s whichever member dies', async () => {
+  it('every write succeeds whichever member dies (no write waits out the store deadline)', async () => {
     let n = 0;
     // Each member dies in turn: the one the client is connected to is among them, whichever it is.
     for (const member of cluster.members) {
       for (let i = 0; i < 3; i++) await store.putService(service(++n));
       await cluster.stop(member);
       for (let i = 0; i < 5; i++) {
-        const started = Date.now();
+        // A write that hung on the dead member would hit the store's call deadline and throw here.
         await store.putService(service(++n));
-        expect(Date.now() - started).toBeLessThan(2_500);
       }
       await cluster.start(member);
     }
