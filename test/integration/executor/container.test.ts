@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,8 +61,8 @@ describe('container contents', () => {
     const inspect = await container.inspect();
     expect(inspect.Name).toBe(`/EXECUTOR_IT-1-${spec.instanceId}`);
     expect(inspect.HostConfig.Memory).toBe(48 * 2 ** 20);
-    // Virtual core 3 maps onto physical core 1 (two physical cores, over-provisioned).
-    expect(inspect.HostConfig.CpusetCpus).toBe('1');
+    // Over-provisioned: virtual core 3 maps onto physical core 3 mod <host cores> (ids 0..n-1 on this host).
+    expect(inspect.HostConfig.CpusetCpus).toBe(String(3 % availableParallelism()));
     expect(inspect.HostConfig.CpusetMems).toBe('0');
     expect(inspect.HostConfig.Ulimits).toEqual([{ Name: 'nofile', Soft: 4096, Hard: 4096 }]);
     expect(inspect.HostConfig.LogConfig).toEqual({
