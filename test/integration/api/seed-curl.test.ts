@@ -1,48 +1,23 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startControllerServer, type RunningController } from '../../../src/controller/server.js';
 import { testConfig, ADMIN } from '../../unit/api/helpers.js';
 import { validSpec } from './harness.js';
+import { seedCurlExamples, shellWords } from '../../helpers/seeds.js';
 
 /**
  * The curl examples of the seed documents, taken from the documents themselves and run as written, against a
  * controller with admin:admin. Only name resolution is added (`--connect-to drove.local:7000:127.0.0.1:<port>`),
- * since this machine has no `drove.local`.
+ * since this machine has no `drove.local`. test/e2e/cli-dev.test.ts runs them against a real `drove dev --port 7000`.
  */
 
-const SEEDS = '/work/shared/seeds';
 let running: RunningController;
 let dir: string;
-
-function curlExamples(): string[] {
-  const examples: string[] = [];
-  for (const file of readdirSync(SEEDS)) {
-    const lines = readFileSync(join(SEEDS, file), 'utf8').split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      if (!lines[i]!.startsWith('curl ')) continue;
-      let command = lines[i]!;
-      // Continuation lines, and a quoted --data body spanning lines.
-      while ((command.endsWith('\\') || (command.split("'").length - 1) % 2 === 1) && i + 1 < lines.length) {
-        command = `${command.endsWith('\\') ? command.slice(0, -1) : `${command}\n`}${lines[++i]}`;
-      }
-      examples.push(command);
-    }
-  }
-  return examples;
-}
-
-/** Splits a shell command line with single-quoted words (all the seeds use). */
-function shellWords(command: string): string[] {
-  const words: string[] = [];
-  const re = /'([^']*)'|(\S+)/g;
-  for (let m = re.exec(command); m; m = re.exec(command)) words.push(m[1] ?? m[2]!);
-  return words;
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'drove-seed-'));
@@ -73,7 +48,7 @@ afterAll(async () => {
 });
 
 test('the seed documents curl examples run as written', async () => {
-  const examples = curlExamples();
+  const examples = seedCurlExamples();
   expect(examples.length).toBeGreaterThanOrEqual(2);
   const results = [];
   for (const command of examples) {
