@@ -159,6 +159,74 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     expect(healthy()).toHaveLength(1);
   });
 
+  it('replaces the test instance of an executor that left in the pass that removes it, not a period later', async () => {
+    await service('CONFIG_TESTING', 1, 2);
+    await h.until(() => state() === 'CONFIG_TESTING' && healthy().length === 1);
+    const [first] = healthy();
+    const survivor = [...h.fleet.executors.values()].find((e) => e.executorId !== first!.executorId)!;
+    const removedAt: number[] = [];
+    const startedAt: number[] = [];
+    h.controller.onEvent((e) => {
+      if (e.type === 'EXECUTOR_REMOVED') removedAt.push(h.clock.now());
+    });
+    h.fleet.onMessage((m) => {
+      if (m.type === 'START_LOCAL_SERVICE_INSTANCE' && m.address.executorId === survivor.executorId) startedAt.push(h.clock.now());
+    });
+    // The executor dies: its heartbeats stop; the survivor keeps heart-beating and stays a member.
+    h.fleet.kill(first!.executorId);
+    await h.until(() => removedAt.length === 1, 120_000, 1_000);
+    await h.untilNow(() => startedAt.length === 1);
+    // Removal is noticed by a reconciler pass (the staleness sweep runs in it); that pass already plans without
+    // the executor, so the new test instance is asked for well before the next periodic pass (5 s later).
+    expect(startedAt[0]! - removedAt[0]!).toBeLessThan(1_000);
+    await h.untilNow(() => healthy().length === 1 && healthy()[0]!.executorId === survivor.executorId);
+    expect(h.controller.serviceInstance(ID, first!.instanceId)?.state).toBe('LOST');
+  });
+
+  it('acts on work that arose during an operation as soon as the operation finishes, without the periodic pass', async () => {
+    // The periodic pass can not be what acts: it would only run an hour from now.
+    h = await harness({ reconcileInterval: '1 hour' });
+    let hangStarts = false;
+    const slow = await h.fleet.add('slow.local', { onStart: () => (hangStarts ? { kind: 'hang' } : { kind: 'healthy' }) });
+    const other = await h.fleet.add('other.local');
+    h.fleet.startHeartbeats(20_000);
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => state() === 'INACTIVE');
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 2);
+    const startsOnOther = () => h.fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE' && m.address.executorId === other.executorId).length;
+    expect(startsOnOther()).toBe(1);
+
+    // A replacement on `slow` hangs while starting, so the operation stays in flight...
+    hangStarts = true;
+    const old = slow.running()[0]!.instanceId;
+    await h.submit({ type: 'REPLACE_INSTANCES', serviceId: ID, instanceIds: [old], stopFirst: false });
+    await h.untilNow(() => state() === 'REPLACING_INSTANCES' && slow.running().some((i) => i.instanceId !== old && i.state === 'PROVISIONING'));
+    const replacement = slow.running().find((i) => i.instanceId !== old)!.instanceId;
+    // ...and meanwhile the instance on `other` crashes. A service busy with an operation is not reconciled.
+    const crashed = other.running()[0]!.instanceId;
+    await h.fleet.setState(crashed, 'STOPPED', 'Crashed');
+    await h.until(() => h.controller.serviceInstance(ID, crashed)?.state === 'STOPPED', 5_000);
+    await h.clock.advance(5_000);
+    expect(startsOnOther()).toBe(1);
+    expect(state()).toBe('REPLACING_INSTANCES');
+
+    // The replacement comes up, the operation finishes, and the reconciler starts the missing instance at once.
+    const steadyAt: number[] = [];
+    const adjustAt: number[] = [];
+    h.controller.onEvent((e) => {
+      if (e.type !== 'LOCAL_SERVICE_STATE_CHANGE') return;
+      if (e.metadata.CURRENT_STATE === 'ACTIVE' && steadyAt.length === 0) steadyAt.push(h.clock.now());
+      if (e.metadata.CURRENT_STATE === 'ADJUSTING_INSTANCES') adjustAt.push(h.clock.now());
+    });
+    h.fleet.release(replacement);
+    await h.until(() => steadyAt.length > 0, 60_000);
+    await h.untilNow(() => adjustAt.length > 0 && startsOnOther() === 2);
+    expect(adjustAt[0]).toBe(steadyAt[0]);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 2, 60_000);
+    expect(healthy().map((i) => i.executorId).sort()).toEqual([other.executorId, slow.executorId].sort());
+  });
+
   it('pauses in the maintenance window', async () => {
     await service('INACTIVE', 1, 2);
     await h.controller.setMaintenance(true);
