@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_EXCERPT, ProbeChecker, commandLine, runPreShutdownHooks } from '../../../src/executor/checks.js';
@@ -79,6 +84,46 @@ describe('HTTP probes', () => {
     const refused = await checker.check(mode('/ok'), { ports: { main: { containerPort: 1, hostPort: 1, portType: 'HTTP' } } }, 500);
     expect(refused.healthy).toBe(false);
     expect((await checker.check(mode('/ok', { portName: 'other' }), target(), 500)).message).toBe('No port named other on this instance');
+  });
+});
+
+describe('HTTPS probes', () => {
+  const checker = new ProbeChecker(new FakeRuntime(), '127.0.0.1');
+  let tls: ReturnType<typeof createHttpsServer>;
+  let tlsPort = 0;
+
+  beforeAll(async () => {
+    // A self-signed certificate made for this run, as an instance serving HTTPS with its own certificate has.
+    const dir = mkdtempSync(join(tmpdir(), 'drove-checks-tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+      tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
+        res.statusCode = req.url === '/ok' ? 200 : 503;
+        res.end(req.url === '/ok' ? 'ok' : 'down');
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    tlsPort = (tls.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => tls.close(() => r())));
+
+  const tlsTarget = () => ({ ports: { main: { containerPort: 8443, hostPort: tlsPort, portType: 'HTTPS' as const } } });
+
+  it('with insecure: true accepts a self-signed certificate and judges the status code', async () => {
+    expect(await checker.check(mode('/ok', { protocol: 'HTTPS', insecure: true }), tlsTarget(), 2000)).toEqual({ healthy: true, message: '' });
+    const down = await checker.check(mode('/down', { protocol: 'HTTPS', insecure: true }), tlsTarget(), 2000);
+    expect(down).toEqual({ healthy: false, message: `Received status 503 from https://127.0.0.1:${tlsPort}/down. Response: down` });
+  });
+
+  it('verifies the certificate unless insecure is set', async () => {
+    for (const insecure of [false, undefined]) {
+      const strict = await checker.check(mode('/ok', { protocol: 'HTTPS', ...(insecure === undefined ? {} : { insecure }) }), tlsTarget(), 2000);
+      expect(strict.healthy).toBe(false);
+      expect(strict.message).toMatch(/self[- ]signed certificate/i);
+    }
   });
 });
 
