@@ -45,7 +45,7 @@ export interface EtcdFence {
 /** Pause before retrying a request etcd3 gave up on: long enough for its per-host circuit breaker to learn. */
 const RETRY_PAUSE_MS = 100;
 
-/** etcd's default --max-txn-ops is 128; bigger batches are split (each instance record stands alone). */
+/** etcd's default --max-txn-ops is 128; bigger batches are split (each instance or executor record stands alone). */
 const MAX_TXN_OPS = 120;
 
 const SERVICES = 'localservices/';
@@ -142,6 +142,13 @@ export class EtcdStateStore implements StateStore {
 
   async putExecutor(record: StoredExecutor): Promise<void> {
     await this.write([this.ns.put(EXECUTORS + record.executorId).value(JSON.stringify(record))]);
+  }
+
+  async putExecutors(records: readonly StoredExecutor[]): Promise<void> {
+    for (let i = 0; i < records.length; i += MAX_TXN_OPS) {
+      const chunk = records.slice(i, i + MAX_TXN_OPS);
+      await this.write(chunk.map((r) => this.ns.put(EXECUTORS + r.executorId).value(JSON.stringify(r))));
+    }
   }
 
   async deleteExecutor(executorId: string): Promise<void> {

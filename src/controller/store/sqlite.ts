@@ -169,6 +169,18 @@ export class SqliteStateStore implements StateStore {
     );
   }
 
+  async putExecutors(records: readonly StoredExecutor[]): Promise<void> {
+    for (const [i, record] of records.entries()) requireText(`executors[${i}].executorId`, record.executorId);
+    if (records.length === 0) return;
+    this.run('putExecutors', () =>
+      this.db.transaction(() => {
+        for (const record of records) {
+          this.statements.putExecutor.run(record.executorId, record.removedAt ?? null, JSON.stringify(record.nodeData));
+        }
+      })(),
+    );
+  }
+
   async deleteExecutor(executorId: string): Promise<void> {
     this.run('deleteExecutor', () => this.statements.deleteExecutor.run(executorId));
   }

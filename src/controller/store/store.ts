@@ -27,6 +27,8 @@ export interface StateStore {
 
   /** Last node data of each executor, so a new leader knows the cluster before the next heartbeats. */
   putExecutor(record: StoredExecutor): Promise<void>;
+  /** Upserts executor records in one transaction (a heartbeat round from every executor is one write). */
+  putExecutors(records: readonly StoredExecutor[]): Promise<void>;
   deleteExecutor(executorId: string): Promise<void>;
 
   close(): Promise<void>;

@@ -4,6 +4,7 @@ import { EtcdStateStore } from '../../../src/controller/store/etcd.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { LocalServiceInfo, LocalServiceInstanceInfo } from '../../../src/model/index.js';
 import { testSpec } from '../../fixtures/specs.js';
+import { nodeData } from '../../unit/cluster/fixtures.js';
 import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
 
 function service(id: string): LocalServiceInfo {
@@ -72,6 +73,23 @@ describe('EtcdStateStore against a real etcd', () => {
     await store.close();
   });
 
+  it('putExecutors writes batches larger than one etcd transaction, live and removed records alike', async () => {
+    const store = newStore();
+    const many = Array.from({ length: 300 }, (_, i) => ({ executorId: `e${i}`, nodeData: nodeData({ hostname: `h${i}` }) }));
+    await store.putExecutors(many);
+    await store.putExecutors([{ executorId: 'e7', nodeData: nodeData({ hostname: 'h7', updated: 9 }), removedAt: 42 }]);
+    await store.putExecutors([]);
+    const loaded = (await store.load()).executors;
+    expect(loaded).toHaveLength(300);
+    expect(loaded.find((e) => e.executorId === 'e7')).toEqual({
+      executorId: 'e7',
+      nodeData: nodeData({ hostname: 'h7', updated: 9 }),
+      removedAt: 42,
+    });
+    expect(loaded.find((e) => e.executorId === 'e299')).toEqual(many[299]);
+    await store.close();
+  });
+
   it('refuses writes once the fence key is gone (a deposed leader cannot write)', async () => {
     const client = new Etcd3({ hosts: cluster.endpoints });
     const ns = `/t${namespace++}/`;
@@ -82,6 +100,10 @@ describe('EtcdStateStore against a real etcd', () => {
     await store.putService(service('C-1'));
     await client.namespace(ns).delete().key('leader');
     await expect(store.putService(service('C-2'))).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.putExecutors([{ executorId: 'e1', nodeData: nodeData() }])).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    expect((await store.load()).executors).toEqual([]);
     expect((await store.load()).services.map((s) => s.serviceId)).toEqual(['C-1']);
     client.close();
   });

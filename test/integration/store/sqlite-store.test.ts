@@ -178,6 +178,37 @@ describe('SqliteStateStore', () => {
     expect((await store.load()).executors).toEqual([]);
   });
 
+  it('putExecutors upserts live and removed executors together, replacing older copies', async () => {
+    const store = openStore();
+    await store.putExecutor({ executorId: 'e1', nodeData: nodeData() });
+    const batch = [
+      { executorId: 'e1', nodeData: nodeData({ updated: 5 }), removedAt: 77 },
+      ...Array.from({ length: 1000 }, (_, i) => ({ executorId: `x${String(i).padStart(4, '0')}`, nodeData: nodeData({ hostname: `h${i}` }) })),
+    ];
+    await store.putExecutors(batch);
+    await store.putExecutors([]);
+    const loaded = (await store.load()).executors;
+    expect(loaded).toHaveLength(1001);
+    expect(loaded[0]).toEqual({ executorId: 'e1', nodeData: nodeData({ updated: 5 }), removedAt: 77 });
+    expect(loaded[1]).toEqual({ executorId: 'x0000', nodeData: nodeData({ hostname: 'h0' }) });
+  });
+
+  it('putExecutors is one transaction: a record that cannot be written leaves the store as it was', async () => {
+    const store = openStore();
+    const unwritable = nodeData({ hostname: 'bad' }) as unknown as Record<string, unknown>;
+    unwritable.metadata = { size: 1n };
+    await expect(
+      store.putExecutors([
+        { executorId: 'e1', nodeData: nodeData() },
+        { executorId: 'e2', nodeData: unwritable as never },
+      ]),
+    ).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect((await store.load()).executors).toEqual([]);
+    await expect(store.putExecutors([{ executorId: '', nodeData: nodeData() }])).rejects.toThrow(
+      'executors[0].executorId must be a non-empty string',
+    );
+  });
+
   it('everything survives close and reopen', async () => {
     const path = join(dir, 'reopen.db');
     const first = openStore(path);
