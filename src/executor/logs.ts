@@ -140,9 +140,11 @@ export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
     const p = paths(req.params);
     if ('error' in p) return reply.code(400).send({ error: p.error });
     const offset = req.query.offset === undefined || req.query.offset === '' ? 0 : Number(req.query.offset);
-    const length = req.query.length === undefined || req.query.length === '' ? DEFAULT_READ_LENGTH : Number(req.query.length);
+    // -1 is Drove's "default length": the controller forwards it when the client (the CLI's tail) sends none.
+    const asked = req.query.length === undefined || req.query.length === '' ? -1 : Number(req.query.length);
+    const length = asked === -1 ? DEFAULT_READ_LENGTH : asked;
     if (!Number.isInteger(offset) || offset < -1) return reply.code(400).send({ error: 'offset must be an integer >= -1' });
-    if (!Number.isInteger(length) || length < 0) return reply.code(400).send({ error: 'length must be a non-negative integer' });
+    if (!Number.isInteger(length) || length < 0) return reply.code(400).send({ error: 'length must be -1 (default) or a non-negative integer' });
     if (!existsSync(p.file!)) return reply.code(404).send({ error: `No log file ${req.params.fileName} for instance ${req.params.instanceId}` });
     const handle = await open(p.file!, 'r');
     try {

@@ -47,6 +47,9 @@ describe('executor log API (§6.10)', () => {
     expect((await app.inject(`${base}/read/output.log?offset=-1`)).json()).toEqual({ data: '', offset: 16 });
     expect((await app.inject(`${base}/read/output.log?offset=4&length=3`)).json()).toEqual({ data: '456', offset: 4 });
     expect((await app.inject(`${base}/read/output.log`)).json()).toEqual({ data: '0123456789abcdef', offset: 0 });
+    // What the controller forwards for a client that sends no length (the CLI's tail): -1, the default length.
+    expect((await app.inject(`${base}/read/output.log?offset=-1&length=-1`)).json()).toEqual({ data: '', offset: 16 });
+    expect((await app.inject(`${base}/read/output.log?offset=10&length=-1`)).json()).toEqual({ data: 'abcdef', offset: 10 });
     expect((await app.inject(`${base}/read/output.log?offset=100`)).json()).toEqual({ data: '', offset: 100 });
     const download = await app.inject(`${base}/download/output.log-1`);
     expect(download.statusCode).toBe(200);
@@ -62,6 +65,8 @@ describe('executor log API (§6.10)', () => {
     }
     expect((await app.inject(`/apis/v1/logs/filestream/S-1/..%2F..%2Fx/list`)).statusCode).toBe(400);
     expect((await app.inject(`${base}/read/output.log?offset=-5`)).statusCode).toBe(400);
+    const badLength = await app.inject(`${base}/read/output.log?offset=0&length=-2`);
+    expect([badLength.statusCode, badLength.json().error]).toEqual([400, 'length must be -1 (default) or a non-negative integer']);
     expect((await app.inject(`/apis/v1/logs/filestream/S-1/SI-2/list`)).statusCode).toBe(404);
     expect((await app.inject(`${base}/download/output.log-9`)).statusCode).toBe(404);
   });
