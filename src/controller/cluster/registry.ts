@@ -9,7 +9,7 @@ import type {
 } from '../../model/index.js';
 import type { EventLog } from '../events.js';
 import type { StateStore, StoredExecutor } from '../store/store.js';
-import { CoalescingWriter } from './coalescing-writer.js';
+import { BatchingWriter } from './batching-writer.js';
 
 /**
  * The leader's view of the executors (§6.8, §6.9): fed by heartbeats (EXECUTOR_SNAPSHOT) and by the resource
@@ -23,6 +23,13 @@ export interface ExecutorRegistryOptions {
   staleExecutorAgeMs: number;
   /** Removed executors are remembered this long for `/instances/last` and the executor list (Drove: 2 days). */
   lastKnownRetentionMs?: number;
+  /**
+   * How long node data waits to share one store transaction with other executors' (default 0: until the end of
+   * the current event-loop turn, which already gathers a heartbeat round arriving together without delaying a
+   * lone heartbeat; it does not use the clock, so code awaiting a heartbeat under a ManualClock does not stall).
+   * A positive window waits on the injected clock and gathers heartbeats spread over that many ms.
+   */
+  storeWriteWindowMs?: number;
 }
 
 const DEFAULT_LAST_KNOWN_RETENTION_MS = 2 * 24 * 60 * 60 * 1000;
@@ -76,8 +83,12 @@ export class ExecutorRegistry {
   private readonly removed = new Map<string, LastKnownExecutor>();
   private readonly changeListeners = new Set<ExecutorChangeListener>();
   private readonly resourceListeners = new Set<ResourceListener>();
-  private readonly writer: CoalescingWriter;
+  private readonly writer: BatchingWriter;
   private readonly lastKnownRetentionMs: number;
+  /** What the store holds for each executor as far as we know (see `storedFingerprint`); absent = unknown. */
+  private persisted = new Map<string, string>();
+  /** Bumped by clear/restore, so a write that finishes after them does not vouch for the new view. */
+  private generation = 0;
 
   constructor(
     private readonly deps: {
@@ -89,7 +100,17 @@ export class ExecutorRegistry {
   ) {
     if (!(deps.options.staleExecutorAgeMs > 0)) throw new Error('staleExecutorAgeMs must be a positive number of ms');
     this.lastKnownRetentionMs = deps.options.lastKnownRetentionMs ?? DEFAULT_LAST_KNOWN_RETENTION_MS;
-    this.writer = new CoalescingWriter((id) => this.writeThrough(id));
+    const windowMs = deps.options.storeWriteWindowMs ?? 0;
+    if (!(windowMs >= 0)) throw new Error('storeWriteWindowMs must be zero or a positive number of ms');
+    this.writer = new BatchingWriter(
+      (ids) => this.writeThrough(ids),
+      windowMs > 0
+        ? (fn) => deps.clock.setTimer(fn, windowMs)
+        : (fn) => {
+            const handle = setImmediate(fn);
+            return () => clearImmediate(handle);
+          },
+    );
   }
 
   // ---- ingestion ----
@@ -219,9 +240,11 @@ export class ExecutorRegistry {
             nodeData: record.nodeData,
             removedAt: record.removedAt,
           });
+          this.persisted.set(record.executorId, storedFingerprint(record));
         }
         continue;
       }
+      this.persisted.set(record.executorId, storedFingerprint(record));
       this.live.set(record.executorId, {
         executorId: record.executorId,
         nodeData: record.nodeData,
@@ -237,11 +260,13 @@ export class ExecutorRegistry {
   clear(): void {
     this.live.clear();
     this.removed.clear();
+    this.persisted = new Map();
+    this.generation++;
   }
 
-  /** Resolves once every pending store write has finished (tests, orderly shutdown). */
+  /** Writes pending node data without waiting out the window; resolves once no store write is pending (tests, shutdown). */
   flush(): Promise<void> {
-    return this.writer.idle();
+    return this.writer.flush();
   }
 
   // ---- queries ----
@@ -346,14 +371,65 @@ export class ExecutorRegistry {
     }
   }
 
-  /** Makes the store match memory for one executor: live, last known, or gone. */
-  private async writeThrough(executorId: string): Promise<void> {
-    const entry = this.live.get(executorId);
-    if (entry) return this.deps.store.putExecutor({ executorId, nodeData: entry.nodeData });
-    const last = this.removed.get(executorId);
-    if (last) return this.deps.store.putExecutor({ executorId, nodeData: last.nodeData, removedAt: last.removedAt });
-    return this.deps.store.deleteExecutor(executorId);
+  /**
+   * Makes the store match memory for these executors (live, last known, or gone): every record in one
+   * putExecutors, then the rare deletes (last-known executors past retention).
+   *
+   * A record whose store copy already holds everything but timestamps is not written again, so a steady cluster's
+   * heartbeat rounds cost no store writes at all. Safe because nothing reads those timestamps from the store
+   * for liveness or ordering: a new leader treats every restored executor as seen at its own "now" (restore), and
+   * the `updated` it restores only makes it drop heartbeats older than the stored copy, which every later
+   * heartbeat is not. What a new leader does use (state, tags, metadata, address, the resource snapshot with
+   * its layout and free/used cores, the instance list with each instance's state) is in the comparison.
+   */
+  private async writeThrough(executorIds: readonly string[]): Promise<void> {
+    const generation = this.generation;
+    const puts: StoredExecutor[] = [];
+    const fingerprints: string[] = [];
+    const deletes: string[] = [];
+    for (const executorId of executorIds) {
+      const record = this.storedRecord(executorId);
+      if (!record) {
+        deletes.push(executorId);
+        continue;
+      }
+      const fingerprint = storedFingerprint(record);
+      if (this.persisted.get(executorId) === fingerprint) continue;
+      puts.push(record);
+      fingerprints.push(fingerprint);
+    }
+    if (puts.length > 0) {
+      try {
+        await this.deps.store.putExecutors(puts);
+      } catch (error) {
+        // The store may hold the old copies, the new ones, or (etcd, chunked) some of each.
+        for (const record of puts) this.persisted.delete(record.executorId);
+        throw error;
+      }
+      if (generation === this.generation) {
+        puts.forEach((record, i) => this.persisted.set(record.executorId, fingerprints[i]!));
+      }
+    }
+    for (const executorId of deletes) {
+      this.persisted.delete(executorId);
+      await this.deps.store.deleteExecutor(executorId);
+    }
   }
+
+  private storedRecord(executorId: string): StoredExecutor | undefined {
+    const entry = this.live.get(executorId);
+    if (entry) return { executorId, nodeData: entry.nodeData };
+    const last = this.removed.get(executorId);
+    if (last) return { executorId, nodeData: last.nodeData, removedAt: last.removedAt };
+    return undefined;
+  }
+}
+
+/** A store record without its timestamps (the node data's and each instance's `updated`); see `writeThrough`. */
+function storedFingerprint(record: StoredExecutor): string {
+  const { updated: _updated, serviceInstances, ...rest } = record.nodeData;
+  const instances = serviceInstances.map(({ updated: _instanceUpdated, ...instance }) => instance);
+  return JSON.stringify([record.removedAt ?? null, rest, instances]);
 }
 
 function toRecord(entry: Entry): ExecutorRecord {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock, executorIdOf } from '../../../src/model/index.js';
 import { EventLog } from '../../../src/controller/events.js';
-import { ExecutorRegistry, type ExecutorChange } from '../../../src/controller/cluster/registry.js';
+import { ExecutorRegistry, type ExecutorChange, type ExecutorRegistryOptions } from '../../../src/controller/cluster/registry.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { instance, nodeData, resourceSnapshot } from './fixtures.js';
 
@@ -15,12 +15,12 @@ afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
 });
 
-function setup() {
+function setup(options: Partial<ExecutorRegistryOptions> = {}) {
   const clock = new ManualClock();
   const events = new EventLog(clock, { maxEventsStorageMs: 60 * 60_000 });
   const store = new SqliteStateStore(':memory:');
   stores.push(store);
-  const registry = new ExecutorRegistry({ clock, store, events, options: { staleExecutorAgeMs: STALE_MS } });
+  const registry = new ExecutorRegistry({ clock, store, events, options: { staleExecutorAgeMs: STALE_MS, ...options } });
   const changes: ExecutorChange[] = [];
   registry.onChange((c) => changes.push(c));
   const eventTypes = () => events.latest(0, 1000).events.map((e) => e.type).reverse();
@@ -238,22 +238,118 @@ describe('ExecutorRegistry', () => {
     expect(await registry.sweepStale()).toEqual([]);
   });
 
-  it('coalesces store writes: a burst of heartbeats costs at most two writes and the last one wins', async () => {
+  it('batches store writes: heartbeats of N executors in one event-loop turn cost one putExecutors', async () => {
     const { registry, store } = setup();
-    const put = vi.spyOn(store, 'putExecutor');
-    const writes = [];
-    for (let i = 0; i < 10; i++) writes.push(registry.heartbeat(nodeData({ updated: 1_700_000_000_000 + i })));
-    await Promise.all(writes);
-    await registry.flush();
-    expect(put.mock.calls.length).toBeLessThanOrEqual(2);
+    const batch = vi.spyOn(store, 'putExecutors');
+    const single = vi.spyOn(store, 'putExecutor');
+    const hosts = Array.from({ length: 50 }, (_, i) => `h${i}`);
+    await Promise.all(hosts.map((hostname) => registry.heartbeat(nodeData({ hostname }))));
+    expect(batch).toHaveBeenCalledTimes(1);
+    expect(batch.mock.calls[0]![0].map((r) => r.nodeData.hostname)).toEqual(hosts);
+    expect(single).not.toHaveBeenCalled();
+    expect((await store.load()).executors).toHaveLength(50);
+  });
+
+  it('a burst for one executor costs at most two writes, the last one wins, and writes never overlap', async () => {
+    const { registry, store } = setup();
+    let inFlight = 0;
+    let overlapped = false;
+    const put = store.putExecutors.bind(store);
+    const spy = vi.spyOn(store, 'putExecutors').mockImplementation(async (records) => {
+      overlapped ||= inFlight > 0;
+      inFlight++;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await put(records);
+      inFlight--;
+    });
+    const first = registry.heartbeat(nodeData({ updated: 1_700_000_000_000, executorState: 'UNREADY' }));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // The first write is in flight now; these wait for it and then share one write of the newest data.
+    const rest = [];
+    for (let i = 1; i < 10; i++) rest.push(registry.heartbeat(nodeData({ updated: 1_700_000_000_000 + i })));
+    await Promise.all([first, ...rest]);
+    expect(spy).toHaveBeenCalledTimes(2);
+    expect(overlapped).toBe(false);
     expect((await store.load()).executors[0]?.nodeData.updated).toBe(1_700_000_000_009);
   });
 
-  it('a failing store write rejects the heartbeat but keeps the in-memory view', async () => {
+  it('heartbeat() resolves only once its node data is persisted', async () => {
     const { registry, store } = setup();
-    vi.spyOn(store, 'putExecutor').mockRejectedValueOnce(new Error('disk full'));
-    await expect(registry.heartbeat(nodeData())).rejects.toThrow('disk full');
+    let resolved = false;
+    const done = registry.heartbeat(nodeData()).then(() => (resolved = true));
+    expect(resolved).toBe(false);
+    expect((await store.load()).executors).toEqual([]);
+    await done;
+    expect((await store.load()).executors).toHaveLength(1);
+  });
+
+  it('a positive write window gathers heartbeats over that many ms on the injected clock', async () => {
+    const { clock, registry, store } = setup({ storeWriteWindowMs: 5 });
+    const batch = vi.spyOn(store, 'putExecutors');
+    let resolved = 0;
+    const first = registry.heartbeat(nodeData({ hostname: 'a' })).then(() => resolved++);
+    await clock.advance(3);
+    const second = registry.heartbeat(nodeData({ hostname: 'b' })).then(() => resolved++);
+    await clock.advance(1);
+    expect(batch).not.toHaveBeenCalled();
+    expect(resolved).toBe(0);
+    await clock.advance(1);
+    await Promise.all([first, second]);
+    expect(batch).toHaveBeenCalledTimes(1);
+    expect(batch.mock.calls[0]![0].map((r) => r.nodeData.hostname)).toEqual(['a', 'b']);
+  });
+
+  it('flush() writes at once without waiting out the window (shutdown)', async () => {
+    const { registry, store } = setup({ storeWriteWindowMs: 60_000 });
+    const written = registry.heartbeat(nodeData());
+    await registry.flush();
+    await written;
+    expect((await store.load()).executors).toHaveLength(1);
+  });
+
+  it('a heartbeat that changes nothing but timestamps is not written again; any other change is', async () => {
+    const { registry, store } = setup();
+    const served = instance(E1, 'SI-1', 1_700_000_000_000);
+    await registry.heartbeat(nodeData({ serviceInstances: [served] }));
+    const batch = vi.spyOn(store, 'putExecutors');
+    await registry.heartbeat(nodeData({ updated: 1_700_000_020_000, serviceInstances: [{ ...served, updated: 1_700_000_020_000 }] }));
+    expect(batch).not.toHaveBeenCalled();
+    const changes: Array<Parameters<typeof nodeData>[0]> = [
+      { executorState: 'UNREADY' },
+      { freeCores: { '0': [0, 1, 2] } },
+      { serviceInstances: [{ ...served, state: 'HEALTHY' }] },
+      { serviceInstances: [] },
+      { port: 3001 },
+    ];
+    for (const [i, change] of changes.entries()) {
+      await registry.heartbeat(nodeData({ updated: 1_700_000_040_000 + i, ...change }));
+    }
+    expect(batch).toHaveBeenCalledTimes(changes.length);
+    const tagged = nodeData({ updated: 1_700_000_050_000 });
+    tagged.tags = ['ex1.local', 'gpu'];
+    await registry.heartbeat(tagged);
+    expect(batch).toHaveBeenCalledTimes(changes.length + 1);
+    expect((await store.load()).executors.find((e) => e.executorId === E1)?.nodeData.tags).toEqual(['ex1.local', 'gpu']);
+  });
+
+  it('after restore, records already in the store are not rewritten until they change', async () => {
+    const { registry, store } = setup();
+    await registry.heartbeat(nodeData());
+    registry.restore((await store.load()).executors);
+    const batch = vi.spyOn(store, 'putExecutors');
+    await registry.heartbeat(nodeData({ updated: 1_700_000_020_000 }));
+    expect(batch).not.toHaveBeenCalled();
+    await registry.heartbeat(nodeData({ updated: 1_700_000_040_000, executorState: 'UNREADY' }));
+    expect(batch).toHaveBeenCalledTimes(1);
+  });
+
+  it('a failing store write rejects every heartbeat of the batch but keeps the in-memory view, and is retried', async () => {
+    const { registry, store } = setup();
+    vi.spyOn(store, 'putExecutors').mockRejectedValueOnce(new Error('disk full'));
+    const results = await Promise.allSettled([registry.heartbeat(nodeData()), registry.heartbeat(nodeData({ hostname: 'ex2.local' }))]);
+    expect(results.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual(['disk full', 'disk full']);
     expect(registry.byId(E1)).toBeDefined();
+    // Nothing changed but the timestamp, yet the failed copy is unknown, so it is written.
     await registry.heartbeat(nodeData({ updated: 1_700_000_000_001 }));
     expect((await store.load()).executors).toHaveLength(1);
   });
