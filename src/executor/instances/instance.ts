@@ -191,11 +191,21 @@ export class InstanceStateMachine {
 
   private async fetchImage(): Promise<Outcome> {
     const url = this.spec.executable.url;
+    const timeoutMs = durationMs(this.spec.executable.dockerPullTimeout, DEFAULT_PULL_TIMEOUT_MS);
+    // dockerPullTimeout is enforced here on the injected clock (not only by the runtime), and the wait ends on
+    // expiry or a stop request even if the runtime's pull does not honour its abort signal.
+    const pull = new AbortController();
+    const onStop = () => pull.abort(this.stopController.signal.reason);
+    if (this.stopController.signal.aborted) onStop();
+    else this.stopController.signal.addEventListener('abort', onStop, { once: true });
+    const cancelTimer = this.deps.clock.setTimer(() => pull.abort(new Error(`Pull timed out after ${timeoutMs} ms`)), timeoutMs);
+    const aborted = new Promise<never>((_resolve, reject) => {
+      const fail = () => reject(pull.signal.reason instanceof Error ? pull.signal.reason : new Error('Pull operation interrupted'));
+      if (pull.signal.aborted) fail();
+      else pull.signal.addEventListener('abort', fail, { once: true });
+    });
     try {
-      await this.deps.runtime.pullImage(url, {
-        timeoutMs: durationMs(this.spec.executable.dockerPullTimeout, DEFAULT_PULL_TIMEOUT_MS),
-        signal: this.stopController.signal,
-      });
+      await Promise.race([this.deps.runtime.pullImage(url, { timeoutMs, signal: pull.signal }), aborted]);
       return { state: 'STARTING' };
     } catch (error) {
       if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: 'Pull operation interrupted' };
@@ -205,6 +215,9 @@ export class InstanceStateMachine {
         return { state: 'STARTING' };
       }
       return { state: 'PROVISIONING_FAILED', error: `Error while pulling image ${url}: ${message}` };
+    } finally {
+      cancelTimer();
+      this.stopController.signal.removeEventListener('abort', onStop);
     }
   }
 

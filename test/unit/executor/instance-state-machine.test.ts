@@ -208,6 +208,29 @@ describe('instance state machine', () => {
     expect(reports.at(-1)!.errorMessage).toBe('Pull operation interrupted');
   });
 
+  it('a pull that outlasts dockerPullTimeout fails provisioning with the reference text, on the injected clock', async () => {
+    const { deps, sm, states, reports } = setup({ executable: { type: 'DOCKER', url: TEST_IMAGE, dockerPullTimeout: '10 seconds' } });
+    // Neither the image nor a registry answer: the pull hangs and ignores its abort signal.
+    deps.runtime.images.delete(TEST_IMAGE);
+    const pulls: number[] = [];
+    deps.runtime.pullImage = () => {
+      pulls.push(deps.clock.now());
+      return new Promise(() => undefined);
+    };
+    const done = sm.run();
+    await until(deps.clock, () => pulls.length === 1);
+    const started = pulls[0]!;
+    await until(deps.clock, () => sm.state !== 'PROVISIONING', 20_000);
+    expect(deps.clock.now() - started).toBeGreaterThanOrEqual(10_000);
+    expect(deps.clock.now() - started).toBeLessThan(10_200);
+    await until(deps.clock, () => sm.state === 'STOPPED');
+    await done;
+    expect(states()).toEqual(['PENDING', 'PROVISIONING', 'PROVISIONING_FAILED', 'DEPROVISIONING', 'STOPPED']);
+    expect(reports.find((r) => r.state === 'PROVISIONING_FAILED')!.errorMessage).toBe(
+      `Error while pulling image ${TEST_IMAGE}: Pull timed out after 10000 ms`,
+    );
+  });
+
   it('removes the image on cleanup when cacheImages is off', async () => {
     const { deps, sm } = setup({}, { cacheImages: false });
     sm.requestStop();
