@@ -25,6 +25,8 @@ const post = (url: string, payload?: unknown, headers: Record<string, string> = 
 const get = (url: string, headers: Record<string, string> = GUEST) => h.api.inject({ method: 'GET', url, headers });
 const op = (body: unknown, headers?: Record<string, string>) => post('/apis/v1/localservices/operations', body, headers);
 const SID = 'TEST_SPEC-00001';
+/** Applying a report batch is one SQLite transaction: milliseconds; generous for a loaded CI machine. */
+const REPORT_APPLY_DEADLINE_MS = 5_000;
 
 async function create(instancesPerHost = 1) {
   const res = await op({ type: 'CREATE', spec: validSpec(), instancesPerHost });
@@ -37,9 +39,20 @@ async function report(instances: ReturnType<typeof instance>[]) {
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json().status).toBe('ACCEPTED');
   }
-  // Reports are queued; let the controller apply them.
+  // Reports are queued and applied in a batch; wait until every reported instance reads back as reported.
   await h.clock.advance(10);
-  await new Promise((r) => setTimeout(r, 50));
+  const applied = async () => {
+    for (const i of instances) {
+      const res = await get(`/apis/v1/localservices/${i.serviceId}/instances/${i.instanceId}`);
+      if (res.json().data?.state !== i.state) return false;
+    }
+    return true;
+  };
+  const deadline = Date.now() + REPORT_APPLY_DEADLINE_MS;
+  while (!(await applied())) {
+    if (Date.now() > deadline) throw new Error(`reports not applied within ${REPORT_APPLY_DEADLINE_MS} ms`);
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 describe('POST /apis/v1/localservices/validate/spec', () => {
