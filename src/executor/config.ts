@@ -57,6 +57,14 @@ export const ExecutorOptionsSchema = z.object({
   containerStopGracePeriod: duration().default('10 seconds'),
   /** How long startup recovery waits for a leader to ask which instances it knows, before adopting all. */
   recoveryLeaderWait: duration().default('10 seconds'),
+  /**
+   * Logs of an instance that stopped are kept this long, then its folder is removed so a long-running executor
+   * does not fill its disk. Drove's staleInstanceAge (7 days): logs stay as long as the cluster still lists the
+   * instance, and past a long weekend for whoever investigates a crash.
+   */
+  instanceLogRetention: duration().default('7 days'),
+  /** How often log folders are checked for removal: they age in days, so hourly is precise enough and cheap. */
+  instanceLogCleanupInterval: duration().default('1 hour'),
 });
 export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
 
@@ -157,6 +165,8 @@ export interface ResolvedExecutorOptions {
   zombieCheckMs: number;
   recoveryLeaderWaitMs: number;
   stopGraceSeconds: number;
+  instanceLogRetentionMs: number;
+  instanceLogCleanupMs: number;
 }
 
 export function resolveExecutorOptions(config: ExecutorConfig): ResolvedExecutorOptions {
@@ -171,6 +181,8 @@ export function resolveExecutorOptions(config: ExecutorConfig): ResolvedExecutor
     zombieCheckMs: durationMs(o.zombieCheckInterval),
     recoveryLeaderWaitMs: durationMs(o.recoveryLeaderWait),
     stopGraceSeconds: Math.ceil(durationMs(o.containerStopGracePeriod) / 1000),
+    instanceLogRetentionMs: durationMs(o.instanceLogRetention),
+    instanceLogCleanupMs: durationMs(o.instanceLogCleanupInterval),
   };
 }
 

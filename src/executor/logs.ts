@@ -1,13 +1,16 @@
-import { closeSync, createReadStream, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import type { LoggingSpec } from '../model/spec.js';
 import { DEFAULT_LOGGING } from '../model/spec.js';
 
 /**
  * Per-instance output logs: `<logDir>/<serviceId>/<instanceId>/output.log`, fed from the container's
- * stdout/stderr and rotated per the instance's LoggingSpec; plus the executor's log file API (§6.10).
+ * stdout/stderr and rotated per the instance's LoggingSpec (rotated files gzipped to `output.log-<n>.gz` when
+ * it says `compress`); plus the executor's log file API (§6.10).
  */
 
 export const OUTPUT_LOG = 'output.log';
@@ -25,29 +28,42 @@ export interface LogRotation {
   maxBytes: number;
   /** Files kept, the live output.log included. */
   maxFiles: number;
+  /** Gzip rotated files (the live output.log never is). */
+  compress: boolean;
 }
 
 export function rotationOf(spec: LoggingSpec | undefined): LogRotation {
   const logging = spec?.type === 'LOCAL' ? spec : DEFAULT_LOGGING;
   if (logging.type !== 'LOCAL') throw new Error('unreachable');
-  return { maxBytes: Math.max(1, sizeBytes(logging.maxSize)), maxFiles: logging.maxFiles };
+  // A LOCAL spec without `compress` does not compress, as in Drove (a Java boolean); its default spec does.
+  return { maxBytes: Math.max(1, sizeBytes(logging.maxSize)), maxFiles: logging.maxFiles, compress: logging.compress ?? false };
 }
 
 export function instanceLogDir(logDir: string, serviceId: string, instanceId: string): string {
   return join(logDir, serviceId, instanceId);
 }
 
-/** Appends to output.log; when the next write would pass maxBytes the file becomes output.log-<n>. */
+/**
+ * Appends to output.log; when the next write would pass maxBytes the file becomes output.log-<n>, gzipped in
+ * the background to output.log-<n>.gz when the rotation says so. Compression streams through zlib (its work
+ * runs on libuv's thread pool), so writes of container output never wait for it.
+ */
 export class InstanceLogWriter {
   private fd: number | undefined;
   private size = 0;
   private closed = false;
+  /** Compressions run one after another: a log burst rotating often must not start many at once. */
+  private compressing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly dir: string,
     private readonly rotation: LogRotation,
+    /** A rotated file that could not be compressed stays as it is; this hears why. */
+    private readonly onCompressError: (file: string, error: unknown) => void = () => undefined,
   ) {
     mkdirSync(dir, { recursive: true });
+    // Leftovers of a compression cut short by an executor restart; the plain file they came from is still there.
+    for (const name of readdirSync(dir)) if (PARTIAL_PATTERN.test(name)) rmSync(join(dir, name), { force: true });
     this.openFile();
   }
 
@@ -74,25 +90,72 @@ export class InstanceLogWriter {
     const rotated = rotatedFiles(this.dir);
     const next = rotated.length === 0 ? 1 : rotated[rotated.length - 1]!.index + 1;
     renameSync(join(this.dir, OUTPUT_LOG), join(this.dir, `${OUTPUT_LOG}-${next}`));
-    const all = [...rotated, { name: `${OUTPUT_LOG}-${next}`, index: next }];
-    const excess = all.length - (this.rotation.maxFiles - 1);
-    for (const old of all.slice(0, Math.max(0, excess))) rmSync(join(this.dir, old.name), { force: true });
+    const all = [...rotated, { index: next, names: [`${OUTPUT_LOG}-${next}`] }];
+    const excess = Math.max(0, all.length - (this.rotation.maxFiles - 1));
+    for (const old of all.slice(0, excess)) for (const name of old.names) rmSync(join(this.dir, name), { force: true });
     this.openFile();
+    if (!this.rotation.compress) return;
+    // Every kept file still plain, not only the newest: one left by a restart mid-compression is done now.
+    for (const kept of all.slice(excess)) {
+      if (kept.names.some((n) => n.endsWith('.gz'))) continue;
+      const name = kept.names[0]!;
+      this.compressing = this.compressing.then(() =>
+        gzipRotated(this.dir, name).catch((error: unknown) => this.onCompressError(join(this.dir, name), error)),
+      );
+    }
   }
 
+  /** Resolves when every compression started so far has finished (tests, orderly shutdown). */
+  settled(): Promise<void> {
+    return this.compressing;
+  }
+
+  /**
+   * Closes the live file and touches the folder: its mtime then says when the instance stopped writing for
+   * good, which is what the log cleanup ages folders by (log-cleanup.ts).
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.fd !== undefined) closeSync(this.fd);
+    try {
+      const now = new Date();
+      utimesSync(this.dir, now, now);
+    } catch {
+      // The folder was removed meanwhile; nothing to age.
+    }
   }
 }
 
-function rotatedFiles(dir: string): Array<{ name: string; index: number }> {
-  return readdirSync(dir)
-    .map((name) => ({ name, match: /^output\.log-(\d+)$/.exec(name) }))
-    .filter((f) => f.match)
-    .map((f) => ({ name: f.name, index: Number(f.match![1]) }))
-    .sort((a, b) => a.index - b.index);
+const PARTIAL_PATTERN = /^\.output\.log-\d+\.gz\.partial$/;
+
+/**
+ * output.log-<n> -> output.log-<n>.gz via a hidden partial file (never listed, never half a .gz under the real
+ * name). A file pruned while it was being compressed is not brought back.
+ */
+async function gzipRotated(dir: string, name: string): Promise<void> {
+  const source = join(dir, name);
+  const partial = join(dir, `.${name}.gz.partial`);
+  try {
+    await pipeline(createReadStream(source), createGzip(), createWriteStream(partial));
+    if (!existsSync(source)) return;
+    renameSync(partial, `${source}.gz`);
+    rmSync(source, { force: true });
+  } finally {
+    rmSync(partial, { force: true });
+  }
+}
+
+/** Rotated files by index, oldest first; an index has two names while its compression is under way. */
+function rotatedFiles(dir: string): Array<{ index: number; names: string[] }> {
+  const byIndex = new Map<number, string[]>();
+  for (const name of readdirSync(dir)) {
+    const match = /^output\.log-(\d+)(\.gz)?$/.exec(name);
+    if (!match) continue;
+    const index = Number(match[1]);
+    byIndex.set(index, [...(byIndex.get(index) ?? []), name].sort());
+  }
+  return [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([index, names]) => ({ index, names }));
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9\-_]*$/;
@@ -146,6 +209,13 @@ export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
     if (!Number.isInteger(offset) || offset < -1) return reply.code(400).send({ error: 'offset must be an integer >= -1' });
     if (!Number.isInteger(length) || length < 0) return reply.code(400).send({ error: 'length must be -1 (default) or a non-negative integer' });
     if (!existsSync(p.file!)) return reply.code(404).send({ error: `No log file ${req.params.fileName} for instance ${req.params.instanceId}` });
+    // Offsets into a gzip stream mean nothing to a tailer or the UI, and decompressing up to an offset on every
+    // call is costly: compressed (rotated, finished) files are for download.
+    if (req.params.fileName!.endsWith('.gz')) {
+      return reply.code(400).send({
+        error: `${req.params.fileName} is gzip-compressed: read serves plain text only, download it instead (${base.replace(':serviceId', req.params.serviceId).replace(':instanceId', req.params.instanceId)}/download/${req.params.fileName})`,
+      });
+    }
     const handle = await open(p.file!, 'r');
     try {
       const size = (await handle.stat()).size;
@@ -165,7 +235,8 @@ export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
     if ('error' in p) return reply.code(400).send({ error: p.error });
     if (!existsSync(p.file!)) return reply.code(404).send({ error: `No log file ${req.params.fileName} for instance ${req.params.instanceId}` });
     reply.header('Content-Disposition', `attachment; filename="${req.params.fileName}"`);
-    reply.type('application/octet-stream');
+    // Served as stored: a .gz is the gzip file itself (not a Content-Encoding), so it is saved as output.log-<n>.gz.
+    reply.type(req.params.fileName!.endsWith('.gz') ? 'application/gzip' : 'application/octet-stream');
     return reply.send(createReadStream(p.file!));
   });
 }

@@ -7,6 +7,7 @@ import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
 import { CLUSTER_AUTH_HEADER } from '../model/executor.js';
 import { executorIdOf } from '../model/ids.js';
+import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
 import { ExecutorAgent } from './agent.js';
 import type { Checker } from './checks.js';
 import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
@@ -16,6 +17,7 @@ import { ControllerClient } from './controller-client.js';
 import { InstanceEngine } from './instances/engine.js';
 import type { InstanceDeps } from './instances/instance.js';
 import { InstanceLogWriter, instanceLogDir, registerLogRoutes, rotationOf } from './logs.js';
+import { startInstanceLogCleanup } from './log-cleanup.js';
 import { bestEffortHeader, respond } from './messages.js';
 import { reapZombies, recoverInstances } from './recovery.js';
 import type { HostTopology } from './resources.js';
@@ -102,7 +104,11 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     executorEnv: deps.executorEnv ?? process.env,
     allocatePort: freePort,
     openLog: (spec) =>
-      new InstanceLogWriter(instanceLogDir(config.logDir, spec.serviceId, spec.instanceId), rotationOf(spec.loggingSpec)),
+      new InstanceLogWriter(
+        instanceLogDir(config.logDir, spec.serviceId, spec.instanceId),
+        rotationOf(spec.loggingSpec),
+        (file, error) => logger.warn({ file, error: errorText(error) }, 'rotated log not compressed'),
+      ),
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: resolved.stopGraceSeconds,
   };
@@ -151,6 +157,18 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     }, resolved.zombieCheckMs);
   };
   scheduleReaper();
+  // Started after recovery, so instances adopted from a previous run count as live.
+  const stopLogCleanup = startInstanceLogCleanup({
+    logDir: config.logDir,
+    retentionMs: resolved.instanceLogRetentionMs,
+    intervalMs: resolved.instanceLogCleanupMs,
+    isLive: (serviceId, instanceId) => {
+      const instance = engine.get(instanceId);
+      return instance !== undefined && instance.spec.serviceId === serviceId && !INSTANCE_TERMINAL_STATES.has(instance.state);
+    },
+    clock,
+    onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
+  });
   logger.info({ url, executorId, hostname: resolved.hostname }, 'executor started');
 
   return {
@@ -162,6 +180,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
       if (stopping) return;
       stopping = true;
       cancelReaper?.();
+      stopLogCleanup();
       if (options.leaveContainers) engine.detachAll();
       else for (const instance of engine.list()) engine.stop(instance.instanceId);
       await engine.drained();

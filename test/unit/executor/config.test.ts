@@ -14,6 +14,8 @@ describe('executor config', () => {
     expect(config.resources.exposedMemPercentage).toBe(100);
     const resolved = resolveExecutorOptions({ ...config, server: { ...config.server, hostname: 'h1' } });
     expect(resolved).toMatchObject({ hostname: 'h1', heartbeatMs: 20_000, zombieCheckMs: 60_000, readinessPollMs: 1_000 });
+    // Logs of stopped instances: kept 7 days (Drove's staleInstanceAge), checked hourly.
+    expect(resolved).toMatchObject({ instanceLogRetentionMs: 7 * 24 * 3_600_000, instanceLogCleanupMs: 3_600_000 });
     expect(resolveExecutorOptions(config).hostname.length).toBeGreaterThan(0);
   });
 

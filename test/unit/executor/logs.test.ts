@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InstanceLogWriter, logPath, registerLogRoutes, rotationOf, sizeBytes } from '../../../src/executor/logs.js';
@@ -8,7 +9,7 @@ import { InstanceLogWriter, logPath, registerLogRoutes, rotationOf, sizeBytes } 
 describe('instance log writer', () => {
   it('rotates output.log by size and keeps maxFiles files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'logs-'));
-    const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3 });
+    const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3, compress: false });
     for (let i = 0; i < 6; i++) writer.write(Buffer.from(`line-${i}-xx\n`));
     writer.close();
     expect(readdirSync(dir).sort()).toEqual(['output.log', 'output.log-4', 'output.log-5']);
@@ -16,11 +17,58 @@ describe('instance log writer', () => {
     expect(readFileSync(join(dir, 'output.log-5'), 'utf8')).toBe('line-4-xx\n');
   });
 
-  it('reads sizes and rotation from LoggingSpec', () => {
+  it('gzips rotated files when compress is set, keeping maxFiles files including the live one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3, compress: true });
+    for (let i = 0; i < 6; i++) writer.write(Buffer.from(`line-${i}-xx\n`));
+    await writer.settled();
+    writer.close();
+    expect(readdirSync(dir).sort()).toEqual(['output.log', 'output.log-4.gz', 'output.log-5.gz']);
+    expect(readFileSync(join(dir, 'output.log'), 'utf8')).toBe('line-5-xx\n');
+    expect(gunzipSync(readFileSync(join(dir, 'output.log-4.gz'))).toString()).toBe('line-3-xx\n');
+    expect(gunzipSync(readFileSync(join(dir, 'output.log-5.gz'))).toString()).toBe('line-4-xx\n');
+  });
+
+  it('maxFiles 1 keeps only the live file, compressed or not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 1, compress: true });
+    for (let i = 0; i < 3; i++) writer.write(Buffer.from(`line-${i}-xx\n`));
+    await writer.settled();
+    writer.close();
+    expect(readdirSync(dir)).toEqual(['output.log']);
+  });
+
+  it('finishes what a restart cut short: drops the partial .gz and compresses the plain rotated file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    writeFileSync(join(dir, 'output.log-3'), 'before the restart\n');
+    writeFileSync(join(dir, '.output.log-3.gz.partial'), 'half');
+    writeFileSync(join(dir, 'output.log'), 'live-xxxx\n');
+    const errors: unknown[] = [];
+    const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3, compress: true }, (_file, e) => errors.push(e));
+    expect(readdirSync(dir).sort()).toEqual(['output.log', 'output.log-3']);
+    writer.write(Buffer.from('next-line\n'));
+    await writer.settled();
+    writer.close();
+    expect(readdirSync(dir).sort()).toEqual(['output.log', 'output.log-3.gz', 'output.log-4.gz']);
+    expect(gunzipSync(readFileSync(join(dir, 'output.log-3.gz'))).toString()).toBe('before the restart\n');
+    expect(gunzipSync(readFileSync(join(dir, 'output.log-4.gz'))).toString()).toBe('live-xxxx\n');
+    expect(errors).toEqual([]);
+  });
+
+  it('close() touches the folder, marking when the instance stopped writing (the log cleanup ages by it)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3, compress: false });
+    utimesSync(dir, new Date(2020, 0, 1), new Date(2020, 0, 1));
+    writer.close();
+    expect(statSync(dir).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('reads sizes and rotation from LoggingSpec; compress follows the spec, and Drove default spec compresses', () => {
     expect(sizeBytes('10m')).toBe(10 * 1024 * 1024);
     expect(sizeBytes('2k')).toBe(2048);
-    expect(rotationOf(undefined)).toEqual({ maxBytes: 10 * 1024 * 1024, maxFiles: 3 });
-    expect(rotationOf({ type: 'LOCAL', maxSize: '1g', maxFiles: 7 })).toEqual({ maxBytes: 1024 ** 3, maxFiles: 7 });
+    expect(rotationOf(undefined)).toEqual({ maxBytes: 10 * 1024 * 1024, maxFiles: 3, compress: true });
+    expect(rotationOf({ type: 'LOCAL', maxSize: '1g', maxFiles: 7 })).toEqual({ maxBytes: 1024 ** 3, maxFiles: 7, compress: false });
+    expect(rotationOf({ type: 'LOCAL', maxSize: '1k', maxFiles: 2, compress: true }).compress).toBe(true);
   });
 
   it('refuses names that escape the instance folder', () => {
@@ -36,6 +84,9 @@ describe('executor log API (§6.10)', () => {
   mkdirSync(join(logDir, 'S-1', 'SI-1'), { recursive: true });
   writeFileSync(join(logDir, 'S-1', 'SI-1', 'output.log'), '0123456789abcdef');
   writeFileSync(join(logDir, 'S-1', 'SI-1', 'output.log-1'), 'older');
+  const gzipped = gzipSync('oldest');
+  writeFileSync(join(logDir, 'S-1', 'SI-1', 'output.log-0.gz'), gzipped);
+  writeFileSync(join(logDir, 'S-1', 'SI-1', '.output.log-2.gz.partial'), 'half-written');
   writeFileSync(join(logDir, 'secret.txt'), 'secret');
   const app = Fastify();
   registerLogRoutes(app, logDir);
@@ -43,7 +94,7 @@ describe('executor log API (§6.10)', () => {
   const base = '/apis/v1/logs/filestream/S-1/SI-1';
 
   it('lists, reads at offsets and downloads', async () => {
-    expect((await app.inject(`${base}/list`)).json()).toEqual({ files: ['output.log', 'output.log-1'] });
+    expect((await app.inject(`${base}/list`)).json()).toEqual({ files: ['output.log', 'output.log-0.gz', 'output.log-1'] });
     expect((await app.inject(`${base}/read/output.log?offset=-1`)).json()).toEqual({ data: '', offset: 16 });
     expect((await app.inject(`${base}/read/output.log?offset=4&length=3`)).json()).toEqual({ data: '456', offset: 4 });
     expect((await app.inject(`${base}/read/output.log`)).json()).toEqual({ data: '0123456789abcdef', offset: 0 });
@@ -55,6 +106,20 @@ describe('executor log API (§6.10)', () => {
     expect(download.statusCode).toBe(200);
     expect(download.headers['content-disposition']).toBe('attachment; filename="output.log-1"');
     expect(download.body).toBe('older');
+  });
+
+  it('compressed files download as stored (application/gzip); read refuses them with 400 pointing to download', async () => {
+    const download = await app.inject(`${base}/download/output.log-0.gz`);
+    expect(download.statusCode).toBe(200);
+    expect(download.headers['content-type']).toBe('application/gzip');
+    expect(download.headers['content-encoding']).toBeUndefined();
+    expect(download.rawPayload.equals(gzipped)).toBe(true);
+    const read = await app.inject(`${base}/read/output.log-0.gz?offset=0`);
+    expect(read.statusCode).toBe(400);
+    expect(read.json().error).toBe(
+      'output.log-0.gz is gzip-compressed: read serves plain text only, download it instead (/apis/v1/logs/filestream/S-1/SI-1/download/output.log-0.gz)',
+    );
+    expect((await app.inject(`${base}/read/output.log-7.gz`)).statusCode).toBe(404);
   });
 
   it('answers 400 for names escaping the folder and 404 for unknown instances', async () => {
