@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
@@ -113,6 +114,35 @@ describe('executor log API (§6.10)', () => {
     const rotated = JSON.parse((await api(`${base}/read/${files[1]}?length=100000`)).body) as { data: string };
     expect(rotated.data.length).toBeLessThanOrEqual(1024);
     expect(rotated.data).toContain('burst-');
+    await stopInstance(executor, spec.instanceId);
+    await leader.waitForState(spec.instanceId, 'STOPPED');
+  });
+
+  it('gzips rotated files when the LoggingSpec compresses; they download as stored and read refuses them', async () => {
+    const spec = itSpec({ loggingSpec: { type: 'LOCAL', maxSize: '1k', maxFiles: 3, compress: true } });
+    await startInstance(executor, spec);
+    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    const container = (await containerOf(spec.instanceId))!;
+    for (let i = 0; i < 10; i++) {
+      const exec = await container.exec({ Cmd: ['sh', '-c', `i=0; while [ $i -lt 10 ]; do echo "zburst-${i}-line-$i-................................................................................................" > /proc/1/fd/1; i=$((i+1)); done`] });
+      await exec.start({});
+      await waitFor('the burst to be written', async () => (await exec.inspect()).Running === false, 10_000);
+    }
+    const base = `/apis/v1/logs/filestream/${spec.serviceId}/${spec.instanceId}`;
+    const files = await waitFor('two compressed rotated files', async () => {
+      const list = JSON.parse((await api(`${base}/list`)).body).files as string[];
+      return list.length === 3 && list.slice(1).every((f) => /^output\.log-\d+\.gz$/.test(f)) ? list : undefined;
+    }, 20_000);
+    expect(files[0]).toBe('output.log');
+    const download = await request(`${executor.url}${base}/download/${files[1]}`, { headers: { 'Cluster-Authorization': SECRET } });
+    expect(download.statusCode).toBe(200);
+    expect(download.headers['content-type']).toBe('application/gzip');
+    const text = gunzipSync(Buffer.from(await download.body.arrayBuffer())).toString('utf8');
+    expect(text).toContain('zburst-');
+    expect(text.length).toBeLessThanOrEqual(1024);
+    const read = await api(`${base}/read/${files[1]}`);
+    expect(read.status).toBe(400);
+    expect(JSON.parse(read.body).error).toContain('is gzip-compressed');
     await stopInstance(executor, spec.instanceId);
     await leader.waitForState(spec.instanceId, 'STOPPED');
   });
