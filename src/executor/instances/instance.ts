@@ -377,14 +377,21 @@ export class InstanceStateMachine {
 
   private async stopContainer(): Promise<Outcome> {
     if (!this.containerId) return { state: 'DEPROVISIONING' };
-    const pre = this.spec.preShutdown;
-    const outcomes = await runPreShutdownHooks(pre?.hooks ?? [], this.target(), this.deps.checker, this.deps.clock, this.deps.hookOptions);
-    for (const o of outcomes) {
-      if (!o.ok) this.deps.logger.warn({ instanceId: this.instanceId, attempts: o.attempts, error: o.message }, 'pre-shutdown hook failed');
+    // A container that already died (killed outside Drove, crashed) cannot drain: its hooks would only retry
+    // against a closed port for up to 30 s and waitBeforeKill would delay its replacement for nothing.
+    const status = await this.deps.runtime.inspectContainer(this.containerId).catch(() => undefined);
+    if (status?.running) {
+      const pre = this.spec.preShutdown;
+      const outcomes = await runPreShutdownHooks(pre?.hooks ?? [], this.target(), this.deps.checker, this.deps.clock, this.deps.hookOptions);
+      for (const o of outcomes) {
+        if (!o.ok) this.deps.logger.warn({ instanceId: this.instanceId, attempts: o.attempts, error: o.message }, 'pre-shutdown hook failed');
+      }
+      const wait = durationMs(pre?.waitBeforeKill);
+      if (wait > 0) await sleep(this.deps.clock, wait);
+      else if (pre) this.deps.logger.warn({ instanceId: this.instanceId }, 'waitBeforeKill is 0: stopping at once');
+    } else {
+      this.deps.logger.info({ instanceId: this.instanceId }, 'container is not running: pre-shutdown hooks and waitBeforeKill skipped');
     }
-    const wait = durationMs(pre?.waitBeforeKill);
-    if (wait > 0) await sleep(this.deps.clock, wait);
-    else if (pre) this.deps.logger.warn({ instanceId: this.instanceId }, 'waitBeforeKill is 0: stopping at once');
     try {
       await this.deps.runtime.stopContainer(this.containerId, this.deps.stopGraceSeconds);
       await this.deps.runtime.removeContainer(this.containerId);

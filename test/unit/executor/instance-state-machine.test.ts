@@ -192,6 +192,23 @@ describe('instance state machine', () => {
     expect(order).toEqual(['stop c1', 'remove c1']);
   });
 
+  it('skips pre-shutdown hooks and waitBeforeKill when the container already died', async () => {
+    const { deps, sm } = setup({
+      preShutdown: {
+        hooks: [{ type: 'HTTP', protocol: 'HTTP', portName: 'main', path: '/prestop', verb: 'GET', successCodes: [200] }],
+        waitBeforeKill: '5 seconds',
+      },
+    });
+    sm.run();
+    await until(deps.clock, () => sm.state === 'HEALTHY');
+    deps.runtime.containers.get('c1')!.running = false;
+    sm.requestStop();
+    // Well inside the 5 s waitBeforeKill: a dead container is removed at once.
+    await until(deps.clock, () => sm.state === 'STOPPED', 1_000);
+    expect(deps.checker.count('/prestop')).toBe(0);
+    expect(deps.runtime.calls.filter((c) => c.startsWith('stop ') || c.startsWith('remove '))).toEqual(['stop c1', 'remove c1']);
+  });
+
   it('a stop request while pulling aborts the pull and ends through PROVISIONING_FAILED', async () => {
     const { deps, sm, states, reports } = setup();
     let pulling = false;
