@@ -50,6 +50,25 @@ function anyFreePort(): Promise<number> {
   });
 }
 
+/** One member's command line; `extra` adds flags (TLS and the like). */
+export function etcdArgs(member: EtcdMember, initialCluster: string, token: string, extra: string[] = []): string[] {
+  return [
+    '--name', member.name,
+    '--data-dir', member.dataDir,
+    '--listen-client-urls', member.clientUrl,
+    '--advertise-client-urls', member.clientUrl,
+    '--listen-peer-urls', member.peerUrl,
+    '--initial-advertise-peer-urls', member.peerUrl,
+    '--initial-cluster', initialCluster,
+    '--initial-cluster-token', token,
+    '--initial-cluster-state', 'new',
+    // Fast elections on loopback keep failover tests short.
+    '--heartbeat-interval', '50',
+    '--election-timeout', '500',
+    ...extra,
+  ];
+}
+
 export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
   const root = mkdtempSync(join(tmpdir(), 'drove-etcd-'));
   const members: EtcdMember[] = [];
@@ -66,24 +85,7 @@ export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
   const token = `drove-test-${process.pid}-${Date.now()}`;
 
   const start = async (member: EtcdMember) => {
-    const child = spawn(
-      'etcd',
-      [
-        '--name', member.name,
-        '--data-dir', member.dataDir,
-        '--listen-client-urls', member.clientUrl,
-        '--advertise-client-urls', member.clientUrl,
-        '--listen-peer-urls', member.peerUrl,
-        '--initial-advertise-peer-urls', member.peerUrl,
-        '--initial-cluster', initialCluster,
-        '--initial-cluster-token', token,
-        '--initial-cluster-state', 'new',
-        // Fast elections on loopback keep failover tests short.
-        '--heartbeat-interval', '50',
-        '--election-timeout', '500',
-      ],
-      { stdio: 'ignore' },
-    );
+    const child = spawn('etcd', etcdArgs(member, initialCluster, token), { stdio: 'ignore' });
     member.process = child;
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
