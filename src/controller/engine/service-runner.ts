@@ -30,18 +30,12 @@ const ACTIONS: Record<ServiceActionName, ServiceAction> = {
   Destroy: destroyAction,
 };
 
-/** Actions that consume the operation in the slot when they finish, success or failure (§3.2). */
-const CONSUMING: ReadonlySet<ServiceActionName> = new Set([
-  'Create',
-  'Activate',
-  'ConfigTesting',
-  'Deactivate',
-  'UpdateCount',
-  'AdjustInstances',
-  'ReplaceInstances',
-  'StopInstances',
-  'Destroy',
-]);
+/**
+ * Every action consumes the operation in the slot when it finishes, success or failure (§3.2), except Routing (it
+ * only looks at the operation to pick the working state) and EmergencyDeactivation (it leaves the DEACTIVATE for
+ * the Deactivate action).
+ */
+const NON_CONSUMING: ReadonlySet<ServiceActionName> = new Set(['Routing', 'EmergencyDeactivation']);
 
 /** Only these implement cancel (§5.2). */
 const CANCELLABLE: ReadonlySet<ServiceActionName> = new Set(['AdjustInstances', 'ReplaceInstances']);
@@ -170,7 +164,7 @@ export class ServiceRunner {
         this.lifetime.signal.removeEventListener('abort', onStop);
         this.actionName = undefined;
         this.actionAbort = undefined;
-        if (CONSUMING.has(action)) this.slot = undefined;
+        if (!NON_CONSUMING.has(action)) this.slot = undefined;
       }
       // Leadership lost mid-action: the new leader rebuilds from the store; publish nothing more.
       if (this.stopped) return;
