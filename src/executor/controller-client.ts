@@ -47,24 +47,36 @@ export class ControllerClient {
     };
   }
 
-  /** Pings every endpoint; the first that says it is the leader wins. */
+  /**
+   * Pings every endpoint at once; the first that says it is the leader wins, without waiting for the others: a
+   * paused or cut-off controller never answers, and waiting out its timeout on every look would keep this executor
+   * silent long enough for the new leader to declare it gone.
+   */
   async findLeader(): Promise<string | undefined> {
-    const answers = await Promise.all(
-      this.options.endpoints.map(async (endpoint) => {
+    const found = await new Promise<string | undefined>((resolve) => {
+      let pending = this.options.endpoints.length;
+      if (pending === 0) resolve(undefined);
+      for (const endpoint of this.options.endpoints) {
         const base = endpoint.replace(/\/+$/, '');
-        try {
-          const res = await request(`${base}/apis/v1/ping`, { method: 'GET', headers: this.headers(), dispatcher: this.dispatcher });
-          const body = (await res.body.json().catch(() => undefined)) as { status?: string } | undefined;
-          return res.statusCode === 200 && body?.status === 'SUCCESS' ? base : undefined;
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    const found = answers.find((a) => a !== undefined);
+        void this.isLeader(base).then((leads) => {
+          if (leads) resolve(base);
+          else if (--pending === 0) resolve(undefined);
+        });
+      }
+    });
     if (found !== this.leader) this.options.logger.info({ leader: found ?? null }, found ? 'leader found' : 'no leader answers');
     this.leader = found;
     return found;
+  }
+
+  private async isLeader(base: string): Promise<boolean> {
+    try {
+      const res = await request(`${base}/apis/v1/ping`, { method: 'GET', headers: this.headers(), dispatcher: this.dispatcher });
+      const body = (await res.body.json().catch(() => undefined)) as { status?: string } | undefined;
+      return res.statusCode === 200 && body?.status === 'SUCCESS';
+    } catch {
+      return false;
+    }
   }
 
   private async leaderUrl(): Promise<string | undefined> {

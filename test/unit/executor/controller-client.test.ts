@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ControllerClient } from '../../../src/executor/controller-client.js';
@@ -46,5 +47,34 @@ describe('controller client', () => {
     expect(await client.findLeader()).toBeUndefined();
     expect((await client.send(heartbeat())).status).toBe('UNREACHABLE');
     await client.close();
+  });
+
+  it('finds the leader without waiting for a controller that never answers (paused, cut off)', async () => {
+    const leader = await controller('b', { leader: 'b' }, []);
+    apps.push(leader.app);
+    // Accepts connections and never answers, like a SIGSTOPped controller.
+    const sockets: Socket[] = [];
+    const hung = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const hungUrl = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
+    const client = new ControllerClient({
+      endpoints: [hungUrl, leader.url],
+      secret: 's',
+      nodeId: 'ex1',
+      clock: systemClock,
+      logger: silentLogger,
+      requestTimeoutMs: 60_000,
+    });
+    try {
+      const outcome = await Promise.race([
+        client.findLeader(),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting for the hung controller'), 3_000)),
+      ]);
+      expect(outcome).toBe(leader.url);
+    } finally {
+      await client.close();
+      for (const socket of sockets) socket.destroy();
+      hung.close();
+    }
   });
 });
