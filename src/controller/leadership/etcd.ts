@@ -172,12 +172,12 @@ export class EtcdLeaderElector implements LeaderElector {
           if (this.lease === lease) void this.onLeaseLost('lease lost');
         });
         try {
-          const id = await lease.grant();
+          const id = await this.within(lease.grant(), 'lease grant');
           this.lease = lease;
           this.lastKeepAlive = this.clock.now();
           this.myKey = `${PREFIX}${id}`;
-          await lease.put(this.myKey).value(this.options.address).exec();
-          const kv = (await this.ns.get(this.myKey).exec()).kvs[0];
+          await this.within(lease.put(this.myKey).value(this.options.address).exec(), 'candidate put');
+          const kv = (await this.within(this.ns.get(this.myKey).exec(), 'candidate read')).kvs[0];
           this.myRevision = kv ? String(kv.create_revision) : undefined;
           if (this.stopped) throw new Error('controller stopping');
           await this.evaluate();
@@ -206,7 +206,7 @@ export class EtcdLeaderElector implements LeaderElector {
     if (this.stopped) return;
     let first;
     try {
-      first = (await this.ns.getAll().prefix(PREFIX).sort('Create', 'Ascend').limit(1).exec()).kvs[0];
+      first = (await this.within(this.ns.getAll().prefix(PREFIX).sort('Create', 'Ascend').limit(1).exec(), 'candidates read')).kvs[0];
     } catch (error) {
       this.options.logger?.warn(`leader election: cannot read candidates: ${(error as Error).message}`);
       return;
@@ -218,6 +218,30 @@ export class EtcdLeaderElector implements LeaderElector {
     if (mine && !this.leading && this.keepAliveFresh()) await this.becomeLeader();
     else if (!mine && this.leading) await this.stepDown('another candidate leads');
     if (this.myKey && !first) void this.onLeaseLost('own candidate key vanished');
+  }
+
+  /**
+   * Every etcd call of the election has a deadline (one lease TTL). A call can otherwise wait for good on a member
+   * that lost quorum or went away and came back, and a campaign stuck in it would leave the cluster leaderless
+   * after the outage ends.
+   */
+  private within<T>(call: Promise<T>, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const cancel = this.clock.setTimer(
+        () => reject(new Error(`etcd ${what} did not answer within ${this.ttlSeconds} s`)),
+        this.ttlSeconds * 1000,
+      );
+      call.then(
+        (value) => {
+          cancel();
+          resolve(value);
+        },
+        (error: unknown) => {
+          cancel();
+          reject(error);
+        },
+      );
+    });
   }
 
   private keepAliveFresh(): boolean {
@@ -240,7 +264,7 @@ export class EtcdLeaderElector implements LeaderElector {
     this.lastRecheck = this.clock.now();
     const key = this.myKey;
     try {
-      const own = await this.ns.get(key).exec();
+      const own = await this.within(this.ns.get(key).exec(), 'own key read');
       if (this.myKey !== key) return;
       if (own.kvs.length === 0) {
         void this.onLeaseLost('own candidate key vanished');
