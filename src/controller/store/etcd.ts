@@ -192,7 +192,7 @@ export class EtcdStateStore implements StateStore {
           return await Promise.race([fn(), timeout]);
         } catch (error) {
           if (error instanceof StoreUnavailableError) throw error;
-          if (!(error instanceof Error) || !isRecoverableError(error) || Date.now() + RETRY_PAUSE_MS >= deadline) {
+          if (!(error instanceof Error) || !isRetryable(error) || Date.now() + RETRY_PAUSE_MS >= deadline) {
             throw new StoreUnavailableError(`etcd is unavailable: ${(error as Error).message}`, { cause: error });
           }
           await Promise.race([new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS)), timeout]);
@@ -202,6 +202,15 @@ export class EtcdStateStore implements StateStore {
       if (timer) clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Recoverable etcd errors, and the client's open circuit breaker: etcd3 trips a breaker per member after failures
+ * and may still pick that member for the next request, which then fails at once without trying; the next attempt
+ * can land on a live member.
+ */
+function isRetryable(error: Error): boolean {
+  return isRecoverableError(error) || (error as { isBrokenCircuitError?: boolean }).isBrokenCircuitError === true;
 }
 
 function instanceKey(serviceId: string, instanceId: string): string {
