@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { duration, durationMs, issueMessages } from '../model/index.js';
+import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 
 /**
  * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
@@ -84,10 +85,14 @@ export const ControllerConfigSchema = z.object({
       port: z.number().int().min(0).max(65535).default(10000),
       /** Name other nodes use to reach this controller (defaults to the OS hostname). */
       hostname: z.string().optional(),
+      /** Certificate and key: the API serves HTTPS only (docs/security.md, "TLS"). */
+      tls: ServerTlsSchema.optional(),
     })
     .default({ host: '0.0.0.0', port: 10000 }),
   store: z.discriminatedUnion('type', [SqliteStoreSchema, EtcdStoreSchema]).default({ type: 'sqlite', path: 'drove.db' }),
   clusterAuth: ClusterAuthSchema.default({ secrets: [] }),
+  /** How messages and log reads to executors verify their HTTPS; verified unless `insecure: true`. */
+  clusterTls: ClusterTlsSchema.optional(),
   instanceAuth: z.object({ secret: z.string().min(1).default('DEFAULT_SECRET') }).default({ secret: 'DEFAULT_SECRET' }),
   /** Absent: authentication disabled, every caller is root (Drove's behaviour). */
   userAuth: UserAuthSchema.optional(),

@@ -44,6 +44,7 @@ import { Scheduler } from './cluster/scheduler.js';
 import { ClusterStateManager } from './cluster/maintenance.js';
 import { BlacklistingService } from './cluster/blacklisting.js';
 import { HttpExecutorMessenger } from './executor-client.js';
+import { peerTlsOptions } from '../model/tls.js';
 import { WorkingSet, type InstanceChange } from './working-set.js';
 import { Engine } from './engine/engine.js';
 import { DEFAULT_ENGINE_TIMINGS, type EngineDeps, type EngineTimings } from './engine/deps.js';
@@ -117,7 +118,8 @@ class DroveController implements Controller {
     const options = resolveOptions(config.options);
     const clusterSecret = config.clusterAuth.secrets.find((s) => s.nodeType === 'CONTROLLER')?.secret;
     this.ownsMessenger = !opts.messenger;
-    this.messenger = opts.messenger ?? new HttpExecutorMessenger({ controllerHostname: hostname, clusterSecret });
+    this.messenger =
+      opts.messenger ?? new HttpExecutorMessenger({ controllerHostname: hostname, clusterSecret, tls: peerTlsOptions(config.clusterTls) });
     const events = new EventLog(this.clock, { maxEventsStorageMs: options.maxEventsStorageMs });
     const registry = new ExecutorRegistry({
       clock: this.clock,

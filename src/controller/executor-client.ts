@@ -8,6 +8,7 @@ import {
   type MessageResponseStatus,
   MESSAGE_RESPONSE_STATUSES,
 } from '../model/index.js';
+import { certificateRefusal, type PeerTlsOptions } from '../model/tls.js';
 import type { ExecutorMessenger } from './cluster/messenger.js';
 
 export interface HttpExecutorMessengerOptions {
@@ -17,6 +18,11 @@ export interface HttpExecutorMessengerOptions {
   clusterSecret: string | undefined;
   /** An executor answers messages at once (work is queued), so a slow answer means it is unwell. */
   requestTimeoutMs?: number;
+  /**
+   * Verification of executors that serve HTTPS (config `clusterTls`). Verified by default: the CONTROLLER secret
+   * goes only to a host whose certificate names the address the executor reported.
+   */
+  tls?: PeerTlsOptions;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -32,8 +38,8 @@ export class HttpExecutorMessenger implements ExecutorMessenger {
 
   constructor(private readonly options: HttpExecutorMessengerOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    // Executors commonly use self-signed certificates inside a cluster, as Drove's client allows.
-    this.agent = new Agent({ connect: { timeout: this.timeoutMs, rejectUnauthorized: false }, keepAliveTimeout: 30_000 });
+    const tls = options.tls ?? { rejectUnauthorized: true };
+    this.agent = new Agent({ connect: { timeout: this.timeoutMs, ...tls }, keepAliveTimeout: 30_000 });
   }
 
   async send(address: ExecutorAddress, message: ExecutorMessage): Promise<MessageResponse> {
@@ -75,7 +81,7 @@ export class HttpExecutorMessenger implements ExecutorMessenger {
         ...(typeof reason === 'string' ? { message: reason } : {}),
       };
     } catch (error) {
-      return failed(`Executor ${address.executorId} at ${url} unreachable: ${(error as Error).message}`);
+      return failed(`Executor ${address.executorId} at ${url} unreachable: ${certificateRefusal(error) ?? (error as Error).message}`);
     }
   }
 

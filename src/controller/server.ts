@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Etcd3 } from 'etcd3';
 import { pino, type Logger } from 'pino';
 import type { ControllerConfig } from './config.js';
+import { loadServerTls } from '../model/tls.js';
 import type { ControllerCore } from './core.js';
 import { buildControllerApp, type ControllerAppOptions } from './api/app.js';
 import { failedError } from './api/errors.js';
@@ -42,10 +43,12 @@ export async function startControllerServer(config: ControllerConfig, opts: Star
   // The API listens before the core exists so that port 0 (tests) resolves to the real port the leader
   // address must carry; in that short window the node is not (yet) the leader and answers as a non-leader.
   let core: Controller | undefined;
+  const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
   const app = buildControllerApp({
     core: deferredCore(() => core),
     config,
     logger: logger as unknown as FastifyBaseLogger,
+    ...(https ? { https } : {}),
   });
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
@@ -81,8 +84,9 @@ export async function startControllerServer(config: ControllerConfig, opts: Star
     cleanups.push(() => controller.stop());
     core = controller;
     const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-    logger.info({ port, store: config.store.type }, 'controller listening');
-    return { url: `http://${host}:${port}`, port, core: controller, app, close };
+    const scheme = https ? 'https' : 'http';
+    logger.info({ port, scheme, store: config.store.type }, 'controller listening');
+    return { url: `${scheme}://${host}:${port}`, port, core: controller, app, close };
   } catch (error) {
     await close();
     throw error;

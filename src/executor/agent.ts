@@ -22,6 +22,8 @@ import type { ResourceManager } from './resources.js';
 export interface AgentOptions {
   hostname: string;
   port: number;
+  /** HTTPS when the executor's listener serves TLS (config `server.tls`): the leader then messages it over HTTPS. */
+  transportType: ExecutorNodeData['transportType'];
   executorId: string;
   tags: readonly string[];
   dataDir: string;
@@ -89,7 +91,7 @@ export class ExecutorAgent {
       type: 'EXECUTOR',
       hostname: this.options.hostname,
       port: this.options.port,
-      transportType: 'HTTP',
+      transportType: this.options.transportType,
       updated: this.deps.clock.now(),
       state: this.deps.resources.snapshot(),
       instances: [],

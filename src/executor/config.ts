@@ -3,6 +3,7 @@ import { hostname as osHostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserSpecSchema, duration, durationMs, issueMessages } from '../model/index.js';
+import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 
 /**
  * Executor configuration (YAML, `drove executor --config executor.yml`). Every default says why it has that
@@ -77,6 +78,8 @@ export const ExecutorConfigSchema = z.object({
       port: z.number().int().min(0).max(65535).default(3000),
       /** Name the controller and instances use for this host (default: OS hostname). */
       hostname: z.string().min(1).optional(),
+      /** Certificate and key: the executor serves HTTPS only and reports transportType HTTPS (docs/security.md). */
+      tls: ServerTlsSchema.optional(),
     })
     .default({ host: '0.0.0.0', port: 3000 }),
   /** Controller base URLs; the leader is whichever answers GET /apis/v1/ping with 200 SUCCESS. */
@@ -89,6 +92,8 @@ export const ExecutorConfigSchema = z.object({
         .array(z.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
         .min(1, { error: 'at least one cluster secret is required (the executor sends its EXECUTOR secret)' }),
     }),
+  /** How calls to the controllers (https:// endpoints) verify their certificates; verified unless `insecure: true`. */
+  clusterTls: ClusterTlsSchema.optional(),
   /** Extra tags; none by default since local services ignore them (the hostname is always added, §6.8). */
   tags: z.array(z.string().min(1)).default([]),
   resources: ExecutorResourcesSchema.default(ExecutorResourcesSchema.parse({})),

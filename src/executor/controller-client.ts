@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import type { Clock } from '../model/clock.js';
 import type { ControllerMessage, MessageHeader, MessageResponseStatus } from '../model/executor.js';
 import { CLUSTER_AUTH_HEADER, NODE_ID_HEADER } from '../model/executor.js';
+import { certificateRefusal, type PeerTlsOptions } from '../model/tls.js';
 import { errorText } from './checks.js';
 
 /**
@@ -19,6 +20,11 @@ export interface ControllerClientOptions {
   logger: Logger;
   /** Per-request timeout: a healthy leader answers in milliseconds; a hung one must not stall reports. */
   requestTimeoutMs?: number;
+  /**
+   * Verification of https:// endpoints (config `clusterTls`). Verified by default: this executor's secret goes
+   * only to a controller whose certificate the configured CA signed for the endpoint's host.
+   */
+  tls?: PeerTlsOptions;
 }
 
 export class ControllerClient {
@@ -29,7 +35,7 @@ export class ControllerClient {
   constructor(private readonly options: ControllerClientOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
     this.dispatcher = new Agent({
-      connect: { timeout: this.timeoutMs },
+      connect: { timeout: this.timeoutMs, ...(options.tls ?? { rejectUnauthorized: true }) },
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
     });
@@ -74,7 +80,11 @@ export class ControllerClient {
       const res = await request(`${base}/apis/v1/ping`, { method: 'GET', headers: this.headers(), dispatcher: this.dispatcher });
       const body = (await res.body.json().catch(() => undefined)) as { status?: string } | undefined;
       return res.statusCode === 200 && body?.status === 'SUCCESS';
-    } catch {
+    } catch (error) {
+      // An unreachable controller is routine (it is down, or another one leads); a refused certificate is a
+      // misconfiguration or an impostor, and the operator must hear about it on every look.
+      const refusal = certificateRefusal(error);
+      if (refusal) this.options.logger.warn({ endpoint: base, reason: refusal }, 'controller endpoint refused');
       return false;
     }
   }

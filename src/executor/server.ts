@@ -8,6 +8,7 @@ import { systemClock } from '../model/clock.js';
 import { CLUSTER_AUTH_HEADER } from '../model/executor.js';
 import { executorIdOf } from '../model/ids.js';
 import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
+import { loadServerTls, peerTlsOptions } from '../model/tls.js';
 import { ExecutorAgent } from './agent.js';
 import type { Checker } from './checks.js';
 import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
@@ -56,7 +57,9 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const resolved = resolveExecutorOptions(config);
   const secrets = new Set(config.clusterAuth.secrets.map((s) => s.secret));
 
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
+  const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
+  const controllerTls = peerTlsOptions(config.clusterTls);
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
   let agent: ExecutorAgent | undefined;
 
   app.addHook('onRequest', async (req, reply) => {
@@ -86,7 +89,8 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const port = Number(new URL(address).port);
   const executorId = executorIdOf(resolved.hostname, port);
-  const url = `http://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
+  const transportType = https ? 'HTTPS' : 'HTTP';
+  const url = `${https ? 'https' : 'http'}://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
 
   const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
   const instanceDeps: InstanceDeps = {
@@ -119,11 +123,13 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     nodeId: resolved.hostname,
     clock,
     logger,
+    tls: controllerTls,
   });
   const createdAgent = new ExecutorAgent(
     {
       hostname: resolved.hostname,
       port,
+      transportType,
       executorId,
       tags: config.tags,
       dataDir: config.dataDir,

@@ -30,13 +30,16 @@ export interface ExecutorSummary {
 }
 
 export class DroveApi {
-  private readonly agent = new Agent({ connections: 8 });
+  private readonly agent: Agent;
   private readonly authorization: string;
 
   constructor(
     readonly baseUrl: string,
     credentials: { username: string; password: string },
+    /** The CA of an https:// controller that the system roots do not know (tests make their own). */
+    tls: { ca?: Buffer } = {},
   ) {
+    this.agent = new Agent({ connections: 8, connect: { ...tls } });
     this.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
   }
 

@@ -3,6 +3,7 @@ import { failure, NOT_LEADER_MESSAGE, systemClock, type Clock } from '../../mode
 import { StoreUnavailableError } from '../store/store.js';
 import type { ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
+import type { ServerTlsMaterial } from '../../model/tls.js';
 import { Authenticator, DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth.js';
 import { ApiError, jsonValidationError } from './errors.js';
 import { localServiceRoutes } from './localservices.js';
@@ -29,6 +30,8 @@ export interface ControllerAppOptions {
   clock?: Clock;
   auth?: Partial<AuthOptions>;
   logProxy?: Partial<LogProxyOptions>;
+  /** Certificate and key (config `server.tls`): the API serves HTTPS only. */
+  https?: ServerTlsMaterial;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -43,6 +46,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false };
   const app = Fastify({
     ...loggerOption,
+    ...(opts.https ? { https: opts.https } : {}),
     bodyLimit,
     // Keys of the request body such as __proto__ are an attack; reject rather than silently strip.
     onProtoPoisoning: 'error',

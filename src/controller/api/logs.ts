@@ -2,6 +2,7 @@ import { hostname as osHostname } from 'node:os';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { request as httpRequest, Agent } from 'undici';
 import { CLUSTER_AUTH_HEADER, NODE_ID_HEADER, type ExecutorAddress } from '../../model/index.js';
+import { certificateRefusal, peerTlsOptions } from '../../model/tls.js';
 import type { ApiContext } from './context.js';
 
 /**
@@ -31,9 +32,8 @@ export async function logRoutes(
 ): Promise<void> {
   const options = { ...DEFAULT_LOG_PROXY_OPTIONS, ...logProxy };
   const dispatcher = new Agent({
-    // Same trust model as the executor messenger (executor-client.ts): executors often use self-signed
-    // certificates, and the cluster secret, not TLS, is what authenticates the two ends.
-    connect: { timeout: options.connectTimeoutMs, rejectUnauthorized: false },
+    // Verified like the executor messenger (executor-client.ts): the CONTROLLER secret goes with every read.
+    connect: { timeout: options.connectTimeoutMs, ...peerTlsOptions(config.clusterTls) },
     headersTimeout: options.headersTimeoutMs,
     bodyTimeout: options.bodyTimeoutMs,
   });
@@ -51,7 +51,9 @@ export async function logRoutes(
     } catch (error) {
       return reply
         .code(502)
-        .send({ error: `Executor ${address.hostname}:${address.port} could not be reached: ${(error as Error).message}` });
+        .send({
+          error: `Executor ${address.hostname}:${address.port} could not be reached: ${certificateRefusal(error) ?? (error as Error).message}`,
+        });
     }
     if (response.statusCode !== 200) {
       const text = await response.body.text();

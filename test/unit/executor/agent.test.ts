@@ -36,7 +36,7 @@ function setup(dataDir = mkdtempSync(join(tmpdir(), 'agent-'))) {
   const client = new FakeClient();
   const agent = new ExecutorAgent(
     {
-      hostname: 'ex1', port: 3000, executorId: 'E1', tags: ['gpu'], dataDir, heartbeatMs: 20_000,
+      hostname: 'ex1', port: 3000, transportType: 'HTTP', executorId: 'E1', tags: ['gpu'], dataDir, heartbeatMs: 20_000,
       leaderRetryInitialMs: 1_000, leaderRetryMaxMs: 10_000, reportBatchWindowMs: 5, readinessPollMs: 1_000,
     },
     { client: client as unknown as ControllerClient, engine, resources: deps.resources, clock: deps.clock, logger: silentLogger },
