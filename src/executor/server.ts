@@ -95,7 +95,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
   const instanceDeps: InstanceDeps = {
     runtime,
-    checker: deps.checker ?? new ProbeChecker(runtime),
+    checker: deps.checker ?? new ProbeChecker(runtime, 'localhost', clock),
     clock,
     logger,
     hostname: resolved.hostname,

@@ -75,7 +75,20 @@ export interface ContainerSummary {
 
 export interface ExecResult {
   exitCode: number;
+  /** stdout and stderr as they came, at most `maxOutputBytes` of them. */
   output: string;
+  /** More output came than was kept. */
+  truncated: boolean;
+}
+
+export interface ExecOptions {
+  /** Aborting kills the command and what it started, then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Output kept; the rest is read and dropped, so a command printing without end neither grows the executor's
+   * memory nor blocks on a full pipe.
+   */
+  maxOutputBytes: number;
 }
 
 export type LogStreamName = 'stdout' | 'stderr';
@@ -97,7 +110,7 @@ export interface ContainerRuntime {
   startContainer(containerId: string): Promise<void>;
   /** undefined when no such container exists. */
   inspectContainer(containerId: string): Promise<ContainerStatus | undefined>;
-  exec(containerId: string, command: string[], options?: { signal?: AbortSignal }): Promise<ExecResult>;
+  exec(containerId: string, command: string[], options: ExecOptions): Promise<ExecResult>;
   /** SIGTERM, then SIGKILL after `graceSeconds`; a missing or already stopped container is not an error. */
   stopContainer(containerId: string, graceSeconds: number): Promise<void>;
   /** Force-removes with its anonymous volumes; a missing container is not an error. */

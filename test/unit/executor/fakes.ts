@@ -64,7 +64,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
   async exec(id: string, command: string[]): Promise<ExecResult> {
     this.calls.push(`exec ${id} ${command.join(' ')}`);
-    return { exitCode: this.containers.get(id)?.running ? 0 : 1, output: '' };
+    return { exitCode: this.containers.get(id)?.running ? 0 : 1, output: '', truncated: false };
   }
   async stopContainer(id: string): Promise<void> {
     this.calls.push(`stop ${id}`);
