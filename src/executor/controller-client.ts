@@ -27,6 +27,13 @@ export interface ControllerClientOptions {
   tls?: PeerTlsOptions;
 }
 
+/**
+ * UNREACHABLE: no leader took the message (network error, or a non-200 such as a former leader's 400).
+ * TOO_LARGE: the leader refused the body as larger than its limit (HTTP 413); only a smaller message can pass.
+ * Otherwise the leader's own answer, of which only ACCEPTED means delivered.
+ */
+export type SendStatus = MessageResponseStatus | 'UNREACHABLE' | 'TOO_LARGE';
+
 export class ControllerClient {
   private leader: string | undefined;
   private readonly dispatcher: Agent;
@@ -97,11 +104,8 @@ export class ControllerClient {
     return { id: randomUUID(), senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: this.options.clock.now() };
   }
 
-  /**
-   * Sends a message to the leader. UNREACHABLE: no leader took it (network error, or a non-200 such as a
-   * former leader's 400); otherwise the leader's own answer, of which only ACCEPTED means delivered.
-   */
-  async send(message: ControllerMessage): Promise<{ status: MessageResponseStatus | 'UNREACHABLE'; message?: string }> {
+  /** Sends a message to the leader (statuses: SendStatus). */
+  async send(message: ControllerMessage): Promise<{ status: SendStatus; message?: string }> {
     const leader = await this.leaderUrl();
     if (!leader) return { status: 'UNREACHABLE' };
     try {
@@ -112,6 +116,8 @@ export class ControllerClient {
         dispatcher: this.dispatcher,
       });
       const body = (await res.body.json().catch(() => undefined)) as { status?: MessageResponseStatus; message?: string } | undefined;
+      // The leader answered, so it stays the leader; the same body would be refused again.
+      if (res.statusCode === 413) return { status: 'TOO_LARGE', message: `HTTP 413${body?.message ? `: ${body.message}` : ''}` };
       if (res.statusCode !== 200) {
         // The leader filter answers 400 on a node that lost leadership: no leader was reached; look again.
         this.leader = undefined;

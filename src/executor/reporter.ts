@@ -10,6 +10,13 @@ import type { ControllerClient } from './controller-client.js';
  */
 const MAX_PENDING_REPORTS = 10_000;
 
+/**
+ * Largest report message sent: half the controller's 1 MiB body limit (DEFAULT_BODY_LIMIT of its API), so that
+ * a backlog goes out in several messages the leader accepts instead of one it refuses with 413 forever. A leader
+ * with a lower limit answers 413 and the reporter halves the size from there on.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024;
+
 export interface ReporterOptions {
   /** Changes within this window go out as one message. */
   batchWindowMs: number;
@@ -21,6 +28,8 @@ export interface ReporterOptions {
    * and the next heartbeat carries the instance anyway. Unreachable leaders never drop reports.
    */
   maxAnsweredFailures: number;
+  /** Report messages are cut to at most this many bytes of JSON (default DEFAULT_MAX_MESSAGE_BYTES). */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -33,9 +42,11 @@ export class Reporter {
   private pending: LocalServiceInstanceInfo[] = [];
   private readonly answeredFailures = new Map<string, number>();
   private cancelTimer: (() => void) | undefined;
-  private inFlight: Promise<void> | undefined;
+  private inFlight: Promise<unknown> | undefined;
   private retryDelay: number;
   private closed = false;
+  /** Shrinks on every 413, so that no message the leader refused as too large is ever sent again unchanged. */
+  private messageBytes: number;
 
   constructor(
     private readonly client: ControllerClient,
@@ -45,6 +56,7 @@ export class Reporter {
     private readonly options: ReporterOptions,
   ) {
     this.retryDelay = options.retryInitialMs;
+    this.messageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   report(info: LocalServiceInstanceInfo): void {
@@ -72,12 +84,25 @@ export class Reporter {
 
   private lastFailed = false;
 
-  private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
+  /** The oldest pending reports that fit in one message beside `overhead` bytes (always at least one). */
+  private takeChunk(overhead: number): { batch: LocalServiceInstanceInfo[]; bytes: number } {
+    let bytes = overhead;
+    let count = 0;
+    while (count < this.pending.length) {
+      const size = Buffer.byteLength(JSON.stringify(this.pending[count])) + 1;
+      if (count > 0 && bytes + size > this.messageBytes) break;
+      bytes += size;
+      count++;
+    }
+    return { batch: this.pending.splice(0, count), bytes };
+  }
+
+  private async flush(): Promise<boolean> {
+    if (this.pending.length === 0) return true;
     const header = this.client.header();
     const resourceSnapshot = this.snapshot();
+    const overhead = Buffer.byteLength(JSON.stringify({ type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS', header, resourceSnapshot, instanceInfos: [] }));
+    const { batch, bytes } = this.takeChunk(overhead);
     const message: ControllerMessage =
       batch.length === 1
         ? { type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT', header, resourceSnapshot, instanceInfo: batch[0]! }
@@ -88,7 +113,19 @@ export class Reporter {
       this.lastFailed = false;
       this.retryDelay = this.options.retryInitialMs;
       for (const info of batch) this.answeredFailures.delete(info.instanceId);
-      return;
+      return true;
+    }
+    if (result.status === 'TOO_LARGE') {
+      // The leader is there and answering: go on at once, with messages of half this size.
+      this.lastFailed = false;
+      if (batch.length === 1) {
+        this.logger.error({ instanceId: batch[0]!.instanceId, state: batch[0]!.state, bytes }, 'report larger than the leader accepts; dropped');
+        return true;
+      }
+      this.messageBytes = Math.floor(bytes / 2);
+      this.logger.warn({ count: batch.length, bytes, nextMaxBytes: this.messageBytes }, 'leader refused the report message as too large; sending smaller ones');
+      this.pending = [...batch, ...this.pending];
+      return true;
     }
     this.lastFailed = true;
     this.logger.warn({ status: result.status, reason: result.message, count: batch.length }, 'instance report not delivered; will retry');
@@ -108,14 +145,15 @@ export class Reporter {
     // Undelivered reports go back ahead of the ones that arrived meanwhile, keeping the order of changes.
     this.pending = [...retry, ...this.pending];
     this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMaxMs);
+    return false;
   }
 
-  /** Tries to deliver what is pending once more, then stops. */
+  /** Tries once more to deliver what is pending (message after message while the leader takes them), then stops. */
   async close(): Promise<void> {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     if (this.inFlight) await this.inFlight;
     this.closed = true;
-    if (this.pending.length > 0) await this.flush();
+    while (this.pending.length > 0 && (await this.flush()));
   }
 }
