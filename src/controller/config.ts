@@ -41,6 +41,12 @@ export const ControllerOptionsSchema = z.object({
   enableRawDeviceAccess: z.boolean().default(false),
   disableReadAuth: z.boolean().default(false),
   auditedHttpMethods: z.array(z.string()).default(['POST', 'PUT']),
+  /**
+   * CONTROLLER_HTTP_FETCH may reach loopback, link-local (cloud metadata included) and unspecified addresses.
+   * Off: anyone who may create a service could otherwise read the controller host's own services and the
+   * metadata service's credentials through a config file. For a config server on the controller's host only.
+   */
+  allowConfigFetchFromLocalAddresses: z.boolean().default(false),
 });
 export type ControllerOptions = z.infer<typeof ControllerOptionsSchema>;
 

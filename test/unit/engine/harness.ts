@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { ManualClock, type LocalServiceOperation, type LocalServiceState } from '../../../src/model/index.js';
 import { parseControllerConfig } from '../../../src/controller/config.js';
 import { createController, type Controller } from '../../../src/controller/controller.js';
@@ -22,7 +22,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(options: Record<string, unknown> = {}, store?: StateStore): Promise<Harness> {
+export async function harness(options: Record<string, unknown> = {}, store?: StateStore, logger?: Logger): Promise<Harness> {
   const clock = new ManualClock();
   const theStore = store ?? new SqliteStateStore(':memory:');
   const config = parseControllerConfig({ options: { reconcileInterval: '5 seconds', ...options }, logLevel: 'silent' });
@@ -33,7 +33,7 @@ export async function harness(options: Record<string, unknown> = {}, store?: Sta
     store: theStore,
     clock,
     messenger: fleet,
-    logger: pino({ level: 'silent' }),
+    logger: logger ?? pino({ level: 'silent' }),
     hostname: 'controller.test',
     port: 4000,
   });

@@ -157,7 +157,7 @@ describe('CONTROLLER_HTTP_FETCH configs (decision 10)', () => {
     });
     const body = await fetchConfig(
       { protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/cfg', username: 'us?r', password: 'p>ss~~' },
-      { timeoutMs: 5_000, maxBytes: 1024 * 1024 },
+      { timeoutMs: 5_000, maxBytes: 1024 * 1024, allowLocalAddresses: true },
     );
     expect(body.toString()).toBe('config-body');
     expect(path).toBe('/cfg');
@@ -170,9 +170,9 @@ describe('CONTROLLER_HTTP_FETCH configs (decision 10)', () => {
     const size = { n: 1024 * 1024 };
     const port = await serve((_req, res) => res.end(Buffer.alloc(size.n, 'a')));
     const http = { protocol: 'HTTP' as const, hostname: '127.0.0.1', port, path: '/' };
-    expect((await fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024 })).length).toBe(1024 * 1024);
+    expect((await fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024, allowLocalAddresses: true })).length).toBe(1024 * 1024);
     size.n = 1024 * 1024 + 1;
-    await expect(fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024 })).rejects.toThrow(/larger than 1048576 bytes/);
+    await expect(fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024, allowLocalAddresses: true })).rejects.toThrow(/larger than 1048576 bytes/);
   });
 
   it('fails on a status outside successCodes', async () => {
@@ -181,7 +181,7 @@ describe('CONTROLLER_HTTP_FETCH configs (decision 10)', () => {
       res.end('nope');
     });
     await expect(
-      fetchConfig({ protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/x' }, { timeoutMs: 5_000, maxBytes: 1024 }),
+      fetchConfig({ protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/x' }, { timeoutMs: 5_000, maxBytes: 1024, allowLocalAddresses: true }),
     ).rejects.toThrow(/returned HTTP 404/);
   });
 });

@@ -1,5 +1,13 @@
 import { Agent, request } from 'undici';
 import { durationMs, type ConfigSpec, type HttpCallSpec } from '../../../model/index.js';
+import { checkLiteralHost, guardedLookup } from './fetch-address-guard.js';
+
+export interface ConfigFetchLimits {
+  timeoutMs: number;
+  maxBytes: number;
+  /** Loopback, link-local, metadata and unspecified addresses may be fetched from (fetch-address-guard.ts). */
+  allowLocalAddresses: boolean;
+}
 
 /**
  * Resolves CONTROLLER_HTTP_FETCH configs to INLINE ones at start time (§1.5, §5.5), with decision 10's fixes:
@@ -7,7 +15,7 @@ import { durationMs, type ConfigSpec, type HttpCallSpec } from '../../../model/i
  */
 export async function resolveControllerFetchedConfigs(
   configs: readonly ConfigSpec[] | undefined,
-  limits: { timeoutMs: number; maxBytes: number },
+  limits: ConfigFetchLimits,
 ): Promise<ConfigSpec[] | undefined> {
   if (!configs) return undefined;
   const out: ConfigSpec[] = [];
@@ -29,8 +37,9 @@ export function configUrl(http: HttpCallSpec): string {
   return `${scheme}://${http.hostname}${port}${path}`;
 }
 
-export async function fetchConfig(http: HttpCallSpec, limits: { timeoutMs: number; maxBytes: number }): Promise<Buffer> {
+export async function fetchConfig(http: HttpCallSpec, limits: ConfigFetchLimits): Promise<Buffer> {
   const url = configUrl(http);
+  if (!limits.allowLocalAddresses) checkLiteralHost(new URL(url).hostname);
   const headers: Record<string, string> = { ...(http.headers ?? {}) };
   if (http.authHeader) headers.Authorization = http.authHeader;
   else if (http.username !== undefined || http.password !== undefined) {
@@ -38,7 +47,13 @@ export async function fetchConfig(http: HttpCallSpec, limits: { timeoutMs: numbe
   }
   const connectMs = durationMs(http.connectionTimeout, limits.timeoutMs);
   const operationMs = durationMs(http.operationTimeout, limits.timeoutMs);
-  const dispatcher = new Agent({ connect: { timeout: connectMs, rejectUnauthorized: !http.insecure } });
+  const dispatcher = new Agent({
+    connect: {
+      timeout: connectMs,
+      rejectUnauthorized: !http.insecure,
+      ...(limits.allowLocalAddresses ? {} : { lookup: guardedLookup }),
+    },
+  });
   try {
     const response = await request(url, {
       method: http.verb ?? 'GET',

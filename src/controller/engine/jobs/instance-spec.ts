@@ -6,7 +6,7 @@ import { instanceAuthToken } from './instance-token.js';
 
 /** The START_LOCAL_SERVICE_INSTANCE payload (§6.8) for one attempt. */
 export async function buildInstanceSpec(
-  deps: Pick<EngineDeps, 'timings' | 'instanceAuthSecret' | 'clock'>,
+  deps: Pick<EngineDeps, 'timings' | 'instanceAuthSecret' | 'clock' | 'options'>,
   info: LocalServiceInfo,
   instanceId: string,
   executorId: string,
@@ -16,6 +16,7 @@ export async function buildInstanceSpec(
   const configs = await resolveControllerFetchedConfigs(spec.configs, {
     timeoutMs: deps.timings.configFetchTimeoutMs,
     maxBytes: deps.timings.configFetchMaxBytes,
+    allowLocalAddresses: deps.options.raw.allowConfigFetchFromLocalAddresses,
   });
   const out: LocalServiceInstanceSpec = {
     serviceId: info.serviceId,
