@@ -124,8 +124,9 @@ describe('an instance report backlog larger than the controller body limit', () 
   it('is delivered entirely, in messages under the limit', async () => {
     const { sent, reporter } = await deliverBacklog();
     expect(reporter.pendingCount()).toBe(0);
-    expect(sent.every((s) => s.status === 'ACCEPTED' && s.bytes < DEFAULT_BODY_LIMIT)).toBe(true);
-    expect(sent.reduce((n, s) => n + s.count, 0)).toBe(REPORTS);
+    // A message that timed out on a loaded machine is sent again (UNREACHABLE): that is fine; a 413 is not.
+    expect(sent.every((s) => s.bytes < DEFAULT_BODY_LIMIT && s.status !== 'TOO_LARGE')).toBe(true);
+    expect(sent.filter((s) => s.status === 'ACCEPTED').reduce((n, s) => n + s.count, 0)).toBe(REPORTS);
   });
 
   it('is delivered entirely when the reporter starts above the limit: each 413 is followed by a smaller message', async () => {
