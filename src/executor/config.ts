@@ -90,7 +90,11 @@ export const ExecutorConfigSchema = z.object({
     .object({
       secrets: z
         .array(z.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
-        .min(1, { error: 'at least one cluster secret is required (the executor sends its EXECUTOR secret)' }),
+        .min(1, { error: 'at least one cluster secret is required (the executor sends its EXECUTOR secret)' })
+        // The executor accepts messages and log reads only with the CONTROLLER secret (routes-access.ts).
+        .refine((secrets) => secrets.some((s) => s.nodeType === 'CONTROLLER'), {
+          error: 'a CONTROLLER secret is required: the executor accepts calls only from controllers, which send it',
+        }),
     }),
   /** How calls to the controllers (https:// endpoints) verify their certificates; verified unless `insecure: true`. */
   clusterTls: ClusterTlsSchema.optional(),

@@ -3,9 +3,11 @@ import { open } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ConcurrencyGate } from '../model/concurrency-gate.js';
 import type { LoggingSpec } from '../model/spec.js';
 import { DEFAULT_LOGGING } from '../model/spec.js';
+import { DEFAULT_EXECUTOR_HTTP_LIMITS } from './http-limits.js';
 
 /**
  * Per-instance output logs: `<logDir>/<serviceId>/<instanceId>/output.log`, fed from the container's
@@ -178,9 +180,24 @@ export function logPath(logDir: string, serviceId: string, instanceId: string, f
   return file;
 }
 
-export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
+/** `maxConcurrent`: log requests served at once, one more is a 429 (http-limits.ts). */
+export function registerLogRoutes(
+  app: FastifyInstance,
+  logDir: string,
+  maxConcurrent = DEFAULT_EXECUTOR_HTTP_LIMITS.maxConcurrentLogReads,
+): void {
   const base = '/apis/v1/logs/filestream/:serviceId/:instanceId';
   type Params = { serviceId: string; instanceId: string; fileName?: string };
+  const gate = new ConcurrencyGate(maxConcurrent);
+  // A route hook, so it runs after the secret check: refused callers never take a slot.
+  const bounded = {
+    onRequest: async (_req: unknown, reply: FastifyReply) => {
+      const release = gate.tryAcquire();
+      if (!release) return reply.code(429).header('retry-after', '1').send({ error: `Too many log reads in progress (at most ${gate.limit}), retry in a moment` });
+      // 'close' comes once the response is sent, streamed or cut off by the client.
+      reply.raw.once('close', release);
+    },
+  };
 
   const paths = (params: Params) => {
     try {
@@ -191,7 +208,7 @@ export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
     }
   };
 
-  app.get<{ Params: Params }>(`${base}/list`, async (req, reply) => {
+  app.get<{ Params: Params }>(`${base}/list`, bounded, async (req, reply) => {
     const p = paths(req.params);
     if ('error' in p) return reply.code(400).send({ error: p.error });
     if (!existsSync(p.dir)) return reply.code(404).send({ error: `No logs for instance ${req.params.instanceId}` });
@@ -199,7 +216,7 @@ export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
     return { files };
   });
 
-  app.get<{ Params: Params; Querystring: { offset?: string; length?: string } }>(`${base}/read/:fileName`, async (req, reply) => {
+  app.get<{ Params: Params; Querystring: { offset?: string; length?: string } }>(`${base}/read/:fileName`, bounded, async (req, reply) => {
     const p = paths(req.params);
     if ('error' in p) return reply.code(400).send({ error: p.error });
     const offset = req.query.offset === undefined || req.query.offset === '' ? 0 : Number(req.query.offset);
@@ -230,7 +247,7 @@ export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
     }
   });
 
-  app.get<{ Params: Params }>(`${base}/download/:fileName`, async (req, reply) => {
+  app.get<{ Params: Params }>(`${base}/download/:fileName`, bounded, async (req, reply) => {
     const p = paths(req.params);
     if ('error' in p) return reply.code(400).send({ error: p.error });
     if (!existsSync(p.file!)) return reply.code(404).send({ error: `No log file ${req.params.fileName} for instance ${req.params.instanceId}` });

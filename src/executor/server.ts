@@ -1,11 +1,8 @@
 import { createServer } from 'node:net';
-import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
-import { CLUSTER_AUTH_HEADER } from '../model/executor.js';
 import { executorIdOf } from '../model/ids.js';
 import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
 import { loadServerTls, peerTlsOptions } from '../model/tls.js';
@@ -17,9 +14,10 @@ import { outgoingSecret, resolveExecutorOptions } from './config.js';
 import { ControllerClient } from './controller-client.js';
 import { InstanceEngine } from './instances/engine.js';
 import type { InstanceDeps } from './instances/instance.js';
-import { InstanceLogWriter, instanceLogDir, registerLogRoutes, rotationOf } from './logs.js';
+import { InstanceLogWriter, instanceLogDir, rotationOf } from './logs.js';
+import { buildExecutorApp } from './app.js';
+import type { ExecutorHttpLimits } from './http-limits.js';
 import { startInstanceLogCleanup } from './log-cleanup.js';
-import { bestEffortHeader, respond } from './messages.js';
 import { reapZombies, recoverInstances } from './recovery.js';
 import type { HostTopology } from './resources.js';
 import { ResourceManager, buildLayout, discoverHostTopology } from './resources.js';
@@ -35,6 +33,7 @@ export interface ExecutorDeps {
   hostTopology?: () => HostTopology;
   /** Source of empty-valued instance env entries (default: process.env). */
   executorEnv?: Record<string, string | undefined>;
+  httpLimits?: Partial<ExecutorHttpLimits>;
 }
 
 export interface RunningExecutor {
@@ -55,36 +54,16 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const logger = deps.logger ?? pino({ level: config.logLevel, name: 'drove-executor' });
   const runtime = deps.runtime ?? new DockerRuntime(config.docker.socket);
   const resolved = resolveExecutorOptions(config);
-  const secrets = new Set(config.clusterAuth.secrets.map((s) => s.secret));
-
   const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
   const controllerTls = peerTlsOptions(config.clusterTls);
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
   let agent: ExecutorAgent | undefined;
-
-  app.addHook('onRequest', async (req, reply) => {
-    const presented = req.headers[CLUSTER_AUTH_HEADER.toLowerCase()];
-    if (typeof presented !== 'string' || !secrets.has(presented)) return reply.code(401).send();
+  const app = buildExecutorApp({
+    config,
+    clock,
+    handler: () => (agent ? (body) => agent!.handle(body) : undefined),
+    ...(https ? { https } : {}),
+    ...(deps.httpLimits ? { limits: deps.httpLimits } : {}),
   });
-  // Malformed JSON is answered like any malformed message: FAILED with the reason, not a parser error page.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch (error) {
-      done(null, { __invalidJson: errorText(error) });
-    }
-  });
-  app.post('/apis/v1/messages', async (req) => {
-    const body = req.body as { __invalidJson?: string } | undefined;
-    const now = clock.now();
-    if (body && typeof body === 'object' && '__invalidJson' in body) {
-      return respond(bestEffortHeader(undefined, now), 'FAILED', `Invalid JSON: ${body.__invalidJson}`);
-    }
-    if (!agent) return respond(bestEffortHeader(body, now), 'FAILED', 'Executor is starting');
-    return agent.handle(body);
-  });
-  registerLogRoutes(app, config.logDir);
 
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const port = Number(new URL(address).port);

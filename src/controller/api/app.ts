@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { failure, NOT_LEADER_MESSAGE, systemClock, type Clock } from '../../model/index.js';
+import { failure, systemClock, type Clock } from '../../model/index.js';
 import { StoreUnavailableError } from '../store/store.js';
 import type { ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
@@ -15,6 +15,11 @@ import { messageRoutes } from './messages.js';
 import { logRoutes, type LogProxyOptions } from './logs.js';
 import { applicationRoutes } from './applications.js';
 import { openApiRoutes } from './openapi.js';
+import { uiRoutes } from './ui.js';
+import { installAccessGuard } from './access-guard.js';
+import { DEFAULT_CONTROLLER_HTTP_LIMITS, type ControllerHttpLimits } from './limits.js';
+import { registerLoginLimiter } from './login-limiter.js';
+import { ROUTE_ACCESS } from './routes-access.js';
 import './context.js';
 
 export interface ControllerAppOptions {
@@ -32,27 +37,39 @@ export interface ControllerAppOptions {
   logProxy?: Partial<LogProxyOptions>;
   /** Certificate and key (config `server.tls`): the API serves HTTPS only. */
   https?: ServerTlsMaterial;
+  limits?: Partial<ControllerHttpLimits>;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /**
- * The controller's HTTP API as a fastify instance (not listening): authentication, leader guard, every route
- * plugin, and the single error handler that maps typed errors to Drove's envelopes (§6.6).
+ * The controller's HTTP API as a fastify instance (not listening): the access guard (authentication, roles,
+ * leader guard, audit; access-guard.ts), every route plugin, and the single error handler that maps typed
+ * errors to Drove's envelopes (§6.6).
  */
 export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const limits = { ...DEFAULT_CONTROLLER_HTTP_LIMITS, ...opts.limits };
   const loggerOption =
     typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false };
   const app = Fastify({
     ...loggerOption,
-    ...(opts.https ? { https: opts.https } : {}),
     bodyLimit,
+    // Timeouts against slow or idle clients (limits.ts says why each value). Node reads
+    // `connectionsCheckingInterval` only when the server is created, so it goes into whichever server options
+    // fastify uses: `https` when serving TLS, `http` otherwise.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    ...(opts.https
+      ? { https: { ...opts.https, connectionsCheckingInterval: limits.connectionsCheckingIntervalMs } }
+      : { http: { connectionsCheckingInterval: limits.connectionsCheckingIntervalMs } }),
     // Keys of the request body such as __proto__ are an attack; reject rather than silently strip.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  // Not a fastify option; the server reads it on every timeout check, so setting it now is enough.
+  app.server.headersTimeout = limits.headersTimeoutMs;
 
   const { core, config } = opts;
   const authenticator = new Authenticator(
@@ -62,27 +79,18 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     opts.clock ?? systemClock,
     { ...DEFAULT_AUTH_OPTIONS, ...opts.auth },
     config.instanceAuth.secret,
+    limits,
   );
-  const audited = new Set(config.options.auditedHttpMethods.map((m) => m.toUpperCase()));
+  app.addHook('onClose', async () => authenticator.close());
 
   installBodyParsers(app);
-
-  app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0] ?? '';
-    const isUi = path.includes('/ui/');
-    if (!path.startsWith('/apis') && !isUi) return;
-    request.principal = await authenticator.authenticate(request.headers);
-    if (!core.isLeader()) {
-      const leader = core.leaderAddress();
-      if (isUi && leader) {
-        return reply.redirect(`http://${leader}${path.replace('/apis/ui', '')}`, 303);
-      }
-      throw new ApiError(400, failure(NOT_LEADER_MESSAGE, leader ? { leader } : undefined));
-    }
-    authenticator.authorize(request.principal, request.routeOptions.config?.access ?? 'read');
-    if (audited.has(request.method)) {
-      request.log.info({ audit: true, user: request.principal.name, role: request.principal.role, method: request.method, url: request.url }, 'audit');
-    }
+  installAccessGuard(app, {
+    table: ROUTE_ACCESS,
+    authenticator,
+    admission: registerLoginLimiter(app, { max: limits.loginAttemptsPerWindow, windowMs: limits.loginWindowMs }),
+    core,
+    auditedMethods: config.options.auditedHttpMethods,
+    scheme: opts.https ? 'https' : 'http',
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
@@ -107,6 +115,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   void app.register(logRoutes, { ...context, logProxy: opts.logProxy });
   void app.register(applicationRoutes);
   void app.register(openApiRoutes);
+  void app.register(uiRoutes);
   return app;
 }
 

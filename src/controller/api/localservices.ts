@@ -35,7 +35,7 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
     return success({ valid: true });
   });
 
-  app.post('/apis/v1/localservices/operations', { config: { access: 'write' } }, async (request) => {
+  app.post('/apis/v1/localservices/operations', async (request) => {
     const operation = parseBody(LocalServiceOperationSchema, request.body);
     guardMaintenance();
     const result = await core.submitOperation(operation);
@@ -45,7 +45,6 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
   app.post<{ Params: ServiceParams }>(
     '/apis/v1/localservices/operations/:serviceId/cancel',
-    { config: { access: 'write' } },
     async (request) => {
       if (!core.cancelOperation(request.params.serviceId)) {
         throw failedError(400, 'Current operation could not be cancelled');

@@ -1,9 +1,11 @@
 import { hostname as osHostname } from 'node:os';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { request as httpRequest, Agent } from 'undici';
-import { CLUSTER_AUTH_HEADER, NODE_ID_HEADER, type ExecutorAddress } from '../../model/index.js';
+import { CLUSTER_AUTH_HEADER, NODE_ID_HEADER, failure, type ExecutorAddress } from '../../model/index.js';
+import { ConcurrencyGate } from '../../model/concurrency-gate.js';
 import { certificateRefusal, peerTlsOptions } from '../../model/tls.js';
 import type { ApiContext } from './context.js';
+import { ApiError } from './errors.js';
 
 /**
  * Log-file proxy (§6.5): the controller forwards to the executor running the instance, authenticating as a
@@ -16,12 +18,19 @@ export interface LogProxyOptions {
   /** Max silence while streaming a body; generous because downloads of large rotated logs stream for a while. */
   bodyTimeoutMs: number;
   connectTimeoutMs: number;
+  /**
+   * Log requests proxied at the same time; one more is answered 429 at once. Each holds a connection to an
+   * executor and a read buffers up to 4 MiB: 32 covers many open UI tailers and CLI `logs -f` while bounding
+   * that memory to ~128 MiB.
+   */
+  maxConcurrentReads: number;
 }
 
 export const DEFAULT_LOG_PROXY_OPTIONS: LogProxyOptions = {
   headersTimeoutMs: 10_000,
   bodyTimeoutMs: 60_000,
   connectTimeoutMs: 5_000,
+  maxConcurrentReads: 32,
 };
 
 type LogParams = { serviceId: string; instanceId: string };
@@ -71,7 +80,18 @@ export async function logRoutes(
 
   const prefix = '/apis/v1/logfiles/localservices/:serviceId/:instanceId';
   const target = (p: LogParams) => `/apis/v1/logs/filestream/${encodeURIComponent(p.serviceId)}/${encodeURIComponent(p.instanceId)}`;
-  const logs = { config: { access: 'logs' as const } };
+  const gate = new ConcurrencyGate(options.maxConcurrentReads);
+  // A route hook, so it runs after the access guard: callers that are refused never take a slot.
+  const logs = {
+    onRequest: async (_request: FastifyRequest, reply: FastifyReply) => {
+      const release = gate.tryAcquire();
+      if (!release) {
+        throw new ApiError(429, failure(`Too many log reads in progress (at most ${gate.limit}), retry in a moment`), { 'retry-after': '1' });
+      }
+      // 'close' comes once the response is sent, streamed or cut off by the client.
+      reply.raw.once('close', release);
+    },
+  };
 
   app.get<{ Params: LogParams }>(`${prefix}/list`, logs, async (request, reply) => {
     const address = core.instanceExecutorAddress(request.params.serviceId, request.params.instanceId);

@@ -5,7 +5,7 @@ import { parseBody } from './validation.js';
 
 /** `POST /apis/v1/messages`: executor -> leader messages (§6.8); the reply is a bare MessageResponse. */
 export async function messageRoutes(app: FastifyInstance, { core }: ApiContext): Promise<void> {
-  app.post('/apis/v1/messages', { config: { access: 'cluster' } }, async (request) => {
+  app.post('/apis/v1/messages', async (request) => {
     const message = parseBody(ControllerMessageSchema, request.body);
     return core.handleControllerMessage(message);
   });

@@ -20,7 +20,10 @@ import type {
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 
 export const IMAGE = 'drove-ts/httpd:1';
+/** The executor's own secret: it sends it to the (fake) leader. */
 export const SECRET = 'executor-it-secret';
+/** What controllers send; the only secret the executor accepts. */
+export const CONTROLLER_SECRET = 'controller-it-secret';
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 export const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
@@ -107,7 +110,7 @@ export function executorConfigInput(leaderUrl: string, overrides: Partial<Execut
   return {
     server: { host: '127.0.0.1', port: 0, hostname: 'localhost' },
     controllers: [leaderUrl],
-    clusterAuth: { secrets: [{ nodeType: 'EXECUTOR', secret: SECRET }] },
+    clusterAuth: { secrets: [{ nodeType: 'CONTROLLER', secret: CONTROLLER_SECRET }, { nodeType: 'EXECUTOR', secret: SECRET }] },
     logDir: join(root, 'logs'),
     dataDir: join(root, 'data'),
     // Two cores on the test host: offer virtual cores so several instances fit, each pinned to a real core.
@@ -129,7 +132,7 @@ export function header() {
   return { id: `it-${++messageSeq}`, senderType: 'CONTROLLER' as const, direction: 'REQUEST' as const, messageTime: Date.now() };
 }
 
-export async function send(executor: RunningExecutor, message: unknown, secret = SECRET): Promise<{ status: number; body: MessageResponse }> {
+export async function send(executor: RunningExecutor, message: unknown, secret = CONTROLLER_SECRET): Promise<{ status: number; body: MessageResponse }> {
   const res = await request(`${executor.url}/apis/v1/messages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'Cluster-Authorization': secret },

@@ -41,7 +41,7 @@ describe('executor message endpoint', () => {
     expect(stop.body).toMatchObject({ status: 'FAILED', message: 'No instance SI-none on this executor' });
   });
 
-  it('refuses invalid cores (-1, -3) and a wrong secret with a bare 401', async () => {
+  it('refuses invalid cores (-1, -3) and a wrong secret with a 401', async () => {
     const spec = itSpec({ resources: [{ type: 'CPU', cores: { '0': [-1, -3] } }, { type: 'MEMORY', memoryInMB: { '0': 32 } }] });
     const r = await send(executor, { type: 'START_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), spec });
     expect(r.body).toMatchObject({ status: 'FAILED', message: 'Could not lock resources: Core -1 does not exist on NUMA node 0' });

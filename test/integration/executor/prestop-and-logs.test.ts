@@ -5,7 +5,8 @@ import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, SECRET, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+import { CONTROLLER_SECRET_REQUIRED } from '../../../src/executor/routes-access.js';
+import { CONTROLLER_SECRET, FakeLeader, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
 
 /** Pre-shutdown hooks and waitBeforeKill against a real container; the executor log API over HTTP. */
 let leader: FakeLeader;
@@ -22,7 +23,7 @@ afterAll(async () => {
   await leader?.stop();
 });
 
-async function api(path: string, secret = SECRET) {
+async function api(path: string, secret = CONTROLLER_SECRET) {
   const res = await request(`${executor.url}${path}`, { headers: { 'Cluster-Authorization': secret } });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
@@ -86,7 +87,7 @@ describe('executor log API (§6.10)', () => {
     expect((await api(`/apis/v1/logs/filestream/${spec.serviceId}/SI-unknown/list`)).status).toBe(404);
     const unauthorised = await api(`${base}/list`, 'wrong');
     expect(unauthorised.status).toBe(401);
-    expect(unauthorised.body).toBe('');
+    expect(JSON.parse(unauthorised.body)).toEqual({ status: 'FAILED', message: CONTROLLER_SECRET_REQUIRED });
 
     await stopInstance(executor, spec.instanceId);
     await leader.waitForState(spec.instanceId, 'STOPPED');
@@ -134,7 +135,7 @@ describe('executor log API (§6.10)', () => {
       return list.length === 3 && list.slice(1).every((f) => /^output\.log-\d+\.gz$/.test(f)) ? list : undefined;
     }, 20_000);
     expect(files[0]).toBe('output.log');
-    const download = await request(`${executor.url}${base}/download/${files[1]}`, { headers: { 'Cluster-Authorization': SECRET } });
+    const download = await request(`${executor.url}${base}/download/${files[1]}`, { headers: { 'Cluster-Authorization': CONTROLLER_SECRET } });
     expect(download.statusCode).toBe(200);
     expect(download.headers['content-type']).toBe('application/gzip');
     const text = gunzipSync(Buffer.from(await download.body.arrayBuffer())).toString('utf8');

@@ -89,7 +89,7 @@ describe('executor log API (§6.10)', () => {
   writeFileSync(join(logDir, 'S-1', 'SI-1', '.output.log-2.gz.partial'), 'half-written');
   writeFileSync(join(logDir, 'secret.txt'), 'secret');
   const app = Fastify();
-  registerLogRoutes(app, logDir);
+  registerLogRoutes(app, logDir, 16);
   afterAll(() => app.close());
   const base = '/apis/v1/logs/filestream/S-1/SI-1';
 
