@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { duration, durationMs, issueMessages } from '../model/index.js';
+import { configErrorMessage, duration, durationMs, strict } from '../model/index.js';
 
 /**
  * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
- * Drove's AppConfig (§8.2) so an operator's existing `options:` block works as it is.
+ * Drove's AppConfig (§8.2) so an operator's existing `options:` block works as it is. Every object is a
+ * `strict.object`: an unknown key is a start-up error naming it.
  */
 
-export const ControllerOptionsSchema = z.object({
+export const ControllerOptionsSchema = strict.object({
   /** Default op timeout for operations that carry no op spec (Drove: 300 s). */
   clusterOpTimeout: duration().default('300 seconds'),
   /** Default parallelism for such operations; values below 1 become 1 (Drove default 1). */
@@ -46,39 +47,39 @@ export type ControllerOptions = z.infer<typeof ControllerOptionsSchema>;
 export const ROLES = ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE', 'EXTERNAL_READ_ONLY', 'EXTERNAL_MAINTENANCE'] as const;
 export type UserRole = (typeof ROLES)[number];
 
-export const UserAuthSchema = z.object({
+export const UserAuthSchema = strict.object({
   enabled: z.boolean().default(true),
   encoding: z.enum(['PLAIN', 'CRYPT']).default('PLAIN'),
   cachingPolicy: z.string().optional(),
   users: z
-    .array(z.object({ username: z.string().min(1), password: z.string().min(1), role: z.enum(ROLES) }))
+    .array(strict.object({ username: z.string().min(1), password: z.string().min(1), role: z.enum(ROLES) }))
     .default([]),
 });
 export type UserAuthConfig = z.infer<typeof UserAuthSchema>;
 
-export const ClusterAuthSchema = z.object({
+export const ClusterAuthSchema = strict.object({
   secrets: z
-    .array(z.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
+    .array(strict.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
     .default([]),
 });
 export type ClusterAuthConfig = z.infer<typeof ClusterAuthSchema>;
 
-export const SqliteStoreSchema = z.object({ type: z.literal('sqlite'), path: z.string().min(1) });
-export const EtcdStoreSchema = z.object({
+export const SqliteStoreSchema = strict.object({ type: z.literal('sqlite'), path: z.string().min(1) });
+export const EtcdStoreSchema = strict.object({
   type: z.literal('etcd'),
   endpoints: z.array(z.string().min(1)).min(1),
   namespace: z.string().default('/drove/'),
   username: z.string().optional(),
   password: z.string().optional(),
-  tls: z
+  tls: strict
     .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
     .optional(),
   /** Leader lease TTL in seconds: failover takes about this long after a leader dies. */
   leaseTtlSeconds: z.number().int().min(1).max(60).default(3),
 });
 
-export const ControllerConfigSchema = z.object({
-  server: z
+export const ControllerConfigSchema = strict.object({
+  server: strict
     .object({
       host: z.string().default('0.0.0.0'),
       port: z.number().int().min(0).max(65535).default(10000),
@@ -88,7 +89,7 @@ export const ControllerConfigSchema = z.object({
     .default({ host: '0.0.0.0', port: 10000 }),
   store: z.discriminatedUnion('type', [SqliteStoreSchema, EtcdStoreSchema]).default({ type: 'sqlite', path: 'drove.db' }),
   clusterAuth: ClusterAuthSchema.default({ secrets: [] }),
-  instanceAuth: z.object({ secret: z.string().min(1).default('DEFAULT_SECRET') }).default({ secret: 'DEFAULT_SECRET' }),
+  instanceAuth: strict.object({ secret: z.string().min(1).default('DEFAULT_SECRET') }).default({ secret: 'DEFAULT_SECRET' }),
   /** Absent: authentication disabled, every caller is root (Drove's behaviour). */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
@@ -98,11 +99,17 @@ export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 
 export class ConfigError extends Error {}
 
+/** Where Drove's controller config has a key that drove-ts spells differently or does without. */
+const DROVE_KEY_HINTS: Readonly<Record<string, string>> = {
+  zookeeper: 'drove-ts keeps cluster state in "store:" (sqlite, or etcd for several controllers)',
+  logging: 'drove-ts logs JSON lines to stdout; set "logLevel:"',
+  'server.applicationConnectors': 'drove-ts listens on server.host and server.port',
+  'server.adminConnectors': 'drove-ts has no separate admin port',
+};
+
 export function parseControllerConfig(raw: unknown, source = 'controller config'): ControllerConfig {
   const result = ControllerConfigSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    throw new ConfigError(`Invalid ${source}:\n${issueMessages(result.error).map((m) => `  - ${m}`).join('\n')}`);
-  }
+  if (!result.success) throw new ConfigError(configErrorMessage(source, result.error, DROVE_KEY_HINTS));
   return result.data;
 }
 
