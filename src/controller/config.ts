@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { configErrorMessage, duration, durationMs, strict } from '../model/index.js';
+import { configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
 
 /**
  * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
@@ -36,7 +36,14 @@ export const ControllerOptionsSchema = strict.object({
   reconcileInterval: duration().default('5 seconds'),
   /** Maintenance grace after any maintenance change: 2 x the 20 s executor refresh (Drove: 40 s). */
   maintenanceGracePeriod: duration().default('40 seconds'),
-  allowedMountDirs: z.array(z.string()).default([]),
+  /** Host directories volumes may mount (and below them); empty = any directory, as in Drove. */
+  allowedMountDirs: hostDirList().default([]),
+  /**
+   * Host directories EXECUTOR_LOCAL_FILE configs may read from (and below them). Empty = none: the executor runs
+   * as root and would copy any host file (/etc/shadow, keys) into a container for anyone allowed to create a
+   * service, so this drove-ts option is off until the operator names the directories (docs/security.md).
+   */
+  allowedLocalFileDirs: hostDirList().default([]),
   disableCmdlArgs: z.boolean().default(false),
   enableRawDeviceAccess: z.boolean().default(false),
   disableReadAuth: z.boolean().default(false),

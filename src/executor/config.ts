@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UserSpecSchema, configErrorMessage, duration, durationMs, strict } from '../model/index.js';
+import { UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
 
 /**
  * Executor configuration (YAML, `drove executor --config executor.yml`). Every default says why it has that
@@ -66,6 +66,14 @@ export const ExecutorOptionsSchema = strict.object({
   instanceLogRetention: duration().default('7 days'),
   /** How often log folders are checked for removal: they age in days, so hourly is precise enough and cheap. */
   instanceLogCleanupInterval: duration().default('1 hour'),
+  /**
+   * This host's own bound on volume mounts, checked (after resolving symlinks) before a container is created,
+   * whatever the controller allowed: the executor holds the Docker socket. Empty = any directory, like the
+   * controller's allowedMountDirs, so that existing clusters keep working; list directories to lock the host.
+   */
+  allowedMountDirs: hostDirList().default([]),
+  /** Host directories EXECUTOR_LOCAL_FILE configs may read here. Empty = none (the controller's option too). */
+  allowedLocalFileDirs: hostDirList().default([]),
 });
 export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOST_PATH_RULE, isHostPath } from './host-paths.js';
 import { ciEnum, duration, int, requiredString } from './schema-helpers.js';
 
 /** The local-service spec and every nested type, with Drove's bean-validation messages (§1). */
@@ -38,7 +39,8 @@ export type PortType = PortSpec['type'];
 
 export const MountedVolumeSchema = z.object({
   pathInContainer: requiredString('- Provide mount path inside container'),
-  pathOnHost: requiredString('- Provide host directory to mount'),
+  // An empty path already has its own message; the path rule is about paths that are there.
+  pathOnHost: requiredString('- Provide host directory to mount').refine((p) => p === '' || isHostPath(p), { error: HOST_PATH_RULE }),
   mode: ciEnum(['READ_WRITE', 'READ_ONLY'] as const, '- Specify whether mount is read-only or read-write'),
 });
 export type MountedVolume = z.infer<typeof MountedVolumeSchema>;
@@ -72,7 +74,11 @@ export const ConfigSpecSchema = z.discriminatedUnion('type', [
       { error: '- Config data must be base64 encoded' },
     ),
   }),
-  z.object({ type: z.literal('EXECUTOR_LOCAL_FILE'), localFilename, filePathOnHost: z.string().optional() }),
+  z.object({
+    type: z.literal('EXECUTOR_LOCAL_FILE'),
+    localFilename,
+    filePathOnHost: z.string().refine(isHostPath, { error: HOST_PATH_RULE }).optional(),
+  }),
   z.object({ type: z.literal('CONTROLLER_HTTP_FETCH'), localFilename, http: HttpCallSpecSchema }),
   z.object({ type: z.literal('EXECUTOR_HTTP_FETCH'), localFilename, http: HttpCallSpecSchema }),
 ]);

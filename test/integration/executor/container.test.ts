@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/executor/server.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, check, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from './helpers.js';
+import { FakeLeader, check, containerOf, ensureImage, executorConfigInput, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from './helpers.js';
 
 /** What the container gets: ports, env, config files, resources and limits (docker inspect). */
 let leader: FakeLeader;
@@ -15,7 +15,9 @@ beforeAll(async () => {
   ensureImage();
   leader = await new FakeLeader().start();
   process.env.DROVE_IT_FROM_EXECUTOR = 'from-executor-env';
-  executor = await startTestExecutor(leader, { maxOpenFiles: 4096 });
+  // The EXECUTOR_LOCAL_FILE below reads from a temporary directory; executors allow no local file by default.
+  const options = { ...executorConfigInput(leader.url).options, allowedLocalFileDirs: [tmpdir()] };
+  executor = await startTestExecutor(leader, { maxOpenFiles: 4096, options });
 });
 afterAll(async () => {
   await executor?.stop();

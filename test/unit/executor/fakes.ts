@@ -136,6 +136,7 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     openLog: () => undefined,
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: 10,
+    hostPaths: { allowedMountDirs: [], allowedLocalFileDirs: [] },
     ...overrides,
   } as InstanceDeps & { runtime: FakeRuntime; checker: ScriptedChecker; clock: ManualClock };
 }
