@@ -12,6 +12,14 @@ const CHARSET_MESSAGE = '- Only characters, numbers, hyphen and underscore is al
  */
 export const MAX_ID_PART_LENGTH = 100;
 
+/**
+ * A service id as the controller derives it, `<name>-<version>` (both NAME_PATTERN): letters, digits, `-` and
+ * `_` only, so it can never be `.`, `..` or hold a `/` when it becomes a folder name or a URL segment.
+ */
+export function isServiceId(id: string): boolean {
+  return id.length >= 3 && id.length <= 2 * MAX_ID_PART_LENGTH + 1 && /^[a-zA-Z\d\-_]+$/.test(id);
+}
+
 export const HTTP_VERBS = ['GET', 'POST', 'PUT'] as const;
 export const PROTOCOLS = ['HTTP', 'HTTPS'] as const;
 export const PORT_TYPES = ['HTTP', 'HTTPS', 'TCP', 'UDP'] as const;

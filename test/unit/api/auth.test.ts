@@ -16,7 +16,7 @@ const ROUTES = {
   read: ['GET', '/apis/v1/localservices'],
   write: ['POST', '/apis/v1/localservices/operations', opBody],
   maintenance: ['POST', '/apis/v1/cluster/maintenance/set', {}],
-  logs: ['GET', '/apis/v1/logfiles/localservices/S/SI/list'],
+  logs: ['GET', '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/list'],
   cluster: ['GET', '/apis/v1/internal/cluster/resources/reserved'],
 } as const;
 
