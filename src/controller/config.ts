@@ -96,11 +96,27 @@ export const ControllerConfigSchema = strict.object({
     .default({ host: '0.0.0.0', port: 10000 }),
   store: z.discriminatedUnion('type', [SqliteStoreSchema, EtcdStoreSchema]).default({ type: 'sqlite', path: 'drove.db' }),
   clusterAuth: ClusterAuthSchema.default({ secrets: [] }),
-  instanceAuth: strict.object({ secret: z.string().min(1).default('DEFAULT_SECRET') }).default({ secret: 'DEFAULT_SECRET' }),
-  /** Absent: authentication disabled, every caller is root (Drove's behaviour). */
+  /**
+   * HMAC secret of instance tokens. No default (decision 18): absent, a SQLite controller generates one on first
+   * start and keeps it beside its store (instance-secret.ts); an etcd store requires it (every controller must
+   * share it).
+   */
+  instanceAuth: strict.object({ secret: z.string().min(1).optional() }).default({}),
+  /**
+   * Absent: authentication disabled, every caller is root (Drove's behaviour), allowed only on a loopback
+   * server.host; elsewhere only `enabled: false` written out turns it off (safe-defaults.ts).
+   */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+}).superRefine((config, context) => {
+  if (config.store.type === 'etcd' && !config.instanceAuth.secret) {
+    context.addIssue({
+      code: 'custom',
+      path: ['instanceAuth', 'secret'],
+      message: 'is required with an etcd store: every controller signs and verifies instance tokens with it, so all must be given the same value',
+    });
+  }
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 
