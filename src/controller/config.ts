@@ -101,7 +101,16 @@ export const ControllerConfigSchema = strict.object({
    * start and keeps it beside its store (instance-secret.ts); an etcd store requires it (every controller must
    * share it).
    */
-  instanceAuth: strict.object({ secret: z.string().min(1).optional() }).default({}),
+  instanceAuth: strict.object({
+    secret: z.string().min(1).optional(),
+    /**
+     * Instance tokens expire this long after issue (`exp`). A token is only renewed when its instance is started
+     * again, and node agents run for months, so the default is long: 365 days bounds how long a copied token
+     * of a still-running instance stays usable; tokens of instances that are no longer running are refused at
+     * once whatever their age (auth.ts).
+     */
+    tokenLifetime: duration().default('365 days'),
+  }).default({ tokenLifetime: '365 days' }),
   /**
    * Absent: authentication disabled, every caller is root (Drove's behaviour), allowed only on a loopback
    * server.host; elsewhere only `enabled: false` written out turns it off (safe-defaults.ts).

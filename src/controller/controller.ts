@@ -6,6 +6,7 @@ import {
   MAINTENANCE_MESSAGE,
   NOT_LEADER_MESSAGE,
   cpuCount,
+  durationMs,
   maskSpec,
   memoryMb,
   summarize,
@@ -162,6 +163,7 @@ class DroveController implements Controller {
       // startControllerServer always sets it (safe-defaults.ts); a controller embedded without it (tests, bench)
       // signs with a secret of this process only, never a well-known one.
       instanceAuthSecret: config.instanceAuth.secret ?? generateSecret(),
+      instanceTokenLifetimeMs: durationMs(config.instanceAuth.tokenLifetime),
       controllerHostname: hostname,
     };
     const engine = new Engine(deps);

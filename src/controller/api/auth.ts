@@ -43,6 +43,16 @@ export const DEFAULT_AUTH_OPTIONS: AuthOptions = { bcryptCacheTtlMs: 5 * 60_000,
 
 export const UNAUTHORIZED_MESSAGE = 'Credentials are required to access this resource.';
 
+/** How instance tokens (`App-Instance-Authorization`) are checked. */
+export interface InstanceTokenPolicy {
+  /** `instanceAuth.secret`. */
+  secret: string;
+  /** `instanceAuth.tokenLifetime`: also the expiry of tokens issued without `exp` (before drove-ts set one). */
+  lifetimeMs: number;
+  /** False for an instance that is not (or no longer) running: its token is refused. */
+  isLive(serviceId: string, instanceId: string): boolean;
+}
+
 export class Authenticator {
   private readonly bcryptCache = new Map<string, { ok: boolean; expires: number }>();
   private readonly secrets: Buffer[];
@@ -53,7 +63,7 @@ export class Authenticator {
     private readonly disableReadAuth: boolean,
     private readonly clock: Clock = systemClock,
     private readonly options: AuthOptions = DEFAULT_AUTH_OPTIONS,
-    private readonly instanceAuthSecret?: string,
+    private readonly instanceTokens?: InstanceTokenPolicy,
   ) {
     this.secrets = clusterAuth.secrets.map((s) => Buffer.from(s.secret, 'utf8'));
   }
@@ -69,9 +79,12 @@ export class Authenticator {
       return { name: single(headers['nodeid']) ?? 'cluster-node', role: 'CLUSTER_NODE' };
     }
     const instanceToken = single(headers['app-instance-authorization']);
-    if (instanceToken !== undefined && this.instanceAuthSecret) {
-      const claims = verifyInstanceToken(instanceToken, this.instanceAuthSecret);
-      if (claims) return { name: `${claims.droveAppId}/${claims.droveInstanceId}`, role: 'APPLICATION_INSTANCE' };
+    if (instanceToken !== undefined && this.instanceTokens) {
+      const { secret, lifetimeMs, isLive } = this.instanceTokens;
+      const claims = verifyInstanceToken(instanceToken, secret, this.clock.now(), lifetimeMs);
+      if (claims && isLive(claims.droveAppId, claims.droveInstanceId)) {
+        return { name: `${claims.droveAppId}/${claims.droveInstanceId}`, role: 'APPLICATION_INSTANCE' };
+      }
     }
     if (!this.userAuthEnabled) return { name: 'default-user', role: 'EXTERNAL_ROOT' };
     const credentials = parseBasic(single(headers['authorization']));
@@ -150,8 +163,11 @@ interface InstanceClaims {
   droveInstanceId: string;
 }
 
-/** HS256 JWT as the controller issues to instances (issuer, audience and subject fixed by Drove). */
-export function verifyInstanceToken(token: string, secret: string): InstanceClaims | undefined {
+/**
+ * HS256 JWT as the controller issues to instances (issuer, audience and subject fixed by Drove), not expired at
+ * `nowMs`: its `exp`, or for a token issued without one, `iat` + `lifetimeMs`.
+ */
+export function verifyInstanceToken(token: string, secret: string, nowMs: number, lifetimeMs: number): InstanceClaims | undefined {
   const parts = token.trim().replace(/^Bearer\s+/i, '').split('.');
   if (parts.length !== 3) return undefined;
   const [header, payload, signature] = parts as [string, string, string];
@@ -166,6 +182,8 @@ export function verifyInstanceToken(token: string, secret: string): InstanceClai
       return undefined;
     }
     if (typeof p.droveAppId !== 'string' || typeof p.droveInstanceId !== 'string') return undefined;
+    const expires = typeof p.exp === 'number' ? p.exp * 1000 : typeof p.iat === 'number' ? p.iat * 1000 + lifetimeMs : undefined;
+    if (expires === undefined || nowMs >= expires) return undefined;
     return { droveAppId: p.droveAppId, droveInstanceId: p.droveInstanceId };
   } catch {
     return undefined;
