@@ -266,17 +266,37 @@ export function isHostLevel(spec: Pick<LocalServiceSpec, 'placementPolicy'>): bo
   return spec.placementPolicy?.type === 'LOCAL' && spec.placementPolicy.hostLevel === true;
 }
 
+/** What a masked secret reads as. */
+export const MASKED = '***';
+
 /**
- * A copy of the spec with secrets masked, for read APIs (§6.4). Never mutates the stored spec (decision 9).
+ * A copy of the spec with secrets masked, for read APIs (§6.4), whoever reads it. Never mutates the stored spec
+ * (decision 9).
  */
 export function maskSpec(spec: LocalServiceSpec): LocalServiceSpec {
   const copy = structuredClone(spec);
   for (const config of copy.configs ?? []) {
     if (config.type === 'INLINE') config.data = '';
     if (config.type === 'CONTROLLER_HTTP_FETCH' || config.type === 'EXECUTOR_HTTP_FETCH') {
-      if (config.http.username !== undefined) config.http.username = '***';
-      if (config.http.password !== undefined) config.http.password = '***';
-      if (config.http.authHeader !== undefined) config.http.authHeader = '***';
+      if (config.http.username !== undefined) config.http.username = MASKED;
+      if (config.http.password !== undefined) config.http.password = MASKED;
+      if (config.http.authHeader !== undefined) config.http.authHeader = MASKED;
+    }
+  }
+  return copy;
+}
+
+/**
+ * `maskSpec`, and also env values and HTTP header values (decision 20): what READ_ONLY users and instance tokens
+ * see. Env values often are credentials (DB passwords, API keys); names stay visible, and an empty value (the
+ * executor's own environment fills it) stays empty, so the spec still says what the container gets.
+ */
+export function maskSpecForReaders(spec: LocalServiceSpec): LocalServiceSpec {
+  const copy = maskSpec(spec);
+  if (copy.env) copy.env = Object.fromEntries(Object.entries(copy.env).map(([name, value]) => [name, value === '' ? '' : MASKED]));
+  for (const config of copy.configs ?? []) {
+    if ((config.type === 'CONTROLLER_HTTP_FETCH' || config.type === 'EXECUTOR_HTTP_FETCH') && config.http.headers) {
+      config.http.headers = Object.fromEntries(Object.keys(config.http.headers).map((name) => [name, MASKED]));
     }
   }
   return copy;

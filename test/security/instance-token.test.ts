@@ -1,13 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyInstanceToken } from '../../src/controller/api/auth.js';
 import { instanceAuthToken } from '../../src/controller/engine/jobs/instance-token.js';
-import { executorIdOf, type LocalServiceInstanceInfo, type LocalServiceInstanceSpec } from '../../src/model/index.js';
+import type { LocalServiceInstanceInfo, LocalServiceInstanceSpec } from '../../src/model/index.js';
 import { waitUntil } from '../helpers/wait.js';
-import { CLUSTER_SECRET } from '../unit/api/helpers.js';
-import { ADMIN, startLiveController, type LiveController } from './helpers.js';
+import { ADMIN, attachFakeExecutor, startLiveController, type FakeExecutorEndpoint, type LiveController } from './helpers.js';
 import { testSpec } from '../fixtures/specs.js';
 
 /**
@@ -38,68 +35,24 @@ function tokenWithoutExp(serviceId: string, instanceId: string, issuedAtMs: numb
 
 describe('instance tokens expire and die with their instance (real controller, fake executor over HTTP)', () => {
   let controller: LiveController;
-  let executor: Server;
-  const starts: LocalServiceInstanceSpec[] = [];
-  let executorPort = 0;
+  let executor: FakeExecutorEndpoint;
   let spec: LocalServiceInstanceSpec;
   const serviceId = 'TEST_SPEC-00001';
-
-  const snapshot = () => ({
-    executorId: executorIdOf('127.0.0.1', executorPort),
-    cpus: { type: 'CPU', freeCores: { '0': [0, 1, 2, 3] }, usedCores: { '0': [] } },
-    memory: { type: 'MEMORY', freeMemory: { '0': 8192 }, usedMemory: { '0': 0 } },
-    layout: { cores: { '0': [0, 1, 2, 3] }, memory: { '0': 8192 } },
-  });
-  let seq = 0;
-  const header = () => ({ id: `m-${++seq}`, senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: Date.now() });
-  const fromExecutor = (message: unknown) =>
-    controller.call('POST', '/apis/v1/messages', { 'cluster-authorization': CLUSTER_SECRET, nodeid: '127.0.0.1' }, message);
-  const report = async (state: LocalServiceInstanceInfo['state']) => {
-    const info: LocalServiceInstanceInfo = {
-      serviceId: spec.serviceId,
-      serviceName: spec.serviceName,
-      instanceId: spec.instanceId,
-      executorId: executorIdOf('127.0.0.1', executorPort),
-      localInfo: { hostname: '127.0.0.1', ports: { main: { containerPort: 8000, hostPort: 40001, portType: 'HTTP' } } },
-      resources: spec.resources,
-      state,
-      metadata: {},
-      errorMessage: '',
-      created: Date.now() - 1000,
-      updated: Date.now(),
-    };
-    expect((await fromExecutor({ type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT', header: header(), resourceSnapshot: snapshot(), instanceInfo: info })).status).toBe(200);
-    await waitUntil(`${state} stored`, async () => (await controller.call('GET', `/apis/v1/localservices/${serviceId}/instances/${spec.instanceId}`, ADMIN)).body.data?.state === state);
-  };
   const read = async (token: string) =>
     (await controller.call('GET', '/apis/v1/localservices', { 'App-Instance-Authorization': token })).status;
+  const report = (state: LocalServiceInstanceInfo['state']) => executor.report(spec, state);
 
   beforeAll(async () => {
-    executor = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      req.on('end', () => {
-        const message = JSON.parse(body) as { type: string; header: unknown; spec?: LocalServiceInstanceSpec };
-        if (message.type === 'START_LOCAL_SERVICE_INSTANCE' && message.spec) starts.push(message.spec);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ header: message.header, status: 'ACCEPTED' }));
-      });
-    });
-    await new Promise<void>((resolve) => executor.listen(0, '127.0.0.1', resolve));
-    executorPort = (executor.address() as AddressInfo).port;
     controller = await startLiveController({ instanceAuth: { secret: SECRET, tokenLifetime: '2 days' } });
-    const nodeData = {
-      type: 'EXECUTOR', hostname: '127.0.0.1', port: executorPort, transportType: 'HTTP', updated: Date.now(), state: snapshot(),
-      instances: [], tasks: [], serviceInstances: [], tags: ['127.0.0.1'], metadata: {}, executorState: 'ACTIVE',
-    };
-    expect((await fromExecutor({ type: 'EXECUTOR_SNAPSHOT', header: header(), nodeData })).body.status).toBe('ACCEPTED');
+    executor = await attachFakeExecutor(controller);
     const op = (body: unknown) => controller.call('POST', '/apis/v1/localservices/operations', ADMIN, body);
     expect((await op({ type: 'CREATE', spec: testSpec({ volumes: [] }), instancesPerHost: 1 })).status).toBe(200);
     expect((await op({ type: 'ACTIVATE', serviceId })).status).toBe(200);
-    spec = await waitUntil('the leader to send START_LOCAL_SERVICE_INSTANCE', () => starts[0]);
+    spec = await waitUntil('the leader to send START_LOCAL_SERVICE_INSTANCE', () => executor.starts[0]);
   });
   afterAll(async () => {
     await controller?.close();
-    executor?.close();
+    await executor?.close();
   });
 
   it('the token handed to the container carries exp = iat + instanceAuth.tokenLifetime', () => {
@@ -118,7 +71,7 @@ describe('instance tokens expire and die with their instance (real controller, f
 
   it('an expired token is a 401 even while its instance runs; a token without exp expires tokenLifetime after iat', async () => {
     // The leader replaces the stopped instance: take its new START and make it HEALTHY.
-    spec = await waitUntil('a replacement START', () => starts.find((s) => s.instanceId !== starts[0]!.instanceId));
+    spec = await waitUntil('a replacement START', () => executor.starts.find((s) => s.instanceId !== executor.starts[0]!.instanceId));
     await report('HEALTHY');
     const claims = { serviceId: spec.serviceId, instanceId: spec.instanceId, executorId: 'E1' };
     expect(await read(instanceAuthToken(SECRET, claims, Date.now(), LIFETIME_MS))).toBe(200);

@@ -101,7 +101,7 @@ export class Authenticator {
   authorize(principal: Principal, access: Access): void {
     if (access === 'read') return;
     if (access === 'logs' && this.disableReadAuth) return;
-    if (ACCESS_ROLES[access].includes(principal.role)) return;
+    if (hasRole(principal, access)) return;
     throw failedError(403, `User ${principal.name} with role ${principal.role} is not allowed to access this resource`);
   }
 
@@ -138,6 +138,11 @@ export class Authenticator {
     }
     return ok;
   }
+}
+
+/** Whether the principal's role grants `access` (disableReadAuth aside): also what a route shows, e.g. secrets. */
+export function hasRole(principal: Principal | undefined, access: Exclude<Access, 'read'>): boolean {
+  return principal !== undefined && ACCESS_ROLES[access].includes(principal.role);
 }
 
 function unauthorized(): ApiError {
