@@ -71,7 +71,7 @@ describe('container contents', () => {
       Config: { 'max-size': '10m', 'max-file': '3', compress: 'true', mode: 'non-blocking', 'max-buffer-size': '10m' },
     });
     expect(inspect.Config.Labels['drove.job.type']).toBe('LOCAL_SERVICE');
-    expect(JSON.parse(inspect.Config.Labels['drove.instance.spec']!).instanceId).toBe(spec.instanceId);
+    expect(JSON.parse(inspect.Config.Labels['drove.instance.recovery']!).instanceId).toBe(spec.instanceId);
     const ulimit = await container.exec({ Cmd: ['sh', '-c', 'ulimit -n'], AttachStdout: true });
     const out = await new Promise<string>((resolve) => {
       void ulimit.start({}).then((stream) => {
