@@ -97,9 +97,9 @@ export const ControllerConfigSchema = strict.object({
   store: z.discriminatedUnion('type', [SqliteStoreSchema, EtcdStoreSchema]).default({ type: 'sqlite', path: 'drove.db' }),
   clusterAuth: ClusterAuthSchema.default({ secrets: [] }),
   /**
-   * HMAC secret of instance tokens. No default (decision 18): absent, a SQLite controller generates one on first
-   * start and keeps it beside its store (instance-secret.ts); an etcd store requires it (every controller must
-   * share it).
+   * HMAC secret of instance tokens. No default (docs/security.md): absent, a SQLite controller generates one on
+   * first start and keeps it beside its store (instance-secret.ts); an etcd store requires it (every controller
+   * must share it).
    */
   instanceAuth: strict.object({
     secret: z.string().min(1).optional(),

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ConfigError, type ControllerConfig } from './config.js';
 
 /**
- * The HMAC secret of instance tokens (`instanceAuth.secret`) has no built-in default (decision 18): a value
+ * The HMAC secret of instance tokens (`instanceAuth.secret`) has no built-in default (docs/security.md): a value
  * every Drove cluster shares would let anyone mint tokens. When the config gives none, the controller generates
  * one on first start and keeps it beside its SQLite store, mode 0600, so tokens stay valid across restarts.
  * An etcd store has several controllers that must all share it: there the config must give it (config.ts),

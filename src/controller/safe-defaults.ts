@@ -4,7 +4,7 @@ import { ConfigError, type ControllerConfig } from './config.js';
 import { resolveInstanceSecret } from './instance-secret.js';
 
 /**
- * Start-up rules that keep a controller safe by default (decision 18), applied before it listens:
+ * Start-up rules that keep a controller safe by default (docs/security.md), applied before it listens:
  * - no `userAuth` section on a non-loopback address is refused: anyone who can reach the port would be
  *   EXTERNAL_ROOT and could mount any host directory on every executor. `userAuth.enabled: false` written out is
  *   the explicit opt-out, and is warned about at every start, as is running without userAuth on loopback;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /**
  * Paths on an executor host that a spec asks for (volume `pathOnHost`, EXECUTOR_LOCAL_FILE `filePathOnHost`) and
- * the allow-lists that bound them (decision 19). One rule for the controller's validator and the executor's
+ * the allow-lists that bound them (docs/security.md). One rule for the controller's validator and the executor's
  * re-check, so that both read a path the same way.
  */
 

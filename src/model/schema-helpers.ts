@@ -63,7 +63,7 @@ export function issueMessages(error: z.ZodError, prefix = ''): string[] {
 /**
  * The one way to declare an object of a configuration file (controller and executor YAML): `strict.object(...)`,
  * so that an unknown key (a typo such as `userAth:`) is a start-up error naming it instead of a section silently
- * left at its default (decision 17). Every object of a config schema, at every nesting level, uses it; API
+ * left at its default (docs/security.md). Every object of a config schema, at every nesting level, uses it; API
  * bodies (specs, operations, messages) keep `z.object`, because Drove ignores unknown JSON fields and so do we.
  */
 export const strict = {

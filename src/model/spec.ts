@@ -287,7 +287,7 @@ export function maskSpec(spec: LocalServiceSpec): LocalServiceSpec {
 }
 
 /**
- * `maskSpec`, and also env values and HTTP header values (decision 20): what READ_ONLY users and instance tokens
+ * `maskSpec`, and also env values and HTTP header values (docs/security.md): what READ_ONLY users and instance tokens
  * see. Env values often are credentials (DB passwords, API keys); names stay visible, and an empty value (the
  * executor's own environment fills it) stays empty, so the spec still says what the container gets.
  */

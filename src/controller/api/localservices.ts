@@ -74,7 +74,7 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
   app.get<{ Params: ServiceParams }>('/apis/v1/localservices/:serviceId/spec', async (request, reply) => {
     const spec = core.serviceSpec(request.params.serviceId);
     if (!spec) return notFound(reply, request.params.serviceId);
-    // Env and header values are for those who may change the service (decision 20).
+    // Env and header values are for those who may change the service (docs/security.md).
     return success(hasRole(request.principal, 'write') ? spec : maskSpecForReaders(spec));
   });
 

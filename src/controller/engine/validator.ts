@@ -28,7 +28,7 @@ export type SpecValidationOptions = Pick<
 /**
  * Every failing rule of §1.13, in Drove's order; `[]` when the spec is acceptable. Host paths are compared on
  * segment boundaries (Drove compares string prefixes, so `/tmp` allowed `/tmpx`), and EXECUTOR_LOCAL_FILE paths
- * have an allow-list of their own (decision 19).
+ * have an allow-list of their own (docs/security.md).
  */
 export function validateSpec(spec: LocalServiceSpec, options: SpecValidationOptions): string[] {
   const errors: string[] = [];

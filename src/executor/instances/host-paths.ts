@@ -4,8 +4,8 @@ import type { LocalServiceInstanceSpec } from '../../model/executor.js';
 import { isAllowedHostPath, isHostPath } from '../../model/host-paths.js';
 
 /**
- * The executor's own check of the host paths an instance asks for, before its container is created (decision
- * 19, defence in depth): the controller validated the spec against its options, but this process holds the
+ * The executor's own check of the host paths an instance asks for, before its container is created (defence in
+ * depth, docs/security.md): the controller validated the spec against its options, but this process holds the
  * Docker socket and runs as root, so it applies this host's allow-lists too, to the path as given and to the
  * path its symlinks lead to (a link under an allowed directory may point anywhere).
  */
