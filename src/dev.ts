@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -75,8 +75,13 @@ export class DevError extends Error {}
 
 const secret = () => randomBytes(24).toString('hex');
 
-/** Reads cluster.json, or creates it with fresh secrets; explicit ports/host override and are remembered. */
+/**
+ * Reads cluster.json, or creates it (and the data directory) with fresh secrets; explicit ports/host override
+ * and are remembered.
+ */
 export function loadDevState(dataDir: string, options: Pick<DevOptions, 'port' | 'executorPort' | 'host'>): DevState {
+  // Secrets, the store and logs live here: owner-only when we create it.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, 'cluster.json');
   let previous: DevState | undefined;
   if (existsSync(file)) {
@@ -104,6 +109,8 @@ export function loadDevState(dataDir: string, options: Pick<DevOptions, 'port' |
     throw new DevError(`--port and --executor-port must differ (both are ${state.port})`);
   }
   writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  // `mode` only applies when the file is created: a cluster.json made readable by hand gets owner-only again.
+  chmodSync(file, 0o600);
   return state;
 }
 
@@ -192,7 +199,6 @@ export function defaultDockerSocket(env: NodeJS.ProcessEnv = process.env): strin
 
 export async function startDevCluster(options: DevOptions, logger?: Logger): Promise<DevCluster> {
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
   const state = loadDevState(dataDir, options);
   const logLevel = options.logLevel ?? 'info';
   const logFile = join(dataDir, 'drove.log');

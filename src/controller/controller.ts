@@ -6,6 +6,7 @@ import {
   MAINTENANCE_MESSAGE,
   NOT_LEADER_MESSAGE,
   cpuCount,
+  durationMs,
   maskSpec,
   memoryMb,
   summarize,
@@ -33,6 +34,7 @@ import {
   type MessageResponse,
 } from '../model/index.js';
 import { resolveOptions, type ControllerConfig, type ResolvedOptions } from './config.js';
+import { generateSecret } from './instance-secret.js';
 import type { ControllerCore, DashboardData, OperationResult } from './core.js';
 import type { StateStore } from './store/store.js';
 import type { LeaderElector } from './leadership/leadership.js';
@@ -160,7 +162,10 @@ class DroveController implements Controller {
       scheduler,
       messenger: this.messenger,
       events,
-      instanceAuthSecret: config.instanceAuth.secret,
+      // startControllerServer always sets it (safe-defaults.ts); a controller embedded without it (tests, bench)
+      // signs with a secret of this process only, never a well-known one.
+      instanceAuthSecret: config.instanceAuth.secret ?? generateSecret(),
+      instanceTokenLifetimeMs: durationMs(config.instanceAuth.tokenLifetime),
       controllerHostname: hostname,
     };
     const engine = new Engine(deps);

@@ -5,6 +5,7 @@ import { Etcd3 } from 'etcd3';
 import { pino, type Logger } from 'pino';
 import type { ControllerConfig } from './config.js';
 import { loadServerTls } from '../model/tls.js';
+import { applySafeDefaults } from './safe-defaults.js';
 import type { ControllerCore } from './core.js';
 import { buildControllerApp, type ControllerAppOptions } from './api/app.js';
 import { failedError } from './api/errors.js';
@@ -37,8 +38,10 @@ export interface StartControllerOptions {
  * election), the core, and the HTTP API listening on `config.server`. Embeddable (used by `drove dev`): it
  * never exits the process; `close()` stops everything it started, in reverse order.
  */
-export async function startControllerServer(config: ControllerConfig, opts: StartControllerOptions = {}): Promise<RunningController> {
-  const logger = opts.logger ?? pino({ level: config.logLevel, name: 'drove-controller' });
+export async function startControllerServer(given: ControllerConfig, opts: StartControllerOptions = {}): Promise<RunningController> {
+  const logger = opts.logger ?? pino({ level: given.logLevel, name: 'drove-controller' });
+  // Refuses an unauthenticated non-loopback listener; fills in the generated instance token secret.
+  const config = applySafeDefaults(given, logger);
   const hostname = config.server.hostname ?? osHostname();
   // The API listens before the core exists so that port 0 (tests) resolves to the real port the leader
   // address must carry; in that short window the node is not (yet) the leader and answers as a non-leader.

@@ -2,20 +2,21 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UserSpecSchema, duration, durationMs, issueMessages } from '../model/index.js';
+import { UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 
 /**
  * Executor configuration (YAML, `drove executor --config executor.yml`). Every default says why it has that
- * value; durations use Drove's duration strings ("20 seconds", "5m").
+ * value; durations use Drove's duration strings ("20 seconds", "5m"). Every object is a `strict.object`: an
+ * unknown key is a start-up error naming it.
  */
 
-const NumaNodeOverrideSchema = z.object({
+const NumaNodeOverrideSchema = strict.object({
   cores: z.array(z.number().int().min(0)).min(1),
   memoryMB: z.number().int().min(1),
 });
 
-export const ExecutorResourcesSchema = z.object({
+export const ExecutorResourcesSchema = strict.object({
   /** Core ids kept for the OS and the executor itself; never handed to instances. Drove default: none. */
   osCores: z.array(z.number().int().min(0)).default([]),
   /** Share of each NUMA node's memory offered to instances; the rest stays with the OS (Drove default 100). */
@@ -26,7 +27,7 @@ export const ExecutorResourcesSchema = z.object({
    * Offer more (virtual) cores/memory than the host has; virtual cores are mapped onto physical ones for
    * cpuset-cpus. Off by default, as in Drove, because pinned cores are meant to be exclusive.
    */
-  overProvisioning: z
+  overProvisioning: strict
     .object({
       enabled: z.boolean().default(false),
       cpuMultiplier: z.number().int().min(1).max(64).default(1),
@@ -41,7 +42,7 @@ export const ExecutorResourcesSchema = z.object({
 });
 export type ExecutorResourcesConfig = z.infer<typeof ExecutorResourcesSchema>;
 
-export const ExecutorOptionsSchema = z.object({
+export const ExecutorOptionsSchema = strict.object({
   /** Node data (EXECUTOR_SNAPSHOT) period; Drove: 20 s, well inside the controller's 45 s staleness. */
   heartbeatInterval: duration().default('20 seconds'),
   /** How often the leader is looked for again while none answers (Drove pings every 10 s; we start faster). */
@@ -66,11 +67,19 @@ export const ExecutorOptionsSchema = z.object({
   instanceLogRetention: duration().default('7 days'),
   /** How often log folders are checked for removal: they age in days, so hourly is precise enough and cheap. */
   instanceLogCleanupInterval: duration().default('1 hour'),
+  /**
+   * This host's own bound on volume mounts, checked (after resolving symlinks) before a container is created,
+   * whatever the controller allowed: the executor holds the Docker socket. Empty = any directory, like the
+   * controller's allowedMountDirs, so that existing clusters keep working; list directories to lock the host.
+   */
+  allowedMountDirs: hostDirList().default([]),
+  /** Host directories EXECUTOR_LOCAL_FILE configs may read here. Empty = none (the controller's option too). */
+  allowedLocalFileDirs: hostDirList().default([]),
 });
 export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
 
-export const ExecutorConfigSchema = z.object({
-  server: z
+export const ExecutorConfigSchema = strict.object({
+  server: strict
     .object({
       /** Listen on every interface: controllers reach the executor from other hosts. */
       host: z.string().min(1).default('0.0.0.0'),
@@ -86,10 +95,10 @@ export const ExecutorConfigSchema = z.object({
   controllers: z
     .array(z.string().url({ error: 'controllers entries must be URLs such as http://controller:10000' }))
     .min(1, { error: 'at least one controller endpoint is required' }),
-  clusterAuth: z
+  clusterAuth: strict
     .object({
       secrets: z
-        .array(z.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
+        .array(strict.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
         .min(1, { error: 'at least one cluster secret is required (the executor sends its EXECUTOR secret)' })
         // The executor accepts messages and log reads only with the CONTROLLER secret (routes-access.ts).
         .refine((secrets) => secrets.some((s) => s.nodeType === 'CONTROLLER'), {
@@ -101,7 +110,7 @@ export const ExecutorConfigSchema = z.object({
   /** Extra tags; none by default since local services ignore them (the hostname is always added, §6.8). */
   tags: z.array(z.string().min(1)).default([]),
   resources: ExecutorResourcesSchema.default(ExecutorResourcesSchema.parse({})),
-  docker: z
+  docker: strict
     .object({
       /** The Docker Engine API socket; podman's Docker-compatible socket works the same. */
       socket: z.string().min(1).default('/var/run/docker.sock'),
@@ -123,7 +132,7 @@ export const ExecutorConfigSchema = z.object({
    */
   cacheImages: z.boolean().default(true),
   /** User for containers whose spec has no userSpec; absent = the image's user. */
-  defaultUserSpec: UserSpecSchema.optional(),
+  defaultUserSpec: strict.object(UserSpecSchema.shape).optional(),
   /**
    * nofile ulimit of every container. Drove sets 470000; we leave it unset by default (the engine's default
    * applies) because runc cannot raise it above the Docker daemon's own hard limit, which is often lower
@@ -139,11 +148,20 @@ export type ExecutorConfig = z.infer<typeof ExecutorConfigSchema>;
 
 export class ExecutorConfigError extends Error {}
 
+/** Drove's executor keeps these in `options:` (ExecutorOptions); drove-ts has them elsewhere. */
+const DROVE_KEY_HINTS: Readonly<Record<string, string>> = {
+  'options.cacheImages': 'drove-ts reads it at the top level: cacheImages',
+  'options.maxOpenFiles': 'drove-ts reads it at the top level: maxOpenFiles',
+  'options.defaultUserSpec': 'drove-ts reads it at the top level: defaultUserSpec',
+  'options.dockerSocketPath': 'drove-ts reads it as docker.socket',
+  'options.hostname': 'drove-ts reads it as server.hostname',
+  zookeeper: 'drove-ts executors find the leader through "controllers:" (their URLs)',
+  logging: 'drove-ts logs JSON lines to stdout; set "logLevel:"',
+};
+
 export function parseExecutorConfig(raw: unknown, source = 'executor config'): ExecutorConfig {
   const result = ExecutorConfigSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    throw new ExecutorConfigError(`Invalid ${source}:\n${issueMessages(result.error).map((m) => `  - ${m}`).join('\n')}`);
-  }
+  if (!result.success) throw new ExecutorConfigError(configErrorMessage(source, result.error, DROVE_KEY_HINTS));
   return result.data;
 }
 

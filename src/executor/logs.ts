@@ -5,8 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ConcurrencyGate } from '../model/concurrency-gate.js';
+import { isInstanceId, isLogFileName } from '../model/ids.js';
 import type { LoggingSpec } from '../model/spec.js';
-import { DEFAULT_LOGGING } from '../model/spec.js';
+import { DEFAULT_LOGGING, isServiceId } from '../model/spec.js';
 import { DEFAULT_EXECUTOR_HTTP_LIMITS } from './http-limits.js';
 
 /**
@@ -41,8 +42,9 @@ export function rotationOf(spec: LoggingSpec | undefined): LogRotation {
   return { maxBytes: Math.max(1, sizeBytes(logging.maxSize)), maxFiles: logging.maxFiles, compress: logging.compress ?? false };
 }
 
+/** Throws for ids that are not a service id / `SI-<uuid>` (messages are checked on arrival; this is the floor). */
 export function instanceLogDir(logDir: string, serviceId: string, instanceId: string): string {
-  return join(logDir, serviceId, instanceId);
+  return logPath(logDir, serviceId, instanceId);
 }
 
 /**
@@ -160,8 +162,6 @@ function rotatedFiles(dir: string): Array<{ index: number; names: string[] }> {
   return [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([index, names]) => ({ index, names }));
 }
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9\-_]*$/;
-const FILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Default and cap of one read: the UI tailer asks 32 KiB at a time; a cap keeps one call from eating memory. */
 export const DEFAULT_READ_LENGTH = 32_768;
 export const MAX_READ_LENGTH = 4 * 1024 * 1024;
@@ -170,11 +170,11 @@ class LogPathError extends Error {}
 
 /** The instance folder and, when given, a file inside it; anything that could escape the folder is refused. */
 export function logPath(logDir: string, serviceId: string, instanceId: string, fileName?: string): string {
-  if (!ID_PATTERN.test(serviceId)) throw new LogPathError(`Invalid service id: ${serviceId}`);
-  if (!ID_PATTERN.test(instanceId)) throw new LogPathError(`Invalid instance id: ${instanceId}`);
+  if (!isServiceId(serviceId)) throw new LogPathError(`Invalid service id: ${serviceId}`);
+  if (!isInstanceId(instanceId)) throw new LogPathError(`Invalid instance id: ${instanceId}`);
   const dir = resolve(logDir, serviceId, instanceId);
   if (fileName === undefined) return dir;
-  if (!FILE_PATTERN.test(fileName) || fileName.includes('..')) throw new LogPathError(`Invalid log file name: ${fileName}`);
+  if (!isLogFileName(fileName)) throw new LogPathError(`Invalid log file name: ${fileName}`);
   const file = resolve(dir, fileName);
   if (!file.startsWith(dir + sep)) throw new LogPathError(`Invalid log file name: ${fileName}`);
   return file;
@@ -212,7 +212,7 @@ export function registerLogRoutes(
     const p = paths(req.params);
     if ('error' in p) return reply.code(400).send({ error: p.error });
     if (!existsSync(p.dir)) return reply.code(404).send({ error: `No logs for instance ${req.params.instanceId}` });
-    const files = readdirSync(p.dir).filter((f) => FILE_PATTERN.test(f)).sort();
+    const files = readdirSync(p.dir).filter(isLogFileName).sort();
     return { files };
   });
 

@@ -94,6 +94,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
       ),
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: resolved.stopGraceSeconds,
+    hostPaths: { allowedMountDirs: config.options.allowedMountDirs, allowedLocalFileDirs: config.options.allowedLocalFileDirs },
   };
   const engine = new InstanceEngine(instanceDeps);
   const client = new ControllerClient({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EXECUTOR_STATES } from './states.js';
+import { isInstanceId } from './ids.js';
 import { LocalServiceInstanceInfoSchema, ResourceAllocationSchema } from './instance.js';
 import {
   CheckSpecSchema,
@@ -11,6 +12,7 @@ import {
   PortSpecSchema,
   PreShutdownSpecSchema,
   UserSpecSchema,
+  isServiceId,
 } from './spec.js';
 
 /** The controller <-> executor protocol (§6.8): node data, resource snapshots and messages. */
@@ -51,10 +53,22 @@ export const ExecutorNodeDataSchema = z.object({
 });
 export type ExecutorNodeData = z.infer<typeof ExecutorNodeDataSchema>;
 
+/**
+ * Ids in controller -> executor messages are checked before anything is built from them (a `serviceId` of
+ * `../../x` would otherwise reach `join(logDir, serviceId, ...)`); the message is then answered FAILED.
+ */
+const shown = (input: unknown) => JSON.stringify(input)?.slice(0, 80);
+const messageServiceId = z.string().refine(isServiceId, {
+  error: (issue) => `must be a local service id (<name>-<version> of letters, digits, - and _), got ${shown(issue.input)}`,
+});
+const messageInstanceId = z.string().refine(isInstanceId, {
+  error: (issue) => `must be an instance id SI-<uuid>, got ${shown(issue.input)}`,
+});
+
 export const LocalServiceInstanceSpecSchema = z.object({
-  serviceId: z.string().min(1),
+  serviceId: messageServiceId,
   serviceName: z.string().min(1),
-  instanceId: z.string().min(1),
+  instanceId: messageInstanceId,
   executable: DockerCoordinatesSchema,
   resources: z.array(ResourceAllocationSchema),
   ports: z.array(PortSpecSchema),
@@ -102,7 +116,7 @@ export const ExecutorMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('STOP_LOCAL_SERVICE_INSTANCE'),
     header: MessageHeaderSchema,
     address: ExecutorAddressSchema,
-    instanceId: z.string().min(1),
+    instanceId: messageInstanceId,
   }),
   z.object({ type: z.literal('BLACKLIST_REQUESTED'), header: MessageHeaderSchema, address: ExecutorAddressSchema }),
   z.object({ type: z.literal('BLACKLIST'), header: MessageHeaderSchema, address: ExecutorAddressSchema }),

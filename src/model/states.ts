@@ -61,6 +61,12 @@ export const INSTANCE_ACTIVE_STATES: ReadonlySet<LocalServiceInstanceState> = ne
   'STOPPING',
 ]);
 
+/**
+ * States in which an instance's container may exist and run its code: its instance token is accepted only then
+ * (a token copied from a stopped or lost instance is worthless). UNKNOWN is an executor re-adopting it.
+ */
+export const INSTANCE_TOKEN_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([...INSTANCE_ACTIVE_STATES, 'UNKNOWN']);
+
 export const INSTANCE_RUNNING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
 
 export const INSTANCE_TERMINAL_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['STOPPED', 'LOST']);

@@ -11,6 +11,9 @@ import { systemClock } from '../../src/model/index.js';
 import { FakeCore } from '../unit/api/fake-core.js';
 import { GUEST, testConfig } from '../unit/api/helpers.js';
 
+/** A well-formed instance id: the log routes refuse malformed ones before any limit applies. */
+const INSTANCE_ID = 'SI-5b0c1c38-4d7e-4c2e-9d7a-0f4f2a3e8b11';
+
 /**
  * Finding: log reads were unbounded on both sides. Each proxied read holds a connection to an executor and may
  * buffer 4 MiB; each executor read opens a file. A client opening thousands of slow log downloads or tails
@@ -45,7 +48,7 @@ describe('controller log proxy: at most maxConcurrentReads at once, 429 beyond',
   });
 
   test('three reads in progress: the fourth is a 429 at once; once they finish reads are served again', async () => {
-    const url = `http://127.0.0.1:${(controller.server.address() as { port: number }).port}/apis/v1/logfiles/localservices/S-1/SI-1/list`;
+    const url = `http://127.0.0.1:${(controller.server.address() as { port: number }).port}/apis/v1/logfiles/localservices/S-1/${INSTANCE_ID}/list`;
     const inProgress = [1, 2, 3].map(() => request(url, { headers: GUEST }));
     for (let i = 0; i < 100 && held < 3; i++) await new Promise((r) => setTimeout(r, 10));
     expect(held).toBe(3);
@@ -74,7 +77,7 @@ describe('executor log routes: at most maxConcurrentLogReads at once, 429 beyond
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'drove-logflood-'));
-    const instanceDir = join(dir, 'S-1', 'SI-1');
+    const instanceDir = join(dir, 'S-1', INSTANCE_ID);
     mkdirSync(instanceDir, { recursive: true });
     writeFileSync(join(instanceDir, 'output.log'), '');
     // 256 MiB, sparse: a download a client does not read stays in progress (far more than socket buffers hold).
@@ -97,7 +100,7 @@ describe('executor log routes: at most maxConcurrentLogReads at once, 429 beyond
   function stalledDownload(): Promise<Socket> {
     return new Promise((resolve) => {
       const socket = connect(port, '127.0.0.1', () =>
-        socket.write(`GET /apis/v1/logs/filestream/S-1/SI-1/download/output.log HTTP/1.1\r\nHost: x\r\nCluster-Authorization: ${SECRET}\r\n\r\n`),
+        socket.write(`GET /apis/v1/logs/filestream/S-1/${INSTANCE_ID}/download/output.log HTTP/1.1\r\nHost: x\r\nCluster-Authorization: ${SECRET}\r\n\r\n`),
       );
       socket.once('data', () => {
         socket.pause();
@@ -107,7 +110,7 @@ describe('executor log routes: at most maxConcurrentLogReads at once, 429 beyond
   }
 
   test('two stalled downloads: a third read is a 429 at once; when their clients go, reads are served again', async () => {
-    const list = `http://127.0.0.1:${port}/apis/v1/logs/filestream/S-1/SI-1/list`;
+    const list = `http://127.0.0.1:${port}/apis/v1/logs/filestream/S-1/${INSTANCE_ID}/list`;
     const stalled = [await stalledDownload(), await stalledDownload()];
     const refused = await request(list, { headers: { 'Cluster-Authorization': SECRET } });
     expect(refused.statusCode).toBe(429);

@@ -1,3 +1,4 @@
+import { newInstanceId } from '../../src/model/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -215,7 +216,7 @@ describe.each(refusals)('a peer whose certificate is $wrong', ({ cert, code }) =
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     try {
       const before = rogue.connections;
-      const res = await request(`${address}/apis/v1/logfiles/localservices/S-1/SI-1/list`, { headers: ADMIN });
+      const res = await request(`${address}/apis/v1/logfiles/localservices/S-1/${newInstanceId()}/list`, { headers: ADMIN });
       const body = (await res.body.json()) as { error: string };
       expect(res.statusCode).toBe(502);
       expect(body.error).toContain(`TLS certificate refused (${code}`);

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { failure, systemClock, type Clock } from '../../model/index.js';
+import { durationMs, failure, INSTANCE_TOKEN_STATES, systemClock, type Clock } from '../../model/index.js';
 import { StoreUnavailableError } from '../store/store.js';
 import type { ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
@@ -78,7 +78,18 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     config.options.disableReadAuth,
     opts.clock ?? systemClock,
     { ...DEFAULT_AUTH_OPTIONS, ...opts.auth },
-    config.instanceAuth.secret,
+    config.instanceAuth.secret === undefined
+      ? undefined
+      : {
+          secret: config.instanceAuth.secret,
+          lifetimeMs: durationMs(config.instanceAuth.tokenLifetime),
+          // Only the leader knows the instances; a non-leader refuses the call right after authentication anyway.
+          isLive: (serviceId, instanceId) => {
+            if (!core.isLeader()) return true;
+            const state = core.serviceInstance(serviceId, instanceId)?.state;
+            return state !== undefined && INSTANCE_TOKEN_STATES.has(state);
+          },
+        },
     limits,
   );
   app.addHook('onClose', async () => authenticator.close());

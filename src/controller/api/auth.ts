@@ -41,6 +41,16 @@ export const UNAUTHORIZED_MESSAGE = 'Credentials are required to access this res
 /** Called just before a credential check the cache cannot answer; throws (429) to refuse it (login-limiter.ts). */
 export type AdmitVerification = () => Promise<void>;
 
+/** How instance tokens (`App-Instance-Authorization`) are checked. */
+export interface InstanceTokenPolicy {
+  /** `instanceAuth.secret`. */
+  secret: string;
+  /** `instanceAuth.tokenLifetime`: also the expiry of tokens issued without `exp` (before drove-ts set one). */
+  lifetimeMs: number;
+  /** False for an instance that is not (or no longer) running: its token is refused. */
+  isLive(serviceId: string, instanceId: string): boolean;
+}
+
 export class Authenticator {
   /** Verified logins only (see AuthOptions.bcryptCacheTtlMs). */
   private readonly verifiedCache = new Map<string, number>();
@@ -55,7 +65,7 @@ export class Authenticator {
     private readonly disableReadAuth: boolean,
     private readonly clock: Clock = systemClock,
     private readonly options: AuthOptions = DEFAULT_AUTH_OPTIONS,
-    private readonly instanceAuthSecret?: string,
+    private readonly instanceTokens?: InstanceTokenPolicy,
     /** Threads and queue of bcrypt verification, started on first use (limits.ts). */
     private readonly passwordLimits: Pick<ControllerHttpLimits, 'passwordWorkers' | 'passwordQueue'> = DEFAULT_CONTROLLER_HTTP_LIMITS,
   ) {
@@ -76,9 +86,12 @@ export class Authenticator {
       return { name: single(headers['nodeid']) ?? 'cluster-node', role: 'CLUSTER_NODE' };
     }
     const instanceToken = single(headers['app-instance-authorization']);
-    if (instanceToken !== undefined && this.instanceAuthSecret) {
-      const claims = verifyInstanceToken(instanceToken, this.instanceAuthSecret);
-      if (claims) return { name: `${claims.droveAppId}/${claims.droveInstanceId}`, role: 'APPLICATION_INSTANCE' };
+    if (instanceToken !== undefined && this.instanceTokens) {
+      const { secret, lifetimeMs, isLive } = this.instanceTokens;
+      const claims = verifyInstanceToken(instanceToken, secret, this.clock.now(), lifetimeMs);
+      if (claims && isLive(claims.droveAppId, claims.droveInstanceId)) {
+        return { name: `${claims.droveAppId}/${claims.droveInstanceId}`, role: 'APPLICATION_INSTANCE' };
+      }
     }
     if (!this.userAuthEnabled) return { name: 'default-user', role: 'EXTERNAL_ROOT' };
     const credentials = parseBasic(single(headers['authorization']));
@@ -102,7 +115,7 @@ export class Authenticator {
   authorize(principal: Principal, access: Access): void {
     if (access === 'public' || access === 'read') return;
     if (access === 'logs' && this.disableReadAuth) return;
-    if (ACCESS_ROLES[access].includes(principal.role)) return;
+    if (hasRole(principal, access)) return;
     throw failedError(403, `User ${principal.name} with role ${principal.role} is not allowed to access this resource`);
   }
 
@@ -166,6 +179,11 @@ export function claimedName(headers: Record<string, string | string[] | undefine
   return name === undefined ? undefined : name.slice(0, 100);
 }
 
+/** Whether the principal's role grants `access` (disableReadAuth aside): also what a route shows, e.g. secrets. */
+export function hasRole(principal: Principal | undefined, access: Exclude<Access, 'read' | 'public'>): boolean {
+  return principal !== undefined && ACCESS_ROLES[access].includes(principal.role);
+}
+
 function unauthorized(): ApiError {
   return new ApiError(401, { status: 'FAILED', message: UNAUTHORIZED_MESSAGE }, { 'www-authenticate': 'Basic realm="realm"' });
 }
@@ -189,8 +207,11 @@ interface InstanceClaims {
   droveInstanceId: string;
 }
 
-/** HS256 JWT as the controller issues to instances (issuer, audience and subject fixed by Drove). */
-export function verifyInstanceToken(token: string, secret: string): InstanceClaims | undefined {
+/**
+ * HS256 JWT as the controller issues to instances (issuer, audience and subject fixed by Drove), not expired at
+ * `nowMs`: its `exp`, or for a token issued without one, `iat` + `lifetimeMs`.
+ */
+export function verifyInstanceToken(token: string, secret: string, nowMs: number, lifetimeMs: number): InstanceClaims | undefined {
   const parts = token.trim().replace(/^Bearer\s+/i, '').split('.');
   if (parts.length !== 3) return undefined;
   const [header, payload, signature] = parts as [string, string, string];
@@ -205,6 +226,8 @@ export function verifyInstanceToken(token: string, secret: string): InstanceClai
       return undefined;
     }
     if (typeof p.droveAppId !== 'string' || typeof p.droveInstanceId !== 'string') return undefined;
+    const expires = typeof p.exp === 'number' ? p.exp * 1000 : typeof p.iat === 'number' ? p.iat * 1000 + lifetimeMs : undefined;
+    if (expires === undefined || nowMs >= expires) return undefined;
     return { droveAppId: p.droveAppId, droveInstanceId: p.droveInstanceId };
   } catch {
     return undefined;

@@ -5,10 +5,12 @@ import {
   LocalServiceSpecSchema,
   MAINTENANCE_MESSAGE,
   failure,
+  maskSpecForReaders,
   success,
   type LocalServiceInstanceState,
   type LocalServiceSummary,
 } from '../../model/index.js';
+import { hasRole } from './auth.js';
 import type { ApiContext } from './context.js';
 import { commandValidationError, failedError } from './errors.js';
 import { parseBody } from './validation.js';
@@ -70,7 +72,9 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
   app.get<{ Params: ServiceParams }>('/apis/v1/localservices/:serviceId/spec', async (request, reply) => {
     const spec = core.serviceSpec(request.params.serviceId);
-    return spec ? success(spec) : notFound(reply, request.params.serviceId);
+    if (!spec) return notFound(reply, request.params.serviceId);
+    // Env and header values are for those who may change the service (docs/security.md).
+    return success(hasRole(request.principal, 'write') ? spec : maskSpecForReaders(spec));
   });
 
   app.get<{ Params: ServiceParams; Querystring: { state?: string | string[] } }>(

@@ -1,7 +1,15 @@
 import { hostname as osHostname } from 'node:os';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { request as httpRequest, Agent } from 'undici';
-import { CLUSTER_AUTH_HEADER, NODE_ID_HEADER, failure, type ExecutorAddress } from '../../model/index.js';
+import {
+  CLUSTER_AUTH_HEADER,
+  NODE_ID_HEADER,
+  failure,
+  isInstanceId,
+  isLogFileName,
+  isServiceId,
+  type ExecutorAddress,
+} from '../../model/index.js';
 import { ConcurrencyGate } from '../../model/concurrency-gate.js';
 import { certificateRefusal, peerTlsOptions } from '../../model/tls.js';
 import type { ApiContext } from './context.js';
@@ -92,8 +100,24 @@ export async function logRoutes(
       reply.raw.once('close', release);
     },
   };
+  /**
+   * The ids and file name become the executor URL: they are checked before it is built (a file name `..` would
+   * otherwise send the CONTROLLER secret to another executor route). Refused: 400, as the executor answers.
+   */
+  const invalid = (reply: FastifyReply, p: LogParams & { fileName?: string }) => {
+    const error = !isServiceId(p.serviceId)
+      ? `Invalid service id: ${p.serviceId}`
+      : !isInstanceId(p.instanceId)
+        ? `Invalid instance id: ${p.instanceId}`
+        : p.fileName !== undefined && !isLogFileName(p.fileName)
+          ? `Invalid log file name: ${p.fileName}`
+          : undefined;
+    return error === undefined ? undefined : reply.code(400).send({ error });
+  };
 
   app.get<{ Params: LogParams }>(`${prefix}/list`, logs, async (request, reply) => {
+    const refused = invalid(reply, request.params);
+    if (refused) return refused;
     const address = core.instanceExecutorAddress(request.params.serviceId, request.params.instanceId);
     if (!address) return reply.code(204).send();
     return forward(reply, address, `${target(request.params)}/list`, false);
@@ -103,6 +127,8 @@ export async function logRoutes(
     `${prefix}/read/:fileName`,
     logs,
     async (request, reply) => {
+      const refused = invalid(reply, request.params);
+      if (refused) return refused;
       const address = core.instanceExecutorAddress(request.params.serviceId, request.params.instanceId);
       if (!address) return reply.code(204).send();
       const query = new URLSearchParams();
@@ -116,6 +142,8 @@ export async function logRoutes(
     `${prefix}/download/:fileName`,
     logs,
     async (request, reply) => {
+      const refused = invalid(reply, request.params);
+      if (refused) return refused;
       const { serviceId, instanceId, fileName } = request.params;
       const address = core.instanceExecutorAddress(serviceId, instanceId);
       if (!address) return reply.code(204).send();

@@ -36,6 +36,8 @@ export interface EngineDeps {
   events: EventSink;
   /** Signs the instance tokens given to containers (§6.1). */
   instanceAuthSecret: string;
+  /** How long each token is valid (its `exp`). */
+  instanceTokenLifetimeMs: number;
   /** Sent as `NodeId` and in message headers. */
   controllerHostname: string;
 }

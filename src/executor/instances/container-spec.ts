@@ -8,7 +8,16 @@ import type { ContainerSpec, DeviceMapping, DeviceRequest, LogDriverConfig } fro
 
 export const LABEL_JOB_TYPE = 'drove.job.type';
 export const LABEL_INSTANCE_ID = 'drove.instance.id';
-export const LABEL_INSTANCE_SPEC = 'drove.instance.spec';
+/**
+ * What recovery needs of the instance spec (`recoverySpec`): anyone allowed to `docker inspect` reads labels,
+ * so no secret goes in one.
+ */
+export const LABEL_INSTANCE_RECOVERY = 'drove.instance.recovery';
+/**
+ * The whole instance spec, secrets included (env, instance token, config contents, header values): written by
+ * executors before drove-ts stopped doing so. Still read, so their containers are re-adopted after an upgrade.
+ */
+export const LABEL_INSTANCE_SPEC_BEFORE_RECOVERY_LABEL = 'drove.instance.spec';
 export const LABEL_INSTANCE_INFO = 'drove.instance.info';
 /**
  * drove-ts addition: which executor owns the container, so several executors sharing one Docker engine (dev,
@@ -30,6 +39,20 @@ export interface ContainerContext {
   defaultUserSpec?: UserSpec;
   maxOpenFiles?: number;
   info: LocalServiceInstanceInfo;
+}
+
+/**
+ * Spec fields needed only to create the container, several of them secrets (env values, the instance token,
+ * config contents and fetch credentials, args): a re-adopted container already has them, so labels leave them out.
+ */
+export const CREATION_ONLY_FIELDS = ['env', 'args', 'configs', 'volumes', 'devices', 'userSpec', 'instanceAuthToken'] as const;
+export type RecoverySpec = Omit<LocalServiceInstanceSpec, (typeof CREATION_ONLY_FIELDS)[number]>;
+
+/** The spec as recovery needs it: identity, image, resources, ports, checks, logging and pre-shutdown hooks. */
+export function recoverySpec(spec: LocalServiceInstanceSpec): RecoverySpec {
+  const copy: Partial<LocalServiceInstanceSpec> = { ...spec };
+  for (const field of CREATION_ONLY_FIELDS) delete copy[field];
+  return copy as RecoverySpec;
 }
 
 export function containerName(spec: Pick<LocalServiceInstanceSpec, 'serviceId' | 'instanceId'>): string {
@@ -130,7 +153,7 @@ export function buildContainerSpec(spec: LocalServiceInstanceSpec, ctx: Containe
       [LABEL_JOB_TYPE]: LOCAL_SERVICE_JOB_TYPE,
       [LABEL_INSTANCE_ID]: spec.instanceId,
       [LABEL_EXECUTOR_ID]: ctx.executorId,
-      [LABEL_INSTANCE_SPEC]: JSON.stringify(spec),
+      [LABEL_INSTANCE_RECOVERY]: JSON.stringify(recoverySpec(spec)),
       [LABEL_INSTANCE_INFO]: JSON.stringify(ctx.info),
     },
     ports: spec.ports.map((p) => ({

@@ -13,6 +13,8 @@ import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
 import { configTar, resolveConfigs } from './configs.js';
 import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec } from './container-spec.js';
+import type { HostPathPolicy } from './host-paths.js';
+import { hostPathRefusal } from './host-paths.js';
 import type { InstanceAction } from './transitions.js';
 import { INSTANCE_TRANSITIONS, STOPPABLE_STATES, canTransition, isTerminal } from './transitions.js';
 
@@ -43,6 +45,8 @@ export interface InstanceDeps {
   hookOptions: HookOptions;
   /** Grace between SIGTERM and SIGKILL when stopping a container. */
   stopGraceSeconds: number;
+  /** This host's bounds on volume mounts and local files, re-checked before a container is created. */
+  hostPaths: HostPathPolicy;
 }
 
 interface Outcome {
@@ -223,6 +227,8 @@ export class InstanceStateMachine {
 
   private async runContainer(): Promise<Outcome> {
     try {
+      const refused = await hostPathRefusal(this.spec, this.deps.hostPaths);
+      if (refused) return { state: 'START_FAILED', error: refused };
       const files = await resolveConfigs(this.spec.configs ?? []);
       for (let attempt = 1; ; attempt++) {
         try {

@@ -211,7 +211,7 @@ describe('cluster, executors, events, internal', () => {
   });
 
   test('log proxy: unknown instance is 204', async () => {
-    expect((await get(`/apis/v1/logfiles/localservices/${SID}/SI-9/list`)).statusCode).toBe(204);
+    expect((await get(`/apis/v1/logfiles/localservices/${SID}/SI-00000000-0000-4000-8000-000000000009/list`)).statusCode).toBe(204);
   });
 });
 

@@ -164,7 +164,7 @@ describe('drove CLI against a real controller', () => {
     const dl = await drove('lsinstances', 'download', SID, id!, 'output.log', '--out', out);
     expect(dl.stdout).toBe(`Downloading log to: ${out}\nDownloaded size: ${Buffer.byteLength(executor.log)} bytes\n`);
     expect(readFileSync(out, 'utf8')).toBe(executor.log);
-    const gone = await drove('lsinstances', 'logs', SID, 'SI-nope');
+    const gone = await drove('lsinstances', 'logs', SID, 'SI-00000000-0000-4000-8000-00000000000e');
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('204');
   });

@@ -17,6 +17,7 @@ import type {
   LocalServiceInstanceSpec,
   MessageResponse,
 } from '../../../src/model/executor.js';
+import { newInstanceId } from '../../../src/model/ids.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 
 export const IMAGE = 'drove-ts/httpd:1';
@@ -172,7 +173,7 @@ export function itSpec(overrides: Partial<LocalServiceInstanceSpec> = {}): Local
   return {
     serviceId: 'EXECUTOR_IT-1',
     serviceName: 'EXECUTOR_IT',
-    instanceId: `SI-${process.pid}-${Date.now().toString(36)}-${seq}`,
+    instanceId: newInstanceId(),
     executable: { type: 'DOCKER', url: IMAGE, dockerPullTimeout: '30 seconds' },
     resources: [
       { type: 'CPU', cores: { '0': [seq % 16] } },

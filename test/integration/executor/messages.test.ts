@@ -37,8 +37,8 @@ describe('executor message endpoint', () => {
     const invalidJson = await send(executor, '{not json');
     expect(invalidJson.body.message).toMatch(/^Invalid JSON/);
     // Still alive and answering properly.
-    const stop = await send(executor, { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), instanceId: 'SI-none' });
-    expect(stop.body).toMatchObject({ status: 'FAILED', message: 'No instance SI-none on this executor' });
+    const stop = await send(executor, { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), instanceId: 'SI-00000000-0000-4000-8000-00000000000f' });
+    expect(stop.body).toMatchObject({ status: 'FAILED', message: 'No instance SI-00000000-0000-4000-8000-00000000000f on this executor' });
   });
 
   it('refuses invalid cores (-1, -3) and a wrong secret with a 401', async () => {

@@ -84,7 +84,7 @@ describe('executor log API (§6.10)', () => {
     const escape = await api(`${base}/read/..%2F..%2F..%2Fetc%2Fpasswd`);
     expect(escape.status).toBe(400);
     expect(JSON.parse(escape.body).error).toContain('Invalid log file name');
-    expect((await api(`/apis/v1/logs/filestream/${spec.serviceId}/SI-unknown/list`)).status).toBe(404);
+    expect((await api(`/apis/v1/logs/filestream/${spec.serviceId}/SI-00000000-0000-4000-8000-00000000000f/list`)).status).toBe(404);
     const unauthorised = await api(`${base}/list`, 'wrong');
     expect(unauthorised.status).toBe(401);
     expect(JSON.parse(unauthorised.body)).toEqual({ status: 'FAILED', message: CONTROLLER_SECRET_REQUIRED });

@@ -17,6 +17,7 @@ import { freePort, startEtcdCluster, type EtcdCluster } from '../../helpers/etcd
 
 export const CONTROLLER_SECRET = 'ha-controller-secret';
 export const EXECUTOR_SECRET = 'ha-executor-secret';
+export const INSTANCE_SECRET = 'ha-instance-token-secret';
 
 /** Timings of the test cluster; each is short so that failover tests stay quick, each says why its value. */
 export const HA_TEST_TIMINGS = {
@@ -209,6 +210,8 @@ export async function startHaCluster(options: HaClusterOptions = {}): Promise<Ha
               { nodeType: 'EXECUTOR', secret: EXECUTOR_SECRET },
             ],
           },
+          // Every controller of an etcd cluster must sign instance tokens with the same secret.
+          instanceAuth: { secret: INSTANCE_SECRET },
           options: {
             staleExecutorAge: HA_TEST_TIMINGS.staleExecutorAge,
             reconcileInterval: HA_TEST_TIMINGS.reconcileInterval,

@@ -27,7 +27,7 @@ describe('job timeouts (§5.5)', () => {
 
 describe('instance token (§6.1)', () => {
   it('is an HS256 JWT with Drove claims', () => {
-    const token = instanceAuthToken('s3cret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E-1' }, 1_700_000_000_000);
+    const token = instanceAuthToken('s3cret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E-1' }, 1_700_000_000_000, 86_400_000);
     const [header, payload, signature] = token.split('.');
     expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });
     expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toEqual({
@@ -35,6 +35,7 @@ describe('instance token (§6.1)', () => {
       aud: 'drove-application-instance',
       sub: 'drove-controller',
       iat: 1_700_000_000,
+      exp: 1_700_086_400,
       jti: nameUuid('S-1:SI-1:E-1'),
       droveAppId: 'S-1',
       droveInstanceId: 'SI-1',

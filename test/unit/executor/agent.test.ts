@@ -67,7 +67,7 @@ describe('executor message handling (ExecutorMessageHandlerTest)', () => {
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec })).toEqual({ header, status: 'ACCEPTED' });
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec }).message).toContain('already exists');
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address: { ...address, executorId: 'E2' }, spec: instanceSpec() }).message).toContain('addressed to executor E2');
-    expect(agent.handle({ type: 'STOP_LOCAL_SERVICE_INSTANCE', header, address, instanceId: 'SI-unknown' }).status).toBe('FAILED');
+    expect(agent.handle({ type: 'STOP_LOCAL_SERVICE_INSTANCE', header, address, instanceId: 'SI-00000000-0000-4000-8000-00000000000f' }).status).toBe('FAILED');
     expect(agent.handle({ type: 'BLACKLIST_REQUESTED', header, address }).status).toBe('ACCEPTED');
     expect(agent.state).toBe('BLACKLIST_REQUESTED');
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec: instanceSpec() })).toMatchObject({ status: 'FAILED', message: 'Executor is BLACKLIST_REQUESTED; it does not start instances' });

@@ -16,6 +16,7 @@ import type {
 import type { LocalServiceInstanceSpec } from '../../../src/model/executor.js';
 import type { CheckModeSpec } from '../../../src/model/spec.js';
 import { ManualClock } from '../../../src/model/clock.js';
+import { newInstanceId } from '../../../src/model/ids.js';
 
 /** In-process ContainerRuntime: containers are records; every call is logged for assertions. */
 export class FakeRuntime implements ContainerRuntime {
@@ -136,6 +137,7 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     openLog: () => undefined,
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: 10,
+    hostPaths: { allowedMountDirs: [], allowedLocalFileDirs: [] },
     ...overrides,
   } as InstanceDeps & { runtime: FakeRuntime; checker: ScriptedChecker; clock: ManualClock };
 }
@@ -161,7 +163,7 @@ export function instanceSpec(overrides: Partial<LocalServiceInstanceSpec> = {}):
   return {
     serviceId: 'TEST_SPEC-00001',
     serviceName: 'TEST_SPEC',
-    instanceId: `SI-${Math.random().toString(16).slice(2, 10)}`,
+    instanceId: newInstanceId(),
     executable: { type: 'DOCKER', url: TEST_IMAGE, dockerPullTimeout: '100 seconds' },
     resources: [
       { type: 'CPU', cores: { '0': [1] } },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InstanceStateMachine } from '../../../src/executor/instances/instance.js';
+import { recoverySpec } from '../../../src/executor/instances/container-spec.js';
 import { INSTANCE_TRANSITIONS, canTransition } from '../../../src/executor/instances/transitions.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { LOCAL_SERVICE_INSTANCE_STATES } from '../../../src/model/states.js';
@@ -267,7 +268,9 @@ describe('instance state machine', () => {
     expect(container.spec.name).toBe(`${spec.serviceId}-${spec.instanceId}`);
     expect(container.spec.env).toContain('A=b');
     expect(container.spec.labels['drove.instance.id']).toBe(spec.instanceId);
-    expect(JSON.parse(container.spec.labels['drove.instance.spec']!)).toEqual(spec);
+    // Labels carry what recovery needs, never env values or config contents (docker inspect shows labels).
+    expect(JSON.parse(container.spec.labels['drove.instance.recovery']!)).toEqual(recoverySpec(spec));
+    expect(container.spec.labels['drove.instance.spec']).toBeUndefined();
     expect(deps.runtime.calls.indexOf('putArchive c1')).toBeLessThan(deps.runtime.calls.indexOf('start c1'));
   });
 

@@ -6,7 +6,7 @@ import { instanceAuthToken } from './instance-token.js';
 
 /** The START_LOCAL_SERVICE_INSTANCE payload (§6.8) for one attempt. */
 export async function buildInstanceSpec(
-  deps: Pick<EngineDeps, 'timings' | 'instanceAuthSecret' | 'clock' | 'options'>,
+  deps: Pick<EngineDeps, 'timings' | 'instanceAuthSecret' | 'instanceTokenLifetimeMs' | 'clock' | 'options'>,
   info: LocalServiceInfo,
   instanceId: string,
   executorId: string,
@@ -28,7 +28,12 @@ export async function buildInstanceSpec(
     hostLevelInstance: isHostLevel(spec),
     healthcheck: spec.healthcheck,
     readiness: spec.readiness,
-    instanceAuthToken: instanceAuthToken(deps.instanceAuthSecret, { serviceId: info.serviceId, instanceId, executorId }, deps.clock.now()),
+    instanceAuthToken: instanceAuthToken(
+      deps.instanceAuthSecret,
+      { serviceId: info.serviceId, instanceId, executorId },
+      deps.clock.now(),
+      deps.instanceTokenLifetimeMs,
+    ),
   };
   if (spec.volumes) out.volumes = spec.volumes;
   if (configs) out.configs = configs;
