@@ -58,6 +58,8 @@ export class InstanceLogWriter {
   private closed = false;
   /** Compressions run one after another: a log burst rotating often must not start many at once. */
   private compressing: Promise<void> = Promise.resolve();
+  /** Rotated files waiting for (or under) compression. */
+  private readonly queued = new Set<string>();
 
   constructor(
     readonly dir: string,
@@ -103,8 +105,13 @@ export class InstanceLogWriter {
     for (const kept of all.slice(excess)) {
       if (kept.names.some((n) => n.endsWith('.gz'))) continue;
       const name = kept.names[0]!;
+      // Queued by an earlier rotation and not done yet: once is enough.
+      if (this.queued.has(name)) continue;
+      this.queued.add(name);
       this.compressing = this.compressing.then(() =>
-        gzipRotated(this.dir, name).catch((error: unknown) => this.onCompressError(join(this.dir, name), error)),
+        gzipRotated(this.dir, name)
+          .catch((error: unknown) => this.onCompressError(join(this.dir, name), error))
+          .finally(() => this.queued.delete(name)),
       );
     }
   }
@@ -135,17 +142,30 @@ const PARTIAL_PATTERN = /^\.output\.log-\d+\.gz\.partial$/;
 
 /**
  * output.log-<n> -> output.log-<n>.gz via a hidden partial file (never listed, never half a .gz under the real
- * name). A file pruned while it was being compressed is not brought back.
+ * name). A file pruned before or while it is compressed is not brought back.
+ *
+ * Both files are opened before the copy starts: a write stream opens its file asynchronously, and one destroyed
+ * by a failing pipeline (its source pruned meanwhile) still creates the file after the cleanup below has run,
+ * leaving a stray partial behind.
  */
 async function gzipRotated(dir: string, name: string): Promise<void> {
   const source = join(dir, name);
   const partial = join(dir, `.${name}.gz.partial`);
+  let input;
   try {
-    await pipeline(createReadStream(source), createGzip(), createWriteStream(partial));
+    input = await open(source, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const output = await open(partial, 'w');
+    await pipeline(input.createReadStream(), createGzip(), output.createWriteStream());
     if (!existsSync(source)) return;
     renameSync(partial, `${source}.gz`);
     rmSync(source, { force: true });
   } finally {
+    await input.close().catch(() => undefined);
     rmSync(partial, { force: true });
   }
 }

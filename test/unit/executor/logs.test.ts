@@ -29,6 +29,18 @@ describe('instance log writer', () => {
     expect(gunzipSync(readFileSync(join(dir, 'output.log-5.gz'))).toString()).toBe('line-4-xx\n');
   });
 
+  it('a burst of rotations: files pruned before their turn are skipped quietly, none is compressed twice, no partial is left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    const errors: unknown[] = [];
+    const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3, compress: true }, (_file, e) => errors.push(e));
+    // Every rotation happens before the first compression runs, so most queued files are pruned by then.
+    for (let i = 0; i < 50; i++) writer.write(Buffer.from(`line-${i}-xx\n`));
+    await writer.settled();
+    writer.close();
+    expect(errors).toEqual([]);
+    expect(readdirSync(dir).sort()).toEqual(['output.log', 'output.log-48.gz', 'output.log-49.gz']);
+  });
+
   it('maxFiles 1 keeps only the live file, compressed or not', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'logs-'));
     const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 1, compress: true });
