@@ -37,24 +37,8 @@ export type ExecutorResourceSnapshot = z.infer<typeof ExecutorResourceSnapshotSc
 
 export const TRANSPORT_TYPES = ['HTTP', 'HTTPS'] as const;
 
-export const ExecutorNodeDataSchema = z.object({
-  type: z.literal('EXECUTOR'),
-  hostname: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
-  transportType: z.enum(TRANSPORT_TYPES),
-  updated: z.number().int(),
-  state: ExecutorResourceSnapshotSchema,
-  instances: z.array(z.unknown()).default([]),
-  tasks: z.array(z.unknown()).default([]),
-  serviceInstances: z.array(LocalServiceInstanceInfoSchema),
-  tags: z.array(z.string()),
-  metadata: z.record(z.string(), z.string()).default({}),
-  executorState: z.enum(EXECUTOR_STATES),
-});
-export type ExecutorNodeData = z.infer<typeof ExecutorNodeDataSchema>;
-
 /**
- * Ids in controller -> executor messages are checked before anything is built from them (a `serviceId` of
+ * Ids in messages both ways are checked before anything is built from them (a `serviceId` of
  * `../../x` would otherwise reach `join(logDir, serviceId, ...)`); the message is then answered FAILED.
  */
 const shown = (input: unknown) => JSON.stringify(input)?.slice(0, 80);
@@ -64,6 +48,31 @@ const messageServiceId = z.string().refine(isServiceId, {
 const messageInstanceId = z.string().refine(isInstanceId, {
   error: (issue) => `must be an instance id SI-<uuid>, got ${shown(issue.input)}`,
 });
+
+/**
+ * An instance as an executor reports it (heartbeats and state reports): its ids become store keys, event
+ * metadata and log URLs on the leader, so they are held to the same patterns as the ids the leader sends.
+ */
+const ReportedInstanceInfoSchema = LocalServiceInstanceInfoSchema.extend({
+  serviceId: messageServiceId,
+  instanceId: messageInstanceId,
+});
+
+export const ExecutorNodeDataSchema = z.object({
+  type: z.literal('EXECUTOR'),
+  hostname: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  transportType: z.enum(TRANSPORT_TYPES),
+  updated: z.number().int(),
+  state: ExecutorResourceSnapshotSchema,
+  instances: z.array(z.unknown()).default([]),
+  tasks: z.array(z.unknown()).default([]),
+  serviceInstances: z.array(ReportedInstanceInfoSchema),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.string()).default({}),
+  executorState: z.enum(EXECUTOR_STATES),
+});
+export type ExecutorNodeData = z.infer<typeof ExecutorNodeDataSchema>;
 
 export const LocalServiceInstanceSpecSchema = z.object({
   serviceId: messageServiceId,
@@ -130,7 +139,7 @@ export const ControllerMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('LOCAL_SERVICE_INSTANCE_STATE_REPORT'),
     header: MessageHeaderSchema,
     resourceSnapshot: ExecutorResourceSnapshotSchema,
-    instanceInfo: LocalServiceInstanceInfoSchema,
+    instanceInfo: ReportedInstanceInfoSchema,
   }),
   z.object({ type: z.literal('EXECUTOR_SNAPSHOT'), header: MessageHeaderSchema, nodeData: ExecutorNodeDataSchema }),
   /**
@@ -141,7 +150,7 @@ export const ControllerMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('LOCAL_SERVICE_INSTANCE_STATE_REPORTS'),
     header: MessageHeaderSchema,
     resourceSnapshot: ExecutorResourceSnapshotSchema,
-    instanceInfos: z.array(LocalServiceInstanceInfoSchema),
+    instanceInfos: z.array(ReportedInstanceInfoSchema),
   }),
 ]);
 export type ControllerMessage = z.infer<typeof ControllerMessageSchema>;

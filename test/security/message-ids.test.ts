@@ -21,6 +21,13 @@ import {
   startTestExecutor,
 } from '../integration/executor/helpers.js';
 import { FakeCore } from '../unit/api/fake-core.js';
+import {
+  CLUSTER_HEADERS,
+  executorMessages,
+  instance as harnessInstance,
+  startHarness,
+  type Harness,
+} from '../integration/api/harness.js';
 import { ADMIN, testConfig } from '../unit/api/helpers.js';
 
 /**
@@ -136,5 +143,32 @@ describe("controller log proxy: ids and file name are checked before the executo
     const response = await rawGet(port, `/apis/v1/logfiles/localservices/S-1/${instanceId}/list`, ADMIN);
     expect(response.status).toBe(200);
     expect(forwarded.at(-1)).toBe(`/apis/v1/logs/filestream/S-1/${instanceId}/list`);
+  });
+});
+
+describe('controller: ids in executor reports are checked before they become store keys', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it.each([
+    ['serviceId', { serviceId: '../../x' }, 'must be a local service id'],
+    ['instanceId', { instanceId: 'SI-1/../../x' }, 'must be an instance id SI-<uuid>'],
+  ])('a report whose %s is forged is a 400 naming the field; nothing is stored', async (field, forged, rule) => {
+    const good = harnessInstance(h.clock.now(), 'TEST_SPEC-00001', newInstanceId(), 'HEALTHY');
+    const messages = executorMessages(h.clock.now(), [{ ...good, ...forged }]);
+    for (const message of messages) {
+      const res = await h.api.inject({ method: 'POST', url: '/apis/v1/messages', headers: CLUSTER_HEADERS, payload: message });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(JSON.stringify(res.json())).toContain(field);
+      expect(JSON.stringify(res.json())).toContain(rule);
+    }
+    await h.clock.advance(10);
+    const executors = await h.api.inject({ method: 'GET', url: '/apis/v1/cluster/executors', headers: ADMIN });
+    expect(executors.json().data).toEqual([]);
+    const stored = await h.store.load();
+    expect([stored.instances, stored.executors]).toEqual([[], []]);
   });
 });
