@@ -282,6 +282,8 @@ export class EtcdLeaderElector implements LeaderElector {
     if (leading) {
       this.moveTo('STEPPING_DOWN', reason);
       this.warn(`stepping down (${reason})`);
+    } else if (term.established) {
+      this.warn(`candidacy ended (${reason})`);
     }
     await Promise.all([this.revokeTermLease(term), leading ? this.handBack() : Promise.resolve()]);
     if (!this.life.signal.aborted && this.current !== 'CAMPAIGNING') this.moveTo('CAMPAIGNING', reason);
@@ -298,11 +300,15 @@ export class EtcdLeaderElector implements LeaderElector {
   private async revokeTermLease(term: Term): Promise<void> {
     const lease = term.lease;
     if (!lease) return;
+    if (term.leaseId === undefined) {
+      // The grant never answered: there is no key to clean up and nothing to wait for (etcd3 sends the revoke if
+      // the grant answers after all; a lease granted that late expires by itself anyway, key-less).
+      lease.revoke().catch(() => undefined);
+      return;
+    }
     try {
       await within(this.clock, lease.revoke(), this.timings.callTimeoutMs, 'etcd lease revoke');
-    } catch (error) {
-      // Without a granted id there is no key to clean up: a lease granted late expires by itself, key-less.
-      if (term.leaseId === undefined) return;
+    } catch {
       this.orphans.set(term.leaseId, lease);
       while (this.orphans.size > this.timings.maxOrphanLeases) this.orphans.delete(this.orphans.keys().next().value!);
     }

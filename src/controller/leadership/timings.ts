@@ -10,7 +10,8 @@ export interface ElectionTimings {
    * TTL after the last answered keep-alive was *sent*. etcd renews a lease no earlier than the keep-alive was sent
    * and expires it a full TTL after the renewal, so nobody else can be elected for at least another third of the
    * TTL: room for this process's timer latency and for clock-rate differences. etcd3 sends a keep-alive every third
-   * of the TTL, so one late answer is tolerated and the second is not.
+   * of the TTL, so a term survives as long as each keep-alive is answered within a third of the TTL (1 s with the
+   * default TTL); a busier etcd or host needs a longer TTL (docs/ha.md, "Choosing leaseTtlSeconds").
    */
   stepDownAfterMs: number;
   /**
