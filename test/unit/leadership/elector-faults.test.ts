@@ -148,7 +148,8 @@ describe('etcd election loop: faults', () => {
 
   it('the same race for a leader: its re-read held open, keep-alive overdue: it steps down at once, and the late answer does not make it lead on the old lease', async () => {
     h = new Harness();
-    const a = await h.started('a');
+    // A call deadline far beyond the step-down threshold: stepping down must not wait for any etcd call.
+    const a = await h.started('a', { callTimeoutMs: 10_000 });
     await h.until('a leads', () => a.elector.isLeader(), 100);
     const first = a.elector.fence()!;
     a.client.plan.read.push('hold');
@@ -180,6 +181,45 @@ describe('etcd election loop: faults', () => {
     expect(a.elector.leaderAddress()).toBeUndefined();
   });
 
+  it('a leader that wakes from a pause answers no on its first isLeader(), before any of its timers ran', async () => {
+    h = new Harness();
+    const a = await h.started('a');
+    await h.until('a leads', () => a.elector.isLeader(), 100);
+    h.pausedMs = 5_000;
+    expect(a.elector.isLeader()).toBe(false);
+    expect(a.elector.fence()).toBeUndefined();
+    expect(a.elector.leaderAddress()).toBeUndefined();
+    h.pausedMs = 0;
+    await h.until('a hands back', () => a.handled.includes('lost'), 100);
+  });
+
+  it('freshness counts from when the answered keep-alive was sent, not from when its answer arrived', async () => {
+    h = new Harness();
+    const a = await h.started('a');
+    await h.until('a leads', () => a.elector.isLeader(), 100);
+    // etcd renews the lease when a keep-alive reaches it; the answer takes 900 ms back. Then etcd loses quorum and
+    // renews nothing: the last renewal is 900 ms older than the last answer.
+    a.client.keepAliveDelayMs = 900;
+    await h.run(3_000, () => expect(a.elector.isLeader()).toBe(true));
+    h.etcd.loseQuorum();
+    const lease = h.etcd.lease(a.client.granted[0]!)!;
+    await h.run(5_000, () => {
+      if (a.elector.isLeader()) expect(h.clock.now() - lease.lastRenewal).toBeLessThan(STEP_DOWN_MS);
+    });
+    expect(a.handled).toEqual(['acquired', 'lost']);
+  });
+
+  it('a candidate whose key vanished behind its back campaigns again with a fresh lease', async () => {
+    h = new Harness();
+    const a = await h.started('a');
+    await h.until('a leads', () => a.elector.isLeader(), 100);
+    const first = a.elector.fence()!;
+    h.etcd.deleteKey(first.key);
+    await h.until('a leads on a new key', () => a.elector.isLeader() && fenceKey(a) !== first.key, 1_000);
+    expect(a.handled).toEqual(['acquired', 'lost', 'acquired']);
+    expect(a.log.some((l) => l.includes('stepping down (own candidate key vanished)'))).toBe(true);
+  });
+
   it('onAcquired that fails: hands back, campaigns again on a fresh lease, and leads when it succeeds', async () => {
     h = new Harness();
     const a = h.node('a');
@@ -188,6 +228,19 @@ describe('etcd election loop: faults', () => {
     await h.until('a leads', () => a.handled.includes('acquired') && a.elector.isLeader(), 1_500);
     expect(a.handled).toEqual(['acquire failed', 'lost', 'acquired']);
     expect(a.client.granted).toHaveLength(2);
+  });
+
+  it('taking leadership that overruns its timeout: the loop goes on, yet onLost never runs before onAcquired is done', async () => {
+    h = new Harness();
+    const a = h.node('a', { handlerTimeoutMs: 5_000 });
+    a.acquireMs = 8_000;
+    await h.start(a);
+    await h.until('a gives up waiting and hands back', () => a.log.some((l) => l.includes('stepping down (could not take leadership')), 5_100);
+    expect(a.handled).toEqual([]);
+    a.acquireMs = 0;
+    await h.until('a leads', () => a.elector.isLeader() && a.handled.at(-1) === 'acquired', 10_000);
+    expect(a.handled).toEqual(['acquired', 'lost', 'acquired']);
+    expect(a.maxConcurrentHandlers).toBe(1);
   });
 
   it('a controller started while etcd has no quorum starts as a non-leader and leads once quorum is back', async () => {
@@ -248,6 +301,19 @@ describe('etcd election loop: faults', () => {
     expect(took).toBeLessThan(50);
   });
 
+  it("a follower's candidates read that hangs is abandoned at its deadline, so the loop still sees the leader go", async () => {
+    h = new Harness();
+    const a = await h.started('a');
+    await h.until('a leads', () => a.elector.isLeader(), 100);
+    const b = await h.started('b');
+    await h.until('b follows a', () => b.elector.state() === 'FOLLOWER', 100);
+    const reads = b.client.calls.read;
+    b.client.plan.read.push('hang');
+    await h.until("b's next read hangs", () => b.client.calls.read === reads + 1, 1_100);
+    await h.settle(a.elector.stop());
+    await h.until('b leads', () => b.elector.isLeader(), STEP_DOWN_MS + 1_100);
+  });
+
   it('with every watch cancelled by etcd, the one-second re-read still finds the change', async () => {
     h = new Harness();
     const a = await h.started('a');
@@ -266,12 +332,12 @@ describe('etcd election loop: faults', () => {
     const a = await h.started('a');
     await h.until('a leads', () => a.elector.isLeader(), 100);
     const oldLease = a.client.granted[0]!;
-    a.client.plan.revoke.push('hang');
+    a.client.plan.revoke.push(new Error('etcdserver: request timed out'));
     a.client.keepAlive = 'lost';
     await h.until('a steps down', () => !a.elector.isLeader(), 1_100);
     a.client.keepAlive = 'ok';
-    // Left alone, the old key (renewed at most a third of the TTL ago) would stand first for about 2 s more.
-    await h.until('a leads again', () => a.elector.isLeader(), STEP_DOWN_MS + 800);
+    // Left alone, the old key (renewed a third of the TTL before the lease was lost) would stand first for 2 s more.
+    await h.until('a leads again', () => a.elector.isLeader(), 1_000);
     expect(h.etcd.lease(oldLease)).toBeUndefined();
     expect(fenceKey(a)).not.toBe(`election/${oldLease}`);
   });

@@ -93,6 +93,13 @@ export class FakeEtcd {
       .sort((a, b) => Number(a.createRevision) - Number(b.createRevision));
   }
 
+  /** Deletes a key behind its owner's back (an operator's etcdctl del). */
+  deleteKey(key: string): void {
+    if (!this.keys.delete(key)) return;
+    this.revision++;
+    this.notify();
+  }
+
   lease(id: string): StoredLease | undefined {
     return this.leases.get(id);
   }

@@ -1,4 +1,4 @@
-import { ManualClock } from '../../../src/model/index.js';
+import { ManualClock, sleep, type Clock } from '../../../src/model/index.js';
 import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
 import { canTransition, type ElectorState } from '../../../src/controller/leadership/lifecycle.js';
 import type { ElectionTimings } from '../../../src/controller/leadership/timings.js';
@@ -18,6 +18,10 @@ export interface TestNode {
   log: string[];
   /** Makes the next onAcquired calls reject (one per entry). */
   failAcquire: Error[];
+  /** How long each onAcquired takes, in fake time. */
+  acquireMs: number;
+  /** Most handlers seen running at once (onAcquired and onLost must never overlap). */
+  maxConcurrentHandlers: number;
 }
 
 /** Deterministic numbers in [0, 1) (mulberry32), so that backoff pauses are the same on every run. */
@@ -38,6 +42,15 @@ export class Harness {
   readonly nodes: TestNode[] = [];
   /** Every illegal move or loop failure any elector logged. */
   readonly bugs: string[] = [];
+  /**
+   * How far the electors' clock is ahead of etcd's: raising it plays a process that was frozen (SIGSTOP, a long GC)
+   * and wakes with its timers overdue but not yet run.
+   */
+  pausedMs = 0;
+  private readonly electorClock: Clock = {
+    now: () => this.clock.now() + this.pausedMs,
+    setTimer: (fn, ms) => this.clock.setTimer(fn, ms),
+  };
 
   /** Creates (does not start) an elector on its own fake client. */
   node(name: string, timings: Partial<ElectionTimings> = {}, seed = this.nodes.length + 1): TestNode {
@@ -54,7 +67,7 @@ export class Harness {
       etcd: client,
       address: `${name}:1`,
       ttlSeconds: TTL_SECONDS,
-      clock: this.clock,
+      clock: this.electorClock,
       random: seeded(seed),
       timings,
       logger: { info: note, warn: note },
@@ -63,25 +76,38 @@ export class Harness {
         if (!canTransition(from, to)) this.bugs.push(`${name}: ${from} -> ${to} was allowed`);
       },
     });
-    const node: TestNode = { name, client, elector, handled, transitions, log, failAcquire };
+    const node: TestNode = { name, client, elector, handled, transitions, log, failAcquire, acquireMs: 0, maxConcurrentHandlers: 0 };
     this.nodes.push(node);
     return node;
   }
 
   /** Starts an elector, advancing the clock while start() waits on etcd. */
   async start(node: TestNode): Promise<void> {
+    let running = 0;
+    const track = async (work: () => Promise<void>) => {
+      running++;
+      node.maxConcurrentHandlers = Math.max(node.maxConcurrentHandlers, running);
+      try {
+        await work();
+      } finally {
+        running--;
+      }
+    };
     const started = node.elector.start({
-      onAcquired: async () => {
-        const failure = node.failAcquire.shift();
-        if (failure) {
-          node.handled.push('acquire failed');
-          throw failure;
-        }
-        node.handled.push('acquired');
-      },
-      onLost: async () => {
-        node.handled.push('lost');
-      },
+      onAcquired: () =>
+        track(async () => {
+          if (node.acquireMs > 0) await sleep(this.clock, node.acquireMs);
+          const failure = node.failAcquire.shift();
+          if (failure) {
+            node.handled.push('acquire failed');
+            throw failure;
+          }
+          node.handled.push('acquired');
+        }),
+      onLost: () =>
+        track(async () => {
+          node.handled.push('lost');
+        }),
     });
     await this.settle(started);
   }
