@@ -65,10 +65,8 @@ class Term {
   leader: Candidate | undefined;
   cancelCheck: (() => void) | undefined;
 
-  constructor(
-    /** Send time of the last answered keep-alive (the grant's, to start with). */
-    public lastKeepAliveSent: number,
-  ) {}
+  /** Send time of the last answered keep-alive (the grant's, to start with). */
+  lastKeepAliveSent = 0;
 
   get over(): boolean {
     return this.abort.signal.aborted;
@@ -182,12 +180,11 @@ export class EtcdLeaderElector implements LeaderElector {
     let failures = 0;
     let lastFailure: string | undefined;
     while (!this.life.signal.aborted) {
-      const term = new Term(this.clock.now());
+      const term = new Term();
       this.term = term;
       let reason = 'term ended';
       try {
         if (this.current === 'INITIALIZED') this.moveTo('CAMPAIGNING', 'started');
-        void this.revokeOrphans();
         await this.serve(term);
       } catch (error) {
         reason = message(term.over ? term.abort.signal.reason : error);
@@ -216,6 +213,10 @@ export class EtcdLeaderElector implements LeaderElector {
   /** One term; returns only by throwing (the reason it ended). */
   private async serve(term: Term): Promise<void> {
     const signal = term.abort.signal;
+    // Our own keys from terms etcd could not be told about go first: behind one of them, this candidacy would
+    // follow itself until that lease expired.
+    if (this.orphans.size > 0) await this.revokeOrphans(signal);
+    term.lastKeepAliveSent = this.clock.now();
     const lease = this.etcd.grantLease(this.timings.ttlSeconds, {
       keepAlive: (sentAt) => {
         if (sentAt > term.lastKeepAliveSent) term.lastKeepAliveSent = sentAt;
@@ -315,15 +316,14 @@ export class EtcdLeaderElector implements LeaderElector {
   }
 
   /** Retries the revocation of leases etcd could not be told about when their term ended (bounded, never throws). */
-  private async revokeOrphans(): Promise<void> {
+  private async revokeOrphans(signal?: AbortSignal): Promise<void> {
     await Promise.all(
       [...this.orphans].map(async ([id, lease]) => {
         if (this.revoking.has(id)) return;
         this.revoking.add(id);
         try {
-          await within(this.clock, lease.revoke(), this.timings.callTimeoutMs, 'etcd lease revoke');
+          await within(this.clock, lease.revoke(), this.timings.callTimeoutMs, 'etcd lease revoke', signal);
           this.orphans.delete(id);
-          this.wake();
         } catch {
           // Still unreachable: tried again at the next campaign.
         } finally {
