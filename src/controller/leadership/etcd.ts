@@ -44,6 +44,9 @@ export interface EtcdLeaderElectorOptions {
   onTransition?(from: ElectorState, to: ElectorState, reason: string): void;
 }
 
+/** How often a campaign that keeps failing is reported (the first failure always is). */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
 /** Why a term ended; the reason the loop logs. */
 class TermEnded extends Error {
   constructor(reason: string) {
@@ -178,7 +181,7 @@ export class EtcdLeaderElector implements LeaderElector {
 
   private async supervise(): Promise<void> {
     let failures = 0;
-    let lastFailure: string | undefined;
+    let lastFailureLog = Number.NEGATIVE_INFINITY;
     while (!this.life.signal.aborted) {
       const term = new Term();
       this.term = term;
@@ -198,9 +201,11 @@ export class EtcdLeaderElector implements LeaderElector {
       if (this.life.signal.aborted) break;
       failures = term.established ? 0 : failures + 1;
       const pause = backoffMs(this.timings, failures, this.random);
-      // During an outage every attempt fails the same way: say so once, not every second.
-      if (!term.established && reason !== lastFailure) this.warn(`cannot campaign (${reason}); retrying every ${pause} ms or so`);
-      lastFailure = term.established ? undefined : reason;
+      // During an outage every attempt fails: say so at the first failure, then every 10 s, not every second.
+      if (!term.established && (failures === 1 || this.clock.now() - lastFailureLog >= FAILURE_LOG_INTERVAL_MS)) {
+        this.warn(`cannot campaign (${reason}); attempt ${failures} failed, retrying with pauses up to ${this.timings.backoffMaxMs} ms`);
+        lastFailureLog = this.clock.now();
+      }
       await sleep(this.clock, pause, this.life.signal).catch(() => undefined);
     }
     try {
@@ -216,6 +221,7 @@ export class EtcdLeaderElector implements LeaderElector {
     // Our own keys from terms etcd could not be told about go first: behind one of them, this candidacy would
     // follow itself until that lease expired.
     if (this.orphans.size > 0) await this.revokeOrphans(signal);
+    signal.throwIfAborted();
     term.lastKeepAliveSent = this.clock.now();
     const lease = this.etcd.grantLease(this.timings.ttlSeconds, {
       keepAlive: (sentAt) => {
