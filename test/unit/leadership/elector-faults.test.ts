@@ -120,7 +120,8 @@ describe('etcd election loop: faults', () => {
 
   it('the race of issue 10: a candidates read held open while the keep-alive goes overdue, answered late: a new lease is granted and the elector leads', async () => {
     h = new Harness();
-    const a = h.node('a');
+    // A call deadline far beyond the step-down threshold: the term's end alone must abandon the held read.
+    const a = h.node('a', { callTimeoutMs: 10_000 });
     a.client.keepAlive = 'silent';
     // The first read is start()'s access check; the second is the campaign's. The second grant is held too, so
     // that the stale read answers while the next campaign is under way.
