@@ -99,6 +99,9 @@ describe('etcd leader election (3-member etcd on loopback)', () => {
     // Two-thirds of the 2 s ttl without a keep-alive, plus one check period.
     await until(() => !a.elector.isLeader(), 5_000, 'step down without quorum');
     expect(a.elector.fence()).toBeUndefined();
+    // isLeader() answers no at once; onLost follows from the election loop (the very call above may have been the
+    // one that noticed the overdue keep-alive).
+    await until(() => a.log.length === 2, 1_000, 'the leader-only parts to be stopped');
     expect(a.log).toEqual(['acquired', 'lost']);
     await cluster.start(cluster.members[1]!);
     await cluster.start(cluster.members[2]!);
