@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  INSTANCE_RUNNING_STATES,
+  INSTANCE_TERMINAL_STATES,
   executorIdOf,
   sleep,
   type Clock,
@@ -143,8 +145,8 @@ export class FakeExecutor {
 }
 
 const UP: LocalServiceInstanceState[] = ['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY', 'HEALTHY'];
-const TERMINAL: ReadonlySet<LocalServiceInstanceState> = new Set(['STOPPED', 'LOST']);
-const STOPPABLE: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
+const TERMINAL = INSTANCE_TERMINAL_STATES;
+const STOPPABLE = INSTANCE_RUNNING_STATES;
 
 export class FakeExecutorFleet {
   readonly executors = new Map<string, FakeExecutor>();

@@ -1,6 +1,10 @@
 import { pino, type Logger } from 'pino';
 import {
   ACTIVATION_STATES,
+  INSTANCE_RUNNING_STATES,
+  INSTANCE_STARTING_STATES,
+  RUNNING_SERVICE_STATES,
+  isSteady,
   INSTANCE_ACTIVE_STATES,
   LOCAL_SERVICE_STATES,
   MAINTENANCE_MESSAGE,
@@ -51,9 +55,7 @@ import { WorkingSet, type InstanceChange } from './working-set.js';
 import { Engine } from './engine/engine.js';
 import { DEFAULT_ENGINE_TIMINGS, type EngineDeps, type EngineTimings } from './engine/deps.js';
 import type { ExecutorDirectory, ExecutorView, InstanceScheduler } from './engine/ports.js';
-import { isSteady } from './engine/state-machine.js';
 import { Reconciler } from './reconciler.js';
-import { RUNNING_STATES, STARTING_STATES } from './reconciler-plan.js';
 import { StaleCleaner } from './stale-cleaner.js';
 
 export interface CreateControllerOptions {
@@ -354,7 +356,7 @@ class DroveController implements Controller {
     let numActiveLocalServices = 0;
     for (const id of engine.serviceIds()) {
       const state = engine.stateOf(id);
-      if (state === 'ACTIVE' || state === 'CONFIG_TESTING') numActiveLocalServices++;
+      if (state && RUNNING_SERVICE_STATES.has(state)) numActiveLocalServices++;
     }
     return {
       leader: this.leaderAddress() ?? 'Leader election underway',
@@ -535,6 +537,6 @@ function toView(record: { executorId: string; state: ExecutorView['state']; node
 function needsReconciliation(change: InstanceChange): boolean {
   if (!change.previous) return true;
   if (change.previous.state === change.instance.state) return false;
-  const counted = (s: LocalServiceInstanceState) => STARTING_STATES.has(s) || RUNNING_STATES.has(s);
+  const counted = (s: LocalServiceInstanceState) => INSTANCE_STARTING_STATES.has(s) || INSTANCE_RUNNING_STATES.has(s);
   return counted(change.previous.state) && !counted(change.instance.state);
 }

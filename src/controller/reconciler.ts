@@ -1,9 +1,8 @@
 import type { Logger } from 'pino';
-import { INSTANCE_ACTIVE_STATES, type Clock, type LocalServiceInstanceInfo } from '../model/index.js';
+import { INSTANCE_LIVE_STATES, isSteady, type Clock, type LocalServiceInstanceInfo } from '../model/index.js';
 import type { ResolvedOptions } from './config.js';
 import type { Engine } from './engine/engine.js';
 import type { ExecutorDirectory } from './engine/ports.js';
-import { isSteady } from './engine/state-machine.js';
 import { plan, planIsEmpty } from './reconciler-plan.js';
 import type { WorkingSet } from './working-set.js';
 
@@ -156,8 +155,8 @@ export class Reconciler {
     const removed = new Set(removedExecutors);
     const lost: LocalServiceInstanceInfo[] = [];
     for (const instance of d.workingSet.allInstances()) {
-      // UNKNOWN: being recovered by a restarted executor; if that never finishes it is lost too.
-      if (!INSTANCE_ACTIVE_STATES.has(instance.state) && instance.state !== 'UNKNOWN') continue;
+      // UNKNOWN too: being recovered by a restarted executor; if that never finishes it is lost as well.
+      if (!INSTANCE_LIVE_STATES.has(instance.state)) continue;
       if (removed.has(instance.executorId) || d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs)) {
         lost.push({ ...instance, state: 'LOST', errorMessage: 'Instance lost', updated: now });
       }

@@ -1,5 +1,6 @@
 import {
   INSTANCE_ACTIVE_STATES,
+  INSTANCE_LIVE_STATES,
   localServiceInstanceStateChangeMetadata,
   type Clock,
   type LocalServiceInfo,
@@ -106,7 +107,7 @@ export class WorkingSet {
    * containers), which are about to be running again and must not be started a second time.
    */
   plannableInstances(serviceId: string, now: number, staleAgeMs: number): LocalServiceInstanceInfo[] {
-    return this.fresh(serviceId, now, staleAgeMs, (s) => INSTANCE_ACTIVE_STATES.has(s) || s === 'UNKNOWN');
+    return this.fresh(serviceId, now, staleAgeMs, (s) => INSTANCE_LIVE_STATES.has(s));
   }
 
   private fresh(

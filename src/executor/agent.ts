@@ -10,11 +10,10 @@ import type {
 } from '../model/executor.js';
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
 import type { ExecutorState } from '../model/states.js';
-import { EXECUTOR_STATES } from '../model/states.js';
+import { EXECUTOR_ELIGIBLE_STATES, EXECUTOR_STATES, isTerminal } from '../model/states.js';
 import { errorText } from './checks.js';
 import type { ControllerClient } from './controller-client.js';
 import type { InstanceEngine } from './instances/engine.js';
-import { isTerminal } from './instances/transitions.js';
 import { parseExecutorMessage, respond } from './messages.js';
 import { Reporter } from './reporter.js';
 import type { ResourceManager } from './resources.js';
@@ -129,7 +128,7 @@ export class ExecutorAgent {
     }
     switch (message.type) {
       case 'START_LOCAL_SERVICE_INSTANCE': {
-        if (this.executorState !== 'ACTIVE' && this.executorState !== 'UNREADY') {
+        if (!EXECUTOR_ELIGIBLE_STATES.has(this.executorState)) {
           return respond(message.header, 'FAILED', `Executor is ${this.executorState}; it does not start instances`);
         }
         const result = this.deps.engine.start(message.spec);

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { durationMs, failure, INSTANCE_TOKEN_STATES, systemClock, type Clock } from '../../model/index.js';
+import { durationMs, failure, INSTANCE_LIVE_STATES, systemClock, type Clock } from '../../model/index.js';
 import { StoreUnavailableError } from '../store/store.js';
 import type { ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
@@ -87,7 +87,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
           isLive: (serviceId, instanceId) => {
             if (!core.isLeader()) return true;
             const state = core.serviceInstance(serviceId, instanceId)?.state;
-            return state !== undefined && INSTANCE_TOKEN_STATES.has(state);
+            return state !== undefined && INSTANCE_LIVE_STATES.has(state);
           },
         },
     limits,

@@ -1,11 +1,13 @@
-import type {
-  Clock,
-  ExecutorAddress,
-  ExecutorNodeData,
-  ExecutorResourceSnapshot,
-  ExecutorState,
-  ExecutorSummary,
-  LocalServiceInstanceInfo,
+import {
+  EXECUTOR_BLACKLISTED_STATES,
+  EXECUTOR_ELIGIBLE_STATES,
+  type Clock,
+  type ExecutorAddress,
+  type ExecutorNodeData,
+  type ExecutorResourceSnapshot,
+  type ExecutorState,
+  type ExecutorSummary,
+  type LocalServiceInstanceInfo,
 } from '../../model/index.js';
 import type { EventLog } from '../events.js';
 import type { StateStore, StoredExecutor } from '../store/store.js';
@@ -62,11 +64,6 @@ export type ExecutorChangeListener = (change: ExecutorChange) => void;
  * (the scheduler drops its soft reservations for those).
  */
 export type ResourceListener = (executorId: string, reflectedInstanceIds: readonly string[]) => void;
-
-/** States in which local-service instances may be placed (§5.5 step 2, §6.9). */
-export const ELIGIBLE_EXECUTOR_STATES: ReadonlySet<ExecutorState> = new Set(['ACTIVE', 'UNREADY']);
-/** States the reconciler treats as blacklisted (§5.3 step 4). */
-export const BLACKLISTED_EXECUTOR_STATES: ReadonlySet<ExecutorState> = new Set(['BLACKLISTED', 'BLACKLIST_REQUESTED']);
 
 interface Entry {
   executorId: string;
@@ -145,7 +142,7 @@ export class ExecutorRegistry {
     const snapshotIsNewer = nodeData.updated >= entry.snapshotTime;
     entry.nodeData = snapshotIsNewer ? nodeData : { ...nodeData, state: entry.nodeData.state };
     if (snapshotIsNewer) entry.snapshotTime = nodeData.updated;
-    if (BLACKLISTED_EXECUTOR_STATES.has(nodeData.executorState)) entry.blacklistRequested = false;
+    if (EXECUTOR_BLACKLISTED_STATES.has(nodeData.executorState)) entry.blacklistRequested = false;
     this.refreshState(entry);
     if (snapshotIsNewer) this.notifyResources(executorId, nodeData.serviceInstances);
     return this.writer.request(executorId);
@@ -175,7 +172,7 @@ export class ExecutorRegistry {
   requestBlacklist(executorId: string): boolean {
     const entry = this.live.get(executorId);
     if (!entry) return false;
-    if (BLACKLISTED_EXECUTOR_STATES.has(entry.nodeData.executorState)) return true;
+    if (EXECUTOR_BLACKLISTED_STATES.has(entry.nodeData.executorState)) return true;
     entry.blacklistRequested = true;
     this.refreshState(entry);
     return true;
@@ -287,12 +284,12 @@ export class ExecutorRegistry {
 
   /** Where local-service instances may be placed: ACTIVE or UNREADY (§6.9). */
   eligible(): ExecutorRecord[] {
-    return this.all().filter((r) => ELIGIBLE_EXECUTOR_STATES.has(r.state));
+    return this.all().filter((r) => EXECUTOR_ELIGIBLE_STATES.has(r.state));
   }
 
   /** BLACKLISTED or BLACKLIST_REQUESTED (§5.3 step 4). */
   blacklisted(): ExecutorRecord[] {
-    return this.all().filter((r) => BLACKLISTED_EXECUTOR_STATES.has(r.state));
+    return this.all().filter((r) => EXECUTOR_BLACKLISTED_STATES.has(r.state));
   }
 
   /** Removed executors still remembered (for `/instances/last`). */
@@ -338,13 +335,13 @@ export class ExecutorRegistry {
   private refreshState(entry: Entry): void {
     const previous = entry.state;
     const own = entry.nodeData.executorState;
-    const next: ExecutorState = entry.blacklistRequested && !BLACKLISTED_EXECUTOR_STATES.has(own) ? 'BLACKLIST_REQUESTED' : own;
+    const next: ExecutorState = entry.blacklistRequested && !EXECUTOR_BLACKLISTED_STATES.has(own) ? 'BLACKLIST_REQUESTED' : own;
     if (next === previous) return;
     entry.state = next;
     const events = this.deps.events;
     if (next === 'BLACKLIST_REQUESTED') events.executorBlacklistRequested(entry.nodeData);
     else if (next === 'BLACKLISTED') events.executorBlacklisted(entry.nodeData);
-    else if (BLACKLISTED_EXECUTOR_STATES.has(previous) && ELIGIBLE_EXECUTOR_STATES.has(next)) {
+    else if (EXECUTOR_BLACKLISTED_STATES.has(previous) && EXECUTOR_ELIGIBLE_STATES.has(next)) {
       events.executorUnblacklisted(entry.nodeData);
     }
     this.notifyChange({ kind: 'stateChanged', executorId: entry.executorId, previous, state: next });

@@ -1,5 +1,6 @@
 import {
   localServiceStateChangeMetadata,
+  steadyStateOf,
   operationServiceId,
   type LocalServiceInfo,
   type LocalServiceOperation,
@@ -9,7 +10,6 @@ import {
 import type { OperationResult } from '../core.js';
 import type { EngineDeps } from './deps.js';
 import { ServiceRunner, stoppedError } from './service-runner.js';
-import { steadyState } from './state-machine.js';
 import { validateOperation, validateSpec } from './validator.js';
 
 export type StateListener = (serviceId: string, from: LocalServiceState, to: LocalServiceState) => void;
@@ -88,7 +88,7 @@ export class Engine {
     if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
     for (const info of services) {
       if (this.runners.has(info.serviceId)) continue;
-      this.addRunner(info.serviceId, steadyState(info.activationState)).start();
+      this.addRunner(info.serviceId, steadyStateOf(info.activationState)).start();
     }
   }
 

@@ -4,7 +4,7 @@ import { sleep } from '../../model/clock.js';
 import { durationMs } from '../../model/duration.js';
 import type { LocalServiceInstanceSpec } from '../../model/executor.js';
 import type { InstancePort, LocalServiceInstanceInfo } from '../../model/instance.js';
-import type { LocalServiceInstanceState } from '../../model/states.js';
+import { INSTANCE_STOP_ACCEPTED_STATES, isTerminal, type LocalServiceInstanceState } from '../../model/states.js';
 import type { CheckSpec, UserSpec } from '../../model/spec.js';
 import type { Checker, CheckTarget, HookOptions } from '../checks.js';
 import { errorText, runPreShutdownHooks } from '../checks.js';
@@ -16,7 +16,7 @@ import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContain
 import type { HostPathPolicy } from './host-paths.js';
 import { hostPathRefusal } from './host-paths.js';
 import type { InstanceAction } from './transitions.js';
-import { INSTANCE_TRANSITIONS, STOPPABLE_STATES, canTransition, isTerminal } from './transitions.js';
+import { INSTANCE_TRANSITIONS, canTransition } from './transitions.js';
 
 /** Docker's default pull timeout when a spec has none (Drove: 15 minutes). */
 const DEFAULT_PULL_TIMEOUT_MS = 15 * 60_000;
@@ -121,7 +121,7 @@ export class InstanceStateMachine {
 
   /** Asks the instance to stop; false when it is not in a state that can be stopped. */
   requestStop(reason = ''): boolean {
-    if (!STOPPABLE_STATES.has(this.current.state) || this.stopRequested()) return false;
+    if (!INSTANCE_STOP_ACCEPTED_STATES.has(this.current.state) || this.stopRequested()) return false;
     this.stopReason = reason;
     this.stopController.abort(new StopRequested());
     return true;

@@ -3,10 +3,9 @@ import {
   ALLOWED_OPERATIONS,
   SERVICE_TRANSITIONS,
   isAllowedTransition,
-  isSteady,
   workingStateFor,
 } from '../../../src/controller/engine/state-machine.js';
-import { LOCAL_SERVICE_STATES, type LocalServiceOperation } from '../../../src/model/index.js';
+import { LOCAL_SERVICE_STATES, isSteady, type LocalServiceOperation } from '../../../src/model/index.js';
 import { harness, type Harness } from './harness.js';
 import { testSpec } from '../../fixtures/specs.js';
 

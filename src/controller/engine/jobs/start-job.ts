@@ -1,9 +1,10 @@
 import {
+  INSTANCE_PROGRESSING_STATES,
+  INSTANCE_RUNNING_STATES,
   cpuCount,
   memoryMb,
   newInstanceId,
   type LocalServiceInstanceInfo,
-  type LocalServiceInstanceState,
 } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
 import type { SchedulingSession } from '../ports.js';
@@ -12,11 +13,8 @@ import { buildInstanceSpec } from './instance-spec.js';
 import { sendUntilAccepted, startMessage, stopMessage } from './messages.js';
 import { startTimeoutMs, type EffectiveOpSpec } from './timeouts.js';
 
-/** On the way to HEALTHY; any other state means the attempt failed (fail fast, §5.5). */
-const PROGRESSING: ReadonlySet<LocalServiceInstanceState> = new Set(['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY']);
-
-/** States in which an executor accepts STOP (§6.8). */
-const STOPPABLE: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
+const PROGRESSING = INSTANCE_PROGRESSING_STATES;
+const STOPPABLE = INSTANCE_RUNNING_STATES;
 
 export interface StartJobContext {
   deps: EngineDeps;
