@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { LOG_LEVELS, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 
 /**
@@ -128,7 +128,7 @@ export const ControllerConfigSchema = strict.object({
    */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
 }).superRefine((config, context) => {
   if (config.store.type === 'etcd' && !config.instanceAuth.secret) {
     context.addIssue({

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { RetryDelay } from '../model/backoff.js';
 import type { Clock } from '../model/clock.js';
 import type {
   ExecutorNodeData,
@@ -54,7 +55,7 @@ export class ExecutorAgent {
   private readonly reporter: Reporter;
   private cancelHeartbeat: (() => void) | undefined;
   private cancelGating: (() => void) | undefined;
-  private heartbeatDelay: number;
+  private readonly heartbeatRetry: RetryDelay;
   private heartbeatInFlight: Promise<void> | undefined;
   private heartbeatAgain = false;
   private stopped = false;
@@ -65,7 +66,7 @@ export class ExecutorAgent {
     private readonly deps: AgentDeps,
   ) {
     this.executorState = this.loadPersistedState();
-    this.heartbeatDelay = options.leaderRetryInitialMs;
+    this.heartbeatRetry = new RetryDelay(options.leaderRetryInitialMs, options.leaderRetryMaxMs);
     this.reporter = new Reporter(deps.client, () => deps.resources.snapshot(), deps.clock, deps.logger, {
       batchWindowMs: options.reportBatchWindowMs,
       retryInitialMs: options.leaderRetryInitialMs,
@@ -230,13 +231,13 @@ export class ExecutorAgent {
       nodeData: this.nodeData(),
     });
     if (result.status === 'ACCEPTED') {
-      this.heartbeatDelay = this.options.leaderRetryInitialMs;
+      this.heartbeatRetry.reset();
       this.scheduleHeartbeat(this.options.heartbeatMs);
       return;
     }
-    this.deps.logger.warn({ status: result.status, reason: result.message, retryInMs: this.heartbeatDelay }, 'node data not delivered');
-    this.scheduleHeartbeat(this.heartbeatDelay);
-    this.heartbeatDelay = Math.min(this.heartbeatDelay * 2, this.options.leaderRetryMaxMs);
+    const retryInMs = this.heartbeatRetry.next();
+    this.deps.logger.warn({ status: result.status, reason: result.message, retryInMs }, 'node data not delivered');
+    this.scheduleHeartbeat(retryInMs);
   }
 
   // ---- persisted executor state ----

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { LOG_LEVELS, UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 
 /**
@@ -141,7 +141,7 @@ export const ExecutorConfigSchema = strict.object({
   maxOpenFiles: z.number().int().min(64).optional(),
   options: ExecutorOptionsSchema.default(ExecutorOptionsSchema.parse({})),
   /** info: state changes and recoveries are worth a line each; probes are not. */
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
 });
 export type ExecutorConfigInput = z.input<typeof ExecutorConfigSchema>;
 export type ExecutorConfig = z.infer<typeof ExecutorConfigSchema>;

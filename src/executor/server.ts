@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
 import { executorIdOf } from '../model/ids.js';
+import { reachableHost } from '../model/listen-address.js';
 import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
 import { loadServerTls, peerTlsOptions } from '../model/tls.js';
 import { ExecutorAgent } from './agent.js';
@@ -69,7 +70,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const port = Number(new URL(address).port);
   const executorId = executorIdOf(resolved.hostname, port);
   const transportType = https ? 'HTTPS' : 'HTTP';
-  const url = `${https ? 'https' : 'http'}://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
+  const url = `${https ? 'https' : 'http'}://${reachableHost(config.server.host)}:${port}`;
 
   const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
   const instanceDeps: InstanceDeps = {

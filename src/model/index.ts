@@ -11,3 +11,6 @@ export * from './events.js';
 export * from './summary.js';
 export * from './api.js';
 export * from './clock.js';
+export * from './backoff.js';
+export * from './listen-address.js';
+export * from './log-levels.js';

@@ -338,33 +338,37 @@ export class InstanceStateMachine {
     return this.stopReason ? { state: 'STOPPING', error: this.stopReason } : { state: 'STOPPING' };
   }
 
-  private async readiness(): Promise<Outcome> {
-    const check = this.spec.readiness;
-    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return this.stopping();
+  /**
+   * Readiness and the first health check alike: after the check's initial delay (none for a re-adopted container),
+   * up to `attempts` probes `interval` apart until one passes. 'stopped' when a stop request comes first;
+   * otherwise whether one passed, and the last failure's message.
+   */
+  private async firstPass(check: CheckSpec): Promise<'stopped' | { passed: boolean; last: string }> {
+    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return 'stopped';
     let last = '';
     for (let attempt = 1; attempt <= check.attempts; attempt++) {
       const result = await this.probe(check);
-      if (this.stopRequested()) return this.stopping();
-      if (result.healthy) return { state: 'READY' };
+      if (this.stopRequested()) return 'stopped';
+      if (result.healthy) return { passed: true, last };
       last = result.message;
-      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return this.stopping();
+      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return 'stopped';
     }
-    this.deps.logger.info({ instanceId: this.instanceId, last }, 'readiness check failed');
+    return { passed: false, last };
+  }
+
+  private async readiness(): Promise<Outcome> {
+    const result = await this.firstPass(this.spec.readiness);
+    if (result === 'stopped') return this.stopping();
+    if (result.passed) return { state: 'READY' };
+    this.deps.logger.info({ instanceId: this.instanceId, last: result.last }, 'readiness check failed');
     return { state: 'READINESS_CHECK_FAILED', error: 'Readiness check failed' };
   }
 
   private async initialHealth(): Promise<Outcome> {
-    const check = this.spec.healthcheck;
-    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return this.stopping();
-    let last = '';
-    for (let attempt = 1; attempt <= check.attempts; attempt++) {
-      const result = await this.probe(check);
-      if (this.stopRequested()) return this.stopping();
-      if (result.healthy) return { state: 'HEALTHY' };
-      last = result.message;
-      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return this.stopping();
-    }
-    return { state: 'STOPPING', error: `Healthcheck failed:${last}` };
+    const result = await this.firstPass(this.spec.healthcheck);
+    if (result === 'stopped') return this.stopping();
+    if (result.passed) return { state: 'HEALTHY' };
+    return { state: 'STOPPING', error: `Healthcheck failed:${result.last}` };
   }
 
   private async continuousHealth(): Promise<Outcome> {
