@@ -1,12 +1,12 @@
 import {
   EXECUTOR_BLACKLISTED_STATES,
   EXECUTOR_ELIGIBLE_STATES,
+  INSTANCE_COUNTED_STATES,
   INSTANCE_RUNNING_STATES,
-  INSTANCE_STARTING_STATES,
   type ActivationState,
-  type ExecutorState,
   type LocalServiceInstanceInfo,
 } from '../model/index.js';
+import type { ExecutorRecord } from './cluster/registry.js';
 
 /**
  * "What must change" for one local service, as a pure function of desired state, executors and the service's
@@ -31,19 +31,15 @@ export interface PlanService {
   instancesPerHost: number;
 }
 
-export interface PlanExecutor {
-  executorId: string;
-  state: ExecutorState;
-}
+/** What the plan reads of an executor (the registry's records have it). */
+export type PlanExecutor = Pick<ExecutorRecord, 'executorId' | 'state'>;
 
 export interface InstancePlan {
   start: Array<{ executorId: string; count: number }>;
   stop: string[];
 }
 
-/** Starting and running instances count towards the desired number; leaving ones do not. */
-const counted = (instance: LocalServiceInstanceInfo) =>
-  INSTANCE_STARTING_STATES.has(instance.state) || INSTANCE_RUNNING_STATES.has(instance.state);
+const counted = (instance: LocalServiceInstanceInfo) => INSTANCE_COUNTED_STATES.has(instance.state);
 
 /**
  * @param instances the service's current records: active states plus UNKNOWN, not stale (the caller filters).

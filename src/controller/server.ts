@@ -23,7 +23,7 @@ export { buildControllerApp, type ControllerAppOptions };
 export interface RunningController {
   url: string;
   port: number;
-  core: Controller;
+  controller: Controller;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -89,7 +89,7 @@ export async function startControllerServer(given: ControllerConfig, opts: Start
     core = controller;
     const scheme = https ? 'https' : 'http';
     logger.info({ port, scheme, store: config.store.type }, 'controller listening');
-    return { url: `${scheme}://${reachableHost(config.server.host)}:${port}`, port, core: controller, app, close };
+    return { url: `${scheme}://${reachableHost(config.server.host)}:${port}`, port, controller, app, close };
   } catch (error) {
     await close();
     throw error;

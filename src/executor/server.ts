@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
+import { Periodic } from '../model/periodic.js';
 import { executorIdOf } from '../model/ids.js';
 import { reachableHost } from '../model/listen-address.js';
 import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
@@ -18,7 +19,7 @@ import type { InstanceDeps } from './instances/instance.js';
 import { InstanceLogWriter, instanceLogDir, rotationOf } from './logs.js';
 import { buildExecutorApp } from './app.js';
 import type { ExecutorHttpLimits } from './http-limits.js';
-import { startInstanceLogCleanup } from './log-cleanup.js';
+import { instanceLogCleanup } from './log-cleanup.js';
 import { reapZombies, recoverInstances } from './recovery.js';
 import type { HostTopology } from './resources.js';
 import { ResourceManager, buildLayout, discoverHostTopology } from './resources.js';
@@ -132,20 +133,17 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   agent = createdAgent;
   agent.start();
 
-  let cancelReaper: (() => void) | undefined;
   let stopping = false;
-  const scheduleReaper = () => {
-    cancelReaper = clock.setTimer(() => {
-      void reapZombies(recoveryDeps)
-        .catch((error: unknown) => logger.error({ error: errorText(error) }, 'zombie reaper failed'))
-        .finally(() => {
-          if (!stopping) scheduleReaper();
-        });
-    }, resolved.zombieCheckMs);
-  };
-  scheduleReaper();
+  const reaper = new Periodic({
+    name: 'zombie reaper',
+    clock,
+    intervalMs: resolved.zombieCheckMs,
+    run: () => reapZombies(recoveryDeps),
+    onError: (error) => logger.error({ error: errorText(error) }, 'zombie reaper failed'),
+  });
+  reaper.start();
   // Started after recovery, so instances adopted from a previous run count as live.
-  const stopLogCleanup = startInstanceLogCleanup({
+  const logCleanup = instanceLogCleanup({
     logDir: config.logDir,
     retentionMs: resolved.instanceLogRetentionMs,
     intervalMs: resolved.instanceLogCleanupMs,
@@ -156,6 +154,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     clock,
     onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
   });
+  logCleanup.start();
   logger.info({ url, executorId, hostname: resolved.hostname }, 'executor started');
 
   return {
@@ -166,8 +165,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     async stop(options = {}) {
       if (stopping) return;
       stopping = true;
-      cancelReaper?.();
-      stopLogCleanup();
+      await Promise.all([reaper.stop(), logCleanup.stop()]);
       if (options.leaveContainers) engine.detachAll();
       else for (const instance of engine.list()) engine.stop(instance.instanceId);
       await engine.drained();

@@ -14,3 +14,5 @@ export * from './clock.js';
 export * from './backoff.js';
 export * from './listen-address.js';
 export * from './log-levels.js';
+export * from './lifecycle.js';
+export * from './periodic.js';

@@ -95,6 +95,12 @@ export const INSTANCE_STARTING_STATES: ReadonlySet<LocalServiceInstanceState> = 
 /** The container runs and its checks pass or are being run: what an instance that does its job is in. */
 export const INSTANCE_RUNNING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
 
+/** Starting and running: what counts towards a service's desired number of instances (leaving ones do not). */
+export const INSTANCE_COUNTED_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
+  ...INSTANCE_STARTING_STATES,
+  ...INSTANCE_RUNNING_STATES,
+]);
+
 /** A freshly started instance on its way to HEALTHY; a start that reaches any other state has failed. */
 export const INSTANCE_PROGRESSING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
   'PENDING',

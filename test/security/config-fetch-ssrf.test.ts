@@ -53,7 +53,7 @@ describe('a service whose CONTROLLER_HTTP_FETCH config points at the controller 
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) }));
     h = await harness({ reconcileInterval: '1 day', ...options }, undefined, logger);
-    await h.controller.parts.reconciler.stop();
+    await h.controller.term!.reconciler.stop();
     await h.fleet.add('ex1.local', {});
     await h.submit({ type: 'CREATE', spec: fetchingSpec(hostname), instancesPerHost: 1 });
     await h.until(() => h!.controller.serviceSummary(ID)?.state === 'INACTIVE');

@@ -1,11 +1,11 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { durationMs, failure, INSTANCE_LIVE_STATES, systemClock, type Clock } from '../../model/index.js';
 import { StoreUnavailableError } from '../store/store.js';
-import type { ControllerCore } from '../core.js';
+import { NotLeaderError, type ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
 import type { ServerTlsMaterial } from '../../model/tls.js';
 import { Authenticator, DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth.js';
-import { ApiError, jsonValidationError } from './errors.js';
+import { ApiError, jsonValidationError, notLeaderError } from './errors.js';
 import { localServiceRoutes } from './localservices.js';
 import { clusterRoutes } from './cluster.js';
 import { executorRoutes } from './executors.js';
@@ -105,7 +105,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    const mapped = mapError(error, bodyLimit);
+    const mapped = mapError(error, bodyLimit, core);
     if (mapped.statusCode >= 500) request.log.error({ err: error }, 'request failed');
     reply.code(mapped.statusCode);
     for (const [name, value] of Object.entries(mapped.headers)) reply.header(name, value);
@@ -155,7 +155,9 @@ interface MappedError {
   headers: Record<string, string>;
 }
 
-function mapError(error: FastifyError | Error, bodyLimit: number): MappedError {
+function mapError(error: FastifyError | Error, bodyLimit: number, core: Pick<ControllerCore, 'leaderAddress'>): MappedError {
+  // Leadership ended while the request was under way: answered as the leader guard answers a follower.
+  if (error instanceof NotLeaderError) error = notLeaderError(core.leaderAddress());
   if (error instanceof ApiError) return { statusCode: error.statusCode, body: error.body, headers: error.headers };
   if (error instanceof StoreUnavailableError) {
     return {

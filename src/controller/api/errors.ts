@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import {
   failure,
   JSON_FAILURE_MESSAGE,
+  NOT_LEADER_MESSAGE,
   VALIDATION_FAILURE_MESSAGE,
   type ApiResponse,
 } from '../../model/index.js';
@@ -34,6 +35,11 @@ export function jsonValidationError(errors: string[], statusCode = 400): ApiErro
 /** A plain FAILED envelope with an HTTP status (e.g. 400 cancel failure, non-leader 400, 403). */
 export function failedError(statusCode: number, message: string, data?: unknown): ApiError {
   return new ApiError(statusCode, failure(message, data));
+}
+
+/** 400 "This node is not the leader controller", with the leader's address when known so clients can follow it. */
+export function notLeaderError(leader: string | undefined): ApiError {
+  return new ApiError(400, failure(NOT_LEADER_MESSAGE, leader ? { leader } : undefined));
 }
 
 export function sendEnvelope<T>(reply: FastifyReply, envelope: ApiResponse<T>, statusCode = 200): FastifyReply {

@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../model/index.js';
 import type { ResolvedOptions } from '../config.js';
 import type { WorkingSet } from '../working-set.js';
-import type { EventSink, ExecutorDirectory, InstanceScheduler, MessageSender } from './ports.js';
+import type { ExecutorMessenger } from '../cluster/messenger.js';
+import type { Scheduler } from '../cluster/scheduler.js';
+import type { EventSink, ExecutorDirectory } from './ports.js';
 
 /** Engine constants that are not operator options; overridable for tests and the benchmark. */
 export interface EngineTimings {
@@ -31,8 +33,8 @@ export interface EngineDeps {
   logger: Logger;
   workingSet: WorkingSet;
   executors: ExecutorDirectory;
-  scheduler: InstanceScheduler;
-  messenger: MessageSender;
+  scheduler: Pick<Scheduler, 'openSession'>;
+  messenger: ExecutorMessenger;
   events: EventSink;
   /** Signs the instance tokens given to containers (§6.1). */
   instanceAuthSecret: string;

@@ -51,7 +51,7 @@ describe('start and stop jobs against fake executors', () => {
 
   async function activeService(options: Record<string, unknown>, executor: Parameters<Harness['fleet']['add']>[1]) {
     h = await harness({ reconcileInterval: '1 day', ...options });
-    await h.controller.parts.reconciler.stop();
+    await h.controller.term!.reconciler.stop();
     await h.fleet.add('ex1.local', executor);
     await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'INACTIVE');

@@ -116,7 +116,7 @@ describe('store failures in the engine', () => {
       throw new StoreUnavailableError('disk full');
     };
     expect((await h.controller.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).ok).toBe(true);
-    await h.until(() => h.controller.parts.engine.stateOf('TEST_SPEC-00001') === undefined);
+    await h.until(() => h.controller.term!.engine.stateOf('TEST_SPEC-00001') === undefined);
     expect(h.controller.serviceSummary('TEST_SPEC-00001')).toBeUndefined();
   });
 

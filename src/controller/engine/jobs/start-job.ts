@@ -7,7 +7,7 @@ import {
   type ExecutorAddress,
 } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
-import type { SchedulingSession } from '../ports.js';
+import type { SchedulingSession } from '../../cluster/scheduler.js';
 import { isAbort, withRetries, type Job } from './batch.js';
 import { buildInstanceSpec } from './instance-spec.js';
 import { sendUntilAccepted, startMessage, stopMessage } from './messages.js';
@@ -45,7 +45,7 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
   const { deps, serviceId, executorId } = ctx;
   const info = deps.workingSet.service(serviceId);
   if (!info) return false;
-  const executor = deps.executors.executor(executorId);
+  const executor = deps.executors.byId(executorId);
   if (!executor) {
     deps.logger.warn({ serviceId, executorId }, 'Start skipped: executor no longer known');
     return false;
