@@ -75,6 +75,13 @@ export const ExecutorOptionsSchema = strict.object({
   allowedMountDirs: hostDirList().default([]),
   /** Host directories EXECUTOR_LOCAL_FILE configs may read here. Empty = none (the controller's option too). */
   allowedLocalFileDirs: hostDirList().default([]),
+  /**
+   * EXECUTOR_HTTP_FETCH may reach this host's loopback, link-local (cloud metadata included) and unspecified
+   * addresses. Off: anyone who may create a service could otherwise read the executor host's own services (a
+   * Docker API on a TCP port) and the metadata service's credentials through a config file. For a config server
+   * on the executor's host only; the controller has the same option for CONTROLLER_HTTP_FETCH.
+   */
+  allowConfigFetchFromLocalAddresses: z.boolean().default(false),
 });
 export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
 

@@ -97,6 +97,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: resolved.stopGraceSeconds,
     hostPaths: { allowedMountDirs: config.options.allowedMountDirs, allowedLocalFileDirs: config.options.allowedLocalFileDirs },
+    configFetch: { allowLocalAddresses: config.options.allowConfigFetchFromLocalAddresses },
   };
   const engine = new InstanceEngine(instanceDeps);
   const client = new ControllerClient({

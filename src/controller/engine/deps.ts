@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../model/index.js';
+import { DEFAULT_CONFIG_FETCH_TIMEOUT_MS, MAX_CONFIG_FETCH_BYTES } from '../../model/http-config-fetch.js';
 import type { ResolvedOptions } from '../config.js';
 import type { WorkingSet } from '../working-set.js';
 import type { ExecutorMessenger } from '../cluster/messenger.js';
@@ -12,17 +13,17 @@ export interface EngineTimings {
   messageRetryIntervalMs: number;
   /** ...for up to 30 s (an executor busy pulling or restarting answers within that). */
   messageRetryWindowMs: number;
-  /** CONTROLLER_HTTP_FETCH: a config server slower than this fails the start attempt (it is retried). */
+  /** CONTROLLER_HTTP_FETCH timeouts a spec does not set: a config server slower fails the start attempt (it is retried). */
   configFetchTimeoutMs: number;
-  /** Largest config body the controller inlines (decision 10: 1 MiB, Drove meant that but wrote 2 ^ 20 = 22). */
+  /** Largest config body the controller inlines. */
   configFetchMaxBytes: number;
 }
 
 export const DEFAULT_ENGINE_TIMINGS: EngineTimings = {
   messageRetryIntervalMs: 1_000,
   messageRetryWindowMs: 30_000,
-  configFetchTimeoutMs: 10_000,
-  configFetchMaxBytes: 1024 * 1024,
+  configFetchTimeoutMs: DEFAULT_CONFIG_FETCH_TIMEOUT_MS,
+  configFetchMaxBytes: MAX_CONFIG_FETCH_BYTES,
 };
 
 /** Everything actions and jobs use; one object so a runner can hand it down unchanged. */

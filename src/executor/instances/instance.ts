@@ -11,7 +11,7 @@ import { errorText, runPreShutdownHooks } from '../checks.js';
 import type { InstanceLogWriter } from '../logs.js';
 import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
-import { configTar, resolveConfigs } from './configs.js';
+import { configTar, resolveConfigs, type ConfigFetchPolicy } from './configs.js';
 import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec } from './container-spec.js';
 import type { HostPathPolicy } from './host-paths.js';
 import { hostPathRefusal } from './host-paths.js';
@@ -47,6 +47,8 @@ export interface InstanceDeps {
   stopGraceSeconds: number;
   /** This host's bounds on volume mounts and local files, re-checked before a container is created. */
   hostPaths: HostPathPolicy;
+  /** Where EXECUTOR_HTTP_FETCH configs may be fetched from. */
+  configFetch: ConfigFetchPolicy;
 }
 
 interface Outcome {
@@ -229,7 +231,7 @@ export class InstanceStateMachine {
     try {
       const refused = await hostPathRefusal(this.spec, this.deps.hostPaths);
       if (refused) return { state: 'START_FAILED', error: refused };
-      const files = await resolveConfigs(this.spec.configs ?? []);
+      const files = await resolveConfigs(this.spec.configs ?? [], this.deps.configFetch);
       for (let attempt = 1; ; attempt++) {
         try {
           await this.createAndStart(files);

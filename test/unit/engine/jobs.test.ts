@@ -1,11 +1,9 @@
-import { createServer, type Server } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { harness, type Harness } from './harness.js';
 import { testSpec } from '../../fixtures/specs.js';
 import { startTimeoutMs, effectiveOpSpec } from '../../../src/controller/engine/jobs/timeouts.js';
 import { instanceAuthToken } from '../../../src/controller/engine/jobs/instance-token.js';
-import { fetchConfig } from '../../../src/controller/engine/jobs/config-fetch.js';
 import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
 import { nameUuid, type ExecutorMessage } from '../../../src/model/index.js';
 
@@ -143,54 +141,5 @@ describe('start and stop jobs against fake executors', () => {
     await h.submit({ type: 'STOP_INSTANCES', serviceId: ID, instanceIds: [instance!.instanceId] });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && h.controller.serviceInstance(ID, instance!.instanceId)?.state === 'STOPPED');
     expect(h.fleet.sent.filter((m) => m.type === 'STOP_LOCAL_SERVICE_INSTANCE')).toHaveLength(1);
-  });
-});
-
-describe('CONTROLLER_HTTP_FETCH configs (decision 10)', () => {
-  let server: Server | undefined;
-  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
-
-  async function serve(handler: Parameters<typeof createServer>[1]): Promise<number> {
-    server = createServer(handler);
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return (server.address() as { port: number }).port;
-  }
-
-  it('fetches from the given hostname with standard base64 basic auth', async () => {
-    let auth: string | undefined;
-    let path: string | undefined;
-    const port = await serve((req, res) => {
-      auth = req.headers.authorization;
-      path = req.url;
-      res.end('config-body');
-    });
-    const body = await fetchConfig(
-      { protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/cfg', username: 'us?r', password: 'p>ss~~' },
-      { timeoutMs: 5_000, maxBytes: 1024 * 1024, allowLocalAddresses: true },
-    );
-    expect(body.toString()).toBe('config-body');
-    expect(path).toBe('/cfg');
-    // '?', '>' and '~' make standard and URL-safe base64 differ.
-    expect(auth).toBe(`Basic ${Buffer.from('us?r:p>ss~~').toString('base64')}`);
-    expect(auth).toMatch(/[+/]/);
-  });
-
-  it('accepts 1 MiB and refuses more', async () => {
-    const size = { n: 1024 * 1024 };
-    const port = await serve((_req, res) => res.end(Buffer.alloc(size.n, 'a')));
-    const http = { protocol: 'HTTP' as const, hostname: '127.0.0.1', port, path: '/' };
-    expect((await fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024, allowLocalAddresses: true })).length).toBe(1024 * 1024);
-    size.n = 1024 * 1024 + 1;
-    await expect(fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024, allowLocalAddresses: true })).rejects.toThrow(/larger than 1048576 bytes/);
-  });
-
-  it('fails on a status outside successCodes', async () => {
-    const port = await serve((_req, res) => {
-      res.statusCode = 404;
-      res.end('nope');
-    });
-    await expect(
-      fetchConfig({ protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/x' }, { timeoutMs: 5_000, maxBytes: 1024, allowLocalAddresses: true }),
-    ).rejects.toThrow(/returned HTTP 404/);
   });
 });
