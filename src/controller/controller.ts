@@ -30,7 +30,7 @@ import {
 import { peerTlsOptions } from '../model/tls.js';
 import { resolveOptions, type ControllerConfig, type ResolvedOptions } from './config.js';
 import { NotLeaderError, type ControllerCore, type DashboardData, type OperationResult } from './core.js';
-import { HttpExecutorMessenger } from './executor-client.js';
+import { HttpExecutorMessenger } from './cluster/http-messenger.js';
 import type { ExecutorMessenger } from './cluster/messenger.js';
 import { DEFAULT_ENGINE_TIMINGS, type EngineTimings } from './engine/deps.js';
 import { validateSpec } from './engine/validator.js';

@@ -14,8 +14,8 @@ import type { ExecutorState } from '../model/states.js';
 import { EXECUTOR_ELIGIBLE_STATES, EXECUTOR_STATES, isTerminal } from '../model/states.js';
 import { errorText } from './checks.js';
 import type { ControllerClient } from './controller-client.js';
-import type { InstanceEngine } from './instances/engine.js';
-import { parseExecutorMessage, respond } from './messages.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
+import { parseExecutorMessage, respond } from './message-parser.js';
 import { Reporter } from './reporter.js';
 import type { ResourceManager } from './resources.js';
 

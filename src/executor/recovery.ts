@@ -19,7 +19,7 @@ import {
   LOCAL_SERVICE_JOB_TYPE,
   type RecoverySpec,
 } from './instances/container-spec.js';
-import type { InstanceEngine } from './instances/engine.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
 import type { ContainerRuntime, ContainerSummary } from './runtime/runtime.js';
 
 /**

@@ -14,7 +14,7 @@ import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
 import type { ExecutorConfig } from './config.js';
 import { outgoingSecret, resolveExecutorOptions } from './config.js';
 import { ControllerClient } from './controller-client.js';
-import { InstanceEngine } from './instances/engine.js';
+import { InstanceEngine } from './instances/instance-engine.js';
 import type { InstanceDeps } from './instances/instance.js';
 import { InstanceLogWriter, instanceLogDir, rotationOf } from './logs.js';
 import { buildExecutorApp } from './app.js';

@@ -11,7 +11,7 @@ import { clusterRoutes } from './cluster.js';
 import { executorRoutes } from './executors.js';
 import { eventRoutes } from './events.js';
 import { internalRoutes } from './internal.js';
-import { messageRoutes } from './messages.js';
+import { messageRoutes } from './controller-messages.js';
 import { logRoutes, type LogProxyOptions } from './logs.js';
 import { applicationRoutes } from './applications.js';
 import { openApiRoutes } from './openapi.js';

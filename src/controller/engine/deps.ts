@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../model/index.js';
 import { DEFAULT_CONFIG_FETCH_TIMEOUT_MS, MAX_CONFIG_FETCH_BYTES } from '../../model/http-config-fetch.js';
 import type { ResolvedOptions } from '../config.js';
-import type { WorkingSet } from '../working-set.js';
+import type { WorkingSet } from '../term/working-set.js';
 import type { ExecutorMessenger } from '../cluster/messenger.js';
 import type { Scheduler } from '../cluster/scheduler.js';
 import type { EventSink, ExecutorDirectory } from './ports.js';

@@ -1,7 +1,7 @@
 import { NEVER_SET, type ClusterStateManager } from '../cluster/maintenance.js';
 import type { ExecutorRegistry } from '../cluster/registry.js';
-import type { Engine } from '../engine/engine.js';
-import type { WorkingSet } from '../working-set.js';
+import type { LocalServiceEngine } from '../engine/local-service-engine.js';
+import type { WorkingSet } from '../term/working-set.js';
 
 /**
  * What the read queries see of a leader term: its parts, read-only. The queries are plain functions of a view, so
@@ -10,7 +10,7 @@ import type { WorkingSet } from '../working-set.js';
 export interface TermView {
   readonly workingSet: Pick<WorkingSet, 'services' | 'service' | 'serviceCount' | 'instances' | 'instance' | 'currentInstances'>;
   readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries'>;
-  readonly engine: Pick<Engine, 'stateOf' | 'serviceIds'>;
+  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds'>;
   readonly maintenance: Pick<ClusterStateManager, 'state'>;
 }
 

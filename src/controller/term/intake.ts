@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ControllerMessage, LocalServiceInstanceInfo, MessageResponse } from '../../model/index.js';
 import type { ExecutorRegistry } from '../cluster/registry.js';
-import type { WorkingSet } from '../working-set.js';
+import type { WorkingSet } from './working-set.js';
 
 export function reply(message: ControllerMessage, status: MessageResponse['status'], reason?: string): MessageResponse {
   return reason === undefined ? { header: message.header, status } : { header: message.header, status, message: reason };

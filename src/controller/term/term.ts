@@ -15,11 +15,11 @@ import type { ExecutorMessenger } from '../cluster/messenger.js';
 import { ExecutorRegistry } from '../cluster/registry.js';
 import { Scheduler } from '../cluster/scheduler.js';
 import type { EngineTimings } from '../engine/deps.js';
-import { Engine } from '../engine/engine.js';
-import { Reconciler } from '../reconciler.js';
-import { StaleCleaner } from '../stale-cleaner.js';
+import { LocalServiceEngine } from '../engine/local-service-engine.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+import { StaleCleaner } from '../reconcile/stale-cleaner.js';
 import type { StateStore, StoredState } from '../store/store.js';
-import { WorkingSet, type InstanceChange } from '../working-set.js';
+import { WorkingSet, type InstanceChange } from './working-set.js';
 import type { TermView } from '../queries/view.js';
 import { MessageIntake } from './intake.js';
 
@@ -56,7 +56,7 @@ export class LeaderTerm implements Runnable {
   readonly maintenance: ClusterStateManager;
   readonly scheduler: Scheduler;
   readonly blacklisting: BlacklistingService;
-  readonly engine: Engine;
+  readonly engine: LocalServiceEngine;
   readonly reconciler: Reconciler;
   readonly staleCleaner: StaleCleaner;
   readonly intake: MessageIntake;
@@ -93,7 +93,7 @@ export class LeaderTerm implements Runnable {
     });
     this.scheduler = new Scheduler({ registry: this.registry, clock });
     this.blacklisting = new BlacklistingService({ registry: this.registry, messenger, clock });
-    this.engine = new Engine(
+    this.engine = new LocalServiceEngine(
       {
         options,
         timings: context.timings,

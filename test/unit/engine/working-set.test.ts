@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkingSet } from '../../../src/controller/working-set.js';
+import { WorkingSet } from '../../../src/controller/term/working-set.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { DroveEventType, LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';

@@ -5,7 +5,7 @@ import {
   planIsEmpty,
   type PlanExecutor,
   type PlanService,
-} from '../../../src/controller/reconciler-plan.js';
+} from '../../../src/controller/reconcile/plan.js';
 import {
   EXECUTOR_BLACKLISTED_STATES,
   EXECUTOR_ELIGIBLE_STATES,

@@ -2,11 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { harness, type Harness } from '../engine/harness.js';
 import { testSpec } from '../../fixtures/specs.js';
-import { Reconciler } from '../../../src/controller/reconciler.js';
+import { Reconciler } from '../../../src/controller/reconcile/reconciler.js';
 import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
 import { ManualClock, type LocalServiceState } from '../../../src/model/index.js';
-import type { Engine } from '../../../src/controller/engine/engine.js';
-import type { WorkingSet } from '../../../src/controller/working-set.js';
+import type { LocalServiceEngine } from '../../../src/controller/engine/local-service-engine.js';
+import type { WorkingSet } from '../../../src/controller/term/working-set.js';
 
 const ID = 'TEST_SPEC-00001';
 
@@ -256,7 +256,7 @@ describe('reconciler guards (§10.4.5-6)', () => {
         reads++;
       },
     } as unknown as WorkingSet;
-    const engine = { stateOf: (): LocalServiceState | undefined => undefined } as unknown as Engine;
+    const engine = { stateOf: (): LocalServiceState | undefined => undefined } as unknown as LocalServiceEngine;
     const reconciler = new Reconciler({
       engine,
       workingSet,

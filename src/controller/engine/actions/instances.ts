@@ -1,5 +1,5 @@
 import type { ClusterOpSpec, LocalServiceInfo, LocalServiceState } from '../../../model/index.js';
-import { plan } from '../../reconciler-plan.js';
+import { plan } from '../../reconcile/plan.js';
 import { runBatch, type Job } from '../jobs/batch.js';
 import { startJob } from '../jobs/start-job.js';
 import { stopJob } from '../jobs/stop-job.js';

@@ -10,7 +10,7 @@ import type { EngineDeps } from '../deps.js';
 import type { SchedulingSession } from '../../cluster/scheduler.js';
 import { isAbort, withRetries, type Job } from './batch.js';
 import { buildInstanceSpec } from './instance-spec.js';
-import { sendUntilAccepted, startMessage, stopMessage } from './messages.js';
+import { sendUntilAccepted, startMessage, stopMessage } from './executor-messages.js';
 import { startTimeoutMs, type EffectiveOpSpec } from './timeouts.js';
 
 

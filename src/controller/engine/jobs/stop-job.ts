@@ -1,7 +1,7 @@
 import { INSTANCE_ACTIVE_STATES } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
 import { withRetries, type Job } from './batch.js';
-import { sendUntilAccepted, stopMessage } from './messages.js';
+import { sendUntilAccepted, stopMessage } from './executor-messages.js';
 import type { EffectiveOpSpec } from './timeouts.js';
 
 export interface StopJobContext {

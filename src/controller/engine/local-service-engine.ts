@@ -23,7 +23,7 @@ export type StateListener = (serviceId: string, from: LocalServiceState, to: Loc
  * runner, in the steady state of its record, without validating the stored spec again (options may have become
  * stricter meanwhile; a stored service must still be managed); stop() drops them all.
  */
-export class Engine implements Runnable {
+export class LocalServiceEngine implements Runnable {
   private readonly lifecycle = new RunLifecycle('local service engine');
   private readonly runners = new Map<string, ServiceRunner>();
   private readonly listeners = new Set<StateListener>();

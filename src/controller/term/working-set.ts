@@ -5,9 +5,9 @@ import {
   type Clock,
   type LocalServiceInfo,
   type LocalServiceInstanceInfo,
-} from '../model/index.js';
-import type { StateStore } from './store/store.js';
-import type { EventSink } from './engine/ports.js';
+} from '../../model/index.js';
+import type { StateStore } from '../store/store.js';
+import type { EventSink } from '../engine/ports.js';
 
 export interface InstanceChange {
   instance: LocalServiceInstanceInfo;

@@ -5,8 +5,8 @@ import {
   INSTANCE_RUNNING_STATES,
   type ActivationState,
   type LocalServiceInstanceInfo,
-} from '../model/index.js';
-import type { ExecutorRecord } from './cluster/registry.js';
+} from '../../model/index.js';
+import type { ExecutorRecord } from '../cluster/registry.js';
 
 /**
  * "What must change" for one local service, as a pure function of desired state, executors and the service's

@@ -8,15 +8,15 @@ import {
   type LocalServiceInstanceInfo,
   type RunState,
   type Runnable,
-} from '../model/index.js';
-import type { ResolvedOptions } from './config.js';
-import type { Engine } from './engine/engine.js';
-import type { ExecutorDirectory } from './engine/ports.js';
-import { plan, planIsEmpty } from './reconciler-plan.js';
-import type { WorkingSet } from './working-set.js';
+} from '../../model/index.js';
+import type { ResolvedOptions } from '../config.js';
+import type { LocalServiceEngine } from '../engine/local-service-engine.js';
+import type { ExecutorDirectory } from '../engine/ports.js';
+import { plan, planIsEmpty } from './plan.js';
+import type { WorkingSet } from '../term/working-set.js';
 
 export interface ReconcilerDeps {
-  engine: Engine;
+  engine: LocalServiceEngine;
   workingSet: WorkingSet;
   executors: ExecutorDirectory;
   /** Removes executors whose heartbeats stopped; returns their ids (ExecutorRegistry.sweepStale). */

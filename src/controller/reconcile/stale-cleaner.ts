@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { INSTANCE_ACTIVE_STATES, Periodic, type Clock, type RunState, type Runnable } from '../model/index.js';
-import type { ResolvedOptions } from './config.js';
-import type { Engine } from './engine/engine.js';
-import type { WorkingSet } from './working-set.js';
+import { INSTANCE_ACTIVE_STATES, Periodic, type Clock, type RunState, type Runnable } from '../../model/index.js';
+import type { ResolvedOptions } from '../config.js';
+import type { LocalServiceEngine } from '../engine/local-service-engine.js';
+import type { WorkingSet } from '../term/working-set.js';
 
 /**
  * Stale data cleaner (§5.9), part of a leader term, every `staleCheckIntervalMs`: destroys INACTIVE services untouched for
@@ -14,7 +14,7 @@ export class StaleCleaner implements Runnable {
 
   constructor(
     private readonly deps: {
-      engine: Engine;
+      engine: LocalServiceEngine;
       workingSet: WorkingSet;
       clock: Clock;
       options: ResolvedOptions;
