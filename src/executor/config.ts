@@ -83,7 +83,6 @@ export const ExecutorOptionsSchema = strict.object({
    */
   allowConfigFetchFromLocalAddresses: z.boolean().default(false),
 });
-export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
 
 export const ExecutorConfigSchema = strict.object({
   server: strict

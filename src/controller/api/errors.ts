@@ -1,4 +1,3 @@
-import type { FastifyReply } from 'fastify';
 import {
   failure,
   JSON_FAILURE_MESSAGE,
@@ -42,6 +41,3 @@ export function notLeaderError(leader: string | undefined): ApiError {
   return new ApiError(400, failure(NOT_LEADER_MESSAGE, leader ? { leader } : undefined));
 }
 
-export function sendEnvelope<T>(reply: FastifyReply, envelope: ApiResponse<T>, statusCode = 200): FastifyReply {
-  return reply.code(statusCode).type('application/json').send(envelope);
-}
