@@ -153,6 +153,17 @@ describe('leadership (decisions 12-13)', () => {
     expect(controller!.inMaintenanceWindow()).toBe(false);
   });
 
+  it('a heartbeat still being stored when leadership is lost keeps its executor in the store', async () => {
+    const { elector, fleet } = await setup();
+    await elector.gain();
+    const executor = await fleet.add('ex1.local');
+    executor.state = 'UNREADY';
+    const answer = fleet.heartbeat(executor);
+    await elector.lose();
+    await answer;
+    expect((await store.load()).executors.map((e) => [e.executorId, e.nodeData.executorState])).toEqual([[executor.executorId, 'UNREADY']]);
+  });
+
   it('a service that lost its leader mid-operation comes back in its steady state', async () => {
     const { elector, fleet, until } = await setup();
     await elector.gain();
