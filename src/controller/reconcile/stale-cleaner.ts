@@ -5,7 +5,7 @@ import type { LocalServiceEngine } from '../engine/local-service-engine.js';
 import type { WorkingSet } from '../term/working-set.js';
 
 /**
- * Stale data cleaner (§5.9), part of a leader term, every `staleCheckIntervalMs`: destroys INACTIVE services untouched for
+ * Stale data cleaner, part of a leader term, every `staleCheckIntervalMs`: destroys INACTIVE services untouched for
  * `staleServiceAge` (only when the operator set it, decision 15) and prunes instance history to the newest
  * `maxStaleInstancesCount` records younger than `staleInstanceAge`.
  */
