@@ -232,9 +232,13 @@ describe('fixed ports through the engine', () => {
       await h.submit({ type: 'CREATE', spec: old, instancesPerHost: 1 });
       await h.submit({ type: 'CREATE', spec: fresh, instancesPerHost: 1 });
       await h.until(() => h.controller.serviceSummary('OLD-1')?.state === 'INACTIVE' && h.controller.serviceSummary('NEW-1')?.state === 'INACTIVE');
-      await h.submit({ type: 'ACTIVATE', serviceId: 'OLD-1' });
-      // At once, while OLD-1's activation is still pending or running.
-      expect(await h.controller.submitOperation(activate())).toEqual({ ok: false, errors: [TAKEN('OLD-1')] });
+      // Side by side: the second is validated while OLD-1 is still INACTIVE with its ACTIVATE waiting in the slot.
+      const [first, second] = await Promise.all([
+        h.controller.submitOperation({ type: 'ACTIVATE', serviceId: 'OLD-1' }),
+        h.controller.submitOperation(activate()),
+      ]);
+      expect(first).toEqual({ ok: true, serviceId: 'OLD-1' });
+      expect(second).toEqual({ ok: false, errors: [TAKEN('OLD-1')] });
       await h.until(() => h.controller.serviceSummary('OLD-1')?.state === 'ACTIVE' && h.controller.serviceInstances('OLD-1', ['HEALTHY']).length === 1);
       expect(await h.controller.submitOperation(activate())).toEqual({ ok: false, errors: [TAKEN('OLD-1')] });
       await h.submit({ type: 'DEACTIVATE', serviceId: 'OLD-1' });

@@ -66,7 +66,8 @@ describe('instance with hostAccess', () => {
 
   it('is START_FAILED with the reason, and no container is created, when this host does not allow it', async () => {
     const { deps, sm, reports } = setup(NOTHING, { hostLevelInstance: true, hostAccess: { network: true } });
-    await sm.run();
+    sm.run();
+    await until(deps.clock, () => sm.state === 'STOPPED' || sm.state === 'HEALTHY');
     expect(reports.map((r) => r.state)).toEqual(['PENDING', 'PROVISIONING', 'STARTING', 'START_FAILED', 'DEPROVISIONING', 'STOPPED']);
     expect(reports.at(-1)!.errorMessage).toBe('Host network refused by this executor: options.enableHostNetwork is not set');
     expect(deps.runtime.calls.filter((c) => c.startsWith('create'))).toEqual([]);
