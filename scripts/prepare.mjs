@@ -193,9 +193,15 @@ function staticBusyboxPresent() {
   return false;
 }
 
-/** Builds drove-ts/httpd:1 (scripts/images.sh; needs a static busybox). Up to date images are left alone. */
+/**
+ * Builds drove-ts/httpd:1 and drove-ts/node-exporter:1 (scripts/images.sh; they need a static busybox and Debian's
+ * prometheus-node-exporter). Up to date images are left alone.
+ */
 export function ensureImages() {
   if (!staticBusyboxPresent()) aptInstall('busybox-static', 'the test image needs a static busybox');
+  if (!existsSync('/usr/bin/prometheus-node-exporter')) {
+    aptInstall('prometheus-node-exporter', 'the node_exporter image needs the prometheus-node-exporter package');
+  }
   log('images: bash scripts/images.sh');
   run('bash', [join(root, 'scripts', 'images.sh')]);
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { capabilityName, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 
 /**
@@ -47,6 +47,17 @@ export const ControllerOptionsSchema = strict.object({
   allowedLocalFileDirs: hostDirList().default([]),
   disableCmdlArgs: z.boolean().default(false),
   enableRawDeviceAccess: z.boolean().default(false),
+  /**
+   * Host namespaces and privileges (spec `hostAccess`, docs/host-access.md), each off until the operator turns
+   * it on: a container on the host network can reach every local-only service of the host and bind its ports; in
+   * the host PID namespace it sees (and with enough capabilities signals) every process; a privileged container
+   * is root on the host. Whoever may create a service gets what these allow, on every executor.
+   */
+  enableHostNetwork: z.boolean().default(false),
+  enableHostPid: z.boolean().default(false),
+  enablePrivilegedContainers: z.boolean().default(false),
+  /** Capabilities `hostAccess.addCapabilities` may name (CAP_ prefix optional; ALL = any). Empty = none. */
+  allowedCapabilities: z.array(capabilityName()).default([]),
   disableReadAuth: z.boolean().default(false),
   auditedHttpMethods: z.array(z.string()).default(['POST', 'PUT']),
   /**

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { UserSpecSchema, capabilityName, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 
 /**
@@ -75,6 +75,17 @@ export const ExecutorOptionsSchema = strict.object({
   allowedMountDirs: hostDirList().default([]),
   /** Host directories EXECUTOR_LOCAL_FILE configs may read here. Empty = none (the controller's option too). */
   allowedLocalFileDirs: hostDirList().default([]),
+  /**
+   * This host's own consent to the spec's `hostAccess` (docs/host-access.md), checked before a container is
+   * created whatever the controller allowed. Off by default, like the controller's options of the same names:
+   * every executor host keeps the CONTROLLER secret, so without this a single compromised host could start
+   * privileged, host-network containers on every other host.
+   */
+  enableHostNetwork: z.boolean().default(false),
+  enableHostPid: z.boolean().default(false),
+  enablePrivilegedContainers: z.boolean().default(false),
+  /** Capabilities instances may add here (CAP_ prefix optional; ALL = any). Empty = none. */
+  allowedCapabilities: z.array(capabilityName()).default([]),
 });
 export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
 

@@ -95,6 +95,12 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: resolved.stopGraceSeconds,
     hostPaths: { allowedMountDirs: config.options.allowedMountDirs, allowedLocalFileDirs: config.options.allowedLocalFileDirs },
+    hostAccess: {
+      enableHostNetwork: config.options.enableHostNetwork,
+      enableHostPid: config.options.enableHostPid,
+      enablePrivilegedContainers: config.options.enablePrivilegedContainers,
+      allowedCapabilities: config.options.allowedCapabilities,
+    },
   };
   const engine = new InstanceEngine(instanceDeps);
   const client = new ControllerClient({

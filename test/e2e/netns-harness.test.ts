@@ -44,6 +44,18 @@ describe('network namespace hosts', () => {
     expect(mainPs).not.toMatch(/harness-\d/);
   });
 
+  it('gives each host its own hostname: a container on the host network gets it, and the host network is the host\'s', async () => {
+    for (const host of cluster.hosts) {
+      const out = await host.docker(['run', '--rm', '--network', 'host', TEST_IMAGE, 'sh', '-c', 'hostname; ip -o -4 addr show eth0']);
+      const [hostname, addresses] = out.trim().split('\n');
+      expect(hostname).toBe(host.hostname);
+      expect(host.hostname).toBe(host.name);
+      expect(addresses).toContain(`${host.address}/24`);
+    }
+    // The machine itself keeps its hostname.
+    expect(execFileSync('hostname', { encoding: 'utf8' }).trim()).not.toMatch(/^dt\d+h\d+$/);
+  });
+
   it('lets a process inside a host reach a server listening on the gateway address', async () => {
     const server: Server = createServer((_req, res) => res.end('from-gateway'));
     await new Promise<void>((resolve) => server.listen(0, cluster.gateway, resolve));

@@ -51,6 +51,9 @@ export class Engine {
       stateOf: (id) => this.stateOf(id),
       service: (id) => ws.service(id),
       instance: (sid, iid) => ws.instance(sid, iid),
+      services: () => ws.services(),
+      pendingOperation: (id) => this.runners.get(id)?.pendingOperation()?.type,
+      instances: (id) => ws.instances(id),
     });
   }
 

@@ -83,6 +83,11 @@ export class ServiceRunner {
     return this.slot !== undefined;
   }
 
+  /** The operation waiting in the slot (or being run by the current action), if any. */
+  pendingOperation(): LocalServiceOperation | undefined {
+    return this.slot;
+  }
+
   start(): void {
     this.loop ??= this.run().catch((error) => this.log.error({ err: error }, 'Service runner crashed'));
   }

@@ -2,6 +2,7 @@ import type { LocalServiceInstanceInfo } from '../../model/instance.js';
 import type { LocalServiceInstanceSpec } from '../../model/executor.js';
 import type { LoggingSpec, UserSpec } from '../../model/spec.js';
 import { DEFAULT_LOGGING } from '../../model/spec.js';
+import { effectiveHostAccess } from '../../model/host-access.js';
 import type { ContainerSpec, DeviceMapping, DeviceRequest, LogDriverConfig } from '../runtime/runtime.js';
 
 /** Pure translation of an instance spec into the container the executor creates (§3.4 Run). */
@@ -45,7 +46,7 @@ export interface ContainerContext {
  * Spec fields needed only to create the container, several of them secrets (env values, the instance token,
  * config contents and fetch credentials, args): a re-adopted container already has them, so labels leave them out.
  */
-export const CREATION_ONLY_FIELDS = ['env', 'args', 'configs', 'volumes', 'devices', 'userSpec', 'instanceAuthToken'] as const;
+export const CREATION_ONLY_FIELDS = ['env', 'args', 'configs', 'volumes', 'devices', 'userSpec', 'instanceAuthToken', 'hostAccess'] as const;
 export type RecoverySpec = Omit<LocalServiceInstanceSpec, (typeof CREATION_ONLY_FIELDS)[number]>;
 
 /** The spec as recovery needs it: identity, image, resources, ports, checks, logging and pre-shutdown hooks. */
@@ -57,6 +58,14 @@ export function recoverySpec(spec: LocalServiceInstanceSpec): RecoverySpec {
 
 export function containerName(spec: Pick<LocalServiceInstanceSpec, 'serviceId' | 'instanceId'>): string {
   return `${spec.serviceId}-${spec.instanceId}`;
+}
+
+/**
+ * Each port is bound on the host under its own number: host level instances (Drove), and instances on the host
+ * network, whose ports are the host's (docs/host-access.md). Otherwise every port gets a free host port.
+ */
+export function hasFixedPorts(spec: Pick<LocalServiceInstanceSpec, 'hostLevelInstance' | 'hostAccess'>): boolean {
+  return spec.hostLevelInstance || spec.hostAccess?.network === true;
 }
 
 /** Env in Drove's order: HOST, user env, DROVE_CONTAINER_ID, PORT_*, then the DROVE_* identity variables. */
@@ -144,6 +153,7 @@ export function buildContainerSpec(spec: LocalServiceInstanceSpec, ctx: Containe
   }
   const user = spec.userSpec ?? ctx.defaultUserSpec;
   const { mappings, requests } = devices(spec);
+  const access = effectiveHostAccess(spec.hostAccess) ?? {};
   return {
     name: containerName(spec),
     image: spec.executable.url,
@@ -156,11 +166,14 @@ export function buildContainerSpec(spec: LocalServiceInstanceSpec, ctx: Containe
       [LABEL_INSTANCE_RECOVERY]: JSON.stringify(recoverySpec(spec)),
       [LABEL_INSTANCE_INFO]: JSON.stringify(ctx.info),
     },
-    ports: spec.ports.map((p) => ({
-      containerPort: p.port,
-      hostPort: ctx.hostPorts[p.name]!,
-      protocol: p.type === 'UDP' ? 'udp' : 'tcp',
-    })),
+    // On the host network nothing is published: the process binds the host's ports itself.
+    ports: access.network
+      ? []
+      : spec.ports.map((p) => ({
+          containerPort: p.port,
+          hostPort: ctx.hostPorts[p.name]!,
+          protocol: p.type === 'UDP' ? 'udp' : 'tcp',
+        })),
     ...(ctx.physicalCores.length > 0 ? { cpusetCpus: ctx.physicalCores.join(',') } : {}),
     ...(ctx.numaPinning && numaNodes.size > 0 ? { cpusetMems: [...numaNodes].sort().join(',') } : {}),
     ...(memoryMB > 0 ? { memoryBytes: memoryMB * 2 ** 20 } : {}),
@@ -174,5 +187,11 @@ export function buildContainerSpec(spec: LocalServiceInstanceSpec, ctx: Containe
     logging: logDriver(spec.loggingSpec, spec.instanceId),
     ...(user ? { user: user.group ? `${user.user}:${user.group}` : user.user } : {}),
     ...(ctx.maxOpenFiles ? { maxOpenFiles: ctx.maxOpenFiles } : {}),
+    ...(access.network ? { hostNetwork: true } : {}),
+    ...(access.pid ? { hostPid: true } : {}),
+    ...(access.privileged ? { privileged: true } : {}),
+    ...(access.addCapabilities ? { capAdd: access.addCapabilities } : {}),
+    ...(access.dropCapabilities ? { capDrop: access.dropCapabilities } : {}),
+    ...(access.readOnlyRootFilesystem ? { readOnlyRootFilesystem: true } : {}),
   };
 }

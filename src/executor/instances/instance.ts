@@ -12,7 +12,10 @@ import type { InstanceLogWriter } from '../logs.js';
 import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
 import { configTar, resolveConfigs } from './configs.js';
-import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec } from './container-spec.js';
+import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec, hasFixedPorts } from './container-spec.js';
+import { effectiveHostAccess } from '../../model/host-access.js';
+import type { HostAccessPolicy } from './host-access.js';
+import { hostAccessRefusal } from './host-access.js';
 import type { HostPathPolicy } from './host-paths.js';
 import { hostPathRefusal } from './host-paths.js';
 import type { InstanceAction } from './transitions.js';
@@ -47,6 +50,8 @@ export interface InstanceDeps {
   stopGraceSeconds: number;
   /** This host's bounds on volume mounts and local files, re-checked before a container is created. */
   hostPaths: HostPathPolicy;
+  /** Which host namespaces and privileges this host lets instances have, re-checked before a container is created. */
+  hostAccess: HostAccessPolicy;
 }
 
 interface Outcome {
@@ -227,7 +232,7 @@ export class InstanceStateMachine {
 
   private async runContainer(): Promise<Outcome> {
     try {
-      const refused = await hostPathRefusal(this.spec, this.deps.hostPaths);
+      const refused = hostAccessRefusal(this.spec, this.deps.hostAccess) ?? (await hostPathRefusal(this.spec, this.deps.hostPaths));
       if (refused) return { state: 'START_FAILED', error: refused };
       const files = await resolveConfigs(this.spec.configs ?? []);
       for (let attempt = 1; ; attempt++) {
@@ -236,7 +241,7 @@ export class InstanceStateMachine {
           break;
         } catch (error) {
           // A free port found by binding 0 can be taken by someone else before Docker binds it: pick new ones.
-          if (this.spec.hostLevelInstance || attempt >= PORT_CLASH_ATTEMPTS || !isPortClash(error)) throw error;
+          if (hasFixedPorts(this.spec) || attempt >= PORT_CLASH_ATTEMPTS || !isPortClash(error)) throw error;
           this.deps.logger.warn({ instanceId: this.instanceId, error: errorText(error) }, 'host port taken meanwhile; retrying');
           if (this.containerId) await this.deps.runtime.removeContainer(this.containerId);
           this.containerId = undefined;
@@ -252,11 +257,13 @@ export class InstanceStateMachine {
   private async createAndStart(files: Awaited<ReturnType<typeof resolveConfigs>>): Promise<void> {
     const hostPorts: Record<string, number> = {};
     const ports: Record<string, InstancePort> = {};
+    const fixed = hasFixedPorts(this.spec);
     for (const p of this.spec.ports) {
-      hostPorts[p.name] = this.spec.hostLevelInstance ? p.port : await this.deps.allocatePort();
+      hostPorts[p.name] = fixed ? p.port : await this.deps.allocatePort();
       ports[p.name] = { containerPort: p.port, hostPort: hostPorts[p.name]!, portType: p.type };
     }
-    this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports } };
+    const hostAccess = effectiveHostAccess(this.spec.hostAccess);
+    this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports }, ...(hostAccess ? { hostAccess } : {}) };
     const cores = this.spec.resources.flatMap((r) => (r.type === 'CPU' ? Object.values(r.cores).flat() : []));
     const containerSpec = buildContainerSpec(this.spec, {
       hostname: this.deps.hostname,

@@ -77,6 +77,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
+    // Docker wants the CAP_ prefix (API 1.40+ normalizes to it); ALL is spelt as is.
+    const capability = (name: string) => (name === 'ALL' ? name : `CAP_${name}`);
     const exposed: Record<string, object> = {};
     const bindings: Record<string, Array<{ HostPort: string }>> = {};
     for (const p of spec.ports) {
@@ -112,6 +114,12 @@ export class DockerRuntime implements ContainerRuntime {
         })),
         LogConfig: { Type: spec.logging.type, Config: spec.logging.config },
         ...(spec.maxOpenFiles ? { Ulimits: [{ Name: 'nofile', Soft: spec.maxOpenFiles, Hard: spec.maxOpenFiles }] } : {}),
+        ...(spec.hostNetwork ? { NetworkMode: 'host' } : {}),
+        ...(spec.hostPid ? { PidMode: 'host' } : {}),
+        ...(spec.privileged ? { Privileged: true } : {}),
+        ...(spec.capAdd ? { CapAdd: spec.capAdd.map(capability) } : {}),
+        ...(spec.capDrop ? { CapDrop: spec.capDrop.map(capability) } : {}),
+        ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
       },
     });
     return container.id;

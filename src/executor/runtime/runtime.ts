@@ -56,6 +56,15 @@ export interface ContainerSpec {
   user?: string;
   /** nofile soft = hard limit. */
   maxOpenFiles?: number;
+  /** The host's network namespace; `ports` is then empty (nothing is published: the ports are the host's). */
+  hostNetwork?: boolean;
+  /** The host's PID namespace. */
+  hostPid?: boolean;
+  privileged?: boolean;
+  /** Linux capability names without the CAP_ prefix, or ALL. */
+  capAdd?: string[];
+  capDrop?: string[];
+  readOnlyRootFilesystem?: boolean;
 }
 
 export interface ContainerStatus {

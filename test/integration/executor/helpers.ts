@@ -30,7 +30,7 @@ export const repoRoot = join(import.meta.dirname, '..', '..', '..');
 
 /** Builds the offline test image (idempotent); fails loudly when docker is absent. */
 export function ensureImage(): void {
-  execFileSync('bash', [join(repoRoot, 'scripts', 'images.sh')], { stdio: 'inherit' });
+  execFileSync('bash', [join(repoRoot, 'scripts', 'images.sh'), 'httpd'], { stdio: 'inherit' });
 }
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {

@@ -167,6 +167,18 @@ describe('openapi', () => {
     expect(spec.properties.name.pattern).toBeDefined();
     expect(JSON.stringify(doc.components.schemas.LocalServiceOperation)).toContain('UPDATE_INSTANCE_COUNT');
   });
+
+  test('documents hostAccess in the spec and the instance record, each field described', async () => {
+    const doc = (await api.inject({ url: '/apis/openapi.json', headers: GUEST })).json();
+    const access = doc.components.schemas.LocalServiceSpec.properties.hostAccess;
+    expect(Object.keys(access.properties).sort()).toEqual(
+      ['addCapabilities', 'dropCapabilities', 'network', 'pid', 'privileged', 'readOnlyRootFilesystem'],
+    );
+    for (const field of Object.values(access.properties) as Array<{ description?: string }>) expect(field.description).toBeTruthy();
+    expect(access.properties.network.description).toContain('enableHostNetwork');
+    expect(access.properties.addCapabilities.items.description).toContain('NET_ADMIN');
+    expect(doc.components.schemas.LocalServiceInstanceInfo.properties.hostAccess.description).toContain('applied');
+  });
 });
 
 describe('openapi completeness', () => {

@@ -33,6 +33,9 @@ function ctx(opts: {
       const found = sid === serviceId ? opts.instances?.find((i) => i.instanceId === iid) : undefined;
       return found && ({ ...found, serviceId, serviceName: 'S', executorId: 'E', resources: [], metadata: {}, errorMessage: '', created: 0, updated: 0 } as LocalServiceInstanceInfo);
     },
+    services: () => (info ? [info] : []),
+    pendingOperation: () => undefined,
+    instances: () => [],
   };
 }
 

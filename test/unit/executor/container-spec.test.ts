@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContainerSpec, containerEnv, logDriver } from '../../../src/executor/instances/container-spec.js';
+import { buildContainerSpec, containerEnv, hasFixedPorts, logDriver, recoverySpec } from '../../../src/executor/instances/container-spec.js';
 import type { ContainerContext } from '../../../src/executor/instances/container-spec.js';
 import { instanceSpec } from './fakes.js';
 
@@ -85,5 +85,50 @@ describe('container spec', () => {
       type: 'syslog',
       config: { 'syslog-address': 'udp://log:514', tag: 'p-SI-1-s', 'syslog-facility': 'daemon' },
     });
+  });
+
+  it('maps hostAccess to host namespaces, privileges, capabilities and a read-only root filesystem', () => {
+    const spec = instanceSpec({
+      hostLevelInstance: true,
+      hostAccess: {
+        network: true,
+        pid: true,
+        privileged: true,
+        addCapabilities: ['NET_ADMIN', 'SYS_TIME'],
+        dropCapabilities: ['ALL'],
+        readOnlyRootFilesystem: true,
+      },
+    });
+    const c = buildContainerSpec(spec, ctx({ hostPorts: { main: 8000 } }));
+    expect(c).toMatchObject({
+      hostNetwork: true,
+      hostPid: true,
+      privileged: true,
+      capAdd: ['NET_ADMIN', 'SYS_TIME'],
+      capDrop: ['ALL'],
+      readOnlyRootFilesystem: true,
+    });
+    // On the host network nothing is published: the process binds the host's port itself.
+    expect(c.ports).toEqual([]);
+    expect(c.env).toContain('PORT_8000=8000');
+  });
+
+  it('asks for nothing without hostAccess, or with fields that ask for nothing', () => {
+    for (const hostAccess of [undefined, { network: false, pid: false, privileged: false, addCapabilities: [], dropCapabilities: [], readOnlyRootFilesystem: false }]) {
+      const c = buildContainerSpec(instanceSpec(hostAccess ? { hostAccess } : {}), ctx());
+      for (const field of ['hostNetwork', 'hostPid', 'privileged', 'capAdd', 'capDrop', 'readOnlyRootFilesystem']) expect(c).not.toHaveProperty(field);
+      expect(c.ports).toEqual([{ containerPort: 8000, hostPort: 41000, protocol: 'tcp' }]);
+    }
+  });
+
+  it('host level and host network instances bind their own port numbers', () => {
+    expect(hasFixedPorts(instanceSpec())).toBe(false);
+    expect(hasFixedPorts(instanceSpec({ hostLevelInstance: true }))).toBe(true);
+    // Whatever the sender says about host level: on the host network the ports are the host's.
+    expect(hasFixedPorts(instanceSpec({ hostAccess: { network: true } }))).toBe(true);
+  });
+
+  it('keeps hostAccess out of the recovery label (creation only; the instance info label reports it)', () => {
+    expect(recoverySpec(instanceSpec({ hostAccess: { pid: true } }))).not.toHaveProperty('hostAccess');
   });
 });

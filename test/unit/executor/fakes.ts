@@ -138,6 +138,7 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: 10,
     hostPaths: { allowedMountDirs: [], allowedLocalFileDirs: [] },
+    hostAccess: { enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] },
     ...overrides,
   } as InstanceDeps & { runtime: FakeRuntime; checker: ScriptedChecker; clock: ManualClock };
 }
