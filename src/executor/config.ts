@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
+import { DockerAuthSchema } from './docker-auth.js';
 
 /**
  * Executor configuration (YAML, `drove executor --config executor.yml`). Every default says why it has that
@@ -139,6 +140,8 @@ export const ExecutorConfigSchema = strict.object({
    * (a container start would fail with "error setting rlimit type 7"). Set it where dockerd allows it.
    */
   maxOpenFiles: z.number().int().min(64).optional(),
+  /** Credentials for private registries, per registry host, sent with every pull (Drove's dockerAuth; docker-auth.ts). */
+  dockerAuth: DockerAuthSchema.optional(),
   options: ExecutorOptionsSchema.default(ExecutorOptionsSchema.parse({})),
   /** info: state changes and recoveries are worth a line each; probes are not. */
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -12,6 +12,7 @@ import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
 import type { ExecutorConfig } from './config.js';
 import { outgoingSecret, resolveExecutorOptions } from './config.js';
 import { ControllerClient } from './controller-client.js';
+import { DockerAuth } from './docker-auth.js';
 import { InstanceEngine } from './instances/engine.js';
 import type { InstanceDeps } from './instances/instance.js';
 import { InstanceLogWriter, instanceLogDir, rotationOf } from './logs.js';
@@ -71,6 +72,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const transportType = https ? 'HTTPS' : 'HTTP';
   const url = `${https ? 'https' : 'http'}://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
 
+  const dockerAuth = new DockerAuth(config.dockerAuth);
   const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
   const instanceDeps: InstanceDeps = {
     runtime,
@@ -82,6 +84,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     resources,
     numaPinning: !config.resources.disableNUMAPinning,
     cacheImages: config.cacheImages,
+    dockerAuth,
     ...(config.defaultUserSpec ? { defaultUserSpec: config.defaultUserSpec } : {}),
     ...(config.maxOpenFiles ? { maxOpenFiles: config.maxOpenFiles } : {}),
     executorEnv: deps.executorEnv ?? process.env,
@@ -155,7 +158,8 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     clock,
     onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
   });
-  logger.info({ url, executorId, hostname: resolved.hostname }, 'executor started');
+  // The registries that have credentials, never the credentials.
+  logger.info({ url, executorId, hostname: resolved.hostname, dockerAuthRegistries: dockerAuth.registries() }, 'executor started');
 
   return {
     url,

@@ -8,6 +8,8 @@ import type { LocalServiceInstanceState } from '../../model/states.js';
 import type { CheckSpec, UserSpec } from '../../model/spec.js';
 import type { Checker, CheckTarget, HookOptions } from '../checks.js';
 import { errorText, runPreShutdownHooks } from '../checks.js';
+import type { DockerAuth } from '../docker-auth.js';
+import { isCredentialRefusal, registryOfImage } from '../docker-auth.js';
 import type { InstanceLogWriter } from '../logs.js';
 import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
@@ -35,6 +37,8 @@ export interface InstanceDeps {
   resources: ResourceManager;
   numaPinning: boolean;
   cacheImages: boolean;
+  /** Registry credentials (executor config dockerAuth), sent with every pull from their registry. */
+  dockerAuth?: DockerAuth;
   defaultUserSpec?: UserSpec;
   maxOpenFiles?: number;
   executorEnv: Record<string, string | undefined>;
@@ -208,12 +212,28 @@ export class InstanceStateMachine {
       if (pull.signal.aborted) fail();
       else pull.signal.addEventListener('abort', fail, { once: true });
     });
+    const credentials = this.deps.dockerAuth?.credentialsFor(url);
+    this.deps.logger.info(
+      { instanceId: this.instanceId, image: url, registry: credentials?.registry ?? registryOfImage(url), dockerAuthEntry: credentials?.entry ?? null },
+      'pulling image',
+    );
     try {
-      await Promise.race([this.deps.runtime.pullImage(url, { timeoutMs, signal: pull.signal }), aborted]);
+      const options = { timeoutMs, signal: pull.signal, ...(credentials ? { auth: credentials.auth } : {}) };
+      await Promise.race([this.deps.runtime.pullImage(url, options), aborted]);
       return { state: 'STARTING' };
     } catch (error) {
       if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: 'Pull operation interrupted' };
       const message = errorText(error);
+      // Refused credentials are a configuration error only the operator can fix: shown now, on every host, not
+      // hidden by a cached copy until a host without one cannot start the service (docs/drove-config.md).
+      if (credentials && isCredentialRefusal(message)) {
+        return {
+          state: 'PROVISIONING_FAILED',
+          error:
+            `Error while pulling image ${url}: ${message} (registry ${credentials.registry} refused the credentials of ` +
+            `dockerAuth entry ${JSON.stringify(credentials.entry)}; a local copy of the image is not used when the registry refuses them)`,
+        };
+      }
       if (await this.deps.runtime.imageExists(url).catch(() => false)) {
         this.deps.logger.warn({ instanceId: this.instanceId, image: url, error: message }, 'pull failed; using the image present locally');
         return { state: 'STARTING' };
