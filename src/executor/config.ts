@@ -3,8 +3,10 @@ import { hostname as osHostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { megabytesSize } from '../model/data-size.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 import { DockerAuthSchema } from './docker-auth.js';
+import { MetadataConfigSchema } from './metadata.js';
 
 /**
  * Executor configuration (YAML, `drove executor --config executor.yml`). Every default says why it has that
@@ -40,6 +42,14 @@ export const ExecutorResourcesSchema = strict.object({
    * sysfs lies (some containers). Keys are NUMA node ids.
    */
   numaNodes: z.record(z.string().regex(/^\d+$/, { error: 'NUMA node ids must be integers' }), NumaNodeOverrideSchema).optional(),
+  /**
+   * Every container gets all NVIDIA GPUs of the host (Docker DeviceRequests driver nvidia, count -1: `--gpus all`),
+   * as Drove's option does: GPUs are neither discovered nor shared out. Needs nvidia-container-toolkit on the host;
+   * without it every container start fails. Off by default: most hosts have no GPU.
+   */
+  enableNvidiaGpu: z.boolean().default(false),
+  /** Key/values shown in the executor's node data (`metadata`), from Drove's CONFIGURED and ENVIRONMENT providers. */
+  metadata: MetadataConfigSchema.default(MetadataConfigSchema.parse({})),
 });
 export type ExecutorResourcesConfig = z.infer<typeof ExecutorResourcesSchema>;
 
@@ -76,6 +86,26 @@ export const ExecutorOptionsSchema = strict.object({
   allowedMountDirs: hostDirList().default([]),
   /** Host directories EXECUTOR_LOCAL_FILE configs may read here. Empty = none (the controller's option too). */
   allowedLocalFileDirs: hostDirList().default([]),
+  /**
+   * Docker's log buffer per container (log option max-buffer-size, with mode non-blocking): output waits here while
+   * the log driver is slow (a syslog server, a busy disk) instead of blocking the service's writes; what overflows
+   * it is dropped. Drove's option and default: 10 MB, 1 to 128 MB.
+   */
+  logBufferSize: megabytesSize({ min: 1, max: 128 }).default(10),
+  /**
+   * Size of one file of Docker's local log cache (dual logging, log option cache-max-size) of RSYSLOG containers:
+   * the copy `docker logs` and this executor's log files read, since syslog itself cannot be read back. Drove's
+   * option and default: 20 MB (10 MB to 100 GB).
+   */
+  cacheFileSize: megabytesSize({ min: 10, max: 100 * 1024 }).default(20),
+  /** Files of that cache (cache-max-file). Drove's default 3, at most 1024; 0 means the default, as in Drove. */
+  cacheFileCount: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024)
+    .default(3)
+    .transform((count) => (count === 0 ? 3 : count)),
 });
 export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
 

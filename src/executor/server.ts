@@ -16,6 +16,7 @@ import { DockerAuth } from './docker-auth.js';
 import { InstanceEngine } from './instances/engine.js';
 import type { InstanceDeps } from './instances/instance.js';
 import { InstanceLogWriter, instanceLogDir, rotationOf } from './logs.js';
+import { executorMetadata } from './metadata.js';
 import { buildExecutorApp } from './app.js';
 import type { ExecutorHttpLimits } from './http-limits.js';
 import { startInstanceLogCleanup } from './log-cleanup.js';
@@ -72,7 +73,10 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const transportType = https ? 'HTTPS' : 'HTTP';
   const url = `${https ? 'https' : 'http'}://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
 
+  const executorEnv = deps.executorEnv ?? process.env;
   const dockerAuth = new DockerAuth(config.dockerAuth);
+  const metadata = executorMetadata(config.resources.metadata, executorEnv);
+  for (const { key, reason } of metadata.leftOut) logger.error({ key, reason }, 'executor metadata key left out');
   const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
   const instanceDeps: InstanceDeps = {
     runtime,
@@ -85,9 +89,15 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     numaPinning: !config.resources.disableNUMAPinning,
     cacheImages: config.cacheImages,
     dockerAuth,
+    containerOptions: {
+      logBufferMB: config.options.logBufferSize,
+      logCacheFileMB: config.options.cacheFileSize,
+      logCacheFileCount: config.options.cacheFileCount,
+      enableNvidiaGpu: config.resources.enableNvidiaGpu,
+    },
     ...(config.defaultUserSpec ? { defaultUserSpec: config.defaultUserSpec } : {}),
     ...(config.maxOpenFiles ? { maxOpenFiles: config.maxOpenFiles } : {}),
-    executorEnv: deps.executorEnv ?? process.env,
+    executorEnv,
     allocatePort: freePort,
     openLog: (spec) =>
       new InstanceLogWriter(
@@ -115,6 +125,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
       transportType,
       executorId,
       tags: config.tags,
+      metadata: metadata.metadata,
       dataDir: config.dataDir,
       heartbeatMs: resolved.heartbeatMs,
       leaderRetryInitialMs: resolved.leaderRetryInitialMs,

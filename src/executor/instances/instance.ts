@@ -14,6 +14,7 @@ import type { InstanceLogWriter } from '../logs.js';
 import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
 import { configTar, resolveConfigs } from './configs.js';
+import type { ExecutorContainerOptions } from './container-spec.js';
 import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec } from './container-spec.js';
 import type { HostPathPolicy } from './host-paths.js';
 import { hostPathRefusal } from './host-paths.js';
@@ -41,6 +42,8 @@ export interface InstanceDeps {
   dockerAuth?: DockerAuth;
   defaultUserSpec?: UserSpec;
   maxOpenFiles?: number;
+  /** Log driver buffer and cache, GPUs: the executor options every container gets. */
+  containerOptions: ExecutorContainerOptions;
   executorEnv: Record<string, string | undefined>;
   /** A free host port for a non-host-level instance. */
   allocatePort(): Promise<number>;
@@ -287,6 +290,7 @@ export class InstanceStateMachine {
       executorEnv: this.deps.executorEnv,
       ...(this.deps.defaultUserSpec ? { defaultUserSpec: this.deps.defaultUserSpec } : {}),
       ...(this.deps.maxOpenFiles ? { maxOpenFiles: this.deps.maxOpenFiles } : {}),
+      containerOptions: this.deps.containerOptions,
       info: { ...this.current, state: 'UNREADY', errorMessage: '' },
     });
     this.containerId = await this.deps.runtime.createContainer(containerSpec);

@@ -141,6 +141,7 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     resources: testResources(),
     numaPinning: true,
     cacheImages: true,
+    containerOptions: TEST_CONTAINER_OPTIONS,
     executorEnv: {},
     allocatePort: async () => ++port,
     openLog: () => undefined,
@@ -152,6 +153,9 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
 }
 
 export const TEST_IMAGE = 'drove-ts/httpd:1';
+
+/** The executor defaults (config.ts): 10 MB log buffer, a cache of 3 files of 20 MB, no GPUs. */
+export const TEST_CONTAINER_OPTIONS = { logBufferMB: 10, logCacheFileMB: 20, logCacheFileCount: 3, enableNvidiaGpu: false };
 
 export function instanceSpec(overrides: Partial<LocalServiceInstanceSpec> = {}): LocalServiceInstanceSpec {
   const check = (path: string, attempts = 3) => ({
