@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { parseDroveCompatible } from '../model/config-compat.js';
+import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
 import { megabytesSize } from '../model/data-size.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
+import { EXECUTOR_DROVE_COMPATIBILITY } from './config-drove.js';
 import { DockerAuthSchema } from './docker-auth.js';
 import { MetadataConfigSchema } from './metadata.js';
 
@@ -109,6 +111,9 @@ export const ExecutorOptionsSchema = strict.object({
 });
 export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
 
+/** A user or group: a name, or a numeric id written as a number. */
+const idText = z.union([z.string().min(1, { error: 'must not be empty' }), z.number().int().min(0)]).transform(String);
+
 export const ExecutorConfigSchema = strict.object({
   server: strict
     .object({
@@ -162,8 +167,11 @@ export const ExecutorConfigSchema = strict.object({
    * the same host with the same image, and images built locally (no registry) could not be pulled back.
    */
   cacheImages: z.boolean().default(true),
-  /** User for containers whose spec has no userSpec; absent = the image's user. */
-  defaultUserSpec: strict.object(UserSpecSchema.shape).optional(),
+  /**
+   * User for containers whose spec has no userSpec; absent = the image's user. Numeric ids may be written as numbers
+   * (`user: 1000`, as in Drove's sample config; Jackson reads them as text).
+   */
+  defaultUserSpec: strict.object({ user: idText, group: idText.optional() }).optional(),
   /**
    * nofile ulimit of every container. Drove sets 470000; we leave it unset by default (the engine's default
    * applies) because runc cannot raise it above the Docker daemon's own hard limit, which is often lower
@@ -181,24 +189,15 @@ export type ExecutorConfig = z.infer<typeof ExecutorConfigSchema>;
 
 export class ExecutorConfigError extends Error {}
 
-/** Drove's executor keeps these in `options:` (ExecutorOptions); drove-ts has them elsewhere. */
-const DROVE_KEY_HINTS: Readonly<Record<string, string>> = {
-  'options.cacheImages': 'drove-ts reads it at the top level: cacheImages',
-  'options.maxOpenFiles': 'drove-ts reads it at the top level: maxOpenFiles',
-  'options.defaultUserSpec': 'drove-ts reads it at the top level: defaultUserSpec',
-  'options.dockerSocketPath': 'drove-ts reads it as docker.socket',
-  'options.hostname': 'drove-ts reads it as server.hostname',
-  zookeeper: 'drove-ts executors find the leader through "controllers:" (their URLs)',
-  logging: 'drove-ts logs JSON lines to stdout; set "logLevel:"',
-};
-
+/** Reads a parsed config; Drove's key names are accepted where drove-ts has the setting (config-drove.ts). */
 export function parseExecutorConfig(raw: unknown, source = 'executor config'): ExecutorConfig {
-  const result = ExecutorConfigSchema.safeParse(raw ?? {});
-  if (!result.success) throw new ExecutorConfigError(configErrorMessage(source, result.error, DROVE_KEY_HINTS));
+  const result = parseDroveCompatible(ExecutorConfigSchema, raw, EXECUTOR_DROVE_COMPATIBILITY, source);
+  if (!result.ok) throw new ExecutorConfigError(result.message);
   return result.data;
 }
 
-export function loadExecutorConfig(path: string): ExecutorConfig {
+/** Reads a config file: YAML with `${VAR}` references filled from `env`, then the schema (model/config-file.ts). */
+export function loadExecutorConfig(path: string, env: Readonly<Record<string, string | undefined>> = process.env): ExecutorConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -207,8 +206,9 @@ export function loadExecutorConfig(path: string): ExecutorConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseConfigYaml(text, env);
   } catch (e) {
+    if (e instanceof ConfigSubstitutionError) throw new ExecutorConfigError(`Invalid executor config ${path}: ${e.message}`);
     throw new ExecutorConfigError(`Executor config ${path} is not valid YAML: ${(e as Error).message}`);
   }
   return parseExecutorConfig(raw, `executor config ${path}`);
