@@ -25,7 +25,10 @@ const DOCKER_AUTH_TYPES = ['CREDENTIALS'] as const;
 
 const DockerAuthEntrySchema = strict.object({
   type: z.enum(DOCKER_AUTH_TYPES, {
-    error: (issue) => `unsupported type ${JSON.stringify(issue.input)}: drove-ts, like Drove, supports only CREDENTIALS (username and password)`,
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is required: CREDENTIALS (username and password), the only type Drove has'
+        : `unsupported type ${JSON.stringify(issue.input)}: drove-ts, like Drove, supports only CREDENTIALS (username and password)`,
   }),
   username: z.string().min(1, { error: 'must not be empty' }),
   password: z.string().min(1, { error: 'must not be empty' }),

@@ -41,8 +41,9 @@ const ProviderSchema = z.discriminatedUnion('type', [ConfiguredProviderSchema, E
   error: (issue) => {
     if (issue.code !== 'invalid_union') return undefined;
     const type = (issue.input as { type?: unknown } | undefined)?.type;
-    return type === 'DYNAMIC_COMMAND'
-      ? 'DYNAMIC_COMMAND is not supported: it runs shell commands from the config as root; use CONFIGURED or ENVIRONMENT'
+    if (type === 'DYNAMIC_COMMAND') return 'DYNAMIC_COMMAND is not supported: it runs shell commands from the config as root; use CONFIGURED or ENVIRONMENT';
+    return type === undefined
+      ? `is required: one of ${DROVE_PROVIDER_TYPES.join(', ')}`
       : `unsupported type ${JSON.stringify(type)}: expected one of ${DROVE_PROVIDER_TYPES.join(', ')}`;
   },
 });

@@ -76,6 +76,7 @@ describe("dockerAuth config: Drove's shape, strict", () => {
     [{ entries: {} }, 'dockerAuth.entries must name at least one registry'],
     [{ entries: { r: { type: 'TOKEN', username: 'u', password: 'p' } } }, 'dockerAuth.entries.r.type unsupported type "TOKEN": drove-ts, like Drove, supports only CREDENTIALS (username and password)'],
     [{ entries: { 'r.example.com': { type: 'CREDENTIALS', username: 'u', password: '' } } }, 'dockerAuth.entries.r.example.com.password must not be empty'],
+    [{ entries: { 'r.example.com': { username: 'u', password: 'p' } } }, 'dockerAuth.entries.r.example.com.type is required: CREDENTIALS (username and password), the only type Drove has'],
     [{ entries: { 'r.example.com': { type: 'CREDENTIALS', username: 'u', password: 'p', email: 'x' } } }, 'unknown key "email" (at dockerAuth.entries.r.example.com)'],
     [{ entries: { 'bad host!': { type: 'CREDENTIALS', username: 'u', password: 'p' } } }, 'dockerAuth.entries.bad host! is not a registry host'],
     [

@@ -53,6 +53,7 @@ describe("executor metadata (Drove's CONFIGURED and ENVIRONMENT providers)", () 
   it.each([
     [{ p: { type: 'DYNAMIC_COMMAND', commandRerunInSecs: 60, commands: {} } }, 'resources.metadata.metadataProviders.p.type DYNAMIC_COMMAND is not supported: it runs shell commands from the config as root; use CONFIGURED or ENVIRONMENT'],
     [{ p: { type: 'LDAP' } }, 'resources.metadata.metadataProviders.p.type unsupported type "LDAP": expected one of CONFIGURED, ENVIRONMENT'],
+    [{ p: { metadata: {} } }, 'resources.metadata.metadataProviders.p.type is required: one of CONFIGURED, ENVIRONMENT'],
     [{ p: { type: 'ENVIRONMENT', whitelistedVariables: [] } }, 'resources.metadata.metadataProviders.p.whitelistedVariables must name at least one variable (a regex)'],
     [{ p: { type: 'ENVIRONMENT', whitelistedVariables: ['(['] } }, 'resources.metadata.metadataProviders.p.whitelistedVariables.0 is not a valid regular expression: "(["'],
     [{ p: { type: 'CONFIGURED', metadata: {}, extra: 1 } }, 'unknown key "extra" (at resources.metadata.metadataProviders.p)'],
