@@ -4,7 +4,8 @@
 //   test [args...]   prepare, then `vitest run [args...]` (unit, integration and e2e); exits with vitest's code
 //   images           build the offline test/example image only
 // Preparation: npm dependencies, TypeScript build, a running dockerd (installed/started when we are root on
-// Debian/Ubuntu), the test image. Plain Node, no dependencies: it runs before `npm install`.
+// Debian/Ubuntu), the test image; for `test` also the docker-registry binary the private-registry tests start.
+// Plain Node, no dependencies: it runs before `npm install`.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -13,6 +14,7 @@ import {
   ensureDependencies,
   ensureDocker,
   ensureImages,
+  ensureRegistry,
   log,
   mainJs,
   root,
@@ -57,6 +59,7 @@ async function main() {
     case 'test':
       // The e2e tests run the compiled binary, so the build is part of test preparation.
       await prepare({ build: true });
+      ensureRegistry();
       log(`running: vitest run ${args.join(' ')}`.trimEnd());
       handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args]);
       return;

@@ -9,3 +9,4 @@ export function ensureDependencies(): void;
 export function ensureDocker(): Promise<void>;
 export function ensureImages(): void;
 export function dockerIsUp(): boolean;
+export function ensureRegistry(): void;

@@ -205,3 +205,12 @@ export function ensureImages() {
   log('images: bash scripts/images.sh');
   run('bash', [join(root, 'scripts', 'images.sh')]);
 }
+
+/**
+ * The `docker-registry` binary (Debian's docker-registry package) that the private-registry tests start on
+ * loopback (test/helpers/registry.ts). Installed when we are root on Debian/Ubuntu; otherwise the command to run.
+ */
+export function ensureRegistry() {
+  if (hasCommand('docker-registry')) return;
+  aptInstall('docker-registry', 'the private-registry tests need a Docker registry');
+}

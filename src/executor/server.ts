@@ -12,9 +12,11 @@ import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
 import type { ExecutorConfig } from './config.js';
 import { outgoingSecret, resolveExecutorOptions } from './config.js';
 import { ControllerClient } from './controller-client.js';
+import { DockerAuth } from './docker-auth.js';
 import { InstanceEngine } from './instances/engine.js';
 import type { InstanceDeps } from './instances/instance.js';
 import { InstanceLogWriter, instanceLogDir, rotationOf } from './logs.js';
+import { executorMetadata } from './metadata.js';
 import { buildExecutorApp } from './app.js';
 import type { ExecutorHttpLimits } from './http-limits.js';
 import { startInstanceLogCleanup } from './log-cleanup.js';
@@ -71,6 +73,10 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const transportType = https ? 'HTTPS' : 'HTTP';
   const url = `${https ? 'https' : 'http'}://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
 
+  const executorEnv = deps.executorEnv ?? process.env;
+  const dockerAuth = new DockerAuth(config.dockerAuth);
+  const metadata = executorMetadata(config.resources.metadata, executorEnv);
+  for (const { key, reason } of metadata.leftOut) logger.error({ key, reason }, 'executor metadata key left out');
   const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
   const instanceDeps: InstanceDeps = {
     runtime,
@@ -82,9 +88,16 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     resources,
     numaPinning: !config.resources.disableNUMAPinning,
     cacheImages: config.cacheImages,
+    dockerAuth,
+    containerOptions: {
+      logBufferMB: config.options.logBufferSize,
+      logCacheFileMB: config.options.cacheFileSize,
+      logCacheFileCount: config.options.cacheFileCount,
+      enableNvidiaGpu: config.resources.enableNvidiaGpu,
+    },
     ...(config.defaultUserSpec ? { defaultUserSpec: config.defaultUserSpec } : {}),
     ...(config.maxOpenFiles ? { maxOpenFiles: config.maxOpenFiles } : {}),
-    executorEnv: deps.executorEnv ?? process.env,
+    executorEnv,
     allocatePort: freePort,
     openLog: (spec) =>
       new InstanceLogWriter(
@@ -118,6 +131,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
       transportType,
       executorId,
       tags: config.tags,
+      metadata: metadata.metadata,
       dataDir: config.dataDir,
       heartbeatMs: resolved.heartbeatMs,
       leaderRetryInitialMs: resolved.leaderRetryInitialMs,
@@ -161,7 +175,8 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     clock,
     onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
   });
-  logger.info({ url, executorId, hostname: resolved.hostname }, 'executor started');
+  // The registries that have credentials, never the credentials.
+  logger.info({ url, executorId, hostname: resolved.hostname, dockerAuthRegistries: dockerAuth.registries() }, 'executor started');
 
   return {
     url,

@@ -27,6 +27,21 @@ export const LABEL_INSTANCE_INFO = 'drove.instance.info';
 export const LABEL_EXECUTOR_ID = 'drove.executor.id';
 export const LOCAL_SERVICE_JOB_TYPE = 'LOCAL_SERVICE';
 
+/** Executor options that shape every container (executor config `options` and `resources`). */
+export interface ExecutorContainerOptions {
+  /** Docker's log buffer (max-buffer-size, mode non-blocking), in megabytes: options.logBufferSize. */
+  logBufferMB: number;
+  /** One file of Docker's local log cache of syslog containers (cache-max-size), in megabytes: options.cacheFileSize. */
+  logCacheFileMB: number;
+  /** Files of that cache (cache-max-file): options.cacheFileCount. */
+  logCacheFileCount: number;
+  /** Every NVIDIA GPU to every container: resources.enableNvidiaGpu. */
+  enableNvidiaGpu: boolean;
+}
+
+/** Docker's `--gpus all`, as Drove requests it: driver nvidia, every device (count -1), capability gpu. */
+export const ALL_NVIDIA_GPUS: DeviceRequest = { driver: 'nvidia', count: -1, deviceIds: [], capabilities: [['gpu']] };
+
 export interface ContainerContext {
   hostname: string;
   executorId: string;
@@ -39,6 +54,7 @@ export interface ContainerContext {
   executorEnv: Record<string, string | undefined>;
   defaultUserSpec?: UserSpec;
   maxOpenFiles?: number;
+  containerOptions: ExecutorContainerOptions;
   info: LocalServiceInstanceInfo;
 }
 
@@ -85,8 +101,16 @@ export function containerEnv(spec: LocalServiceInstanceSpec, ctx: ContainerConte
   return env;
 }
 
-export function logDriver(spec: LoggingSpec | undefined, instanceId: string): LogDriverConfig {
+/**
+ * The Docker log driver of an instance. Both drivers write in non-blocking mode with a buffer of
+ * options.logBufferSize (as Drove sets them): a slow log sink (a syslog server, a busy disk) delays nothing in the
+ * service, and only what overflows the buffer is lost. Syslog cannot be read back, so Docker keeps a local cache of
+ * it (dual logging) for `docker logs` and for this executor's own log files, sized by options.cacheFileSize and
+ * cacheFileCount; json-file is read directly and has no cache.
+ */
+export function logDriver(spec: LoggingSpec | undefined, instanceId: string, options: ExecutorContainerOptions): LogDriverConfig {
   const logging = spec ?? DEFAULT_LOGGING;
+  const buffer = { mode: 'non-blocking', 'max-buffer-size': `${options.logBufferMB}m` };
   if (logging.type === 'RSYSLOG') {
     const address = /^[a-z]+:\/\//.test(logging.server) ? logging.server : `udp://${logging.server}`;
     return {
@@ -95,15 +119,18 @@ export function logDriver(spec: LoggingSpec | undefined, instanceId: string): Lo
         'syslog-address': address,
         tag: `${logging.tagPrefix ?? ''}${instanceId}${logging.tagSuffix ?? ''}`,
         'syslog-facility': 'daemon',
+        ...buffer,
+        'cache-disabled': 'false',
+        'cache-max-size': `${options.logCacheFileMB}m`,
+        'cache-max-file': String(options.logCacheFileCount),
+        'cache-compress': 'true',
       },
     };
   }
   const config: Record<string, string> = {
     'max-size': logging.maxSize,
     'max-file': String(logging.maxFiles),
-    // A slow log reader must never block the service's writes.
-    mode: 'non-blocking',
-    'max-buffer-size': '10m',
+    ...buffer,
   };
   // json-file refuses compress with a single file (nothing to compress).
   if (logging.compress && logging.maxFiles > 1) config.compress = 'true';
@@ -118,7 +145,7 @@ const PERMISSIONS: Record<string, string> = {
   READ_WRITE: 'rw',
 };
 
-export function devices(spec: LocalServiceInstanceSpec): { mappings: DeviceMapping[]; requests: DeviceRequest[] } {
+export function devices(spec: LocalServiceInstanceSpec, allNvidiaGpus = false): { mappings: DeviceMapping[]; requests: DeviceRequest[] } {
   const mappings: DeviceMapping[] = [];
   const requests: DeviceRequest[] = [];
   for (const d of spec.devices ?? []) {
@@ -138,6 +165,8 @@ export function devices(spec: LocalServiceInstanceSpec): { mappings: DeviceMappi
       });
     }
   }
+  // After the spec's own requests, as Drove adds it; GPUs are not discovered or shared out (config.ts).
+  if (allNvidiaGpus) requests.push(structuredClone(ALL_NVIDIA_GPUS));
   return { mappings, requests };
 }
 
@@ -152,7 +181,7 @@ export function buildContainerSpec(spec: LocalServiceInstanceSpec, ctx: Containe
     }
   }
   const user = spec.userSpec ?? ctx.defaultUserSpec;
-  const { mappings, requests } = devices(spec);
+  const { mappings, requests } = devices(spec, ctx.containerOptions.enableNvidiaGpu);
   const access = effectiveHostAccess(spec.hostAccess) ?? {};
   return {
     name: containerName(spec),
@@ -184,7 +213,7 @@ export function buildContainerSpec(spec: LocalServiceInstanceSpec, ctx: Containe
     })),
     devices: mappings,
     deviceRequests: requests,
-    logging: logDriver(spec.loggingSpec, spec.instanceId),
+    logging: logDriver(spec.loggingSpec, spec.instanceId, ctx.containerOptions),
     ...(user ? { user: user.group ? `${user.user}:${user.group}` : user.user } : {}),
     ...(ctx.maxOpenFiles ? { maxOpenFiles: ctx.maxOpenFiles } : {}),
     ...(access.network ? { hostNetwork: true } : {}),

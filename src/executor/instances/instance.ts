@@ -8,10 +8,13 @@ import type { LocalServiceInstanceState } from '../../model/states.js';
 import type { CheckSpec, UserSpec } from '../../model/spec.js';
 import type { Checker, CheckTarget, HookOptions } from '../checks.js';
 import { errorText, runPreShutdownHooks } from '../checks.js';
+import type { DockerAuth } from '../docker-auth.js';
+import { isCredentialRefusal, registryOfImage } from '../docker-auth.js';
 import type { InstanceLogWriter } from '../logs.js';
 import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
 import { configTar, resolveConfigs } from './configs.js';
+import type { ExecutorContainerOptions } from './container-spec.js';
 import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec, hasFixedPorts } from './container-spec.js';
 import { effectiveHostAccess } from '../../model/host-access.js';
 import type { HostAccessPolicy } from './host-access.js';
@@ -38,8 +41,12 @@ export interface InstanceDeps {
   resources: ResourceManager;
   numaPinning: boolean;
   cacheImages: boolean;
+  /** Registry credentials (executor config dockerAuth), sent with every pull from their registry. */
+  dockerAuth?: DockerAuth;
   defaultUserSpec?: UserSpec;
   maxOpenFiles?: number;
+  /** Log driver buffer and cache, GPUs: the executor options every container gets. */
+  containerOptions: ExecutorContainerOptions;
   executorEnv: Record<string, string | undefined>;
   /** A free host port for a non-host-level instance. */
   allocatePort(): Promise<number>;
@@ -213,12 +220,28 @@ export class InstanceStateMachine {
       if (pull.signal.aborted) fail();
       else pull.signal.addEventListener('abort', fail, { once: true });
     });
+    const credentials = this.deps.dockerAuth?.credentialsFor(url);
+    this.deps.logger.info(
+      { instanceId: this.instanceId, image: url, registry: credentials?.registry ?? registryOfImage(url), dockerAuthEntry: credentials?.entry ?? null },
+      'pulling image',
+    );
     try {
-      await Promise.race([this.deps.runtime.pullImage(url, { timeoutMs, signal: pull.signal }), aborted]);
+      const options = { timeoutMs, signal: pull.signal, ...(credentials ? { auth: credentials.auth } : {}) };
+      await Promise.race([this.deps.runtime.pullImage(url, options), aborted]);
       return { state: 'STARTING' };
     } catch (error) {
       if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: 'Pull operation interrupted' };
       const message = errorText(error);
+      // Refused credentials are a configuration error only the operator can fix: shown now, on every host, not
+      // hidden by a cached copy until a host without one cannot start the service (docs/drove-config.md).
+      if (credentials && isCredentialRefusal(message)) {
+        return {
+          state: 'PROVISIONING_FAILED',
+          error:
+            `Error while pulling image ${url}: ${message} (registry ${credentials.registry} refused the credentials of ` +
+            `dockerAuth entry ${JSON.stringify(credentials.entry)}; a local copy of the image is not used when the registry refuses them)`,
+        };
+      }
       if (await this.deps.runtime.imageExists(url).catch(() => false)) {
         this.deps.logger.warn({ instanceId: this.instanceId, image: url, error: message }, 'pull failed; using the image present locally');
         return { state: 'STARTING' };
@@ -274,6 +297,7 @@ export class InstanceStateMachine {
       executorEnv: this.deps.executorEnv,
       ...(this.deps.defaultUserSpec ? { defaultUserSpec: this.deps.defaultUserSpec } : {}),
       ...(this.deps.maxOpenFiles ? { maxOpenFiles: this.deps.maxOpenFiles } : {}),
+      containerOptions: this.deps.containerOptions,
       info: { ...this.current, state: 'UNREADY', errorMessage: '' },
     });
     this.containerId = await this.deps.runtime.createContainer(containerSpec);

@@ -9,6 +9,7 @@ import type {
   ExecResult,
   LogFollower,
   LogStreamName,
+  PullOptions,
 } from './runtime.js';
 import { killExecProcess, type KillOutcome } from './exec-kill.js';
 
@@ -20,7 +21,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.docker = new Docker({ socketPath });
   }
 
-  async pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  async pullImage(image: string, options: PullOptions): Promise<void> {
     const abort = new AbortController();
     const onOuterAbort = () => abort.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -29,7 +30,11 @@ export class DockerRuntime implements ContainerRuntime {
       options.timeoutMs,
     );
     try {
-      const stream = (await this.docker.pull(image, { abortSignal: abort.signal })) as NodeJS.ReadableStream;
+      const stream = (await this.docker
+        .pull(image, { abortSignal: abort.signal, ...(options.auth ? { authconfig: options.auth } : {}) })
+        .catch((error: unknown) => {
+          throw engineError(error);
+        })) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {
           (stream as unknown as { destroy?: () => void }).destroy?.();
@@ -244,6 +249,17 @@ export class DockerRuntime implements ContainerRuntime {
     stream.on('error', () => undefined);
     return { close: () => stream.destroy() };
   }
+}
+
+/**
+ * The engine's own message: dockerode's errors read "(HTTP code 500) server error - unauthorized: ...", and the
+ * part after the dash is what the registry or dockerd said (the instance's error message shows it).
+ */
+function engineError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const json = (error as { json?: { message?: unknown } | null }).json;
+  const said = typeof json?.message === 'string' ? json.message : /^\(HTTP code \d+\) [^-]*- ([\s\S]*)$/.exec(error.message)?.[1];
+  return said && said.trim() !== '' ? new Error(said.trim()) : error;
 }
 
 function statusOf(error: unknown): number | undefined {

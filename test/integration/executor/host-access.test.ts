@@ -4,6 +4,7 @@ import { freePort } from '../../../src/executor/server.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { buildContainerSpec } from '../../../src/executor/instances/container-spec.js';
 import { DockerRuntime } from '../../../src/executor/runtime/docker.js';
+import { TEST_CONTAINER_OPTIONS } from '../../unit/executor/fakes.js';
 import {
   FakeLeader,
   containerOf,
@@ -130,6 +131,7 @@ describe('hostAccess on Docker', () => {
         physicalCores: [],
         numaPinning: false,
         executorEnv: {},
+        containerOptions: TEST_CONTAINER_OPTIONS,
         info: { serviceId: spec.serviceId, serviceName: spec.serviceName, instanceId: spec.instanceId, executorId: executor.executorId, resources: [], state: 'UNREADY', metadata: {}, errorMessage: '', created: 0, updated: 0 },
       }),
     );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DockerAuth } from '../../../src/executor/docker-auth.js';
 import { InstanceStateMachine } from '../../../src/executor/instances/instance.js';
 import { recoverySpec } from '../../../src/executor/instances/container-spec.js';
 import { INSTANCE_TRANSITIONS, canTransition } from '../../../src/executor/instances/transitions.js';
@@ -69,6 +70,57 @@ describe('instance state machine', () => {
     await b.sm.run();
     expect(b.states()).toEqual(['PENDING', 'PROVISIONING', 'PROVISIONING_FAILED', 'DEPROVISIONING', 'STOPPED']);
     expect(b.reports.at(-1)!.errorMessage).toBe('Error while pulling image nope/missing:1: pull access denied for nope/missing:1');
+  });
+
+  describe('private registries (dockerAuth)', () => {
+    const PRIVATE = 'registry.example.com:5000/agents/collector:2';
+    const dockerAuth = new DockerAuth({
+      entries: { 'registry.example.com:5000': { type: 'CREDENTIALS', username: 'puller', password: 'pw-123' } },
+    });
+    const privateSpec = { executable: { type: 'DOCKER', url: PRIVATE, dockerPullTimeout: '10 seconds' } };
+
+    it("sends the entry of the image's registry with the pull, and nothing for other registries", async () => {
+      const a = setup(privateSpec, { dockerAuth });
+      a.deps.runtime.pullable.add(PRIVATE);
+      a.sm.run();
+      await until(a.deps.clock, () => a.sm.state === 'HEALTHY');
+      expect(a.deps.runtime.pullAuths).toEqual([{ username: 'puller', password: 'pw-123', serveraddress: 'registry.example.com:5000' }]);
+      expect(JSON.stringify(a.reports)).not.toContain('pw-123');
+
+      const b = setup({}, { dockerAuth });
+      b.sm.run();
+      await until(b.deps.clock, () => b.sm.state === 'HEALTHY');
+      expect(b.deps.runtime.pullAuths).toEqual([undefined]);
+    });
+
+    it("refused credentials fail provisioning with the registry's answer even when a local copy exists", async () => {
+      const { deps, sm, states, reports } = setup(privateSpec, { dockerAuth });
+      deps.runtime.images.add(PRIVATE);
+      deps.runtime.pullRefusals.set(PRIVATE, 'unauthorized: authentication required');
+      sm.run();
+      await until(deps.clock, () => sm.state === 'STOPPED' || sm.state === 'HEALTHY');
+      expect(states()).toEqual(['PENDING', 'PROVISIONING', 'PROVISIONING_FAILED', 'DEPROVISIONING', 'STOPPED']);
+      expect(reports.at(-1)!.errorMessage).toBe(
+        `Error while pulling image ${PRIVATE}: unauthorized: authentication required (registry registry.example.com:5000 refused ` +
+          'the credentials of dockerAuth entry "registry.example.com:5000"; a local copy of the image is not used when the registry refuses them)',
+      );
+      expect(JSON.stringify(reports)).not.toContain('pw-123');
+      expect(deps.runtime.calls.some((c) => c.startsWith('create'))).toBe(false);
+    });
+
+    it('any other pull failure still falls back to the local copy, with or without credentials', async () => {
+      // The registry is down: the cached image keeps node agents running.
+      const a = setup(privateSpec, { dockerAuth });
+      a.deps.runtime.images.add(PRIVATE);
+      a.deps.runtime.pullRefusals.set(PRIVATE, 'Get "https://registry.example.com:5000/v2/": dial tcp: connect: connection refused');
+      a.sm.run();
+      await until(a.deps.clock, () => a.sm.state === 'HEALTHY');
+      // No credentials were sent, so "denied" means an image built on this host that no registry has: use it.
+      const b = setup();
+      b.deps.runtime.pullRefusals.set(TEST_IMAGE, 'pull access denied for drove-ts/httpd, repository does not exist or may require \'docker login\'');
+      b.sm.run();
+      await until(b.deps.clock, () => b.sm.state === 'HEALTHY');
+    });
   });
 
   it('START_FAILED removes nothing it did not create and carries the error text to STOPPED', async () => {
