@@ -17,7 +17,7 @@ import { systemClock } from '../src/model/index.js';
 import { parseControllerConfig } from '../src/controller/config.js';
 import { createController, type Controller } from '../src/controller/controller.js';
 import { SqliteStateStore } from '../src/controller/store/sqlite.js';
-import { FakeExecutorFleet } from './engine-fake-executors.js';
+import { FakeExecutorFleet } from '../test/support/fake-executors.js';
 
 const EXECUTORS = 1_000;
 const INSTANCES_PER_HOST = 2;

@@ -18,8 +18,8 @@ import {
   startHaCluster,
   type ControllerProcess,
   type HaCluster,
-} from '../test/integration/ha/cluster.js';
-import { haServiceSpec } from '../test/integration/ha/fixtures/service.js';
+} from '../test/support/ha-cluster.js';
+import { haServiceSpec } from '../test/support/ha-service.js';
 
 const RUNS = 5;
 /** How often the clients probe during a failover: fine enough for a figure in tenths of a second. */

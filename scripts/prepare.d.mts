@@ -1,4 +1,4 @@
-// Types of scripts/prepare.mjs for the TypeScript test harness (test/helpers).
+// Types of scripts/prepare.mjs for the TypeScript test harness (test/support).
 export const root: string;
 export const mainJs: string;
 export class PrepareError extends Error {}

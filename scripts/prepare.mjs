@@ -1,5 +1,5 @@
 // Preparation steps shared by scripts/bootstrap.mjs (npm start / npm test) and the test harness
-// (test/helpers): npm dependencies, the TypeScript build, a running Docker daemon, the offline test image.
+// (test/support): npm dependencies, the TypeScript build, a running Docker daemon, the offline test image.
 // Plain Node with no dependencies: it must run before `npm install`.
 import { spawnSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -81,7 +81,8 @@ function npmCommand() {
 
 // ---------------------------------------------------------------- TypeScript build
 
-const buildInputs = ['src', 'bench', 'tsconfig.json', 'package.json'];
+// bench/ imports test/support, so the build reads it too.
+const buildInputs = ['src', 'bench', join('test', 'support'), 'tsconfig.json', 'package.json'];
 
 function newestMtime(path) {
   if (!existsSync(path)) return 0;

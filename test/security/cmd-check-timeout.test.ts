@@ -15,7 +15,7 @@ import {
   startInstance,
   startTestExecutor,
   waitFor,
-} from '../integration/executor/helpers.js';
+} from '../support/executor-harness.js';
 
 /**
  * CMD checks and CMD pre-shutdown hooks end at their timeout (issue 9, item 8): the command is killed with what it

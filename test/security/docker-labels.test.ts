@@ -12,7 +12,7 @@ import {
   removeContainersOf,
   startInstance,
   startTestExecutor,
-} from '../integration/executor/helpers.js';
+} from '../support/executor-harness.js';
 
 /**
  * Finding: the executor copied the whole instance spec into a container label (`drove.instance.spec`), so

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildControllerApp } from '../../src/controller/api/app.js';
 import { buildExecutorApp } from '../../src/executor/app.js';
 import { systemClock } from '../../src/model/index.js';
-import { FakeCore } from '../unit/api/fake-core.js';
-import { GUEST, testConfig } from '../unit/api/helpers.js';
+import { FakeCore } from '../support/fake-core.js';
+import { GUEST, testConfig } from '../support/controller-config.js';
 
 /** A well-formed instance id: the log routes refuse malformed ones before any limit applies. */
 const INSTANCE_ID = 'SI-5b0c1c38-4d7e-4c2e-9d7a-0f4f2a3e8b11';

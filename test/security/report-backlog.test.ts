@@ -11,9 +11,9 @@ import { Reporter } from '../../src/executor/reporter.js';
 import { systemClock } from '../../src/model/clock.js';
 import type { ControllerMessage, ExecutorResourceSnapshot } from '../../src/model/executor.js';
 import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
-import { ADMIN, CLUSTER_SECRET, testConfig } from '../unit/api/helpers.js';
-import { validSpec } from '../integration/api/harness.js';
-import { waitUntil } from '../helpers/wait.js';
+import { ADMIN, CLUSTER_SECRET, testConfig } from '../support/controller-config.js';
+import { validSpec } from '../support/api-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * An executor's report backlog larger than the controller's body limit (issue 9, item 8): it used to go out as one

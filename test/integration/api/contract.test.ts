@@ -10,7 +10,7 @@ import {
   startHarness,
   validSpec,
   type Harness,
-} from './harness.js';
+} from '../../support/api-harness.js';
 
 /** Contract tests of every endpoint against the real controller core and a real SQLite store. */
 

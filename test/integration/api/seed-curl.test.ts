@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startControllerServer, type RunningController } from '../../../src/controller/server.js';
-import { testConfig, ADMIN } from '../../unit/api/helpers.js';
-import { validSpec } from './harness.js';
-import { seedCurlExamples, shellWords } from '../../helpers/seeds.js';
+import { testConfig, ADMIN } from '../../support/controller-config.js';
+import { validSpec } from '../../support/api-harness.js';
+import { seedCurlExamples, shellWords } from '../../support/seeds.js';
 
 /**
  * The curl examples of the seed documents, taken from the documents themselves and run as written, against a

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { testSpec } from '../../fixtures/specs.js';
+import { testSpec } from '../../support/specs.js';
 import { FakeExecutor } from './fake-executor.js';
 import {
   EXECUTOR_SECRET,

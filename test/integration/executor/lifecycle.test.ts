@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, check, containerOf, docker, ensureImage, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+import { FakeLeader, check, containerOf, docker, ensureImage, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from '../../support/executor-harness.js';
 
 /** §10.8 against real Docker: the happy path and every failure path of the instance state machine. */
 let leader: FakeLeader;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, address, header, itSpec, send, startTestExecutor } from './helpers.js';
+import { FakeLeader, address, header, itSpec, send, startTestExecutor } from '../../support/executor-harness.js';
 
 /** POST /apis/v1/messages over HTTP: malformed input is FAILED with a reason, never a crash or a 5xx. */
 let leader: FakeLeader;

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { CONTROLLER_SECRET_REQUIRED } from '../../../src/executor/routes-access.js';
-import { CONTROLLER_SECRET, FakeLeader, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+import { CONTROLLER_SECRET, FakeLeader, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from '../../support/executor-harness.js';
 
 /** Pre-shutdown hooks and waitBeforeKill against a real container; the executor log API over HTTP. */
 let leader: FakeLeader;

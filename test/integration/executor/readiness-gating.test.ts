@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, address, ensureImage, header, itSpec, removeContainersOf, send, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+import { FakeLeader, address, ensureImage, header, itSpec, removeContainersOf, send, startInstance, startTestExecutor, stopInstance, waitFor } from '../../support/executor-harness.js';
 
 /** §6.9 + decision 8 with real containers: UNREADY until the required local services run HEALTHY here. */
 let leader: FakeLeader;

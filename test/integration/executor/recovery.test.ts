@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/executor/server.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { executorIdOf } from '../../../src/model/ids.js';
-import { FakeLeader, containerOf, ensureImage, executorConfigInput, itSpec, removeContainersOf, repoRoot, startInstance, startTestExecutor, waitFor } from './helpers.js';
+import { FakeLeader, containerOf, ensureImage, executorConfigInput, itSpec, removeContainersOf, repoRoot, startInstance, startTestExecutor, waitFor } from '../../support/executor-harness.js';
 
 /**
  * kill -9 of a real executor process with three HEALTHY instances, then a restart: every instance is

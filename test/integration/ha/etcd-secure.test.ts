@@ -5,11 +5,11 @@ import { Etcd3 } from 'etcd3';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { etcdClientOptions } from '../../../src/controller/store/etcd.js';
-import { freePort } from '../../helpers/etcd-cluster.js';
-import { waitUntil } from '../../helpers/wait.js';
-import { startHaCluster, type ControllerProcess, type HaCluster } from './cluster.js';
+import { freePort } from '../../support/etcd-cluster.js';
+import { waitUntil } from '../../support/wait.js';
+import { startHaCluster, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
 import { startSecureEtcd, type SecureEtcd } from './fixtures/secure-etcd.js';
-import { haServiceSpec } from './fixtures/service.js';
+import { haServiceSpec } from '../../support/ha-service.js';
 import { operation, summary, waitForLeader } from './steps.js';
 
 /**

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
 
 /** Polls a condition until it holds or the deadline passes (real processes, real time). */
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<number> {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
 import { etcdClientOptions } from '../../../src/controller/store/etcd.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
 
 const TTL_SECONDS = 2;
 /** The bound of issue 10: after quorum returns, a leader within two lease TTLs plus two seconds. */

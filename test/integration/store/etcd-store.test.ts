@@ -3,9 +3,9 @@ import { Etcd3 } from 'etcd3';
 import { EtcdStateStore } from '../../../src/controller/store/etcd.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { LocalServiceInfo, LocalServiceInstanceInfo } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { nodeData } from '../../unit/cluster/fixtures.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
+import { testSpec } from '../../support/specs.js';
+import { nodeData } from '../../support/records.js';
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
 
 function service(id: string): LocalServiceInfo {
   const [name, version] = id.split('-') as [string, string];

@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SQLITE_SCHEMA_VERSION, SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { nodeData } from '../../unit/cluster/fixtures.js';
+import { testSpec } from '../../support/specs.js';
+import { nodeData } from '../../support/records.js';
 
 let dir: string;
 const open: SqliteStateStore[] = [];

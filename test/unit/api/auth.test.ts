@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import bcrypt from 'bcryptjs';
 import type { FastifyInstance } from 'fastify';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, GUEST, MAINT, NODE, ROOT, app, basic, testConfig } from './helpers.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, GUEST, MAINT, NODE, ROOT, app, basic, testConfig } from '../../support/controller-config.js';
 import { Authenticator } from '../../../src/controller/api/auth.js';
 import { ManualClock } from '../../../src/model/index.js';
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { testSpec } from '../../fixtures/specs.js';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, GUEST, app } from './helpers.js';
+import { testSpec } from '../../support/specs.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, GUEST, app } from '../../support/controller-config.js';
 
 let core: FakeCore;
 let api: FastifyInstance;

@@ -3,7 +3,7 @@ import { ManualClock, executorIdOf } from '../../../src/model/index.js';
 import { EventLog } from '../../../src/controller/events.js';
 import { ExecutorRegistry, type ExecutorChange, type ExecutorRegistryOptions } from '../../../src/controller/cluster/registry.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import { instance, nodeData, resourceSnapshot } from './fixtures.js';
+import { instance, nodeData, resourceSnapshot } from '../../support/records.js';
 
 const STALE_MS = 45_000;
 const TWO_DAYS = 2 * 24 * 60 * 60 * 1000;

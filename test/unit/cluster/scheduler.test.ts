@@ -5,7 +5,7 @@ import { EventLog } from '../../../src/controller/events.js';
 import { ExecutorRegistry } from '../../../src/controller/cluster/registry.js';
 import { Scheduler } from '../../../src/controller/cluster/scheduler.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import { instance, nodeData, resourceSnapshot, type ExecutorShape } from './fixtures.js';
+import { instance, nodeData, resourceSnapshot, type ExecutorShape } from '../../support/records.js';
 
 const E1 = executorIdOf('ex1.local', 3000);
 const stores: SqliteStateStore[] = [];

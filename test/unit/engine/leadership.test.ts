@@ -6,8 +6,8 @@ import { createController, type Controller } from '../../../src/controller/contr
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import type { LeaderElector } from '../../../src/controller/leadership/leadership.js';
 import { SingleLeaderElector } from '../../../src/controller/leadership/single.js';
-import { FakeExecutorFleet } from '../../../bench/engine-fake-executors.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { FakeExecutorFleet } from '../../support/fake-executors.js';
+import { testSpec } from '../../support/specs.js';
 
 const ID = 'TEST_SPEC-00001';
 

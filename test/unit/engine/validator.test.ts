@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { validateOperation, validateSpec, type OperationValidationContext } from '../../../src/controller/engine/validator.js';
 import { ControllerOptionsSchema } from '../../../src/controller/config.js';
 import type { LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceOperation, LocalServiceState } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { testSpec } from '../../support/specs.js';
 
 const SID = 'SomeServiceId';
 

@@ -3,8 +3,8 @@ import { WorkingSet } from '../../../src/controller/working-set.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { DroveEventType, LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { harness, type Harness } from './harness.js';
+import { testSpec } from '../../support/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
 
 const NOW = 1_700_000_000_000;
 

@@ -3,16 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildControllerApp } from '../../../src/controller/api/app.js';
-import { createController, type Controller } from '../../../src/controller/controller.js';
-import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import type { LeaderElector } from '../../../src/controller/leadership/leadership.js';
-import type { ControllerConfig } from '../../../src/controller/config.js';
-import { ManualClock, type LocalServiceInstanceInfo, type LocalServiceInstanceState } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { CLUSTER_SECRET, testConfig } from '../../unit/api/helpers.js';
+import { buildControllerApp } from '../../src/controller/api/app.js';
+import { createController, type Controller } from '../../src/controller/controller.js';
+import { SqliteStateStore } from '../../src/controller/store/sqlite.js';
+import type { LeaderElector } from '../../src/controller/leadership/leadership.js';
+import type { ControllerConfig } from '../../src/controller/config.js';
+import { ManualClock, type LocalServiceInstanceInfo, type LocalServiceInstanceState } from '../../src/model/index.js';
+import { testSpec } from './specs.js';
+import { CLUSTER_SECRET, testConfig } from './controller-config.js';
 
-export { ADMIN, GUEST, MAINT, NODE, ROOT, basic, CLUSTER_SECRET } from '../../unit/api/helpers.js';
+export { ADMIN, GUEST, MAINT, NODE, ROOT, basic, CLUSTER_SECRET } from './controller-config.js';
 
 /** A real controller core (engine, working set, SQLite store in a temp dir) behind the real API. */
 export interface Harness {

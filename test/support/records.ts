@@ -3,8 +3,8 @@ import type {
   ExecutorResourceSnapshot,
   ExecutorState,
   LocalServiceInstanceInfo,
-} from '../../../src/model/index.js';
-import { executorIdOf } from '../../../src/model/index.js';
+} from '../../src/model/index.js';
+import { executorIdOf } from '../../src/model/index.js';
 
 /** Free cores per NUMA node and free MB per node; used maps are derived from a fixed layout. */
 export interface ExecutorShape {

@@ -1,4 +1,4 @@
-import type { ControllerCore, DashboardData, OperationResult } from '../../../src/controller/core.js';
+import type { ControllerCore, DashboardData, OperationResult } from '../../src/controller/core.js';
 import {
   INSTANCE_ACTIVE_STATES,
   LOCAL_SERVICE_STATES,
@@ -16,7 +16,7 @@ import {
   type LocalServiceOperation,
   type LocalServiceState,
   type MessageResponse,
-} from '../../../src/model/index.js';
+} from '../../src/model/index.js';
 
 /**
  * A small in-memory ControllerCore for API unit tests: it stores what it is told and records calls, with just

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
 import { executorIdOf, type LocalServiceInstanceInfo, type LocalServiceInstanceSpec } from '../../src/model/index.js';
-import { waitUntil } from '../helpers/wait.js';
-import { ADMIN, CLUSTER_SECRET, testConfig } from '../unit/api/helpers.js';
+import { waitUntil } from '../support/wait.js';
+import { ADMIN, CLUSTER_SECRET, testConfig } from '../support/controller-config.js';
 
-export { ADMIN, GUEST, MAINT, ROOT, basic } from '../unit/api/helpers.js';
+export { ADMIN, GUEST, MAINT, ROOT, basic } from '../support/controller-config.js';
 
 /** A real controller (SQLite in a temporary directory) listening on a loopback port: the attacker's target. */
 export interface LiveController {

@@ -13,7 +13,7 @@ import {
   type LocalServiceInstanceSpec,
   type LocalServiceInstanceState,
   type MessageResponse,
-} from '../src/model/index.js';
+} from '../../src/model/index.js';
 
 /**
  * In-process executors for engine tests and the engine benchmark: an `ExecutorMessenger` that answers START /

@@ -6,19 +6,19 @@ import Docker from 'dockerode';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { request } from 'undici';
-import type { ExecutorConfigInput } from '../../../src/executor/config.js';
-import { parseExecutorConfig } from '../../../src/executor/config.js';
-import type { RunningExecutor } from '../../../src/executor/server.js';
-import { startExecutor } from '../../../src/executor/server.js';
+import type { ExecutorConfigInput } from '../../src/executor/config.js';
+import { parseExecutorConfig } from '../../src/executor/config.js';
+import type { RunningExecutor } from '../../src/executor/server.js';
+import { startExecutor } from '../../src/executor/server.js';
 import type {
   ControllerMessage,
   ExecutorMessage,
   KnownInstancesData,
   LocalServiceInstanceSpec,
   MessageResponse,
-} from '../../../src/model/executor.js';
-import { newInstanceId } from '../../../src/model/ids.js';
-import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
+} from '../../src/model/executor.js';
+import { newInstanceId } from '../../src/model/ids.js';
+import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
 
 export const IMAGE = 'drove-ts/httpd:1';
 /** The executor's own secret: it sends it to the (fake) leader. */
@@ -26,7 +26,7 @@ export const SECRET = 'executor-it-secret';
 /** What controllers send; the only secret the executor accepts. */
 export const CONTROLLER_SECRET = 'controller-it-secret';
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-export const repoRoot = join(import.meta.dirname, '..', '..', '..');
+export const repoRoot = join(import.meta.dirname, '..', '..');
 
 /** Builds the offline test image (idempotent); fails loudly when docker is absent. */
 export function ensureImage(): void {

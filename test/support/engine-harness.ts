@@ -1,10 +1,10 @@
 import { pino, type Logger } from 'pino';
-import { ManualClock, type LocalServiceOperation, type LocalServiceState } from '../../../src/model/index.js';
-import { parseControllerConfig } from '../../../src/controller/config.js';
-import { createController, type Controller } from '../../../src/controller/controller.js';
-import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import type { StateStore } from '../../../src/controller/store/store.js';
-import { FakeExecutorFleet } from '../../../bench/engine-fake-executors.js';
+import { ManualClock, type LocalServiceOperation, type LocalServiceState } from '../../src/model/index.js';
+import { parseControllerConfig } from '../../src/controller/config.js';
+import { createController, type Controller } from '../../src/controller/controller.js';
+import { SqliteStateStore } from '../../src/controller/store/sqlite.js';
+import type { StateStore } from '../../src/controller/store/store.js';
+import { FakeExecutorFleet } from './fake-executors.js';
 
 /** A controller on a ManualClock with in-process fake executors and an in-memory SQLite store. */
 export interface Harness {
