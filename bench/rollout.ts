@@ -11,6 +11,7 @@ import { devControllerConfig, devExecutorConfig, loadDevState, openFilesLimit } 
 import { startExecutor } from '../src/executor/server.js';
 import type { CheckSpec, LocalServiceSpec } from '../src/model/index.js';
 import { durationMs } from '../src/model/index.js';
+import { waitUntil } from '../test/support/wait.js';
 
 /**
  * Rollout benchmark: on one real executor (local dockerd), ACTIVATE a local service with N instances per host and
@@ -27,6 +28,7 @@ const RUNS = Number(process.argv[2] ?? 3);
 /** How often the bench looks at the controller's summary; small against the figures being measured. */
 const POLL_MS = 10;
 const WAIT_LIMIT_MS = 120_000;
+const ROLLOUT_WAIT = { timeoutMs: WAIT_LIMIT_MS, intervalMs: POLL_MS };
 
 /** Readiness and health as a real node agent would declare them, tight enough that probing is not the bottleneck. */
 const check = (interval: string): CheckSpec => ({
@@ -156,14 +158,6 @@ function api(baseUrl: string): Api {
   };
 }
 
-async function waitFor(what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + WAIT_LIMIT_MS;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
-}
-
 async function operation(client: Api, body: Record<string, unknown>): Promise<void> {
   const reply = await client.post('/apis/v1/localservices/operations', body);
   if (reply.status !== 200) throw new Error(`${String(body.type)} rejected: ${JSON.stringify(reply.json)}`);
@@ -175,19 +169,19 @@ async function droveRollout(client: Api, n: number, run: number): Promise<number
   const serviceId = `${name}-1`;
   const summary = async () => (await client.get(`/apis/v1/localservices/${serviceId}`)).data;
   await operation(client, { type: 'CREATE', spec: spec(name), instancesPerHost: n });
-  await waitFor('INACTIVE after create', async () => (await summary())?.state === 'INACTIVE');
+  await waitUntil('INACTIVE after create', async () => (await summary())?.state === 'INACTIVE', ROLLOUT_WAIT);
   const started = performance.now();
   await operation(client, { type: 'ACTIVATE', serviceId });
-  await waitFor(`${n} healthy instances`, async () => (await summary())?.healthyInstances === n);
+  await waitUntil(`${n} healthy instances`, async () => (await summary())?.healthyInstances === n, ROLLOUT_WAIT);
   const elapsed = performance.now() - started;
-  await waitFor('ACTIVE', async () => (await summary())?.state === 'ACTIVE');
+  await waitUntil('ACTIVE', async () => (await summary())?.state === 'ACTIVE', ROLLOUT_WAIT);
   await operation(client, { type: 'DEACTIVATE', serviceId });
-  await waitFor('no instances', async () => {
+  await waitUntil('no instances', async () => {
     const s = await summary();
     return s?.state === 'INACTIVE' && (await client.get(`/apis/v1/localservices/${serviceId}/instances`)).data.length === 0;
-  });
+  }, ROLLOUT_WAIT);
   await operation(client, { type: 'DESTROY', serviceId });
-  await waitFor('destroyed', async () => (await summary()) === undefined);
+  await waitUntil('destroyed', async () => (await summary()) === undefined, ROLLOUT_WAIT);
   return elapsed;
 }
 
@@ -206,7 +200,7 @@ async function main(): Promise<void> {
   executorConfig.maxOpenFiles = openFilesLimit();
   const executor = await startExecutor(executorConfig, { logger });
   const client = api(`http://127.0.0.1:${state.port}`);
-  await waitFor('the executor to register', async () => (await client.get('/apis/v1/cluster/executors')).data.length === 1);
+  await waitUntil('the executor to register', async () => (await client.get('/apis/v1/cluster/executors')).data.length === 1, ROLLOUT_WAIT);
 
   process.stdout.write(`rollout benchmark: ${RUNS} run(s) per N, medians; image ${IMAGE}; readiness+health HTTP probes every 100 ms\n`);
   process.stdout.write(' N   drove ACTIVATE->HEALTHY   docker run + probes   ratio\n');

@@ -7,7 +7,7 @@ import { DroveProcess, ensureBinaryBuilt, scratchDir } from '../support/e2e-clus
 import { DroveApi, healthy } from '../support/drove-api.js';
 import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
 import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../support/netns.js';
-import { fastSpec } from '../support/example-specs.js';
+import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { containerNames, startE2eCluster, type E2eCluster } from '../support/e2e-cluster.js';
 import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
 import { createNetnsCluster, type NetnsCluster } from '../support/netns.js';
-import { fastSpec } from '../support/example-specs.js';
+import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
 
 /**

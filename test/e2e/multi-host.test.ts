@@ -5,7 +5,7 @@ import { containerNames, startE2eCluster, type E2eCluster } from '../support/e2e
 import { healthy } from '../support/drove-api.js';
 import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
 import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../support/netns.js';
-import { fastSpec } from '../support/example-specs.js';
+import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
 
 /**

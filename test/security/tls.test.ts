@@ -21,7 +21,7 @@ import { ADMIN, CLUSTER_SECRET, CONTROLLER_SECRET, GUEST, testConfig } from '../
 import { FakeCore } from '../support/fake-core.js';
 import { DroveApi, healthy } from '../support/drove-api.js';
 import { ensureTestImage } from '../support/images.js';
-import { fastSpec } from '../support/example-specs.js';
+import { fastSpec } from '../support/specs.js';
 import { makeCa, makeLeaf, pem, type CertFiles, type TestCa } from '../support/tls.js';
 import { waitUntil } from '../support/wait.js';
 

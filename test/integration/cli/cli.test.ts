@@ -11,9 +11,9 @@ import {
   spawnCli,
   startCli,
   startControllerProcess,
-  waitUntil,
   type ControllerProcess,
 } from './harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * The built `drove` binary against a real controller process (SQLite store) and a protocol-level fake executor:

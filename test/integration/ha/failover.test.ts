@@ -4,7 +4,7 @@ import { NOT_LEADER_MESSAGE } from '../../../src/model/index.js';
 import { ensureTestImage } from '../../support/images.js';
 import { waitUntil } from '../../support/wait.js';
 import { call, executorContainers, runCli, startHaCluster, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
-import { haServiceSpec } from '../../support/ha-service.js';
+import { haServiceSpec } from '../../support/specs.js';
 import { activeService, instances, oldInstances, operation, summary, waitForLeader, waitForSteadyService } from './steps.js';
 
 /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildContainerSpec, containerEnv, logDriver } from '../../../src/executor/instances/container-spec.js';
 import type { ContainerContext } from '../../../src/executor/instances/container-spec.js';
 import { instanceSpec } from './fakes.js';
+import { instanceInfo } from '../../support/records.js';
 
 function ctx(overrides: Partial<ContainerContext> = {}): ContainerContext {
   return {
@@ -12,10 +13,7 @@ function ctx(overrides: Partial<ContainerContext> = {}): ContainerContext {
     numaPinning: true,
     executorEnv: { FROM_EXECUTOR: 'yes' },
     maxOpenFiles: 470000,
-    info: {
-      serviceId: 'S-1', serviceName: 'S', instanceId: 'SI-1', executorId: 'E1', resources: [], state: 'UNREADY',
-      metadata: {}, errorMessage: '', created: 1, updated: 1,
-    },
+    info: instanceInfo({ serviceId: 'S-1', instanceId: 'SI-1', state: 'UNREADY' }),
     ...overrides,
   };
 }

@@ -6,13 +6,10 @@ import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { LOCAL_SERVICE_INSTANCE_STATES } from '../../../src/model/states.js';
 import type { ManualClock } from '../../../src/model/clock.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec } from './fakes.js';
+import { advanceUntil } from '../../support/wait.js';
 
-async function until(clock: ManualClock, condition: () => boolean, maxMs = 600_000): Promise<void> {
-  for (let t = 0; t <= maxMs; t += 100) {
-    if (condition()) return;
-    await clock.advance(100);
-  }
-  throw new Error('condition not reached');
+function until(clock: ManualClock, condition: () => boolean, maxMs = 600_000): Promise<number> {
+  return advanceUntil(clock, 'the condition', condition, { maxMs, stepMs: 100 });
 }
 
 function setup(specOverrides = {}, depOverrides = {}) {

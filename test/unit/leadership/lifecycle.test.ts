@@ -31,7 +31,7 @@ describe('etcd election lifecycle table', () => {
     expect(ELECTOR_TRANSITIONS.STOPPED).toEqual([]);
     for (const state of states.filter((s) => s !== 'STOPPED')) {
       const seen = new Set<ElectorState>([state]);
-      const queue = [state];
+      const queue: ElectorState[] = [state];
       while (queue.length > 0) for (const next of ELECTOR_TRANSITIONS[queue.shift()!]) if (!seen.has(next)) seen.add(next), queue.push(next);
       expect(seen.has('STOPPED'), state).toBe(true);
     }
