@@ -82,7 +82,7 @@ function npmCommand() {
 // ---------------------------------------------------------------- TypeScript build
 
 // bench/ imports test/support, so the build reads it too.
-const buildInputs = ['src', 'bench', join('test', 'support'), 'tsconfig.json', 'package.json'];
+const buildInputs = ['src', 'bench', join('test', 'support'), 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
 
 function newestMtime(path) {
   if (!existsSync(path)) return 0;
@@ -105,15 +105,34 @@ export function buildIsStale() {
 /** `tsc` when sources are newer than dist; keeps the binary executable. */
 export function ensureBuild({ force = false } = {}) {
   if (!force && !buildIsStale()) return;
-  log('building: tsc -p tsconfig.json');
+  log('building: tsc -p tsconfig.build.json');
   const startedAt = Date.now();
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
   chmodSync(mainJs, 0o755);
   mkdirSync(dirname(buildStamp), { recursive: true });
   // The stamp records when the sources were read, so an edit made during the build triggers the next one.
   const stampTime = new Date(startedAt);
   writeFileSync(buildStamp, stampTime.toISOString());
   utimesSync(buildStamp, stampTime, stampTime);
+}
+
+// ---------------------------------------------------------------- checks before the tests
+
+/**
+ * What `npm test` runs before vitest: the type-check of everything TypeScript (tsconfig.json: src, bench, test,
+ * the scripts' types; the build compiles only src and bench) and the linter, which allows no warning.
+ */
+export const checks = [
+  { name: 'type-check', script: join('node_modules', 'typescript', 'bin', 'tsc'), args: ['-p', 'tsconfig.json'] },
+  { name: 'lint', script: join('node_modules', 'eslint', 'bin', 'eslint.js'), args: ['--max-warnings', '0', '.'] },
+];
+
+/** Runs every check in order; throws PrepareError naming the first that fails. */
+export function runChecks() {
+  for (const check of checks) {
+    log(`${check.name}: ${check.args.join(' ')}`);
+    run(process.execPath, [join(root, check.script), ...check.args]);
+  }
 }
 
 // ---------------------------------------------------------------- Docker and debian packages

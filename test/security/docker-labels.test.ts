@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type RunningExecutor } from '../../src/executor/server.js';
-import { executorIdOf, newInstanceId, type LocalServiceInstanceInfo, type LocalServiceInstanceSpec } from '../../src/model/index.js';
+import { executorIdOf, newInstanceId, type LocalServiceInstanceSpec } from '../../src/model/index.js';
 import {
   FakeLeader,
   IMAGE,

@@ -14,6 +14,7 @@ import {
   type LocalServiceInfo,
   type LocalServiceInstanceInfo,
   type LocalServiceOperation,
+  type LocalServiceSpec,
   type LocalServiceState,
   type MessageResponse,
 } from '../../src/model/index.js';
@@ -61,7 +62,7 @@ export class FakeCore implements ControllerCore {
     this.operations.push(op);
     return { ok: true, serviceId: op.serviceId };
   }
-  validateSpec(spec: LocalServiceOperation extends never ? never : any): string[] {
+  validateSpec(spec: LocalServiceSpec): string[] {
     return spec.placementPolicy?.type && spec.placementPolicy.type !== 'LOCAL' ? ['Only LOCAL placement policy is supported'] : [];
   }
   cancelOperation(serviceId: string) {

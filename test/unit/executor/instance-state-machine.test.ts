@@ -58,7 +58,7 @@ describe('instance state machine', () => {
 
   it('uses the local image when the pull fails, and fails provisioning with the reference text when there is none', async () => {
     const a = setup();
-    a.sm.run();
+    void a.sm.run();
     await until(a.deps.clock, () => a.sm.state === 'HEALTHY');
     expect(a.deps.runtime.calls[0]).toBe(`pull ${TEST_IMAGE}`);
 
@@ -84,7 +84,7 @@ describe('instance state machine', () => {
       if (failures-- > 0) throw new Error('driver failed programming external connectivity: Bind for 0.0.0.0:40001 failed: port is already allocated');
       return start(id);
     };
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     expect(reports.find((r) => r.state === 'UNREADY')!.localInfo!.ports.main!.hostPort).toBe(40002);
     expect(deps.runtime.calls.filter((c) => c.startsWith('remove '))).toEqual(['remove c1']);
@@ -94,7 +94,7 @@ describe('instance state machine', () => {
   it('readiness: two failures then success within three attempts is READY', async () => {
     const { deps, sm } = setup();
     deps.checker.script('/ready', false, false, true);
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     expect(deps.checker.count('/ready')).toBe(3);
   });
@@ -114,7 +114,7 @@ describe('instance state machine', () => {
 
   it('honours the readiness initial delay', async () => {
     const { deps, sm } = setup({ readiness: { ...instanceSpec().readiness, initialDelay: '10 seconds' } });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'UNREADY');
     await deps.clock.advance(9_000);
     expect(deps.checker.count('/ready')).toBe(0);
@@ -145,7 +145,7 @@ describe('instance state machine', () => {
   it('continuous health: failures below attempts followed by a success stay HEALTHY', async () => {
     const { deps, sm } = setup();
     deps.checker.script('/health', true, true, false, false, true, false, false, true);
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => deps.checker.count('/health') >= 8);
     expect(sm.state).toBe('HEALTHY');
     sm.requestStop();
@@ -155,7 +155,7 @@ describe('instance state machine', () => {
   it('a stop request during readiness goes to STOPPING, not to an illegal STOPPED', async () => {
     const { deps, sm, states } = setup({ readiness: { ...instanceSpec().readiness, attempts: 50 } });
     deps.checker.script('/ready', false);
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => deps.checker.count('/ready') >= 2);
     expect(sm.requestStop()).toBe(true);
     await until(deps.clock, () => sm.state === 'STOPPED');
@@ -178,7 +178,7 @@ describe('instance state machine', () => {
         waitBeforeKill: '5 seconds',
       },
     });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     sm.requestStop();
     await until(deps.clock, () => deps.checker.count('/prestop') === 1);
@@ -197,7 +197,7 @@ describe('instance state machine', () => {
         waitBeforeKill: '5 seconds',
       },
     });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     deps.runtime.containers.get('c1')!.running = false;
     sm.requestStop();
@@ -258,7 +258,7 @@ describe('instance state machine', () => {
       configs: [{ type: 'INLINE', localFilename: '/files/drove.txt', data: 'RHJvdmUgdGVzdA==' }],
       env: { A: 'b' },
     });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     const container = deps.runtime.containers.get('c1')!;
     expect(container.archives).toHaveLength(1);
@@ -273,14 +273,14 @@ describe('instance state machine', () => {
 
   it('recovery: a running labelled container is re-adopted with no initial delays; a missing one is STOPPED', async () => {
     const first = setup({ readiness: { ...instanceSpec().readiness, initialDelay: '60 seconds' } });
-    first.sm.run();
+    void first.sm.run();
     await until(first.deps.clock, () => first.sm.state === 'HEALTHY');
     const info = first.reports.find((r) => r.state === 'UNREADY')!;
     first.sm.detach();
 
     const reports: LocalServiceInstanceInfo[] = [];
     const recovered = new InstanceStateMachine(first.spec, first.deps, (i) => reports.push(i), { info });
-    recovered.run();
+    void recovered.run();
     await first.deps.clock.advance(500);
     expect(reports.map((r) => r.state)).toEqual(['UNKNOWN', 'UNREADY', 'READY', 'HEALTHY']);
     expect(recovered.container).toBe('c1');

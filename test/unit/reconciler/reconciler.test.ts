@@ -254,6 +254,7 @@ describe('reconciler guards (§10.4.5-6)', () => {
       },
       allInstances: function* () {
         reads++;
+        yield* [];
       },
     } as unknown as WorkingSet;
     const engine = { stateOf: (): LocalServiceState | undefined => undefined } as unknown as Engine;
