@@ -8,6 +8,6 @@ export function ensureBuild(options?: { force?: boolean }): void;
 export function ensureDependencies(): void;
 export function ensureDocker(): Promise<void>;
 export function ensureImages(): void;
-export const checks: ReadonlyArray<{ name: string; script: string; args: string[] }>;
+export const checks: ReadonlyArray<{ name: string; tool: string; script: string; args: string[] }>;
 export function runChecks(): void;
 export function dockerIsUp(): boolean;

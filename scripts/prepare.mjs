@@ -123,14 +123,14 @@ export function ensureBuild({ force = false } = {}) {
  * the scripts' types; the build compiles only src and bench) and the linter, which allows no warning.
  */
 export const checks = [
-  { name: 'type-check', script: join('node_modules', 'typescript', 'bin', 'tsc'), args: ['-p', 'tsconfig.json'] },
-  { name: 'lint', script: join('node_modules', 'eslint', 'bin', 'eslint.js'), args: ['--max-warnings', '0', '.'] },
+  { name: 'type-check', tool: 'tsc', script: join('node_modules', 'typescript', 'bin', 'tsc'), args: ['-p', 'tsconfig.json'] },
+  { name: 'lint', tool: 'eslint', script: join('node_modules', 'eslint', 'bin', 'eslint.js'), args: ['--max-warnings', '0', '.'] },
 ];
 
 /** Runs every check in order; throws PrepareError naming the first that fails. */
 export function runChecks() {
   for (const check of checks) {
-    log(`${check.name}: ${check.args.join(' ')}`);
+    log(`${check.name}: ${check.tool} ${check.args.join(' ')}`);
     run(process.execPath, [join(root, check.script), ...check.args]);
   }
 }
