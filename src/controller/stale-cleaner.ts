@@ -27,7 +27,7 @@ export class StaleCleaner {
   start(): void {
     if (this.cancelTimer) return;
     const tick = () => {
-      this.running = this.clean().catch((error) => this.deps.logger.error({ err: error }, 'Stale data cleanup failed'));
+      this.running = this.clean().catch((error: unknown) => this.deps.logger.error({ err: error }, 'Stale data cleanup failed'));
       this.cancelTimer = this.deps.clock.setTimer(tick, this.deps.options.staleCheckIntervalMs);
     };
     this.cancelTimer = this.deps.clock.setTimer(tick, this.deps.options.staleCheckIntervalMs);

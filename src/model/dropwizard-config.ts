@@ -24,7 +24,7 @@ export const dropwizardConnectors: CompatStep = (context) => {
   }
   const connector = connectors[0];
   // Dropwizard's default connector type is http.
-  const type = connector.type === undefined ? 'http' : String(connector.type).toLowerCase();
+  const type = connector.type === undefined ? 'http' : typeof connector.type === 'string' ? connector.type.toLowerCase() : JSON.stringify(connector.type);
   if (type !== 'http') {
     refusal(
       context,

@@ -2,9 +2,9 @@ import { createServer, type Server } from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createNetnsCluster, type NetnsCluster } from '../helpers/netns.js';
-import { ensureTestImage, TEST_IMAGE } from '../helpers/images.js';
-import { waitUntil } from '../helpers/wait.js';
+import { createNetnsCluster, type NetnsCluster } from '../support/netns.js';
+import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
+import { waitUntil } from '../support/wait.js';
 
 /** The multi-host harness itself: three hosts, each its own namespace, address and dockerd. */
 describe('network namespace hosts', () => {

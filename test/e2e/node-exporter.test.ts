@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { LocalServiceInstanceInfo } from '../../src/model/index.js';
-import { containerNames, startE2eCluster, type E2eCluster } from '../helpers/cluster.js';
-import { healthy } from '../helpers/drove-api.js';
-import { ensureNodeExporterImage, NODE_EXPORTER_IMAGE } from '../helpers/images.js';
-import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../helpers/netns.js';
-import { fastSpec } from '../helpers/specs.js';
-import { waitUntil } from '../helpers/wait.js';
+import { containerNames, startE2eCluster, type E2eCluster } from '../support/e2e-cluster.js';
+import { healthy } from '../support/drove-api.js';
+import { ensureNodeExporterImage, NODE_EXPORTER_IMAGE } from '../support/images.js';
+import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../support/netns.js';
+import { fastSpec } from '../support/specs.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * A real node agent on every host (README "Running node_exporter on every host"): Prometheus' node_exporter from

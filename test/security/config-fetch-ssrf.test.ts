@@ -6,8 +6,8 @@ import { pino } from 'pino';
 import { fetchConfig } from '../../src/controller/engine/jobs/config-fetch.js';
 import { checkLiteralHost, refusedAddress } from '../../src/controller/engine/jobs/fetch-address-guard.js';
 import type { ExecutorMessage, LocalServiceSpec } from '../../src/model/index.js';
-import { testSpec } from '../fixtures/specs.js';
-import { harness, type Harness } from '../unit/engine/harness.js';
+import { testSpec } from '../support/specs.js';
+import { harness, type Harness } from '../support/engine-harness.js';
 
 /**
  * CONTROLLER_HTTP_FETCH as a way into the controller's host (issue 9, item 8): whoever may create a service names

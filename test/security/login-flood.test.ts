@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Authenticator } from '../../src/controller/api/auth.js';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
-import { executorMessages } from '../integration/api/harness.js';
+import { executorMessages } from '../support/api-harness.js';
 
 /**
  * Finding: a flood of wrong passwords starved the cluster. Every failed login ran bcrypt (bcryptjs: ~100 ms of

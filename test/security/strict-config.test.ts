@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadControllerConfig, parseControllerConfig } from '../../src/controller/config.js';
 import { loadExecutorConfig, parseExecutorConfig } from '../../src/executor/config.js';
 import { LocalServiceOperationSchema, LocalServiceSpecSchema } from '../../src/model/index.js';
-import { testSpec } from '../fixtures/specs.js';
+import { testSpec } from '../support/specs.js';
 
 /**
  * Finding: config files were parsed leniently, so a typo such as `userAth:` was dropped without a word and the

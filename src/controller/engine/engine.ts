@@ -140,7 +140,7 @@ export class Engine {
       if (this.runners.get(serviceId) === runner) this.runners.delete(serviceId);
       void runner.stop();
       this.track(
-        this.deps.workingSet.deleteService(serviceId).catch((error) => {
+        this.deps.workingSet.deleteService(serviceId).catch((error: unknown) => {
           this.deps.logger.error({ serviceId, err: error }, 'Could not delete destroyed local service');
         }),
       );

@@ -89,7 +89,7 @@ export class ServiceRunner {
   }
 
   start(): void {
-    this.loop ??= this.run().catch((error) => this.log.error({ err: error }, 'Service runner crashed'));
+    this.loop ??= this.run().catch((error: unknown) => this.log.error({ err: error }, 'Service runner crashed'));
   }
 
   /** Records an operation in the slot; false when one is already waiting. */

@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import type { ExecutorConfig } from '../../../src/executor/config.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { startExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, containerOf, ensureImage, executorConfigInput, itSpec, removeContainersOf, startInstance, waitFor } from './helpers.js';
+import { FakeLeader, containerOf, ensureImage, executorConfigInput, itSpec, removeContainersOf, startInstance } from '../../support/executor-harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * Executor options Drove has, on real containers: the log buffer and the syslog cache (docker inspect, a syslog
@@ -89,9 +90,9 @@ describe('log buffer and cache (options.logBufferSize, cacheFileSize, cacheFileC
       },
     });
     // The service's first line reaches the syslog server, and the executor's own copy (read from Docker's cache).
-    await waitFor('the syslog line', () => syslogLines.some((l) => l.includes(`agent-${spec.instanceId}`) && l.includes('starting httpd')), 20_000);
+    await waitUntil('the syslog line', () => syslogLines.some((l) => l.includes(`agent-${spec.instanceId}`) && l.includes('starting httpd')), { timeoutMs: 20_000 });
     const logFile = join(instanceLogDir(config.logDir, spec.serviceId, spec.instanceId), 'output.log');
-    await waitFor('the line in output.log', () => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('starting httpd'), 20_000);
+    await waitUntil('the line in output.log', () => existsSync(logFile) && readFileSync(logFile, 'utf8').includes('starting httpd'), { timeoutMs: 20_000 });
   });
 });
 

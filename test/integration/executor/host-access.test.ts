@@ -17,8 +17,8 @@ import {
   startInstance,
   startTestExecutor,
   stopInstance,
-  waitFor,
-} from './helpers.js';
+} from '../../support/executor-harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * hostAccess on real Docker (docs/host-access.md): each field reaches HostConfig (`docker inspect`) and has its
@@ -151,7 +151,7 @@ describe('hostAccess on Docker', () => {
     const spec = itSpec({ hostAccess: { addCapabilities: ['SYS_ADMIN'] } });
     await startInstance(executor, spec);
     // Either outcome ends the wait: a start that is not refused fails here at once, not after a timeout.
-    const failed = await waitFor('START_FAILED or HEALTHY', () =>
+    const failed = await waitUntil('START_FAILED or HEALTHY', () =>
       leader.reports(spec.instanceId).find((i) => i.state === 'START_FAILED' || i.state === 'HEALTHY'),
     );
     expect(failed.state).toBe('START_FAILED');

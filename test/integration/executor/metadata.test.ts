@@ -7,8 +7,8 @@ import { startControllerServer, type RunningController } from '../../../src/cont
 import { parseExecutorConfig } from '../../../src/executor/config.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { startExecutor } from '../../../src/executor/server.js';
-import { ADMIN, CLUSTER_SECRET, CONTROLLER_SECRET, testConfig } from '../../unit/api/helpers.js';
-import { waitFor } from './helpers.js';
+import { ADMIN, CLUSTER_SECRET, CONTROLLER_SECRET, testConfig } from '../../support/controller-config.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * Executor metadata (Drove's CONFIGURED and ENVIRONMENT providers) as an operator sees it: a real executor sends
@@ -51,11 +51,11 @@ afterAll(async () => {
 
 describe('executor metadata in executor info', () => {
   it("the controller's executor API shows the configured values and the whitelisted environment variables", async () => {
-    const node = await waitFor('the executor on the controller', async () => {
+    const node = await waitUntil('the executor on the controller', async () => {
       const res = await fetch(`${controller.url}/apis/v1/cluster/executors/${executor.executorId}`, { headers: ADMIN });
       const body = (await res.json()) as { status: string; data?: { metadata?: Record<string, string> } };
       return body.status === 'SUCCESS' ? body.data : undefined;
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
     expect(node.metadata).toEqual({ DC: 'dc-7', NODE_POOL: 'agents', floor: '3', rack: 'r12' });
   });
 });

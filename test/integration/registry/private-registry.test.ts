@@ -4,9 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseExecutorConfig } from '../../../src/executor/config.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { startExecutor } from '../../../src/executor/server.js';
-import type { TestRegistry } from '../../helpers/registry.js';
-import { startRegistry } from '../../helpers/registry.js';
-import { FakeLeader, IMAGE, docker, ensureImage, executorConfigInput, itSpec, removeContainersOf, startInstance } from '../executor/helpers.js';
+import type { TestRegistry } from '../../support/registry.js';
+import { startRegistry } from '../../support/registry.js';
+import { FakeLeader, IMAGE, docker, ensureImage, executorConfigInput, itSpec, removeContainersOf, startInstance } from '../../support/executor-harness.js';
 
 /**
  * Private registries end to end: a real registry with htpasswd auth on loopback, the test image pushed to it, and a

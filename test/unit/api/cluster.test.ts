@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, GUEST, MAINT, NODE, app } from './helpers.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, GUEST, MAINT, NODE, app } from '../../support/controller-config.js';
 import type { ExecutorNodeData } from '../../../src/model/index.js';
 
 let core: FakeCore;
@@ -184,7 +184,7 @@ describe('openapi', () => {
 describe('openapi completeness', () => {
   test('every API route is documented (except the application stubs and the document itself)', async () => {
     const { buildControllerApp } = await import('../../../src/controller/api/app.js');
-    const { testConfig } = await import('./helpers.js');
+    const { testConfig } = await import('../../support/controller-config.js');
     const fresh = buildControllerApp({ core: new FakeCore(), config: testConfig() });
     const routes: string[] = [];
     fresh.addHook('onRoute', (r) => {

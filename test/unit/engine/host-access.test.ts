@@ -9,8 +9,8 @@ import {
   type LocalServiceSpec,
   type LocalServiceState,
 } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { harness } from './harness.js';
+import { testSpec } from '../../support/specs.js';
+import { harness } from '../../support/engine-harness.js';
 
 /** The validator rules of `hostAccess` (docs/host-access.md): literal texts, each option, the fixed-port rule. */
 

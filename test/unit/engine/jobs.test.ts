@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 import { startTimeoutMs, effectiveOpSpec } from '../../../src/controller/engine/jobs/timeouts.js';
 import { instanceAuthToken } from '../../../src/controller/engine/jobs/instance-token.js';
 import { fetchConfig } from '../../../src/controller/engine/jobs/config-fetch.js';

@@ -6,8 +6,9 @@ import { createController, type Controller } from '../../../src/controller/contr
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import type { LeaderElector } from '../../../src/controller/leadership/leadership.js';
 import { SingleLeaderElector } from '../../../src/controller/leadership/single.js';
-import { FakeExecutorFleet } from '../../../bench/engine-fake-executors.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { FakeExecutorFleet } from '../../support/fake-executors.js';
+import { testSpec } from '../../support/specs.js';
+import { advanceUntil } from '../../support/wait.js';
 
 const ID = 'TEST_SPEC-00001';
 
@@ -63,10 +64,7 @@ describe('leadership (decisions 12-13)', () => {
       port: 4000,
     });
     await controller.start();
-    const until = async (cond: () => boolean) => {
-      for (let i = 0; i < 2000 && !cond(); i++) await clock.advance(50);
-      expect(cond()).toBe(true);
-    };
+    const until = (condition: () => boolean) => advanceUntil(clock, 'the condition', condition, { maxMs: 100_000, stepMs: 50 });
     return { clock, elector, fleet, until };
   }
 

@@ -135,7 +135,8 @@ describe('reports and node data', () => {
     // Every instance carries a fresh `updated` (the heartbeat keeps instance records from going stale).
     expect(last.nodeData.serviceInstances).toHaveLength(2);
     expect(last.nodeData.serviceInstances.every((i) => i.updated === last.nodeData.updated)).toBe(true);
-    expect(last.nodeData.updated).toBeGreaterThan(first!.type === 'EXECUTOR_SNAPSHOT' ? first.nodeData.updated + 19_000 : 0);
+    if (first?.type !== 'EXECUTOR_SNAPSHOT') throw new Error('no first snapshot');
+    expect(last.nodeData.updated).toBeGreaterThan(first.nodeData.updated + 19_000);
     await agent.stop();
   });
 

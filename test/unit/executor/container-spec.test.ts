@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildContainerSpec, containerEnv, hasFixedPorts, logDriver, recoverySpec } from '../../../src/executor/instances/container-spec.js';
 import type { ContainerContext } from '../../../src/executor/instances/container-spec.js';
 import { TEST_CONTAINER_OPTIONS, instanceSpec } from './fakes.js';
+import { instanceInfo } from '../../support/records.js';
 
 function ctx(overrides: Partial<ContainerContext> = {}): ContainerContext {
   return {
@@ -13,10 +14,7 @@ function ctx(overrides: Partial<ContainerContext> = {}): ContainerContext {
     executorEnv: { FROM_EXECUTOR: 'yes' },
     maxOpenFiles: 470000,
     containerOptions: TEST_CONTAINER_OPTIONS,
-    info: {
-      serviceId: 'S-1', serviceName: 'S', instanceId: 'SI-1', executorId: 'E1', resources: [], state: 'UNREADY',
-      metadata: {}, errorMessage: '', created: 1, updated: 1,
-    },
+    info: instanceInfo({ serviceId: 'S-1', instanceId: 'SI-1', state: 'UNREADY' }),
     ...overrides,
   };
 }

@@ -66,7 +66,7 @@ describe('instance with hostAccess', () => {
 
   it('is START_FAILED with the reason, and no container is created, when this host does not allow it', async () => {
     const { deps, sm, reports } = setup(NOTHING, { hostLevelInstance: true, hostAccess: { network: true } });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'STOPPED' || sm.state === 'HEALTHY');
     expect(reports.map((r) => r.state)).toEqual(['PENDING', 'PROVISIONING', 'STARTING', 'START_FAILED', 'DEPROVISIONING', 'STOPPED']);
     expect(reports.at(-1)!.errorMessage).toBe('Host network refused by this executor: options.enableHostNetwork is not set');
@@ -76,7 +76,7 @@ describe('instance with hostAccess', () => {
   it('on the host network binds its own port numbers, even when the sender did not say host level, and reports what it applied', async () => {
     const hostAccess = { network: true, pid: true, dropCapabilities: ['ALL' as const], addCapabilities: [] };
     const { deps, sm, reports } = setup(EVERYTHING, { hostLevelInstance: false, hostAccess });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     const healthy = reports.at(-1)!;
     expect(healthy.localInfo!.ports.main).toEqual({ containerPort: 8000, hostPort: 8000, portType: 'HTTP' });
@@ -89,7 +89,7 @@ describe('instance with hostAccess', () => {
 
   it('reports no hostAccess field for an instance without it (Drove record shape)', async () => {
     const { deps, sm, reports } = setup(NOTHING);
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     expect(reports.every((r) => !('hostAccess' in r))).toBe(true);
   });

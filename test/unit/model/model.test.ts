@@ -12,7 +12,7 @@ import {
   newInstanceId,
   serviceIdOf,
 } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { testSpec } from '../../support/specs.js';
 
 describe('durations', () => {
   it('accepts every Dropwizard form and prints the plural form', () => {

@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitUntil } from './wait.js';
 
 /**
  * Multi-host harness: each executor "host" is a Linux network namespace with its own address on a private test
@@ -108,15 +109,6 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(what: string, deadlineMs: number, condition: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, netnsOptions.pollMs));
-  }
-  throw new Error(`netns harness: ${what} within ${deadlineMs} ms`);
-}
-
 const bridgeName = (slot: number) => `dtbr${slot}`;
 const namespaceName = (slot: number, index: number) => `dt${slot}h${index}`;
 const vethName = (slot: number, index: number) => `dt${slot}v${index}`;
@@ -158,14 +150,14 @@ async function killDockerd(pid: number): Promise<void> {
     return;
   }
   try {
-    await waitFor('dockerd did not exit', netnsOptions.dockerStopMs, () => !processAlive(pid));
+    await waitUntil('netns harness: dockerd to exit', () => !processAlive(pid), { timeoutMs: netnsOptions.dockerStopMs, intervalMs: netnsOptions.pollMs });
   } catch {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       /* already gone */
     }
-    await waitFor('dockerd did not die after SIGKILL', 5_000, () => !processAlive(pid));
+    await waitUntil('netns harness: dockerd to die after SIGKILL', () => !processAlive(pid), { timeoutMs: 5_000, intervalMs: netnsOptions.pollMs });
   }
 }
 
@@ -345,12 +337,16 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
   };
 
   try {
-    await waitFor(`dockerd of ${name} did not answer (see ${dir}/dockerd.log)`, netnsOptions.dockerStartMs, async () => {
-      if (!processAlive(dockerdPid)) {
-        throw new Error(`netns harness: dockerd of ${name} exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
-      }
-      return attempt('docker', ['-H', dockerHost, 'info']);
-    });
+    await waitUntil(
+      `netns harness: dockerd of ${name} to answer (see ${dir}/dockerd.log)`,
+      async () => {
+        if (!processAlive(dockerdPid)) {
+          throw new Error(`netns harness: dockerd of ${name} exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+        }
+        return attempt('docker', ['-H', dockerHost, 'info']);
+      },
+      { timeoutMs: netnsOptions.dockerStartMs, intervalMs: netnsOptions.pollMs, stopOnError: true },
+    );
     if (images.length > 0) await docker(['load', '-i', imagesTar]);
   } catch (error) {
     await host.destroy();
