@@ -58,7 +58,7 @@ async function rawDockerRun(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  execFileSync('bash', [join(repoRoot, 'scripts', 'images.sh')], { stdio: 'inherit' });
+  execFileSync('bash', [join(repoRoot, 'scripts', 'images.sh'), 'httpd'], { stdio: 'inherit' });
   const waiters = new Map<string, { state: string; resolve: () => void }>();
   const leader = Fastify();
   leader.get('/apis/v1/ping', async () => ({ status: 'SUCCESS', data: 'pong', message: 'success' }));

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { LOG_LEVELS, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { parseDroveCompatible } from '../model/config-compat.js';
+import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
+import { CONTROLLER_DROVE_COMPATIBILITY } from './config-drove.js';
 
 /**
  * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
@@ -47,6 +49,17 @@ export const ControllerOptionsSchema = strict.object({
   allowedLocalFileDirs: hostDirList().default([]),
   disableCmdlArgs: z.boolean().default(false),
   enableRawDeviceAccess: z.boolean().default(false),
+  /**
+   * Host namespaces and privileges (spec `hostAccess`, docs/host-access.md), each off until the operator turns
+   * it on: a container on the host network can reach every local-only service of the host and bind its ports; in
+   * the host PID namespace it sees (and with enough capabilities signals) every process; a privileged container
+   * is root on the host. Whoever may create a service gets what these allow, on every executor.
+   */
+  enableHostNetwork: z.boolean().default(false),
+  enableHostPid: z.boolean().default(false),
+  enablePrivilegedContainers: z.boolean().default(false),
+  /** Capabilities `hostAccess.addCapabilities` may name (CAP_ prefix optional; ALL = any). Empty = none. */
+  allowedCapabilities: z.array(capabilityName()).default([]),
   disableReadAuth: z.boolean().default(false),
   auditedHttpMethods: z.array(z.string()).default(['POST', 'PUT']),
   /**
@@ -142,21 +155,15 @@ export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 
 export class ConfigError extends Error {}
 
-/** Where Drove's controller config has a key that drove-ts spells differently or does without. */
-const DROVE_KEY_HINTS: Readonly<Record<string, string>> = {
-  zookeeper: 'drove-ts keeps cluster state in "store:" (sqlite, or etcd for several controllers)',
-  logging: 'drove-ts logs JSON lines to stdout; set "logLevel:"',
-  'server.applicationConnectors': 'drove-ts listens on server.host and server.port',
-  'server.adminConnectors': 'drove-ts has no separate admin port',
-};
-
+/** Reads a parsed config; Drove's key names are accepted where drove-ts has the setting (config-drove.ts). */
 export function parseControllerConfig(raw: unknown, source = 'controller config'): ControllerConfig {
-  const result = ControllerConfigSchema.safeParse(raw ?? {});
-  if (!result.success) throw new ConfigError(configErrorMessage(source, result.error, DROVE_KEY_HINTS));
+  const result = parseDroveCompatible(ControllerConfigSchema, raw, CONTROLLER_DROVE_COMPATIBILITY, source);
+  if (!result.ok) throw new ConfigError(result.message);
   return result.data;
 }
 
-export function loadControllerConfig(path: string): ControllerConfig {
+/** Reads a config file: YAML with `${VAR}` references filled from `env`, then the schema (model/config-file.ts). */
+export function loadControllerConfig(path: string, env: Readonly<Record<string, string | undefined>> = process.env): ControllerConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -165,8 +172,9 @@ export function loadControllerConfig(path: string): ControllerConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseConfigYaml(text, env);
   } catch (e) {
+    if (e instanceof ConfigSubstitutionError) throw new ConfigError(`Invalid controller config ${path}: ${e.message}`);
     throw new ConfigError(`Controller config ${path} is not valid YAML: ${(e as Error).message}`);
   }
   return parseControllerConfig(raw, `controller config ${path}`);

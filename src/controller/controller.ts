@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import { RunLifecycle, durationMs, systemClock, type Clock, type RunState, type Runnable } from '../model/index.js';
+import { RunLifecycle, durationMs, systemClock, type Clock, type RunState } from '../model/index.js';
 import { peerTlsOptions } from '../model/tls.js';
 import { resolveOptions, type ControllerConfig, type ResolvedOptions } from './config.js';
 import { HttpExecutorMessenger } from './cluster/http-messenger.js';
@@ -34,9 +34,10 @@ export async function createController(opts: CreateControllerOptions): Promise<C
 /**
  * The controller: an elector, and the leader term it starts when this controller gains leadership and stops when
  * it loses it (leadership changes run one at a time, in order). What the API asks goes to the current term
- * (term-core.ts).
+ * (term-core.ts). Not a Runnable: its start() resolves only once the elector has started (an embedded elector
+ * may grant leadership, and so load a term, before it returns).
  */
-export class Controller extends TermCore implements Runnable {
+export class Controller extends TermCore {
   private readonly lifecycle = new RunLifecycle('controller');
   private readonly context: TermContext;
   private readonly leadership: LeaderElector;

@@ -143,7 +143,7 @@ function deferredCore(get: () => ControllerCore | undefined): ControllerCore {
         };
       }
       const value = (core as unknown as Record<PropertyKey, unknown>)[property];
-      return typeof value === 'function' ? value.bind(core) : value;
+      return typeof value === 'function' ? (value.bind(core) as unknown) : value;
     },
   });
 }

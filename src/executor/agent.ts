@@ -26,6 +26,8 @@ export interface AgentOptions {
   transportType: ExecutorNodeData['transportType'];
   executorId: string;
   tags: readonly string[];
+  /** Shown in the node data (config resources.metadata, read at start: metadata.ts). */
+  metadata: Readonly<Record<string, string>>;
   dataDir: string;
   heartbeatMs: number;
   leaderRetryInitialMs: number;
@@ -98,7 +100,7 @@ export class ExecutorAgent {
       tasks: [],
       serviceInstances: this.deps.engine.infos(),
       tags,
-      metadata: {},
+      metadata: { ...this.options.metadata },
       executorState: this.executorState,
     };
   }

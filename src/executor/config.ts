@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { LOG_LEVELS, UserSpecSchema, configErrorMessage, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { parseDroveCompatible } from '../model/config-compat.js';
+import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
+import { megabytesSize } from '../model/data-size.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
+import { EXECUTOR_DROVE_COMPATIBILITY } from './config-drove.js';
+import { DockerAuthSchema } from './docker-auth.js';
+import { MetadataConfigSchema } from './metadata.js';
 
 /**
  * Executor configuration (YAML, `drove executor --config executor.yml`). Every default says why it has that
@@ -39,6 +44,14 @@ export const ExecutorResourcesSchema = strict.object({
    * sysfs lies (some containers). Keys are NUMA node ids.
    */
   numaNodes: z.record(z.string().regex(/^\d+$/, { error: 'NUMA node ids must be integers' }), NumaNodeOverrideSchema).optional(),
+  /**
+   * Every container gets all NVIDIA GPUs of the host (Docker DeviceRequests driver nvidia, count -1: `--gpus all`),
+   * as Drove's option does: GPUs are neither discovered nor shared out. Needs nvidia-container-toolkit on the host;
+   * without it every container start fails. Off by default: most hosts have no GPU.
+   */
+  enableNvidiaGpu: z.boolean().default(false),
+  /** Key/values shown in the executor's node data (`metadata`), from Drove's CONFIGURED and ENVIRONMENT providers. */
+  metadata: MetadataConfigSchema.default(MetadataConfigSchema.parse({})),
 });
 export type ExecutorResourcesConfig = z.infer<typeof ExecutorResourcesSchema>;
 
@@ -82,7 +95,42 @@ export const ExecutorOptionsSchema = strict.object({
    * on the executor's host only; the controller has the same option for CONTROLLER_HTTP_FETCH.
    */
   allowConfigFetchFromLocalAddresses: z.boolean().default(false),
+  /**
+   * This host's own consent to the spec's `hostAccess` (docs/host-access.md), checked before a container is
+   * created whatever the controller allowed. Off by default, like the controller's options of the same names:
+   * every executor host keeps the CONTROLLER secret, so without this a single compromised host could start
+   * privileged, host-network containers on every other host.
+   */
+  enableHostNetwork: z.boolean().default(false),
+  enableHostPid: z.boolean().default(false),
+  enablePrivilegedContainers: z.boolean().default(false),
+  /** Capabilities instances may add here (CAP_ prefix optional; ALL = any). Empty = none. */
+  allowedCapabilities: z.array(capabilityName()).default([]),
+  /**
+   * Docker's log buffer per container (log option max-buffer-size, with mode non-blocking): output waits here while
+   * the log driver is slow (a syslog server, a busy disk) instead of blocking the service's writes; what overflows
+   * it is dropped. Drove's option and default: 10 MB, 1 to 128 MB.
+   */
+  logBufferSize: megabytesSize({ min: 1, max: 128 }).default(10),
+  /**
+   * Size of one file of Docker's local log cache (dual logging, log option cache-max-size) of RSYSLOG containers:
+   * the copy `docker logs` and this executor's log files read, since syslog itself cannot be read back. Drove's
+   * option and default: 20 MB (10 MB to 100 GB).
+   */
+  cacheFileSize: megabytesSize({ min: 10, max: 100 * 1024 }).default(20),
+  /** Files of that cache (cache-max-file). Drove's default 3, at most 1024; 0 means the default, as in Drove. */
+  cacheFileCount: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024)
+    .default(3)
+    .transform((count) => (count === 0 ? 3 : count)),
 });
+export type ExecutorOptions = z.infer<typeof ExecutorOptionsSchema>;
+
+/** A user or group: a name, or a numeric id written as a number. */
+const idText = z.union([z.string().min(1, { error: 'must not be empty' }), z.number().int().min(0)]).transform(String);
 
 export const ExecutorConfigSchema = strict.object({
   server: strict
@@ -137,14 +185,19 @@ export const ExecutorConfigSchema = strict.object({
    * the same host with the same image, and images built locally (no registry) could not be pulled back.
    */
   cacheImages: z.boolean().default(true),
-  /** User for containers whose spec has no userSpec; absent = the image's user. */
-  defaultUserSpec: strict.object(UserSpecSchema.shape).optional(),
+  /**
+   * User for containers whose spec has no userSpec; absent = the image's user. Numeric ids may be written as numbers
+   * (`user: 1000`, as in Drove's sample config; Jackson reads them as text).
+   */
+  defaultUserSpec: strict.object({ user: idText, group: idText.optional() }).optional(),
   /**
    * nofile ulimit of every container. Drove sets 470000; we leave it unset by default (the engine's default
    * applies) because runc cannot raise it above the Docker daemon's own hard limit, which is often lower
    * (a container start would fail with "error setting rlimit type 7"). Set it where dockerd allows it.
    */
   maxOpenFiles: z.number().int().min(64).optional(),
+  /** Credentials for private registries, per registry host, sent with every pull (Drove's dockerAuth; docker-auth.ts). */
+  dockerAuth: DockerAuthSchema.optional(),
   options: ExecutorOptionsSchema.default(ExecutorOptionsSchema.parse({})),
   /** info: state changes and recoveries are worth a line each; probes are not. */
   logLevel: z.enum(LOG_LEVELS).default('info'),
@@ -154,24 +207,15 @@ export type ExecutorConfig = z.infer<typeof ExecutorConfigSchema>;
 
 export class ExecutorConfigError extends Error {}
 
-/** Drove's executor keeps these in `options:` (ExecutorOptions); drove-ts has them elsewhere. */
-const DROVE_KEY_HINTS: Readonly<Record<string, string>> = {
-  'options.cacheImages': 'drove-ts reads it at the top level: cacheImages',
-  'options.maxOpenFiles': 'drove-ts reads it at the top level: maxOpenFiles',
-  'options.defaultUserSpec': 'drove-ts reads it at the top level: defaultUserSpec',
-  'options.dockerSocketPath': 'drove-ts reads it as docker.socket',
-  'options.hostname': 'drove-ts reads it as server.hostname',
-  zookeeper: 'drove-ts executors find the leader through "controllers:" (their URLs)',
-  logging: 'drove-ts logs JSON lines to stdout; set "logLevel:"',
-};
-
+/** Reads a parsed config; Drove's key names are accepted where drove-ts has the setting (config-drove.ts). */
 export function parseExecutorConfig(raw: unknown, source = 'executor config'): ExecutorConfig {
-  const result = ExecutorConfigSchema.safeParse(raw ?? {});
-  if (!result.success) throw new ExecutorConfigError(configErrorMessage(source, result.error, DROVE_KEY_HINTS));
+  const result = parseDroveCompatible(ExecutorConfigSchema, raw, EXECUTOR_DROVE_COMPATIBILITY, source);
+  if (!result.ok) throw new ExecutorConfigError(result.message);
   return result.data;
 }
 
-export function loadExecutorConfig(path: string): ExecutorConfig {
+/** Reads a config file: YAML with `${VAR}` references filled from `env`, then the schema (model/config-file.ts). */
+export function loadExecutorConfig(path: string, env: Readonly<Record<string, string | undefined>> = process.env): ExecutorConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -180,8 +224,9 @@ export function loadExecutorConfig(path: string): ExecutorConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseConfigYaml(text, env);
   } catch (e) {
+    if (e instanceof ConfigSubstitutionError) throw new ExecutorConfigError(`Invalid executor config ${path}: ${e.message}`);
     throw new ExecutorConfigError(`Executor config ${path} is not valid YAML: ${(e as Error).message}`);
   }
   return parseExecutorConfig(raw, `executor config ${path}`);

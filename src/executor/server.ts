@@ -1,30 +1,23 @@
-import { createServer } from 'node:net';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
-import { Periodic } from '../model/periodic.js';
 import { executorIdOf } from '../model/ids.js';
 import { reachableHost } from '../model/listen-address.js';
-import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
-import { loadServerTls, peerTlsOptions } from '../model/tls.js';
-import { ExecutorAgent } from './agent.js';
-import type { Checker } from './checks.js';
-import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
-import type { ExecutorConfig } from './config.js';
-import { outgoingSecret, resolveExecutorOptions } from './config.js';
-import { ControllerClient } from './controller-client.js';
-import { InstanceEngine } from './instances/instance-engine.js';
-import type { InstanceDeps } from './instances/instance.js';
-import { InstanceLogWriter, instanceLogDir, rotationOf } from './logs.js';
+import { loadServerTls } from '../model/tls.js';
+import type { ExecutorAgent } from './agent.js';
 import { buildExecutorApp } from './app.js';
+import type { Checker } from './checks.js';
+import type { ExecutorConfig } from './config.js';
+import { resolveExecutorOptions } from './config.js';
+import { Executor } from './executor.js';
 import type { ExecutorHttpLimits } from './http-limits.js';
-import { instanceLogCleanup } from './log-cleanup.js';
-import { reapZombies, recoverInstances } from './recovery.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
 import type { HostTopology } from './resources.js';
-import { ResourceManager, buildLayout, discoverHostTopology } from './resources.js';
 import { DockerRuntime } from './runtime/docker.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
+
+export { freePort } from './executor.js';
 
 /** Everything `startExecutor` lets an embedder (drove dev, tests) replace. */
 export interface ExecutorDeps {
@@ -50,19 +43,23 @@ export interface RunningExecutor {
   stop(options?: { leaveContainers?: boolean }): Promise<void>;
 }
 
-/** Starts an executor: HTTP surface, resources, instance engine, recovery, agent loops. Never exits the process. */
+/**
+ * Starts an executor process's parts: the HTTP surface (app.ts) listening on `config.server`, then the executor
+ * (executor.ts) under the identity the listening port gives it, recovery first. Embeddable (used by `drove dev`):
+ * it never exits the process; `stop()` stops everything it started, in reverse order.
+ */
 export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps = {}): Promise<RunningExecutor> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? pino({ level: config.logLevel, name: 'drove-executor' });
-  const runtime = deps.runtime ?? new DockerRuntime(config.docker.socket);
   const resolved = resolveExecutorOptions(config);
   const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
-  const controllerTls = peerTlsOptions(config.clusterTls);
-  let agent: ExecutorAgent | undefined;
+  // The server listens before the executor exists so that port 0 (tests) resolves to the real port the
+  // executor id carries; until the executor has started, messages are answered "Executor is starting".
+  let executor: Executor | undefined;
   const app = buildExecutorApp({
     config,
     clock,
-    handler: () => (agent ? (body) => agent!.handle(body) : undefined),
+    handler: () => executor?.handler(),
     ...(https ? { https } : {}),
     ...(deps.httpLimits ? { limits: deps.httpLimits } : {}),
   });
@@ -70,123 +67,37 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const port = Number(new URL(address).port);
   const executorId = executorIdOf(resolved.hostname, port);
-  const transportType = https ? 'HTTPS' : 'HTTP';
   const url = `${https ? 'https' : 'http'}://${reachableHost(config.server.host)}:${port}`;
 
-  const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
-  const instanceDeps: InstanceDeps = {
-    runtime,
-    checker: deps.checker ?? new ProbeChecker(runtime, 'localhost', clock),
+  const created = new Executor({
+    config,
+    resolved,
+    identity: { executorId, port, transportType: https ? 'HTTPS' : 'HTTP' },
+    runtime: deps.runtime ?? new DockerRuntime(config.docker.socket),
     clock,
     logger,
-    hostname: resolved.hostname,
-    executorId,
-    resources,
-    numaPinning: !config.resources.disableNUMAPinning,
-    cacheImages: config.cacheImages,
-    ...(config.defaultUserSpec ? { defaultUserSpec: config.defaultUserSpec } : {}),
-    ...(config.maxOpenFiles ? { maxOpenFiles: config.maxOpenFiles } : {}),
+    ...(deps.checker ? { checker: deps.checker } : {}),
+    ...(deps.hostTopology ? { hostTopology: deps.hostTopology } : {}),
     executorEnv: deps.executorEnv ?? process.env,
-    allocatePort: freePort,
-    openLog: (spec) =>
-      new InstanceLogWriter(
-        instanceLogDir(config.logDir, spec.serviceId, spec.instanceId),
-        rotationOf(spec.loggingSpec),
-        (file, error) => logger.warn({ file, error: errorText(error) }, 'rotated log not compressed'),
-      ),
-    hookOptions: DEFAULT_HOOK_OPTIONS,
-    stopGraceSeconds: resolved.stopGraceSeconds,
-    hostPaths: { allowedMountDirs: config.options.allowedMountDirs, allowedLocalFileDirs: config.options.allowedLocalFileDirs },
-    configFetch: { allowLocalAddresses: config.options.allowConfigFetchFromLocalAddresses },
-  };
-  const engine = new InstanceEngine(instanceDeps);
-  const client = new ControllerClient({
-    endpoints: config.controllers,
-    secret: outgoingSecret(config),
-    nodeId: resolved.hostname,
-    clock,
-    logger,
-    tls: controllerTls,
   });
-  const createdAgent = new ExecutorAgent(
-    {
-      hostname: resolved.hostname,
-      port,
-      transportType,
-      executorId,
-      tags: config.tags,
-      dataDir: config.dataDir,
-      heartbeatMs: resolved.heartbeatMs,
-      leaderRetryInitialMs: resolved.leaderRetryInitialMs,
-      leaderRetryMaxMs: resolved.leaderRetryMaxMs,
-      reportBatchWindowMs: resolved.reportBatchWindowMs,
-      readinessPollMs: resolved.readinessPollMs,
-    },
-    { client, engine, resources, clock, logger },
-  );
-  const recoveryDeps = { runtime, engine, client, clock, logger, executorId };
-  try {
-    const recovered = await recoverInstances(recoveryDeps, resolved.recoveryLeaderWaitMs);
-    if (recovered.adopted.length + recovered.removed.length > 0) logger.info(recovered, 'recovery done');
-  } catch (error) {
-    logger.error({ error: errorText(error) }, 'recovery failed; starting with no instances');
-  }
-  agent = createdAgent;
-  agent.start();
+  executor = created;
+  await created.start();
+  // The registries that have credentials, never the credentials.
+  logger.info({ url, executorId, hostname: resolved.hostname, dockerAuthRegistries: created.dockerAuth.registries() }, 'executor started');
 
-  let stopping = false;
-  const reaper = new Periodic({
-    name: 'zombie reaper',
-    clock,
-    intervalMs: resolved.zombieCheckMs,
-    run: () => reapZombies(recoveryDeps),
-    onError: (error) => logger.error({ error: errorText(error) }, 'zombie reaper failed'),
-  });
-  reaper.start();
-  // Started after recovery, so instances adopted from a previous run count as live.
-  const logCleanup = instanceLogCleanup({
-    logDir: config.logDir,
-    retentionMs: resolved.instanceLogRetentionMs,
-    intervalMs: resolved.instanceLogCleanupMs,
-    isLive: (serviceId, instanceId) => {
-      const instance = engine.get(instanceId);
-      return instance !== undefined && instance.spec.serviceId === serviceId && !INSTANCE_TERMINAL_STATES.has(instance.state);
-    },
-    clock,
-    onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
-  });
-  logCleanup.start();
-  logger.info({ url, executorId, hostname: resolved.hostname }, 'executor started');
-
+  let stopped: Promise<void> | undefined;
   return {
     url,
     executorId,
-    agent: createdAgent,
-    engine,
-    async stop(options = {}) {
-      if (stopping) return;
-      stopping = true;
-      await Promise.all([reaper.stop(), logCleanup.stop()]);
-      if (options.leaveContainers) engine.detachAll();
-      else for (const instance of engine.list()) engine.stop(instance.instanceId);
-      await engine.drained();
-      await createdAgent.stop();
-      await app.close();
-      await client.close();
+    agent: created.agent,
+    engine: created.engine,
+    stop(options = {}) {
+      stopped ??= (async () => {
+        await created.stop(options);
+        await app.close();
+        await created.close();
+      })();
+      return stopped;
     },
   };
-}
-
-/** An OS-chosen free TCP port: bind to 0, read it, release it (Drove does the same, §5.7). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EXECUTOR_STATES } from './states.js';
+import { HostAccessSchema } from './host-access.js';
 import { isInstanceId } from './ids.js';
 import { LocalServiceInstanceInfoSchema, ResourceAllocationSchema } from './instance.js';
 import {
@@ -93,6 +94,8 @@ export const LocalServiceInstanceSpecSchema = z.object({
   preShutdown: PreShutdownSpecSchema.optional(),
   userSpec: UserSpecSchema.optional(),
   instanceAuthToken: z.string().optional(),
+  /** drove-ts extension (docs/host-access.md); Drove's executors ignore it, Drove's controllers never send it. */
+  hostAccess: HostAccessSchema.optional(),
 });
 export type LocalServiceInstanceSpec = z.infer<typeof LocalServiceInstanceSpecSchema>;
 

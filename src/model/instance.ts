@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HostAccessSchema } from './host-access.js';
 import { LOCAL_SERVICE_INSTANCE_STATES } from './states.js';
 import { PORT_TYPES } from './spec.js';
 
@@ -39,6 +40,11 @@ export const LocalServiceInstanceInfoSchema = z.object({
   errorMessage: z.string().default(''),
   created: z.number().int(),
   updated: z.number().int(),
+  /**
+   * drove-ts extension: the host namespaces and privileges the executor gave the container (docs/host-access.md).
+   * Absent when none, so Drove's clients see Drove's record.
+   */
+  hostAccess: HostAccessSchema.optional().describe('drove-ts extension: host namespaces and privileges applied to the container; absent when none'),
 });
 export type LocalServiceInstanceInfo = z.infer<typeof LocalServiceInstanceInfoSchema>;
 

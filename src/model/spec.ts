@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HostAccessSchema } from './host-access.js';
 import { HOST_PATH_RULE, isHostPath } from './host-paths.js';
 import { ciEnum, duration, int, requiredString } from './schema-helpers.js';
 
@@ -250,6 +251,7 @@ export const LocalServiceSpecSchema = z.object({
   devices: z.array(DeviceSpecSchema).optional(),
   preShutdown: PreShutdownSpecSchema.optional(),
   userSpec: UserSpecSchema.optional(),
+  hostAccess: HostAccessSchema.optional(),
 });
 export type LocalServiceSpec = z.infer<typeof LocalServiceSpecSchema>;
 
@@ -264,6 +266,11 @@ export function memoryMb(spec: Pick<LocalServiceSpec, 'resources'>): number {
 
 export function isHostLevel(spec: Pick<LocalServiceSpec, 'placementPolicy'>): boolean {
   return spec.placementPolicy?.type === 'LOCAL' && spec.placementPolicy.hostLevel === true;
+}
+
+/** The container shares the host's network namespace, so its ports are the host's (docs/host-access.md). */
+export function usesHostNetwork(spec: Pick<LocalServiceSpec, 'hostAccess'>): boolean {
+  return spec.hostAccess?.network === true;
 }
 
 /** What a masked secret reads as. */

@@ -14,8 +14,8 @@ import {
   removeContainersOf,
   startInstance,
   startTestExecutor,
-  waitFor,
-} from '../integration/executor/helpers.js';
+} from '../support/executor-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * CMD checks and CMD pre-shutdown hooks end at their timeout (issue 9, item 8): the command is killed with what it
@@ -66,7 +66,7 @@ describe('a CMD probe that outlives its timeout', () => {
     expect(result).toEqual({ healthy: false, message: 'Command timed out after 1000 ms and was killed' });
     expect(elapsed).toBeGreaterThanOrEqual(1_000);
     expect(elapsed).toBeLessThan(1_000 + EXEC_OVERHEAD_MS);
-    await waitFor('the killed processes to be reaped', async () => (await execProcesses(containerId)).length === 0, 5_000);
+    await waitUntil('the killed processes to be reaped', async () => (await execProcesses(containerId)).length === 0, { timeoutMs: 5_000 });
     expect(await checker.check({ type: 'CMD', command: 'true' }, { containerId, ports: {} }, 1_000)).toEqual({ healthy: true, message: '' });
   });
 
@@ -79,7 +79,7 @@ describe('a CMD probe that outlives its timeout', () => {
     });
     expect(Date.now() - started).toBeLessThan(1_000 + EXEC_OVERHEAD_MS);
     expect(outcome).toMatchObject({ ok: false, attempts: 1, message: 'Command timed out after 1000 ms and was killed' });
-    await waitFor('the killed hook to be reaped', async () => (await execProcesses(containerId)).length === 0, 5_000);
+    await waitUntil('the killed hook to be reaped', async () => (await execProcesses(containerId)).length === 0, { timeoutMs: 5_000 });
   });
 });
 
@@ -141,6 +141,6 @@ describe('an instance whose health command hangs', () => {
     expect(unhealthy.errorMessage).toBe('Healthcheck failed:Command timed out after 1000 ms and was killed');
     expect(elapsed).toBeLessThan(bound + 3 * EXEC_OVERHEAD_MS);
     expect((await container.inspect()).State.Running).toBe(true);
-    await waitFor('the killed probes to be reaped', async () => (await execProcesses(container.id)).filter((p) => p.includes('sleep 3600')).length === 0, 5_000);
+    await waitUntil('the killed probes to be reaped', async () => (await execProcesses(container.id)).filter((p) => p.includes('sleep 3600')).length === 0, { timeoutMs: 5_000 });
   });
 });

@@ -9,8 +9,8 @@ import type { ExecutorMessage, LocalServiceSpec } from '../../src/model/index.js
 import { parseExecutorConfig } from '../../src/executor/config.js';
 import { InstanceStateMachine } from '../../src/executor/instances/instance.js';
 import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
-import { testSpec } from '../fixtures/specs.js';
-import { harness, type Harness } from '../unit/engine/harness.js';
+import { testSpec } from '../support/specs.js';
+import { harness, type Harness } from '../support/engine-harness.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec } from '../unit/executor/fakes.js';
 
 /**

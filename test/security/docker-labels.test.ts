@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type RunningExecutor } from '../../src/executor/server.js';
-import { executorIdOf, newInstanceId, type LocalServiceInstanceInfo, type LocalServiceInstanceSpec } from '../../src/model/index.js';
+import { executorIdOf, newInstanceId, type LocalServiceInstanceSpec } from '../../src/model/index.js';
 import {
   FakeLeader,
   IMAGE,
@@ -12,7 +12,9 @@ import {
   removeContainersOf,
   startInstance,
   startTestExecutor,
-} from '../integration/executor/helpers.js';
+} from '../support/executor-harness.js';
+import { instanceInfo } from '../support/records.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * Finding: the executor copied the whole instance spec into a container label (`drove.instance.spec`), so
@@ -91,7 +93,7 @@ describe('container labels hold no secrets, and recovery still works (real Docke
   async function previousVersionContainer(ownerId: string): Promise<LocalServiceInstanceSpec> {
     const spec = itSpec({ instanceId: newInstanceId(), env: { DB_PASSWORD: SECRETS.env }, instanceAuthToken: SECRETS.token });
     const hostPort = await freePort();
-    const info: LocalServiceInstanceInfo = {
+    const info = instanceInfo({
       serviceId: spec.serviceId,
       serviceName: spec.serviceName,
       instanceId: spec.instanceId,
@@ -99,11 +101,8 @@ describe('container labels hold no secrets, and recovery still works (real Docke
       localInfo: { hostname: 'localhost', ports: { main: { containerPort: 8000, hostPort, portType: 'HTTP' } } },
       resources: [{ type: 'CPU', cores: { '0': [7] } }, { type: 'MEMORY', memoryInMB: { '0': 32 } }],
       state: 'UNREADY',
-      metadata: {},
-      errorMessage: '',
-      created: Date.now(),
       updated: Date.now(),
-    };
+    });
     const container = await docker.createContainer({
       name: `${spec.serviceId}-${spec.instanceId}`,
       Image: IMAGE,
@@ -124,14 +123,13 @@ describe('container labels hold no secrets, and recovery still works (real Docke
 });
 
 async function waitForReportAfter(leader: FakeLeader, mark: number, instanceId: string, state: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const seen = leader.messages.slice(mark).some((m) =>
-      (m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORT' && m.instanceInfo.instanceId === instanceId && m.instanceInfo.state === state) ||
-      (m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS' && m.instanceInfos.some((i) => i.instanceId === instanceId && i.state === state)),
-    );
-    if (seen) return;
-    if (Date.now() > deadline) throw new Error(`${instanceId} not ${state} after the restart (seen ${leader.states(instanceId).join(',')})`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitUntil(
+    `${instanceId} ${state} after the restart`,
+    () =>
+      leader.messages.slice(mark).some((m) =>
+        (m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORT' && m.instanceInfo.instanceId === instanceId && m.instanceInfo.state === state) ||
+        (m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS' && m.instanceInfos.some((i) => i.instanceId === instanceId && i.state === state)),
+      ),
+    { detail: () => `states seen: ${leader.states(instanceId).join(',')}` },
+  );
 }

@@ -7,7 +7,7 @@ import { ROUTE_ACCESS, type RouteTable } from '../../src/controller/api/routes-a
 import { buildExecutorApp } from '../../src/executor/app.js';
 import { EXECUTOR_ROUTE_ACCESS } from '../../src/executor/routes-access.js';
 import { systemClock } from '../../src/model/index.js';
-import { FakeCore } from '../unit/api/fake-core.js';
+import { FakeCore } from '../support/fake-core.js';
 import {
   ADMIN,
   CLUSTER_HEADERS,
@@ -17,8 +17,8 @@ import {
   startHarness,
   validSpec,
   type Harness,
-} from '../integration/api/harness.js';
-import { testConfig } from '../unit/api/helpers.js';
+} from '../support/api-harness.js';
+import { testConfig } from '../support/controller-config.js';
 import {
   FakeLeader,
   SECRET as EXECUTOR_SECRET,
@@ -28,9 +28,9 @@ import {
   itSpec,
   removeContainersOf,
   startTestExecutor,
-} from '../integration/executor/helpers.js';
+} from '../support/executor-harness.js';
 import type { RunningExecutor } from '../../src/executor/server.js';
-import { concretePath, encodedForms, rawRequest, type RawResponse } from './support.js';
+import { concretePath, encodedForms, rawRequest, type RawResponse } from './raw-http.js';
 
 /**
  * Finding: authentication, roles, leader guard and audit were decided on the raw `request.url`
@@ -247,7 +247,7 @@ describe('controller: a follower decides the redirect on the matched route', () 
   let h: Harness;
   let port: number;
   beforeAll(async () => {
-    const { FollowerElector } = await import('../integration/api/harness.js');
+    const { FollowerElector } = await import('../support/api-harness.js');
     h = await startHarness({ leadership: new FollowerElector() });
     await h.api.listen({ host: '127.0.0.1', port: 0 });
     port = (h.api.server.address() as { port: number }).port;

@@ -19,7 +19,7 @@ import {
   removeContainersOf,
   send,
   startTestExecutor,
-} from '../integration/executor/helpers.js';
+} from '../support/executor-harness.js';
 
 /**
  * Finding: the executor accepted START/STOP messages and log reads with any configured cluster secret, and the

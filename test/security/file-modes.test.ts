@@ -8,7 +8,7 @@ import { resolveInstanceSecret, secretFileOf } from '../../src/controller/instan
 import { startControllerServer } from '../../src/controller/server.js';
 import { SqliteStateStore } from '../../src/controller/store/sqlite.js';
 import { loadDevState } from '../../src/dev.js';
-import { testSpec } from '../fixtures/specs.js';
+import { testSpec } from '../support/specs.js';
 
 /**
  * Finding: the SQLite store (every spec with its env values and inline config files) and its -wal/-shm files

@@ -8,7 +8,7 @@ import { parseExecutorConfig } from '../../src/executor/config.js';
 import { hostPathRefusal } from '../../src/executor/instances/host-paths.js';
 import type { RunningExecutor } from '../../src/executor/server.js';
 import { HOST_PATH_RULE } from '../../src/model/index.js';
-import { testSpec } from '../fixtures/specs.js';
+import { testSpec } from '../support/specs.js';
 import {
   FakeLeader,
   containerOf,
@@ -18,8 +18,8 @@ import {
   removeContainersOf,
   startInstance,
   startTestExecutor,
-} from '../integration/executor/helpers.js';
-import { ADMIN, startLiveController, type LiveController } from './helpers.js';
+} from '../support/executor-harness.js';
+import { ADMIN, startLiveController, type LiveController } from './live-controller.js';
 
 /**
  * Findings: `/tmp/../etc` passed the allowedMountDirs prefix check on `/tmp` (and `/tmp` allowed `/tmpx`);

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyInstanceToken } from '../../src/controller/api/auth.js';
 import { instanceAuthToken } from '../../src/controller/engine/jobs/instance-token.js';
 import type { LocalServiceInstanceInfo, LocalServiceInstanceSpec } from '../../src/model/index.js';
-import { waitUntil } from '../helpers/wait.js';
-import { ADMIN, attachFakeExecutor, startLiveController, type FakeExecutorEndpoint, type LiveController } from './helpers.js';
-import { testSpec } from '../fixtures/specs.js';
+import { waitUntil } from '../support/wait.js';
+import { ADMIN, attachFakeExecutor, startLiveController, type FakeExecutorEndpoint, type LiveController } from './live-controller.js';
+import { testSpec } from '../support/specs.js';
 
 /**
  * Finding: instance tokens (handed to every container in DROVE_APP_INSTANCE_AUTH_TOKEN) never expired and were

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildControllerApp } from '../../src/controller/api/app.js';
 import { buildExecutorApp } from '../../src/executor/app.js';
 import { systemClock } from '../../src/model/index.js';
-import { FakeCore } from '../unit/api/fake-core.js';
-import { GUEST, testConfig } from '../unit/api/helpers.js';
+import { FakeCore } from '../support/fake-core.js';
+import { GUEST, testConfig } from '../support/controller-config.js';
+import { waitUntil } from '../support/wait.js';
 
 /** A well-formed instance id: the log routes refuse malformed ones before any limit applies. */
 const INSTANCE_ID = 'SI-5b0c1c38-4d7e-4c2e-9d7a-0f4f2a3e8b11';
@@ -50,7 +51,7 @@ describe('controller log proxy: at most maxConcurrentReads at once, 429 beyond',
   test('three reads in progress: the fourth is a 429 at once; once they finish reads are served again', async () => {
     const url = `http://127.0.0.1:${(controller.server.address() as { port: number }).port}/apis/v1/logfiles/localservices/S-1/${INSTANCE_ID}/list`;
     const inProgress = [1, 2, 3].map(() => request(url, { headers: GUEST }));
-    for (let i = 0; i < 100 && held < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil('three reads held', () => held >= 3, { timeoutMs: 1_000, intervalMs: 10 });
     expect(held).toBe(3);
     const refused = await request(url, { headers: GUEST });
     expect(refused.statusCode).toBe(429);
@@ -116,13 +117,15 @@ describe('executor log routes: at most maxConcurrentLogReads at once, 429 beyond
     expect(refused.statusCode).toBe(429);
     expect(await refused.body.json()).toEqual({ error: 'Too many log reads in progress (at most 2), retry in a moment' });
     for (const socket of stalled) socket.destroy();
-    let served = 0;
-    for (let i = 0; i < 100 && served !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      const res = await request(list, { headers: { 'Cluster-Authorization': SECRET } });
-      served = res.statusCode;
-      await res.body.dump();
-    }
+    const served = await waitUntil(
+      'reads served again',
+      async () => {
+        const res = await request(list, { headers: { 'Cluster-Authorization': SECRET } });
+        await res.body.dump();
+        return res.statusCode === 200 && res.statusCode;
+      },
+      { timeoutMs: 2_000, intervalMs: 20 },
+    );
     expect(served).toBe(200);
   });
 });

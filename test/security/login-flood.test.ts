@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Authenticator } from '../../src/controller/api/auth.js';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
-import { executorMessages } from '../integration/api/harness.js';
+import { executorMessages } from '../support/api-harness.js';
 
 /**
  * Finding: a flood of wrong passwords starved the cluster. Every failed login ran bcrypt (bcryptjs: ~100 ms of
@@ -135,17 +135,24 @@ describe('a flood of wrong passwords does not starve executor heartbeats', () =>
   });
   afterAll(async () => running?.close());
 
-  test('2,000 wrong-password requests: heartbeats are all accepted, within their normal latency', async () => {
+  test('2,000 wrong-password requests: heartbeats are all accepted, within their normal latency', { timeout: 240_000 }, async () => {
     const heartbeats = new Heartbeats(running.controller.url);
     try {
       await heartbeats.during(sleep(300), 20); // warm-up: JIT, the executor's first registration
       const quiet = await heartbeats.during(sleep(2_000), 100);
       const guesser = flood(running.controller.url, 2_000, 64);
-      // The bound is what the test is about: without the fix the flood keeps the event loop busy for minutes.
-      const bounded = Promise.race([guesser.result, sleep(30_000)]);
-      const loaded = await heartbeats.during(bounded, 20, 40_000);
+      // Heartbeats are measured while the flood runs, for at most 30 s: without the fix the flood keeps the event
+      // loop busy for minutes.
+      const loaded = await heartbeats.during(Promise.race([guesser.result, sleep(30_000)]), 20, 40_000);
+      // The guesser itself may take longer: its ~1,970 refusals come at once, but its 30 admitted checks run one
+      // after another on the single bcrypt thread, ~0.1 s each on an idle core and up to ~1 s each on this
+      // 2-core machine under heavy load (27 s for all 30 measured with three busy loops beside the suite). Its
+      // answers are what is asserted, not its speed: wait for them up to 4x that.
+      const { statuses, ms } = await Promise.race([
+        guesser.result,
+        sleep(120_000).then(() => ({ statuses: { unfinished: 1 } as Record<string, number>, ms: -1 })),
+      ]);
       guesser.kill();
-      const { statuses, ms } = await guesser.result.catch(() => ({ statuses: { unfinished: 1 } as Record<string, number>, ms: -1 }));
       const figures = {
         quiet: { n: quiet.length, p50: +median(quiet).toFixed(1), p99: +percentile(quiet, 99).toFixed(1) },
         flood: { n: loaded.length, p50: +median(loaded).toFixed(1), p99: +percentile(loaded, 99).toFixed(1) },

@@ -19,16 +19,16 @@ import {
   removeContainersOf,
   send,
   startTestExecutor,
-} from '../integration/executor/helpers.js';
-import { FakeCore } from '../unit/api/fake-core.js';
+} from '../support/executor-harness.js';
+import { FakeCore } from '../support/fake-core.js';
 import {
   CLUSTER_HEADERS,
   executorMessages,
   instance as harnessInstance,
   startHarness,
   type Harness,
-} from '../integration/api/harness.js';
-import { ADMIN, testConfig } from '../unit/api/helpers.js';
+} from '../support/api-harness.js';
+import { ADMIN, testConfig } from '../support/controller-config.js';
 
 /**
  * Finding: ids in controller -> executor messages were only checked to be non-empty strings, so a START with

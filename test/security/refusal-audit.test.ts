@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
-import { rawRequest } from './support.js';
+import { rawRequest } from './raw-http.js';
 
 /**
  * Finding: the audit line was written only for requests that passed authentication and the role check, so

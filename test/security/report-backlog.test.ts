@@ -11,9 +11,10 @@ import { Reporter } from '../../src/executor/reporter.js';
 import { systemClock } from '../../src/model/clock.js';
 import type { ControllerMessage, ExecutorResourceSnapshot } from '../../src/model/executor.js';
 import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
-import { ADMIN, CLUSTER_SECRET, testConfig } from '../unit/api/helpers.js';
-import { validSpec } from '../integration/api/harness.js';
-import { waitUntil } from '../helpers/wait.js';
+import { ADMIN, CLUSTER_SECRET, testConfig } from '../support/controller-config.js';
+import { validSpec } from '../support/api-harness.js';
+import { waitUntil } from '../support/wait.js';
+import { instanceInfo } from '../support/records.js';
 
 /**
  * An executor's report backlog larger than the controller's body limit (issue 9, item 8): it used to go out as one
@@ -36,18 +37,8 @@ const snapshot = (): ExecutorResourceSnapshot => ({
   layout: { cores: { '0': [0, 1] }, memory: { '0': 1024 } },
 });
 
-const report = (instanceId: string, updated: number): LocalServiceInstanceInfo => ({
-  serviceId: SERVICE,
-  serviceName: 'TEST_SPEC',
-  instanceId,
-  executorId: 'E-BACKLOG',
-  resources: [],
-  state: 'HEALTHY',
-  metadata: {},
-  errorMessage: ERROR_TEXT,
-  created: updated,
-  updated,
-});
+const report = (instanceId: string, updated: number): LocalServiceInstanceInfo =>
+  instanceInfo({ serviceId: SERVICE, serviceName: 'TEST_SPEC', instanceId, executorId: 'E-BACKLOG', errorMessage: ERROR_TEXT, updated });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'drove-backlog-'));

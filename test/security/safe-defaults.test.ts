@@ -9,7 +9,7 @@ import { instanceAuthToken } from '../../src/controller/engine/jobs/instance-tok
 import { secretFileOf } from '../../src/controller/instance-secret.js';
 import { isLoopback } from '../../src/controller/safe-defaults.js';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
-import { CONTROLLER_SECRET, CLUSTER_SECRET } from '../unit/api/helpers.js';
+import { CONTROLLER_SECRET, CLUSTER_SECRET } from '../support/controller-config.js';
 
 /**
  * Findings: a controller without a `userAuth` section ran with authentication off on every interface (the

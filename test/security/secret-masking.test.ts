@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalServiceInstanceSpec } from '../../src/model/index.js';
-import { testSpec } from '../fixtures/specs.js';
-import { waitUntil } from '../helpers/wait.js';
-import { ADMIN, GUEST, MAINT, ROOT, attachFakeExecutor, startLiveController, type FakeExecutorEndpoint, type LiveController } from './helpers.js';
+import { testSpec } from '../support/specs.js';
+import { waitUntil } from '../support/wait.js';
+import { ADMIN, GUEST, MAINT, ROOT, attachFakeExecutor, startLiveController, type FakeExecutorEndpoint, type LiveController } from './live-controller.js';
 
 /**
  * Finding: `GET /apis/v1/localservices/{id}/spec` served env values and HTTP header values (config fetch) in

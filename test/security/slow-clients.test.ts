@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildControllerApp } from '../../src/controller/api/app.js';
 import { buildExecutorApp } from '../../src/executor/app.js';
 import { systemClock } from '../../src/model/index.js';
-import { FakeCore } from '../unit/api/fake-core.js';
-import { GUEST, testConfig } from '../unit/api/helpers.js';
+import { FakeCore } from '../support/fake-core.js';
+import { GUEST, testConfig } from '../support/controller-config.js';
 
 /**
  * Finding: neither server set request, headers or keep-alive timeouts (Node's defaults: 60 s for headers, none

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadControllerConfig, parseControllerConfig } from '../../src/controller/config.js';
 import { loadExecutorConfig, parseExecutorConfig } from '../../src/executor/config.js';
 import { LocalServiceOperationSchema, LocalServiceSpecSchema } from '../../src/model/index.js';
-import { testSpec } from '../fixtures/specs.js';
+import { testSpec } from '../support/specs.js';
 
 /**
  * Finding: config files were parsed leniently, so a typo such as `userAth:` was dropped without a word and the
@@ -49,11 +49,11 @@ describe('controller config: unknown keys are a start-up error naming key, path 
     expect(() => parseControllerConfig(raw)).toThrow(`Invalid controller config: ${message}`);
   });
 
-  it('lists every unknown key when there are several, with a hint where Drove spells the setting elsewhere', () => {
+  it('lists every unknown key when there are several, saying why for the Drove keys drove-ts does not support', () => {
     expect(() => parseControllerConfig({ zookeeper: { connectionString: 'zk:2181' }, options: { a: 1 } })).toThrow(
       'Invalid controller config:\n' +
         '  - unknown key "a" (at options)\n' +
-        '  - unknown key "zookeeper" (at top level; drove-ts keeps cluster state in "store:" (sqlite, or etcd for several controllers))',
+        '  - unknown key "zookeeper" (at top level; Drove\'s key, not supported by drove-ts: cluster state is kept in "store:" (sqlite, or etcd for several controllers); see docs/drove-config.md)',
     );
   });
 
@@ -78,9 +78,14 @@ describe('executor config: unknown keys are a start-up error naming key, path an
     [{ defaultUserSpec: { user: '1000', usr: 'x' } }, 'unknown key "usr" (at defaultUserSpec)'],
     [{ docker: { sock: '/run/docker.sock' } }, 'unknown key "sock" (at docker)'],
     [{ clusterAuth: { secrets: [{ nodeType: 'CONTROLLER', secret: 's', extra: 1 }] } }, 'unknown key "extra" (at clusterAuth.secrets.0)'],
-    [{ options: { cacheImages: false } }, 'unknown key "cacheImages" (at options; drove-ts reads it at the top level: cacheImages)'],
+    [{ options: { cacheImage: false } }, 'unknown key "cacheImage" (at options)'],
+    [{ options: { containerCommandTimeout: '30s' } }, 'unknown key "containerCommandTimeout" (at options; Drove\'s key, not supported by drove-ts: each CMD check and hook ends at its own timeout in the spec; remove it; see docs/drove-config.md)'],
   ])('%j -> %s', (raw, message) => {
     expect(() => parseExecutorConfig({ ...executorBase, ...raw })).toThrow(`Invalid executor config: ${message}`);
+  });
+
+  it("reads Drove's own spelling of a setting drove-ts keeps elsewhere (options.cacheImages is cacheImages)", () => {
+    expect(parseExecutorConfig({ ...executorBase, options: { cacheImages: false } }).cacheImages).toBe(false);
   });
 });
 

@@ -16,14 +16,14 @@ import { ControllerClient } from '../../src/executor/controller-client.js';
 import { startExecutor, type RunningExecutor } from '../../src/executor/server.js';
 import { systemClock, type ExecutorAddress, type ExecutorMessage } from '../../src/model/index.js';
 import { loadServerTls, peerTlsOptions, TlsConfigError } from '../../src/model/tls.js';
-import { executorConfigInput } from '../integration/executor/helpers.js';
-import { ADMIN, CLUSTER_SECRET, CONTROLLER_SECRET, GUEST, testConfig } from '../unit/api/helpers.js';
-import { FakeCore } from '../unit/api/fake-core.js';
-import { DroveApi, healthy } from '../helpers/drove-api.js';
-import { ensureTestImage } from '../helpers/images.js';
-import { fastSpec } from '../helpers/specs.js';
-import { makeCa, makeLeaf, pem, type CertFiles, type TestCa } from '../helpers/tls.js';
-import { waitUntil } from '../helpers/wait.js';
+import { executorConfigInput } from '../support/executor-harness.js';
+import { ADMIN, CLUSTER_SECRET, CONTROLLER_SECRET, GUEST, testConfig } from '../support/controller-config.js';
+import { FakeCore } from '../support/fake-core.js';
+import { DroveApi, healthy } from '../support/drove-api.js';
+import { ensureTestImage } from '../support/images.js';
+import { fastSpec } from '../support/specs.js';
+import { makeCa, makeLeaf, pem, type CertFiles, type TestCa } from '../support/tls.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * TLS between controller and executor (issue 9, item 5): both listeners serve HTTPS from `server.tls`; each client

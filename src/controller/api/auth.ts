@@ -48,7 +48,7 @@ export interface InstanceTokenPolicy {
   /** `instanceAuth.tokenLifetime`: also the expiry of tokens issued without `exp` (before drove-ts set one). */
   lifetimeMs: number;
   /** False for an instance that is not (or no longer) running: its token is refused. */
-  isLive(serviceId: string, instanceId: string): boolean;
+  isLive: (serviceId: string, instanceId: string) => boolean;
 }
 
 export class Authenticator {

@@ -16,9 +16,15 @@ export class ApiError extends Error {
     readonly body: ApiResponse<unknown> | Record<string, unknown> | string,
     readonly headers: Record<string, string> = {},
   ) {
-    super(typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? 'API error'));
+    super(typeof body === 'string' ? body : messageOf((body as { message?: unknown }).message));
     this.name = 'ApiError';
   }
+}
+
+/** The envelope's message as text; a message that is not a string is shown as JSON, not "[object Object]". */
+function messageOf(message: unknown): string {
+  if (message === undefined || message === null) return 'API error';
+  return typeof message === 'string' ? message : JSON.stringify(message);
 }
 
 /** 400 `Command validation failure` with `validationErrors` (§6.6). */

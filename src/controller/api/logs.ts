@@ -149,7 +149,7 @@ export async function logRoutes(
       if (!address) return reply.code(204).send();
       const name =
         request.query.rename === 'true' ? `${serviceId}_${instanceId}_${fileName}-${timestamp(new Date())}` : fileName;
-      reply.header('content-disposition', `attachment; filename=${name.replace(/[^\w.\-]/g, '_')}`);
+      reply.header('content-disposition', `attachment; filename=${name.replace(/[^\w.-]/g, '_')}`);
       reply.type('application/octet-stream');
       return forward(reply, address, `${target(request.params)}/download/${encodeURIComponent(fileName)}`, true);
     },

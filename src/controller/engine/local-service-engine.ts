@@ -64,6 +64,9 @@ export class LocalServiceEngine implements Runnable {
       stateOf: (id) => this.stateOf(id),
       service: (id) => ws.service(id),
       instance: (sid, iid) => ws.instance(sid, iid),
+      services: () => ws.services(),
+      pendingOperation: (id) => this.runners.get(id)?.pendingOperation()?.type,
+      instances: (id) => ws.instances(id),
     });
   }
 
@@ -144,7 +147,7 @@ export class LocalServiceEngine implements Runnable {
       if (this.runners.get(serviceId) === runner) this.runners.delete(serviceId);
       void runner.stop();
       this.track(
-        this.deps.workingSet.deleteService(serviceId).catch((error) => {
+        this.deps.workingSet.deleteService(serviceId).catch((error: unknown) => {
           this.deps.logger.error({ serviceId, err: error }, 'Could not delete destroyed local service');
         }),
       );

@@ -83,8 +83,13 @@ export class ServiceRunner {
     return this.slot !== undefined;
   }
 
+  /** The operation waiting in the slot (or being run by the current action), if any. */
+  pendingOperation(): LocalServiceOperation | undefined {
+    return this.slot;
+  }
+
   start(): void {
-    this.loop ??= this.run().catch((error) => this.log.error({ err: error }, 'Service runner crashed'));
+    this.loop ??= this.run().catch((error: unknown) => this.log.error({ err: error }, 'Service runner crashed'));
   }
 
   /** Records an operation in the slot; false when one is already waiting. */

@@ -9,6 +9,7 @@ import {
   type CheckSpec,
 } from '../../model/index.js';
 import type { ControllerOptions } from '../config.js';
+import { fixedPortClashes, hostAccessErrors, type FixedPortContext, type HostAccessOptions } from './host-access-rules.js';
 import { ALLOWED_OPERATIONS } from './state-machine.js';
 
 /**
@@ -23,7 +24,8 @@ const MAX_ARGS_LENGTH = 2048;
 export type SpecValidationOptions = Pick<
   ControllerOptions,
   'allowedMountDirs' | 'allowedLocalFileDirs' | 'disableCmdlArgs' | 'enableRawDeviceAccess'
->;
+> &
+  HostAccessOptions;
 
 /**
  * Every failing rule of §1.13, in Drove's order; `[]` when the spec is acceptable. Host paths are compared on
@@ -71,11 +73,13 @@ export function validateSpec(spec: LocalServiceSpec, options: SpecValidationOpti
   }
   // A missing or COMPOSITE policy is simply "not LOCAL" here (Drove crashes on both, §13.2.18).
   if (spec.placementPolicy?.type !== 'LOCAL') errors.push('Only local placement is allowed for local services');
+  // drove-ts extensions after Drove's rules, so a Drove spec gets Drove's list.
+  errors.push(...hostAccessErrors(spec, options));
   return errors;
 }
 
 /** What the operation validator needs to know about the engine's current state. */
-export interface OperationValidationContext {
+export interface OperationValidationContext extends FixedPortContext {
   options: SpecValidationOptions;
   /** Current state machine state; undefined when the service has no state machine. */
   stateOf(serviceId: string): LocalServiceState | undefined;
@@ -121,6 +125,9 @@ export function validateOperation(op: LocalServiceOperation, ctx: OperationValid
       const bad = unhealthyIds(serviceId, op.instanceIds, ctx);
       return bad.length > 0 ? [`There are no healthy instances with ids: [${bad.join(', ')}]`] : [];
     }
+    case 'ACTIVATE':
+    case 'DEPLOY_TEST_INSTANCE':
+      return fixedPortClashes(serviceId, ctx);
     default:
       return [];
   }

@@ -211,7 +211,7 @@ export class WorkingSet {
 
   private instanceBucket(serviceId: string): Map<string, LocalServiceInstanceInfo> {
     let bucket = this.instanceMap.get(serviceId);
-    if (!bucket) this.instanceMap.set(serviceId, (bucket = new Map()));
+    if (!bucket) this.instanceMap.set(serviceId, (bucket = new Map<string, LocalServiceInstanceInfo>()));
     return bucket;
   }
 

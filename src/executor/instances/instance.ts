@@ -8,11 +8,17 @@ import { INSTANCE_STOP_ACCEPTED_STATES, isTerminal, type LocalServiceInstanceSta
 import type { CheckSpec, UserSpec } from '../../model/spec.js';
 import type { Checker, CheckTarget, HookOptions } from '../checks.js';
 import { errorText, runPreShutdownHooks } from '../checks.js';
+import type { DockerAuth } from '../docker-auth.js';
+import { isCredentialRefusal, registryOfImage } from '../docker-auth.js';
 import type { InstanceLogWriter } from '../logs.js';
 import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
 import { configTar, resolveConfigs, type ConfigFetchPolicy } from './configs.js';
-import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec } from './container-spec.js';
+import type { ExecutorContainerOptions } from './container-spec.js';
+import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec, hasFixedPorts } from './container-spec.js';
+import { effectiveHostAccess } from '../../model/host-access.js';
+import type { HostAccessPolicy } from './host-access.js';
+import { hostAccessRefusal } from './host-access.js';
 import type { HostPathPolicy } from './host-paths.js';
 import { hostPathRefusal } from './host-paths.js';
 import type { InstanceAction } from './transitions.js';
@@ -35,8 +41,12 @@ export interface InstanceDeps {
   resources: ResourceManager;
   numaPinning: boolean;
   cacheImages: boolean;
+  /** Registry credentials (executor config dockerAuth), sent with every pull from their registry. */
+  dockerAuth?: DockerAuth;
   defaultUserSpec?: UserSpec;
   maxOpenFiles?: number;
+  /** Log driver buffer and cache, GPUs: the executor options every container gets. */
+  containerOptions: ExecutorContainerOptions;
   executorEnv: Record<string, string | undefined>;
   /** A free host port for a non-host-level instance. */
   allocatePort(): Promise<number>;
@@ -49,6 +59,8 @@ export interface InstanceDeps {
   hostPaths: HostPathPolicy;
   /** Where EXECUTOR_HTTP_FETCH configs may be fetched from. */
   configFetch: ConfigFetchPolicy;
+  /** Which host namespaces and privileges this host lets instances have, re-checked before a container is created. */
+  hostAccess: HostAccessPolicy;
 }
 
 interface Outcome {
@@ -210,12 +222,28 @@ export class InstanceStateMachine {
       if (pull.signal.aborted) fail();
       else pull.signal.addEventListener('abort', fail, { once: true });
     });
+    const credentials = this.deps.dockerAuth?.credentialsFor(url);
+    this.deps.logger.info(
+      { instanceId: this.instanceId, image: url, registry: credentials?.registry ?? registryOfImage(url), dockerAuthEntry: credentials?.entry ?? null },
+      'pulling image',
+    );
     try {
-      await Promise.race([this.deps.runtime.pullImage(url, { timeoutMs, signal: pull.signal }), aborted]);
+      const options = { timeoutMs, signal: pull.signal, ...(credentials ? { auth: credentials.auth } : {}) };
+      await Promise.race([this.deps.runtime.pullImage(url, options), aborted]);
       return { state: 'STARTING' };
     } catch (error) {
       if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: 'Pull operation interrupted' };
       const message = errorText(error);
+      // Refused credentials are a configuration error only the operator can fix: shown now, on every host, not
+      // hidden by a cached copy until a host without one cannot start the service (docs/drove-config.md).
+      if (credentials && isCredentialRefusal(message)) {
+        return {
+          state: 'PROVISIONING_FAILED',
+          error:
+            `Error while pulling image ${url}: ${message} (registry ${credentials.registry} refused the credentials of ` +
+            `dockerAuth entry ${JSON.stringify(credentials.entry)}; a local copy of the image is not used when the registry refuses them)`,
+        };
+      }
       if (await this.deps.runtime.imageExists(url).catch(() => false)) {
         this.deps.logger.warn({ instanceId: this.instanceId, image: url, error: message }, 'pull failed; using the image present locally');
         return { state: 'STARTING' };
@@ -229,7 +257,7 @@ export class InstanceStateMachine {
 
   private async runContainer(): Promise<Outcome> {
     try {
-      const refused = await hostPathRefusal(this.spec, this.deps.hostPaths);
+      const refused = hostAccessRefusal(this.spec, this.deps.hostAccess) ?? (await hostPathRefusal(this.spec, this.deps.hostPaths));
       if (refused) return { state: 'START_FAILED', error: refused };
       const files = await resolveConfigs(this.spec.configs ?? [], this.deps.configFetch);
       for (let attempt = 1; ; attempt++) {
@@ -238,7 +266,7 @@ export class InstanceStateMachine {
           break;
         } catch (error) {
           // A free port found by binding 0 can be taken by someone else before Docker binds it: pick new ones.
-          if (this.spec.hostLevelInstance || attempt >= PORT_CLASH_ATTEMPTS || !isPortClash(error)) throw error;
+          if (hasFixedPorts(this.spec) || attempt >= PORT_CLASH_ATTEMPTS || !isPortClash(error)) throw error;
           this.deps.logger.warn({ instanceId: this.instanceId, error: errorText(error) }, 'host port taken meanwhile; retrying');
           if (this.containerId) await this.deps.runtime.removeContainer(this.containerId);
           this.containerId = undefined;
@@ -254,11 +282,13 @@ export class InstanceStateMachine {
   private async createAndStart(files: Awaited<ReturnType<typeof resolveConfigs>>): Promise<void> {
     const hostPorts: Record<string, number> = {};
     const ports: Record<string, InstancePort> = {};
+    const fixed = hasFixedPorts(this.spec);
     for (const p of this.spec.ports) {
-      hostPorts[p.name] = this.spec.hostLevelInstance ? p.port : await this.deps.allocatePort();
+      hostPorts[p.name] = fixed ? p.port : await this.deps.allocatePort();
       ports[p.name] = { containerPort: p.port, hostPort: hostPorts[p.name]!, portType: p.type };
     }
-    this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports } };
+    const hostAccess = effectiveHostAccess(this.spec.hostAccess);
+    this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports }, ...(hostAccess ? { hostAccess } : {}) };
     const cores = this.spec.resources.flatMap((r) => (r.type === 'CPU' ? Object.values(r.cores).flat() : []));
     const containerSpec = buildContainerSpec(this.spec, {
       hostname: this.deps.hostname,
@@ -269,6 +299,7 @@ export class InstanceStateMachine {
       executorEnv: this.deps.executorEnv,
       ...(this.deps.defaultUserSpec ? { defaultUserSpec: this.deps.defaultUserSpec } : {}),
       ...(this.deps.maxOpenFiles ? { maxOpenFiles: this.deps.maxOpenFiles } : {}),
+      containerOptions: this.deps.containerOptions,
       info: { ...this.current, state: 'UNREADY', errorMessage: '' },
     });
     this.containerId = await this.deps.runtime.createContainer(containerSpec);

@@ -9,6 +9,7 @@ import type {
   ExecResult,
   LogFollower,
   LogStreamName,
+  PullOptions,
 } from './runtime.js';
 import { killExecProcess, type KillOutcome } from './exec-kill.js';
 
@@ -20,7 +21,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.docker = new Docker({ socketPath });
   }
 
-  async pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  async pullImage(image: string, options: PullOptions): Promise<void> {
     const abort = new AbortController();
     const onOuterAbort = () => abort.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -29,7 +30,11 @@ export class DockerRuntime implements ContainerRuntime {
       options.timeoutMs,
     );
     try {
-      const stream = (await this.docker.pull(image, { abortSignal: abort.signal })) as NodeJS.ReadableStream;
+      const stream = (await this.docker
+        .pull(image, { abortSignal: abort.signal, ...(options.auth ? { authconfig: options.auth } : {}) })
+        .catch((error: unknown) => {
+          throw engineError(error);
+        })) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {
           (stream as unknown as { destroy?: () => void }).destroy?.();
@@ -77,6 +82,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
+    // Docker wants the CAP_ prefix (API 1.40+ normalizes to it); ALL is spelt as is.
+    const capability = (name: string) => (name === 'ALL' ? name : `CAP_${name}`);
     const exposed: Record<string, object> = {};
     const bindings: Record<string, Array<{ HostPort: string }>> = {};
     for (const p of spec.ports) {
@@ -112,6 +119,12 @@ export class DockerRuntime implements ContainerRuntime {
         })),
         LogConfig: { Type: spec.logging.type, Config: spec.logging.config },
         ...(spec.maxOpenFiles ? { Ulimits: [{ Name: 'nofile', Soft: spec.maxOpenFiles, Hard: spec.maxOpenFiles }] } : {}),
+        ...(spec.hostNetwork ? { NetworkMode: 'host' } : {}),
+        ...(spec.hostPid ? { PidMode: 'host' } : {}),
+        ...(spec.privileged ? { Privileged: true } : {}),
+        ...(spec.capAdd ? { CapAdd: spec.capAdd.map(capability) } : {}),
+        ...(spec.capDrop ? { CapDrop: spec.capDrop.map(capability) } : {}),
+        ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
       },
     });
     return container.id;
@@ -236,6 +249,17 @@ export class DockerRuntime implements ContainerRuntime {
     stream.on('error', () => undefined);
     return { close: () => stream.destroy() };
   }
+}
+
+/**
+ * The engine's own message: dockerode's errors read "(HTTP code 500) server error - unauthorized: ...", and the
+ * part after the dash is what the registry or dockerd said (the instance's error message shows it).
+ */
+function engineError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const json = (error as { json?: { message?: unknown } | null }).json;
+  const said = typeof json?.message === 'string' ? json.message : /^\(HTTP code \d+\) [^-]*- ([\s\S]*)$/.exec(error.message)?.[1];
+  return said && said.trim() !== '' ? new Error(said.trim()) : error;
 }
 
 function statusOf(error: unknown): number | undefined {

@@ -56,6 +56,15 @@ export interface ContainerSpec {
   user?: string;
   /** nofile soft = hard limit. */
   maxOpenFiles?: number;
+  /** The host's network namespace; `ports` is then empty (nothing is published: the ports are the host's). */
+  hostNetwork?: boolean;
+  /** The host's PID namespace. */
+  hostPid?: boolean;
+  privileged?: boolean;
+  /** Linux capability names without the CAP_ prefix, or ALL. */
+  capAdd?: string[];
+  capDrop?: string[];
+  readOnlyRootFilesystem?: boolean;
 }
 
 export interface ContainerStatus {
@@ -97,9 +106,24 @@ export interface LogFollower {
   close(): void;
 }
 
+/** Registry credentials for one pull (Docker's X-Registry-Auth); never logged, never reported. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  /** The registry they are for, as docker's own clients name it. */
+  serveraddress: string;
+}
+
+export interface PullOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Credentials for the image's registry (executor config dockerAuth); absent = anonymous pull. */
+  auth?: RegistryAuth;
+}
+
 export interface ContainerRuntime {
-  /** Pulls `image`; rejects after `timeoutMs` or when `signal` aborts. */
-  pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+  /** Pulls `image`; rejects after `timeoutMs` or when `signal` aborts, with the engine's or registry's reason. */
+  pullImage(image: string, options: PullOptions): Promise<void>;
   imageExists(image: string): Promise<boolean>;
   /** Removes an image; a missing or still-used image is not an error. */
   removeImage(image: string): Promise<void>;

@@ -10,7 +10,8 @@ import {
   startHarness,
   validSpec,
   type Harness,
-} from './harness.js';
+} from '../../support/api-harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** Contract tests of every endpoint against the real controller core and a real SQLite store. */
 
@@ -50,11 +51,7 @@ async function report(instances: ReturnType<typeof instance>[]) {
     }
     return true;
   };
-  const deadline = Date.now() + REPORT_APPLY_DEADLINE_MS;
-  while (!(await applied())) {
-    if (Date.now() > deadline) throw new Error(`reports not applied within ${REPORT_APPLY_DEADLINE_MS} ms`);
-    await new Promise((r) => setImmediate(r));
-  }
+  await waitUntil('the reports applied', applied, { timeoutMs: REPORT_APPLY_DEADLINE_MS, intervalMs: 0 });
 }
 
 describe('POST /apis/v1/localservices/validate/spec', () => {

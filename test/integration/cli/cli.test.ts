@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { testSpec } from '../../fixtures/specs.js';
+import { testSpec } from '../../support/specs.js';
 import { FakeExecutor } from './fake-executor.js';
 import {
   EXECUTOR_SECRET,
@@ -11,9 +11,9 @@ import {
   spawnCli,
   startCli,
   startControllerProcess,
-  waitUntil,
   type ControllerProcess,
 } from './harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * The built `drove` binary against a real controller process (SQLite store) and a protocol-level fake executor:

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/executor/server.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, check, containerOf, ensureImage, executorConfigInput, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from './helpers.js';
+import { FakeLeader, check, containerOf, ensureImage, executorConfigInput, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
 
 /** What the container gets: ports, env, config files, resources and limits (docker inspect). */
 let leader: FakeLeader;

@@ -1,7 +1,7 @@
 import type { LocalServiceInstanceInfo, LocalServiceSummary } from '../../../src/model/index.js';
-import { waitUntil } from '../../helpers/wait.js';
-import { call, executorContainers, leaders, type ControllerProcess, type HaCluster } from './cluster.js';
-import { haServiceSpec } from './fixtures/service.js';
+import { waitUntil } from '../../support/wait.js';
+import { call, executorContainers, leaders, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
+import { haServiceSpec } from '../../support/specs.js';
 
 /** Steps shared by the HA tests, written against the public HTTP API only. */
 

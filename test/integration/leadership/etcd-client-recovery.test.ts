@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { isBrokenCircuitError } from 'cockatiel';
 import { ETCD_HALF_OPEN_AFTER_MS, etcdClientOptions } from '../../../src/controller/store/etcd.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
 
 /**
  * The controller's etcd client after an outage: once etcd is back, requests go through again within about a

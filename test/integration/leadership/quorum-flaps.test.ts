@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
 import { etcdClientOptions } from '../../../src/controller/store/etcd.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
+import { timeUntil } from '../../support/wait.js';
 
 const TTL_SECONDS = 2;
 /** The bound of issue 10: after quorum returns, a leader within two lease TTLs plus two seconds. */
@@ -14,16 +15,6 @@ interface Elector {
   client: Etcd3;
   elector: EtcdLeaderElector;
   trace: string[];
-}
-
-/** Polls `condition` every 20 ms until it holds; returns how long that took, or throws after `timeoutMs`. */
-async function until(what: string, condition: () => boolean, timeoutMs: number, trace: () => string): Promise<number> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${trace()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - start;
 }
 
 /**
@@ -77,21 +68,21 @@ describe('etcd election through repeated quorum loss (3-member etcd on loopback)
 
     const recoveries: number[] = [];
     try {
-      await until('a first leader', () => leaders().length === 1, 10_000, traces);
+      await timeUntil('a first leader', () => leaders().length === 1, { timeoutMs: 10_000, intervalMs: 20, detail: traces });
       for (let cycle = 0; cycle < CYCLES; cycle++) {
         // Rotate the member that stays up, so that etcd's own leader changes too.
         const survivor = cycle % 3;
         const stopped = cluster.members.filter((_, i) => i !== survivor);
         for (const member of stopped) await cluster.stop(member);
         // Step-down is due 2/3 TTL after the last keep-alive; the outage then lasts one to three seconds.
-        await until(`cycle ${cycle}: the leader to step down`, () => leaders().length === 0, 2 * TTL_SECONDS * 1000, traces);
+        await timeUntil(`cycle ${cycle}: the leader to step down`, () => leaders().length === 0, { timeoutMs: 2 * TTL_SECONDS * 1000, intervalMs: 20, detail: traces });
         await new Promise((r) => setTimeout(r, 1_000 + (cycle % 3) * 1_000));
         expect(leaders()).toEqual([]);
 
         await cluster.start(stopped[0]!);
         // Quorum is back from here; the last member rejoins meanwhile.
         const rejoining = cluster.start(stopped[1]!);
-        recoveries.push(await until(`cycle ${cycle}: a leader after quorum returned`, () => leaders().length === 1, RECOVERY_BOUND_MS, traces));
+        recoveries.push(await timeUntil(`cycle ${cycle}: a leader after quorum returned`, () => leaders().length === 1, { timeoutMs: RECOVERY_BOUND_MS, intervalMs: 20, detail: traces }));
         await rejoining;
       }
     } finally {

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import bcrypt from 'bcryptjs';
 import type { FastifyInstance } from 'fastify';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, GUEST, MAINT, NODE, ROOT, app, basic, testConfig } from './helpers.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, GUEST, MAINT, NODE, ROOT, app, basic, testConfig } from '../../support/controller-config.js';
 import { Authenticator } from '../../../src/controller/api/auth.js';
 import { ManualClock } from '../../../src/model/index.js';
+import { instanceInfo } from '../../support/records.js';
 
 let api: FastifyInstance | undefined;
 afterEach(async () => api?.close());
@@ -176,7 +177,7 @@ describe('instance tokens (App-Instance-Authorization)', () => {
     const config = testConfig({ instanceAuth: { secret: 'instance-secret' } });
     const core = new FakeCore();
     // Tokens are honoured only while their instance runs.
-    core.instances.push({ serviceId: 'S-1', serviceName: 'S', instanceId: 'SI-1', executorId: 'E1', resources: [], state: 'HEALTHY', metadata: {}, errorMessage: '', created: 1, updated: 1 });
+    core.instances.push(instanceInfo({ serviceId: 'S-1', instanceId: 'SI-1' }));
     api = app(core, config);
     const token = instanceAuthToken('instance-secret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E1' }, Date.now(), 60_000);
     const headers = { 'app-instance-authorization': token };

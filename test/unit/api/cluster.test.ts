@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, GUEST, MAINT, NODE, app } from './helpers.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, GUEST, MAINT, NODE, app } from '../../support/controller-config.js';
 import type { ExecutorNodeData } from '../../../src/model/index.js';
 import { NotLeaderError } from '../../../src/controller/core.js';
 
@@ -177,12 +177,24 @@ describe('openapi', () => {
     expect(spec.properties.name.pattern).toBeDefined();
     expect(JSON.stringify(doc.components.schemas.LocalServiceOperation)).toContain('UPDATE_INSTANCE_COUNT');
   });
+
+  test('documents hostAccess in the spec and the instance record, each field described', async () => {
+    const doc = (await api.inject({ url: '/apis/openapi.json', headers: GUEST })).json();
+    const access = doc.components.schemas.LocalServiceSpec.properties.hostAccess;
+    expect(Object.keys(access.properties).sort()).toEqual(
+      ['addCapabilities', 'dropCapabilities', 'network', 'pid', 'privileged', 'readOnlyRootFilesystem'],
+    );
+    for (const field of Object.values(access.properties) as Array<{ description?: string }>) expect(field.description).toBeTruthy();
+    expect(access.properties.network.description).toContain('enableHostNetwork');
+    expect(access.properties.addCapabilities.items.description).toContain('NET_ADMIN');
+    expect(doc.components.schemas.LocalServiceInstanceInfo.properties.hostAccess.description).toContain('applied');
+  });
 });
 
 describe('openapi completeness', () => {
   test('every API route is documented (except the application stubs and the document itself)', async () => {
     const { buildControllerApp } = await import('../../../src/controller/api/app.js');
-    const { testConfig } = await import('./helpers.js');
+    const { testConfig } = await import('../../support/controller-config.js');
     const fresh = buildControllerApp({ core: new FakeCore(), config: testConfig() });
     const routes: string[] = [];
     fresh.addHook('onRoute', (r) => {

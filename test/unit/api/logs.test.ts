@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, CONTROLLER_SECRET, GUEST, app } from './helpers.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, CONTROLLER_SECRET, GUEST, app } from '../../support/controller-config.js';
 
 /** A stand-in executor log endpoint that records what the controller sent. */
 let executor: Server;

@@ -4,7 +4,7 @@ import { EventLog } from '../../../src/controller/events.js';
 import { ExecutorRegistry, type ExecutorChange, type ExecutorRegistryOptions } from '../../../src/controller/cluster/registry.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import type { StoredExecutor } from '../../../src/controller/store/store.js';
-import { instance, nodeData, resourceSnapshot } from './fixtures.js';
+import { instanceInfo, nodeData, resourceSnapshot } from '../../support/records.js';
 
 const STALE_MS = 45_000;
 const TWO_DAYS = 2 * 24 * 60 * 60 * 1000;
@@ -204,17 +204,17 @@ describe('ExecutorRegistry', () => {
     await registry.heartbeat(nodeData({ updated: 1_700_000_000_000 }));
     await clock.advance(44_000);
     const smaller = resourceSnapshot(E1, { freeCores: { '0': [1, 2] } });
-    expect(registry.resourceSnapshot(smaller, [instance(E1, 'SI-1', 1_700_000_001_000)])).toBe(true);
+    expect(registry.resourceSnapshot(smaller, [instanceInfo({ executorId: E1, instanceId: 'SI-1', state: 'PENDING', updated: 1_700_000_001_000 })])).toBe(true);
     expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
     expect(registry.byId(E1)?.lastSeen).toBe(clock.now());
     // An older report arriving late does not roll the snapshot back.
-    expect(registry.resourceSnapshot(resourceSnapshot(E1), [instance(E1, 'SI-0', 1_700_000_000_500)])).toBe(false);
+    expect(registry.resourceSnapshot(resourceSnapshot(E1), [instanceInfo({ executorId: E1, instanceId: 'SI-0', state: 'PENDING', updated: 1_700_000_000_500 })])).toBe(false);
     expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
     // A heartbeat built before that report keeps the newer snapshot but takes the rest.
     await registry.heartbeat(nodeData({ updated: 1_700_000_000_800, executorState: 'UNREADY' }));
     expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
     expect(registry.byId(E1)?.state).toBe('UNREADY');
-    expect(registry.resourceSnapshot(resourceSnapshot('unknown'), [instance('unknown', 'SI-2', 1)])).toBe(false);
+    expect(registry.resourceSnapshot(resourceSnapshot('unknown'), [instanceInfo({ executorId: 'unknown', instanceId: 'SI-2', state: 'PENDING', updated: 1 })])).toBe(false);
     expect(seen).toEqual([
       [E1, []],
       [E1, ['SI-1']],
@@ -294,7 +294,7 @@ describe('ExecutorRegistry', () => {
 
   it('a heartbeat that changes nothing but timestamps is not written again; any other change is', async () => {
     const { registry, store } = setup();
-    const served = instance(E1, 'SI-1', 1_700_000_000_000);
+    const served = instanceInfo({ executorId: E1, instanceId: 'SI-1', state: 'PENDING', updated: 1_700_000_000_000 });
     await registry.heartbeat(nodeData({ serviceInstances: [served] }));
     const batch = vi.spyOn(store, 'putExecutors');
     await registry.heartbeat(nodeData({ updated: 1_700_000_020_000, serviceInstances: [{ ...served, updated: 1_700_000_020_000 }] }));

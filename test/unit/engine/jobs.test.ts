@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 import { startTimeoutMs, effectiveOpSpec } from '../../../src/controller/engine/jobs/timeouts.js';
 import { instanceAuthToken } from '../../../src/controller/engine/jobs/instance-token.js';
 import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
@@ -47,11 +47,11 @@ describe('start and stop jobs against fake executors', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 
-  async function activeService(options: Record<string, unknown>, executor: Parameters<Harness['fleet']['add']>[1]) {
+  async function activeService(options: Record<string, unknown>, executor: Parameters<Harness['fleet']['add']>[1], spec = testSpec()) {
     h = await harness({ reconcileInterval: '1 day', ...options });
     await h.controller.term!.reconciler.stop();
     await h.fleet.add('ex1.local', executor);
-    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.submit({ type: 'CREATE', spec, instancesPerHost: 1 });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'INACTIVE');
     await h.submit({ type: 'ACTIVATE', serviceId: ID });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE');
@@ -79,6 +79,24 @@ describe('start and stop jobs against fake executors', () => {
     ]);
     expect(spec.instanceAuthToken?.split('.')).toHaveLength(3);
     expect(start!.address.hostname).toBe('ex1.local');
+  });
+
+  it('sends hostAccess with only the fields that ask for something (docs/host-access.md); none without it', async () => {
+    const spec = testSpec({
+      configs: [],
+      placementPolicy: { type: 'LOCAL', hostLevel: true },
+      hostAccess: { network: true, pid: false, addCapabilities: [], dropCapabilities: ['ALL'], readOnlyRootFilesystem: true },
+    });
+    await activeService({ enableHostNetwork: true }, {}, spec);
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => starts().length === 1);
+    expect(starts()[0]!.spec.hostAccess).toEqual({ network: true, dropCapabilities: ['ALL'], readOnlyRootFilesystem: true });
+    expect(starts()[0]!.spec.hostLevelInstance).toBe(true);
+    await h.close();
+    await activeService({}, {});
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => starts().length === 1);
+    expect(starts()[0]!.spec).not.toHaveProperty('hostAccess');
   });
 
   it('retries a failed start with a fresh instance id each attempt (jobRetryCount 2 = 3 attempts)', async () => {

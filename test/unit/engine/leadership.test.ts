@@ -7,8 +7,9 @@ import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import type { LeaderElector } from '../../../src/controller/leadership/leadership.js';
 import { SingleLeaderElector } from '../../../src/controller/leadership/single.js';
 import { NotLeaderError } from '../../../src/controller/core.js';
-import { FakeExecutorFleet } from '../../../bench/engine-fake-executors.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { FakeExecutorFleet } from '../../support/fake-executors.js';
+import { testSpec } from '../../support/specs.js';
+import { advanceUntil } from '../../support/wait.js';
 
 const ID = 'TEST_SPEC-00001';
 
@@ -64,10 +65,7 @@ describe('leadership (decisions 12-13)', () => {
       port: 4000,
     });
     await controller.start();
-    const until = async (cond: () => boolean) => {
-      for (let i = 0; i < 2000 && !cond(); i++) await clock.advance(50);
-      expect(cond()).toBe(true);
-    };
+    const until = (condition: () => boolean) => advanceUntil(clock, 'the condition', condition, { maxMs: 100_000, stepMs: 50 });
     return { clock, elector, fleet, until };
   }
 

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/index.js';
+import { instanceInfo } from '../../support/records.js';
 
 const DAY = 86_400_000;
 
@@ -22,18 +23,17 @@ describe('stale data cleaner (§5.9, decision 15)', () => {
   }
 
   function history(serviceId: string, count: number, updated: number): LocalServiceInstanceInfo[] {
-    return Array.from({ length: count }, (_, i) => ({
-      serviceId,
-      serviceName: 'X',
-      instanceId: `SI-old-${updated}-${i}`,
-      executorId: 'E',
-      resources: [],
-      state: 'STOPPED' as const,
-      metadata: {},
-      errorMessage: '',
-      created: updated - i,
-      updated: updated - i,
-    }));
+    return Array.from({ length: count }, (_, i) =>
+      instanceInfo({
+        serviceId,
+        serviceName: 'X',
+        instanceId: `SI-old-${updated}-${i}`,
+        executorId: 'E',
+        state: 'STOPPED',
+        created: updated - i,
+        updated: updated - i,
+      }),
+    );
   }
 
   /** Back-dates a service record instead of moving the clock a month. */

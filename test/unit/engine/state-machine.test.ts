@@ -6,8 +6,8 @@ import {
   workingStateFor,
 } from '../../../src/controller/engine/state-machine.js';
 import { LOCAL_SERVICE_STATES, isSteady, type LocalServiceOperation } from '../../../src/model/index.js';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 
 describe('service transition table (§3.2)', () => {
   it('has an entry for every state, naming only known states', () => {

@@ -36,7 +36,7 @@ function setup(dataDir = mkdtempSync(join(tmpdir(), 'agent-'))) {
   const client = new FakeClient();
   const agent = new ExecutorAgent(
     {
-      hostname: 'ex1', port: 3000, transportType: 'HTTP', executorId: 'E1', tags: ['gpu'], dataDir, heartbeatMs: 20_000,
+      hostname: 'ex1', port: 3000, transportType: 'HTTP', executorId: 'E1', tags: ['gpu'], metadata: { rack: 'r1' }, dataDir, heartbeatMs: 20_000,
       leaderRetryInitialMs: 1_000, leaderRetryMaxMs: 10_000, reportBatchWindowMs: 5, readinessPollMs: 1_000,
     },
     { client: client as unknown as ControllerClient, engine, resources: deps.resources, clock: deps.clock, logger: silentLogger },
@@ -118,6 +118,8 @@ describe('reports and node data', () => {
     const first = client.sent.find((m) => m.type === 'EXECUTOR_SNAPSHOT');
     expect(first?.type === 'EXECUTOR_SNAPSHOT' && first.nodeData).toMatchObject({
       type: 'EXECUTOR', hostname: 'ex1', port: 3000, transportType: 'HTTP', tags: ['ex1', 'gpu'], executorState: 'UNREADY', serviceInstances: [],
+      // The executor's configured metadata (resources.metadata) travels in every node data.
+      metadata: { rack: 'r1' },
     });
     agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec: instanceSpec() });
     agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec: instanceSpec({ resources: [] }) });
@@ -133,7 +135,8 @@ describe('reports and node data', () => {
     // Every instance carries a fresh `updated` (the heartbeat keeps instance records from going stale).
     expect(last.nodeData.serviceInstances).toHaveLength(2);
     expect(last.nodeData.serviceInstances.every((i) => i.updated === last.nodeData.updated)).toBe(true);
-    expect(last.nodeData.updated).toBeGreaterThan(first!.type === 'EXECUTOR_SNAPSHOT' ? first.nodeData.updated + 19_000 : 0);
+    if (first?.type !== 'EXECUTOR_SNAPSHOT') throw new Error('no first snapshot');
+    expect(last.nodeData.updated).toBeGreaterThan(first.nodeData.updated + 19_000);
     await agent.stop();
   });
 

@@ -12,7 +12,10 @@ async function untar(tar: Buffer): Promise<Record<string, string>> {
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (chunk: unknown) => {
+        if (!Buffer.isBuffer(chunk)) throw new Error('a tar entry chunk that is not a Buffer');
+        chunks.push(chunk);
+      });
       stream.on('end', () => {
         out[header.name] = header.type === 'directory' ? '<dir>' : Buffer.concat(chunks).toString('utf8');
         next();

@@ -12,6 +12,7 @@ import type {
   ExecResult,
   LogFollower,
   LogStreamName,
+  PullOptions,
 } from '../../../src/executor/runtime/runtime.js';
 import type { LocalServiceInstanceSpec } from '../../../src/model/executor.js';
 import type { CheckModeSpec } from '../../../src/model/spec.js';
@@ -27,8 +28,16 @@ export class FakeRuntime implements ContainerRuntime {
   failCreate: Error | undefined;
   private seq = 0;
 
-  async pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  /** Credentials each pull carried, in order (undefined: anonymous). */
+  readonly pullAuths: Array<PullOptions['auth']> = [];
+  /** Registry answer for pulls of these images, as dockerd reports it. */
+  readonly pullRefusals = new Map<string, string>();
+
+  async pullImage(image: string, options: PullOptions): Promise<void> {
     this.calls.push(`pull ${image}`);
+    this.pullAuths.push(options.auth);
+    const refusal = this.pullRefusals.get(image);
+    if (refusal) throw new Error(refusal);
     if (options.signal?.aborted) throw new Error('aborted');
     if (!this.pullable.has(image)) throw new Error(`pull access denied for ${image}`);
     this.images.add(image);
@@ -132,6 +141,7 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     resources: testResources(),
     numaPinning: true,
     cacheImages: true,
+    containerOptions: TEST_CONTAINER_OPTIONS,
     executorEnv: {},
     allocatePort: async () => ++port,
     openLog: () => undefined,
@@ -139,11 +149,15 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     stopGraceSeconds: 10,
     hostPaths: { allowedMountDirs: [], allowedLocalFileDirs: [] },
     configFetch: { allowLocalAddresses: false },
+    hostAccess: { enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] },
     ...overrides,
   } as InstanceDeps & { runtime: FakeRuntime; checker: ScriptedChecker; clock: ManualClock };
 }
 
 export const TEST_IMAGE = 'drove-ts/httpd:1';
+
+/** The executor defaults (config.ts): 10 MB log buffer, a cache of 3 files of 20 MB, no GPUs. */
+export const TEST_CONTAINER_OPTIONS = { logBufferMB: 10, logCacheFileMB: 20, logCacheFileCount: 3, enableNvidiaGpu: false };
 
 export function instanceSpec(overrides: Partial<LocalServiceInstanceSpec> = {}): LocalServiceInstanceSpec {
   const check = (path: string, attempts = 3) => ({

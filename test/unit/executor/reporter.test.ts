@@ -5,10 +5,10 @@ import { ManualClock } from '../../../src/model/clock.js';
 import type { ControllerMessage } from '../../../src/model/executor.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { silentLogger, testResources } from './fakes.js';
+import { instanceInfo } from '../../support/records.js';
 
-const info = (instanceId: string, state: LocalServiceInstanceInfo['state']): LocalServiceInstanceInfo => ({
-  serviceId: 'S-1', serviceName: 'S', instanceId, executorId: 'E1', resources: [], state, metadata: {}, errorMessage: '', created: 1, updated: 1,
-});
+const info = (instanceId: string, state: LocalServiceInstanceInfo['state']): LocalServiceInstanceInfo =>
+  instanceInfo({ serviceId: 'S-1', instanceId, state });
 
 function setup(answer: (m: ControllerMessage) => 'ACCEPTED' | 'FAILED' | 'UNREACHABLE' | 'TOO_LARGE', maxMessageBytes?: number) {
   const clock = new ManualClock();

@@ -3,6 +3,7 @@ import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
 import { canTransition, type ElectorState } from '../../../src/controller/leadership/elector-lifecycle.js';
 import type { ElectionTimings } from '../../../src/controller/leadership/timings.js';
 import { FakeEtcd, type FakeElectionClient } from './fake-etcd.js';
+import { advanceUntil } from '../../support/wait.js';
 
 /** Default TTL of the unit tests: 3 s, so the keep-alive window is 2 s and every etcd call is bounded by 2 s. */
 export const TTL_SECONDS = 3;
@@ -131,16 +132,12 @@ export class Harness {
   }
 
   /** Advances the clock 10 ms at a time until `condition` holds; returns the fake time it took. */
-  async until(what: string, condition: () => boolean, maxMs: number): Promise<number> {
-    const start = this.clock.now();
-    while (!condition()) {
-      if (this.clock.now() - start >= maxMs) {
-        const trace = this.nodes.map((n) => `--- ${n.name}\n${n.log.slice(-30).join('\n')}`).join('\n');
-        throw new Error(`${what}: not within ${maxMs} ms of fake time\n${trace}`);
-      }
-      await this.clock.advance(10);
-    }
-    return this.clock.now() - start;
+  until(what: string, condition: () => boolean, maxMs: number): Promise<number> {
+    return advanceUntil(this.clock, what, condition, {
+      maxMs,
+      stepMs: 10,
+      detail: () => this.nodes.map((n) => `--- ${n.name}\n${n.log.slice(-30).join('\n')}`).join('\n'),
+    });
   }
 
   /** Advances the clock by `ms`, checking `invariant` every 10 ms. */

@@ -31,8 +31,14 @@ describe('etcd election lifecycle table', () => {
     expect(ELECTOR_TRANSITIONS.STOPPED).toEqual([]);
     for (const state of states.filter((s) => s !== 'STOPPED')) {
       const seen = new Set<ElectorState>([state]);
-      const queue = [state];
-      while (queue.length > 0) for (const next of ELECTOR_TRANSITIONS[queue.shift()!]) if (!seen.has(next)) seen.add(next), queue.push(next);
+      const queue: ElectorState[] = [state];
+      while (queue.length > 0) {
+        for (const next of ELECTOR_TRANSITIONS[queue.shift()!]) {
+          if (seen.has(next)) continue;
+          seen.add(next);
+          queue.push(next);
+        }
+      }
       expect(seen.has('STOPPED'), state).toBe(true);
     }
   });

@@ -18,22 +18,12 @@ import {
   type LocalServiceInstanceInfo,
   type LocalServiceInstanceState,
 } from '../../../src/model/index.js';
+import { instanceInfo } from '../../support/records.js';
 
 let seq = 0;
 function instance(executorId: string, state: LocalServiceInstanceState = 'HEALTHY', created = seq): LocalServiceInstanceInfo {
   seq++;
-  return {
-    serviceId: 'S-1',
-    serviceName: 'S',
-    instanceId: `SI-${seq}`,
-    executorId,
-    resources: [],
-    state,
-    metadata: {},
-    errorMessage: '',
-    created,
-    updated: created,
-  };
+  return instanceInfo({ serviceId: 'S-1', instanceId: `SI-${seq}`, executorId, state, created, updated: created });
 }
 const service = (activationState: ActivationState, instancesPerHost = 2): PlanService => ({ serviceId: 'S-1', activationState, instancesPerHost });
 const executors = (...states: ExecutorState[]): PlanExecutor[] => states.map((state, i) => ({ executorId: `E${i}`, state }));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { harness, type Harness } from '../engine/harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 import { Reconciler } from '../../../src/controller/reconcile/reconciler.js';
 import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
 import { ManualClock, type LocalServiceState } from '../../../src/model/index.js';
@@ -254,6 +254,7 @@ describe('reconciler guards (§10.4.5-6)', () => {
       },
       allInstances: function* () {
         reads++;
+        yield* [];
       },
     } as unknown as WorkingSet;
     const engine = { stateOf: (): LocalServiceState | undefined => undefined } as unknown as LocalServiceEngine;

@@ -17,7 +17,7 @@ export interface ActionContext {
    * Runs background work (cleanups) detached from the action; `signal` aborts when the engine stops (leadership
    * lost), and shutdown waits for it.
    */
-  background(work: (signal: AbortSignal) => Promise<unknown>): void;
+  background: (work: (signal: AbortSignal) => Promise<unknown>) => void;
 }
 
 export type ServiceAction = (ctx: ActionContext) => Promise<LocalServiceState>;

@@ -1,5 +1,5 @@
 import type { ConfigSpec, LocalServiceInfo, LocalServiceInstanceSpec, ResourceAllocation } from '../../../model/index.js';
-import { isHostLevel } from '../../../model/index.js';
+import { effectiveHostAccess, isHostLevel } from '../../../model/index.js';
 import { fetchConfig, type ConfigFetchLimits } from '../../../model/http-config-fetch.js';
 import type { EngineDeps } from '../deps.js';
 import { instanceAuthToken } from './instance-token.js';
@@ -44,6 +44,8 @@ export async function buildInstanceSpec(
   if (spec.devices) out.devices = spec.devices;
   if (spec.preShutdown) out.preShutdown = spec.preShutdown;
   if (spec.userSpec) out.userSpec = spec.userSpec;
+  const hostAccess = effectiveHostAccess(spec.hostAccess);
+  if (hostAccess) out.hostAccess = hostAccess;
   return out;
 }
 

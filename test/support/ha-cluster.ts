@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { executorIdOf } from '../../../src/model/ids.js';
-import { freePort, startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
+import { executorIdOf } from '../../src/model/ids.js';
+import { freePort, startEtcdCluster, type EtcdCluster } from './etcd-cluster.js';
 
 /**
- * A highly available drove-ts cluster made of real processes on loopback: an etcd cluster (test/helpers),
+ * A highly available drove-ts cluster made of real processes on loopback: an etcd cluster (etcd-cluster.ts),
  * several `drove controller` processes sharing it, and `drove executor` processes on the local dockerd.
  * Used by the HA integration tests and by bench/failover.ts, so it imports nothing from vitest.
  *

@@ -13,11 +13,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitUntil } from './wait.js';
 
 /**
  * Multi-host harness: each executor "host" is a Linux network namespace with its own address on a private test
  * bridge and its own dockerd, so a host-level service can bind the same fixed port on every host, exactly as on
- * separate machines. Needs root, iproute2 and nsenter. A test that asks for it fails loudly when namespaces cannot
+ * separate machines. Each dockerd also has a UTS namespace of its own whose hostname is the namespace name, so a
+ * container on the host network (which gets its dockerd's hostname) names its host as on separate machines
+ * (node_exporter's node_uname_info). Needs root, iproute2 and util-linux (nsenter, unshare). A test that asks for it fails loudly when namespaces cannot
  * be made; it never skips.
  *
  * Layout of slot K (one slot per harness, so concurrent test files never collide):
@@ -46,6 +49,8 @@ export interface NetnsHost {
   readonly index: number;
   /** Namespace name (`ip netns` list), also a handy executor hostname label. */
   readonly name: string;
+  /** The hostname of this host's dockerd, hence of its host-network containers: the namespace name. */
+  readonly hostname: string;
   /** This host's address on the test bridge; every port published by its dockerd answers here. */
   readonly address: string;
   /** `unix:///...` for `docker -H` / DOCKER_HOST. */
@@ -104,15 +109,6 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(what: string, deadlineMs: number, condition: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, netnsOptions.pollMs));
-  }
-  throw new Error(`netns harness: ${what} within ${deadlineMs} ms`);
-}
-
 const bridgeName = (slot: number) => `dtbr${slot}`;
 const namespaceName = (slot: number, index: number) => `dt${slot}h${index}`;
 const vethName = (slot: number, index: number) => `dt${slot}v${index}`;
@@ -122,7 +118,7 @@ async function assertPrerequisites(): Promise<void> {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
     throw new Error('netns harness: must run as root (network namespaces, veth links and dockerd need it)');
   }
-  for (const tool of ['ip', 'nsenter', 'dockerd', 'docker']) {
+  for (const tool of ['ip', 'nsenter', 'unshare', 'hostname', 'dockerd', 'docker']) {
     if (!(await attempt('sh', ['-c', `command -v ${tool}`]))) {
       throw new Error(`netns harness: '${tool}' is missing (apt-get install -y iproute2 util-linux docker.io)`);
     }
@@ -154,14 +150,14 @@ async function killDockerd(pid: number): Promise<void> {
     return;
   }
   try {
-    await waitFor('dockerd did not exit', netnsOptions.dockerStopMs, () => !processAlive(pid));
+    await waitUntil('netns harness: dockerd to exit', () => !processAlive(pid), { timeoutMs: netnsOptions.dockerStopMs, intervalMs: netnsOptions.pollMs });
   } catch {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       /* already gone */
     }
-    await waitFor('dockerd did not die after SIGKILL', 5_000, () => !processAlive(pid));
+    await waitUntil('netns harness: dockerd to die after SIGKILL', () => !processAlive(pid), { timeoutMs: 5_000, intervalMs: netnsOptions.pollMs });
   }
 }
 
@@ -291,12 +287,15 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
   // at once with "network is unreachable" instead of waiting for DNS timeouts, and nothing leaves the machine.
 
   // nsenter --net keeps our mount namespace (cgroup mounts included); `ip netns exec` remounts /sys and dockerd
-  // then fails. Never pass --bridge=none: such a dockerd deletes the main daemon's docker0.
+  // then fails. Never pass --bridge=none: such a dockerd deletes the main daemon's docker0. nsenter, unshare (no
+  // --fork) and sh all exec, so the spawned pid is dockerd's.
   const logFd = openSync(join(dir, 'dockerd.log'), 'a');
   const dockerd = spawn(
     'nsenter',
     [
       `--net=${netnsPath}`,
+      'unshare', '--uts', '--',
+      'sh', '-c', 'hostname "$0" && exec "$@"', name,
       'dockerd',
       '--data-root', join(dir, 'data'),
       '--exec-root', join(dir, 'exec'),
@@ -316,6 +315,7 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
   const host: NetnsHost = {
     index,
     name,
+    hostname: name,
     address,
     dockerHost,
     dockerSocket,
@@ -337,12 +337,16 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
   };
 
   try {
-    await waitFor(`dockerd of ${name} did not answer (see ${dir}/dockerd.log)`, netnsOptions.dockerStartMs, async () => {
-      if (!processAlive(dockerdPid)) {
-        throw new Error(`netns harness: dockerd of ${name} exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
-      }
-      return attempt('docker', ['-H', dockerHost, 'info']);
-    });
+    await waitUntil(
+      `netns harness: dockerd of ${name} to answer (see ${dir}/dockerd.log)`,
+      async () => {
+        if (!processAlive(dockerdPid)) {
+          throw new Error(`netns harness: dockerd of ${name} exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+        }
+        return attempt('docker', ['-H', dockerHost, 'info']);
+      },
+      { timeoutMs: netnsOptions.dockerStartMs, intervalMs: netnsOptions.pollMs, stopOnError: true },
+    );
     if (images.length > 0) await docker(['load', '-i', imagesTar]);
   } catch (error) {
     await host.destroy();

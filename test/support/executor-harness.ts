@@ -6,19 +6,20 @@ import Docker from 'dockerode';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { request } from 'undici';
-import type { ExecutorConfigInput } from '../../../src/executor/config.js';
-import { parseExecutorConfig } from '../../../src/executor/config.js';
-import type { RunningExecutor } from '../../../src/executor/server.js';
-import { startExecutor } from '../../../src/executor/server.js';
+import type { ExecutorConfigInput } from '../../src/executor/config.js';
+import { ExecutorConfigSchema, parseExecutorConfig } from '../../src/executor/config.js';
+import type { RunningExecutor } from '../../src/executor/server.js';
+import { startExecutor } from '../../src/executor/server.js';
 import type {
   ControllerMessage,
   ExecutorMessage,
   KnownInstancesData,
   LocalServiceInstanceSpec,
   MessageResponse,
-} from '../../../src/model/executor.js';
-import { newInstanceId } from '../../../src/model/ids.js';
-import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
+} from '../../src/model/executor.js';
+import { newInstanceId } from '../../src/model/ids.js';
+import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
+import { waitUntil } from './wait.js';
 
 export const IMAGE = 'drove-ts/httpd:1';
 /** The executor's own secret: it sends it to the (fake) leader. */
@@ -26,21 +27,11 @@ export const SECRET = 'executor-it-secret';
 /** What controllers send; the only secret the executor accepts. */
 export const CONTROLLER_SECRET = 'controller-it-secret';
 export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-export const repoRoot = join(import.meta.dirname, '..', '..', '..');
+export const repoRoot = join(import.meta.dirname, '..', '..');
 
 /** Builds the offline test image (idempotent); fails loudly when docker is absent. */
 export function ensureImage(): void {
-  execFileSync('bash', [join(repoRoot, 'scripts', 'images.sh')], { stdio: 'inherit' });
-}
-
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  execFileSync('bash', [join(repoRoot, 'scripts', 'images.sh'), 'httpd'], { stdio: 'inherit' });
 }
 
 /** A stand-in leader for executor tests: ping, message intake, and the internal cluster APIs. */
@@ -98,7 +89,10 @@ export class FakeLeader {
   }
 
   async waitForState(instanceId: string, state: string, timeoutMs = 60_000): Promise<LocalServiceInstanceInfo> {
-    return waitFor(`${instanceId} ${state} (seen ${this.states(instanceId).join(',')})`, () => this.reports(instanceId).find((i) => i.state === state), timeoutMs);
+    return waitUntil(`${instanceId} ${state}`, () => this.reports(instanceId).find((i) => i.state === state), {
+      timeoutMs,
+      detail: () => `states seen: ${this.states(instanceId).join(',')}`,
+    });
   }
 
   async stop(): Promise<void> {
@@ -118,7 +112,8 @@ export function executorConfigInput(leaderUrl: string, overrides: Partial<Execut
     resources: { overProvisioning: { enabled: true, cpuMultiplier: 8, memoryMultiplier: 1 } },
     // busybox httpd as PID 1 ignores SIGTERM: a short grace keeps every stop from costing 10 s.
     options: { readinessPollInterval: '100 milliseconds', recoveryLeaderWait: '2 seconds', containerStopGracePeriod: '1 second' },
-    logLevel: process.env.EXECUTOR_IT_LOG ?? 'error',
+    // EXECUTOR_IT_LOG=debug shows the executor's own log while debugging a test; the schema checks the name.
+    logLevel: ExecutorConfigSchema.shape.logLevel.parse(process.env.EXECUTOR_IT_LOG ?? 'error'),
     ...overrides,
   };
 }
@@ -133,14 +128,15 @@ export function header() {
   return { id: `it-${++messageSeq}`, senderType: 'CONTROLLER' as const, direction: 'REQUEST' as const, messageTime: Date.now() };
 }
 
-export async function send(executor: RunningExecutor, message: unknown, secret = CONTROLLER_SECRET): Promise<{ status: number; body: MessageResponse }> {
+/** Posts a message as a controller would; `body` is undefined when the executor answered with an empty body. */
+export async function send(executor: RunningExecutor, message: unknown, secret = CONTROLLER_SECRET): Promise<{ status: number; body: MessageResponse | undefined }> {
   const res = await request(`${executor.url}/apis/v1/messages`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'Cluster-Authorization': secret },
     body: typeof message === 'string' ? message : JSON.stringify(message),
   });
   const text = await res.body.text();
-  return { status: res.statusCode, body: text ? (JSON.parse(text) as MessageResponse) : (undefined as never) };
+  return { status: res.statusCode, body: text ? (JSON.parse(text) as MessageResponse) : undefined };
 }
 
 export function address(executor: RunningExecutor) {
@@ -149,13 +145,17 @@ export function address(executor: RunningExecutor) {
 }
 
 export async function startInstance(executor: RunningExecutor, spec: LocalServiceInstanceSpec): Promise<MessageResponse> {
-  const message: ExecutorMessage = { type: 'START_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), spec };
-  return (await send(executor, message)).body;
+  return answered(executor, { type: 'START_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), spec });
 }
 
 export async function stopInstance(executor: RunningExecutor, instanceId: string): Promise<MessageResponse> {
-  const message: ExecutorMessage = { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), instanceId };
-  return (await send(executor, message)).body;
+  return answered(executor, { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), instanceId });
+}
+
+async function answered(executor: RunningExecutor, message: ExecutorMessage): Promise<MessageResponse> {
+  const { status, body } = await send(executor, message);
+  if (!body) throw new Error(`${message.type}: HTTP ${status} with an empty body`);
+  return body;
 }
 
 const check = (path: string, portName = 'main', attempts = 10) => ({

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { buildControllerApp } from '../../../src/controller/api/app.js';
-import { parseControllerConfig, type ControllerConfig } from '../../../src/controller/config.js';
-import type { ControllerCore } from '../../../src/controller/core.js';
+import { buildControllerApp } from '../../src/controller/api/app.js';
+import { parseControllerConfig, type ControllerConfig } from '../../src/controller/config.js';
+import type { ControllerCore } from '../../src/controller/core.js';
 
 export const CLUSTER_SECRET = 'executor-secret';
 export const CONTROLLER_SECRET = 'controller-secret';

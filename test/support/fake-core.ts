@@ -1,4 +1,4 @@
-import type { ControllerCore, DashboardData, OperationResult } from '../../../src/controller/core.js';
+import type { ControllerCore, DashboardData, OperationResult } from '../../src/controller/core.js';
 import {
   INSTANCE_ACTIVE_STATES,
   LOCAL_SERVICE_STATES,
@@ -14,9 +14,10 @@ import {
   type LocalServiceInfo,
   type LocalServiceInstanceInfo,
   type LocalServiceOperation,
+  type LocalServiceSpec,
   type LocalServiceState,
   type MessageResponse,
-} from '../../../src/model/index.js';
+} from '../../src/model/index.js';
 
 /**
  * A small in-memory ControllerCore for API unit tests: it stores what it is told and records calls, with just
@@ -61,7 +62,7 @@ export class FakeCore implements ControllerCore {
     this.operations.push(op);
     return { ok: true, serviceId: op.serviceId };
   }
-  validateSpec(spec: LocalServiceOperation extends never ? never : any): string[] {
+  validateSpec(spec: LocalServiceSpec): string[] {
     return spec.placementPolicy?.type && spec.placementPolicy.type !== 'LOCAL' ? ['Only LOCAL placement policy is supported'] : [];
   }
   cancelOperation(serviceId: string) {

@@ -1,10 +1,11 @@
 import { pino, type Logger } from 'pino';
-import { ManualClock, type LocalServiceOperation, type LocalServiceState } from '../../../src/model/index.js';
-import { parseControllerConfig } from '../../../src/controller/config.js';
-import { createController, type Controller } from '../../../src/controller/controller.js';
-import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import type { StateStore } from '../../../src/controller/store/store.js';
-import { FakeExecutorFleet } from '../../../bench/engine-fake-executors.js';
+import { ManualClock, type LocalServiceOperation, type LocalServiceState } from '../../src/model/index.js';
+import { parseControllerConfig } from '../../src/controller/config.js';
+import { createController, type Controller } from '../../src/controller/controller.js';
+import { SqliteStateStore } from '../../src/controller/store/sqlite.js';
+import type { StateStore } from '../../src/controller/store/store.js';
+import { FakeExecutorFleet } from './fake-executors.js';
+import { advanceUntil } from './wait.js';
 
 /** A controller on a ManualClock with in-process fake executors and an in-memory SQLite store. */
 export interface Harness {
@@ -55,11 +56,7 @@ export async function harness(options: Record<string, unknown> = {}, store?: Sta
       if (!result.ok) throw new Error(`Operation ${op.type} rejected: ${result.errors.join('; ')}`);
     },
     async until(condition, maxMs = 120_000, stepMs = 50) {
-      const deadline = clock.now() + maxMs;
-      while (!condition()) {
-        if (clock.now() >= deadline) throw new Error(`Condition not met within ${maxMs} ms of virtual time`);
-        await clock.advance(stepMs);
-      }
+      await advanceUntil(clock, 'the condition', condition, { maxMs, stepMs });
     },
     async untilNow(condition, rounds = 500) {
       for (let i = 0; i < rounds; i++) {

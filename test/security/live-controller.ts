@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
 import { executorIdOf, type LocalServiceInstanceInfo, type LocalServiceInstanceSpec } from '../../src/model/index.js';
-import { waitUntil } from '../helpers/wait.js';
-import { ADMIN, CLUSTER_SECRET, testConfig } from '../unit/api/helpers.js';
+import { waitUntil } from '../support/wait.js';
+import { ADMIN, CLUSTER_SECRET, testConfig } from '../support/controller-config.js';
+import { instanceInfo } from '../support/records.js';
 
-export { ADMIN, GUEST, MAINT, ROOT, basic } from '../unit/api/helpers.js';
+export { ADMIN, GUEST, MAINT, ROOT, basic } from '../support/controller-config.js';
 
 /** A real controller (SQLite in a temporary directory) listening on a loopback port: the attacker's target. */
 export interface LiveController {
@@ -102,7 +103,8 @@ export async function attachFakeExecutor(controller: LiveController): Promise<Fa
     starts,
     executorId,
     async report(spec, state) {
-      const instanceInfo: LocalServiceInstanceInfo = {
+      const now = Date.now();
+      const report = instanceInfo({
         serviceId: spec.serviceId,
         serviceName: spec.serviceName,
         instanceId: spec.instanceId,
@@ -110,12 +112,10 @@ export async function attachFakeExecutor(controller: LiveController): Promise<Fa
         localInfo: { hostname: '127.0.0.1', ports: { main: { containerPort: 8000, hostPort: 40001, portType: 'HTTP' } } },
         resources: spec.resources,
         state,
-        metadata: {},
-        errorMessage: '',
-        created: Date.now() - 1000,
-        updated: Date.now(),
-      };
-      await send({ type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT', header: header(), resourceSnapshot: snapshot, instanceInfo });
+        created: now - 1000,
+        updated: now,
+      });
+      await send({ type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT', header: header(), resourceSnapshot: snapshot, instanceInfo: report });
       // Reports are queued by the leader: wait until this one is what it serves.
       await waitUntil(`${spec.instanceId} ${state} stored`, async () =>
         (await controller.call('GET', `/apis/v1/localservices/${spec.serviceId}/instances/${spec.instanceId}`, ADMIN)).body?.data?.state === state);

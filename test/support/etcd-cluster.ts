@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from './wait.js';
 
 /**
  * Real etcd members on loopback, started by the test itself (the `etcd` binary from Debian's etcd-server).
@@ -133,18 +134,15 @@ export async function startEtcdCluster(size = 1): Promise<EtcdCluster> {
 }
 
 async function waitHealthy(urls: string[], timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (const url of urls) {
-    for (;;) {
-      try {
-        const res = await fetch(`${url}/health`);
-        const body = (await res.json()) as { health?: string };
-        if (body.health === 'true') break;
-      } catch {
-        // not up yet
+  await waitUntil(
+    `etcd at ${urls.join(', ')} to be healthy`,
+    async () => {
+      for (const url of urls) {
+        const body = (await (await fetch(`${url}/health`)).json()) as { health?: string };
+        if (body.health !== 'true') return false;
       }
-      if (Date.now() > deadline) throw new Error(`etcd at ${url} did not become healthy in ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+      return true;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }

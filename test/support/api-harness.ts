@@ -3,16 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildControllerApp } from '../../../src/controller/api/app.js';
-import { createController, type Controller } from '../../../src/controller/controller.js';
-import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import type { LeaderElector } from '../../../src/controller/leadership/leadership.js';
-import type { ControllerConfig } from '../../../src/controller/config.js';
-import { ManualClock, type LocalServiceInstanceInfo, type LocalServiceInstanceState } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { CLUSTER_SECRET, testConfig } from '../../unit/api/helpers.js';
+import { buildControllerApp } from '../../src/controller/api/app.js';
+import { createController, type Controller } from '../../src/controller/controller.js';
+import { SqliteStateStore } from '../../src/controller/store/sqlite.js';
+import type { LeaderElector } from '../../src/controller/leadership/leadership.js';
+import type { ControllerConfig } from '../../src/controller/config.js';
+import { ManualClock, type LocalServiceInstanceInfo, type LocalServiceInstanceState } from '../../src/model/index.js';
+import { instanceInfo, sampleLocalInfo, sampleResources } from './records.js';
+import { testSpec } from './specs.js';
+import { CLUSTER_SECRET, testConfig } from './controller-config.js';
 
-export { ADMIN, GUEST, MAINT, NODE, ROOT, basic, CLUSTER_SECRET } from '../../unit/api/helpers.js';
+export { ADMIN, GUEST, MAINT, NODE, ROOT, basic, CLUSTER_SECRET } from './controller-config.js';
 
 /** A real controller core (engine, working set, SQLite store in a temp dir) behind the real API. */
 export interface Harness {
@@ -87,6 +88,7 @@ const SNAPSHOT = (executorId: string) => ({
   layout: { cores: { '0': [0, 1, 2, 3, 4, 5, 6, 7] }, memory: { '0': 15232 } },
 });
 
+/** An instance of `serviceId` on `executorId` as its executor reports it at `now`, started a second before. */
 export function instance(
   now: number,
   serviceId: string,
@@ -94,22 +96,16 @@ export function instance(
   state: LocalServiceInstanceState,
   executorId = 'E1',
 ): LocalServiceInstanceInfo {
-  return {
+  return instanceInfo({
     serviceId,
-    serviceName: serviceId.replace(/-[^-]*$/, ''),
     instanceId,
     executorId,
-    localInfo: { hostname: 'ex1.local', ports: { main: { containerPort: 8000, hostPort: 40123, portType: 'HTTP' } } },
-    resources: [
-      { type: 'CPU', cores: { '0': [3] } },
-      { type: 'MEMORY', memoryInMB: { '0': 128 } },
-    ],
+    localInfo: sampleLocalInfo(),
+    resources: sampleResources(),
     state,
-    metadata: {},
-    errorMessage: '',
     created: now - 1000,
     updated: now,
-  };
+  });
 }
 
 /** Messages an executor would send: a heartbeat with its instances, then one state report per instance. */

@@ -15,7 +15,8 @@ import {
   type LocalServiceInstanceSpec,
   type LocalServiceInstanceState,
   type MessageResponse,
-} from '../src/model/index.js';
+} from '../../src/model/index.js';
+import { instanceInfo } from './records.js';
 
 /**
  * In-process executors for engine tests and the engine benchmark: an `ExecutorMessenger` that answers START /
@@ -319,18 +320,15 @@ export class FakeExecutorFleet {
         if (!locked) return reply('FAILED', 'Could not lock resources');
         const now = this.clock.now();
         const instance: FakeInstance = {
-          info: {
+          info: instanceInfo({
             serviceId: spec.serviceId,
             serviceName: spec.serviceName,
             instanceId: spec.instanceId,
             executorId: executor.executorId,
             resources: spec.resources,
             state: 'PENDING',
-            metadata: {},
-            errorMessage: '',
-            created: now,
             updated: now,
-          },
+          }),
           cores: locked.cores,
           memoryMb: locked.memoryMb,
           hung: behaviour.kind === 'hang',
