@@ -9,7 +9,7 @@ import { parseControllerConfig, type ControllerConfig } from './controller/confi
 import { startControllerServer, type RunningController } from './controller/server.js';
 import { parseExecutorConfig, type ExecutorConfig } from './executor/config.js';
 import { startExecutor, type RunningExecutor } from './executor/server.js';
-import { issueMessages } from './model/index.js';
+import { LOG_LEVELS, issueMessages, reachableHost, type LogLevel } from './model/index.js';
 
 /**
  * `drove dev`: an embedded cluster in one process: a controller (state in SQLite under the data directory, always
@@ -55,7 +55,7 @@ export interface DevOptions {
   port?: number;
   executorPort?: number;
   host?: string;
-  logLevel?: ControllerConfig['logLevel'];
+  logLevel?: LogLevel;
   /** Docker Engine socket (default: DOCKER_HOST when it is a unix socket, else /var/run/docker.sock). */
   dockerSocket?: string;
 }
@@ -114,7 +114,7 @@ export function loadDevState(dataDir: string, options: Pick<DevOptions, 'port' |
   return state;
 }
 
-export function devControllerConfig(dataDir: string, state: DevState, logLevel: ControllerConfig['logLevel']): ControllerConfig {
+export function devControllerConfig(dataDir: string, state: DevState, logLevel: LogLevel): ControllerConfig {
   return parseControllerConfig(
     {
       server: { host: state.host, port: state.port, hostname: reachableHost(state.host) },
@@ -136,7 +136,7 @@ export function devControllerConfig(dataDir: string, state: DevState, logLevel: 
 export function devExecutorConfig(
   dataDir: string,
   state: DevState,
-  logLevel: ExecutorConfig['logLevel'],
+  logLevel: LogLevel,
   dockerSocket: string,
 ): ExecutorConfig {
   const host = reachableHost(state.host);
@@ -176,11 +176,6 @@ export function openFilesLimit(limits = '/proc/self/limits'): number {
   const hard = /^Max open files\s+\S+\s+(\d+|unlimited)/m.exec(readFileSync(limits, 'utf8'))?.[1];
   if (!hard || hard === 'unlimited') return droveDefault;
   return Math.max(1024, Math.min(droveDefault, Number(hard)));
-}
-
-/** The address other parts use to reach a listener bound to `host` (a wildcard is reached on loopback). */
-function reachableHost(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
 /** A port already taken is the usual first-start problem; say which flag moves it. */
@@ -276,8 +271,6 @@ function parsePort(flag: string) {
   };
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-
 export function registerDevCommand(program: Command): void {
   program
     .command('dev')
@@ -297,7 +290,7 @@ export function registerDevCommand(program: Command): void {
         ...(opts.port !== undefined ? { port: opts.port } : {}),
         ...(opts.executorPort !== undefined ? { executorPort: opts.executorPort } : {}),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
-        logLevel: opts.logLevel as ControllerConfig['logLevel'],
+        logLevel: opts.logLevel as LogLevel,
         dockerSocket,
       });
       process.stdout.write(devBanner(cluster, dockerSocket));

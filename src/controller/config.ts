@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { parseDroveCompatible } from '../model/config-compat.js';
 import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
@@ -141,7 +141,7 @@ export const ControllerConfigSchema = strict.object({
    */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
 }).superRefine((config, context) => {
   if (config.store.type === 'etcd' && !config.instanceAuth.secret) {
     context.addIssue({

@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Etcd3 } from 'etcd3';
 import { pino, type Logger } from 'pino';
 import type { ControllerConfig } from './config.js';
+import { reachableHost } from '../model/index.js';
 import { loadServerTls } from '../model/tls.js';
 import { applySafeDefaults } from './safe-defaults.js';
 import type { ControllerCore } from './core.js';
@@ -22,7 +23,7 @@ export { buildControllerApp, type ControllerAppOptions };
 export interface RunningController {
   url: string;
   port: number;
-  core: Controller;
+  controller: Controller;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -86,10 +87,9 @@ export async function startControllerServer(given: ControllerConfig, opts: Start
     await controller.start();
     cleanups.push(() => controller.stop());
     core = controller;
-    const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
     const scheme = https ? 'https' : 'http';
     logger.info({ port, scheme, store: config.store.type }, 'controller listening');
-    return { url: `${scheme}://${host}:${port}`, port, core: controller, app, close };
+    return { url: `${scheme}://${reachableHost(config.server.host)}:${port}`, port, controller, app, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { RetryDelay } from '../model/backoff.js';
 import type { Clock } from '../model/clock.js';
 import type {
   ExecutorNodeData,
@@ -10,12 +11,11 @@ import type {
 } from '../model/executor.js';
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
 import type { ExecutorState } from '../model/states.js';
-import { EXECUTOR_STATES } from '../model/states.js';
+import { EXECUTOR_ELIGIBLE_STATES, EXECUTOR_STATES, isTerminal } from '../model/states.js';
 import { errorText } from './checks.js';
 import type { ControllerClient } from './controller-client.js';
-import type { InstanceEngine } from './instances/engine.js';
-import { isTerminal } from './instances/transitions.js';
-import { parseExecutorMessage, respond } from './messages.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
+import { parseExecutorMessage, respond } from './message-parser.js';
 import { Reporter } from './reporter.js';
 import type { ResourceManager } from './resources.js';
 
@@ -57,7 +57,7 @@ export class ExecutorAgent {
   private readonly reporter: Reporter;
   private cancelHeartbeat: (() => void) | undefined;
   private cancelGating: (() => void) | undefined;
-  private heartbeatDelay: number;
+  private readonly heartbeatRetry: RetryDelay;
   private heartbeatInFlight: Promise<void> | undefined;
   private heartbeatAgain = false;
   private stopped = false;
@@ -68,7 +68,7 @@ export class ExecutorAgent {
     private readonly deps: AgentDeps,
   ) {
     this.executorState = this.loadPersistedState();
-    this.heartbeatDelay = options.leaderRetryInitialMs;
+    this.heartbeatRetry = new RetryDelay(options.leaderRetryInitialMs, options.leaderRetryMaxMs);
     this.reporter = new Reporter(deps.client, () => deps.resources.snapshot(), deps.clock, deps.logger, {
       batchWindowMs: options.reportBatchWindowMs,
       retryInitialMs: options.leaderRetryInitialMs,
@@ -131,7 +131,7 @@ export class ExecutorAgent {
     }
     switch (message.type) {
       case 'START_LOCAL_SERVICE_INSTANCE': {
-        if (this.executorState !== 'ACTIVE' && this.executorState !== 'UNREADY') {
+        if (!EXECUTOR_ELIGIBLE_STATES.has(this.executorState)) {
           return respond(message.header, 'FAILED', `Executor is ${this.executorState}; it does not start instances`);
         }
         const result = this.deps.engine.start(message.spec);
@@ -233,13 +233,13 @@ export class ExecutorAgent {
       nodeData: this.nodeData(),
     });
     if (result.status === 'ACCEPTED') {
-      this.heartbeatDelay = this.options.leaderRetryInitialMs;
+      this.heartbeatRetry.reset();
       this.scheduleHeartbeat(this.options.heartbeatMs);
       return;
     }
-    this.deps.logger.warn({ status: result.status, reason: result.message, retryInMs: this.heartbeatDelay }, 'node data not delivered');
-    this.scheduleHeartbeat(this.heartbeatDelay);
-    this.heartbeatDelay = Math.min(this.heartbeatDelay * 2, this.options.leaderRetryMaxMs);
+    const retryInMs = this.heartbeatRetry.next();
+    this.deps.logger.warn({ status: result.status, reason: result.message, retryInMs }, 'node data not delivered');
+    this.scheduleHeartbeat(retryInMs);
   }
 
   // ---- persisted executor state ----

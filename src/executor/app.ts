@@ -7,7 +7,7 @@ import { errorText } from './checks.js';
 import type { ExecutorConfig } from './config.js';
 import { DEFAULT_EXECUTOR_HTTP_LIMITS, type ExecutorHttpLimits } from './http-limits.js';
 import { registerLogRoutes } from './logs.js';
-import { bestEffortHeader, respond } from './messages.js';
+import { bestEffortHeader, respond } from './message-parser.js';
 import { installExecutorGuard } from './routes-access.js';
 
 export interface ExecutorAppOptions {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
-import { capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { parseDroveCompatible } from '../model/config-compat.js';
 import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
 import { megabytesSize } from '../model/data-size.js';
@@ -88,6 +88,13 @@ export const ExecutorOptionsSchema = strict.object({
   allowedMountDirs: hostDirList().default([]),
   /** Host directories EXECUTOR_LOCAL_FILE configs may read here. Empty = none (the controller's option too). */
   allowedLocalFileDirs: hostDirList().default([]),
+  /**
+   * EXECUTOR_HTTP_FETCH may reach this host's loopback, link-local (cloud metadata included) and unspecified
+   * addresses. Off: anyone who may create a service could otherwise read the executor host's own services (a
+   * Docker API on a TCP port) and the metadata service's credentials through a config file. For a config server
+   * on the executor's host only; the controller has the same option for CONTROLLER_HTTP_FETCH.
+   */
+  allowConfigFetchFromLocalAddresses: z.boolean().default(false),
   /**
    * This host's own consent to the spec's `hostAccess` (docs/host-access.md), checked before a container is
    * created whatever the controller allowed. Off by default, like the controller's options of the same names:
@@ -193,7 +200,7 @@ export const ExecutorConfigSchema = strict.object({
   dockerAuth: DockerAuthSchema.optional(),
   options: ExecutorOptionsSchema.default(ExecutorOptionsSchema.parse({})),
   /** info: state changes and recoveries are worth a line each; probes are not. */
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
 });
 export type ExecutorConfigInput = z.input<typeof ExecutorConfigSchema>;
 export type ExecutorConfig = z.infer<typeof ExecutorConfigSchema>;

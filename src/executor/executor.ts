@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
 import type { MessageResponse } from '../model/executor.js';
+import { Periodic } from '../model/periodic.js';
 import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
 import { peerTlsOptions } from '../model/tls.js';
 import { ExecutorAgent } from './agent.js';
@@ -11,11 +12,11 @@ import type { ExecutorConfig, ResolvedExecutorOptions } from './config.js';
 import { outgoingSecret } from './config.js';
 import { ControllerClient } from './controller-client.js';
 import { DockerAuth } from './docker-auth.js';
-import { InstanceEngine } from './instances/engine.js';
+import { InstanceEngine } from './instances/instance-engine.js';
 import type { InstanceDeps } from './instances/instance.js';
 import { InstanceLogWriter, instanceLogDir, rotationOf } from './logs.js';
 import { executorMetadata } from './metadata.js';
-import { startInstanceLogCleanup } from './log-cleanup.js';
+import { instanceLogCleanup } from './log-cleanup.js';
 import { reapZombies, recoverInstances } from './recovery.js';
 import type { HostTopology } from './resources.js';
 import { ResourceManager, buildLayout, discoverHostTopology } from './resources.js';
@@ -55,8 +56,8 @@ export class Executor {
   private readonly client: ControllerClient;
   private started = false;
   private stopping = false;
-  private cancelReaper: (() => void) | undefined;
-  private stopLogCleanup: (() => void) | undefined;
+  private reaper: Periodic | undefined;
+  private logCleanup: Periodic | undefined;
 
   constructor(private readonly parts: ExecutorParts) {
     const { config, resolved, identity, runtime, clock, logger } = parts;
@@ -94,6 +95,7 @@ export class Executor {
       hookOptions: DEFAULT_HOOK_OPTIONS,
       stopGraceSeconds: resolved.stopGraceSeconds,
       hostPaths: { allowedMountDirs: config.options.allowedMountDirs, allowedLocalFileDirs: config.options.allowedLocalFileDirs },
+      configFetch: { allowLocalAddresses: config.options.allowConfigFetchFromLocalAddresses },
       hostAccess: {
         enableHostNetwork: config.options.enableHostNetwork,
         enableHostPid: config.options.enableHostPid,
@@ -145,9 +147,16 @@ export class Executor {
     }
     this.started = true;
     this.agent.start();
-    this.scheduleReaper();
+    this.reaper = new Periodic({
+      name: 'zombie reaper',
+      clock,
+      intervalMs: resolved.zombieCheckMs,
+      run: () => reapZombies(this.recoveryDeps()),
+      onError: (error) => logger.error({ error: errorText(error) }, 'zombie reaper failed'),
+    });
+    this.reaper.start();
     // Started after recovery, so instances adopted from a previous run count as live.
-    this.stopLogCleanup = startInstanceLogCleanup({
+    this.logCleanup = instanceLogCleanup({
       logDir: this.parts.config.logDir,
       retentionMs: resolved.instanceLogRetentionMs,
       intervalMs: resolved.instanceLogCleanupMs,
@@ -158,6 +167,7 @@ export class Executor {
       clock,
       onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
     });
+    this.logCleanup.start();
   }
 
   /**
@@ -167,8 +177,7 @@ export class Executor {
   async stop(options: { leaveContainers?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.cancelReaper?.();
-    this.stopLogCleanup?.();
+    await Promise.all([this.reaper?.stop(), this.logCleanup?.stop()]);
     if (options.leaveContainers) this.engine.detachAll();
     else for (const instance of this.engine.list()) this.engine.stop(instance.instanceId);
     await this.engine.drained();
@@ -183,17 +192,6 @@ export class Executor {
   private recoveryDeps() {
     const { runtime, clock, logger, identity } = this.parts;
     return { runtime, engine: this.engine, client: this.client, clock, logger, executorId: identity.executorId };
-  }
-
-  private scheduleReaper(): void {
-    const { resolved, clock, logger } = this.parts;
-    this.cancelReaper = clock.setTimer(() => {
-      void reapZombies(this.recoveryDeps())
-        .catch((error: unknown) => logger.error({ error: errorText(error) }, 'zombie reaper failed'))
-        .finally(() => {
-          if (!this.stopping) this.scheduleReaper();
-        });
-    }, resolved.zombieCheckMs);
   }
 }
 

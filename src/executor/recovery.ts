@@ -5,6 +5,7 @@ import type { KnownInstancesData } from '../model/executor.js';
 import { LocalServiceInstanceSpecSchema } from '../model/executor.js';
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
 import { LocalServiceInstanceInfoSchema } from '../model/instance.js';
+import { INSTANCE_RUNNING_STATES } from '../model/states.js';
 import { errorText } from './checks.js';
 import type { ControllerClient } from './controller-client.js';
 import {
@@ -18,7 +19,7 @@ import {
   LOCAL_SERVICE_JOB_TYPE,
   type RecoverySpec,
 } from './instances/container-spec.js';
-import type { InstanceEngine } from './instances/engine.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
 import type { ContainerRuntime, ContainerSummary } from './runtime/runtime.js';
 
 /**
@@ -128,7 +129,7 @@ export async function reapZombies(deps: RecoveryDeps): Promise<ReapResult> {
     }
   }
   for (const instance of deps.engine.list()) {
-    if (!['UNREADY', 'READY', 'HEALTHY'].includes(instance.state) || !instance.container) continue;
+    if (!INSTANCE_RUNNING_STATES.has(instance.state) || !instance.container) continue;
     // Inspect now rather than trust the listing: the container may have been created after it was taken.
     const container = await deps.runtime.inspectContainer(instance.container);
     if (container?.running) continue;

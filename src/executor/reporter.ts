@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { RetryDelay } from '../model/backoff.js';
 import type { Clock } from '../model/clock.js';
 import type { ControllerMessage, ExecutorResourceSnapshot } from '../model/executor.js';
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
@@ -43,7 +44,9 @@ export class Reporter {
   private readonly answeredFailures = new Map<string, number>();
   private cancelTimer: (() => void) | undefined;
   private inFlight: Promise<unknown> | undefined;
-  private retryDelay: number;
+  private readonly retry: RetryDelay;
+  /** Set while the leader is not taking reports: the pause before the next try. */
+  private retryInMs: number | undefined;
   private closed = false;
   /** Shrinks on every 413, so that no message the leader refused as too large is ever sent again unchanged. */
   private messageBytes: number;
@@ -55,7 +58,7 @@ export class Reporter {
     private readonly logger: Logger,
     private readonly options: ReporterOptions,
   ) {
-    this.retryDelay = options.retryInitialMs;
+    this.retry = new RetryDelay(options.retryInitialMs, options.retryMaxMs);
     this.messageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
@@ -77,12 +80,10 @@ export class Reporter {
       this.cancelTimer = undefined;
       this.inFlight = this.flush().finally(() => {
         this.inFlight = undefined;
-        if (this.pending.length > 0) this.schedule(this.lastFailed ? this.retryDelay : this.options.batchWindowMs);
+        if (this.pending.length > 0) this.schedule(this.retryInMs ?? this.options.batchWindowMs);
       });
     }, ms);
   }
-
-  private lastFailed = false;
 
   /** The oldest pending reports that fit in one message beside `overhead` bytes (always at least one). */
   private takeChunk(overhead: number): { batch: LocalServiceInstanceInfo[]; bytes: number } {
@@ -110,14 +111,13 @@ export class Reporter {
     const result = await this.client.send(message);
     this.logger.debug({ status: result.status, count: batch.length, states: batch.map((i) => i.state) }, 'instance reports sent');
     if (result.status === 'ACCEPTED') {
-      this.lastFailed = false;
-      this.retryDelay = this.options.retryInitialMs;
+      this.delivered();
       for (const info of batch) this.answeredFailures.delete(info.instanceId);
       return true;
     }
     if (result.status === 'TOO_LARGE') {
       // The leader is there and answering: go on at once, with messages of half this size.
-      this.lastFailed = false;
+      this.delivered();
       if (batch.length === 1) {
         this.logger.error({ instanceId: batch[0]!.instanceId, state: batch[0]!.state, bytes }, 'report larger than the leader accepts; dropped');
         return true;
@@ -127,9 +127,9 @@ export class Reporter {
       this.pending = [...batch, ...this.pending];
       return true;
     }
-    this.lastFailed = true;
-    this.logger.warn({ status: result.status, reason: result.message, count: batch.length }, 'instance report not delivered; will retry');
-    const retry: LocalServiceInstanceInfo[] = [];
+    this.retryInMs = this.retry.next();
+    this.logger.warn({ status: result.status, reason: result.message, count: batch.length, retryInMs: this.retryInMs }, 'instance report not delivered; will retry');
+    const again: LocalServiceInstanceInfo[] = [];
     for (const info of batch) {
       if (result.status !== 'UNREACHABLE') {
         const failures = (this.answeredFailures.get(info.instanceId) ?? 0) + 1;
@@ -140,12 +140,16 @@ export class Reporter {
         }
         this.answeredFailures.set(info.instanceId, failures);
       }
-      retry.push(info);
+      again.push(info);
     }
     // Undelivered reports go back ahead of the ones that arrived meanwhile, keeping the order of changes.
-    this.pending = [...retry, ...this.pending];
-    this.retryDelay = Math.min(this.retryDelay * 2, this.options.retryMaxMs);
+    this.pending = [...again, ...this.pending];
     return false;
+  }
+
+  private delivered(): void {
+    this.retryInMs = undefined;
+    this.retry.reset();
   }
 
   /** Tries once more to deliver what is pending (message after message while the leader takes them), then stops. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
 import { executorIdOf } from '../model/ids.js';
+import { reachableHost } from '../model/listen-address.js';
 import { loadServerTls } from '../model/tls.js';
 import type { ExecutorAgent } from './agent.js';
 import { buildExecutorApp } from './app.js';
@@ -11,7 +12,7 @@ import type { ExecutorConfig } from './config.js';
 import { resolveExecutorOptions } from './config.js';
 import { Executor } from './executor.js';
 import type { ExecutorHttpLimits } from './http-limits.js';
-import type { InstanceEngine } from './instances/engine.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
 import type { HostTopology } from './resources.js';
 import { DockerRuntime } from './runtime/docker.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
@@ -66,7 +67,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const port = Number(new URL(address).port);
   const executorId = executorIdOf(resolved.hostname, port);
-  const url = `${https ? 'https' : 'http'}://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
+  const url = `${https ? 'https' : 'http'}://${reachableHost(config.server.host)}:${port}`;
 
   const created = new Executor({
     config,

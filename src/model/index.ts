@@ -12,3 +12,8 @@ export * from './events.js';
 export * from './summary.js';
 export * from './api.js';
 export * from './clock.js';
+export * from './backoff.js';
+export * from './listen-address.js';
+export * from './log-levels.js';
+export * from './lifecycle.js';
+export * from './periodic.js';

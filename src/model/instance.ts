@@ -48,18 +48,6 @@ export const LocalServiceInstanceInfoSchema = z.object({
 });
 export type LocalServiceInstanceInfo = z.infer<typeof LocalServiceInstanceInfoSchema>;
 
-export function allocatedCores(resources: readonly ResourceAllocation[]): number {
-  let n = 0;
-  for (const r of resources) if (r.type === 'CPU') for (const ids of Object.values(r.cores)) n += ids.length;
-  return n;
-}
-
-export function allocatedMemoryMb(resources: readonly ResourceAllocation[]): number {
-  let n = 0;
-  for (const r of resources) if (r.type === 'MEMORY') for (const mb of Object.values(r.memoryInMB)) n += mb;
-  return n;
-}
-
 /** `"name:port:type,..."` with lowercase type, as event metadata prints ports (§7). */
 export function portsText(ports: Record<string, { port: number; type: string }>): string {
   return Object.entries(ports)

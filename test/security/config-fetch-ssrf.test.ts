@@ -3,18 +3,22 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { fetchConfig } from '../../src/controller/engine/jobs/config-fetch.js';
-import { checkLiteralHost, refusedAddress } from '../../src/controller/engine/jobs/fetch-address-guard.js';
+import { fetchConfig } from '../../src/model/http-config-fetch.js';
+import { checkLiteralHost, refusedAddress } from '../../src/model/fetch-address-guard.js';
 import type { ExecutorMessage, LocalServiceSpec } from '../../src/model/index.js';
+import { parseExecutorConfig } from '../../src/executor/config.js';
+import { InstanceStateMachine } from '../../src/executor/instances/instance.js';
+import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
 import { testSpec } from '../support/specs.js';
 import { harness, type Harness } from '../support/engine-harness.js';
+import { TEST_IMAGE, instanceDeps, instanceSpec } from '../unit/executor/fakes.js';
 
 /**
- * CONTROLLER_HTTP_FETCH as a way into the controller's host (issue 9, item 8): whoever may create a service names
- * the URL the controller fetches, and the body comes back in the instance's config file. Loopback, link-local,
- * metadata and unspecified addresses are refused, on the address the connection uses, unless
- * options.allowConfigFetchFromLocalAddresses is on. A real HTTP server on loopback stands in for what must not be
- * reachable (the controller host's etcd, its unproxied API).
+ * HTTP config fetches as a way into the fetching host: whoever may create a service names the URL the controller
+ * (CONTROLLER_HTTP_FETCH) or the executor (EXECUTOR_HTTP_FETCH) fetches, and the body comes back in the instance's
+ * config file. Loopback, link-local, metadata and unspecified addresses are refused, on the address the connection
+ * uses, unless options.allowConfigFetchFromLocalAddresses is on in that host's config. A real HTTP server on
+ * loopback stands in for what must not be reachable (the controller host's etcd, the executor host's Docker API).
  */
 
 const ID = 'TEST_SPEC-00001';
@@ -53,7 +57,7 @@ describe('a service whose CONTROLLER_HTTP_FETCH config points at the controller 
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) }));
     h = await harness({ reconcileInterval: '1 day', ...options }, undefined, logger);
-    await h.controller.parts.reconciler.stop();
+    await h.controller.term!.reconciler.stop();
     await h.fleet.add('ex1.local', {});
     await h.submit({ type: 'CREATE', spec: fetchingSpec(hostname), instancesPerHost: 1 });
     await h.until(() => h!.controller.serviceSummary(ID)?.state === 'INACTIVE');
@@ -91,7 +95,7 @@ describe('a service whose CONTROLLER_HTTP_FETCH config points at the controller 
 });
 
 describe('the refused addresses', () => {
-  const limits = { timeoutMs: 2_000, maxBytes: 1024, allowLocalAddresses: false };
+  const limits = { timeoutMs: 2_000, maxBytes: 1024, allowLocalAddresses: false, side: 'controller' as const };
 
   // Only forms that reach this host: were the guard broken, the test must not send traffic anywhere else.
   it.each([
@@ -114,14 +118,54 @@ describe('the refused addresses', () => {
     expect(refusedAddress('fd00:ec2::254')).toBe('a cloud instance metadata address');
     expect(refusedAddress('169.254.10.1')).toBe('a link-local address');
     expect(refusedAddress('fe80::1')).toBe('a link-local address');
-    expect(() => checkLiteralHost('[fe80::1]')).toThrow(`Config fetch refused: fe80::1 is a link-local address; set ${OPTION}: true`);
-    expect(() => checkLiteralHost('169.254.169.254')).toThrow('169.254.169.254 is a cloud instance metadata address');
+    expect(() => checkLiteralHost('[fe80::1]', 'controller')).toThrow(`Config fetch refused: fe80::1 is a link-local address; set ${OPTION}: true`);
+    expect(() => checkLiteralHost('169.254.169.254', 'executor')).toThrow('169.254.169.254 is a cloud instance metadata address');
   });
 
   it('private and public addresses stay allowed (config servers live there)', () => {
     for (const address of ['10.0.0.5', '172.16.4.4', '192.168.1.10', 'fd12::5', '203.0.113.7', '2001:db8::1']) {
       expect(refusedAddress(address)).toBeUndefined();
     }
-    expect(() => checkLiteralHost('10.0.0.5')).not.toThrow();
+    expect(() => checkLiteralHost('10.0.0.5', 'controller')).not.toThrow();
+  });
+});
+
+describe('an EXECUTOR_HTTP_FETCH config that points at the executor host', () => {
+  const executorConfig = (options: Record<string, unknown> = {}) =>
+    parseExecutorConfig({ controllers: ['http://ctl:10000'], clusterAuth: { secrets: [{ nodeType: 'CONTROLLER', secret: 's' }] }, options });
+
+  async function start(hostname: string, allowLocalAddresses: boolean) {
+    const deps = instanceDeps({ configFetch: { allowLocalAddresses } });
+    deps.runtime.images.add(TEST_IMAGE);
+    const spec = instanceSpec({
+      configs: [{ type: 'EXECUTOR_HTTP_FETCH', localFilename: '/etc/agent.conf', http: { protocol: 'HTTP', hostname, port, path: '/config' } }],
+    });
+    deps.resources.lock(spec.instanceId, spec.resources);
+    const reports: LocalServiceInstanceInfo[] = [];
+    const sm = new InstanceStateMachine(spec, deps, (info) => reports.push(info));
+    void sm.run();
+    for (let i = 0; i < 200 && !reports.some((r) => r.state === 'START_FAILED' || r.state === 'UNREADY'); i++) await deps.clock.advance(100);
+    return { reports, sm, deps };
+  }
+
+  it('is refused by default, naming the executor option: the start fails and nothing is fetched', async () => {
+    expect(executorConfig().options.allowConfigFetchFromLocalAddresses).toBe(false);
+    for (const hostname of ['127.0.0.1', 'localhost']) {
+      const before = requests;
+      const { reports } = await start(hostname, false);
+      const failed = reports.find((r) => r.state === 'START_FAILED');
+      expect(failed?.errorMessage).toContain('Config fetch refused');
+      expect(failed?.errorMessage).toContain(`set ${OPTION}: true in the executor config to allow it`);
+      expect(requests).toBe(before);
+    }
+  });
+
+  it('is fetched into the container when the executor option allows local addresses', async () => {
+    expect(executorConfig({ allowConfigFetchFromLocalAddresses: true }).options.allowConfigFetchFromLocalAddresses).toBe(true);
+    const before = requests;
+    const { reports, sm } = await start('127.0.0.1', true);
+    expect(reports.map((r) => r.state)).toContain('UNREADY');
+    expect(requests).toBe(before + 1);
+    sm.requestStop();
   });
 });

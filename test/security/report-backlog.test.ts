@@ -93,7 +93,7 @@ async function deliverBacklog(maxMessageBytes?: number) {
   for (const id of ids) reporter.report(report(id, now));
   const backlogBytes = ids.length * Buffer.byteLength(JSON.stringify(report(ids[0]!, now)));
   const started = Date.now();
-  const workingSet = controller.core.parts.workingSet;
+  const workingSet = controller.controller.term!.workingSet;
   // Delivered in about 0.4 s on the test machine; a jammed backlog never is, so the deadline only bounds the failure.
   await waitUntil(
     `all ${REPORTS} reports stored by the controller`,

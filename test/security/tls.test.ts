@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { request, Agent } from 'undici';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
-import { HttpExecutorMessenger } from '../../src/controller/executor-client.js';
+import { HttpExecutorMessenger } from '../../src/controller/cluster/http-messenger.js';
 import { buildControllerApp } from '../../src/controller/api/app.js';
 import { parseExecutorConfig } from '../../src/executor/config.js';
 import { ControllerClient } from '../../src/executor/controller-client.js';

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  INSTANCE_STOP_ACCEPTED_STATES,
+  INSTANCE_TERMINAL_STATES,
   executorIdOf,
   sleep,
   type Clock,
@@ -40,7 +42,7 @@ export interface FakeExecutorOptions {
   /** Delay before answering START (the executor is slow, §10.3). */
   answerDelayMs?: number;
   onStart?: (spec: LocalServiceInstanceSpec) => StartBehaviour;
-  /** 'hang': STOP is accepted but the instance never gets past STOPPING. */
+  /** 'hang': STOP is accepted but the instance never gets past its first step out (STOPPING, or the failed pull). */
   onStop?: 'normal' | 'hang';
 }
 
@@ -53,6 +55,8 @@ interface FakeInstance {
   cores: number[];
   memoryMb: number;
   hung: boolean;
+  /** Set by STOP: the start's remaining steps are dropped, as the executor's next action routes to STOPPING. */
+  stopping: boolean;
 }
 
 export class FakeExecutor {
@@ -144,8 +148,23 @@ export class FakeExecutor {
 }
 
 const UP: LocalServiceInstanceState[] = ['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY', 'HEALTHY'];
-const TERMINAL: ReadonlySet<LocalServiceInstanceState> = new Set(['STOPPED', 'LOST']);
-const STOPPABLE: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
+const TERMINAL = INSTANCE_TERMINAL_STATES;
+
+/**
+ * The way out from each state that takes STOP, as the executor's state machine walks it: a pull is interrupted
+ * (PROVISIONING_FAILED), a container being created comes up first, everything else goes through STOPPING.
+ */
+function stopPath(state: LocalServiceInstanceState): LocalServiceInstanceState[] {
+  switch (state) {
+    case 'PROVISIONING':
+      return ['PROVISIONING_FAILED', 'DEPROVISIONING', 'STOPPED'];
+    case 'STARTING':
+    case 'UNKNOWN':
+      return ['UNREADY', 'STOPPING', 'DEPROVISIONING', 'STOPPED'];
+    default:
+      return ['STOPPING', 'DEPROVISIONING', 'STOPPED'];
+  }
+}
 
 export class FakeExecutorFleet {
   readonly executors = new Map<string, FakeExecutor>();
@@ -175,7 +194,7 @@ export class FakeExecutorFleet {
         if (r.type === 'CPU') for (const ids of Object.values(r.cores)) cores.push(...ids);
         else for (const mb of Object.values(r.memoryInMB)) memoryMb += mb;
       }
-      const instance = { info, cores: [] as number[], memoryMb: 0, hung: false };
+      const instance: FakeInstance = { info, cores: [], memoryMb: 0, hung: false, stopping: false };
       if (!TERMINAL.has(info.state)) {
         executor.lock({ resources: info.resources } as LocalServiceInstanceSpec);
         instance.cores = cores;
@@ -313,6 +332,7 @@ export class FakeExecutorFleet {
           cores: locked.cores,
           memoryMb: locked.memoryMb,
           hung: behaviour.kind === 'hang',
+          stopping: false,
         };
         executor.instances.set(spec.instanceId, instance);
         this.onChange();
@@ -327,9 +347,14 @@ export class FakeExecutorFleet {
       }
       case 'STOP_LOCAL_SERVICE_INSTANCE': {
         const instance = executor.instances.get(message.instanceId);
-        if (!instance || !STOPPABLE.has(instance.info.state)) return reply('FAILED', 'Instance not running');
-        const steps: LocalServiceInstanceState[] = executor.options.onStop === 'hang' ? ['STOPPING'] : ['STOPPING', 'DEPROVISIONING', 'STOPPED'];
-        this.track(this.progress(executor, instance, steps, 0));
+        if (!instance || instance.stopping || !INSTANCE_STOP_ACCEPTED_STATES.has(instance.info.state)) {
+          return reply('FAILED', `Instance ${message.instanceId} cannot be stopped in state ${instance?.info.state ?? 'none'}`);
+        }
+        instance.stopping = true;
+        instance.hung = false;
+        const path = stopPath(instance.info.state);
+        const steps = executor.options.onStop === 'hang' ? path.slice(0, path.indexOf('DEPROVISIONING')) : path;
+        this.track(this.progress(executor, instance, steps, 0, true));
         return reply('ACCEPTED');
       }
       case 'BLACKLIST':
@@ -349,15 +374,26 @@ export class FakeExecutorFleet {
     this.inFlight.add(tracked);
   }
 
-  /** Reports each state in turn (in a later tick than the ACCEPTED answer, as a real executor would). */
-  private async progress(executor: FakeExecutor, instance: FakeInstance, steps: LocalServiceInstanceState[], stepMs: number): Promise<void> {
+  /**
+   * Reports each state in turn (in a later tick than the ACCEPTED answer, as a real executor would). A start's
+   * steps end once the instance is being stopped; only the stop's own steps go on.
+   */
+  private async progress(
+    executor: FakeExecutor,
+    instance: FakeInstance,
+    steps: LocalServiceInstanceState[],
+    stepMs: number,
+    stopSteps = false,
+  ): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve));
     for (const state of steps) {
       if (stepMs > 0) await sleep(this.clock, stepMs);
       if (!this.executors.has(executor.executorId)) return;
+      if (instance.stopping && !stopSteps) return;
       if (instance.info.state === state && state !== 'PENDING') continue;
       if (TERMINAL.has(instance.info.state)) return;
-      await this.report(executor, instance, state, state.endsWith('_FAILED') ? `${state} by test` : instance.info.errorMessage);
+      const error = state === 'PROVISIONING_FAILED' && stopSteps ? 'Pull operation interrupted' : state.endsWith('_FAILED') ? `${state} by test` : instance.info.errorMessage;
+      await this.report(executor, instance, state, error);
       if (TERMINAL.has(state)) executor.unlock(instance);
     }
   }

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { failure, NOT_LEADER_MESSAGE } from '../../model/index.js';
 import type { ControllerCore } from '../core.js';
 import { claimedName, type Authenticator } from './auth.js';
-import { ApiError, failedError } from './errors.js';
+import { failedError, notLeaderError } from './errors.js';
 import type { LoginAdmission } from './login-limiter.js';
 import { ruleOf, type RouteTable } from './routes-access.js';
 import { consolePagePath } from './ui.js';
@@ -51,7 +50,7 @@ export function installAccessGuard(app: FastifyInstance, options: AccessGuardOpt
       if (rule.onFollower === 'redirect-to-leader' && leader) {
         return reply.redirect(`${options.scheme}://${leader}${consolePagePath(request.params)}`, 303);
       }
-      throw new ApiError(400, failure(NOT_LEADER_MESSAGE, leader ? { leader } : undefined));
+      throw notLeaderError(leader);
     }
   });
 

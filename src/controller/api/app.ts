@@ -1,17 +1,17 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { durationMs, failure, INSTANCE_TOKEN_STATES, systemClock, type Clock } from '../../model/index.js';
+import { durationMs, failure, INSTANCE_LIVE_STATES, systemClock, type Clock } from '../../model/index.js';
 import { StoreUnavailableError } from '../store/store.js';
-import type { ControllerCore } from '../core.js';
+import { NotLeaderError, type ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
 import type { ServerTlsMaterial } from '../../model/tls.js';
 import { Authenticator, DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth.js';
-import { ApiError, jsonValidationError } from './errors.js';
+import { ApiError, jsonValidationError, notLeaderError } from './errors.js';
 import { localServiceRoutes } from './localservices.js';
 import { clusterRoutes } from './cluster.js';
 import { executorRoutes } from './executors.js';
 import { eventRoutes } from './events.js';
 import { internalRoutes } from './internal.js';
-import { messageRoutes } from './messages.js';
+import { messageRoutes } from './controller-messages.js';
 import { logRoutes, type LogProxyOptions } from './logs.js';
 import { applicationRoutes } from './applications.js';
 import { openApiRoutes } from './openapi.js';
@@ -87,7 +87,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
           isLive: (serviceId, instanceId) => {
             if (!core.isLeader()) return true;
             const state = core.serviceInstance(serviceId, instanceId)?.state;
-            return state !== undefined && INSTANCE_TOKEN_STATES.has(state);
+            return state !== undefined && INSTANCE_LIVE_STATES.has(state);
           },
         },
     limits,
@@ -105,7 +105,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    const mapped = mapError(error, bodyLimit);
+    const mapped = mapError(error, bodyLimit, core);
     if (mapped.statusCode >= 500) request.log.error({ err: error }, 'request failed');
     reply.code(mapped.statusCode);
     for (const [name, value] of Object.entries(mapped.headers)) reply.header(name, value);
@@ -156,7 +156,9 @@ interface MappedError {
   headers: Record<string, string>;
 }
 
-function mapError(error: FastifyError | Error, bodyLimit: number): MappedError {
+function mapError(error: FastifyError | Error, bodyLimit: number, core: Pick<ControllerCore, 'leaderAddress'>): MappedError {
+  // Leadership ended while the request was under way: answered as the leader guard answers a follower.
+  if (error instanceof NotLeaderError) error = notLeaderError(core.leaderAddress());
   if (error instanceof ApiError) return { statusCode: error.statusCode, body: error.body, headers: error.headers };
   if (error instanceof StoreUnavailableError) {
     return {

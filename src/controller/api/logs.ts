@@ -49,7 +49,7 @@ export async function logRoutes(
 ): Promise<void> {
   const options = { ...DEFAULT_LOG_PROXY_OPTIONS, ...logProxy };
   const dispatcher = new Agent({
-    // Verified like the executor messenger (executor-client.ts): the CONTROLLER secret goes with every read.
+    // Verified like the executor messenger (cluster/http-messenger.ts): the CONTROLLER secret goes with every read.
     connect: { timeout: options.connectTimeoutMs, ...peerTlsOptions(config.clusterTls) },
     headersTimeout: options.headersTimeoutMs,
     bodyTimeout: options.bodyTimeoutMs,

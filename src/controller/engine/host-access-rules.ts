@@ -1,5 +1,5 @@
 import {
-  INSTANCE_TOKEN_STATES,
+  INSTANCE_LIVE_STATES,
   capabilitiesNotAllowed,
   isHostLevel,
   usesHostNetwork,
@@ -101,5 +101,5 @@ function mayHaveContainers(info: LocalServiceInfo, ctx: FixedPortContext): boole
   const pending = ctx.pendingOperation(info.serviceId);
   if (pending === 'ACTIVATE' || pending === 'DEPLOY_TEST_INSTANCE') return true;
   // Deactivated, but containers still stopping (or re-adopted by a restarted executor).
-  return ctx.instances(info.serviceId).some((i) => INSTANCE_TOKEN_STATES.has(i.state));
+  return ctx.instances(info.serviceId).some((i) => INSTANCE_LIVE_STATES.has(i.state));
 }

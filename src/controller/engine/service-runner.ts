@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import type { LocalServiceOperation, LocalServiceState } from '../../model/index.js';
+import { isSteady, type LocalServiceOperation, type LocalServiceState } from '../../model/index.js';
 import type { EngineDeps } from './deps.js';
 import { mappedState, type ActionContext, type ServiceAction } from './actions/context.js';
 import {
@@ -14,7 +14,7 @@ import {
   updateCountAction,
 } from './actions/lifecycle.js';
 import { adjustAction, OperationCancelledError, replaceAction, stopInstancesAction } from './actions/instances.js';
-import { IllegalTransitionError, isAllowedTransition, isSteady, SERVICE_TRANSITIONS, type ServiceActionName } from './state-machine.js';
+import { IllegalTransitionError, isAllowedTransition, SERVICE_TRANSITIONS, type ServiceActionName } from './state-machine.js';
 
 const ACTIONS: Record<ServiceActionName, ServiceAction> = {
   Create: createAction,

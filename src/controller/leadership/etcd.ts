@@ -5,7 +5,7 @@ import { within } from './deadline.js';
 import type { Candidate, CandidateWatch, ElectionEtcd, ElectionLease } from './election-port.js';
 import { Etcd3ElectionPort } from './etcd3-election-port.js';
 import type { LeaderElector } from './leadership.js';
-import { assertTransition, type ElectorState } from './lifecycle.js';
+import { assertTransition, type ElectorState } from './elector-lifecycle.js';
 import { backoffMs, electionTimings, type ElectionTimings } from './timings.js';
 
 type LeadershipHandlers = Parameters<LeaderElector['start']>[0];

@@ -4,7 +4,7 @@ import { sleep } from '../../model/clock.js';
 import { durationMs } from '../../model/duration.js';
 import type { LocalServiceInstanceSpec } from '../../model/executor.js';
 import type { InstancePort, LocalServiceInstanceInfo } from '../../model/instance.js';
-import type { LocalServiceInstanceState } from '../../model/states.js';
+import { INSTANCE_STOP_ACCEPTED_STATES, isTerminal, type LocalServiceInstanceState } from '../../model/states.js';
 import type { CheckSpec, UserSpec } from '../../model/spec.js';
 import type { Checker, CheckTarget, HookOptions } from '../checks.js';
 import { errorText, runPreShutdownHooks } from '../checks.js';
@@ -13,7 +13,7 @@ import { isCredentialRefusal, registryOfImage } from '../docker-auth.js';
 import type { InstanceLogWriter } from '../logs.js';
 import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
-import { configTar, resolveConfigs } from './configs.js';
+import { configTar, resolveConfigs, type ConfigFetchPolicy } from './configs.js';
 import type { ExecutorContainerOptions } from './container-spec.js';
 import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec, hasFixedPorts } from './container-spec.js';
 import { effectiveHostAccess } from '../../model/host-access.js';
@@ -22,7 +22,7 @@ import { hostAccessRefusal } from './host-access.js';
 import type { HostPathPolicy } from './host-paths.js';
 import { hostPathRefusal } from './host-paths.js';
 import type { InstanceAction } from './transitions.js';
-import { INSTANCE_TRANSITIONS, STOPPABLE_STATES, canTransition, isTerminal } from './transitions.js';
+import { INSTANCE_TRANSITIONS, canTransition } from './transitions.js';
 
 /** Docker's default pull timeout when a spec has none (Drove: 15 minutes). */
 const DEFAULT_PULL_TIMEOUT_MS = 15 * 60_000;
@@ -57,6 +57,8 @@ export interface InstanceDeps {
   stopGraceSeconds: number;
   /** This host's bounds on volume mounts and local files, re-checked before a container is created. */
   hostPaths: HostPathPolicy;
+  /** Where EXECUTOR_HTTP_FETCH configs may be fetched from. */
+  configFetch: ConfigFetchPolicy;
   /** Which host namespaces and privileges this host lets instances have, re-checked before a container is created. */
   hostAccess: HostAccessPolicy;
 }
@@ -133,7 +135,7 @@ export class InstanceStateMachine {
 
   /** Asks the instance to stop; false when it is not in a state that can be stopped. */
   requestStop(reason = ''): boolean {
-    if (!STOPPABLE_STATES.has(this.current.state) || this.stopRequested()) return false;
+    if (!INSTANCE_STOP_ACCEPTED_STATES.has(this.current.state) || this.stopRequested()) return false;
     this.stopReason = reason;
     this.stopController.abort(new StopRequested());
     return true;
@@ -257,7 +259,7 @@ export class InstanceStateMachine {
     try {
       const refused = hostAccessRefusal(this.spec, this.deps.hostAccess) ?? (await hostPathRefusal(this.spec, this.deps.hostPaths));
       if (refused) return { state: 'START_FAILED', error: refused };
-      const files = await resolveConfigs(this.spec.configs ?? []);
+      const files = await resolveConfigs(this.spec.configs ?? [], this.deps.configFetch);
       for (let attempt = 1; ; attempt++) {
         try {
           await this.createAndStart(files);
@@ -369,33 +371,37 @@ export class InstanceStateMachine {
     return this.stopReason ? { state: 'STOPPING', error: this.stopReason } : { state: 'STOPPING' };
   }
 
-  private async readiness(): Promise<Outcome> {
-    const check = this.spec.readiness;
-    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return this.stopping();
+  /**
+   * Readiness and the first health check alike: after the check's initial delay (none for a re-adopted container),
+   * up to `attempts` probes `interval` apart until one passes. 'stopped' when a stop request comes first;
+   * otherwise whether one passed, and the last failure's message.
+   */
+  private async firstPass(check: CheckSpec): Promise<'stopped' | { passed: boolean; last: string }> {
+    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return 'stopped';
     let last = '';
     for (let attempt = 1; attempt <= check.attempts; attempt++) {
       const result = await this.probe(check);
-      if (this.stopRequested()) return this.stopping();
-      if (result.healthy) return { state: 'READY' };
+      if (this.stopRequested()) return 'stopped';
+      if (result.healthy) return { passed: true, last };
       last = result.message;
-      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return this.stopping();
+      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return 'stopped';
     }
-    this.deps.logger.info({ instanceId: this.instanceId, last }, 'readiness check failed');
+    return { passed: false, last };
+  }
+
+  private async readiness(): Promise<Outcome> {
+    const result = await this.firstPass(this.spec.readiness);
+    if (result === 'stopped') return this.stopping();
+    if (result.passed) return { state: 'READY' };
+    this.deps.logger.info({ instanceId: this.instanceId, last: result.last }, 'readiness check failed');
     return { state: 'READINESS_CHECK_FAILED', error: 'Readiness check failed' };
   }
 
   private async initialHealth(): Promise<Outcome> {
-    const check = this.spec.healthcheck;
-    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return this.stopping();
-    let last = '';
-    for (let attempt = 1; attempt <= check.attempts; attempt++) {
-      const result = await this.probe(check);
-      if (this.stopRequested()) return this.stopping();
-      if (result.healthy) return { state: 'HEALTHY' };
-      last = result.message;
-      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return this.stopping();
-    }
-    return { state: 'STOPPING', error: `Healthcheck failed:${last}` };
+    const result = await this.firstPass(this.spec.healthcheck);
+    if (result === 'stopped') return this.stopping();
+    if (result.passed) return { state: 'HEALTHY' };
+    return { state: 'STOPPING', error: `Healthcheck failed:${result.last}` };
   }
 
   private async continuousHealth(): Promise<Outcome> {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { FakeCore } from '../../support/fake-core.js';
 import { ADMIN, GUEST, MAINT, NODE, app } from '../../support/controller-config.js';
 import type { ExecutorNodeData } from '../../../src/model/index.js';
+import { NotLeaderError } from '../../../src/controller/core.js';
 
 let core: FakeCore;
 let api: FastifyInstance;
@@ -50,6 +51,15 @@ describe('cluster', () => {
     const res = await api.inject({ url: '/apis/v1/cluster/dashboard', headers: GUEST });
     expect(res.json().data.serviceStats.serviceCountByState.ACTIVE).toBe(0);
     expect(res.json().data.clusterSummary.state).toBe('NORMAL');
+  });
+
+  test('a write that finds leadership gone meanwhile is answered as the leader guard answers a follower', async () => {
+    core.setMaintenance = async () => {
+      throw new NotLeaderError();
+    };
+    const set = await api.inject({ method: 'POST', url: '/apis/v1/cluster/maintenance/set', headers: MAINT, payload: {} });
+    expect(set.statusCode).toBe(400);
+    expect(set.json()).toEqual({ status: 'FAILED', message: 'This node is not the leader controller', data: { leader: 'ctrl1.local:10000' } });
   });
 
   test('maintenance set/unset need MAINTENANCE or ROOT', async () => {

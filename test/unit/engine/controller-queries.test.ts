@@ -50,7 +50,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     const masked = h.controller.serviceSpec(ID)!;
     expect(masked.configs![0]).toMatchObject({ type: 'INLINE', data: '' });
     expect(masked.configs![1]).toMatchObject({ http: { username: '***', password: '***' } });
-    expect(h.controller.parts.workingSet.service(ID)!.spec.configs![0]).toMatchObject({ data: 'c2VjcmV0' });
+    expect(h.controller.term!.workingSet.service(ID)!.spec.configs![0]).toMatchObject({ data: 'c2VjcmV0' });
     // Instances started after a read still get the real data.
     const victim = h.controller.serviceInstances(ID)[0]!;
     await h.fleet.setState(victim.instanceId, 'STOPPED');

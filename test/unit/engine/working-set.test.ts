@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkingSet } from '../../../src/controller/working-set.js';
+import { WorkingSet } from '../../../src/controller/term/working-set.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { DroveEventType, LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
@@ -106,7 +106,7 @@ describe('store failures in the engine', () => {
       throw new StoreUnavailableError('disk full');
     };
     expect((await h.controller.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).ok).toBe(true);
-    await h.until(() => h.controller.parts.engine.stateOf('TEST_SPEC-00001') === undefined);
+    await h.until(() => h.controller.term!.engine.stateOf('TEST_SPEC-00001') === undefined);
     expect(h.controller.serviceSummary('TEST_SPEC-00001')).toBeUndefined();
   });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExecutorAgent } from '../../../src/executor/agent.js';
 import type { ControllerClient } from '../../../src/executor/controller-client.js';
-import { InstanceEngine } from '../../../src/executor/instances/engine.js';
+import { InstanceEngine } from '../../../src/executor/instances/instance-engine.js';
 import type { ControllerMessage, MessageHeader } from '../../../src/model/executor.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec, silentLogger } from './fakes.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InstanceEngine } from '../../../src/executor/instances/engine.js';
+import { InstanceEngine } from '../../../src/executor/instances/instance-engine.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { INSTANCE_ACTIVE_STATES } from '../../../src/model/states.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec } from './fakes.js';

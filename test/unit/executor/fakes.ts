@@ -148,6 +148,7 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: 10,
     hostPaths: { allowedMountDirs: [], allowedLocalFileDirs: [] },
+    configFetch: { allowLocalAddresses: false },
     hostAccess: { enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] },
     ...overrides,
   } as InstanceDeps & { runtime: FakeRuntime; checker: ScriptedChecker; clock: ManualClock };

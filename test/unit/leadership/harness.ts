@@ -1,6 +1,6 @@
 import { ManualClock, sleep, type Clock } from '../../../src/model/index.js';
 import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
-import { canTransition, type ElectorState } from '../../../src/controller/leadership/lifecycle.js';
+import { canTransition, type ElectorState } from '../../../src/controller/leadership/elector-lifecycle.js';
 import type { ElectionTimings } from '../../../src/controller/leadership/timings.js';
 import { FakeEtcd, type FakeElectionClient } from './fake-etcd.js';
 import { advanceUntil } from '../../support/wait.js';

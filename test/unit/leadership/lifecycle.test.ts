@@ -6,7 +6,7 @@ import {
   IllegalElectorTransitionError,
   assertTransition,
   type ElectorState,
-} from '../../../src/controller/leadership/lifecycle.js';
+} from '../../../src/controller/leadership/elector-lifecycle.js';
 import { backoffMs, electionTimings } from '../../../src/controller/leadership/timings.js';
 import { seeded } from './harness.js';
 

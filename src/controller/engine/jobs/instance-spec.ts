@@ -1,7 +1,7 @@
-import type { LocalServiceInfo, LocalServiceInstanceSpec, ResourceAllocation } from '../../../model/index.js';
+import type { ConfigSpec, LocalServiceInfo, LocalServiceInstanceSpec, ResourceAllocation } from '../../../model/index.js';
 import { effectiveHostAccess, isHostLevel } from '../../../model/index.js';
+import { fetchConfig, type ConfigFetchLimits } from '../../../model/http-config-fetch.js';
 import type { EngineDeps } from '../deps.js';
-import { resolveControllerFetchedConfigs } from './config-fetch.js';
 import { instanceAuthToken } from './instance-token.js';
 
 /** The START_LOCAL_SERVICE_INSTANCE payload (§6.8) for one attempt. */
@@ -17,6 +17,7 @@ export async function buildInstanceSpec(
     timeoutMs: deps.timings.configFetchTimeoutMs,
     maxBytes: deps.timings.configFetchMaxBytes,
     allowLocalAddresses: deps.options.raw.allowConfigFetchFromLocalAddresses,
+    side: 'controller',
   });
   const out: LocalServiceInstanceSpec = {
     serviceId: info.serviceId,
@@ -45,5 +46,23 @@ export async function buildInstanceSpec(
   if (spec.userSpec) out.userSpec = spec.userSpec;
   const hostAccess = effectiveHostAccess(spec.hostAccess);
   if (hostAccess) out.hostAccess = hostAccess;
+  return out;
+}
+
+/** CONTROLLER_HTTP_FETCH configs become INLINE ones at start time: the executor gets the fetched bytes. */
+async function resolveControllerFetchedConfigs(
+  configs: readonly ConfigSpec[] | undefined,
+  limits: ConfigFetchLimits,
+): Promise<ConfigSpec[] | undefined> {
+  if (!configs) return undefined;
+  const out: ConfigSpec[] = [];
+  for (const config of configs) {
+    if (config.type !== 'CONTROLLER_HTTP_FETCH') {
+      out.push(config);
+      continue;
+    }
+    const body = await fetchConfig(config.http, limits);
+    out.push({ type: 'INLINE', localFilename: config.localFilename, data: body.toString('base64') });
+  }
   return out;
 }

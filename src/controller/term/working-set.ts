@@ -1,12 +1,13 @@
 import {
   INSTANCE_ACTIVE_STATES,
+  INSTANCE_LIVE_STATES,
   localServiceInstanceStateChangeMetadata,
   type Clock,
   type LocalServiceInfo,
   type LocalServiceInstanceInfo,
-} from '../model/index.js';
-import type { StateStore } from './store/store.js';
-import type { EventSink } from './engine/ports.js';
+} from '../../model/index.js';
+import type { StateStore } from '../store/store.js';
+import type { EventSink } from '../engine/ports.js';
 
 export interface InstanceChange {
   instance: LocalServiceInstanceInfo;
@@ -22,7 +23,7 @@ interface PendingBatch {
 }
 
 /**
- * The leader's in-memory copy of services and instance records. Every write goes to the store first and to
+ * The leader's in-memory copy of services and instance records, one per leader term. Every write goes to the store first and to
  * memory only once the store took it (write-through), so memory never runs ahead of what a successor would load.
  * Reads never touch the store. Instance reports that arrive together are applied in one store transaction;
  * a report only wins when its `updated` is newer than the record held (§6.8).
@@ -38,25 +39,18 @@ export class WorkingSet {
    * executors have not had a chance to report to the new leader yet, and a controller that was down for a
    * while must not declare every instance lost (and start duplicates) before the first heartbeats arrive.
    */
-  private loadedAt = Number.NEGATIVE_INFINITY;
+  private readonly loadedAt: number;
   private flushing = false;
 
+  /** @param stored the records in the store when this leader term began, and when they were read. */
   constructor(
     private readonly store: StateStore,
     private readonly events: EventSink,
-  ) {}
-
-  load(services: readonly LocalServiceInfo[], instances: readonly LocalServiceInstanceInfo[], now: number): void {
-    this.clear();
-    this.loadedAt = now;
-    for (const s of services) this.serviceMap.set(s.serviceId, s);
-    for (const i of instances) this.instanceBucket(i.serviceId).set(i.instanceId, i);
-  }
-
-  clear(): void {
-    this.serviceMap.clear();
-    this.instanceMap.clear();
-    for (const set of this.waiters.values()) for (const wake of set) wake();
+    stored?: { services: readonly LocalServiceInfo[]; instances: readonly LocalServiceInstanceInfo[]; loadedAt: number },
+  ) {
+    this.loadedAt = stored?.loadedAt ?? Number.NEGATIVE_INFINITY;
+    for (const s of stored?.services ?? []) this.serviceMap.set(s.serviceId, s);
+    for (const i of stored?.instances ?? []) this.instanceBucket(i.serviceId).set(i.instanceId, i);
   }
 
   // ---- services ----
@@ -106,7 +100,7 @@ export class WorkingSet {
    * containers), which are about to be running again and must not be started a second time.
    */
   plannableInstances(serviceId: string, now: number, staleAgeMs: number): LocalServiceInstanceInfo[] {
-    return this.fresh(serviceId, now, staleAgeMs, (s) => INSTANCE_ACTIVE_STATES.has(s) || s === 'UNKNOWN');
+    return this.fresh(serviceId, now, staleAgeMs, (s) => INSTANCE_LIVE_STATES.has(s));
   }
 
   private fresh(

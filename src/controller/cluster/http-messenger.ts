@@ -7,9 +7,9 @@ import {
   type MessageResponse,
   type MessageResponseStatus,
   MESSAGE_RESPONSE_STATUSES,
-} from '../model/index.js';
-import { certificateRefusal, type PeerTlsOptions } from '../model/tls.js';
-import type { ExecutorMessenger } from './cluster/messenger.js';
+} from '../../model/index.js';
+import { certificateRefusal, type PeerTlsOptions } from '../../model/tls.js';
+import type { ExecutorMessenger } from './messenger.js';
 
 export interface HttpExecutorMessengerOptions {
   /** Sent as `NodeId`. */

@@ -1,49 +1,51 @@
 import type { Logger } from 'pino';
-import { INSTANCE_ACTIVE_STATES, type Clock } from '../model/index.js';
-import type { ResolvedOptions } from './config.js';
-import type { Engine } from './engine/engine.js';
-import type { WorkingSet } from './working-set.js';
+import { INSTANCE_ACTIVE_STATES, Periodic, type Clock, type RunState, type Runnable } from '../../model/index.js';
+import type { ResolvedOptions } from '../config.js';
+import type { LocalServiceEngine } from '../engine/local-service-engine.js';
+import type { WorkingSet } from '../term/working-set.js';
 
 /**
- * Stale data cleaner (§5.9), leader only, every `staleCheckIntervalMs`: destroys INACTIVE services untouched for
+ * Stale data cleaner, part of a leader term, every `staleCheckIntervalMs`: destroys INACTIVE services untouched for
  * `staleServiceAge` (only when the operator set it, decision 15) and prunes instance history to the newest
  * `maxStaleInstancesCount` records younger than `staleInstanceAge`.
  */
-export class StaleCleaner {
-  private cancelTimer: (() => void) | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+export class StaleCleaner implements Runnable {
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly deps: {
-      engine: Engine;
+      engine: LocalServiceEngine;
       workingSet: WorkingSet;
-      isLeader(): boolean;
       clock: Clock;
       options: ResolvedOptions;
       logger: Logger;
     },
-  ) {}
-
-  start(): void {
-    if (this.cancelTimer) return;
-    const tick = () => {
-      this.running = this.clean().catch((error: unknown) => this.deps.logger.error({ err: error }, 'Stale data cleanup failed'));
-      this.cancelTimer = this.deps.clock.setTimer(tick, this.deps.options.staleCheckIntervalMs);
-    };
-    this.cancelTimer = this.deps.clock.setTimer(tick, this.deps.options.staleCheckIntervalMs);
+  ) {
+    this.periodic = new Periodic({
+      name: 'stale data cleaner',
+      clock: deps.clock,
+      intervalMs: deps.options.staleCheckIntervalMs,
+      run: () => this.clean(),
+      onError: (error) => deps.logger.error({ err: error }, 'Stale data cleanup failed'),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
-    await this.running;
+  get runState(): RunState {
+    return this.periodic.runState;
+  }
+
+  start(): void {
+    this.periodic.start();
+  }
+
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One cleanup run; returns what it did (tests). */
   async clean(): Promise<{ destroyed: string[]; prunedInstances: number }> {
     const { engine, workingSet, clock, options, logger } = this.deps;
     const result = { destroyed: [] as string[], prunedInstances: 0 };
-    if (!this.deps.isLeader()) return result;
     const now = clock.now();
     for (const info of workingSet.services()) {
       const state = engine.stateOf(info.serviceId);

@@ -1,9 +1,12 @@
-import type {
-  ActivationState,
-  ExecutorState,
-  LocalServiceInstanceInfo,
-  LocalServiceInstanceState,
-} from '../model/index.js';
+import {
+  EXECUTOR_BLACKLISTED_STATES,
+  EXECUTOR_ELIGIBLE_STATES,
+  INSTANCE_COUNTED_STATES,
+  INSTANCE_RUNNING_STATES,
+  type ActivationState,
+  type LocalServiceInstanceInfo,
+} from '../../model/index.js';
+import type { ExecutorRecord } from '../cluster/registry.js';
 
 /**
  * "What must change" for one local service, as a pure function of desired state, executors and the service's
@@ -11,9 +14,10 @@ import type {
  * an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
  *
  * Instances are classified per executor:
- *  - starting (PENDING, PROVISIONING, STARTING, and UNKNOWN = being recovered by a restarted executor): count
- *    towards the desired number, cannot be stopped yet (executors accept STOP only for running instances);
- *  - running (UNREADY, READY, HEALTHY): count, and may be stopped when there are too many;
+ *  - starting (INSTANCE_STARTING_STATES: PENDING, PROVISIONING, STARTING, and UNKNOWN = being recovered by a
+ *    restarted executor): count towards the desired number and are left to come up; a surplus is stopped among
+ *    the running ones, where healthy and older instances can be told from the rest and kept;
+ *  - running (INSTANCE_RUNNING_STATES: UNREADY, READY, HEALTHY): count, and may be stopped when there are too many;
  *  - leaving (UNHEALTHY, STOPPING, DEPROVISIONING): on their way out, so they do not count and a replacement is
  *    planned at once.
  * Instances on executors that are not eligible (blacklisted, removed, unknown) never count; running ones on
@@ -27,27 +31,15 @@ export interface PlanService {
   instancesPerHost: number;
 }
 
-export interface PlanExecutor {
-  executorId: string;
-  state: ExecutorState;
-}
+/** What the plan reads of an executor (the registry's records have it). */
+export type PlanExecutor = Pick<ExecutorRecord, 'executorId' | 'state'>;
 
 export interface InstancePlan {
   start: Array<{ executorId: string; count: number }>;
   stop: string[];
 }
 
-export const STARTING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['PENDING', 'PROVISIONING', 'STARTING', 'UNKNOWN']);
-export const RUNNING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
-
-/** Executors that receive local-service instances (§6.9: UNREADY ones too, that is how they become ACTIVE). */
-export function isEligible(state: ExecutorState): boolean {
-  return state === 'ACTIVE' || state === 'UNREADY';
-}
-
-export function isBlacklisted(state: ExecutorState): boolean {
-  return state === 'BLACKLISTED' || state === 'BLACKLIST_REQUESTED';
-}
+const counted = (instance: LocalServiceInstanceInfo) => INSTANCE_COUNTED_STATES.has(instance.state);
 
 /**
  * @param instances the service's current records: active states plus UNKNOWN, not stale (the caller filters).
@@ -62,42 +54,40 @@ export function plan(
   const byExecutor = new Map<string, LocalServiceInstanceInfo[]>();
   for (const instance of instances) {
     const state = stateOf.get(instance.executorId);
-    if (state !== undefined && isEligible(state)) {
+    if (state !== undefined && EXECUTOR_ELIGIBLE_STATES.has(state)) {
       let list = byExecutor.get(instance.executorId);
       if (!list) byExecutor.set(instance.executorId, (list = []));
       list.push(instance);
-    } else if (state !== undefined && isBlacklisted(state) && RUNNING_STATES.has(instance.state)) {
+    } else if (state !== undefined && EXECUTOR_BLACKLISTED_STATES.has(state) && INSTANCE_RUNNING_STATES.has(instance.state)) {
       result.stop.push(instance.instanceId);
     }
   }
-  const eligible = executors.filter((e) => isEligible(e.state)).map((e) => e.executorId).sort();
+  const eligible = executors.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).map((e) => e.executorId).sort();
 
   switch (service.activationState) {
     case 'ACTIVE': {
       const wanted = Math.max(0, service.instancesPerHost);
       for (const executorId of eligible) {
         const here = byExecutor.get(executorId) ?? [];
-        const counted = here.filter((i) => STARTING_STATES.has(i.state) || RUNNING_STATES.has(i.state));
-        if (counted.length < wanted) result.start.push({ executorId, count: wanted - counted.length });
-        else if (counted.length > wanted) result.stop.push(...surplus(counted, counted.length - wanted));
+        const countedHere = here.filter(counted);
+        if (countedHere.length < wanted) result.start.push({ executorId, count: wanted - countedHere.length });
+        else if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
       }
       break;
     }
     case 'CONFIG_TESTING': {
-      const counted = eligible.flatMap((id) =>
-        (byExecutor.get(id) ?? []).filter((i) => STARTING_STATES.has(i.state) || RUNNING_STATES.has(i.state)),
-      );
-      if (counted.length === 0 && eligible.length > 0) {
+      const testing = eligible.flatMap((id) => (byExecutor.get(id) ?? []).filter(counted));
+      if (testing.length === 0 && eligible.length > 0) {
         result.start.push({ executorId: eligible[spreadIndex(service.serviceId, eligible.length)]!, count: 1 });
-      } else if (counted.length > 1) {
-        result.stop.push(...surplus(counted, counted.length - 1));
+      } else if (testing.length > 1) {
+        result.stop.push(...surplus(testing, testing.length - 1));
       }
       break;
     }
     case 'INACTIVE':
       for (const executorId of eligible) {
         for (const instance of byExecutor.get(executorId) ?? []) {
-          if (RUNNING_STATES.has(instance.state)) result.stop.push(instance.instanceId);
+          if (INSTANCE_RUNNING_STATES.has(instance.state)) result.stop.push(instance.instanceId);
         }
       }
       break;
@@ -110,9 +100,9 @@ export function planIsEmpty(p: InstancePlan): boolean {
 }
 
 /** Up to `excess` running instances to stop, keeping healthy and older ones (they are proven). */
-function surplus(counted: LocalServiceInstanceInfo[], excess: number): string[] {
-  const running = counted
-    .filter((i) => RUNNING_STATES.has(i.state))
+function surplus(candidates: LocalServiceInstanceInfo[], excess: number): string[] {
+  const running = candidates
+    .filter((i) => INSTANCE_RUNNING_STATES.has(i.state))
     .sort((a, b) => rank(b) - rank(a) || b.created - a.created || (a.instanceId < b.instanceId ? 1 : -1));
   return running.slice(0, Math.min(excess, running.length)).map((i) => i.instanceId);
 }

@@ -1,32 +1,49 @@
 import {
+  RunLifecycle,
   localServiceStateChangeMetadata,
+  steadyStateOf,
   operationServiceId,
   type LocalServiceInfo,
   type LocalServiceOperation,
-  type LocalServiceSpec,
   type LocalServiceState,
+  type RunState,
+  type Runnable,
 } from '../../model/index.js';
 import type { OperationResult } from '../core.js';
 import type { EngineDeps } from './deps.js';
 import { ServiceRunner, stoppedError } from './service-runner.js';
-import { steadyState } from './state-machine.js';
-import { validateOperation, validateSpec } from './validator.js';
+import { validateOperation } from './validator.js';
 
 export type StateListener = (serviceId: string, from: LocalServiceState, to: LocalServiceState) => void;
 
 /**
  * The lifecycle engine (§5.1): validates operations, owns one runner per service, publishes a
  * LOCAL_SERVICE_STATE_CHANGE event on every transition, submits the DEACTIVATE of an emergency deactivation and
- * removes destroyed services. Exists only on the leader; rebuilt from the store on gaining leadership.
+ * removes destroyed services. Part of a leader term: start() gives every service stored when the term began its
+ * runner, in the steady state of its record, without validating the stored spec again (options may have become
+ * stricter meanwhile; a stored service must still be managed); stop() drops them all.
  */
-export class Engine {
+export class LocalServiceEngine implements Runnable {
+  private readonly lifecycle = new RunLifecycle('local service engine');
   private readonly runners = new Map<string, ServiceRunner>();
   private readonly listeners = new Set<StateListener>();
   private readonly background = new Set<Promise<unknown>>();
   /** Aborted when the engine stops, so detached cleanups end with the leadership term. */
-  private lifetime = new AbortController();
+  private readonly lifetime = new AbortController();
 
-  constructor(private readonly deps: EngineDeps) {}
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly stored: readonly LocalServiceInfo[] = [],
+  ) {}
+
+  get runState(): RunState {
+    return this.lifecycle.state;
+  }
+
+  start(): void {
+    this.lifecycle.start();
+    for (const info of this.stored) this.addRunner(info.serviceId, steadyStateOf(info.activationState)).start();
+  }
 
   stateOf(serviceId: string): LocalServiceState | undefined {
     return this.runners.get(serviceId)?.state;
@@ -38,10 +55,6 @@ export class Engine {
 
   hasPendingOperation(serviceId: string): boolean {
     return this.runners.get(serviceId)?.hasPendingOperation() ?? false;
-  }
-
-  validateSpec(spec: LocalServiceSpec): string[] {
-    return validateSpec(spec, this.deps.options.raw);
   }
 
   validate(op: LocalServiceOperation): string[] {
@@ -59,6 +72,7 @@ export class Engine {
 
   /** Validates and records the operation in its service's slot; never waits for it to run. */
   submit(op: LocalServiceOperation): OperationResult {
+    if (!this.lifecycle.running) return { ok: false, errors: [`The local service engine is ${this.lifecycle.state}`] };
     const errors = this.validate(op);
     if (errors.length > 0) return { ok: false, errors };
     const serviceId = operationServiceId(op);
@@ -86,27 +100,20 @@ export class Engine {
     return this.runners.get(serviceId)?.cancel() ?? false;
   }
 
-  /** Leadership gained: one runner per stored service, in the steady state of its record (decisions 12-13). */
-  restore(services: readonly LocalServiceInfo[]): void {
-    if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
-    for (const info of services) {
-      if (this.runners.has(info.serviceId)) continue;
-      this.addRunner(info.serviceId, steadyState(info.activationState)).start();
-    }
-  }
-
   onStateChange(listener: StateListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   /** Stops every runner (leadership lost, shutdown) and waits for them and their cleanups. */
-  async stop(): Promise<void> {
-    const runners = [...this.runners.values()];
-    this.runners.clear();
-    this.lifetime.abort(stoppedError('Engine stopped'));
-    await Promise.all(runners.map((r) => r.stop()));
-    await Promise.allSettled([...this.background]);
+  stop(): Promise<void> {
+    return this.lifecycle.stop(async () => {
+      const runners = [...this.runners.values()];
+      this.runners.clear();
+      this.lifetime.abort(stoppedError('Engine stopped'));
+      await Promise.all(runners.map((r) => r.stop()));
+      await Promise.allSettled([...this.background]);
+    });
   }
 
   /** Resolves when background cleanups (stops of failed starts) are done; for tests and shutdown. */

@@ -3,7 +3,7 @@ import type { LocalServiceInstanceInfo } from '../../model/instance.js';
 import { ResourceLockError } from '../resources.js';
 import type { InstanceDeps } from './instance.js';
 import { InstanceStateMachine } from './instance.js';
-import { isTerminal } from './transitions.js';
+import { isTerminal } from '../../model/states.js';
 
 export type StartResult = { ok: true } | { ok: false; reason: string };
 

@@ -1,27 +1,34 @@
 import type { Logger } from 'pino';
-import { INSTANCE_ACTIVE_STATES, type Clock, type LocalServiceInstanceInfo } from '../model/index.js';
-import type { ResolvedOptions } from './config.js';
-import type { Engine } from './engine/engine.js';
-import type { ExecutorDirectory } from './engine/ports.js';
-import { isSteady } from './engine/state-machine.js';
-import { plan, planIsEmpty } from './reconciler-plan.js';
-import type { WorkingSet } from './working-set.js';
+import {
+  INSTANCE_LIVE_STATES,
+  Periodic,
+  RunLifecycle,
+  isSteady,
+  type Clock,
+  type LocalServiceInstanceInfo,
+  type RunState,
+  type Runnable,
+} from '../../model/index.js';
+import type { ResolvedOptions } from '../config.js';
+import type { LocalServiceEngine } from '../engine/local-service-engine.js';
+import type { ExecutorDirectory } from '../engine/ports.js';
+import { plan, planIsEmpty } from './plan.js';
+import type { WorkingSet } from '../term/working-set.js';
 
 export interface ReconcilerDeps {
-  engine: Engine;
+  engine: LocalServiceEngine;
   workingSet: WorkingSet;
   executors: ExecutorDirectory;
   /** Removes executors whose heartbeats stopped; returns their ids (ExecutorRegistry.sweepStale). */
   sweepExecutors(): Promise<string[]>;
   inMaintenanceWindow(): boolean;
-  isLeader(): boolean;
   clock: Clock;
   options: ResolvedOptions;
   logger: Logger;
 }
 
 export interface PassReport {
-  skipped?: 'not-leader' | 'maintenance';
+  skipped?: 'maintenance';
   adjusted: string[];
   lost: number;
 }
@@ -30,40 +37,49 @@ export interface PassReport {
  * Level-based reconciliation (§5.3, decision 5): compares every steady service's desired instances with the
  * current records and submits ADJUST_INSTANCES where the pure plan is not empty. Runs every
  * `reconcileIntervalMs` as a safety net and at once when woken by a trigger (executor joined or left, an
- * instance left the running states, a service reached a steady state). Leader only; paused in the
- * maintenance window.
+ * instance left the running states, a service reached a steady state). Part of a leader term, so it exists only
+ * while this controller leads; paused in the maintenance window.
  */
-export class Reconciler {
+export class Reconciler implements Runnable {
+  private readonly lifecycle = new RunLifecycle('reconciler');
+  private readonly periodic: Periodic;
   private running = false;
   private dirty = false;
   private scheduled = false;
-  private cancelTimer: (() => void) | undefined;
-  private stopped = true;
   private current: Promise<void> = Promise.resolve();
   private readonly passListeners = new Set<(report: PassReport) => void>();
   /** The last ADJUST submitted per service: the plan it was for, and when. */
   private readonly lastAdjust = new Map<string, { key: string; at: number }>();
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.periodic = new Periodic({
+      name: 'periodic reconciliation',
+      clock: deps.clock,
+      intervalMs: deps.options.reconcileIntervalMs,
+      run: () => this.trigger(),
+    });
+  }
+
+  get runState(): RunState {
+    return this.lifecycle.state;
+  }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.lastAdjust.clear();
-    this.schedulePeriodic();
+    this.lifecycle.start();
+    this.periodic.start();
     this.trigger();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
-    await this.current;
+  stop(): Promise<void> {
+    return this.lifecycle.stop(async () => {
+      await this.periodic.stop();
+      await this.current;
+    });
   }
 
   /** Wakes the reconciler now; bursts of triggers coalesce into one pass. */
   trigger(): void {
-    if (this.stopped) return;
+    if (!this.lifecycle.running) return;
     this.dirty = true;
     if (this.scheduled || this.running) return;
     this.scheduled = true;
@@ -82,10 +98,9 @@ export class Reconciler {
   /** One full pass, callable directly (tests). */
   async pass(): Promise<PassReport> {
     const d = this.deps;
-    if (!d.isLeader()) return this.report({ skipped: 'not-leader', adjusted: [], lost: 0 });
     if (d.inMaintenanceWindow()) return this.report({ skipped: 'maintenance', adjusted: [], lost: 0 });
     const lost = await this.markLost(await d.sweepExecutors());
-    const executors = d.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state }));
+    const executors = d.executors.all();
     const now = d.clock.now();
     const adjusted: string[] = [];
     for (const info of d.workingSet.services()) {
@@ -118,11 +133,11 @@ export class Reconciler {
   }
 
   private async drain(): Promise<void> {
-    if (this.running || this.stopped) return;
+    if (this.running || !this.lifecycle.running) return;
     this.running = true;
     const work = (async () => {
       try {
-        while (this.dirty && !this.stopped) {
+        while (this.dirty && this.lifecycle.running) {
           this.dirty = false;
           try {
             await this.pass();
@@ -138,14 +153,6 @@ export class Reconciler {
     await work;
   }
 
-  private schedulePeriodic(): void {
-    if (this.stopped) return;
-    this.cancelTimer = this.deps.clock.setTimer(() => {
-      this.trigger();
-      this.schedulePeriodic();
-    }, this.deps.options.reconcileIntervalMs);
-  }
-
   /**
    * Instances whose executor was removed (decision 14) or that were not refreshed for `instanceStaleAgeMs`
    * become LOST "Instance lost", kept as history, with an instance event (decision 7).
@@ -156,8 +163,8 @@ export class Reconciler {
     const removed = new Set(removedExecutors);
     const lost: LocalServiceInstanceInfo[] = [];
     for (const instance of d.workingSet.allInstances()) {
-      // UNKNOWN: being recovered by a restarted executor; if that never finishes it is lost too.
-      if (!INSTANCE_ACTIVE_STATES.has(instance.state) && instance.state !== 'UNKNOWN') continue;
+      // UNKNOWN too: being recovered by a restarted executor; if that never finishes it is lost as well.
+      if (!INSTANCE_LIVE_STATES.has(instance.state)) continue;
       if (removed.has(instance.executorId) || d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs)) {
         lost.push({ ...instance, state: 'LOST', errorMessage: 'Instance lost', updated: now });
       }
