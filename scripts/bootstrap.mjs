@@ -15,6 +15,7 @@ import {
   ensureDependencies,
   ensureDocker,
   ensureImages,
+  ensureChromium,
   ensureRegistry,
   log,
   mainJs,
@@ -62,6 +63,7 @@ async function main() {
       // The e2e tests run the compiled binary, so the build is part of test preparation.
       await prepare({ build: true });
       ensureRegistry();
+      ensureChromium();
       runChecks();
       log(`running: vitest run ${args.join(' ')}`.trimEnd());
       handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args]);

@@ -4,25 +4,10 @@ import type { LocalServiceInstanceInfo } from './instance.js';
 import { cpuLastCount, memoryLastSize } from './summary.js';
 import { portsText } from './instance.js';
 
-/** Drove event types and the metadata of the two local-service events (§7). */
+/** Drove events and the metadata of the two local-service events (§7). */
 
-export const DROVE_EVENT_TYPES = [
-  'APP_STATE_CHANGE',
-  'INSTANCE_STATE_CHANGE',
-  'TASK_STATE_CHANGE',
-  'LOCAL_SERVICE_STATE_CHANGE',
-  'LOCAL_SERVICE_INSTANCE_STATE_CHANGE',
-  'EXECUTOR_ADDED',
-  'EXECUTOR_REMOVED',
-  'EXECUTOR_BLACKLIST_REQUESTED',
-  'EXECUTOR_BLACKLISTED',
-  'EXECUTOR_UN_BLACKLISTED',
-  'MAINTENANCE_MODE_SET',
-  'MAINTENANCE_MODE_REMOVED',
-  'LEADERSHIP_ACQUIRED',
-  'LEADERSHIP_LOST',
-] as const;
-export type DroveEventType = (typeof DROVE_EVENT_TYPES)[number];
+export { DROVE_EVENT_TYPES, type DroveEventType } from './event-types.js';
+import type { DroveEventType } from './event-types.js';
 
 export interface DroveEvent {
   type: DroveEventType;

@@ -1,4 +1,7 @@
 import type { ControllerCore, DashboardData, OperationResult } from '../../src/controller/core.js';
+import { fleet } from '../../src/controller/queries/fleet.js';
+import { search } from '../../src/controller/queries/search.js';
+import type { TermView } from '../../src/controller/queries/view.js';
 import {
   INSTANCE_ACTIVE_STATES,
   LOCAL_SERVICE_STATES,
@@ -17,6 +20,7 @@ import {
   type LocalServiceSpec,
   type LocalServiceState,
   type MessageResponse,
+  type FleetQuery,
 } from '../../src/model/index.js';
 
 /**
@@ -154,6 +158,34 @@ export class FakeCore implements ControllerCore {
   async setMaintenance(on: boolean) {
     this.maintenance = on;
     return { state: on ? ('MAINTENANCE' as const) : ('NORMAL' as const), updated: 1_700_000_000_000 };
+  }
+  /** The console's reads are the real queries over a view of this fake's records. */
+  fleet(query: FleetQuery) {
+    return fleet(this.view(), query);
+  }
+  search(text: string, limit: number) {
+    return search(this.view(), text, limit);
+  }
+  private view(): TermView {
+    const instancesOf = (id: string) => this.instances.filter((i) => i.serviceId === id);
+    return {
+      workingSet: {
+        services: () => [...this.services.values()].map((s) => s.info),
+        service: (id) => this.services.get(id)?.info,
+        serviceCount: () => this.services.size,
+        instances: instancesOf,
+        instance: (id, instanceId) => this.serviceInstance(id, instanceId),
+        currentInstances: instancesOf,
+      },
+      registry: {
+        all: () => [],
+        byId: () => undefined,
+        lastKnown: () => undefined,
+        summaries: () => this.executorSummaries(),
+      },
+      engine: { stateOf: (id) => this.services.get(id)?.state, serviceIds: () => [...this.services.keys()] },
+      maintenance: { state: () => ({ state: this.maintenance ? 'MAINTENANCE' : 'NORMAL', updated: 1 }) },
+    };
   }
   latestEvents(lastSyncTime: number, size: number) {
     const events = this.events.filter((e) => e.time > lastSyncTime).sort((a, b) => b.time - a.time).slice(0, size);

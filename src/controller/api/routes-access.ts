@@ -1,4 +1,5 @@
 import type { PrincipalRole } from './auth.js';
+import { CONSOLE_ASSETS_PREFIX, CONSOLE_PAGES } from './console-pages.js';
 
 /**
  * Who may call which route: the one table the access guard (access-guard.ts) reads, keyed by the route as
@@ -25,7 +26,10 @@ export const ACCESS_ROLES: Record<Exclude<Access, 'public' | 'read'>, readonly P
 
 export interface RouteRule {
   access: Access;
-  /** On a controller that is not the leader: Drove's 400 (default), or a 303 to the leader for console pages. */
+  /**
+   * On a controller that is not the leader: Drove's 400 (default), or a 303 to the leader for console pages. A
+   * `public` rule without it answers on every controller (health endpoints, the console's assets).
+   */
   onFollower?: 'redirect-to-leader';
 }
 
@@ -34,6 +38,8 @@ const write: RouteRule = { access: 'write' };
 const maintenance: RouteRule = { access: 'maintenance' };
 const logs: RouteRule = { access: 'logs' };
 const cluster: RouteRule = { access: 'cluster' };
+/** A console page holds no data (its data calls are API calls with the user's credentials), so the login form loads. */
+const consolePage: RouteRule = { access: 'public', onFollower: 'redirect-to-leader' };
 
 /** `<METHOD> <route pattern as registered>` -> rule. HEAD routes (fastify adds one per GET) use the GET rule. */
 export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
@@ -82,7 +88,13 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/tasks': read,
   // openapi.ts
   'GET /apis/openapi.json': read,
-  // ui.ts
+  // console.ts: the web console's reads
+  'GET /apis/v1/console/whoami': read,
+  'GET /apis/v1/console/fleet': read,
+  'GET /apis/v1/console/search': read,
+  // ui.ts: the console's pages and assets (docs/console.md), and Drove's view paths, which redirect to the pages
+  ...Object.fromEntries(CONSOLE_PAGES.map((page) => [`GET ${page}`, consolePage])),
+  [`GET ${CONSOLE_ASSETS_PREFIX}*`]: { access: 'public' },
   'GET /apis/ui/*': { access: 'read', onFollower: 'redirect-to-leader' },
 };
 
