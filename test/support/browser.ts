@@ -1,0 +1,121 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromiumPath, mainJs } from '../../scripts/prepare.mjs';
+import { executorIdOf } from '../../src/model/ids.js';
+import { ensureBinaryBuilt, scratchDir } from './e2e-cluster.js';
+import { freePort } from './etcd-cluster.js';
+import { repoRoot } from './images.js';
+import { waitUntil } from './wait.js';
+
+/**
+ * What the web console's browser tests (test/browser) drive: Debian's Chromium through playwright-core (never a
+ * downloaded browser), and a real `drove dev` (controller + executor on the machine's dockerd) on free ports.
+ */
+
+/** Where the tests leave their screenshots (gitignored); the README's picture is copied from here into docs/. */
+export const SCREENSHOT_DIR = join(repoRoot, '.screenshots');
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    // Root in CI has no user namespace sandbox to give; no background traffic to Google's services either.
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
+  });
+}
+
+export const WIDTHS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } } as const;
+
+/** A full-page screenshot at `width`, named after the page; returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const path = join(SCREENSHOT_DIR, `${name}-${page.viewportSize()?.width ?? 0}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+export interface DevCluster {
+  url: string;
+  executorId: string;
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** `drove dev` from the built binary on free ports with its own data directory; resolves once its executor is ACTIVE. */
+export async function startDev(): Promise<DevCluster> {
+  await ensureBinaryBuilt();
+  const port = await freePort();
+  const executorPort = await freePort();
+  const dir = scratchDir('drove-ui-');
+  const child = spawn(
+    process.execPath,
+    [mainJs, 'dev', '--host', '127.0.0.1', '--port', String(port), '--executor-port', String(executorPort), '--data-dir', join(dir, 'data')],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  const append = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-50_000));
+  child.stdout!.on('data', append);
+  child.stderr!.on('data', append);
+  const url = `http://127.0.0.1:${port}`;
+  const executorId = executorIdOf('127.0.0.1', executorPort);
+  const cluster: DevCluster = {
+    url,
+    executorId,
+    child,
+    output: () => log,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      removeContainers(executorId);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const admin = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
+  await waitUntil(
+    'drove dev with an ACTIVE executor',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`drove dev exited (${child.exitCode}): ${log}`);
+      const res = await fetch(`${url}/apis/v1/cluster/executors`, { headers: { authorization: admin } });
+      const body = (await res.json()) as { data?: Array<{ state: string }> };
+      return body.data?.some((e) => e.state === 'ACTIVE');
+    },
+    { timeoutMs: 60_000, detail: () => log },
+  );
+  return cluster;
+}
+
+export interface RunningContainer {
+  name: string;
+  instanceId: string;
+}
+
+/** What `docker ps` says runs for one executor and service (running containers only). */
+export function runningContainers(executorId: string, serviceId: string): RunningContainer[] {
+  const ps = spawnSync(
+    'docker',
+    ['ps', '--filter', `label=drove.executor.id=${executorId}`, '--format', '{{.Names}} {{.Label "drove.instance.id"}}'],
+    { encoding: 'utf8' },
+  );
+  if (ps.status !== 0) throw new Error(`docker ps failed: ${ps.stderr}`);
+  return ps.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [name, instanceId] = line.split(' ');
+      return { name: name!, instanceId: instanceId! };
+    })
+    .filter((c) => c.name.startsWith(`${serviceId}-`))
+    .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+}
+
+function removeContainers(executorId: string): void {
+  const ids = spawnSync('docker', ['ps', '-aq', '--filter', `label=drove.executor.id=${executorId}`], { encoding: 'utf8' });
+  const list = ids.stdout.split('\n').filter(Boolean);
+  if (list.length > 0) spawnSync('docker', ['rm', '-f', '-v', ...list], { encoding: 'utf8' });
+}
