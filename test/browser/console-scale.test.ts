@@ -26,10 +26,11 @@ describe('the console with 5,000 executors and 20,000 instances', () => {
   let url: string;
   let browser: Browser;
   let page: Page;
+  let core: FakeCore;
 
   beforeAll(async () => {
     await ensureBinaryBuilt();
-    const core = new FakeCore();
+    core = new FakeCore();
     for (const serviceId of SERVICES) {
       const [name, version] = serviceId.split('-') as [string, string];
       core.services.set(serviceId, {
@@ -106,5 +107,34 @@ describe('the console with 5,000 executors and 20,000 instances', () => {
   it('the search box finds one executor among 5,000', async () => {
     await page.getByLabel('Search services, executors and instance ids').fill('node-4321');
     await page.getByRole('list', { name: 'Search results' }).getByText('executor on node-4321.dc1:3000, ACTIVE').waitFor();
+  });
+
+  it('a maintenance user blacklists an executor and starts maintenance, each after its confirmation', async () => {
+    const maint = await browser.newPage({ viewport: WIDTHS.desktop });
+    await maint.goto(`${url}/cluster`);
+    await maint.getByLabel('User name').fill('maint');
+    await maint.getByLabel('Password').fill('maint');
+    await maint.getByRole('button', { name: 'Log in' }).click();
+    const first = maint.locator('[data-testid="executors"] tbody tr').first();
+    const executorId = (await first.getAttribute('data-executor'))!;
+    await first.getByRole('button', { name: 'Blacklist' }).click();
+    const dialog = maint.locator('dialog.confirm');
+    expect(await dialog.getByTestId('confirm-payload').textContent()).toBe(`POST /apis/v1/cluster/executors/blacklist?id=${executorId}`);
+    expect(await dialog.getByTestId('confirm-cli').textContent()).toBe(`drove -e ${url} -u maint -p <password> executor blacklist ${executorId}`);
+    await dialog.getByRole('button', { name: 'Blacklist' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    await maint.getByRole('button', { name: 'Start maintenance' }).click();
+    expect(await dialog.getByTestId('confirm-cli').textContent()).toContain('cluster maintenance-on');
+    await dialog.getByRole('button', { name: 'Start maintenance' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(core.maintenance).toBe(true);
+    await waitUntil('MAINTENANCE on the page', async () => (await maint.locator('.facts .badge').first().textContent()) === 'MAINTENANCE');
+    await maint.getByRole('button', { name: 'End maintenance' }).waitFor();
+    // A maintenance user may not run local-service operations: the services page offers none.
+    await maint.goto(`${url}/localservices`);
+    await maint.getByRole('heading', { name: 'Local services', level: 1 }).waitFor();
+    expect(await maint.getByRole('button', { name: 'Create local service' }).count()).toBe(0);
+    await maint.close();
   });
 });
