@@ -8,8 +8,8 @@ import { CONTROLLER_DROVE_COMPATIBILITY } from './config-drove.js';
 
 /**
  * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
- * Drove's AppConfig (§8.2) so an operator's existing `options:` block works as it is. Every object is a
- * `strict.object`: an unknown key is a start-up error naming it.
+ * Drove's AppConfig (docs/drove-config.md#controller) so an operator's existing `options:` block works as it is.
+ * Every object is a `strict.object`: an unknown key is a start-up error naming it.
  */
 
 export const ControllerOptionsSchema = strict.object({
@@ -25,7 +25,10 @@ export const ControllerOptionsSchema = strict.object({
    * keep this only as the safety-net re-check period.
    */
   instanceStateCheckRetryInterval: duration().default('3 seconds'),
-  /** INACTIVE services untouched this long are auto-destroyed; off unless set (decision 15). */
+  /**
+   * INACTIVE services untouched this long are auto-destroyed. Off unless set (Drove: 7 days): an operator who
+   * deactivated a service for a while should not find it gone (docs/design/reconciliation.md#stale-data-cleaner).
+   */
   staleServiceAge: duration().optional(),
   staleInstanceAge: duration().default('7 days'),
   maxStaleInstancesCount: z.number().int().min(0).max(4096).default(100),

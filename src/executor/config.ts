@@ -161,7 +161,7 @@ export const ExecutorConfigSchema = strict.object({
     }),
   /** How calls to the controllers (https:// endpoints) verify their certificates; verified unless `insecure: true`. */
   clusterTls: ClusterTlsSchema.optional(),
-  /** Extra tags; none by default since local services ignore them (the hostname is always added, §6.8). */
+  /** Extra tags; none by default since local services ignore them (the hostname is always added). */
   tags: z.array(z.string().min(1)).default([]),
   resources: ExecutorResourcesSchema.default(ExecutorResourcesSchema.parse({})),
   docker: strict
