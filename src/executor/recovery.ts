@@ -23,9 +23,9 @@ import type { InstanceEngine } from './instances/instance-engine.js';
 import type { ContainerRuntime, ContainerSummary } from './runtime/runtime.js';
 
 /**
- * Executor restart recovery (§6.9) and the zombie reaper. Everything needed to re-adopt an instance lives in its
- * container's labels (decisions.md): the recovery part of the instance spec (no secrets) and the instance info
- * as of container start.
+ * Executor restart recovery and the zombie reaper (docs/design/executor-protocol.md#recovery-and-re-adoption).
+ * Everything needed to re-adopt an instance lives in its container's labels: the recovery part of the instance
+ * spec (no secrets) and the instance info as of container start.
  */
 
 export interface RecoveryDeps {

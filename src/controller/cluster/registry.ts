@@ -14,10 +14,10 @@ import type { StateStore, StoredExecutor } from '../store/store.js';
 import { BatchingWriter } from './batching-writer.js';
 
 /**
- * The leader's view of the executors (§6.8, §6.9): fed by heartbeats (EXECUTOR_SNAPSHOT) and by the resource
- * snapshots that ride on every instance report. The executor is the source of truth of its own state
- * (ACTIVE / UNREADY / BLACKLISTED...); the only thing the controller overlays is a blacklist it has asked for
- * and the executor has not confirmed yet, so nothing is scheduled there in the meantime.
+ * The leader's view of the executors (docs/design/executor-protocol.md#heartbeats): fed by heartbeats
+ * (EXECUTOR_SNAPSHOT) and by the resource snapshots that ride on every instance report. The executor is the source of
+ * truth of its own state (ACTIVE / UNREADY / BLACKLISTED...); the only thing the controller overlays is a blacklist
+ * it has asked for and the executor has not confirmed yet, so nothing is scheduled there in the meantime.
  *
  * One registry per leader term, built from the stored executors when leadership is gained. A follower keeps
  * none: it refuses executor messages, and the next leader gives every stored executor a full staleness period
@@ -202,7 +202,7 @@ export class ExecutorRegistry {
   /**
    * Removes executors not heard from for `staleExecutorAgeMs` (EXECUTOR_REMOVED), keeps them as last known,
    * and prunes last-known entries past their retention. Returns the ids removed now, so the engine can mark
-   * their instances LOST (decision 14).
+   * their instances LOST (docs/design/reconciliation.md#lost-instances).
    */
   async sweepStale(): Promise<string[]> {
     const now = this.deps.clock.now();
@@ -269,7 +269,7 @@ export class ExecutorRegistry {
     return this.removed.get(executorId);
   }
 
-  /** `GET /cluster/executors` (C.2.3): every live executor, then the remembered removed ones as REMOVED. */
+  /** `GET /cluster/executors`: every live executor, then the remembered removed ones as REMOVED. */
   summaries(): ExecutorSummary[] {
     return [
       ...[...this.live.values()].map((e) => summaryOf(e.nodeData, e.state)),
@@ -408,7 +408,7 @@ export function addressOf(nodeData: ExecutorNodeData): ExecutorAddress {
   };
 }
 
-/** Key order is the `executor list` column order (C.2.3). */
+/** Key order is the column order of the Python CLI's `executor list`. */
 export function summaryOf(nodeData: ExecutorNodeData, state: ExecutorState): ExecutorSummary {
   const snapshot = nodeData.state;
   const count = (map: Record<string, number[]>) => Object.values(map).reduce((n, ids) => n + ids.length, 0);

@@ -10,8 +10,8 @@ import type { ExecutorRecord } from '../cluster/registry.js';
 
 /**
  * "What must change" for one local service, as a pure function of desired state, executors and the service's
- * current instance records (Nomad's system-job reconciler, §5.3/§5.4). The reconciler uses it to decide whether
- * an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
+ * current instance records, after Nomad's system-job reconciler (docs/design/reconciliation.md#the-plan). The
+ * reconciler uses it to decide whether an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
  *
  * Instances are classified per executor:
  *  - starting (INSTANCE_STARTING_STATES: PENDING, PROVISIONING, STARTING, and UNKNOWN = being recovered by a
@@ -22,7 +22,7 @@ import type { ExecutorRecord } from '../cluster/registry.js';
  *    planned at once.
  * Instances on executors that are not eligible (blacklisted, removed, unknown) never count; running ones on
  * blacklisted executors are stopped (Drove submits STOP_INSTANCES for them, which its own validator usually
- * rejects, §13.2.10).
+ * rejects).
  */
 
 export interface PlanService {

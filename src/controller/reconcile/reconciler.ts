@@ -34,11 +34,11 @@ export interface PassReport {
 }
 
 /**
- * Level-based reconciliation (§5.3, decision 5): compares every steady service's desired instances with the
- * current records and submits ADJUST_INSTANCES where the pure plan is not empty. Runs every
- * `reconcileIntervalMs` as a safety net and at once when woken by a trigger (executor joined or left, an
- * instance left the running states, a service reached a steady state). Part of a leader term, so it exists only
- * while this controller leads; paused in the maintenance window.
+ * Level-based reconciliation (docs/design/reconciliation.md#level-based): compares every steady service's desired
+ * instances with the current records and submits ADJUST_INSTANCES where the pure plan is not empty. Runs every
+ * `reconcileIntervalMs` as a safety net and at once when woken by a trigger (executor joined or left, an instance
+ * left the running states, a service reached a steady state). Part of a leader term, so it exists only while this
+ * controller leads; paused in the maintenance window.
  */
 export class Reconciler implements Runnable {
   private readonly lifecycle = new RunLifecycle('reconciler');
@@ -154,8 +154,8 @@ export class Reconciler implements Runnable {
   }
 
   /**
-   * Instances whose executor was removed (decision 14) or that were not refreshed for `instanceStaleAgeMs`
-   * become LOST "Instance lost", kept as history, with an instance event (decision 7).
+   * Instances whose executor was removed or that were not refreshed for `instanceStaleAgeMs` become LOST
+   * "Instance lost", kept as history, with an instance event (docs/design/reconciliation.md#lost-instances).
    */
   private async markLost(removedExecutors: readonly string[]): Promise<number> {
     const d = this.deps;

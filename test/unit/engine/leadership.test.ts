@@ -39,7 +39,7 @@ class TestElector implements LeaderElector {
   }
 }
 
-describe('leadership (decisions 12-13)', () => {
+describe('leadership (docs/design/leadership.md)', () => {
   let controller: Controller | undefined;
   let store: SqliteStateStore;
   afterEach(async () => {
@@ -100,7 +100,8 @@ describe('leadership (decisions 12-13)', () => {
     expect(controller!.serviceSummary(ID)).toBeUndefined();
     expect(controller!.latestEvents(0, 10).events.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
 
-    // Options became stricter meanwhile: the stored service must still come back (decision 13, §13.2.22).
+    // Options became stricter meanwhile: the stored service must still come back
+    // (docs/design/leadership.md#rebuilt-from-the-store).
     controller!.options.raw.allowedMountDirs = ['/nowhere'];
     await elector.gain();
     expect(controller!.term!.engine.stateOf(ID)).toBe('ACTIVE');

@@ -28,7 +28,7 @@ function instance(executorId: string, state: LocalServiceInstanceState = 'HEALTH
 const service = (activationState: ActivationState, instancesPerHost = 2): PlanService => ({ serviceId: 'S-1', activationState, instancesPerHost });
 const executors = (...states: ExecutorState[]): PlanExecutor[] => states.map((state, i) => ({ executorId: `E${i}`, state }));
 
-describe('adjust planning (§10.5)', () => {
+describe('adjust planning (Drove\'s AdjustInstancesLocalServiceActionTest)', () => {
   it('starts instances on ACTIVE and UNREADY executors only', () => {
     const p = plan(service('ACTIVE'), executors('ACTIVE', 'UNREADY', 'BLACKLISTED', 'REMOVED'), []);
     expect(p).toEqual({ start: [{ executorId: 'E0', count: 2 }, { executorId: 'E1', count: 2 }], stop: [] });
@@ -65,7 +65,7 @@ describe('adjust planning (§10.5)', () => {
     expect(planIsEmpty(plan(service('ACTIVE', 2), ex, [instance('E0'), instance('E0')]))).toBe(true);
   });
 
-  it('stops running instances on blacklisted executors (Drove leaves that to a STOP_INSTANCES that fails, §13.2.10)', () => {
+  it('stops running instances on blacklisted executors (Drove leaves that to a STOP_INSTANCES that fails)', () => {
     const onBlacklisted = instance('E1');
     const p = plan(service('ACTIVE', 1), executors('ACTIVE', 'BLACKLISTED'), [instance('E0'), onBlacklisted]);
     expect(p).toEqual({ start: [], stop: [onBlacklisted.instanceId] });

@@ -10,7 +10,7 @@ import type { WorkingSet } from '../../../src/controller/term/working-set.js';
 
 const ID = 'TEST_SPEC-00001';
 
-describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
+describe('reconciler (Drove\'s LocalServiceMonitorTest, adapted)', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 
@@ -45,7 +45,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     expect(h.fleet.running()).toHaveLength(1);
   });
 
-  it('removes extra CONFIG_TESTING instances instead of adding more (§13.2.6 fixed)', async () => {
+  it('removes extra CONFIG_TESTING instances instead of adding more', async () => {
     await service('ACTIVE', 1, 3);
     await h.until(() => state() === 'ACTIVE' && healthy().length === 3);
     await h.submit({ type: 'DEACTIVATE', serviceId: ID });
@@ -66,7 +66,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     expect(h.controller.serviceInstances(ID)).toEqual([]);
   });
 
-  it('stops instances on blacklisted executors through the reconciler (not a STOP_INSTANCES that fails, §13.2.10)', async () => {
+  it('stops instances on blacklisted executors through the reconciler (not a STOP_INSTANCES that fails)', async () => {
     await service('ACTIVE', 1, 5);
     await h.until(() => state() === 'ACTIVE' && healthy().length === 5);
     for (const executor of h.fleet.executors.values()) executor.state = 'BLACKLISTED';
@@ -125,7 +125,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     expect(h.clock.now()).toBe(t0);
   });
 
-  it('marks instances that stopped reporting LOST with an instance event, and replaces them (decision 7)', async () => {
+  it('marks instances that stopped reporting LOST with an instance event, and replaces them', async () => {
     h = await harness();
     const quiet = await h.fleet.add('quiet.local');
     await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
@@ -147,7 +147,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     await h.until(() => healthy().length === 1 && healthy()[0]!.instanceId !== instanceId, 10_000, 100);
   });
 
-  it('marks the instances of a removed executor LOST and keeps them as history (decision 14)', async () => {
+  it('marks the instances of a removed executor LOST and keeps them as history', async () => {
     await service('ACTIVE', 1, 2);
     await h.until(() => state() === 'ACTIVE' && healthy().length === 2);
     const [dead] = [...h.fleet.executors.values()];
@@ -244,7 +244,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
   });
 });
 
-describe('reconciler guards (§10.4.5-6)', () => {
+describe('reconciler guards (not leading, maintenance)', () => {
   function bare(maintenance: boolean, clock = new ManualClock()) {
     let reads = 0;
     const workingSet = {
