@@ -56,6 +56,13 @@ export interface NetnsHost {
   spawnInside(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   /** Runs the docker CLI against this host's dockerd; resolves stdout. */
   docker(args: string[]): Promise<string>;
+  /** Runs a command inside this host's network namespace to completion (e.g. iptables); resolves stdout. */
+  runInside(command: string, args: string[]): Promise<string>;
+  /**
+   * Restarts this host's dockerd as an operator's `systemctl restart docker` would: SIGTERM (dockerd stops its
+   * containers; no live-restore, so none survives), then the same dockerd again on the same state and socket.
+   */
+  restartDockerd(): Promise<void>;
   /** The host dies: its dockerd (and containers) are killed, its namespace and link removed. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -292,27 +299,37 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
 
   // nsenter --net keeps our mount namespace (cgroup mounts included); `ip netns exec` remounts /sys and dockerd
   // then fails. Never pass --bridge=none: such a dockerd deletes the main daemon's docker0.
-  const logFd = openSync(join(dir, 'dockerd.log'), 'a');
-  const dockerd = spawn(
-    'nsenter',
-    [
-      `--net=${netnsPath}`,
-      'dockerd',
-      '--data-root', join(dir, 'data'),
-      '--exec-root', join(dir, 'exec'),
-      '-H', dockerHost,
-      '--pidfile', join(dir, 'docker.pid'),
-      '--bip', `10.${220 + index}.${slot}.1/24`,
-      '--iptables=true',
-    ],
-    { detached: true, stdio: ['ignore', logFd, logFd] },
-  );
-  closeSync(logFd);
-  dockerd.unref();
-  const dockerdPid = dockerd.pid ?? 0;
+  const launchDockerd = (): number => {
+    const logFd = openSync(join(dir, 'dockerd.log'), 'a');
+    const dockerd = spawn(
+      'nsenter',
+      [
+        `--net=${netnsPath}`,
+        'dockerd',
+        '--data-root', join(dir, 'data'),
+        '--exec-root', join(dir, 'exec'),
+        '-H', dockerHost,
+        '--pidfile', join(dir, 'docker.pid'),
+        '--bip', `10.${220 + index}.${slot}.1/24`,
+        '--iptables=true',
+      ],
+      { detached: true, stdio: ['ignore', logFd, logFd] },
+    );
+    closeSync(logFd);
+    dockerd.unref();
+    return dockerd.pid ?? 0;
+  };
+  let dockerdPid = launchDockerd();
   let destroyed = false;
 
   const docker = (args: string[]) => sh('docker', ['-H', dockerHost, ...args]);
+  const waitForDockerd = () =>
+    waitFor(`dockerd of ${name} did not answer (see ${dir}/dockerd.log)`, netnsOptions.dockerStartMs, async () => {
+      if (!processAlive(dockerdPid)) {
+        throw new Error(`netns harness: dockerd of ${name} exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+      }
+      return attempt('docker', ['-H', dockerHost, 'info']);
+    });
   const host: NetnsHost = {
     index,
     name,
@@ -322,6 +339,13 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
     dir,
     spawnInside: (command, args, options = {}) => spawn('nsenter', [`--net=${netnsPath}`, command, ...args], options),
     docker,
+    runInside: (command, args) => sh('nsenter', [`--net=${netnsPath}`, command, ...args]),
+    restartDockerd: async () => {
+      if (destroyed) throw new Error(`netns harness: ${name} is destroyed`);
+      await killDockerd(dockerdPid);
+      dockerdPid = launchDockerd();
+      await waitForDockerd();
+    },
     destroy: async () => {
       if (destroyed) return;
       destroyed = true;
@@ -337,12 +361,7 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
   };
 
   try {
-    await waitFor(`dockerd of ${name} did not answer (see ${dir}/dockerd.log)`, netnsOptions.dockerStartMs, async () => {
-      if (!processAlive(dockerdPid)) {
-        throw new Error(`netns harness: dockerd of ${name} exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
-      }
-      return attempt('docker', ['-H', dockerHost, 'info']);
-    });
+    await waitForDockerd();
     if (images.length > 0) await docker(['load', '-i', imagesTar]);
   } catch (error) {
     await host.destroy();
