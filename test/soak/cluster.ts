@@ -1,0 +1,294 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { stringify as toYaml } from 'yaml';
+import { executorIdOf } from '../../src/model/ids.js';
+import { startEtcdCluster, type EtcdCluster, type EtcdMember } from '../helpers/etcd-cluster.js';
+import { TEST_IMAGE } from '../helpers/images.js';
+import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../helpers/netns.js';
+import { SOAK_TIMINGS } from './timings.js';
+
+/**
+ * The soak's cluster, all real processes: a 3-member etcd on loopback, three `drove controller` processes
+ * (dist/src/main.js) listening on the netns gateway, and three executor hosts, each a network namespace with its own
+ * dockerd running one `drove executor` process. Every fault the soak injects is a method here.
+ */
+
+export const SOAK_CREDENTIALS = { username: 'soak-admin', password: 'soak-admin-password' };
+const CONTROLLER_SECRET = 'soak-controller-secret';
+const EXECUTOR_SECRET = 'soak-executor-secret';
+const EXECUTOR_PORT = 3000;
+
+/** The repository (holding package.json), from test/soak or from dist/test/soak. */
+function repoRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${import.meta.dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export const droveMain = join(repoRoot(), 'dist', 'src', 'main.js');
+
+/** Request and audit lines drown everything else in the logs; state changes, warnings and errors stay. */
+const NOISE = /"msg":"(incoming request|request completed|audit)"/;
+
+/** One drove process the soak can kill, pause and restart; its output goes to a log file. */
+export class SoakProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private log: WriteStream | undefined;
+  private paused = false;
+  /** Bumped on every start, so observers can tell a restarted process from the one they talked to. */
+  incarnation = 0;
+
+  constructor(
+    readonly name: string,
+    readonly logFile: string,
+    private readonly launch: () => ChildProcess,
+  ) {}
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get isPaused(): boolean {
+    return this.running && this.paused;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
+  start(): void {
+    if (this.running) throw new Error(`${this.name} is already running`);
+    this.log ??= createWriteStream(this.logFile, { flags: 'a' });
+    const child = this.launch();
+    this.child = child;
+    this.paused = false;
+    this.incarnation++;
+    this.log.write(`----- ${new Date().toISOString()} ${this.name} started (pid ${child.pid})\n`);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        if (!NOISE.test(line)) this.log?.write(`${line}\n`);
+      });
+    }
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /** SIGKILL: no goodbye (its etcd lease is left to expire, its containers keep running). */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    child.kill('SIGKILL');
+    await this.exited;
+    this.paused = false;
+    this.log?.write(`----- ${new Date().toISOString()} ${this.name} killed\n`);
+  }
+
+  pause(): void {
+    if (!this.running) return;
+    this.child!.kill('SIGSTOP');
+    this.paused = true;
+    this.log?.write(`----- ${new Date().toISOString()} ${this.name} paused\n`);
+  }
+
+  resume(): void {
+    if (!this.running) return;
+    this.child!.kill('SIGCONT');
+    this.paused = false;
+    this.log?.write(`----- ${new Date().toISOString()} ${this.name} resumed\n`);
+  }
+
+  /** Synchronous last resort (process exit): no process may outlive the soak. */
+  killNow(): void {
+    if (this.running) this.child!.kill('SIGKILL');
+  }
+
+  async close(): Promise<void> {
+    await this.kill();
+    await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
+    this.log = undefined;
+  }
+}
+
+export interface SoakController {
+  index: number;
+  url: string;
+  process: SoakProcess;
+}
+
+export interface SoakExecutor {
+  index: number;
+  host: NetnsHost;
+  executorId: string;
+  process: SoakProcess;
+}
+
+export interface SoakCluster {
+  dir: string;
+  net: NetnsCluster;
+  etcd: EtcdCluster;
+  controllers: SoakController[];
+  executors: SoakExecutor[];
+  /** Drops all traffic between the host and the controllers (both directions), as a broken switch port would. */
+  partition(host: NetnsHost): Promise<void>;
+  heal(host: NetnsHost): Promise<void>;
+  stopEtcdMember(member: EtcdMember): Promise<void>;
+  startEtcdMember(member: EtcdMember): Promise<void>;
+  close(): Promise<void>;
+}
+
+function freePortOn(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, address, () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const secrets = {
+  secrets: [
+    { nodeType: 'CONTROLLER', secret: CONTROLLER_SECRET },
+    { nodeType: 'EXECUTOR', secret: EXECUTOR_SECRET },
+  ],
+};
+
+function controllerConfig(address: string, port: number, etcd: EtcdCluster): Record<string, unknown> {
+  return {
+    server: { host: address, port, hostname: address },
+    store: { type: 'etcd', endpoints: etcd.endpoints, namespace: '/drove-soak/', leaseTtlSeconds: SOAK_TIMINGS.leaseTtlSeconds },
+    clusterAuth: secrets,
+    instanceAuth: { secret: 'soak-instance-secret' },
+    userAuth: { enabled: true, encoding: 'PLAIN', users: [{ ...SOAK_CREDENTIALS, role: 'EXTERNAL_READ_WRITE' }] },
+    options: SOAK_TIMINGS.controllerOptions,
+    logLevel: 'info',
+  };
+}
+
+function executorConfig(host: NetnsHost, controllers: readonly string[], dir: string): Record<string, unknown> {
+  return {
+    server: { host: host.address, port: EXECUTOR_PORT, hostname: host.address },
+    controllers,
+    clusterAuth: secrets,
+    // Two cores shared by three hosts: virtual cores, so that every service fits at its largest count.
+    resources: { disableNUMAPinning: true, overProvisioning: { enabled: true, cpuMultiplier: 8, memoryMultiplier: 1 } },
+    docker: { socket: host.dockerSocket },
+    logDir: join(dir, 'logs'),
+    dataDir: join(dir, 'data'),
+    // Containers may not raise nofile above dockerd's own hard limit.
+    maxOpenFiles: 4096,
+    options: SOAK_TIMINGS.executorOptions,
+    logLevel: 'info',
+  };
+}
+
+/** Brings the whole cluster up; on any failure, everything started so far is taken down again. */
+export async function startSoakCluster(options: { hosts: number; log: (line: string) => void }): Promise<SoakCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'drove-soak-'));
+  const cleanups: Array<() => Promise<void>> = [];
+  const processes: SoakProcess[] = [];
+  const partitioned = new Set<NetnsHost>();
+  let etcdMembers: readonly EtcdMember[] = [];
+  // No process may outlive the soak, whatever way it ends.
+  const killAll = () => {
+    processes.forEach((p) => p.killNow());
+    for (const m of etcdMembers) if (m.process && m.process.exitCode === null && m.process.signalCode === null) m.process.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+
+  const close = async () => {
+    process.off('exit', killAll);
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        options.log(`cleanup step failed: ${(error as Error).message}`);
+      }
+    }
+  };
+
+  try {
+    options.log(`starting a 3-member etcd`);
+    const etcd = await startEtcdCluster(3).catch(() => startEtcdCluster(3));
+    cleanups.push(() => etcd.close());
+    etcdMembers = etcd.members;
+
+    options.log(`starting ${options.hosts} executor hosts (network namespaces with their own dockerd)`);
+    const net = await createNetnsCluster({ hosts: options.hosts, images: [TEST_IMAGE] });
+    cleanups.push(() => net.close());
+
+    const controllers: SoakController[] = [];
+    for (let index = 0; index < 3; index++) {
+      const port = await freePortOn(net.gateway);
+      const configPath = join(dir, `controller-${index + 1}.yml`);
+      writeFileSync(configPath, toYaml(controllerConfig(net.gateway, port, etcd)));
+      const proc = new SoakProcess(`controller-${index + 1}`, join(dir, `controller-${index + 1}.log`), () =>
+        spawn(process.execPath, [droveMain, 'controller', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      );
+      processes.push(proc);
+      controllers.push({ index, url: `http://${net.gateway}:${port}`, process: proc });
+    }
+    cleanups.push(async () => {
+      await Promise.all(controllers.map((c) => c.process.close()));
+    });
+
+    const executors: SoakExecutor[] = net.hosts.map((host) => {
+      const hostDir = join(dir, host.name);
+      mkdirSync(hostDir, { recursive: true });
+      const configPath = join(hostDir, 'executor.yml');
+      writeFileSync(configPath, toYaml(executorConfig(host, controllers.map((c) => c.url), hostDir)));
+      const proc = new SoakProcess(`executor-${host.index + 1}`, join(dir, `executor-${host.index + 1}.log`), () =>
+        host.spawnInside(process.execPath, [droveMain, 'executor', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      );
+      processes.push(proc);
+      return { index: host.index, host, executorId: executorIdOf(host.address, EXECUTOR_PORT), process: proc };
+    });
+    // Executors go first on the way down (before the hosts' dockerds and namespaces are removed).
+    cleanups.push(async () => {
+      await Promise.all(executors.map((e) => e.process.close()));
+      for (const host of [...partitioned]) await heal(host).catch(() => undefined);
+    });
+
+    const rules = (host: NetnsHost) => [
+      ['INPUT', '-s', net.gateway, '-j', 'DROP'],
+      ['OUTPUT', '-d', net.gateway, '-j', 'DROP'],
+    ];
+    const partition = async (host: NetnsHost) => {
+      for (const rule of rules(host)) await host.runInside('iptables', ['-w', '-I', ...rule]);
+      partitioned.add(host);
+    };
+    const heal = async (host: NetnsHost) => {
+      for (const rule of rules(host)) await host.runInside('iptables', ['-w', '-D', ...rule]).catch(() => '');
+      partitioned.delete(host);
+    };
+
+    for (const c of controllers) c.process.start();
+    for (const e of executors) e.process.start();
+    return {
+      dir,
+      net,
+      etcd,
+      controllers,
+      executors,
+      partition,
+      heal,
+      stopEtcdMember: (member) => etcd.stop(member),
+      startEtcdMember: (member) => etcd.start(member),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
