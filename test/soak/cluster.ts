@@ -171,7 +171,8 @@ function controllerConfig(address: string, port: number, etcd: EtcdCluster): Rec
     instanceAuth: { secret: 'soak-instance-secret' },
     userAuth: { enabled: true, encoding: 'PLAIN', users: [{ ...SOAK_CREDENTIALS, role: 'EXTERNAL_READ_WRITE' }] },
     options: SOAK_TIMINGS.controllerOptions,
-    logLevel: 'info',
+    // Debug adds the service state changes (and refused executor messages): what a post-mortem needs.
+    logLevel: 'debug',
   };
 }
 

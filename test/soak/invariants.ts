@@ -537,7 +537,8 @@ export class InvariantChecker {
         if (healthy.length !== 1) gaps.push(`${serviceId}: ${healthy.length} HEALTHY config-test instances, want 1`);
         if (mine.length !== 1) gaps.push(`${serviceId}: ${mine.length} config-test containers, want 1`);
       } else {
-        if (active.length > 0) gaps.push(`${serviceId}: INACTIVE with ${active.length} active instances`);
+        const which = active.map((i) => `${i.instanceId} ${i.state} on ${this.hostOf(i.executorId)}`).join(', ');
+        if (active.length > 0) gaps.push(`${serviceId}: INACTIVE with ${active.length} active instances (${which})`);
         if (mine.length > 0) gaps.push(`${serviceId}: INACTIVE with ${mine.length} running containers`);
       }
     }
@@ -546,6 +547,11 @@ export class InvariantChecker {
       gaps.push(`containers of services the leader does not list: ${orphans.map((c) => `${c.serviceId}/${c.instanceId} on host ${c.host + 1}`).join(', ')}`);
     }
     return gaps;
+  }
+
+  private hostOf(executorId: string): string {
+    const index = this.options.executorIds.indexOf(executorId);
+    return index < 0 ? `executor ${executorId}` : `host ${index + 1}`;
   }
 
   notConverged(at: number, withinMs: number, gaps: string[]): void {

@@ -126,6 +126,7 @@ async function drive(
 
   // ---- chaos: operations and faults on their schedule ----
   t0 = Date.now();
+  log(`soak: chaos starts at ${new Date(t0).toISOString()} (${t0} ms); times below are seconds since then`);
   const operationRecords: OperationRecord[] = [];
   const inFlight = new Set<Promise<void>>();
   const timers: NodeJS.Timeout[] = [];
@@ -143,7 +144,8 @@ async function drive(
       const record = await runner.run(op);
       operationRecords.push(record);
       checker.operation(record);
-      log(`${rel(record.sentAt).padStart(8)}  op    ${op.kind} ${op.serviceId}: ${record.outcome}${record.outcome === 'accepted' ? '' : ` (${record.status} ${record.message ?? ''})`}`);
+      const by = record.controller === undefined ? '' : ` by controller-${record.controller + 1}`;
+      log(`${rel(record.sentAt).padStart(8)}  op    ${op.kind} ${op.serviceId}: ${record.outcome}${by}${record.outcome === 'accepted' ? '' : ` (${record.status} ${record.message ?? ''})`}`);
     });
   }
   for (const fault of schedule.faults) {
