@@ -455,15 +455,25 @@ export class InvariantChecker {
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const p = this.pending[i]!;
       const record = p.record;
-      const term = record.controller === undefined ? undefined : this.options.tracker.termAt(record.controller, record.repliedAt);
-      if (!term) continue;
+      const { tracker } = this.options;
+      // Until the acceptor's log was read past the acceptance, the term it accepted in may not be known yet; if
+      // another term began since, whichever it was has ended anyway.
+      const readPast = record.controller !== undefined && tracker.fetchedAt(record.controller) > record.repliedAt;
+      const term = readPast ? tracker.termAt(record.controller!, record.repliedAt) : undefined;
+      if (!term) {
+        if (tracker.hasTermAfter(record.repliedAt)) {
+          this.ended.set(record, { at, how: 'interrupted' });
+          this.pending.splice(i, 1);
+        }
+        continue;
+      }
       const finishedAt = this.completion(record, term);
       if (finishedAt !== undefined) {
         this.ended.set(record, { at: finishedAt, how: 'finished' });
         this.pending.splice(i, 1);
         continue;
       }
-      if (this.options.tracker.hasNewerTerm(term)) {
+      if (tracker.hasNewerTerm(term)) {
         this.ended.set(record, { at, how: 'interrupted' });
         this.pending.splice(i, 1);
         continue;

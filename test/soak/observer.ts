@@ -81,12 +81,13 @@ export class Observer {
       this.tracker.restarted(controller);
       this.incarnations.set(controller, proc.incarnation);
     }
+    const fetchedAt = Date.now();
     const events = await this.get<DroveEventsList>(
       controller,
       `/apis/v1/cluster/events/latest?lastSyncTime=${this.tracker.syncPoint(controller)}&size=1000000`,
     );
     if (!events) return undefined;
-    this.tracker.add(controller, events.events, events.lastSyncTime);
+    this.tracker.add(controller, events.events, events.lastSyncTime, fetchedAt);
     const services = await this.get<Record<string, LocalServiceSummary>>(controller, '/apis/v1/localservices');
     const executors = await this.get<ExecutorListing[]>(controller, '/apis/v1/cluster/executors');
     if (!services || !executors) return undefined;

@@ -25,6 +25,7 @@ export class TermTracker {
   private readonly history = new Map<number, TermEvent[]>();
   private readonly current = new Map<number, Term>();
   private readonly lastSync = new Map<number, number>();
+  private readonly fetched = new Map<number, number>();
 
   /** The `lastSyncTime` to ask a controller for; 0 after it restarted (a new process starts a new log). */
   syncPoint(controller: number): number {
@@ -34,10 +35,14 @@ export class TermTracker {
   restarted(controller: number): void {
     this.lastSync.delete(controller);
     this.current.delete(controller);
+    this.fetched.delete(controller);
   }
 
-  /** Adds what `/cluster/events/latest` returned (newest first, as Drove sends them). */
-  add(controller: number, events: readonly DroveEvent[], lastSyncTime: number): void {
+  /**
+   * Adds what `/cluster/events/latest` returned (newest first, as Drove sends them), read at `fetchedAt` (our
+   * clock, just before the request went out).
+   */
+  add(controller: number, events: readonly DroveEvent[], lastSyncTime: number, fetchedAt: number): void {
     const list = this.history.get(controller) ?? [];
     this.history.set(controller, list);
     const seen = new Set(list.slice(-events.length - 10).map((e) => e.event.id));
@@ -51,6 +56,17 @@ export class TermTracker {
       list.push({ term: this.current.get(controller), event });
     }
     this.lastSync.set(controller, Math.max(this.syncPoint(controller), lastSyncTime));
+    this.fetched.set(controller, Math.max(this.fetched.get(controller) ?? 0, fetchedAt));
+  }
+
+  /** When the controller's log was last read (0: not since its last restart). */
+  fetchedAt(controller: number): number {
+    return this.fetched.get(controller) ?? 0;
+  }
+
+  /** Some term was acquired after `time`: whoever led at `time` does not any more. */
+  hasTermAfter(time: number): boolean {
+    return this.terms.some((t) => t.acquiredAt > time);
   }
 
   /** The term a controller is in, as far as its events tell. */

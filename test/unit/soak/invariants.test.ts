@@ -93,7 +93,7 @@ function setup() {
   const violations: Violation[] = [];
   const checker = new InvariantChecker({ services: SOAK_SERVICES, executorIds: EXECUTORS, tracker, onViolation: (v) => violations.push(v) });
   const acquire = (controller: number, at: number, id = `term-${controller}-${at}`) =>
-    tracker.add(controller, [{ type: 'LEADERSHIP_ACQUIRED', id, time: at, metadata: { HOSTNAME: 'c' } }], at);
+    tracker.add(controller, [{ type: 'LEADERSHIP_ACQUIRED', id, time: at, metadata: { HOSTNAME: 'c' } }], at, at + 1);
   acquire(0, T0 - 10_000);
   return { tracker, checker, violations, acquire };
 }
@@ -252,7 +252,7 @@ describe('invariant checker: operations', () => {
     const { checker, violations, tracker } = setup();
     const op = accepted({ kind: 'ACTIVATE' }, T0);
     checker.operation(op);
-    tracker.add(0, [stateEvent(T0 + 20, 'ACTIVATION_REQUESTED'), stateEvent(T0 + 40, 'ACTIVE')], T0 + 40);
+    tracker.add(0, [stateEvent(T0 + 20, 'ACTIVATION_REQUESTED'), stateEvent(T0 + 40, 'ACTIVE')], T0 + 40, T0 + 500);
     checker.sample(sample(T0 + 1_000, {}, tracker));
     checker.finish(T0 + 2_000);
     expect(violations).toEqual([]);
@@ -263,7 +263,7 @@ describe('invariant checker: operations', () => {
     const { checker, violations, tracker } = setup();
     checker.operation(accepted({ kind: 'RESTART' }, T0));
     // The reconciler's ADJUST ended just after the request went out; the restart itself never ran.
-    tracker.add(0, [stateEvent(T0 + 5, 'ACTIVE')], T0 + 5);
+    tracker.add(0, [stateEvent(T0 + 5, 'ACTIVE')], T0 + 5, T0 + 500);
     checker.sample(sample(T0 + 1_000, {}, tracker));
     checker.finish(T0 + 2_000);
     expect(rules(violations)).toEqual(['operation-unfinished']);
@@ -281,6 +281,19 @@ describe('invariant checker: operations', () => {
     checker.operation(accepted({ kind: 'DEACTIVATE' }, T0 + 7_000, 1));
     checker.finish(T0 + 9_000);
     expect(rules(violations)).toEqual(['operation-unfinished']);
+  });
+
+  it('waits for the acceptor\'s log to be read before judging, and lets go an operation whose unseen term ended', () => {
+    const { checker, violations, tracker, acquire } = setup();
+    // Controller 2 led briefly between two samples, accepted, and died: its term was never read.
+    checker.operation(accepted({ kind: 'ACTIVATE' }, T0, 2));
+    checker.sample(sample(T0 + 1_000, {}, tracker));
+    expect(checker.operationTally()).toEqual({ finished: 0, interrupted: 0, pending: 1 });
+    acquire(1, T0 + 4_000);
+    checker.sample(sample(T0 + 5_000, { leaders: [1] }, tracker));
+    checker.finish(T0 + 6_000);
+    expect(violations).toEqual([]);
+    expect(checker.operationTally()).toEqual({ finished: 0, interrupted: 1, pending: 0 });
   });
 
   it('flags a service that stays in a working state past its bound within one term', () => {
