@@ -3,7 +3,8 @@
  * own dockerd), a seeded random stream of operations and faults, and an invariant checker on Docker and the API.
  *   npm run soak -- --minutes 30 [--seed 1234] [--keep-logs]
  * Needs root (namespaces, iptables), dockerd, etcd and the test image (npm run images). Prints the seed at the start
- * and the end; the same seed replays the same schedule. Exits 1 on any invariant violation, 2 on bad arguments.
+ * and the end; the same seed replays the same schedule. Exits 1 on any invariant violation, 2 on bad arguments,
+ * 130 when interrupted (Ctrl-C: everything it started is removed first, and the report so far is printed).
  */
 import { parseArgs } from 'node:util';
 import { newSeed } from '../test/soak/random.js';
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   process.stdout.write(`soak: seed ${seed}\n`);
   const report = await runSoak({ seed, durationMs: Math.round(minutes * 60_000), keepLogs: values['keep-logs'] });
   process.stdout.write(`${formatReport(report)}\n`);
-  process.exitCode = report.violations.length > 0 || report.interrupted ? 1 : 0;
+  process.exitCode = report.interrupted ? 130 : report.violations.length > 0 ? 1 : 0;
 }
 
 main().catch((error: unknown) => {

@@ -19,7 +19,7 @@ import { CHECKER_WINDOWS, SOAK_TIMINGS } from './timings.js';
 /**
  * The chaos soak (docs/soak.md): a real HA cluster, a seeded stream of operations and faults, and an invariant
  * checker reading Docker and the API all along. Returns the report; everything it started is gone when it returns
- * or throws, and also when the process is interrupted (SIGINT/SIGTERM).
+ * or throws. SIGINT/SIGTERM end the soak early: it cleans up and returns a report marked interrupted.
  */
 
 export interface SoakOptions {
@@ -42,8 +42,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   } catch {
     throw new Error(`soak: the test image ${TEST_IMAGE} is missing; build it with \`npm run images\``);
   }
-  const cluster = await startSoakCluster({ hosts: HOSTS, log });
-  log(`soak: cluster up; logs and configs in ${cluster.dir}`);
+  // Signals are taken over before anything starts: the hosts' dockerds run detached and must not outlive us.
   let interrupted: NodeJS.Signals | undefined;
   let abort: (() => void) | undefined;
   const aborted = new Promise<void>((resolve) => (abort = resolve));
@@ -54,19 +53,36 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let cluster: SoakCluster | undefined;
   let report: SoakReport | undefined;
   try {
-    report = await drive(cluster, schedule, log, aborted, () => interrupted);
+    cluster = await startSoakCluster({ hosts: HOSTS, log });
+    log(`soak: cluster up; logs and configs in ${cluster.dir}`);
+    report = interrupted ? emptyReport(schedule) : await drive(cluster, schedule, log, aborted, () => interrupted);
     return report;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await cluster.close();
-    const keep = options.keepLogs || !report || report.violations.length > 0;
-    if (!keep) rmSync(cluster.dir, { recursive: true, force: true });
-    log(`soak: cluster removed${keep ? `; logs kept in ${cluster.dir}` : ''}`);
-    if (interrupted) process.kill(process.pid, interrupted);
+    if (cluster) {
+      await cluster.close();
+      const keep = options.keepLogs || !report || report.violations.length > 0;
+      if (!keep) rmSync(cluster.dir, { recursive: true, force: true });
+      log(`soak: cluster removed${keep ? `; logs kept in ${cluster.dir}` : ''}`);
+    }
   }
+}
+
+function emptyReport(schedule: Schedule): SoakReport {
+  return {
+    seed: schedule.seed,
+    durationMs: schedule.durationMs,
+    operations: [],
+    faults: [],
+    violations: [],
+    tally: { finished: 0, interrupted: 0, pending: 0 },
+    terms: 0,
+    interrupted: true,
+  };
 }
 
 async function drive(
@@ -107,7 +123,7 @@ async function drive(
     const ready =
       last.view && cluster.executors.every((e) => last!.view!.executors.some((x) => x.executorId === e.executorId && x.state === 'ACTIVE'));
     if (ready) break;
-    if (stopped()) throw new Error('soak interrupted during startup');
+    if (stopped()) return emptyReport(schedule);
     if (Date.now() > startupDeadline) throw new Error(`soak: the cluster did not come up within ${SOAK_TIMINGS.startupMs / 1000} s (see ${cluster.dir})`);
     await sleep(500);
   }
@@ -194,8 +210,9 @@ async function drive(
   }
   sampling = false;
   await sampler;
-  checker.finish();
-  if (stopped()) await faults.healAll();
+  // An interrupted soak judges nothing it did not see through.
+  if (!stopped()) checker.finish();
+  else await faults.healAll();
 
   return {
     seed: schedule.seed,
