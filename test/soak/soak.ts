@@ -219,7 +219,7 @@ async function drive(
     durationMs: schedule.durationMs,
     operations: operationRecords,
     faults: faults.records,
-    violations: checker.violations,
+    violations: [...checker.violations],
     tally: checker.operationTally(),
     terms: tracker.allTerms().length,
     interrupted: interrupted() !== undefined,
