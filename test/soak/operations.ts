@@ -11,7 +11,11 @@ export const UNKNOWN_INSTANCE_ID = 'SI-00000000-0000-4000-8000-000000000000';
 
 const OPERATIONS_PATH = '/apis/v1/localservices/operations';
 
-/** Runs planned operations against whichever controller leads now, and records what became of each. */
+/**
+ * Runs planned operations against whichever controller leads now, and records what became of each. Like a client,
+ * it retries for up to `operationRetryMs` while no controller answers as leader or the leader is busy with
+ * another operation of the service; the last answer is what counts.
+ */
 export class OperationRunner {
   constructor(
     private readonly cluster: SoakCluster,
@@ -32,10 +36,16 @@ export class OperationRunner {
         const reply = await this.send(url, op, instanceIds);
         if (reply.status >= 500) this.onServerError(`${op.kind} ${op.serviceId} on controller-${controller + 1}`, reply);
         last = { reply, controller, sentAt };
-        // A leader's answer (accepted or refused) is final; a follower's or no answer means: ask another one.
-        if (reply.status !== 0 && !isNotLeader(reply)) return this.record(op, last, instanceIds);
+        // A follower's answer or none means: ask another one. A leader busy with another operation of the
+        // service means: try again shortly (its refusal says so). Any other answer of a leader is final.
+        if (reply.status === 0 || isNotLeader(reply)) continue;
+        if (isBusy(reply) && Date.now() < deadline) break;
+        return this.record(op, last, instanceIds);
       }
-      if (Date.now() > deadline) return this.record(op, last!, instanceIds);
+      if (Date.now() > deadline) {
+        // Every controller dead or paused the whole time: nobody was even asked.
+        return this.record(op, last ?? { reply: { status: 0, body: {}, error: 'no controller running' }, controller: 0, sentAt: Date.now() }, instanceIds);
+      }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
@@ -77,6 +87,17 @@ export class OperationRunner {
       ...(instanceIds ? { instanceIds } : {}),
     };
   }
+}
+
+/**
+ * Refusals that only mean "not now": the service is in a working state (an operation, often the reconciler's
+ * ADJUST_INSTANCES, is running) or another operation waits in its slot. A client retries those.
+ */
+function isBusy(reply: Reply): boolean {
+  return (
+    reply.status === 400 &&
+    validationErrors(reply).some((e) => e.startsWith('No operations allowed for ') || e.startsWith('Another operation is already pending'))
+  );
 }
 
 function validationErrors(reply: Reply): string[] {

@@ -52,8 +52,8 @@ export interface OperationTally {
 
 export class OperationsEndRule {
   private readonly pending: PendingOperation[] = [];
-  /** Since when a service has been in a working state, per term, service and state. */
-  private readonly working = new Map<string, number>();
+  /** The working state a service is in, per term and service, and since when (reset whenever it changes). */
+  private readonly working = new Map<string, { state: string; since: number }>();
 
   constructor(private readonly ctx: CheckerContext) {}
 
@@ -125,15 +125,19 @@ export class OperationsEndRule {
     if (!term) return;
     for (const [serviceId, summary] of view.services) {
       const state = summary.state;
-      if (!state || STEADY.has(state)) continue;
-      const key = `${term.id}:${serviceId}:${state}`;
-      const since = this.working.get(key) ?? at;
-      this.working.set(key, since);
+      const key = `${term.id}:${serviceId}`;
+      if (!state || STEADY.has(state)) {
+        this.working.delete(key);
+        continue;
+      }
+      const current = this.working.get(key);
+      const since = current?.state === state ? current.since : at;
+      this.working.set(key, { state, since });
       const record = this.latestAccepted(serviceId, term, at);
       const kind = record && WORKING_STATE[record.planned.kind] === state ? record.planned.kind : undefined;
       const bound = this.boundFor(serviceId, kind, state, kind ? record : undefined);
       if (at - since > bound) {
-        this.ctx.once(`stuck:${key}`, () =>
+        this.ctx.once(`stuck:${key}:${state}:${since}`, () =>
           this.ctx.report(at, 'operation-stuck', `${serviceId} has been ${state} for ${Math.round((at - since) / 1000)} s, longer than its bound ${Math.round(bound / 1000)} s`, summaryText(view, serviceId)),
         );
       }

@@ -305,6 +305,16 @@ describe('invariant checker: operations', () => {
     checker.sample(sample(T0 + 61_000, busy, tracker));
     expect(rules(violations)).toEqual(['operation-stuck']);
   });
+
+  it('starts the working-state clock again when the service was steady in between', () => {
+    const { checker, violations, tracker } = setup();
+    const busy = { services: [summary('ACTIVE', 2, 'ACTIVATION_REQUESTED')] };
+    checker.sample(sample(T0, busy, tracker));
+    checker.sample(sample(T0 + 40_000, { services: [summary('ACTIVE', 2)] }, tracker));
+    checker.sample(sample(T0 + 41_000, busy, tracker));
+    checker.sample(sample(T0 + 75_000, busy, tracker));
+    expect(violations).toEqual([]);
+  });
 });
 
 describe('invariant checker: leaders, errors, convergence', () => {
