@@ -49,7 +49,7 @@ import { Engine } from './engine/engine.js';
 import { DEFAULT_ENGINE_TIMINGS, type EngineDeps, type EngineTimings } from './engine/deps.js';
 import type { ExecutorDirectory, ExecutorView, InstanceScheduler } from './engine/ports.js';
 import { isSteady } from './engine/state-machine.js';
-import { Reconciler } from './reconciler.js';
+import { Reconciler, type ExecutorInstancesSnapshot } from './reconciler.js';
 import { RUNNING_STATES, STARTING_STATES } from './reconciler-plan.js';
 import { StaleCleaner } from './stale-cleaner.js';
 
@@ -167,6 +167,7 @@ class DroveController implements Controller {
       workingSet,
       executors: directory,
       sweepExecutors: () => registry.sweepStale(),
+      executorSnapshot: (executorId) => instancesSnapshotOf(registry.byId(executorId)?.nodeData),
       inMaintenanceWindow: () => maintenance.inMaintenanceWindow(),
       isLeader: () => this.isLeader(),
       clock: this.clock,
@@ -522,6 +523,19 @@ class DroveController implements Controller {
 
 function toView(record: { executorId: string; state: ExecutorView['state']; nodeData: ExecutorNodeData }): ExecutorView {
   return { executorId: record.executorId, state: record.state, address: addressOf(record.nodeData) };
+}
+
+/** Instance ids of a heartbeat document, built once per document (the reconciler asks on every pass). */
+const heartbeatInstances = new WeakMap<ExecutorNodeData, ExecutorInstancesSnapshot>();
+
+function instancesSnapshotOf(nodeData: ExecutorNodeData | undefined): ExecutorInstancesSnapshot | undefined {
+  if (!nodeData) return undefined;
+  let snapshot = heartbeatInstances.get(nodeData);
+  if (!snapshot) {
+    snapshot = { updated: nodeData.updated, instanceIds: new Set(nodeData.serviceInstances.map((i) => i.instanceId)) };
+    heartbeatInstances.set(nodeData, snapshot);
+  }
+  return snapshot;
 }
 
 /** A new record, or one that stopped counting towards the desired instances, can mean work for the reconciler. */
