@@ -493,6 +493,8 @@ class DroveController implements Controller {
         case 'EXECUTOR_SNAPSHOT':
           await registry.heartbeat(message.nodeData);
           await workingSet.applyReports(message.nodeData.serviceInstances);
+          // Only once its instances are known may anything be started there (a new leader's store may miss some).
+          registry.markReported(message.nodeData.state.executorId);
           return reply('ACCEPTED');
       }
     } catch (error) {
@@ -521,8 +523,8 @@ class DroveController implements Controller {
   }
 }
 
-function toView(record: { executorId: string; state: ExecutorView['state']; nodeData: ExecutorNodeData }): ExecutorView {
-  return { executorId: record.executorId, state: record.state, address: addressOf(record.nodeData) };
+function toView(record: { executorId: string; state: ExecutorView['state']; nodeData: ExecutorNodeData; reported: boolean }): ExecutorView {
+  return { executorId: record.executorId, state: record.state, address: addressOf(record.nodeData), reported: record.reported };
 }
 
 /** Instance ids of a heartbeat document, built once per document (the reconciler asks on every pass). */

@@ -18,7 +18,7 @@ import type {
  *    planned at once.
  * Instances on executors that are not eligible (blacklisted, removed, unknown) never count; running ones on
  * blacklisted executors are stopped (Drove submits STOP_INSTANCES for them, which its own validator usually
- * rejects, §13.2.10).
+ * rejects, §13.2.10). Nothing is started on an executor that has not reported to this leader yet (PlanExecutor).
  */
 
 export interface PlanService {
@@ -30,6 +30,13 @@ export interface PlanService {
 export interface PlanExecutor {
   executorId: string;
   state: ExecutorState;
+  /**
+   * False until this leader has had a heartbeat from the executor (one restored from the store when it gained
+   * leadership). Its instances may be missing from the store: the previous leader acknowledged reports it never
+   * stored (it lost quorum, or died with them queued), or sent a START just as it stepped down. Nothing is started
+   * on it before its heartbeat lists what it runs, or the new leader would start duplicates. Absent: reported.
+   */
+  reported?: boolean;
 }
 
 export interface InstancePlan {
@@ -71,6 +78,7 @@ export function plan(
     }
   }
   const eligible = executors.filter((e) => isEligible(e.state)).map((e) => e.executorId).sort();
+  const unreported = new Set(executors.filter((e) => e.reported === false).map((e) => e.executorId));
 
   switch (service.activationState) {
     case 'ACTIVE': {
@@ -78,8 +86,9 @@ export function plan(
       for (const executorId of eligible) {
         const here = byExecutor.get(executorId) ?? [];
         const counted = here.filter((i) => STARTING_STATES.has(i.state) || RUNNING_STATES.has(i.state));
-        if (counted.length < wanted) result.start.push({ executorId, count: wanted - counted.length });
-        else if (counted.length > wanted) result.stop.push(...surplus(counted, counted.length - wanted));
+        if (counted.length < wanted) {
+          if (!unreported.has(executorId)) result.start.push({ executorId, count: wanted - counted.length });
+        } else if (counted.length > wanted) result.stop.push(...surplus(counted, counted.length - wanted));
       }
       break;
     }
@@ -87,7 +96,8 @@ export function plan(
       const counted = eligible.flatMap((id) =>
         (byExecutor.get(id) ?? []).filter((i) => STARTING_STATES.has(i.state) || RUNNING_STATES.has(i.state)),
       );
-      if (counted.length === 0 && eligible.length > 0) {
+      // The test instance may already run on an executor that has not reported yet: wait for it.
+      if (counted.length === 0 && eligible.length > 0 && !eligible.some((id) => unreported.has(id))) {
         result.start.push({ executorId: eligible[spreadIndex(service.serviceId, eligible.length)]!, count: 1 });
       } else if (counted.length > 1) {
         result.stop.push(...surplus(counted, counted.length - 1));

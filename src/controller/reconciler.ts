@@ -103,7 +103,7 @@ export class Reconciler {
     if (!d.isLeader()) return this.report({ skipped: 'not-leader', adjusted: [], lost: 0 });
     if (d.inMaintenanceWindow()) return this.report({ skipped: 'maintenance', adjusted: [], lost: 0 });
     const lost = await this.markLost(await d.sweepExecutors());
-    const executors = d.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state }));
+    const executors = d.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state, reported: e.reported }));
     const now = d.clock.now();
     const adjusted: string[] = [];
     for (const info of d.workingSet.services()) {

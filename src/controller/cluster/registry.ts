@@ -42,6 +42,11 @@ export interface ExecutorRecord {
   readonly state: ExecutorState;
   /** Controller-clock time of the last heartbeat or report (liveness never trusts executor clocks). */
   readonly lastSeen: number;
+  /**
+   * This leader has had a heartbeat from it. False for an executor restored from the store at leadership gain:
+   * until its first heartbeat, its stored node data may miss instances it runs (see `reported` in plan()).
+   */
+  readonly reported: boolean;
 }
 
 export interface LastKnownExecutor {
@@ -52,6 +57,8 @@ export interface LastKnownExecutor {
 
 export type ExecutorChange =
   | { kind: 'joined'; executorId: string; state: ExecutorState }
+  /** The first heartbeat this leader received from an executor it restored from the store. */
+  | { kind: 'reported'; executorId: string }
   | { kind: 'left'; executorId: string }
   | { kind: 'stateChanged'; executorId: string; previous: ExecutorState; state: ExecutorState };
 
@@ -76,6 +83,7 @@ interface Entry {
   lastSeen: number;
   blacklistRequested: boolean;
   state: ExecutorState;
+  reported: boolean;
 }
 
 export class ExecutorRegistry {
@@ -133,6 +141,8 @@ export class ExecutorRegistry {
         lastSeen: now,
         blacklistRequested: false,
         state: nodeData.executorState,
+        // A new member: nothing of it can be in the store (nor started on it) from before.
+        reported: true,
       };
       this.live.set(executorId, fresh);
       this.deps.events.executorAdded(nodeData);
@@ -149,6 +159,17 @@ export class ExecutorRegistry {
     this.refreshState(entry);
     if (snapshotIsNewer) this.notifyResources(executorId, nodeData.serviceInstances);
     return this.writer.request(executorId);
+  }
+
+  /**
+   * The instances of a heartbeat of this executor are in the working set now (the caller applied them): from here
+   * on, what it runs is known and instances may be started there (see ExecutorRecord.reported).
+   */
+  markReported(executorId: string): void {
+    const entry = this.live.get(executorId);
+    if (!entry || entry.reported) return;
+    entry.reported = true;
+    this.notifyChange({ kind: 'reported', executorId });
   }
 
   /**
@@ -252,6 +273,7 @@ export class ExecutorRegistry {
         lastSeen: now,
         blacklistRequested: false,
         state: record.nodeData.executorState,
+        reported: false,
       });
     }
   }
@@ -433,7 +455,7 @@ function storedFingerprint(record: StoredExecutor): string {
 }
 
 function toRecord(entry: Entry): ExecutorRecord {
-  return { executorId: entry.executorId, nodeData: entry.nodeData, state: entry.state, lastSeen: entry.lastSeen };
+  return { executorId: entry.executorId, nodeData: entry.nodeData, state: entry.state, lastSeen: entry.lastSeen, reported: entry.reported };
 }
 
 export function addressOf(nodeData: ExecutorNodeData): ExecutorAddress {

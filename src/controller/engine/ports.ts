@@ -21,6 +21,8 @@ export interface ExecutorView {
   executorId: string;
   state: ExecutorState;
   address: ExecutorAddress;
+  /** This leader has had a heartbeat from it (see ExecutorRecord.reported). */
+  reported: boolean;
 }
 
 export interface ExecutorDirectory {

@@ -107,9 +107,11 @@ describe('leadership (decisions 12-13)', () => {
     expect(controller!.parts.engine.stateOf(ID)).toBe('ACTIVE');
     expect(controller!.serviceSummary(ID)?.state).toBe('ACTIVE');
     expect(controller!.serviceInstances(ID, ['HEALTHY'])).toHaveLength(1);
-    // And it is managed again: a crashed instance is replaced.
+    // And it is managed again: a crashed instance is replaced (after the heartbeat its executor sends on a
+    // terminal instance: a new leader starts nothing on an executor before it reported).
     const victim = controller!.serviceInstances(ID)[0]!;
     await fleet.setState(victim.instanceId, 'STOPPED');
+    await fleet.heartbeatAll();
     await until(() => controller!.serviceInstances(ID, ['HEALTHY']).some((i) => i.instanceId !== victim.instanceId));
   });
 
@@ -164,6 +166,32 @@ describe('leadership (decisions 12-13)', () => {
     expect(controller!.serviceInstances(ID, ['HEALTHY'])).toHaveLength(1);
     expect(starts()).toBe(1);
     fleet.stopHeartbeats();
+  });
+
+  it('a new leader starts nothing on an executor before its first heartbeat: the store may miss what it runs', async () => {
+    const { elector, fleet, until, clock } = await setup();
+    await elector.gain();
+    await fleet.add('ex1.local');
+    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
+    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    const running = fleet.running()[0]!;
+    await elector.lose();
+    // The previous leader acknowledged this instance's reports but never stored them (it lost quorum).
+    await store.deleteInstances(ID, [running.instanceId]);
+    const starts = () => fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE').length;
+    const before = starts();
+    await elector.gain();
+    expect(controller!.serviceInstances(ID)).toEqual([]);
+    await clock.advance(10_000);
+    expect(starts()).toBe(before);
+    // Its heartbeat shows the instance: nothing to start.
+    await fleet.heartbeatAll();
+    await clock.advance(10_000);
+    expect(controller!.serviceInstances(ID, ['HEALTHY']).map((i) => i.instanceId)).toEqual([running.instanceId]);
+    expect(starts()).toBe(before);
+    expect(fleet.running()).toHaveLength(1);
   });
 
   it('the single elector always leads and hands leadership back on stop', async () => {

@@ -19,7 +19,7 @@ export const adjustAction: ServiceAction = async (ctx) => {
   const opSpec = effectiveOpSpec(op?.type === 'ADJUST_INSTANCES' ? op.opSpec : undefined, ctx.deps.options);
   const { deps } = ctx;
   const current = deps.workingSet.plannableInstances(ctx.serviceId, deps.clock.now(), deps.options.instanceStaleAgeMs);
-  const executors = deps.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state }));
+  const executors = deps.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state, reported: e.reported }));
   const todo = plan(info, executors, current);
   const session = deps.scheduler.openSession();
   try {
