@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   process.stdout.write(`soak: seed ${seed}\n`);
   const report = await runSoak({ seed, durationMs: Math.round(minutes * 60_000), keepLogs: values['keep-logs'] });
   process.stdout.write(`${formatReport(report)}\n`);
-  process.exitCode = report.interrupted ? 130 : report.violations.length > 0 ? 1 : 0;
+  process.exitCode = report.interrupted ? 130 : report.violations.length > 0 || report.leftovers.length > 0 ? 1 : 0;
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -143,6 +143,11 @@ export interface SoakCluster {
   stopEtcdMember(member: EtcdMember): Promise<void>;
   startEtcdMember(member: EtcdMember): Promise<void>;
   close(): Promise<void>;
+  /**
+   * After close: whatever of the cluster is still there (namespaces, processes); [] when it is all gone. Container
+   * shims exit a moment after their dockerd, so this looks again for a few seconds before it answers.
+   */
+  leftovers(): Promise<string[]>;
 }
 
 function freePortOn(address: string): Promise<number> {
@@ -191,6 +196,25 @@ function executorConfig(host: NetnsHost, controllers: readonly string[], dir: st
     options: SOAK_TIMINGS.executorOptions,
     logLevel: 'info',
   };
+}
+
+/** How long a finished cleanup may take to show: shims and dockerd children exit shortly after dockerd. */
+const LEFTOVER_GRACE_MS = 10_000;
+
+function leftovers(net: NetnsCluster, processes: readonly SoakProcess[], etcd: EtcdCluster): string[] {
+  const found: string[] = [];
+  const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  for (const host of net.hosts) {
+    if (namespaces.split('\n').some((line) => line.split(' ')[0] === host.name)) found.push(`network namespace ${host.name}`);
+  }
+  // Any process still running from a host's state directory: its dockerd (or a container shim of it).
+  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  for (const host of net.hosts) {
+    for (const line of ps.split('\n')) if (line.includes(`${host.dir}/`)) found.push(`process ${line.trim().slice(0, 120)}`);
+  }
+  for (const p of processes) if (p.running) found.push(`${p.name} (pid ${p.pid})`);
+  for (const m of etcd.members) if (m.process && m.process.exitCode === null && m.process.signalCode === null) found.push(`etcd ${m.name}`);
+  return found;
 }
 
 /** Brings the whole cluster up; on any failure, everything started so far is taken down again. */
@@ -286,6 +310,14 @@ export async function startSoakCluster(options: { hosts: number; log: (line: str
       stopEtcdMember: (member) => etcd.stop(member),
       startEtcdMember: (member) => etcd.start(member),
       close,
+      leftovers: async () => {
+        const deadline = Date.now() + LEFTOVER_GRACE_MS;
+        for (;;) {
+          const found = leftovers(net, processes, etcd);
+          if (found.length === 0 || Date.now() > deadline) return found;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      },
     };
   } catch (error) {
     await close();

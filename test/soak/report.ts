@@ -12,6 +12,8 @@ export interface SoakReport {
   /** Leadership terms seen (the first election included). */
   terms: number;
   interrupted: boolean;
+  /** What of the cluster was still there after the cleanup (must be nothing). */
+  leftovers: string[];
 }
 
 /** The summary printed at the end: operations by type, faults by kind, violations, and the seed to replay. */
@@ -39,6 +41,7 @@ export function formatReport(report: SoakReport): string {
   }
   lines.push(`  ${'total'.padEnd(22)} ${String(report.faults.length).padStart(4)}`);
   lines.push(`leadership terms seen: ${report.terms}`);
+  lines.push(`left behind after the cleanup: ${report.leftovers.length === 0 ? 'nothing' : report.leftovers.join(', ')}`);
   lines.push(`invariant violations: ${report.violations.length}`);
   for (const v of report.violations) lines.push(`  [${v.rule}] ${v.message}`);
   lines.push(`seed: ${report.seed} (replay: npm run soak -- --minutes ${report.durationMs / 60_000} --seed ${report.seed})`);

@@ -28,6 +28,8 @@ describe('chaos soak', () => {
       expect(report.operations.filter((o) => o.outcome === 'accepted').length).toBeGreaterThan(20);
       expect(report.faults.length).toBeGreaterThan(9);
       expect(report.violations.map((v) => `[${v.rule}] ${v.message}\n${v.evidence}`)).toEqual([]);
+      // Every process, namespace and dockerd it started is gone.
+      expect(report.leftovers).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );

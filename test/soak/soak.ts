@@ -55,19 +55,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   process.on('SIGTERM', onSignal);
   let cluster: SoakCluster | undefined;
   let report: SoakReport | undefined;
+  const started = Date.now();
   try {
     cluster = await startSoakCluster({ hosts: HOSTS, log });
-    log(`soak: cluster up; logs and configs in ${cluster.dir}`);
+    log(`soak: cluster up after ${((Date.now() - started) / 1000).toFixed(1)} s; logs and configs in ${cluster.dir}`);
     report = interrupted ? emptyReport(schedule) : await drive(cluster, schedule, log, aborted, () => interrupted);
+    await cluster.close();
+    report.leftovers = await cluster.leftovers();
     return report;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (cluster) {
       await cluster.close();
-      const keep = options.keepLogs || !report || report.violations.length > 0;
+      const keep = options.keepLogs || !report || report.violations.length > 0 || report.leftovers.length > 0;
       if (!keep) rmSync(cluster.dir, { recursive: true, force: true });
-      log(`soak: cluster removed${keep ? `; logs kept in ${cluster.dir}` : ''}`);
+      log(`soak: cluster removed${keep ? `; logs kept in ${cluster.dir}` : ''}; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
     }
   }
 }
@@ -82,6 +85,7 @@ function emptyReport(schedule: Schedule): SoakReport {
     tally: { finished: 0, interrupted: 0, pending: 0 },
     terms: 0,
     interrupted: true,
+    leftovers: [],
   };
 }
 
@@ -223,6 +227,7 @@ async function drive(
     tally: checker.operationTally(),
     terms: tracker.allTerms().length,
     interrupted: interrupted() !== undefined,
+    leftovers: [],
   };
 }
 
