@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createNetnsCluster, type NetnsCluster } from '../helpers/netns.js';
+import { createNetnsCluster, processesUnder, type NetnsCluster } from '../helpers/netns.js';
 import { ensureTestImage, TEST_IMAGE } from '../helpers/images.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -100,11 +101,20 @@ describe('network namespace hosts', () => {
     await host.docker(['rm', '-f', 'restart-victim']);
   });
 
-  it('adds a host later and removes a destroyed host completely', async () => {
+  it('adds a host later and removes a destroyed host completely, stray processes of its dockerd included', async () => {
     const fourth = await cluster.addHost();
     expect(fourth.index).toBe(3);
     expect(await fourth.docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(TEST_IMAGE);
-    await fourth.destroy();
+    // What a dockerd stopped mid-start can leave behind: a process holding the host's state directory.
+    const stray = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', join(fourth.dir, 'exec', 'stray-shim')], { stdio: 'ignore' });
+    try {
+      await waitUntil('the stray process to run', () => processesUnder(fourth.dir).includes(stray.pid!));
+      await fourth.destroy();
+      expect(processesUnder(fourth.dir)).toEqual([]);
+      expect(stray.exitCode !== null || stray.signalCode !== null || !processesUnder(fourth.dir).includes(stray.pid!)).toBe(true);
+    } finally {
+      stray.kill('SIGKILL');
+    }
     const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     expect(namespaces).not.toContain(fourth.name);
   });

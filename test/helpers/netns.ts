@@ -172,6 +172,36 @@ async function killDockerd(pid: number): Promise<void> {
   }
 }
 
+/** Processes whose command line names a path below `dir` (its dockerd's containerd, container shims). */
+export function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/**
+ * A dockerd stopped while it was starting a container can leave that container's shim behind, orphaned and
+ * holding the host's state directory: whatever still runs from `dir` once its dockerd is gone is killed.
+ */
+async function killStragglers(dir: string): Promise<void> {
+  const pids = processesUnder(dir);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  if (pids.length > 0) await waitFor('stray processes did not die after SIGKILL', 5_000, () => pids.every((pid) => !processAlive(pid)));
+}
+
 /**
  * dockerd bind-mounts its data root onto itself; when it was killed after its directory moved (a reclaimed slot)
  * the mount stays behind and blocks removal, so unmount whatever is still mounted below `dir` first.
@@ -355,6 +385,7 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
         if (ids.length > 0) await docker(['rm', '-f', ...ids]).catch(() => '');
         await killDockerd(dockerdPid);
       }
+      await killStragglers(dir);
       await attempt('ip', ['netns', 'del', name]);
       await attempt('ip', ['link', 'del', veth]);
     },
