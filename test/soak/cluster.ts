@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync, type WriteStream } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,7 +8,7 @@ import { stringify as toYaml } from 'yaml';
 import { executorIdOf } from '../../src/model/ids.js';
 import { startEtcdCluster, type EtcdCluster, type EtcdMember } from '../helpers/etcd-cluster.js';
 import { TEST_IMAGE } from '../helpers/images.js';
-import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../helpers/netns.js';
+import { createNetnsCluster, processesUnder, type NetnsCluster, type NetnsHost } from '../helpers/netns.js';
 import { SOAK_TIMINGS } from './timings.js';
 
 /**
@@ -201,16 +201,46 @@ function executorConfig(host: NetnsHost, controllers: readonly string[], dir: st
 /** How long a finished cleanup may take to show: shims and dockerd children exit shortly after dockerd. */
 const LEFTOVER_GRACE_MS = 10_000;
 
-function leftovers(net: NetnsCluster, processes: readonly SoakProcess[], etcd: EtcdCluster): string[] {
-  const found: string[] = [];
-  const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+/**
+ * What the cleanup must remove, taken just before it starts: each host's namespace (by inode: a slot released by
+ * us may be claimed by another run at once, with the same names and paths) and every process running from a
+ * host's state directory (its dockerd, containerd and container shims).
+ */
+interface Inventory {
+  namespaces: Array<{ name: string; inode: number }>;
+  pids: number[];
+}
+
+function inventoryOf(net: NetnsCluster): Inventory {
+  const namespaces: Inventory['namespaces'] = [];
   for (const host of net.hosts) {
-    if (namespaces.split('\n').some((line) => line.split(' ')[0] === host.name)) found.push(`network namespace ${host.name}`);
+    try {
+      namespaces.push({ name: host.name, inode: statSync(`/var/run/netns/${host.name}`).ino });
+    } catch {
+      // Already gone.
+    }
   }
-  // Any process still running from a host's state directory: its dockerd (or a container shim of it).
-  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  for (const host of net.hosts) {
-    for (const line of ps.split('\n')) if (line.includes(`${host.dir}/`)) found.push(`process ${line.trim().slice(0, 120)}`);
+  return { namespaces, pids: net.hosts.flatMap((h) => processesUnder(h.dir)) };
+}
+
+function leftovers(inventory: Inventory, processes: readonly SoakProcess[], etcd: EtcdCluster): string[] {
+  const found: string[] = [];
+  for (const { name, inode } of inventory.namespaces) {
+    let now: number | undefined;
+    try {
+      now = statSync(`/var/run/netns/${name}`).ino;
+    } catch {
+      now = undefined;
+    }
+    if (now === inode) found.push(`network namespace ${name}`);
+  }
+  for (const pid of inventory.pids) {
+    try {
+      process.kill(pid, 0);
+      found.push(`process ${pid} (${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 120)})`);
+    } catch {
+      // Gone, as it should be.
+    }
   }
   for (const p of processes) if (p.running) found.push(`${p.name} (pid ${p.pid})`);
   for (const m of etcd.members) if (m.process && m.process.exitCode === null && m.process.signalCode === null) found.push(`etcd ${m.name}`);
@@ -231,8 +261,11 @@ export async function startSoakCluster(options: { hosts: number; log: (line: str
   };
   process.on('exit', killAll);
 
+  let inventory: Inventory = { namespaces: [], pids: [] };
+  let netRef: NetnsCluster | undefined;
   const close = async () => {
     process.off('exit', killAll);
+    if (netRef && cleanups.length > 0) inventory = inventoryOf(netRef);
     for (const cleanup of cleanups.splice(0).reverse()) {
       try {
         await cleanup();
@@ -251,6 +284,7 @@ export async function startSoakCluster(options: { hosts: number; log: (line: str
     options.log(`starting ${options.hosts} executor hosts (network namespaces with their own dockerd)`);
     const net = await createNetnsCluster({ hosts: options.hosts, images: [TEST_IMAGE] });
     cleanups.push(() => net.close());
+    netRef = net;
 
     const controllers: SoakController[] = [];
     for (let index = 0; index < 3; index++) {
@@ -313,7 +347,7 @@ export async function startSoakCluster(options: { hosts: number; log: (line: str
       leftovers: async () => {
         const deadline = Date.now() + LEFTOVER_GRACE_MS;
         for (;;) {
-          const found = leftovers(net, processes, etcd);
+          const found = leftovers(inventory, processes, etcd);
           if (found.length === 0 || Date.now() > deadline) return found;
           await new Promise((resolve) => setTimeout(resolve, 500));
         }
