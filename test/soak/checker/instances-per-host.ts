@@ -1,11 +1,11 @@
 import type { LocalServiceInstanceState } from '../../../src/model/index.js';
 import type { ContainerFact, LeaderView, Sample } from '../sample.js';
 import { CHECKER_WINDOWS, SOAK_TIMINGS } from '../timings.js';
-import { describeOperation, recordOf, summaryText, type CheckerContext } from './context.js';
+import { describeOperation, recordOf, STEADY, summaryText, type CheckerContext } from './context.js';
 
 /**
  * Rule instances-per-host: never more running containers of a service on a host than its instancesPerHost
- * (see capOf), plus the replacements a start-first restart has in flight (see allowance); containers on their way
+ * (see cutoff and capOf), plus the replacements a start-first restart has in flight (see allowance); containers on their way
  * out do not count for a while (NOT_COUNTED), hosts the leader cannot see are left out (see excluded). Docker is the
  * truth for "running"; the leader's records only say which containers are on their way out.
  * Rule config-test-instances: a service that has been CONFIG_TESTING for the whole window runs one instance
@@ -39,6 +39,10 @@ interface Desired {
 
 export class InstancesPerHostRule {
   private readonly desired = new Map<string, Desired[]>();
+  /** Since when each service has been steady (absent: it is running an operation now). */
+  private readonly steadySince = new Map<string, number>();
+  /** The last cutoff of each service (see cutoff()). */
+  private readonly settled = new Map<string, number>();
   private readonly leavingSince = new Map<string, number>();
   private readonly hostFaults = new Map<number, { active: number; lastEnd: number }>();
 
@@ -110,36 +114,51 @@ export class InstancesPerHostRule {
       const history = this.desired.get(id) ?? [];
       const last = history.at(-1);
       if (!last || last.perHost !== perHost || last.configTesting !== configTesting) history.push({ from: at, perHost, configTesting });
-      // Only what can still matter for the window is kept.
-      while (history.length > 1 && history[1]!.from < at - CHECKER_WINDOWS.capDecreaseMs) history.shift();
+      // A destroyed (unlisted) service has nothing running either.
+      const steady = !summary || (summary.state !== undefined && STEADY.has(summary.state));
+      if (!steady) this.steadySince.delete(id);
+      else if (!this.steadySince.has(id)) this.steadySince.set(id, at);
+      const cutoff = this.cutoff(id, at);
+      // Only what can still matter is kept.
+      while (history.length > 1 && history[1]!.from < cutoff) history.shift();
       this.desired.set(id, history);
     }
   }
 
-  /** Desired-count entries in force at some time within the last `capDecreaseMs`. */
-  private window(serviceId: string, at: number): Desired[] {
-    const history = this.desired.get(serviceId) ?? [];
-    return history.filter((_, i) => (history[i + 1]?.from ?? Number.POSITIVE_INFINITY) >= at - CHECKER_WINDOWS.capDecreaseMs);
+  /**
+   * Since when the desired count in force is what counts: `capDecreaseMs` ago once the service has been steady
+   * that long, otherwise the last time it was. When the desired count goes down (deactivate, lower
+   * instancesPerHost, destroy) or a start-first replacement leaves an extra instance behind (it ended, or its
+   * leader lost leadership), the surplus is stopped by the reconciler, which acts only on a steady service: while
+   * other operations follow one another, the surplus stays, and so does the old count as the cap.
+   */
+  private cutoff(serviceId: string, at: number): number {
+    const since = this.steadySince.get(serviceId);
+    if (since !== undefined && at - since >= CHECKER_WINDOWS.capDecreaseMs) this.settled.set(serviceId, at - CHECKER_WINDOWS.capDecreaseMs);
+    return this.settled.get(serviceId) ?? Number.NEGATIVE_INFINITY;
   }
 
-  /**
-   * The largest per-host count the service was meant to have within the last `capDecreaseMs`: when the desired
-   * count goes down (deactivate, lower instancesPerHost, destroy), the extra instances are stopped by the next
-   * reconciler pass, so the old count stays the cap for that long.
-   */
+  /** Desired-count entries in force at some time since the cutoff. */
+  private window(serviceId: string, at: number): Desired[] {
+    const history = this.desired.get(serviceId) ?? [];
+    const cutoff = this.cutoff(serviceId, at);
+    return history.filter((_, i) => (history[i + 1]?.from ?? Number.POSITIVE_INFINITY) >= cutoff);
+  }
+
+  /** The largest per-host count the service was meant to have since the cutoff. */
   private capOf(serviceId: string, at: number): number {
     return Math.max(0, ...this.window(serviceId, at).map((d) => d.perHost));
   }
 
   private configTestingThroughout(serviceId: string, at: number): boolean {
     const relevant = this.window(serviceId, at);
-    return relevant.length > 0 && relevant.every((d) => d.configTesting) && relevant[0]!.from <= at - CHECKER_WINDOWS.capDecreaseMs;
+    return relevant.length > 0 && relevant.every((d) => d.configTesting) && relevant[0]!.from <= this.cutoff(serviceId, at);
   }
 
   /**
    * A start-first replacement starts the new instance before it stops the old one: up to `parallelism` extra
-   * instances (all of them possibly on one host) while it runs, and for `capDecreaseMs` after it ended or its
-   * leader lost leadership (the next leader's reconciler stops what is left over).
+   * instances (all of them possibly on one host) while it runs, and after it ended or its leader lost leadership
+   * until the cutoff passes its end (the reconciler stops what is left over once the service is steady).
    */
   private allowance(serviceId: string, at: number): number {
     let extra = 0;
@@ -148,7 +167,7 @@ export class InstancesPerHostRule {
       if (record.outcome !== 'accepted' || op.serviceId !== serviceId || op.stopFirst !== false) continue;
       if (op.kind !== 'RESTART' && op.kind !== 'REPLACE_INSTANCES') continue;
       const end = this.ctx.ended.get(record);
-      if (record.sentAt <= at && (!end || end.at + CHECKER_WINDOWS.capDecreaseMs >= at)) {
+      if (record.sentAt <= at && (!end || this.cutoff(serviceId, at) < end.at)) {
         extra += op.opSpec?.parallelism ?? SOAK_TIMINGS.controllerOptions.clusterOpParallelism;
       }
     }

@@ -192,6 +192,39 @@ describe('invariant checker: instances per host', () => {
     expect(rules(violations)).toEqual(['instances-per-host']);
   });
 
+  it('keeps the surplus of an interrupted start-first restart allowed while further operations keep the reconciler off', () => {
+    const { checker, violations, tracker, acquire } = setup();
+    checker.operation(accepted({ kind: 'RESTART', stopFirst: false, opSpec: { timeout: '20 seconds', parallelism: 1 } }, T0));
+    const three: Array<[string, number]> = [['A', 0], ['B', 0], ['N', 0]];
+    const records = [...healthyPair, instance('N', 0, 'HEALTHY')];
+    // Its leader loses leadership; the next one runs another (stop-first) restart for a minute.
+    acquire(1, T0 + 2_000);
+    for (let t = 3_000; t <= 63_000; t += 5_000) {
+      checker.sample(sample(T0 + t, { leaders: [1], services: [summary('ACTIVE', 2, 'REPLACING_INSTANCES')], instances: records, containers: three }, tracker));
+    }
+    expect(checker.operationTally().interrupted).toBe(1);
+    // Steady again: the reconciler has its window to stop the surplus.
+    checker.sample(sample(T0 + 64_000, { leaders: [1], instances: records, containers: three }, tracker));
+    checker.sample(sample(T0 + 93_000, { leaders: [1], instances: records, containers: three }, tracker));
+    expect(violations).toEqual([]);
+    checker.sample(sample(T0 + 95_000, { leaders: [1], instances: records, containers: three }, tracker));
+    expect(rules(violations)).toEqual(['instances-per-host']);
+  });
+
+  it('keeps the old count as the cap while operations follow a decrease, and for the window once steady', () => {
+    const { checker, violations, tracker } = setup();
+    const three = [...healthyPair, instance('C', 0, 'HEALTHY')];
+    const containers: Array<[string, number]> = [['A', 0], ['B', 0], ['C', 0]];
+    checker.sample(sample(T0, { services: [summary('ACTIVE', 3)], instances: three, containers }, tracker));
+    checker.sample(sample(T0 + 1_000, { services: [summary('ACTIVE', 2, 'REPLACING_INSTANCES')], instances: three, containers }, tracker));
+    checker.sample(sample(T0 + 50_000, { services: [summary('ACTIVE', 2, 'REPLACING_INSTANCES')], instances: three, containers }, tracker));
+    checker.sample(sample(T0 + 51_000, { services: [summary('ACTIVE', 2)], instances: three, containers }, tracker));
+    checker.sample(sample(T0 + 80_000, { services: [summary('ACTIVE', 2)], instances: three, containers }, tracker));
+    expect(violations).toEqual([]);
+    checker.sample(sample(T0 + 82_000, { services: [summary('ACTIVE', 2)], instances: three, containers }, tracker));
+    expect(rules(violations)).toEqual(['instances-per-host']);
+  });
+
   it('allows no extra instance to a stop-first restart', () => {
     const { checker, violations, tracker } = setup();
     checker.operation(accepted({ kind: 'RESTART', stopFirst: true }, T0));
