@@ -1,5 +1,6 @@
 import type { LocalServiceInstanceState } from '../../../src/model/index.js';
 import type { ContainerFact, LeaderView, Sample } from '../sample.js';
+import { MAX_INSTANCES_PER_HOST } from '../services.js';
 import { CHECKER_WINDOWS, SOAK_TIMINGS } from '../timings.js';
 import { describeOperation, recordOf, STEADY, summaryText, type CheckerContext } from './context.js';
 
@@ -43,6 +44,8 @@ export class InstancesPerHostRule {
   private readonly steadySince = new Map<string, number>();
   /** The last cutoff of each service (see cutoff()). */
   private readonly settled = new Map<string, number>();
+  /** The instancesPerHost each service was last seen with (what an ACTIVATE asks for). */
+  private readonly instancesPerHost = new Map<string, number>();
   private readonly leavingSince = new Map<string, number>();
   private readonly hostFaults = new Map<number, { active: number; lastEnd: number }>();
 
@@ -111,6 +114,7 @@ export class InstancesPerHostRule {
       const summary = view.services.get(id);
       const perHost = !summary ? 0 : summary.activationState === 'ACTIVE' ? summary.instancesPerHost : summary.activationState === 'CONFIG_TESTING' ? 1 : 0;
       const configTesting = summary?.activationState === 'CONFIG_TESTING';
+      if (summary) this.instancesPerHost.set(id, summary.instancesPerHost);
       const history = this.desired.get(id) ?? [];
       const last = history.at(-1);
       if (!last || last.perHost !== perHost || last.configTesting !== configTesting) history.push({ from: at, perHost, configTesting });
@@ -145,9 +149,23 @@ export class InstancesPerHostRule {
     return history.filter((_, i) => (history[i + 1]?.from ?? Number.POSITIVE_INFINITY) >= cutoff);
   }
 
-  /** The largest per-host count the service was meant to have since the cutoff. */
+  /**
+   * The largest per-host count the service was meant to have since the cutoff: what the leader's views showed,
+   * and what operations accepted since then asked for. A sample can miss a desired count altogether (a leader
+   * activates a service and dies before the next sample; its successor's first view already shows the next
+   * operation's), so accepted operations count too.
+   */
   private capOf(serviceId: string, at: number): number {
-    return Math.max(0, ...this.window(serviceId, at).map((d) => d.perHost));
+    const cutoff = this.cutoff(serviceId, at);
+    let cap = Math.max(0, ...this.window(serviceId, at).map((d) => d.perHost));
+    for (const record of this.ctx.operations) {
+      const op = record.planned;
+      if (op.serviceId !== serviceId || record.outcome !== 'accepted' || record.repliedAt < cutoff || record.sentAt > at) continue;
+      if (op.kind === 'ACTIVATE') cap = Math.max(cap, this.instancesPerHost.get(serviceId) ?? MAX_INSTANCES_PER_HOST);
+      else if (op.kind === 'UPDATE_INSTANCE_COUNT') cap = Math.max(cap, op.instancesPerHost ?? MAX_INSTANCES_PER_HOST);
+      else if (op.kind === 'DEPLOY_TEST_INSTANCE') cap = Math.max(cap, 1);
+    }
+    return cap;
   }
 
   private configTestingThroughout(serviceId: string, at: number): boolean {

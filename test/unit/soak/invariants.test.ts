@@ -225,6 +225,20 @@ describe('invariant checker: instances per host', () => {
     expect(rules(violations)).toEqual(['instances-per-host']);
   });
 
+  it('takes the count an accepted operation asked for into the cap, though no sample saw it in force', () => {
+    const { checker, violations, tracker } = setup();
+    // Activated and deactivated again across a failover: every view shows the service INACTIVE.
+    checker.operation(accepted({ kind: 'ACTIVATE' }, T0));
+    const world = (at: number) =>
+      sample(at, { services: [summary('INACTIVE', 2, 'ADJUSTING_INSTANCES')], instances: healthyPair, containers: [['A', 0], ['B', 0]] }, tracker);
+    checker.sample(world(T0 + 5_000));
+    checker.sample(world(T0 + 20_000));
+    expect(violations).toEqual([]);
+    checker.sample(sample(T0 + 21_000, { services: [summary('INACTIVE', 2)], instances: healthyPair, containers: [['A', 0], ['B', 0]] }, tracker));
+    checker.sample(sample(T0 + 52_000, { services: [summary('INACTIVE', 2)], instances: healthyPair, containers: [['A', 0], ['B', 0]] }, tracker));
+    expect(rules(violations)).toEqual(['instances-per-host']);
+  });
+
   it('allows no extra instance to a stop-first restart', () => {
     const { checker, violations, tracker } = setup();
     checker.operation(accepted({ kind: 'RESTART', stopFirst: true }, T0));
