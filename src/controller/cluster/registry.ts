@@ -43,8 +43,9 @@ export interface ExecutorRecord {
   /** Controller-clock time of the last heartbeat or report (liveness never trusts executor clocks). */
   readonly lastSeen: number;
   /**
-   * This leader has had a heartbeat from it. False for an executor restored from the store at leadership gain:
-   * until its first heartbeat, its stored node data may miss instances it runs (see `reported` in plan()).
+   * The instances of a heartbeat of it are in this leader's working set (markReported). Until then (an executor
+   * restored from the store at leadership gain, or one that joins) the records may miss instances it runs, so
+   * nothing is started there (see `reported` in plan()).
    */
   readonly reported: boolean;
 }
@@ -141,8 +142,9 @@ export class ExecutorRegistry {
         lastSeen: now,
         blacklistRequested: false,
         state: nodeData.executorState,
-        // A new member: nothing of it can be in the store (nor started on it) from before.
-        reported: true,
+        // Not before the caller has applied this heartbeat's instances (markReported): a member that was removed
+        // (or never stored) may run instances whose records a previous leader never stored.
+        reported: false,
       };
       this.live.set(executorId, fresh);
       this.deps.events.executorAdded(nodeData);

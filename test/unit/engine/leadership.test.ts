@@ -194,6 +194,27 @@ describe('leadership (decisions 12-13)', () => {
     expect(fleet.running()).toHaveLength(1);
   });
 
+  it('an executor that joins running unrecorded instances gets no duplicates: its heartbeat is applied first', async () => {
+    const { elector, fleet, until, clock } = await setup();
+    await elector.gain();
+    await fleet.add('ex1.local');
+    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
+    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    const running = fleet.running()[0]!;
+    // A second executor, removed while its instance's reports were lost with a leader that could not store them.
+    const other = fleet.restore('ex2.local', [{ ...running, instanceId: 'SI-5b3c6a4e-8f1d-4a6b-9c2e-7d8f9a0b1c2d', executorId: '' }]);
+    for (const instance of other.instances.values()) instance.info.executorId = other.executorId;
+    const starts = () => fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE').length;
+    const before = starts();
+    await fleet.heartbeat(other);
+    await clock.advance(10_000);
+    expect(starts()).toBe(before);
+    expect(controller!.serviceInstances(ID, ['HEALTHY']).filter((i) => i.executorId === other.executorId)).toHaveLength(1);
+    expect(fleet.running()).toHaveLength(2);
+  });
+
   it('the single elector always leads and hands leadership back on stop', async () => {
     const elector = new SingleLeaderElector('host:1');
     const calls: string[] = [];
