@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    reporters: ['default', './test/helpers/summary-reporter.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     // Integration and e2e tests drive real dockerd/etcd; give them room but never hang forever.
     testTimeout: 120_000,
     hookTimeout: 180_000,

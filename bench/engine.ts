@@ -17,7 +17,8 @@ import { systemClock } from '../src/model/index.js';
 import { parseControllerConfig } from '../src/controller/config.js';
 import { createController, type Controller } from '../src/controller/controller.js';
 import { SqliteStateStore } from '../src/controller/store/sqlite.js';
-import { FakeExecutorFleet } from './engine-fake-executors.js';
+import { FakeExecutorFleet } from '../test/support/fake-executors.js';
+import { waitUntil } from '../test/support/wait.js';
 
 const EXECUTORS = 1_000;
 const INSTANCES_PER_HOST = 2;
@@ -49,14 +50,14 @@ async function main(): Promise<void> {
     for (let i = 0; i < EXECUTORS; i++) await fleet.add(`executor-${i}.bench`, { cores: 8, memoryMb: 32_768 });
     const created = await controller.submitOperation({ type: 'CREATE', spec: benchSpec(), instancesPerHost: INSTANCES_PER_HOST });
     if (!created.ok) throw new Error(created.errors.join('; '));
-    await until(() => controller!.serviceSummary(SERVICE_ID)?.state === 'INACTIVE');
+    await waitUntil('the service INACTIVE', () => controller!.serviceSummary(SERVICE_ID)?.state === 'INACTIVE', { timeoutMs: 60_000, intervalMs: 5 });
 
     const healthy = () => controller!.serviceSummary(SERVICE_ID)?.healthyInstances ?? 0;
     const writesBefore = instanceWrites;
     const started = performance.now();
     const activated = await controller.submitOperation({ type: 'ACTIVATE', serviceId: SERVICE_ID });
     if (!activated.ok) throw new Error(activated.errors.join('; '));
-    await until(() => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === EXECUTORS * INSTANCES_PER_HOST, 120_000, 1);
+    await waitUntil('ACTIVE with every instance HEALTHY', () => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === EXECUTORS * INSTANCES_PER_HOST, { timeoutMs: 120_000, intervalMs: 1 });
     const rolloutMs = performance.now() - started;
     const rolloutWrites = instanceWrites - writesBefore;
     collectGarbage();
@@ -72,10 +73,10 @@ async function main(): Promise<void> {
       });
       joinedAt = performance.now();
       await fleet.add(hostname, { cores: 8, memoryMb: 32_768 });
-      await until(() => sentAt > 0, 10_000, 0);
+      await waitUntil('the START sent to the joining executor', () => sentAt > 0, { timeoutMs: 10_000, intervalMs: 0 });
       off();
       joinLatencies.push(sentAt - joinedAt);
-      await until(() => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === (EXECUTORS + j + 1) * INSTANCES_PER_HOST, 10_000, 1);
+      await waitUntil("the joining executor's instances HEALTHY", () => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === (EXECUTORS + j + 1) * INSTANCES_PER_HOST, { timeoutMs: 10_000, intervalMs: 1 });
     }
 
     const fmt = (n: number) => n.toFixed(1);
@@ -124,14 +125,6 @@ function benchSpec() {
     healthcheck: check,
     readiness: check,
   };
-}
-
-async function until(condition: () => boolean, timeoutMs = 60_000, pollMs = 5): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error('Benchmark condition not met in time');
-    await new Promise((resolve) => (pollMs > 0 ? setTimeout(resolve, pollMs) : setImmediate(resolve)));
-  }
 }
 
 main().catch((error: unknown) => {

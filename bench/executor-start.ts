@@ -20,6 +20,8 @@ const RUNS = Number(process.argv[2] ?? 10);
 const IMAGE = 'drove-ts/httpd:1';
 const PROBE_INTERVAL_MS = 100;
 const SECRET = 'bench-secret';
+/** What a controller sends; the executor accepts nothing else. */
+const CONTROLLER_SECRET = 'bench-controller-secret';
 /** Run from the repository root (npm scripts do), where scripts/images.sh lives. */
 const repoRoot = process.cwd();
 
@@ -56,7 +58,7 @@ async function rawDockerRun(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  execFileSync('bash', [join(repoRoot, 'scripts', 'images.sh')], { stdio: 'inherit' });
+  execFileSync('bash', [join(repoRoot, 'scripts', 'images.sh'), 'httpd'], { stdio: 'inherit' });
   const waiters = new Map<string, { state: string; resolve: () => void }>();
   const leader = Fastify();
   leader.get('/apis/v1/ping', async () => ({ status: 'SUCCESS', data: 'pong', message: 'success' }));
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
     parseExecutorConfig({
       server: { host: '127.0.0.1', port: 0, hostname: 'localhost' },
       controllers: [leaderUrl],
-      clusterAuth: { secrets: [{ nodeType: 'EXECUTOR', secret: SECRET }] },
+      clusterAuth: { secrets: [{ nodeType: 'CONTROLLER', secret: CONTROLLER_SECRET }, { nodeType: 'EXECUTOR', secret: SECRET }] },
       logDir: join(root, 'logs'),
       dataDir: join(root, 'data'),
       resources: { overProvisioning: { enabled: true, cpuMultiplier: 8, memoryMultiplier: 1 } },
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
   const send = async (body: unknown) => {
     const res = await request(`${executor.url}/apis/v1/messages`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'Cluster-Authorization': SECRET },
+      headers: { 'content-type': 'application/json', 'Cluster-Authorization': CONTROLLER_SECRET },
       body: JSON.stringify(body),
     });
     return (await res.body.json()) as { status: string; message?: string };

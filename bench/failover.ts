@@ -18,32 +18,22 @@ import {
   startHaCluster,
   type ControllerProcess,
   type HaCluster,
-} from '../test/integration/ha/cluster.js';
-import { haServiceSpec } from '../test/integration/ha/fixtures/service.js';
+} from '../test/support/ha-cluster.js';
+import { haServiceSpec } from '../test/support/specs.js';
+import { waitUntil } from '../test/support/wait.js';
 
 const RUNS = 5;
 /** How often the clients probe during a failover: fine enough for a figure in tenths of a second. */
 const PROBE_INTERVAL_MS = 25;
 /** A failover that takes longer than this is a failure, not a figure. */
 const RUN_DEADLINE_MS = 60_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = RUN_DEADLINE_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(PROBE_INTERVAL_MS);
-  }
-}
+const PROBE = { timeoutMs: RUN_DEADLINE_MS, intervalMs: PROBE_INTERVAL_MS };
 
 async function soleLeader(cluster: HaCluster): Promise<ControllerProcess> {
-  return until('exactly one leader', async () => {
+  return waitUntil('exactly one leader', async () => {
     const found = await leaders(cluster.controllers);
     return found.length === 1 ? found[0] : undefined;
-  });
+  }, PROBE);
 }
 
 async function operation(controller: ControllerProcess, body: unknown): Promise<string | undefined> {
@@ -63,20 +53,20 @@ async function failoverOnce(cluster: HaCluster, run: number): Promise<Run> {
   await leader.kill();
   const survivors = cluster.controllers.filter((c) => c !== leader);
   let pingMs: number | undefined;
-  const acceptedMs = await until('an operation accepted by a new leader', async () => {
+  const acceptedMs = await waitUntil('an operation accepted by a new leader', async () => {
     const [pings, accepted] = await Promise.all([
       pingMs === undefined ? leaders(survivors) : Promise.resolve([]),
       Promise.all(survivors.map((c) => operation(c, create))),
     ]);
     if (pingMs === undefined && pings.length > 0) pingMs = performance.now() - started;
     return accepted.some((id) => id !== undefined) ? performance.now() - started : undefined;
-  });
+  }, PROBE);
   // The killed controller rejoins as a follower before the next run.
   leader.start();
-  await until(`${leader.name} to follow the new leader`, async () => {
+  await waitUntil(`${leader.name} to follow the new leader`, async () => {
     const ping = await call(leader.url, 'GET', '/apis/v1/ping');
     return ping.status === 400 && (ping.body.data as { leader?: string } | undefined)?.leader ? true : undefined;
-  });
+  }, PROBE);
   return { acceptedMs, pingMs: pingMs ?? acceptedMs };
 }
 
@@ -92,14 +82,14 @@ async function main(): Promise<void> {
   const cluster = await startHaCluster({ controllers: 3, executors: 1, drove: droveCommand(true) });
   try {
     const leader = await soleLeader(cluster);
-    const serviceId = await until('the service to be created', () => operation(leader, { type: 'CREATE', spec: haServiceSpec('FAILOVER_AGENT'), instancesPerHost: 1 }));
-    await until('the service to be INACTIVE', async () => {
+    const serviceId = await waitUntil('the service to be created', () => operation(leader, { type: 'CREATE', spec: haServiceSpec('FAILOVER_AGENT'), instancesPerHost: 1 }), PROBE);
+    await waitUntil('the service to be INACTIVE', async () => {
       const s = await call<{ state?: string }>(leader.url, 'GET', `/apis/v1/localservices/${serviceId}`);
       return s.body.data?.state === 'INACTIVE' ? true : undefined;
-    });
-    await until('the service to be activated', () => operation(leader, { type: 'ACTIVATE', serviceId }));
+    }, PROBE);
+    await waitUntil('the service to be activated', () => operation(leader, { type: 'ACTIVATE', serviceId }), PROBE);
     const executorId = cluster.executors[0]!.executorId;
-    await until('the instance to run', async () => (executorContainers(executorId).some((c) => c.running) ? true : undefined));
+    await waitUntil('the instance to run', async () => (executorContainers(executorId).some((c) => c.running) ? true : undefined), PROBE);
     const before = executorContainers(executorId);
 
     const runs: Run[] = [];

@@ -9,8 +9,9 @@ import { Agent, request } from 'undici';
 import { startControllerServer } from '../src/controller/server.js';
 import { devControllerConfig, devExecutorConfig, loadDevState, openFilesLimit } from '../src/dev.js';
 import { startExecutor } from '../src/executor/server.js';
-import type { CheckSpec, LocalServiceSpec } from '../src/model/index.js';
+import type { CheckSpec, LocalServiceSpec, LocalServiceSummary } from '../src/model/index.js';
 import { durationMs } from '../src/model/index.js';
+import { waitUntil } from '../test/support/wait.js';
 
 /**
  * Rollout benchmark: on one real executor (local dockerd), ACTIVATE a local service with N instances per host and
@@ -27,6 +28,7 @@ const RUNS = Number(process.argv[2] ?? 3);
 /** How often the bench looks at the controller's summary; small against the figures being measured. */
 const POLL_MS = 10;
 const WAIT_LIMIT_MS = 120_000;
+const ROLLOUT_WAIT = { timeoutMs: WAIT_LIMIT_MS, intervalMs: POLL_MS };
 
 /** Readiness and health as a real node agent would declare them, tight enough that probing is not the bottleneck. */
 const check = (interval: string): CheckSpec => ({
@@ -134,9 +136,16 @@ async function rawRollout(n: number, run: number): Promise<number> {
   }
 }
 
+/** Drove's answer envelope; `data` is whatever the path serves. */
+interface Envelope<T> {
+  status: string;
+  data: T;
+  message?: string;
+}
+
 interface Api {
-  post(path: string, body: unknown): Promise<{ status: number; json: any }>;
-  get(path: string): Promise<any>;
+  post(path: string, body: unknown): Promise<{ status: number; json: unknown }>;
+  get<T>(path: string): Promise<Envelope<T>>;
 }
 
 function api(baseUrl: string): Api {
@@ -148,20 +157,12 @@ function api(baseUrl: string): Api {
       headers: { authorization, 'content-type': 'application/json' },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    return { status: res.statusCode, json: (await res.body.json()) as any };
+    return { status: res.statusCode, json: await res.body.json() };
   };
   return {
     post: (path, body) => call('POST', path, body),
-    get: async (path) => (await call('GET', path)).json,
+    get: async <T>(path: string) => (await call('GET', path)).json as Envelope<T>,
   };
-}
-
-async function waitFor(what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + WAIT_LIMIT_MS;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(POLL_MS);
-  }
 }
 
 async function operation(client: Api, body: Record<string, unknown>): Promise<void> {
@@ -173,21 +174,21 @@ async function operation(client: Api, body: Record<string, unknown>): Promise<vo
 async function droveRollout(client: Api, n: number, run: number): Promise<number> {
   const name = `BENCH_${n}_${run}`;
   const serviceId = `${name}-1`;
-  const summary = async () => (await client.get(`/apis/v1/localservices/${serviceId}`)).data;
+  const summary = async () => (await client.get<LocalServiceSummary | undefined>(`/apis/v1/localservices/${serviceId}`)).data;
   await operation(client, { type: 'CREATE', spec: spec(name), instancesPerHost: n });
-  await waitFor('INACTIVE after create', async () => (await summary())?.state === 'INACTIVE');
+  await waitUntil('INACTIVE after create', async () => (await summary())?.state === 'INACTIVE', ROLLOUT_WAIT);
   const started = performance.now();
   await operation(client, { type: 'ACTIVATE', serviceId });
-  await waitFor(`${n} healthy instances`, async () => (await summary())?.healthyInstances === n);
+  await waitUntil(`${n} healthy instances`, async () => (await summary())?.healthyInstances === n, ROLLOUT_WAIT);
   const elapsed = performance.now() - started;
-  await waitFor('ACTIVE', async () => (await summary())?.state === 'ACTIVE');
+  await waitUntil('ACTIVE', async () => (await summary())?.state === 'ACTIVE', ROLLOUT_WAIT);
   await operation(client, { type: 'DEACTIVATE', serviceId });
-  await waitFor('no instances', async () => {
+  await waitUntil('no instances', async () => {
     const s = await summary();
-    return s?.state === 'INACTIVE' && (await client.get(`/apis/v1/localservices/${serviceId}/instances`)).data.length === 0;
-  });
+    return s?.state === 'INACTIVE' && (await client.get<unknown[]>(`/apis/v1/localservices/${serviceId}/instances`)).data.length === 0;
+  }, ROLLOUT_WAIT);
   await operation(client, { type: 'DESTROY', serviceId });
-  await waitFor('destroyed', async () => (await summary()) === undefined);
+  await waitUntil('destroyed', async () => (await summary()) === undefined, ROLLOUT_WAIT);
   return elapsed;
 }
 
@@ -206,7 +207,7 @@ async function main(): Promise<void> {
   executorConfig.maxOpenFiles = openFilesLimit();
   const executor = await startExecutor(executorConfig, { logger });
   const client = api(`http://127.0.0.1:${state.port}`);
-  await waitFor('the executor to register', async () => (await client.get('/apis/v1/cluster/executors')).data.length === 1);
+  await waitUntil('the executor to register', async () => (await client.get<unknown[]>('/apis/v1/cluster/executors')).data.length === 1, ROLLOUT_WAIT);
 
   process.stdout.write(`rollout benchmark: ${RUNS} run(s) per N, medians; image ${IMAGE}; readiness+health HTTP probes every 100 ms\n`);
   process.stdout.write(' N   drove ACTIVATE->HEALTHY   docker run + probes   ratio\n');

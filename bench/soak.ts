@@ -7,8 +7,8 @@
  * 130 when interrupted (Ctrl-C: everything it started is removed first, and the report so far is printed).
  */
 import { parseArgs } from 'node:util';
-import { newSeed } from '../test/soak/random.js';
-import { formatReport, runSoak } from '../test/soak/soak.js';
+import { newSeed } from '../test/support/soak/random.js';
+import { formatReport, runSoak } from '../test/support/soak/soak.js';
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npm run soak -- --minutes N [--seed S] [--keep-logs]\n`);

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Zero-setup entry point behind `npm start`, `npm test` and `npm run images`.
 //   start [args...]  prepare, then run `drove dev [args...]` (e.g. `npm start -- --port 7000`)
-//   test [args...]   prepare, then `vitest run [args...]` (unit, integration and e2e); exits with vitest's code
+//   test [args...]   prepare, type-check and lint everything (a failure stops it with exit code 1), then
+//                    `vitest run [args...]` (unit, integration, security and e2e); exits with vitest's code
 //   images           build the offline test/example image only
 // Preparation: npm dependencies, TypeScript build, a running dockerd (installed/started when we are root on
-// Debian/Ubuntu), the test image. Plain Node, no dependencies: it runs before `npm install`.
+// Debian/Ubuntu), the test image; for `test` also the docker-registry binary the private-registry tests start.
+// Plain Node, no dependencies: it runs before `npm install`.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -13,9 +15,11 @@ import {
   ensureDependencies,
   ensureDocker,
   ensureImages,
+  ensureRegistry,
   log,
   mainJs,
   root,
+  runChecks,
 } from './prepare.mjs';
 
 const usage = 'usage: node scripts/bootstrap.mjs start|test|images [args...]';
@@ -57,6 +61,8 @@ async function main() {
     case 'test':
       // The e2e tests run the compiled binary, so the build is part of test preparation.
       await prepare({ build: true });
+      ensureRegistry();
+      runChecks();
       log(`running: vitest run ${args.join(' ')}`.trimEnd());
       handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args]);
       return;

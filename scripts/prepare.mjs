@@ -1,5 +1,5 @@
 // Preparation steps shared by scripts/bootstrap.mjs (npm start / npm test) and the test harness
-// (test/helpers): npm dependencies, the TypeScript build, a running Docker daemon, the offline test image.
+// (test/support): npm dependencies, the TypeScript build, a running Docker daemon, the offline test image.
 // Plain Node with no dependencies: it must run before `npm install`.
 import { spawnSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -81,7 +81,8 @@ function npmCommand() {
 
 // ---------------------------------------------------------------- TypeScript build
 
-const buildInputs = ['src', 'bench', 'tsconfig.json', 'package.json'];
+// bench/ imports test/support, so the build reads it too.
+const buildInputs = ['src', 'bench', join('test', 'support'), 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
 
 function newestMtime(path) {
   if (!existsSync(path)) return 0;
@@ -104,15 +105,34 @@ export function buildIsStale() {
 /** `tsc` when sources are newer than dist; keeps the binary executable. */
 export function ensureBuild({ force = false } = {}) {
   if (!force && !buildIsStale()) return;
-  log('building: tsc -p tsconfig.json');
+  log('building: tsc -p tsconfig.build.json');
   const startedAt = Date.now();
-  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
   chmodSync(mainJs, 0o755);
   mkdirSync(dirname(buildStamp), { recursive: true });
   // The stamp records when the sources were read, so an edit made during the build triggers the next one.
   const stampTime = new Date(startedAt);
   writeFileSync(buildStamp, stampTime.toISOString());
   utimesSync(buildStamp, stampTime, stampTime);
+}
+
+// ---------------------------------------------------------------- checks before the tests
+
+/**
+ * What `npm test` runs before vitest: the type-check of everything TypeScript (tsconfig.json: src, bench, test,
+ * the scripts' types; the build compiles only src and bench) and the linter, which allows no warning.
+ */
+export const checks = [
+  { name: 'type-check', tool: 'tsc', script: join('node_modules', 'typescript', 'bin', 'tsc'), args: ['-p', 'tsconfig.json'] },
+  { name: 'lint', tool: 'eslint', script: join('node_modules', 'eslint', 'bin', 'eslint.js'), args: ['--max-warnings', '0', '.'] },
+];
+
+/** Runs every check in order; throws PrepareError naming the first that fails. */
+export function runChecks() {
+  for (const check of checks) {
+    log(`${check.name}: ${check.tool} ${check.args.join(' ')}`);
+    run(process.execPath, [join(root, check.script), ...check.args]);
+  }
 }
 
 // ---------------------------------------------------------------- Docker and debian packages
@@ -193,9 +213,24 @@ function staticBusyboxPresent() {
   return false;
 }
 
-/** Builds drove-ts/httpd:1 (scripts/images.sh; needs a static busybox). Up to date images are left alone. */
+/**
+ * Builds drove-ts/httpd:1 and drove-ts/node-exporter:1 (scripts/images.sh; they need a static busybox and Debian's
+ * prometheus-node-exporter). Up to date images are left alone.
+ */
 export function ensureImages() {
   if (!staticBusyboxPresent()) aptInstall('busybox-static', 'the test image needs a static busybox');
+  if (!existsSync('/usr/bin/prometheus-node-exporter')) {
+    aptInstall('prometheus-node-exporter', 'the node_exporter image needs the prometheus-node-exporter package');
+  }
   log('images: bash scripts/images.sh');
   run('bash', [join(root, 'scripts', 'images.sh')]);
+}
+
+/**
+ * The `docker-registry` binary (Debian's docker-registry package) that the private-registry tests start on
+ * loopback (test/helpers/registry.ts). Installed when we are root on Debian/Ubuntu; otherwise the command to run.
+ */
+export function ensureRegistry() {
+  if (hasCommand('docker-registry')) return;
+  aptInstall('docker-registry', 'the private-registry tests need a Docker registry');
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -9,7 +9,7 @@ import { parseControllerConfig, type ControllerConfig } from './controller/confi
 import { startControllerServer, type RunningController } from './controller/server.js';
 import { parseExecutorConfig, type ExecutorConfig } from './executor/config.js';
 import { startExecutor, type RunningExecutor } from './executor/server.js';
-import { issueMessages } from './model/index.js';
+import { LOG_LEVELS, issueMessages, reachableHost, type LogLevel } from './model/index.js';
 
 /**
  * `drove dev`: an embedded cluster in one process: a controller (state in SQLite under the data directory, always
@@ -55,7 +55,7 @@ export interface DevOptions {
   port?: number;
   executorPort?: number;
   host?: string;
-  logLevel?: ControllerConfig['logLevel'];
+  logLevel?: LogLevel;
   /** Docker Engine socket (default: DOCKER_HOST when it is a unix socket, else /var/run/docker.sock). */
   dockerSocket?: string;
 }
@@ -75,8 +75,13 @@ export class DevError extends Error {}
 
 const secret = () => randomBytes(24).toString('hex');
 
-/** Reads cluster.json, or creates it with fresh secrets; explicit ports/host override and are remembered. */
+/**
+ * Reads cluster.json, or creates it (and the data directory) with fresh secrets; explicit ports/host override
+ * and are remembered.
+ */
 export function loadDevState(dataDir: string, options: Pick<DevOptions, 'port' | 'executorPort' | 'host'>): DevState {
+  // Secrets, the store and logs live here: owner-only when we create it.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, 'cluster.json');
   let previous: DevState | undefined;
   if (existsSync(file)) {
@@ -104,10 +109,12 @@ export function loadDevState(dataDir: string, options: Pick<DevOptions, 'port' |
     throw new DevError(`--port and --executor-port must differ (both are ${state.port})`);
   }
   writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  // `mode` only applies when the file is created: a cluster.json made readable by hand gets owner-only again.
+  chmodSync(file, 0o600);
   return state;
 }
 
-export function devControllerConfig(dataDir: string, state: DevState, logLevel: ControllerConfig['logLevel']): ControllerConfig {
+export function devControllerConfig(dataDir: string, state: DevState, logLevel: LogLevel): ControllerConfig {
   return parseControllerConfig(
     {
       server: { host: state.host, port: state.port, hostname: reachableHost(state.host) },
@@ -129,7 +136,7 @@ export function devControllerConfig(dataDir: string, state: DevState, logLevel: 
 export function devExecutorConfig(
   dataDir: string,
   state: DevState,
-  logLevel: ExecutorConfig['logLevel'],
+  logLevel: LogLevel,
   dockerSocket: string,
 ): ExecutorConfig {
   const host = reachableHost(state.host);
@@ -171,11 +178,6 @@ export function openFilesLimit(limits = '/proc/self/limits'): number {
   return Math.max(1024, Math.min(droveDefault, Number(hard)));
 }
 
-/** The address other parts use to reach a listener bound to `host` (a wildcard is reached on loopback). */
-function reachableHost(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-}
-
 /** A port already taken is the usual first-start problem; say which flag moves it. */
 function explainListenError(error: unknown, host: string, port: number, flag: string): unknown {
   if ((error as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE') {
@@ -192,7 +194,6 @@ export function defaultDockerSocket(env: NodeJS.ProcessEnv = process.env): strin
 
 export async function startDevCluster(options: DevOptions, logger?: Logger): Promise<DevCluster> {
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
   const state = loadDevState(dataDir, options);
   const logLevel = options.logLevel ?? 'info';
   const logFile = join(dataDir, 'drove.log');
@@ -270,8 +271,6 @@ function parsePort(flag: string) {
   };
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-
 export function registerDevCommand(program: Command): void {
   program
     .command('dev')
@@ -291,7 +290,7 @@ export function registerDevCommand(program: Command): void {
         ...(opts.port !== undefined ? { port: opts.port } : {}),
         ...(opts.executorPort !== undefined ? { executorPort: opts.executorPort } : {}),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
-        logLevel: opts.logLevel as ControllerConfig['logLevel'],
+        logLevel: opts.logLevel as LogLevel,
         dockerSocket,
       });
       process.stdout.write(devBanner(cluster, dockerSocket));

@@ -30,7 +30,7 @@ function cellText(value: Cell): string {
 
 /** `%d/%m/%Y, %H:%M:%S` in the local time zone; non-numbers print as they are. */
 export function formatDate(epochMs: unknown): string {
-  if (typeof epochMs !== 'number' || !Number.isFinite(epochMs)) return epochMs === undefined ? '' : String(epochMs);
+  if (typeof epochMs !== 'number' || !Number.isFinite(epochMs)) return epochMs === undefined ? '' : plainText(epochMs);
   const d = new Date(epochMs);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${p(d.getDate())}/${p(d.getMonth() + 1)}/${d.getFullYear()}, ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
@@ -50,8 +50,12 @@ function pyScalar(value: unknown): string {
   if (value === true) return 'True';
   if (value === false) return 'False';
   if (value === null || value === undefined) return 'None';
-  if (typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  return plainText(value);
+}
+
+/** A JSON value as text: strings as they are, anything else as JSON (an object never prints "[object Object]"). */
+function plainText(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
 }
 
 /**
@@ -89,12 +93,12 @@ export function sortRows<T>(rows: T[], key: (row: T) => unknown, reverse: boolea
 
 function compare(a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a ?? '').localeCompare(String(b ?? ''));
+  return plainText(a ?? '').localeCompare(plainText(b ?? ''));
 }
 
 /** Text state markers of the Python CLI's `describe` output. */
 export function stateMarker(state: unknown): string {
-  const s = String(state ?? '');
+  const s = plainText(state ?? '');
   if (['HEALTHY', 'RUNNING', 'ACTIVE'].includes(s)) return '[OK]';
   if (['PENDING', 'STARTING', 'PROVISIONING'].includes(s)) return '[..]';
   if (['STOPPED', 'STOPPING', 'DEPROVISIONING'].includes(s)) return '[--]';

@@ -6,8 +6,9 @@ import { CliConfigError, resolveConnection, type GlobalOptions } from './config.
 export interface CommandContext<O> {
   client: DroveClient;
   options: O;
-  print(text: string): void;
-  printJson(value: unknown): void;
+  // Properties, not methods: handlers destructure them ({ print }) and call them detached.
+  print: (text: string) => void;
+  printJson: (value: unknown) => void;
 }
 
 /** A failure a command detects itself (e.g. a --wait that timed out); printed like server errors, exit 1. */

@@ -1,4 +1,10 @@
-import type { LocalServiceInstanceInfo, LocalServiceSummary, ExecutorSummary } from '../model/index.js';
+import {
+  EXECUTOR_ELIGIBLE_STATES,
+  isSteady,
+  type ExecutorSummary,
+  type LocalServiceInstanceInfo,
+  type LocalServiceSummary,
+} from '../model/index.js';
 import type { DroveClient } from './client.js';
 import { CommandFailure } from './runtime.js';
 
@@ -24,8 +30,6 @@ export interface WaitOptions {
 
 export const DEFAULT_WAIT_OPTIONS: WaitOptions = { pollIntervalMs: 1_000, startGraceMs: 10_000, slackMs: 10_000 };
 
-const STEADY = new Set(['ACTIVE', 'CONFIG_TESTING', 'INACTIVE']);
-
 export async function waitForInstancesGone(
   client: DroveClient,
   serviceId: string,
@@ -45,7 +49,7 @@ export async function waitForInstancesGone(
   const started = Date.now();
   const deadline = started + opts.timeoutMs * batches + options.slackMs;
   const executors = await client.get<ExecutorSummary[]>('/apis/v1/cluster/executors');
-  const eligible = executors.filter((e) => e.state === 'ACTIVE' || e.state === 'UNREADY').length;
+  const eligible = executors.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).length;
   let seenBusy = false;
   let lastLine = '';
   for (;;) {
@@ -60,7 +64,7 @@ export async function waitForInstancesGone(
       opts.print(line);
       lastLine = line;
     }
-    const steady = STEADY.has(state);
+    const steady = isSteady(state);
     if (!steady) seenBusy = true;
     if (state === 'EMERGENCY_DEACTIVATION_REQUESTED') {
       throw new CommandFailure(`Operation on ${serviceId} was cancelled: the service is being deactivated (emergency)`);

@@ -1,14 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { duration, durationMs, issueMessages } from '../model/index.js';
+import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { parseDroveCompatible } from '../model/config-compat.js';
+import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
+import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
+import { CONTROLLER_DROVE_COMPATIBILITY } from './config-drove.js';
 
 /**
  * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
- * Drove's AppConfig (§8.2) so an operator's existing `options:` block works as it is.
+ * Drove's AppConfig (§8.2) so an operator's existing `options:` block works as it is. Every object is a
+ * `strict.object`: an unknown key is a start-up error naming it.
  */
 
-export const ControllerOptionsSchema = z.object({
+export const ControllerOptionsSchema = strict.object({
   /** Default op timeout for operations that carry no op spec (Drove: 300 s). */
   clusterOpTimeout: duration().default('300 seconds'),
   /** Default parallelism for such operations; values below 1 become 1 (Drove default 1). */
@@ -35,78 +39,131 @@ export const ControllerOptionsSchema = z.object({
   reconcileInterval: duration().default('5 seconds'),
   /** Maintenance grace after any maintenance change: 2 x the 20 s executor refresh (Drove: 40 s). */
   maintenanceGracePeriod: duration().default('40 seconds'),
-  allowedMountDirs: z.array(z.string()).default([]),
+  /** Host directories volumes may mount (and below them); empty = any directory, as in Drove. */
+  allowedMountDirs: hostDirList().default([]),
+  /**
+   * Host directories EXECUTOR_LOCAL_FILE configs may read from (and below them). Empty = none: the executor runs
+   * as root and would copy any host file (/etc/shadow, keys) into a container for anyone allowed to create a
+   * service, so this drove-ts option is off until the operator names the directories (docs/security.md).
+   */
+  allowedLocalFileDirs: hostDirList().default([]),
   disableCmdlArgs: z.boolean().default(false),
   enableRawDeviceAccess: z.boolean().default(false),
+  /**
+   * Host namespaces and privileges (spec `hostAccess`, docs/host-access.md), each off until the operator turns
+   * it on: a container on the host network can reach every local-only service of the host and bind its ports; in
+   * the host PID namespace it sees (and with enough capabilities signals) every process; a privileged container
+   * is root on the host. Whoever may create a service gets what these allow, on every executor.
+   */
+  enableHostNetwork: z.boolean().default(false),
+  enableHostPid: z.boolean().default(false),
+  enablePrivilegedContainers: z.boolean().default(false),
+  /** Capabilities `hostAccess.addCapabilities` may name (CAP_ prefix optional; ALL = any). Empty = none. */
+  allowedCapabilities: z.array(capabilityName()).default([]),
   disableReadAuth: z.boolean().default(false),
   auditedHttpMethods: z.array(z.string()).default(['POST', 'PUT']),
+  /**
+   * CONTROLLER_HTTP_FETCH may reach loopback, link-local (cloud metadata included) and unspecified addresses.
+   * Off: anyone who may create a service could otherwise read the controller host's own services and the
+   * metadata service's credentials through a config file. For a config server on the controller's host only.
+   */
+  allowConfigFetchFromLocalAddresses: z.boolean().default(false),
 });
 export type ControllerOptions = z.infer<typeof ControllerOptionsSchema>;
 
 export const ROLES = ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE', 'EXTERNAL_READ_ONLY', 'EXTERNAL_MAINTENANCE'] as const;
 export type UserRole = (typeof ROLES)[number];
 
-export const UserAuthSchema = z.object({
+export const UserAuthSchema = strict.object({
   enabled: z.boolean().default(true),
   encoding: z.enum(['PLAIN', 'CRYPT']).default('PLAIN'),
   cachingPolicy: z.string().optional(),
   users: z
-    .array(z.object({ username: z.string().min(1), password: z.string().min(1), role: z.enum(ROLES) }))
+    .array(strict.object({ username: z.string().min(1), password: z.string().min(1), role: z.enum(ROLES) }))
     .default([]),
 });
 export type UserAuthConfig = z.infer<typeof UserAuthSchema>;
 
-export const ClusterAuthSchema = z.object({
+export const ClusterAuthSchema = strict.object({
   secrets: z
-    .array(z.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
+    .array(strict.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
     .default([]),
 });
 export type ClusterAuthConfig = z.infer<typeof ClusterAuthSchema>;
 
-export const SqliteStoreSchema = z.object({ type: z.literal('sqlite'), path: z.string().min(1) });
-export const EtcdStoreSchema = z.object({
+export const SqliteStoreSchema = strict.object({ type: z.literal('sqlite'), path: z.string().min(1) });
+export const EtcdStoreSchema = strict.object({
   type: z.literal('etcd'),
   endpoints: z.array(z.string().min(1)).min(1),
   namespace: z.string().default('/drove/'),
   username: z.string().optional(),
   password: z.string().optional(),
-  tls: z
+  tls: strict
     .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
     .optional(),
   /** Leader lease TTL in seconds: failover takes about this long after a leader dies. */
   leaseTtlSeconds: z.number().int().min(1).max(60).default(3),
 });
 
-export const ControllerConfigSchema = z.object({
-  server: z
+export const ControllerConfigSchema = strict.object({
+  server: strict
     .object({
       host: z.string().default('0.0.0.0'),
       port: z.number().int().min(0).max(65535).default(10000),
       /** Name other nodes use to reach this controller (defaults to the OS hostname). */
       hostname: z.string().optional(),
+      /** Certificate and key: the API serves HTTPS only (docs/security.md, "TLS"). */
+      tls: ServerTlsSchema.optional(),
     })
     .default({ host: '0.0.0.0', port: 10000 }),
   store: z.discriminatedUnion('type', [SqliteStoreSchema, EtcdStoreSchema]).default({ type: 'sqlite', path: 'drove.db' }),
   clusterAuth: ClusterAuthSchema.default({ secrets: [] }),
-  instanceAuth: z.object({ secret: z.string().min(1).default('DEFAULT_SECRET') }).default({ secret: 'DEFAULT_SECRET' }),
-  /** Absent: authentication disabled, every caller is root (Drove's behaviour). */
+  /** How messages and log reads to executors verify their HTTPS; verified unless `insecure: true`. */
+  clusterTls: ClusterTlsSchema.optional(),
+  /**
+   * HMAC secret of instance tokens. No default (docs/security.md): absent, a SQLite controller generates one on
+   * first start and keeps it beside its store (instance-secret.ts); an etcd store requires it (every controller
+   * must share it).
+   */
+  instanceAuth: strict.object({
+    secret: z.string().min(1).optional(),
+    /**
+     * Instance tokens expire this long after issue (`exp`). A token is only renewed when its instance is started
+     * again, and node agents run for months, so the default is long: 365 days bounds how long a copied token
+     * of a still-running instance stays usable; tokens of instances that are no longer running are refused at
+     * once whatever their age (auth.ts).
+     */
+    tokenLifetime: duration().default('365 days'),
+  }).default({ tokenLifetime: '365 days' }),
+  /**
+   * Absent: authentication disabled, every caller is root (Drove's behaviour), allowed only on a loopback
+   * server.host; elsewhere only `enabled: false` written out turns it off (safe-defaults.ts).
+   */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
-  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+}).superRefine((config, context) => {
+  if (config.store.type === 'etcd' && !config.instanceAuth.secret) {
+    context.addIssue({
+      code: 'custom',
+      path: ['instanceAuth', 'secret'],
+      message: 'is required with an etcd store: every controller signs and verifies instance tokens with it, so all must be given the same value',
+    });
+  }
 });
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 
 export class ConfigError extends Error {}
 
+/** Reads a parsed config; Drove's key names are accepted where drove-ts has the setting (config-drove.ts). */
 export function parseControllerConfig(raw: unknown, source = 'controller config'): ControllerConfig {
-  const result = ControllerConfigSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    throw new ConfigError(`Invalid ${source}:\n${issueMessages(result.error).map((m) => `  - ${m}`).join('\n')}`);
-  }
+  const result = parseDroveCompatible(ControllerConfigSchema, raw, CONTROLLER_DROVE_COMPATIBILITY, source);
+  if (!result.ok) throw new ConfigError(result.message);
   return result.data;
 }
 
-export function loadControllerConfig(path: string): ControllerConfig {
+/** Reads a config file: YAML with `${VAR}` references filled from `env`, then the schema (model/config-file.ts). */
+export function loadControllerConfig(path: string, env: Readonly<Record<string, string | undefined>> = process.env): ControllerConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -115,8 +172,9 @@ export function loadControllerConfig(path: string): ControllerConfig {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseConfigYaml(text, env);
   } catch (e) {
+    if (e instanceof ConfigSubstitutionError) throw new ConfigError(`Invalid controller config ${path}: ${e.message}`);
     throw new ConfigError(`Controller config ${path} is not valid YAML: ${(e as Error).message}`);
   }
   return parseControllerConfig(raw, `controller config ${path}`);

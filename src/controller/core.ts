@@ -1,24 +1,25 @@
-import type {
-  BlacklistOperationResponse,
-  ClusterStateData,
-  ClusterSummary,
-  ControllerMessage,
-  DroveEventsList,
-  DroveEventsSummary,
-  DroveEvent,
-  ExecutorAddress,
-  ExecutorNodeData,
-  ExecutorSummary,
-  KnownInstancesData,
-  LocalServiceInstanceInfo,
-  LocalServiceInstanceResources,
-  LocalServiceInstanceState,
-  LocalServiceOperation,
-  LocalServiceSpec,
-  LocalServiceSummary,
-  MessageResponse,
-  ActivationState,
-  LocalServiceState,
+import {
+  NOT_LEADER_MESSAGE,
+  type BlacklistOperationResponse,
+  type ClusterStateData,
+  type ClusterSummary,
+  type ControllerMessage,
+  type DroveEventsList,
+  type DroveEventsSummary,
+  type DroveEvent,
+  type ExecutorAddress,
+  type ExecutorNodeData,
+  type ExecutorSummary,
+  type KnownInstancesData,
+  type LocalServiceInstanceInfo,
+  type LocalServiceInstanceResources,
+  type LocalServiceInstanceState,
+  type LocalServiceOperation,
+  type LocalServiceSpec,
+  type LocalServiceSummary,
+  type MessageResponse,
+  type ActivationState,
+  type LocalServiceState,
 } from '../model/index.js';
 
 /**
@@ -73,6 +74,17 @@ export interface ControllerCore {
   handleControllerMessage(message: ControllerMessage): Promise<MessageResponse>;
   /** Where an instance's executor listens, for the log-file proxy (§6.5). */
   instanceExecutorAddress(serviceId: string, instanceId: string): ExecutorAddress | undefined;
+}
+
+/**
+ * A call that only the leader may answer reached a controller that does not lead (any more); the API answers it
+ * as its leader guard does.
+ */
+export class NotLeaderError extends Error {
+  constructor() {
+    super(NOT_LEADER_MESSAGE);
+    this.name = 'NotLeaderError';
+  }
 }
 
 export type OperationResult = { ok: true; serviceId: string } | { ok: false; errors: string[] };

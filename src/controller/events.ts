@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type {
-  Clock,
-  DroveEvent,
-  DroveEventsList,
-  DroveEventsSummary,
-  DroveEventType,
-  ExecutorNodeData,
+import {
+  Periodic,
+  type Clock,
+  type DroveEvent,
+  type DroveEventsList,
+  type DroveEventsSummary,
+  type DroveEventType,
+  type ExecutorNodeData,
+  type RunState,
+  type Runnable,
 } from '../model/index.js';
 
 /**
@@ -25,23 +28,34 @@ export type EventListener = (event: DroveEvent) => void;
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
-export class EventLog {
+export class EventLog implements Runnable {
   /** Oldest first; times strictly increasing, so reads can binary-search. */
   private events: DroveEvent[] = [];
   private lastTime = 0;
   private readonly listeners = new Set<EventListener>();
-  private cancelSweep: (() => void) | undefined;
+  private readonly sweeper: Periodic;
   private closed = false;
-  private readonly sweepIntervalMs: number;
 
   constructor(
     private readonly clock: Clock,
     private readonly options: EventLogOptions,
   ) {
     if (!(options.maxEventsStorageMs > 0)) throw new Error('maxEventsStorageMs must be a positive number of ms');
-    this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
-    if (!(this.sweepIntervalMs > 0)) throw new Error('sweepIntervalMs must be a positive number of ms');
-    this.scheduleSweep();
+    this.sweeper = new Periodic({
+      name: 'event log sweep',
+      clock,
+      intervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
+      run: () => this.sweep(),
+    });
+  }
+
+  get runState(): RunState {
+    return this.sweeper.runState;
+  }
+
+  /** Starts sweeping old events; the log takes and serves events before that too. */
+  start(): void {
+    this.sweeper.start();
   }
 
   emit(type: DroveEventType, metadata: Record<string, string | number>): DroveEvent {
@@ -105,7 +119,7 @@ export class EventLog {
     return this.events.length;
   }
 
-  /** Drops every event older than the retention; runs on the sweep timer, exposed for tests and shutdown. */
+  /** Drops every event older than the retention; runs on the sweep timer, exposed for tests. */
   sweep(): number {
     const cutoff = this.clock.now() - this.options.maxEventsStorageMs;
     let drop = 0;
@@ -122,20 +136,12 @@ export class EventLog {
     this.events = [];
   }
 
-  close(): void {
+  /** Shutdown: the sweep ends, subscribers are let go, and nothing is kept any more. */
+  async stop(): Promise<void> {
     this.closed = true;
-    this.cancelSweep?.();
-    this.cancelSweep = undefined;
     this.listeners.clear();
     this.events = [];
-  }
-
-  private scheduleSweep(): void {
-    if (this.closed) return;
-    this.cancelSweep = this.clock.setTimer(() => {
-      this.sweep();
-      this.scheduleSweep();
-    }, this.sweepIntervalMs);
+    await this.sweeper.stop();
   }
 
   // ---- executor, maintenance and leadership events (cli-response-shapes C.2.9) ----

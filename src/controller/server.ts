@@ -4,6 +4,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Etcd3 } from 'etcd3';
 import { pino, type Logger } from 'pino';
 import type { ControllerConfig } from './config.js';
+import { reachableHost } from '../model/index.js';
+import { loadServerTls } from '../model/tls.js';
+import { applySafeDefaults } from './safe-defaults.js';
 import type { ControllerCore } from './core.js';
 import { buildControllerApp, type ControllerAppOptions } from './api/app.js';
 import { failedError } from './api/errors.js';
@@ -20,7 +23,7 @@ export { buildControllerApp, type ControllerAppOptions };
 export interface RunningController {
   url: string;
   port: number;
-  core: Controller;
+  controller: Controller;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -36,16 +39,20 @@ export interface StartControllerOptions {
  * election), the core, and the HTTP API listening on `config.server`. Embeddable (used by `drove dev`): it
  * never exits the process; `close()` stops everything it started, in reverse order.
  */
-export async function startControllerServer(config: ControllerConfig, opts: StartControllerOptions = {}): Promise<RunningController> {
-  const logger = opts.logger ?? pino({ level: config.logLevel, name: 'drove-controller' });
+export async function startControllerServer(given: ControllerConfig, opts: StartControllerOptions = {}): Promise<RunningController> {
+  const logger = opts.logger ?? pino({ level: given.logLevel, name: 'drove-controller' });
+  // Refuses an unauthenticated non-loopback listener; fills in the generated instance token secret.
+  const config = applySafeDefaults(given, logger);
   const hostname = config.server.hostname ?? osHostname();
   // The API listens before the core exists so that port 0 (tests) resolves to the real port the leader
   // address must carry; in that short window the node is not (yet) the leader and answers as a non-leader.
   let core: Controller | undefined;
+  const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
   const app = buildControllerApp({
     core: deferredCore(() => core),
     config,
     logger: logger as unknown as FastifyBaseLogger,
+    ...(https ? { https } : {}),
   });
   try {
     await app.listen({ host: config.server.host, port: config.server.port });
@@ -80,9 +87,9 @@ export async function startControllerServer(config: ControllerConfig, opts: Star
     await controller.start();
     cleanups.push(() => controller.stop());
     core = controller;
-    const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-    logger.info({ port, store: config.store.type }, 'controller listening');
-    return { url: `http://${host}:${port}`, port, core: controller, app, close };
+    const scheme = https ? 'https' : 'http';
+    logger.info({ port, scheme, store: config.store.type }, 'controller listening');
+    return { url: `${scheme}://${reachableHost(config.server.host)}:${port}`, port, controller, app, close };
   } catch (error) {
     await close();
     throw error;
@@ -136,7 +143,7 @@ function deferredCore(get: () => ControllerCore | undefined): ControllerCore {
         };
       }
       const value = (core as unknown as Record<PropertyKey, unknown>)[property];
-      return typeof value === 'function' ? value.bind(core) : value;
+      return typeof value === 'function' ? (value.bind(core) as unknown) : value;
     },
   });
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { RetryDelay } from '../model/backoff.js';
 import type { Clock } from '../model/clock.js';
 import type {
   ExecutorNodeData,
@@ -10,20 +11,23 @@ import type {
 } from '../model/executor.js';
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
 import type { ExecutorState } from '../model/states.js';
-import { EXECUTOR_STATES } from '../model/states.js';
+import { EXECUTOR_ELIGIBLE_STATES, EXECUTOR_STATES, isTerminal } from '../model/states.js';
 import { errorText } from './checks.js';
 import type { ControllerClient } from './controller-client.js';
-import type { InstanceEngine } from './instances/engine.js';
-import { isTerminal } from './instances/transitions.js';
-import { parseExecutorMessage, respond } from './messages.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
+import { parseExecutorMessage, respond } from './message-parser.js';
 import { Reporter } from './reporter.js';
 import type { ResourceManager } from './resources.js';
 
 export interface AgentOptions {
   hostname: string;
   port: number;
+  /** HTTPS when the executor's listener serves TLS (config `server.tls`): the leader then messages it over HTTPS. */
+  transportType: ExecutorNodeData['transportType'];
   executorId: string;
   tags: readonly string[];
+  /** Shown in the node data (config resources.metadata, read at start: metadata.ts). */
+  metadata: Readonly<Record<string, string>>;
   dataDir: string;
   heartbeatMs: number;
   leaderRetryInitialMs: number;
@@ -53,7 +57,7 @@ export class ExecutorAgent {
   private readonly reporter: Reporter;
   private cancelHeartbeat: (() => void) | undefined;
   private cancelGating: (() => void) | undefined;
-  private heartbeatDelay: number;
+  private readonly heartbeatRetry: RetryDelay;
   private heartbeatInFlight: Promise<void> | undefined;
   private heartbeatAgain = false;
   private stopped = false;
@@ -64,7 +68,7 @@ export class ExecutorAgent {
     private readonly deps: AgentDeps,
   ) {
     this.executorState = this.loadPersistedState();
-    this.heartbeatDelay = options.leaderRetryInitialMs;
+    this.heartbeatRetry = new RetryDelay(options.leaderRetryInitialMs, options.leaderRetryMaxMs);
     this.reporter = new Reporter(deps.client, () => deps.resources.snapshot(), deps.clock, deps.logger, {
       batchWindowMs: options.reportBatchWindowMs,
       retryInitialMs: options.leaderRetryInitialMs,
@@ -89,14 +93,14 @@ export class ExecutorAgent {
       type: 'EXECUTOR',
       hostname: this.options.hostname,
       port: this.options.port,
-      transportType: 'HTTP',
+      transportType: this.options.transportType,
       updated: this.deps.clock.now(),
       state: this.deps.resources.snapshot(),
       instances: [],
       tasks: [],
       serviceInstances: this.deps.engine.infos(),
       tags,
-      metadata: {},
+      metadata: { ...this.options.metadata },
       executorState: this.executorState,
     };
   }
@@ -127,7 +131,7 @@ export class ExecutorAgent {
     }
     switch (message.type) {
       case 'START_LOCAL_SERVICE_INSTANCE': {
-        if (this.executorState !== 'ACTIVE' && this.executorState !== 'UNREADY') {
+        if (!EXECUTOR_ELIGIBLE_STATES.has(this.executorState)) {
           return respond(message.header, 'FAILED', `Executor is ${this.executorState}; it does not start instances`);
         }
         const result = this.deps.engine.start(message.spec);
@@ -229,13 +233,13 @@ export class ExecutorAgent {
       nodeData: this.nodeData(),
     });
     if (result.status === 'ACCEPTED') {
-      this.heartbeatDelay = this.options.leaderRetryInitialMs;
+      this.heartbeatRetry.reset();
       this.scheduleHeartbeat(this.options.heartbeatMs);
       return;
     }
-    this.deps.logger.warn({ status: result.status, reason: result.message, retryInMs: this.heartbeatDelay }, 'node data not delivered');
-    this.scheduleHeartbeat(this.heartbeatDelay);
-    this.heartbeatDelay = Math.min(this.heartbeatDelay * 2, this.options.leaderRetryMaxMs);
+    const retryInMs = this.heartbeatRetry.next();
+    this.deps.logger.warn({ status: result.status, reason: result.message, retryInMs }, 'node data not delivered');
+    this.scheduleHeartbeat(retryInMs);
   }
 
   // ---- persisted executor state ----

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import type { Clock } from '../model/clock.js';
-import { sleep } from '../model/clock.js';
+import { sleep, systemClock } from '../model/clock.js';
 import { durationMs } from '../model/duration.js';
 import type { InstancePort } from '../model/instance.js';
 import type { CheckModeSpec, CmdCheckMode, HttpCheckMode } from '../model/spec.js';
@@ -25,19 +25,26 @@ export interface Checker {
 
 /** Drove puts at most the first 8 KiB of a failed probe's response body in the message. */
 export const MAX_BODY_EXCERPT = 8 * 1024;
+/**
+ * Output of a CMD probe or hook kept for its message: the same 8 KiB as an HTTP probe's body. The output serves
+ * only as the failure message, which travels in every instance report and event, so more would only cost; the
+ * rest is read and dropped (a command printing gigabytes must not grow the executor's memory).
+ */
+export const MAX_OUTPUT_EXCERPT = MAX_BODY_EXCERPT;
 const DEFAULT_CONNECTION_TIMEOUT_MS = 1_000;
 
 export class ProbeChecker implements Checker {
   constructor(
     private readonly runtime: ContainerRuntime,
     private readonly host = 'localhost',
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async check(mode: CheckModeSpec, target: CheckTarget, timeoutMs: number, signal?: AbortSignal): Promise<CheckResult> {
     try {
       return mode.type === 'HTTP'
         ? await httpProbe(mode, target, timeoutMs, this.host, signal)
-        : await cmdProbe(this.runtime, mode, target, signal);
+        : await cmdProbe(this.runtime, mode, target, { timeoutMs, clock: this.clock, ...(signal ? { signal } : {}) });
     } catch (error) {
       return { healthy: false, message: errorText(error) };
     }
@@ -101,17 +108,41 @@ export function commandLine(mode: CmdCheckMode, forceShell = false): string[] {
   return mode.shellDisabled && !forceShell ? mode.command.split(' ').filter((p) => p !== '') : ['sh', '-c', mode.command];
 }
 
+/** Why a CMD probe was cut short at its timeout (the abort reason the runtime rethrows). */
+class CommandTimeout extends Error {}
+
+/**
+ * Runs the command in the container, killed at `timeoutMs` (Drove has no timeout for CMD checks, so a hung
+ * command froze monitoring with the instance still HEALTHY): a command that overruns is a failed probe, and the
+ * next probe runs on schedule.
+ */
 export async function cmdProbe(
   runtime: ContainerRuntime,
   mode: CmdCheckMode,
   target: CheckTarget,
-  signal?: AbortSignal,
-  forceShell = false,
+  options: { timeoutMs: number; clock: Clock; signal?: AbortSignal; forceShell?: boolean },
 ): Promise<CheckResult> {
   if (!target.containerId) return { healthy: false, message: 'No container to run the command in' };
-  const result = await runtime.exec(target.containerId, commandLine(mode, forceShell), signal ? { signal } : {});
-  if (result.exitCode === 0) return { healthy: true, message: '' };
-  return { healthy: false, message: `Command exited with exit code: ${result.exitCode}. Output: ${result.output}` };
+  const timeout = new AbortController();
+  const cancelTimer = options.clock.setTimer(
+    () => timeout.abort(new CommandTimeout(`Command timed out after ${options.timeoutMs} ms and was killed`)),
+    options.timeoutMs,
+  );
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+  try {
+    const result = await runtime.exec(target.containerId, commandLine(mode, options.forceShell), {
+      signal,
+      maxOutputBytes: MAX_OUTPUT_EXCERPT,
+    });
+    if (result.exitCode === 0) return { healthy: true, message: '' };
+    const output = result.truncated ? `${result.output} [output cut at ${MAX_OUTPUT_EXCERPT} bytes]` : result.output;
+    return { healthy: false, message: `Command exited with exit code: ${result.exitCode}. Output: ${output}` };
+  } catch (error) {
+    if (timeout.signal.aborted) return { healthy: false, message: errorText(error) };
+    throw error;
+  } finally {
+    cancelTimer();
+  }
 }
 
 export function errorText(error: unknown): string {
@@ -129,6 +160,11 @@ export interface HookOptions {
   httpMaxAttempts: number;
   httpMaxTotalMs: number;
   httpTimeoutMs: number;
+  /**
+   * A CMD hook is killed after this long (Drove waits for it without end, so a hung hook kept the instance from
+   * ever stopping). 30 s: the most an HTTP hook may take in all, so either kind of hook drains for as long.
+   */
+  cmdTimeoutMs: number;
 }
 
 export const DEFAULT_HOOK_OPTIONS: HookOptions = {
@@ -136,6 +172,7 @@ export const DEFAULT_HOOK_OPTIONS: HookOptions = {
   httpMaxAttempts: 5,
   httpMaxTotalMs: 30_000,
   httpTimeoutMs: 1_000,
+  cmdTimeoutMs: 30_000,
 };
 
 export interface HookOutcome {
@@ -159,7 +196,7 @@ export async function runPreShutdownHooks(
   const outcomes: HookOutcome[] = [];
   for (const hook of hooks) {
     if (hook.type === 'CMD') {
-      const result = await checker.check({ ...hook, shellDisabled: false }, target, options.httpTimeoutMs);
+      const result = await checker.check({ ...hook, shellDisabled: false }, target, options.cmdTimeoutMs);
       outcomes.push({ hook, ok: result.healthy, attempts: 1, message: result.message });
       continue;
     }

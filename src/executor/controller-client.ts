@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import type { Clock } from '../model/clock.js';
 import type { ControllerMessage, MessageHeader, MessageResponseStatus } from '../model/executor.js';
 import { CLUSTER_AUTH_HEADER, NODE_ID_HEADER } from '../model/executor.js';
+import { certificateRefusal, type PeerTlsOptions } from '../model/tls.js';
 import { errorText } from './checks.js';
 
 /**
@@ -19,7 +20,19 @@ export interface ControllerClientOptions {
   logger: Logger;
   /** Per-request timeout: a healthy leader answers in milliseconds; a hung one must not stall reports. */
   requestTimeoutMs?: number;
+  /**
+   * Verification of https:// endpoints (config `clusterTls`). Verified by default: this executor's secret goes
+   * only to a controller whose certificate the configured CA signed for the endpoint's host.
+   */
+  tls?: PeerTlsOptions;
 }
+
+/**
+ * UNREACHABLE: no leader took the message (network error, or a non-200 such as a former leader's 400).
+ * TOO_LARGE: the leader refused the body as larger than its limit (HTTP 413); only a smaller message can pass.
+ * Otherwise the leader's own answer, of which only ACCEPTED means delivered.
+ */
+export type SendStatus = MessageResponseStatus | 'UNREACHABLE' | 'TOO_LARGE';
 
 export class ControllerClient {
   private leader: string | undefined;
@@ -29,7 +42,7 @@ export class ControllerClient {
   constructor(private readonly options: ControllerClientOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
     this.dispatcher = new Agent({
-      connect: { timeout: this.timeoutMs },
+      connect: { timeout: this.timeoutMs, ...(options.tls ?? { rejectUnauthorized: true }) },
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
     });
@@ -74,7 +87,11 @@ export class ControllerClient {
       const res = await request(`${base}/apis/v1/ping`, { method: 'GET', headers: this.headers(), dispatcher: this.dispatcher });
       const body = (await res.body.json().catch(() => undefined)) as { status?: string } | undefined;
       return res.statusCode === 200 && body?.status === 'SUCCESS';
-    } catch {
+    } catch (error) {
+      // An unreachable controller is routine (it is down, or another one leads); a refused certificate is a
+      // misconfiguration or an impostor, and the operator must hear about it on every look.
+      const refusal = certificateRefusal(error);
+      if (refusal) this.options.logger.warn({ endpoint: base, reason: refusal }, 'controller endpoint refused');
       return false;
     }
   }
@@ -87,11 +104,8 @@ export class ControllerClient {
     return { id: randomUUID(), senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: this.options.clock.now() };
   }
 
-  /**
-   * Sends a message to the leader. UNREACHABLE: no leader took it (network error, or a non-200 such as a
-   * former leader's 400); otherwise the leader's own answer, of which only ACCEPTED means delivered.
-   */
-  async send(message: ControllerMessage): Promise<{ status: MessageResponseStatus | 'UNREACHABLE'; message?: string }> {
+  /** Sends a message to the leader (statuses: SendStatus). */
+  async send(message: ControllerMessage): Promise<{ status: SendStatus; message?: string }> {
     const leader = await this.leaderUrl();
     if (!leader) return { status: 'UNREACHABLE' };
     try {
@@ -102,6 +116,8 @@ export class ControllerClient {
         dispatcher: this.dispatcher,
       });
       const body = (await res.body.json().catch(() => undefined)) as { status?: MessageResponseStatus; message?: string } | undefined;
+      // The leader answered, so it stays the leader; the same body would be refused again.
+      if (res.statusCode === 413) return { status: 'TOO_LARGE', message: `HTTP 413${body?.message ? `: ${body.message}` : ''}` };
       if (res.statusCode !== 200) {
         // The leader filter answers 400 on a node that lost leadership: no leader was reached; look again.
         this.leader = undefined;
@@ -133,7 +149,12 @@ export class ControllerClient {
     }
   }
 
+  /**
+   * Aborts what is still in flight instead of waiting for it: the reporter has drained its backlog before this is
+   * called, and what remains can only be a ping to a controller that never answers (paused, cut off), which would
+   * otherwise hold the executor's shutdown for the whole request timeout.
+   */
   async close(): Promise<void> {
-    await this.dispatcher.close().catch(() => undefined);
+    await this.dispatcher.destroy().catch(() => undefined);
   }
 }

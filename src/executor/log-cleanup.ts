@@ -1,6 +1,6 @@
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Clock } from '../model/index.js';
+import { Periodic, type Clock } from '../model/index.js';
 
 /**
  * Instance log folders outlive their containers (so logs can be read after a crash), but not forever: a
@@ -45,26 +45,17 @@ export async function sweepInstanceLogs(
   return removed;
 }
 
-/** Sweeps every `intervalMs` on the clock until the returned function is called. */
-export function startInstanceLogCleanup(options: InstanceLogCleanupOptions): () => void {
+/** Sweeps every `intervalMs` on the clock between start() and stop(). */
+export function instanceLogCleanup(options: InstanceLogCleanupOptions): Periodic {
   if (!(options.retentionMs > 0)) throw new Error('instance log retention must be a positive duration');
   if (!(options.intervalMs > 0)) throw new Error('instance log cleanup interval must be a positive duration');
-  let stopped = false;
-  let cancel: (() => void) | undefined;
-  const schedule = () => {
-    cancel = options.clock.setTimer(() => {
-      void sweepInstanceLogs(options, options.clock.now())
-        .catch((error: unknown) => options.onError?.(error))
-        .finally(() => {
-          if (!stopped) schedule();
-        });
-    }, options.intervalMs);
-  };
-  schedule();
-  return () => {
-    stopped = true;
-    cancel?.();
-  };
+  return new Periodic({
+    name: 'instance log cleanup',
+    clock: options.clock,
+    intervalMs: options.intervalMs,
+    run: () => sweepInstanceLogs(options, options.clock.now()),
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
 }
 
 async function subdirectories(dir: string): Promise<string[]> {

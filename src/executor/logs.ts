@@ -1,11 +1,14 @@
-import { closeSync, createReadStream, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ConcurrencyGate } from '../model/concurrency-gate.js';
+import { isInstanceId, isLogFileName } from '../model/ids.js';
 import type { LoggingSpec } from '../model/spec.js';
-import { DEFAULT_LOGGING } from '../model/spec.js';
+import { DEFAULT_LOGGING, isServiceId } from '../model/spec.js';
+import { DEFAULT_EXECUTOR_HTTP_LIMITS } from './http-limits.js';
 
 /**
  * Per-instance output logs: `<logDir>/<serviceId>/<instanceId>/output.log`, fed from the container's
@@ -39,8 +42,9 @@ export function rotationOf(spec: LoggingSpec | undefined): LogRotation {
   return { maxBytes: Math.max(1, sizeBytes(logging.maxSize)), maxFiles: logging.maxFiles, compress: logging.compress ?? false };
 }
 
+/** Throws for ids that are not a service id / `SI-<uuid>` (messages are checked on arrival; this is the floor). */
 export function instanceLogDir(logDir: string, serviceId: string, instanceId: string): string {
-  return join(logDir, serviceId, instanceId);
+  return logPath(logDir, serviceId, instanceId);
 }
 
 /**
@@ -54,6 +58,8 @@ export class InstanceLogWriter {
   private closed = false;
   /** Compressions run one after another: a log burst rotating often must not start many at once. */
   private compressing: Promise<void> = Promise.resolve();
+  /** Rotated files waiting for (or under) compression. */
+  private readonly queued = new Set<string>();
 
   constructor(
     readonly dir: string,
@@ -99,8 +105,13 @@ export class InstanceLogWriter {
     for (const kept of all.slice(excess)) {
       if (kept.names.some((n) => n.endsWith('.gz'))) continue;
       const name = kept.names[0]!;
+      // Queued by an earlier rotation and not done yet: once is enough.
+      if (this.queued.has(name)) continue;
+      this.queued.add(name);
       this.compressing = this.compressing.then(() =>
-        gzipRotated(this.dir, name).catch((error: unknown) => this.onCompressError(join(this.dir, name), error)),
+        gzipRotated(this.dir, name)
+          .catch((error: unknown) => this.onCompressError(join(this.dir, name), error))
+          .finally(() => this.queued.delete(name)),
       );
     }
   }
@@ -131,17 +142,30 @@ const PARTIAL_PATTERN = /^\.output\.log-\d+\.gz\.partial$/;
 
 /**
  * output.log-<n> -> output.log-<n>.gz via a hidden partial file (never listed, never half a .gz under the real
- * name). A file pruned while it was being compressed is not brought back.
+ * name). A file pruned before or while it is compressed is not brought back.
+ *
+ * Both files are opened before the copy starts: a write stream opens its file asynchronously, and one destroyed
+ * by a failing pipeline (its source pruned meanwhile) still creates the file after the cleanup below has run,
+ * leaving a stray partial behind.
  */
 async function gzipRotated(dir: string, name: string): Promise<void> {
   const source = join(dir, name);
   const partial = join(dir, `.${name}.gz.partial`);
+  let input;
   try {
-    await pipeline(createReadStream(source), createGzip(), createWriteStream(partial));
+    input = await open(source, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const output = await open(partial, 'w');
+    await pipeline(input.createReadStream(), createGzip(), output.createWriteStream());
     if (!existsSync(source)) return;
     renameSync(partial, `${source}.gz`);
     rmSync(source, { force: true });
   } finally {
+    await input.close().catch(() => undefined);
     rmSync(partial, { force: true });
   }
 }
@@ -158,8 +182,6 @@ function rotatedFiles(dir: string): Array<{ index: number; names: string[] }> {
   return [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([index, names]) => ({ index, names }));
 }
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9\-_]*$/;
-const FILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Default and cap of one read: the UI tailer asks 32 KiB at a time; a cap keeps one call from eating memory. */
 export const DEFAULT_READ_LENGTH = 32_768;
 export const MAX_READ_LENGTH = 4 * 1024 * 1024;
@@ -168,19 +190,34 @@ class LogPathError extends Error {}
 
 /** The instance folder and, when given, a file inside it; anything that could escape the folder is refused. */
 export function logPath(logDir: string, serviceId: string, instanceId: string, fileName?: string): string {
-  if (!ID_PATTERN.test(serviceId)) throw new LogPathError(`Invalid service id: ${serviceId}`);
-  if (!ID_PATTERN.test(instanceId)) throw new LogPathError(`Invalid instance id: ${instanceId}`);
+  if (!isServiceId(serviceId)) throw new LogPathError(`Invalid service id: ${serviceId}`);
+  if (!isInstanceId(instanceId)) throw new LogPathError(`Invalid instance id: ${instanceId}`);
   const dir = resolve(logDir, serviceId, instanceId);
   if (fileName === undefined) return dir;
-  if (!FILE_PATTERN.test(fileName) || fileName.includes('..')) throw new LogPathError(`Invalid log file name: ${fileName}`);
+  if (!isLogFileName(fileName)) throw new LogPathError(`Invalid log file name: ${fileName}`);
   const file = resolve(dir, fileName);
   if (!file.startsWith(dir + sep)) throw new LogPathError(`Invalid log file name: ${fileName}`);
   return file;
 }
 
-export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
+/** `maxConcurrent`: log requests served at once, one more is a 429 (http-limits.ts). */
+export function registerLogRoutes(
+  app: FastifyInstance,
+  logDir: string,
+  maxConcurrent = DEFAULT_EXECUTOR_HTTP_LIMITS.maxConcurrentLogReads,
+): void {
   const base = '/apis/v1/logs/filestream/:serviceId/:instanceId';
   type Params = { serviceId: string; instanceId: string; fileName?: string };
+  const gate = new ConcurrencyGate(maxConcurrent);
+  // A route hook, so it runs after the secret check: refused callers never take a slot.
+  const bounded = {
+    onRequest: async (_req: unknown, reply: FastifyReply) => {
+      const release = gate.tryAcquire();
+      if (!release) return reply.code(429).header('retry-after', '1').send({ error: `Too many log reads in progress (at most ${gate.limit}), retry in a moment` });
+      // 'close' comes once the response is sent, streamed or cut off by the client.
+      reply.raw.once('close', release);
+    },
+  };
 
   const paths = (params: Params) => {
     try {
@@ -191,15 +228,15 @@ export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
     }
   };
 
-  app.get<{ Params: Params }>(`${base}/list`, async (req, reply) => {
+  app.get<{ Params: Params }>(`${base}/list`, bounded, async (req, reply) => {
     const p = paths(req.params);
     if ('error' in p) return reply.code(400).send({ error: p.error });
     if (!existsSync(p.dir)) return reply.code(404).send({ error: `No logs for instance ${req.params.instanceId}` });
-    const files = readdirSync(p.dir).filter((f) => FILE_PATTERN.test(f)).sort();
+    const files = readdirSync(p.dir).filter(isLogFileName).sort();
     return { files };
   });
 
-  app.get<{ Params: Params; Querystring: { offset?: string; length?: string } }>(`${base}/read/:fileName`, async (req, reply) => {
+  app.get<{ Params: Params; Querystring: { offset?: string; length?: string } }>(`${base}/read/:fileName`, bounded, async (req, reply) => {
     const p = paths(req.params);
     if ('error' in p) return reply.code(400).send({ error: p.error });
     const offset = req.query.offset === undefined || req.query.offset === '' ? 0 : Number(req.query.offset);
@@ -230,7 +267,7 @@ export function registerLogRoutes(app: FastifyInstance, logDir: string): void {
     }
   });
 
-  app.get<{ Params: Params }>(`${base}/download/:fileName`, async (req, reply) => {
+  app.get<{ Params: Params }>(`${base}/download/:fileName`, bounded, async (req, reply) => {
     const p = paths(req.params);
     if ('error' in p) return reply.code(400).send({ error: p.error });
     if (!existsSync(p.file!)) return reply.code(404).send({ error: `No log file ${req.params.fileName} for instance ${req.params.instanceId}` });

@@ -1,26 +1,31 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
 import { sleep } from '../model/clock.js';
-import type { KnownInstancesData, LocalServiceInstanceSpec } from '../model/executor.js';
+import type { KnownInstancesData } from '../model/executor.js';
 import { LocalServiceInstanceSpecSchema } from '../model/executor.js';
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
 import { LocalServiceInstanceInfoSchema } from '../model/instance.js';
+import { INSTANCE_RUNNING_STATES } from '../model/states.js';
 import { errorText } from './checks.js';
 import type { ControllerClient } from './controller-client.js';
 import {
+  CREATION_ONLY_FIELDS,
   LABEL_EXECUTOR_ID,
   LABEL_INSTANCE_ID,
   LABEL_INSTANCE_INFO,
-  LABEL_INSTANCE_SPEC,
+  LABEL_INSTANCE_RECOVERY,
+  LABEL_INSTANCE_SPEC_BEFORE_RECOVERY_LABEL,
   LABEL_JOB_TYPE,
   LOCAL_SERVICE_JOB_TYPE,
+  type RecoverySpec,
 } from './instances/container-spec.js';
-import type { InstanceEngine } from './instances/engine.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
 import type { ContainerRuntime, ContainerSummary } from './runtime/runtime.js';
 
 /**
  * Executor restart recovery (§6.9) and the zombie reaper. Everything needed to re-adopt an instance lives in its
- * container's labels (decisions.md): the instance spec and the instance info as of container start.
+ * container's labels (decisions.md): the recovery part of the instance spec (no secrets) and the instance info
+ * as of container start.
  */
 
 export interface RecoveryDeps {
@@ -40,9 +45,18 @@ export function lastKnownPath(executorId: string): string {
   return `/apis/v1/internal/cluster/executors/${executorId}/instances/last`;
 }
 
-export function readLabels(container: ContainerSummary): { spec: LocalServiceInstanceSpec; info: LocalServiceInstanceInfo } | undefined {
+/**
+ * Reads the recovery label, or the full spec label of a container made before it existed; either way only the
+ * recovery fields are kept (unknown keys are dropped by the schema), so an old label's secrets stay out of memory.
+ */
+const RecoverySpecSchema = LocalServiceInstanceSpecSchema.omit(
+  Object.fromEntries(CREATION_ONLY_FIELDS.map((field) => [field, true])) as Record<(typeof CREATION_ONLY_FIELDS)[number], true>,
+);
+
+export function readLabels(container: ContainerSummary): { spec: RecoverySpec; info: LocalServiceInstanceInfo } | undefined {
   try {
-    const spec = LocalServiceInstanceSpecSchema.safeParse(JSON.parse(container.labels[LABEL_INSTANCE_SPEC] ?? ''));
+    const label = container.labels[LABEL_INSTANCE_RECOVERY] ?? container.labels[LABEL_INSTANCE_SPEC_BEFORE_RECOVERY_LABEL] ?? '';
+    const spec = RecoverySpecSchema.safeParse(JSON.parse(label));
     const info = LocalServiceInstanceInfoSchema.safeParse(JSON.parse(container.labels[LABEL_INSTANCE_INFO] ?? ''));
     if (!spec.success || !info.success) return undefined;
     return { spec: spec.data, info: info.data };
@@ -137,7 +151,7 @@ export async function reapZombies(deps: RecoveryDeps): Promise<ReapResult> {
     }
   }
   for (const instance of deps.engine.list()) {
-    if (!['UNREADY', 'READY', 'HEALTHY'].includes(instance.state) || !instance.container) continue;
+    if (!INSTANCE_RUNNING_STATES.has(instance.state) || !instance.container) continue;
     // Inspect now rather than trust the listing: the container may have been created after it was taken.
     const container = await deps.runtime.inspectContainer(instance.container);
     if (container?.running) continue;

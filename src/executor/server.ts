@@ -1,29 +1,23 @@
-import { createServer } from 'node:net';
-import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
 import { systemClock } from '../model/clock.js';
-import { CLUSTER_AUTH_HEADER } from '../model/executor.js';
 import { executorIdOf } from '../model/ids.js';
-import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
-import { ExecutorAgent } from './agent.js';
+import { reachableHost } from '../model/listen-address.js';
+import { loadServerTls } from '../model/tls.js';
+import type { ExecutorAgent } from './agent.js';
+import { buildExecutorApp } from './app.js';
 import type { Checker } from './checks.js';
-import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
 import type { ExecutorConfig } from './config.js';
-import { outgoingSecret, resolveExecutorOptions } from './config.js';
-import { ControllerClient } from './controller-client.js';
-import { InstanceEngine } from './instances/engine.js';
-import type { InstanceDeps } from './instances/instance.js';
-import { InstanceLogWriter, instanceLogDir, registerLogRoutes, rotationOf } from './logs.js';
-import { startInstanceLogCleanup } from './log-cleanup.js';
-import { bestEffortHeader, respond } from './messages.js';
-import { reapZombies, recoverInstances } from './recovery.js';
+import { resolveExecutorOptions } from './config.js';
+import { Executor } from './executor.js';
+import type { ExecutorHttpLimits } from './http-limits.js';
+import type { InstanceEngine } from './instances/instance-engine.js';
 import type { HostTopology } from './resources.js';
-import { ResourceManager, buildLayout, discoverHostTopology } from './resources.js';
 import { DockerRuntime } from './runtime/docker.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
+
+export { freePort } from './executor.js';
 
 /** Everything `startExecutor` lets an embedder (drove dev, tests) replace. */
 export interface ExecutorDeps {
@@ -34,6 +28,7 @@ export interface ExecutorDeps {
   hostTopology?: () => HostTopology;
   /** Source of empty-valued instance env entries (default: process.env). */
   executorEnv?: Record<string, string | undefined>;
+  httpLimits?: Partial<ExecutorHttpLimits>;
 }
 
 export interface RunningExecutor {
@@ -48,159 +43,61 @@ export interface RunningExecutor {
   stop(options?: { leaveContainers?: boolean }): Promise<void>;
 }
 
-/** Starts an executor: HTTP surface, resources, instance engine, recovery, agent loops. Never exits the process. */
+/**
+ * Starts an executor process's parts: the HTTP surface (app.ts) listening on `config.server`, then the executor
+ * (executor.ts) under the identity the listening port gives it, recovery first. Embeddable (used by `drove dev`):
+ * it never exits the process; `stop()` stops everything it started, in reverse order.
+ */
 export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps = {}): Promise<RunningExecutor> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? pino({ level: config.logLevel, name: 'drove-executor' });
-  const runtime = deps.runtime ?? new DockerRuntime(config.docker.socket);
   const resolved = resolveExecutorOptions(config);
-  const secrets = new Set(config.clusterAuth.secrets.map((s) => s.secret));
-
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
-  let agent: ExecutorAgent | undefined;
-
-  app.addHook('onRequest', async (req, reply) => {
-    const presented = req.headers[CLUSTER_AUTH_HEADER.toLowerCase()];
-    if (typeof presented !== 'string' || !secrets.has(presented)) return reply.code(401).send();
+  const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
+  // The server listens before the executor exists so that port 0 (tests) resolves to the real port the
+  // executor id carries; until the executor has started, messages are answered "Executor is starting".
+  let executor: Executor | undefined;
+  const app = buildExecutorApp({
+    config,
+    clock,
+    handler: () => executor?.handler(),
+    ...(https ? { https } : {}),
+    ...(deps.httpLimits ? { limits: deps.httpLimits } : {}),
   });
-  // Malformed JSON is answered like any malformed message: FAILED with the reason, not a parser error page.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch (error) {
-      done(null, { __invalidJson: errorText(error) });
-    }
-  });
-  app.post('/apis/v1/messages', async (req) => {
-    const body = req.body as { __invalidJson?: string } | undefined;
-    const now = clock.now();
-    if (body && typeof body === 'object' && '__invalidJson' in body) {
-      return respond(bestEffortHeader(undefined, now), 'FAILED', `Invalid JSON: ${body.__invalidJson}`);
-    }
-    if (!agent) return respond(bestEffortHeader(body, now), 'FAILED', 'Executor is starting');
-    return agent.handle(body);
-  });
-  registerLogRoutes(app, config.logDir);
 
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const port = Number(new URL(address).port);
   const executorId = executorIdOf(resolved.hostname, port);
-  const url = `http://${config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host}:${port}`;
+  const url = `${https ? 'https' : 'http'}://${reachableHost(config.server.host)}:${port}`;
 
-  const resources = new ResourceManager(executorId, buildLayout(config.resources, deps.hostTopology ?? discoverHostTopology));
-  const instanceDeps: InstanceDeps = {
-    runtime,
-    checker: deps.checker ?? new ProbeChecker(runtime),
+  const created = new Executor({
+    config,
+    resolved,
+    identity: { executorId, port, transportType: https ? 'HTTPS' : 'HTTP' },
+    runtime: deps.runtime ?? new DockerRuntime(config.docker.socket),
     clock,
     logger,
-    hostname: resolved.hostname,
-    executorId,
-    resources,
-    numaPinning: !config.resources.disableNUMAPinning,
-    cacheImages: config.cacheImages,
-    ...(config.defaultUserSpec ? { defaultUserSpec: config.defaultUserSpec } : {}),
-    ...(config.maxOpenFiles ? { maxOpenFiles: config.maxOpenFiles } : {}),
+    ...(deps.checker ? { checker: deps.checker } : {}),
+    ...(deps.hostTopology ? { hostTopology: deps.hostTopology } : {}),
     executorEnv: deps.executorEnv ?? process.env,
-    allocatePort: freePort,
-    openLog: (spec) =>
-      new InstanceLogWriter(
-        instanceLogDir(config.logDir, spec.serviceId, spec.instanceId),
-        rotationOf(spec.loggingSpec),
-        (file, error) => logger.warn({ file, error: errorText(error) }, 'rotated log not compressed'),
-      ),
-    hookOptions: DEFAULT_HOOK_OPTIONS,
-    stopGraceSeconds: resolved.stopGraceSeconds,
-  };
-  const engine = new InstanceEngine(instanceDeps);
-  const client = new ControllerClient({
-    endpoints: config.controllers,
-    secret: outgoingSecret(config),
-    nodeId: resolved.hostname,
-    clock,
-    logger,
   });
-  const createdAgent = new ExecutorAgent(
-    {
-      hostname: resolved.hostname,
-      port,
-      executorId,
-      tags: config.tags,
-      dataDir: config.dataDir,
-      heartbeatMs: resolved.heartbeatMs,
-      leaderRetryInitialMs: resolved.leaderRetryInitialMs,
-      leaderRetryMaxMs: resolved.leaderRetryMaxMs,
-      reportBatchWindowMs: resolved.reportBatchWindowMs,
-      readinessPollMs: resolved.readinessPollMs,
-    },
-    { client, engine, resources, clock, logger },
-  );
-  const recoveryDeps = { runtime, engine, client, clock, logger, executorId };
-  try {
-    const recovered = await recoverInstances(recoveryDeps, resolved.recoveryLeaderWaitMs);
-    if (recovered.adopted.length + recovered.removed.length > 0) logger.info(recovered, 'recovery done');
-  } catch (error) {
-    logger.error({ error: errorText(error) }, 'recovery failed; starting with no instances');
-  }
-  agent = createdAgent;
-  agent.start();
+  executor = created;
+  await created.start();
+  // The registries that have credentials, never the credentials.
+  logger.info({ url, executorId, hostname: resolved.hostname, dockerAuthRegistries: created.dockerAuth.registries() }, 'executor started');
 
-  let cancelReaper: (() => void) | undefined;
-  let stopping = false;
-  const scheduleReaper = () => {
-    cancelReaper = clock.setTimer(() => {
-      void reapZombies(recoveryDeps)
-        .catch((error: unknown) => logger.error({ error: errorText(error) }, 'zombie reaper failed'))
-        .finally(() => {
-          if (!stopping) scheduleReaper();
-        });
-    }, resolved.zombieCheckMs);
-  };
-  scheduleReaper();
-  // Started after recovery, so instances adopted from a previous run count as live.
-  const stopLogCleanup = startInstanceLogCleanup({
-    logDir: config.logDir,
-    retentionMs: resolved.instanceLogRetentionMs,
-    intervalMs: resolved.instanceLogCleanupMs,
-    isLive: (serviceId, instanceId) => {
-      const instance = engine.get(instanceId);
-      return instance !== undefined && instance.spec.serviceId === serviceId && !INSTANCE_TERMINAL_STATES.has(instance.state);
-    },
-    clock,
-    onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
-  });
-  logger.info({ url, executorId, hostname: resolved.hostname }, 'executor started');
-
+  let stopped: Promise<void> | undefined;
   return {
     url,
     executorId,
-    agent: createdAgent,
-    engine,
-    async stop(options = {}) {
-      if (stopping) return;
-      stopping = true;
-      cancelReaper?.();
-      stopLogCleanup();
-      if (options.leaveContainers) engine.detachAll();
-      else for (const instance of engine.list()) engine.stop(instance.instanceId);
-      await engine.drained();
-      await createdAgent.stop();
-      await app.close();
-      await client.close();
+    agent: created.agent,
+    engine: created.engine,
+    stop(options = {}) {
+      stopped ??= (async () => {
+        await created.stop(options);
+        await app.close();
+        await created.close();
+      })();
+      return stopped;
     },
   };
-}
-
-/** An OS-chosen free TCP port: bind to 0, read it, release it (Drove does the same, §5.7). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

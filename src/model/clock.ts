@@ -33,7 +33,7 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
 }
 
 function abortError(signal: AbortSignal): Error {
-  const reason = signal.reason;
+  const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason;
   const error = new Error('Aborted');
   error.name = 'AbortError';

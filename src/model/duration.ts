@@ -63,12 +63,3 @@ export function durationMs(text: string | undefined | null, fallbackMs = 0): num
   return parsed.count * UNIT_MS[parsed.unit];
 }
 
-/** Formats milliseconds in the largest whole unit Drove would print (for defaults we generate). */
-export function msToDuration(ms: number): string {
-  const units: CanonicalUnit[] = ['day', 'hour', 'minute', 'second', 'millisecond'];
-  for (const unit of units) {
-    const size = UNIT_MS[unit];
-    if (ms >= size && ms % size === 0) return formatDuration({ count: ms / size, unit });
-  }
-  return formatDuration({ count: Math.round(ms), unit: 'millisecond' });
-}

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { EXECUTOR_STATES } from './states.js';
+import { HostAccessSchema } from './host-access.js';
+import { isInstanceId } from './ids.js';
 import { LocalServiceInstanceInfoSchema, ResourceAllocationSchema } from './instance.js';
 import {
   CheckSpecSchema,
@@ -11,6 +13,7 @@ import {
   PortSpecSchema,
   PreShutdownSpecSchema,
   UserSpecSchema,
+  isServiceId,
 } from './spec.js';
 
 /** The controller <-> executor protocol (§6.8): node data, resource snapshots and messages. */
@@ -35,6 +38,27 @@ export type ExecutorResourceSnapshot = z.infer<typeof ExecutorResourceSnapshotSc
 
 export const TRANSPORT_TYPES = ['HTTP', 'HTTPS'] as const;
 
+/**
+ * Ids in messages both ways are checked before anything is built from them (a `serviceId` of
+ * `../../x` would otherwise reach `join(logDir, serviceId, ...)`); the message is then answered FAILED.
+ */
+const shown = (input: unknown) => JSON.stringify(input)?.slice(0, 80);
+const messageServiceId = z.string().refine(isServiceId, {
+  error: (issue) => `must be a local service id (<name>-<version> of letters, digits, - and _), got ${shown(issue.input)}`,
+});
+const messageInstanceId = z.string().refine(isInstanceId, {
+  error: (issue) => `must be an instance id SI-<uuid>, got ${shown(issue.input)}`,
+});
+
+/**
+ * An instance as an executor reports it (heartbeats and state reports): its ids become store keys, event
+ * metadata and log URLs on the leader, so they are held to the same patterns as the ids the leader sends.
+ */
+const ReportedInstanceInfoSchema = LocalServiceInstanceInfoSchema.extend({
+  serviceId: messageServiceId,
+  instanceId: messageInstanceId,
+});
+
 export const ExecutorNodeDataSchema = z.object({
   type: z.literal('EXECUTOR'),
   hostname: z.string().min(1),
@@ -44,7 +68,7 @@ export const ExecutorNodeDataSchema = z.object({
   state: ExecutorResourceSnapshotSchema,
   instances: z.array(z.unknown()).default([]),
   tasks: z.array(z.unknown()).default([]),
-  serviceInstances: z.array(LocalServiceInstanceInfoSchema),
+  serviceInstances: z.array(ReportedInstanceInfoSchema),
   tags: z.array(z.string()),
   metadata: z.record(z.string(), z.string()).default({}),
   executorState: z.enum(EXECUTOR_STATES),
@@ -52,9 +76,9 @@ export const ExecutorNodeDataSchema = z.object({
 export type ExecutorNodeData = z.infer<typeof ExecutorNodeDataSchema>;
 
 export const LocalServiceInstanceSpecSchema = z.object({
-  serviceId: z.string().min(1),
+  serviceId: messageServiceId,
   serviceName: z.string().min(1),
-  instanceId: z.string().min(1),
+  instanceId: messageInstanceId,
   executable: DockerCoordinatesSchema,
   resources: z.array(ResourceAllocationSchema),
   ports: z.array(PortSpecSchema),
@@ -70,6 +94,8 @@ export const LocalServiceInstanceSpecSchema = z.object({
   preShutdown: PreShutdownSpecSchema.optional(),
   userSpec: UserSpecSchema.optional(),
   instanceAuthToken: z.string().optional(),
+  /** drove-ts extension (docs/host-access.md); Drove's executors ignore it, Drove's controllers never send it. */
+  hostAccess: HostAccessSchema.optional(),
 });
 export type LocalServiceInstanceSpec = z.infer<typeof LocalServiceInstanceSpecSchema>;
 
@@ -102,7 +128,7 @@ export const ExecutorMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('STOP_LOCAL_SERVICE_INSTANCE'),
     header: MessageHeaderSchema,
     address: ExecutorAddressSchema,
-    instanceId: z.string().min(1),
+    instanceId: messageInstanceId,
   }),
   z.object({ type: z.literal('BLACKLIST_REQUESTED'), header: MessageHeaderSchema, address: ExecutorAddressSchema }),
   z.object({ type: z.literal('BLACKLIST'), header: MessageHeaderSchema, address: ExecutorAddressSchema }),
@@ -116,7 +142,7 @@ export const ControllerMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('LOCAL_SERVICE_INSTANCE_STATE_REPORT'),
     header: MessageHeaderSchema,
     resourceSnapshot: ExecutorResourceSnapshotSchema,
-    instanceInfo: LocalServiceInstanceInfoSchema,
+    instanceInfo: ReportedInstanceInfoSchema,
   }),
   z.object({ type: z.literal('EXECUTOR_SNAPSHOT'), header: MessageHeaderSchema, nodeData: ExecutorNodeDataSchema }),
   /**
@@ -127,7 +153,7 @@ export const ControllerMessageSchema = z.discriminatedUnion('type', [
     type: z.literal('LOCAL_SERVICE_INSTANCE_STATE_REPORTS'),
     header: MessageHeaderSchema,
     resourceSnapshot: ExecutorResourceSnapshotSchema,
-    instanceInfos: z.array(LocalServiceInstanceInfoSchema),
+    instanceInfos: z.array(ReportedInstanceInfoSchema),
   }),
 ]);
 export type ControllerMessage = z.infer<typeof ControllerMessageSchema>;

@@ -11,6 +11,21 @@ export function newInstanceId(): string {
   return `SI-${randomUUID()}`;
 }
 
+const INSTANCE_ID_PATTERN = /^SI-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * An instance id as controllers make them (`SI-<uuid>`). Ids become folder names (`<logDir>/<serviceId>/<id>`),
+ * container names and URL segments, so every one that arrives from outside is checked with this first.
+ */
+export function isInstanceId(id: string): boolean {
+  return INSTANCE_ID_PATTERN.test(id);
+}
+
+/** A file name in an instance's log folder (`output.log`, `output.log-3.gz`): one segment, never `.` or `..`. */
+export function isLogFileName(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) && !name.includes('..');
+}
+
 /**
  * Java's `UUID.nameUUIDFromBytes` (an MD5, version-3 UUID). Drove derives executor ids from
  * `"<hostname>:<port>"` this way, so ours match a Java executor on the same host and port.

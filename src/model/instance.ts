@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HostAccessSchema } from './host-access.js';
 import { LOCAL_SERVICE_INSTANCE_STATES } from './states.js';
 import { PORT_TYPES } from './spec.js';
 
@@ -39,20 +40,13 @@ export const LocalServiceInstanceInfoSchema = z.object({
   errorMessage: z.string().default(''),
   created: z.number().int(),
   updated: z.number().int(),
+  /**
+   * drove-ts extension: the host namespaces and privileges the executor gave the container (docs/host-access.md).
+   * Absent when none, so Drove's clients see Drove's record.
+   */
+  hostAccess: HostAccessSchema.optional().describe('drove-ts extension: host namespaces and privileges applied to the container; absent when none'),
 });
 export type LocalServiceInstanceInfo = z.infer<typeof LocalServiceInstanceInfoSchema>;
-
-export function allocatedCores(resources: readonly ResourceAllocation[]): number {
-  let n = 0;
-  for (const r of resources) if (r.type === 'CPU') for (const ids of Object.values(r.cores)) n += ids.length;
-  return n;
-}
-
-export function allocatedMemoryMb(resources: readonly ResourceAllocation[]): number {
-  let n = 0;
-  for (const r of resources) if (r.type === 'MEMORY') for (const mb of Object.values(r.memoryInMB)) n += mb;
-  return n;
-}
 
 /** `"name:port:type,..."` with lowercase type, as event metadata prints ports (§7). */
 export function portsText(ports: Record<string, { port: number; type: string }>): string {

@@ -118,7 +118,3 @@ export function operationServiceId(op: LocalServiceOperation): string {
   return op.type === 'CREATE' ? serviceIdOf(op.spec) : op.serviceId;
 }
 
-/** Drove's defaults for ops that carry no spec; `parallelism` comes from controller options. */
-export function defaultOpSpec(timeout: string, parallelism: number): ClusterOpSpec {
-  return { timeout, parallelism: Math.max(1, parallelism), failureStrategy: 'STOP' };
-}

@@ -59,3 +59,32 @@ export function issueMessages(error: z.ZodError, prefix = ''): string[] {
     return path ? `${path} ${issue.message}` : issue.message;
   });
 }
+
+/**
+ * The one way to declare an object of a configuration file (controller and executor YAML): `strict.object(...)`,
+ * so that an unknown key (a typo such as `userAth:`) is a start-up error naming it instead of a section silently
+ * left at its default (docs/security.md). Every object of a config schema, at every nesting level, uses it; API
+ * bodies (specs, operations, messages) keep `z.object`, because Drove ignores unknown JSON fields and so do we.
+ */
+export const strict = {
+  object<T extends z.core.$ZodLooseShape>(shape: T) {
+    return z.strictObject(shape);
+  },
+};
+
+/**
+ * Start-up error text of a config file that failed its schema: `Invalid <source>: <issue>` for one issue, one
+ * issue a line for several. An unknown key reads `unknown key "<key>" (at <path>)`, with a hint where Drove spells
+ * the same setting elsewhere (`hints` maps `<path>.<key>` to it).
+ */
+export function configErrorMessage(source: string, error: z.ZodError, hints: Readonly<Record<string, string>> = {}): string {
+  const messages = error.issues.flatMap((issue) => {
+    if (issue.code !== 'unrecognized_keys') return issueMessages(new z.ZodError([issue]));
+    const at = issue.path.map(String).join('.');
+    return issue.keys.map((key) => {
+      const hint = hints[at ? `${at}.${key}` : key];
+      return `unknown key "${key}" (at ${at || 'top level'}${hint ? `; ${hint}` : ''})`;
+    });
+  });
+  return messages.length === 1 ? `Invalid ${source}: ${messages[0]}` : `Invalid ${source}:\n${messages.map((m) => `  - ${m}`).join('\n')}`;
+}

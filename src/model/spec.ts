@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { HostAccessSchema } from './host-access.js';
+import { HOST_PATH_RULE, isHostPath } from './host-paths.js';
 import { ciEnum, duration, int, requiredString } from './schema-helpers.js';
 
 /** The local-service spec and every nested type, with Drove's bean-validation messages (§1). */
@@ -10,6 +12,14 @@ const CHARSET_MESSAGE = '- Only characters, numbers, hyphen and underscore is al
  * which Docker caps), store keys and log paths: a megabyte-long name must be a clear 400, not a failure later.
  */
 export const MAX_ID_PART_LENGTH = 100;
+
+/**
+ * A service id as the controller derives it, `<name>-<version>` (both NAME_PATTERN): letters, digits, `-` and
+ * `_` only, so it can never be `.`, `..` or hold a `/` when it becomes a folder name or a URL segment.
+ */
+export function isServiceId(id: string): boolean {
+  return id.length >= 3 && id.length <= 2 * MAX_ID_PART_LENGTH + 1 && /^[a-zA-Z\d\-_]+$/.test(id);
+}
 
 export const HTTP_VERBS = ['GET', 'POST', 'PUT'] as const;
 export const PROTOCOLS = ['HTTP', 'HTTPS'] as const;
@@ -38,7 +48,8 @@ export type PortType = PortSpec['type'];
 
 export const MountedVolumeSchema = z.object({
   pathInContainer: requiredString('- Provide mount path inside container'),
-  pathOnHost: requiredString('- Provide host directory to mount'),
+  // An empty path already has its own message; the path rule is about paths that are there.
+  pathOnHost: requiredString('- Provide host directory to mount').refine((p) => p === '' || isHostPath(p), { error: HOST_PATH_RULE }),
   mode: ciEnum(['READ_WRITE', 'READ_ONLY'] as const, '- Specify whether mount is read-only or read-write'),
 });
 export type MountedVolume = z.infer<typeof MountedVolumeSchema>;
@@ -72,7 +83,11 @@ export const ConfigSpecSchema = z.discriminatedUnion('type', [
       { error: '- Config data must be base64 encoded' },
     ),
   }),
-  z.object({ type: z.literal('EXECUTOR_LOCAL_FILE'), localFilename, filePathOnHost: z.string().optional() }),
+  z.object({
+    type: z.literal('EXECUTOR_LOCAL_FILE'),
+    localFilename,
+    filePathOnHost: z.string().refine(isHostPath, { error: HOST_PATH_RULE }).optional(),
+  }),
   z.object({ type: z.literal('CONTROLLER_HTTP_FETCH'), localFilename, http: HttpCallSpecSchema }),
   z.object({ type: z.literal('EXECUTOR_HTTP_FETCH'), localFilename, http: HttpCallSpecSchema }),
 ]);
@@ -236,6 +251,7 @@ export const LocalServiceSpecSchema = z.object({
   devices: z.array(DeviceSpecSchema).optional(),
   preShutdown: PreShutdownSpecSchema.optional(),
   userSpec: UserSpecSchema.optional(),
+  hostAccess: HostAccessSchema.optional(),
 });
 export type LocalServiceSpec = z.infer<typeof LocalServiceSpecSchema>;
 
@@ -252,17 +268,42 @@ export function isHostLevel(spec: Pick<LocalServiceSpec, 'placementPolicy'>): bo
   return spec.placementPolicy?.type === 'LOCAL' && spec.placementPolicy.hostLevel === true;
 }
 
+/** The container shares the host's network namespace, so its ports are the host's (docs/host-access.md). */
+export function usesHostNetwork(spec: Pick<LocalServiceSpec, 'hostAccess'>): boolean {
+  return spec.hostAccess?.network === true;
+}
+
+/** What a masked secret reads as. */
+export const MASKED = '***';
+
 /**
- * A copy of the spec with secrets masked, for read APIs (§6.4). Never mutates the stored spec (decision 9).
+ * A copy of the spec with secrets masked, for read APIs (§6.4), whoever reads it. Never mutates the stored spec
+ * (decision 9).
  */
 export function maskSpec(spec: LocalServiceSpec): LocalServiceSpec {
   const copy = structuredClone(spec);
   for (const config of copy.configs ?? []) {
     if (config.type === 'INLINE') config.data = '';
     if (config.type === 'CONTROLLER_HTTP_FETCH' || config.type === 'EXECUTOR_HTTP_FETCH') {
-      if (config.http.username !== undefined) config.http.username = '***';
-      if (config.http.password !== undefined) config.http.password = '***';
-      if (config.http.authHeader !== undefined) config.http.authHeader = '***';
+      if (config.http.username !== undefined) config.http.username = MASKED;
+      if (config.http.password !== undefined) config.http.password = MASKED;
+      if (config.http.authHeader !== undefined) config.http.authHeader = MASKED;
+    }
+  }
+  return copy;
+}
+
+/**
+ * `maskSpec`, and also env values and HTTP header values (docs/security.md): what READ_ONLY users and instance tokens
+ * see. Env values often are credentials (DB passwords, API keys); names stay visible, and an empty value (the
+ * executor's own environment fills it) stays empty, so the spec still says what the container gets.
+ */
+export function maskSpecForReaders(spec: LocalServiceSpec): LocalServiceSpec {
+  const copy = maskSpec(spec);
+  if (copy.env) copy.env = Object.fromEntries(Object.entries(copy.env).map(([name, value]) => [name, value === '' ? '' : MASKED]));
+  for (const config of copy.configs ?? []) {
+    if ((config.type === 'CONTROLLER_HTTP_FETCH' || config.type === 'EXECUTOR_HTTP_FETCH') && config.http.headers) {
+      config.http.headers = Object.fromEntries(Object.keys(config.http.headers).map((name) => [name, MASKED]));
     }
   }
   return copy;

@@ -1,4 +1,8 @@
-/** Service and instance states, as string unions with their sets (§3). */
+/**
+ * Service, instance and executor states as string unions, and the ONE definition of every set of them that a
+ * decision depends on. The controller and the executor both use these sets, so that what one side assumes
+ * of the other (which states STOP is accepted in, which count as running) can never drift apart.
+ */
 
 export const ACTIVATION_STATES = ['ACTIVE', 'CONFIG_TESTING', 'INACTIVE'] as const;
 export type ActivationState = (typeof ACTIVATION_STATES)[number];
@@ -22,12 +26,25 @@ export const LOCAL_SERVICE_STATES = [
 ] as const;
 export type LocalServiceState = (typeof LOCAL_SERVICE_STATES)[number];
 
-/** States in which a service runner waits for the next operation. */
-export const STEADY_SERVICE_STATES: ReadonlySet<LocalServiceState> = new Set(['ACTIVE', 'CONFIG_TESTING', 'INACTIVE']);
+/**
+ * Steady states: a service runner waits in them for the next operation, the reconciler only plans for services in
+ * them, and each is what a stored activation state maps to. Listed in activation order, so they double as the
+ * `next` of every working state that ends in "back to steady".
+ */
+export const STEADY_SERVICE_STATES = ['ACTIVE', 'CONFIG_TESTING', 'INACTIVE'] as const satisfies readonly LocalServiceState[];
+export type SteadyServiceState = (typeof STEADY_SERVICE_STATES)[number];
 
-export function steadyStateOf(activation: ActivationState): LocalServiceState {
+export function isSteady(state: LocalServiceState): state is SteadyServiceState {
+  return (STEADY_SERVICE_STATES as readonly LocalServiceState[]).includes(state);
+}
+
+/** The steady state a stored record maps to: a service is in the state its activation names. */
+export function steadyStateOf(activation: ActivationState): SteadyServiceState {
   return activation;
 }
+
+/** Services that run instances: ACTIVE on every eligible executor, CONFIG_TESTING one cluster-wide. */
+export const RUNNING_SERVICE_STATES: ReadonlySet<LocalServiceState> = new Set(['ACTIVE', 'CONFIG_TESTING']);
 
 export const LOCAL_SERVICE_INSTANCE_STATES = [
   'PENDING',
@@ -48,7 +65,7 @@ export const LOCAL_SERVICE_INSTANCE_STATES = [
 ] as const;
 export type LocalServiceInstanceState = (typeof LOCAL_SERVICE_INSTANCE_STATES)[number];
 
-/** Instance states that hold (or are about to hold) resources; everything else is history (§3.3). */
+/** Instance states that hold (or are about to hold) resources; everything else is history. */
 export const INSTANCE_ACTIVE_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
   'PENDING',
   'PROVISIONING',
@@ -61,23 +78,65 @@ export const INSTANCE_ACTIVE_STATES: ReadonlySet<LocalServiceInstanceState> = ne
   'STOPPING',
 ]);
 
+/**
+ * States in which an instance's container may exist and run its code: the active ones and UNKNOWN (an executor
+ * that restarted is re-adopting it). Its instance token is accepted only then (a token copied from a stopped or
+ * lost instance is worthless), planning counts such records (a re-adopted container must not be started a second
+ * time), and the staleness sweep marks them LOST when their executor stops reporting them.
+ */
+export const INSTANCE_LIVE_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([...INSTANCE_ACTIVE_STATES, 'UNKNOWN']);
+
+/**
+ * On the way up: the instance counts towards the desired number but is not running yet (UNKNOWN: a restarted
+ * executor re-adopting it, about to be running again).
+ */
+export const INSTANCE_STARTING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['PENDING', 'PROVISIONING', 'STARTING', 'UNKNOWN']);
+
+/** The container runs and its checks pass or are being run: what an instance that does its job is in. */
 export const INSTANCE_RUNNING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
+
+/** Starting and running: what counts towards a service's desired number of instances (leaving ones do not). */
+export const INSTANCE_COUNTED_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
+  ...INSTANCE_STARTING_STATES,
+  ...INSTANCE_RUNNING_STATES,
+]);
+
+/** A freshly started instance on its way to HEALTHY; a start that reaches any other state has failed. */
+export const INSTANCE_PROGRESSING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
+  'PENDING',
+  'PROVISIONING',
+  'STARTING',
+  'UNREADY',
+  'READY',
+]);
+
+/**
+ * States in which an executor accepts STOP_LOCAL_SERVICE_INSTANCE: every state before the instance is on its way
+ * out. The instance's next action routes to STOPPING (a pull in progress is interrupted), so a start that failed
+ * on the controller's side can be stopped at once, whatever its state.
+ */
+export const INSTANCE_STOP_ACCEPTED_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
+  ...INSTANCE_STARTING_STATES,
+  ...INSTANCE_RUNNING_STATES,
+]);
 
 export const INSTANCE_TERMINAL_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['STOPPED', 'LOST']);
 
-export const INSTANCE_ERROR_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
-  'PROVISIONING_FAILED',
-  'START_FAILED',
-  'READINESS_CHECK_FAILED',
-]);
-
-/** Non-active states, as `/instances/old` lists them. */
-export const INSTANCE_OLD_STATES: readonly LocalServiceInstanceState[] = LOCAL_SERVICE_INSTANCE_STATES.filter(
-  (s) => !INSTANCE_ACTIVE_STATES.has(s),
-);
+export function isTerminal(state: LocalServiceInstanceState): state is 'STOPPED' | 'LOST' {
+  return INSTANCE_TERMINAL_STATES.has(state);
+}
 
 export const EXECUTOR_STATES = ['ACTIVE', 'UNREADY', 'BLACKLIST_REQUESTED', 'BLACKLISTED', 'REMOVED'] as const;
 export type ExecutorState = (typeof EXECUTOR_STATES)[number];
+
+/**
+ * Executors that receive local-service instances: UNREADY ones too, that is how they become ACTIVE.
+ * The executor starts instances only in these states, the controller places them only there.
+ */
+export const EXECUTOR_ELIGIBLE_STATES: ReadonlySet<ExecutorState> = new Set(['ACTIVE', 'UNREADY']);
+
+/** Blacklisted, or asked to be: nothing new is placed there and running instances are stopped there by the reconciler. */
+export const EXECUTOR_BLACKLISTED_STATES: ReadonlySet<ExecutorState> = new Set(['BLACKLISTED', 'BLACKLIST_REQUESTED']);
 
 export const CLUSTER_STATES = ['NORMAL', 'MAINTENANCE'] as const;
 export type ClusterState = (typeof CLUSTER_STATES)[number];

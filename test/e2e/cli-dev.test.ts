@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { mainJs } from '../../scripts/prepare.mjs';
-import { ensureBinaryBuilt } from '../helpers/cluster.js';
-import { ensureTestImage, repoRoot } from '../helpers/images.js';
-import { seedCurlExamples, shellWords } from '../helpers/seeds.js';
-import { waitUntil } from '../helpers/wait.js';
+import { ensureBinaryBuilt } from '../support/e2e-cluster.js';
+import { ensureTestImage, repoRoot } from '../support/images.js';
+import { seedCurlExamples, shellWords } from '../support/seeds.js';
+import { waitUntil } from '../support/wait.js';
 import { LABEL_EXECUTOR_ID } from '../../src/executor/instances/container-spec.js';
 
 /**

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { mainJs } from '../../scripts/prepare.mjs';
-import { DroveProcess, ensureBinaryBuilt, scratchDir } from '../helpers/cluster.js';
-import { DroveApi, healthy } from '../helpers/drove-api.js';
-import { ensureTestImage, TEST_IMAGE } from '../helpers/images.js';
-import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../helpers/netns.js';
-import { fastSpec } from '../helpers/specs.js';
-import { waitUntil } from '../helpers/wait.js';
+import { DroveProcess, ensureBinaryBuilt, scratchDir } from '../support/e2e-cluster.js';
+import { DroveApi, healthy } from '../support/drove-api.js';
+import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
+import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../support/netns.js';
+import { fastSpec } from '../support/specs.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * `drove dev` (what `npm start` runs): one process with a controller and an executor. It runs inside a namespace

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { containerNames, startE2eCluster, type E2eCluster } from '../helpers/cluster.js';
-import { ensureTestImage, TEST_IMAGE } from '../helpers/images.js';
-import { createNetnsCluster, type NetnsCluster } from '../helpers/netns.js';
-import { fastSpec } from '../helpers/specs.js';
-import { waitUntil } from '../helpers/wait.js';
+import { containerNames, startE2eCluster, type E2eCluster } from '../support/e2e-cluster.js';
+import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
+import { createNetnsCluster, type NetnsCluster } from '../support/netns.js';
+import { fastSpec } from '../support/specs.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * Cancelling ADJUST_INSTANCES while the service is ACTIVE is the emergency path of the seed docs (decision 3):

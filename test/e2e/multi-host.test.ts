@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { LocalServiceInstanceInfo } from '../../src/model/index.js';
-import { containerNames, startE2eCluster, type E2eCluster } from '../helpers/cluster.js';
-import { healthy } from '../helpers/drove-api.js';
-import { ensureTestImage, TEST_IMAGE } from '../helpers/images.js';
-import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../helpers/netns.js';
-import { fastSpec } from '../helpers/specs.js';
-import { waitUntil } from '../helpers/wait.js';
+import { containerNames, startE2eCluster, type E2eCluster } from '../support/e2e-cluster.js';
+import { healthy } from '../support/drove-api.js';
+import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
+import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../support/netns.js';
+import { fastSpec } from '../support/specs.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * Local services across hosts (§6.9, §12.3): three executor hosts, each its own network namespace and dockerd.
@@ -17,7 +17,7 @@ import { waitUntil } from '../helpers/wait.js';
 
 const SERVICE = 'HOST_AGENT-1';
 const FIXED_PORT = 9100;
-/** Short so the test sees the staleness sweep quickly; executors heartbeat every 2 s (see helpers/cluster.ts). */
+/** Short so the test sees the staleness sweep quickly; executors heartbeat every 2 s (see test/support/e2e-cluster.ts). */
 const STALE_EXECUTOR_AGE = '8 seconds';
 
 describe('host-level local service on several hosts', () => {

@@ -3,9 +3,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createNetnsCluster, processesUnder, type NetnsCluster } from '../helpers/netns.js';
-import { ensureTestImage, TEST_IMAGE } from '../helpers/images.js';
-import { waitUntil } from '../helpers/wait.js';
+import { createNetnsCluster, processesUnder, type NetnsCluster } from '../support/netns.js';
+import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
+import { waitUntil } from '../support/wait.js';
 
 /** The multi-host harness itself: three hosts, each its own namespace, address and dockerd. */
 describe('network namespace hosts', () => {
@@ -43,6 +43,18 @@ describe('network namespace hosts', () => {
     // The main daemon does not see the hosts' containers.
     const mainPs = execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' });
     expect(mainPs).not.toMatch(/harness-\d/);
+  });
+
+  it('gives each host its own hostname: a container on the host network gets it, and the host network is the host\'s', async () => {
+    for (const host of cluster.hosts) {
+      const out = await host.docker(['run', '--rm', '--network', 'host', TEST_IMAGE, 'sh', '-c', 'hostname; ip -o -4 addr show eth0']);
+      const [hostname, addresses] = out.trim().split('\n');
+      expect(hostname).toBe(host.hostname);
+      expect(host.hostname).toBe(host.name);
+      expect(addresses).toContain(`${host.address}/24`);
+    }
+    // The machine itself keeps its hostname.
+    expect(execFileSync('hostname', { encoding: 'utf8' }).trim()).not.toMatch(/^dt\d+h\d+$/);
   });
 
   it('lets a process inside a host reach a server listening on the gateway address', async () => {

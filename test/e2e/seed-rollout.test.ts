@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { LocalServiceInstanceInfo } from '../../src/model/index.js';
-import { containerNames, startE2eCluster, type E2eCluster } from '../helpers/cluster.js';
-import { healthy, type DroveEvent } from '../helpers/drove-api.js';
-import { ensureTestImage, TEST_IMAGE } from '../helpers/images.js';
-import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../helpers/netns.js';
-import { fastSpec } from '../helpers/specs.js';
-import { holdsFor, waitUntil } from '../helpers/wait.js';
+import { containerNames, startE2eCluster, type E2eCluster } from '../support/e2e-cluster.js';
+import { healthy, type DroveEvent } from '../support/drove-api.js';
+import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
+import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../support/netns.js';
+import { fastSpec } from '../support/specs.js';
+import { holdsFor, waitUntil } from '../support/wait.js';
 
 /**
  * The seed's recommended rollout, end to end: a real controller process, one real executor process per host (two

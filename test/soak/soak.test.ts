@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ensureBinaryBuilt } from '../helpers/cluster.js';
-import { ensureTestImage } from '../helpers/images.js';
-import { formatReport, runSoak } from './soak.js';
+import { ensureBinaryBuilt } from '../support/e2e-cluster.js';
+import { ensureTestImage } from '../support/images.js';
+import { formatReport, runSoak } from '../support/soak/soak.js';
 
 /**
  * The 3-minute chaos soak of `npm test` (docs/soak.md): a fixed seed, so a failure here replays with

@@ -1,19 +1,25 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { failure, NOT_LEADER_MESSAGE, systemClock, type Clock } from '../../model/index.js';
+import { durationMs, failure, INSTANCE_LIVE_STATES, systemClock, type Clock } from '../../model/index.js';
 import { StoreUnavailableError } from '../store/store.js';
-import type { ControllerCore } from '../core.js';
+import { NotLeaderError, type ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
+import type { ServerTlsMaterial } from '../../model/tls.js';
 import { Authenticator, DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth.js';
-import { ApiError, jsonValidationError } from './errors.js';
+import { ApiError, jsonValidationError, notLeaderError } from './errors.js';
 import { localServiceRoutes } from './localservices.js';
 import { clusterRoutes } from './cluster.js';
 import { executorRoutes } from './executors.js';
 import { eventRoutes } from './events.js';
 import { internalRoutes } from './internal.js';
-import { messageRoutes } from './messages.js';
+import { messageRoutes } from './controller-messages.js';
 import { logRoutes, type LogProxyOptions } from './logs.js';
 import { applicationRoutes } from './applications.js';
 import { openApiRoutes } from './openapi.js';
+import { uiRoutes } from './ui.js';
+import { installAccessGuard } from './access-guard.js';
+import { DEFAULT_CONTROLLER_HTTP_LIMITS, type ControllerHttpLimits } from './limits.js';
+import { registerLoginLimiter } from './login-limiter.js';
+import { ROUTE_ACCESS } from './routes-access.js';
 import './context.js';
 
 export interface ControllerAppOptions {
@@ -29,26 +35,41 @@ export interface ControllerAppOptions {
   clock?: Clock;
   auth?: Partial<AuthOptions>;
   logProxy?: Partial<LogProxyOptions>;
+  /** Certificate and key (config `server.tls`): the API serves HTTPS only. */
+  https?: ServerTlsMaterial;
+  limits?: Partial<ControllerHttpLimits>;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /**
- * The controller's HTTP API as a fastify instance (not listening): authentication, leader guard, every route
- * plugin, and the single error handler that maps typed errors to Drove's envelopes (§6.6).
+ * The controller's HTTP API as a fastify instance (not listening): the access guard (authentication, roles,
+ * leader guard, audit; access-guard.ts), every route plugin, and the single error handler that maps typed
+ * errors to Drove's envelopes (§6.6).
  */
 export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const limits = { ...DEFAULT_CONTROLLER_HTTP_LIMITS, ...opts.limits };
   const loggerOption =
     typeof opts.logger === 'object' ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false };
   const app = Fastify({
     ...loggerOption,
     bodyLimit,
+    // Timeouts against slow or idle clients (limits.ts says why each value). Node reads
+    // `connectionsCheckingInterval` only when the server is created, so it goes into whichever server options
+    // fastify uses: `https` when serving TLS, `http` otherwise.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    ...(opts.https
+      ? { https: { ...opts.https, connectionsCheckingInterval: limits.connectionsCheckingIntervalMs } }
+      : { http: { connectionsCheckingInterval: limits.connectionsCheckingIntervalMs } }),
     // Keys of the request body such as __proto__ are an attack; reject rather than silently strip.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  // Not a fastify option; the server reads it on every timeout check, so setting it now is enough.
+  app.server.headersTimeout = limits.headersTimeoutMs;
 
   const { core, config } = opts;
   const authenticator = new Authenticator(
@@ -57,32 +78,34 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     config.options.disableReadAuth,
     opts.clock ?? systemClock,
     { ...DEFAULT_AUTH_OPTIONS, ...opts.auth },
-    config.instanceAuth.secret,
+    config.instanceAuth.secret === undefined
+      ? undefined
+      : {
+          secret: config.instanceAuth.secret,
+          lifetimeMs: durationMs(config.instanceAuth.tokenLifetime),
+          // Only the leader knows the instances; a non-leader refuses the call right after authentication anyway.
+          isLive: (serviceId, instanceId) => {
+            if (!core.isLeader()) return true;
+            const state = core.serviceInstance(serviceId, instanceId)?.state;
+            return state !== undefined && INSTANCE_LIVE_STATES.has(state);
+          },
+        },
+    limits,
   );
-  const audited = new Set(config.options.auditedHttpMethods.map((m) => m.toUpperCase()));
+  app.addHook('onClose', async () => authenticator.close());
 
   installBodyParsers(app);
-
-  app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0] ?? '';
-    const isUi = path.includes('/ui/');
-    if (!path.startsWith('/apis') && !isUi) return;
-    request.principal = await authenticator.authenticate(request.headers);
-    if (!core.isLeader()) {
-      const leader = core.leaderAddress();
-      if (isUi && leader) {
-        return reply.redirect(`http://${leader}${path.replace('/apis/ui', '')}`, 303);
-      }
-      throw new ApiError(400, failure(NOT_LEADER_MESSAGE, leader ? { leader } : undefined));
-    }
-    authenticator.authorize(request.principal, request.routeOptions.config?.access ?? 'read');
-    if (audited.has(request.method)) {
-      request.log.info({ audit: true, user: request.principal.name, role: request.principal.role, method: request.method, url: request.url }, 'audit');
-    }
+  installAccessGuard(app, {
+    table: ROUTE_ACCESS,
+    authenticator,
+    admission: registerLoginLimiter(app, { max: limits.loginAttemptsPerWindow, windowMs: limits.loginWindowMs }),
+    core,
+    auditedMethods: config.options.auditedHttpMethods,
+    scheme: opts.https ? 'https' : 'http',
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    const mapped = mapError(error, bodyLimit);
+    const mapped = mapError(error, bodyLimit, core);
     if (mapped.statusCode >= 500) request.log.error({ err: error }, 'request failed');
     reply.code(mapped.statusCode);
     for (const [name, value] of Object.entries(mapped.headers)) reply.header(name, value);
@@ -103,6 +126,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   void app.register(logRoutes, { ...context, logProxy: opts.logProxy });
   void app.register(applicationRoutes);
   void app.register(openApiRoutes);
+  void app.register(uiRoutes);
   return app;
 }
 
@@ -115,7 +139,8 @@ function installBodyParsers(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(/^application\/([\w.+-]+\+)?json/i, { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
-    defaultJson(request, body as string, done);
+    // fastify's default JSON parser answers through `done`; its type also allows a promise-returning parser.
+    void defaultJson(request, body as string, done);
   });
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
@@ -131,7 +156,9 @@ interface MappedError {
   headers: Record<string, string>;
 }
 
-function mapError(error: FastifyError | Error, bodyLimit: number): MappedError {
+function mapError(error: FastifyError | Error, bodyLimit: number, core: Pick<ControllerCore, 'leaderAddress'>): MappedError {
+  // Leadership ended while the request was under way: answered as the leader guard answers a follower.
+  if (error instanceof NotLeaderError) error = notLeaderError(core.leaderAddress());
   if (error instanceof ApiError) return { statusCode: error.statusCode, body: error.body, headers: error.headers };
   if (error instanceof StoreUnavailableError) {
     return {

@@ -17,11 +17,11 @@ export async function clusterRoutes(app: FastifyInstance, { core }: ApiContext):
     });
   });
 
-  app.post('/apis/v1/cluster/maintenance/set', { config: { access: 'maintenance' } }, async () =>
+  app.post('/apis/v1/cluster/maintenance/set', async () =>
     success(await core.setMaintenance(true)),
   );
 
-  app.post('/apis/v1/cluster/maintenance/unset', { config: { access: 'maintenance' } }, async () =>
+  app.post('/apis/v1/cluster/maintenance/unset', async () =>
     success(await core.setMaintenance(false)),
   );
 }

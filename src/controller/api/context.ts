@@ -1,6 +1,6 @@
 import type { ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
-import type { Access, Principal } from './auth.js';
+import type { Principal } from './auth.js';
 
 /** What every route plugin gets: the core behind the seam, and the configuration. */
 export interface ApiContext {
@@ -9,11 +9,8 @@ export interface ApiContext {
 }
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Access level of the route (reference access matrix, §6.1); routes without one are read routes. */
-    access?: Access;
-  }
   interface FastifyRequest {
+    /** Set by the access guard (access-guard.ts) once the caller is authenticated. */
     principal?: Principal;
   }
 }

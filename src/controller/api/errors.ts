@@ -1,7 +1,7 @@
-import type { FastifyReply } from 'fastify';
 import {
   failure,
   JSON_FAILURE_MESSAGE,
+  NOT_LEADER_MESSAGE,
   VALIDATION_FAILURE_MESSAGE,
   type ApiResponse,
 } from '../../model/index.js';
@@ -16,9 +16,15 @@ export class ApiError extends Error {
     readonly body: ApiResponse<unknown> | Record<string, unknown> | string,
     readonly headers: Record<string, string> = {},
   ) {
-    super(typeof body === 'string' ? body : String((body as { message?: unknown }).message ?? 'API error'));
+    super(typeof body === 'string' ? body : messageOf((body as { message?: unknown }).message));
     this.name = 'ApiError';
   }
+}
+
+/** The envelope's message as text; a message that is not a string is shown as JSON, not "[object Object]". */
+function messageOf(message: unknown): string {
+  if (message === undefined || message === null) return 'API error';
+  return typeof message === 'string' ? message : JSON.stringify(message);
 }
 
 /** 400 `Command validation failure` with `validationErrors` (§6.6). */
@@ -36,6 +42,8 @@ export function failedError(statusCode: number, message: string, data?: unknown)
   return new ApiError(statusCode, failure(message, data));
 }
 
-export function sendEnvelope<T>(reply: FastifyReply, envelope: ApiResponse<T>, statusCode = 200): FastifyReply {
-  return reply.code(statusCode).type('application/json').send(envelope);
+/** 400 "This node is not the leader controller", with the leader's address when known so clients can follow it. */
+export function notLeaderError(leader: string | undefined): ApiError {
+  return new ApiError(400, failure(NOT_LEADER_MESSAGE, leader ? { leader } : undefined));
 }
+

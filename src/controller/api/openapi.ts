@@ -8,6 +8,7 @@ import {
   LocalServiceSpecSchema,
   ExecutorNodeDataSchema,
 } from '../../model/index.js';
+import { ROUTE_ACCESS, rolesOf, ruleOf, type Access } from './routes-access.js';
 
 /**
  * `GET /apis/openapi.json`: an OpenAPI 3.1 document whose request and model schemas are generated from the same
@@ -25,7 +26,6 @@ const MODELS = {
 
 type Operation = {
   summary: string;
-  access: string;
   body?: keyof typeof MODELS;
   data?: string;
   params?: string[];
@@ -37,36 +37,36 @@ function route(method: 'get' | 'post', path: string, op: Operation) {
   (PATHS[path] ??= { get: undefined, post: undefined })[method] = op;
 }
 
-route('post', '/apis/v1/localservices/validate/spec', { summary: 'Validate a local service spec', access: 'any', body: 'LocalServiceSpec', data: '{"valid": true}' });
-route('post', '/apis/v1/localservices/operations', { summary: 'Submit a local service operation', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE', body: 'LocalServiceOperation', data: '{"serviceId": "<id>"}' });
-route('post', '/apis/v1/localservices/operations/{serviceId}/cancel', { summary: 'Cancel the running operation', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE', params: ['serviceId'] });
-route('get', '/apis/v1/localservices', { summary: 'List local services (map keyed by service id)', access: 'any', query: [{ name: 'from', description: 'offset, >= 0' }, { name: 'size', description: '0..2147483646' }] });
-route('get', '/apis/v1/localservices/{serviceId}', { summary: 'Local service summary', access: 'any', params: ['serviceId'] });
-route('get', '/apis/v1/localservices/{serviceId}/spec', { summary: 'Local service spec, secrets masked', access: 'any', params: ['serviceId'], data: 'LocalServiceSpec' });
-route('get', '/apis/v1/localservices/{serviceId}/instances', { summary: 'Active, fresh instances', access: 'any', params: ['serviceId'], query: [{ name: 'state', description: 'instance state filter', array: true }], data: 'LocalServiceInstanceInfo[]' });
-route('get', '/apis/v1/localservices/{serviceId}/instances/old', { summary: 'Instances in non-active states', access: 'any', params: ['serviceId'], data: 'LocalServiceInstanceInfo[]' });
-route('get', '/apis/v1/localservices/{serviceId}/instances/{instanceId}', { summary: 'One instance, any state', access: 'any', params: ['serviceId', 'instanceId'], data: 'LocalServiceInstanceInfo' });
-route('get', '/apis/v1/ping', { summary: 'Leader probe', access: 'any', data: '"pong"' });
-route('get', '/apis/v1/cluster', { summary: 'Cluster summary', access: 'any' });
-route('get', '/apis/v1/cluster/dashboard', { summary: 'Dashboard data', access: 'any' });
-route('post', '/apis/v1/cluster/maintenance/set', { summary: 'Enter maintenance mode', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE' });
-route('post', '/apis/v1/cluster/maintenance/unset', { summary: 'Leave maintenance mode', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE' });
-route('get', '/apis/v1/cluster/executors', { summary: 'Executor summaries', access: 'any' });
-route('get', '/apis/v1/cluster/executors/{executorId}', { summary: 'Executor node data', access: 'any', params: ['executorId'], data: 'ExecutorNodeData' });
-route('post', '/apis/v1/cluster/executors/blacklist', { summary: 'Blacklist executors', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE', query: [{ name: 'id', description: 'executor id', array: true }] });
-route('post', '/apis/v1/cluster/executors/unblacklist', { summary: 'Unblacklist executors', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE', query: [{ name: 'id', description: 'executor id', array: true }] });
-route('post', '/apis/v1/cluster/executors/{executorId}/blacklist', { summary: 'Blacklist one executor', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE', params: ['executorId'] });
-route('post', '/apis/v1/cluster/executors/{executorId}/unblacklist', { summary: 'Unblacklist one executor', access: 'EXTERNAL_ROOT, EXTERNAL_MAINTENANCE', params: ['executorId'] });
-route('get', '/apis/v1/cluster/events/latest', { summary: 'Events newer than lastSyncTime, newest first', access: 'any', query: [{ name: 'lastSyncTime', description: 'epoch ms' }, { name: 'size', description: 'max events' }] });
-route('get', '/apis/v1/cluster/events/summary', { summary: 'Event counts by type', access: 'any', query: [{ name: 'lastSyncTime', description: 'epoch ms' }] });
-route('get', '/apis/v1/cluster/events', { summary: 'Deprecated: bare event array', access: 'any', query: [{ name: 'lastSyncTime', description: 'epoch ms' }, { name: 'size', description: 'max events' }] });
-route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/list', { summary: 'Log files of an instance (raw JSON)', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE, EXTERNAL_READ_ONLY', params: ['serviceId', 'instanceId'] });
-route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/read/{fileName}', { summary: 'Read a log chunk (raw JSON)', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE, EXTERNAL_READ_ONLY', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'offset', description: '-1 = tail start' }, { name: 'length', description: '-1 = 32768' }] });
-route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/download/{fileName}', { summary: 'Download a log file', access: 'EXTERNAL_ROOT, EXTERNAL_READ_WRITE, EXTERNAL_READ_ONLY', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'rename', description: 'true: timestamped file name' }] });
-route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resources executors must reserve for local services', access: 'CLUSTER_NODE' });
-route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/last', { summary: 'Known instances from the last snapshot', access: 'CLUSTER_NODE', params: ['executorId'] });
-route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/current', { summary: 'Known instances from the current snapshot', access: 'CLUSTER_NODE', params: ['executorId'] });
-route('post', '/apis/v1/messages', { summary: 'Executor -> leader message', access: 'CLUSTER_NODE', body: 'ControllerMessage' });
+route('post', '/apis/v1/localservices/validate/spec', { summary: 'Validate a local service spec', body: 'LocalServiceSpec', data: '{"valid": true}' });
+route('post', '/apis/v1/localservices/operations', { summary: 'Submit a local service operation', body: 'LocalServiceOperation', data: '{"serviceId": "<id>"}' });
+route('post', '/apis/v1/localservices/operations/{serviceId}/cancel', { summary: 'Cancel the running operation', params: ['serviceId'] });
+route('get', '/apis/v1/localservices', { summary: 'List local services (map keyed by service id)', query: [{ name: 'from', description: 'offset, >= 0' }, { name: 'size', description: '0..2147483646' }] });
+route('get', '/apis/v1/localservices/{serviceId}', { summary: 'Local service summary', params: ['serviceId'] });
+route('get', '/apis/v1/localservices/{serviceId}/spec', { summary: 'Local service spec, secrets masked', params: ['serviceId'], data: 'LocalServiceSpec' });
+route('get', '/apis/v1/localservices/{serviceId}/instances', { summary: 'Active, fresh instances', params: ['serviceId'], query: [{ name: 'state', description: 'instance state filter', array: true }], data: 'LocalServiceInstanceInfo[]' });
+route('get', '/apis/v1/localservices/{serviceId}/instances/old', { summary: 'Instances in non-active states', params: ['serviceId'], data: 'LocalServiceInstanceInfo[]' });
+route('get', '/apis/v1/localservices/{serviceId}/instances/{instanceId}', { summary: 'One instance, any state', params: ['serviceId', 'instanceId'], data: 'LocalServiceInstanceInfo' });
+route('get', '/apis/v1/ping', { summary: 'Leader probe', data: '"pong"' });
+route('get', '/apis/v1/cluster', { summary: 'Cluster summary' });
+route('get', '/apis/v1/cluster/dashboard', { summary: 'Dashboard data' });
+route('post', '/apis/v1/cluster/maintenance/set', { summary: 'Enter maintenance mode' });
+route('post', '/apis/v1/cluster/maintenance/unset', { summary: 'Leave maintenance mode' });
+route('get', '/apis/v1/cluster/executors', { summary: 'Executor summaries' });
+route('get', '/apis/v1/cluster/executors/{executorId}', { summary: 'Executor node data', params: ['executorId'], data: 'ExecutorNodeData' });
+route('post', '/apis/v1/cluster/executors/blacklist', { summary: 'Blacklist executors', query: [{ name: 'id', description: 'executor id', array: true }] });
+route('post', '/apis/v1/cluster/executors/unblacklist', { summary: 'Unblacklist executors', query: [{ name: 'id', description: 'executor id', array: true }] });
+route('post', '/apis/v1/cluster/executors/{executorId}/blacklist', { summary: 'Blacklist one executor', params: ['executorId'] });
+route('post', '/apis/v1/cluster/executors/{executorId}/unblacklist', { summary: 'Unblacklist one executor', params: ['executorId'] });
+route('get', '/apis/v1/cluster/events/latest', { summary: 'Events newer than lastSyncTime, newest first', query: [{ name: 'lastSyncTime', description: 'epoch ms' }, { name: 'size', description: 'max events' }] });
+route('get', '/apis/v1/cluster/events/summary', { summary: 'Event counts by type', query: [{ name: 'lastSyncTime', description: 'epoch ms' }] });
+route('get', '/apis/v1/cluster/events', { summary: 'Deprecated: bare event array', query: [{ name: 'lastSyncTime', description: 'epoch ms' }, { name: 'size', description: 'max events' }] });
+route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/list', { summary: 'Log files of an instance (raw JSON)', params: ['serviceId', 'instanceId'] });
+route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/read/{fileName}', { summary: 'Read a log chunk (raw JSON)', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'offset', description: '-1 = tail start' }, { name: 'length', description: '-1 = 32768' }] });
+route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/download/{fileName}', { summary: 'Download a log file', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'rename', description: 'true: timestamped file name' }] });
+route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resources executors must reserve for local services' });
+route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/last', { summary: 'Known instances from the last snapshot', params: ['executorId'] });
+route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/current', { summary: 'Known instances from the current snapshot', params: ['executorId'] });
+route('post', '/apis/v1/messages', { summary: 'Executor -> leader message', body: 'ControllerMessage' });
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
@@ -87,10 +87,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     for (const method of ['get', 'post'] as const) {
       const op = methods[method];
       if (!op) continue;
+      const access = accessOf(method, path);
       item[method] = {
         summary: op.summary,
-        description: `Roles: ${op.access}.${op.data ? ` Success data: ${op.data}.` : ''}`,
-        security: op.access === 'CLUSTER_NODE' ? [{ clusterSecret: [] }] : [{ basic: [] }],
+        description: `Roles: ${rolesOf(access)}.${op.data ? ` Success data: ${op.data}.` : ''}`,
+        security: access === 'cluster' ? [{ clusterSecret: [] }] : [{ basic: [] }],
         parameters: [
           ...(op.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
           ...(op.query ?? []).map((q) => ({
@@ -126,6 +127,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
     },
   };
+}
+
+/** The route table's rule for a documented path (`{id}` there, `:id` in the table): one source of who may call what. */
+function accessOf(method: 'get' | 'post', path: string): Access {
+  const rule = ruleOf(ROUTE_ACCESS, method.toUpperCase(), path.replace(/\{(\w+)\}/g, ':$1'));
+  if (!rule) throw new Error(`openapi.ts documents ${method} ${path}, which the route table does not know`);
+  return rule.access;
 }
 
 export async function openApiRoutes(app: FastifyInstance): Promise<void> {

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { BlacklistOperationResponse, Clock, ExecutorMessage, ExecutorState } from '../../model/index.js';
+import {
+  EXECUTOR_BLACKLISTED_STATES,
+  EXECUTOR_ELIGIBLE_STATES,
+  type BlacklistOperationResponse,
+  type Clock,
+  type ExecutorMessage,
+  type ExecutorState,
+} from '../../model/index.js';
 import type { ExecutorMessenger } from './messenger.js';
-import { BLACKLISTED_EXECUTOR_STATES, ELIGIBLE_EXECUTOR_STATES, addressOf, type ExecutorRegistry } from './registry.js';
+import { addressOf, type ExecutorRegistry } from './registry.js';
 
 /**
  * Executor blacklisting (C.5.6, C.2.11). Synchronous like Drove's: the controller sends the message, then
@@ -52,7 +59,7 @@ export class BlacklistingService {
       const sent: string[] = [];
       for (const id of unique(executorIds)) {
         const record = this.deps.registry.byId(id);
-        if (!record || BLACKLISTED_EXECUTOR_STATES.has(record.state)) {
+        if (!record || EXECUTOR_BLACKLISTED_STATES.has(record.state)) {
           failed.push(id);
           continue;
         }
@@ -62,7 +69,7 @@ export class BlacklistingService {
         } else failed.push(id);
       }
       if (sent.length === 0) return response([], failed, BLACKLIST_MESSAGES.notSent);
-      const confirmed = await this.awaitReportedStates(sent, BLACKLISTED_EXECUTOR_STATES);
+      const confirmed = await this.awaitReportedStates(sent, EXECUTOR_BLACKLISTED_STATES);
       const successful = sent.filter((id) => confirmed.has(id));
       for (const id of sent) {
         if (confirmed.has(id)) continue;
@@ -90,7 +97,7 @@ export class BlacklistingService {
       const sent: string[] = [];
       for (const id of unique(executorIds)) {
         const record = this.deps.registry.byId(id);
-        if (!record || !BLACKLISTED_EXECUTOR_STATES.has(record.state)) {
+        if (!record || !EXECUTOR_BLACKLISTED_STATES.has(record.state)) {
           failed.push(id);
           continue;
         }
@@ -99,7 +106,7 @@ export class BlacklistingService {
           sent.push(id);
         } else failed.push(id);
       }
-      const confirmed = sent.length > 0 ? await this.awaitReportedStates(sent, ELIGIBLE_EXECUTOR_STATES) : new Set();
+      const confirmed = sent.length > 0 ? await this.awaitReportedStates(sent, EXECUTOR_ELIGIBLE_STATES) : new Set();
       const successful = sent.filter((id) => confirmed.has(id));
       failed.push(...sent.filter((id) => !confirmed.has(id)));
       return response(successful, failed, failed.length === 0 ? UNBLACKLIST_MESSAGES.all : UNBLACKLIST_MESSAGES.some);

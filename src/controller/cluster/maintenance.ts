@@ -14,17 +14,25 @@ export interface ClusterStateOptions {
 }
 
 /** Never set: NORMAL, and no grace window (updated 0 is long past). */
-const NEVER_SET: ClusterStateData = { state: 'NORMAL', updated: 0 };
+export const NEVER_SET: ClusterStateData = { state: 'NORMAL', updated: 0 };
 
 export class ClusterStateManager {
-  private current: ClusterStateData = NEVER_SET;
+  private current: ClusterStateData;
   /** Serialises set() calls so the in-memory state always matches the last write that succeeded. */
   private queue: Promise<unknown> = Promise.resolve();
 
+  /** @param deps.stored the state in the store when this leader term began (NORMAL when never set). */
   constructor(
-    private readonly deps: { clock: Clock; store: StateStore; events: EventLog; options: ClusterStateOptions },
+    private readonly deps: {
+      clock: Clock;
+      store: StateStore;
+      events: EventLog;
+      options: ClusterStateOptions;
+      stored?: ClusterStateData | undefined;
+    },
   ) {
     if (!(deps.options.maintenanceGraceMs >= 0)) throw new Error('maintenanceGraceMs must be a number of ms >= 0');
+    this.current = deps.stored ? { ...deps.stored } : NEVER_SET;
   }
 
   state(): ClusterStateData {
@@ -54,10 +62,5 @@ export class ClusterStateManager {
   inMaintenanceWindow(): boolean {
     if (this.current.state === 'MAINTENANCE') return true;
     return this.deps.clock.now() - this.current.updated < this.deps.options.maintenanceGraceMs;
-  }
-
-  /** On gaining leadership: the stored state, NORMAL when never set. */
-  restore(stored: ClusterStateData | undefined): void {
-    this.current = stored ? { ...stored } : NEVER_SET;
   }
 }

@@ -1,11 +1,13 @@
-import type {
-  Clock,
-  ExecutorAddress,
-  ExecutorNodeData,
-  ExecutorResourceSnapshot,
-  ExecutorState,
-  ExecutorSummary,
-  LocalServiceInstanceInfo,
+import {
+  EXECUTOR_BLACKLISTED_STATES,
+  EXECUTOR_ELIGIBLE_STATES,
+  type Clock,
+  type ExecutorAddress,
+  type ExecutorNodeData,
+  type ExecutorResourceSnapshot,
+  type ExecutorState,
+  type ExecutorSummary,
+  type LocalServiceInstanceInfo,
 } from '../../model/index.js';
 import type { EventLog } from '../events.js';
 import type { StateStore, StoredExecutor } from '../store/store.js';
@@ -16,6 +18,10 @@ import { BatchingWriter } from './batching-writer.js';
  * snapshots that ride on every instance report. The executor is the source of truth of its own state
  * (ACTIVE / UNREADY / BLACKLISTED...); the only thing the controller overlays is a blacklist it has asked for
  * and the executor has not confirmed yet, so nothing is scheduled there in the meantime.
+ *
+ * One registry per leader term, built from the stored executors when leadership is gained. A follower keeps
+ * none: it refuses executor messages, and the next leader gives every stored executor a full staleness period
+ * to send it a heartbeat.
  */
 
 export interface ExecutorRegistryOptions {
@@ -34,10 +40,13 @@ export interface ExecutorRegistryOptions {
 
 const DEFAULT_LAST_KNOWN_RETENTION_MS = 2 * 24 * 60 * 60 * 1000;
 
+/** A live executor as the controller sees it: what the engine, the scheduler and the queries read. */
 export interface ExecutorRecord {
   readonly executorId: string;
   /** The last heartbeat document, its `state` replaced by the newest resource snapshot seen. */
   readonly nodeData: ExecutorNodeData;
+  /** Where controller -> executor messages go (from the node data). */
+  readonly address: ExecutorAddress;
   /** Effective state: the executor's own, overlaid by a pending controller blacklist request. */
   readonly state: ExecutorState;
   /** Controller-clock time of the last heartbeat or report (liveness never trusts executor clocks). */
@@ -48,12 +57,6 @@ export interface ExecutorRecord {
    * nothing is started there (see `reported` in plan()).
    */
   readonly reported: boolean;
-}
-
-export interface LastKnownExecutor {
-  readonly executorId: string;
-  readonly nodeData: ExecutorNodeData;
-  readonly removedAt: number;
 }
 
 export type ExecutorChange =
@@ -71,11 +74,6 @@ export type ExecutorChangeListener = (change: ExecutorChange) => void;
  */
 export type ResourceListener = (executorId: string, reflectedInstanceIds: readonly string[]) => void;
 
-/** States in which local-service instances may be placed (§5.5 step 2, §6.9). */
-export const ELIGIBLE_EXECUTOR_STATES: ReadonlySet<ExecutorState> = new Set(['ACTIVE', 'UNREADY']);
-/** States the reconciler treats as blacklisted (§5.3 step 4). */
-export const BLACKLISTED_EXECUTOR_STATES: ReadonlySet<ExecutorState> = new Set(['BLACKLISTED', 'BLACKLIST_REQUESTED']);
-
 interface Entry {
   executorId: string;
   nodeData: ExecutorNodeData;
@@ -89,22 +87,26 @@ interface Entry {
 
 export class ExecutorRegistry {
   private readonly live = new Map<string, Entry>();
-  private readonly removed = new Map<string, LastKnownExecutor>();
+  /** Removed executors still remembered, as the store keeps them. */
+  private readonly removed = new Map<string, Required<StoredExecutor>>();
   private readonly changeListeners = new Set<ExecutorChangeListener>();
   private readonly resourceListeners = new Set<ResourceListener>();
   private readonly writer: BatchingWriter;
   private readonly lastKnownRetentionMs: number;
   /** What the store holds for each executor as far as we know (see `storedFingerprint`); absent = unknown. */
-  private persisted = new Map<string, string>();
-  /** Bumped by clear/restore, so a write that finishes after them does not vouch for the new view. */
-  private generation = 0;
+  private readonly persisted = new Map<string, string>();
 
+  /**
+   * @param deps.stored the executors in the store when this leader term began. Live ones count as seen now: the new
+   *   leader has simply not received their heartbeats yet and must give them a full staleness period.
+   */
   constructor(
     private readonly deps: {
       clock: Clock;
       store: StateStore;
       events: EventLog;
       options: ExecutorRegistryOptions;
+      stored?: readonly StoredExecutor[];
     },
   ) {
     if (!(deps.options.staleExecutorAgeMs > 0)) throw new Error('staleExecutorAgeMs must be a positive number of ms');
@@ -120,6 +122,7 @@ export class ExecutorRegistry {
             return () => clearImmediate(handle);
           },
     );
+    this.load(deps.stored ?? []);
   }
 
   // ---- ingestion ----
@@ -157,7 +160,7 @@ export class ExecutorRegistry {
     const snapshotIsNewer = nodeData.updated >= entry.snapshotTime;
     entry.nodeData = snapshotIsNewer ? nodeData : { ...nodeData, state: entry.nodeData.state };
     if (snapshotIsNewer) entry.snapshotTime = nodeData.updated;
-    if (BLACKLISTED_EXECUTOR_STATES.has(nodeData.executorState)) entry.blacklistRequested = false;
+    if (EXECUTOR_BLACKLISTED_STATES.has(nodeData.executorState)) entry.blacklistRequested = false;
     this.refreshState(entry);
     if (snapshotIsNewer) this.notifyResources(executorId, nodeData.serviceInstances);
     return this.writer.request(executorId);
@@ -198,7 +201,7 @@ export class ExecutorRegistry {
   requestBlacklist(executorId: string): boolean {
     const entry = this.live.get(executorId);
     if (!entry) return false;
-    if (BLACKLISTED_EXECUTOR_STATES.has(entry.nodeData.executorState)) return true;
+    if (EXECUTOR_BLACKLISTED_STATES.has(entry.nodeData.executorState)) return true;
     entry.blacklistRequested = true;
     this.refreshState(entry);
     return true;
@@ -246,23 +249,12 @@ export class ExecutorRegistry {
     return removedNow;
   }
 
-  // ---- leadership ----
-
-  /**
-   * Rebuilds the view from the store on gaining leadership. Live executors count as seen now: the new leader
-   * has simply not received their heartbeats yet and must give them a full staleness period.
-   */
-  restore(stored: readonly StoredExecutor[]): void {
-    this.clear();
+  private load(stored: readonly StoredExecutor[]): void {
     const now = this.deps.clock.now();
     for (const record of stored) {
       if (record.removedAt !== undefined) {
         if (now - record.removedAt <= this.lastKnownRetentionMs) {
-          this.removed.set(record.executorId, {
-            executorId: record.executorId,
-            nodeData: record.nodeData,
-            removedAt: record.removedAt,
-          });
+          this.removed.set(record.executorId, { executorId: record.executorId, nodeData: record.nodeData, removedAt: record.removedAt });
           this.persisted.set(record.executorId, storedFingerprint(record));
         }
         continue;
@@ -278,14 +270,6 @@ export class ExecutorRegistry {
         reported: false,
       });
     }
-  }
-
-  /** Forgets everything (leadership lost). Listeners stay subscribed. */
-  clear(): void {
-    this.live.clear();
-    this.removed.clear();
-    this.persisted = new Map();
-    this.generation++;
   }
 
   /** Writes pending node data without waiting out the window; resolves once no store write is pending (tests, shutdown). */
@@ -304,33 +288,9 @@ export class ExecutorRegistry {
     return entry && toRecord(entry);
   }
 
-  /** Executors advertise their hostname as a tag (§5.5); several executors may share a host on different ports. */
-  byHostname(hostname: string): ExecutorRecord[] {
-    return this.all().filter((r) => r.nodeData.hostname === hostname);
-  }
-
-  /** Where local-service instances may be placed: ACTIVE or UNREADY (§6.9). */
-  eligible(): ExecutorRecord[] {
-    return this.all().filter((r) => ELIGIBLE_EXECUTOR_STATES.has(r.state));
-  }
-
-  /** BLACKLISTED or BLACKLIST_REQUESTED (§5.3 step 4). */
-  blacklisted(): ExecutorRecord[] {
-    return this.all().filter((r) => BLACKLISTED_EXECUTOR_STATES.has(r.state));
-  }
-
-  /** Removed executors still remembered (for `/instances/last`). */
-  lastKnown(executorId: string): LastKnownExecutor | undefined {
+  /** A removed executor still remembered (for `/instances/last`), with its `removedAt`. */
+  lastKnown(executorId: string): Required<StoredExecutor> | undefined {
     return this.removed.get(executorId);
-  }
-
-  allLastKnown(): LastKnownExecutor[] {
-    return [...this.removed.values()];
-  }
-
-  address(executorId: string): ExecutorAddress | undefined {
-    const entry = this.live.get(executorId);
-    return entry && addressOf(entry.nodeData);
   }
 
   /** `GET /cluster/executors` (C.2.3): every live executor, then the remembered removed ones as REMOVED. */
@@ -362,13 +322,13 @@ export class ExecutorRegistry {
   private refreshState(entry: Entry): void {
     const previous = entry.state;
     const own = entry.nodeData.executorState;
-    const next: ExecutorState = entry.blacklistRequested && !BLACKLISTED_EXECUTOR_STATES.has(own) ? 'BLACKLIST_REQUESTED' : own;
+    const next: ExecutorState = entry.blacklistRequested && !EXECUTOR_BLACKLISTED_STATES.has(own) ? 'BLACKLIST_REQUESTED' : own;
     if (next === previous) return;
     entry.state = next;
     const events = this.deps.events;
     if (next === 'BLACKLIST_REQUESTED') events.executorBlacklistRequested(entry.nodeData);
     else if (next === 'BLACKLISTED') events.executorBlacklisted(entry.nodeData);
-    else if (BLACKLISTED_EXECUTOR_STATES.has(previous) && ELIGIBLE_EXECUTOR_STATES.has(next)) {
+    else if (EXECUTOR_BLACKLISTED_STATES.has(previous) && EXECUTOR_ELIGIBLE_STATES.has(next)) {
       events.executorUnblacklisted(entry.nodeData);
     }
     this.notifyChange({ kind: 'stateChanged', executorId: entry.executorId, previous, state: next });
@@ -407,7 +367,6 @@ export class ExecutorRegistry {
    * its layout and free/used cores, the instance list with each instance's state) is in the comparison.
    */
   private async writeThrough(executorIds: readonly string[]): Promise<void> {
-    const generation = this.generation;
     const puts: StoredExecutor[] = [];
     const fingerprints: string[] = [];
     const deletes: string[] = [];
@@ -430,9 +389,7 @@ export class ExecutorRegistry {
         for (const record of puts) this.persisted.delete(record.executorId);
         throw error;
       }
-      if (generation === this.generation) {
-        puts.forEach((record, i) => this.persisted.set(record.executorId, fingerprints[i]!));
-      }
+      puts.forEach((record, i) => this.persisted.set(record.executorId, fingerprints[i]!));
     }
     for (const executorId of deletes) {
       this.persisted.delete(executorId);
@@ -457,7 +414,14 @@ function storedFingerprint(record: StoredExecutor): string {
 }
 
 function toRecord(entry: Entry): ExecutorRecord {
-  return { executorId: entry.executorId, nodeData: entry.nodeData, state: entry.state, lastSeen: entry.lastSeen, reported: entry.reported };
+  return {
+    executorId: entry.executorId,
+    nodeData: entry.nodeData,
+    address: addressOf(entry.nodeData),
+    state: entry.state,
+    lastSeen: entry.lastSeen,
+    reported: entry.reported,
+  };
 }
 
 export function addressOf(nodeData: ExecutorNodeData): ExecutorAddress {

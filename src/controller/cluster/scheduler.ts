@@ -1,5 +1,5 @@
-import type { Clock, ExecutorResourceSnapshot, ResourceAllocation } from '../../model/index.js';
-import { ELIGIBLE_EXECUTOR_STATES, type ExecutorRegistry } from './registry.js';
+import { EXECUTOR_ELIGIBLE_STATES, type Clock, type ExecutorResourceSnapshot, type ResourceAllocation } from '../../model/index.js';
+import type { ExecutorRegistry } from './registry.js';
 
 /**
  * Core and memory accounting for placing instances (§5.8, §5.5 step 2). The executors' resource snapshots say
@@ -119,7 +119,7 @@ export class Scheduler {
     }
     const record = this.deps.registry.byId(executorId);
     if (!record) return { ok: false, reason: `Executor ${executorId} is not known` };
-    if (!ELIGIBLE_EXECUTOR_STATES.has(record.state)) {
+    if (!EXECUTOR_ELIGIBLE_STATES.has(record.state)) {
       return {
         ok: false,
         reason: `Executor ${executorId} (${record.nodeData.hostname}) is ${record.state}; local service instances can only be placed on ACTIVE or UNREADY executors`,

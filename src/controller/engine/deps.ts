@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../model/index.js';
+import { DEFAULT_CONFIG_FETCH_TIMEOUT_MS, MAX_CONFIG_FETCH_BYTES } from '../../model/http-config-fetch.js';
 import type { ResolvedOptions } from '../config.js';
-import type { WorkingSet } from '../working-set.js';
-import type { EventSink, ExecutorDirectory, InstanceScheduler, MessageSender } from './ports.js';
+import type { WorkingSet } from '../term/working-set.js';
+import type { ExecutorMessenger } from '../cluster/messenger.js';
+import type { Scheduler } from '../cluster/scheduler.js';
+import type { EventSink, ExecutorDirectory } from './ports.js';
 
 /** Engine constants that are not operator options; overridable for tests and the benchmark. */
 export interface EngineTimings {
@@ -10,17 +13,17 @@ export interface EngineTimings {
   messageRetryIntervalMs: number;
   /** ...for up to 30 s (an executor busy pulling or restarting answers within that). */
   messageRetryWindowMs: number;
-  /** CONTROLLER_HTTP_FETCH: a config server slower than this fails the start attempt (it is retried). */
+  /** CONTROLLER_HTTP_FETCH timeouts a spec does not set: a config server slower fails the start attempt (it is retried). */
   configFetchTimeoutMs: number;
-  /** Largest config body the controller inlines (decision 10: 1 MiB, Drove meant that but wrote 2 ^ 20 = 22). */
+  /** Largest config body the controller inlines. */
   configFetchMaxBytes: number;
 }
 
 export const DEFAULT_ENGINE_TIMINGS: EngineTimings = {
   messageRetryIntervalMs: 1_000,
   messageRetryWindowMs: 30_000,
-  configFetchTimeoutMs: 10_000,
-  configFetchMaxBytes: 1024 * 1024,
+  configFetchTimeoutMs: DEFAULT_CONFIG_FETCH_TIMEOUT_MS,
+  configFetchMaxBytes: MAX_CONFIG_FETCH_BYTES,
 };
 
 /** Everything actions and jobs use; one object so a runner can hand it down unchanged. */
@@ -31,11 +34,13 @@ export interface EngineDeps {
   logger: Logger;
   workingSet: WorkingSet;
   executors: ExecutorDirectory;
-  scheduler: InstanceScheduler;
-  messenger: MessageSender;
+  scheduler: Pick<Scheduler, 'openSession'>;
+  messenger: ExecutorMessenger;
   events: EventSink;
   /** Signs the instance tokens given to containers (§6.1). */
   instanceAuthSecret: string;
+  /** How long each token is valid (its `exp`). */
+  instanceTokenLifetimeMs: number;
   /** Sent as `NodeId` and in message headers. */
   controllerHostname: string;
 }

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import type { LocalServiceOperation, LocalServiceState } from '../../model/index.js';
+import { isSteady, type LocalServiceOperation, type LocalServiceState } from '../../model/index.js';
 import type { EngineDeps } from './deps.js';
 import { mappedState, type ActionContext, type ServiceAction } from './actions/context.js';
 import {
@@ -14,7 +14,7 @@ import {
   updateCountAction,
 } from './actions/lifecycle.js';
 import { adjustAction, OperationCancelledError, replaceAction, stopInstancesAction } from './actions/instances.js';
-import { IllegalTransitionError, isAllowedTransition, isSteady, SERVICE_TRANSITIONS, type ServiceActionName } from './state-machine.js';
+import { IllegalTransitionError, isAllowedTransition, SERVICE_TRANSITIONS, type ServiceActionName } from './state-machine.js';
 
 const ACTIONS: Record<ServiceActionName, ServiceAction> = {
   Create: createAction,
@@ -83,8 +83,13 @@ export class ServiceRunner {
     return this.slot !== undefined;
   }
 
+  /** The operation waiting in the slot (or being run by the current action), if any. */
+  pendingOperation(): LocalServiceOperation | undefined {
+    return this.slot;
+  }
+
   start(): void {
-    this.loop ??= this.run().catch((error) => this.log.error({ err: error }, 'Service runner crashed'));
+    this.loop ??= this.run().catch((error: unknown) => this.log.error({ err: error }, 'Service runner crashed'));
   }
 
   /** Records an operation in the slot; false when one is already waiting. */

@@ -1,4 +1,4 @@
-import type { ActivationState, LocalServiceOperation, LocalServiceState } from '../../model/index.js';
+import { STEADY_SERVICE_STATES, type LocalServiceOperation, type LocalServiceState } from '../../model/index.js';
 
 /**
  * The controller-side service state machine (§3.2) as data. Each state names the action bound to it and the
@@ -26,7 +26,7 @@ export interface Transition {
   readonly next: readonly LocalServiceState[];
 }
 
-const STEADY: readonly LocalServiceState[] = ['ACTIVE', 'CONFIG_TESTING', 'INACTIVE'];
+const STEADY = STEADY_SERVICE_STATES;
 const ROUTE_FROM_RUNNING: readonly LocalServiceState[] = [
   'ACTIVATION_REQUESTED',
   'DEACTIVATION_REQUESTED',
@@ -85,15 +85,6 @@ export class IllegalTransitionError extends Error {
 
 export function isAllowedTransition(from: LocalServiceState, to: LocalServiceState): boolean {
   return SERVICE_TRANSITIONS[from].next.includes(to);
-}
-
-/** States in which the runner waits for the next operation. */
-export function isSteady(state: LocalServiceState): boolean {
-  return state === 'ACTIVE' || state === 'CONFIG_TESTING' || state === 'INACTIVE';
-}
-
-export function steadyState(activation: ActivationState): LocalServiceState {
-  return activation;
 }
 
 /** The working state an operation moves a steady service into (the Routing action). */

@@ -1,4 +1,5 @@
 import {
+  isAllowedHostPath,
   operationServiceId,
   type LocalServiceInfo,
   type LocalServiceInstanceInfo,
@@ -8,6 +9,7 @@ import {
   type CheckSpec,
 } from '../../model/index.js';
 import type { ControllerOptions } from '../config.js';
+import { fixedPortClashes, hostAccessErrors, type FixedPortContext, type HostAccessOptions } from './host-access-rules.js';
 import { ALLOWED_OPERATIONS } from './state-machine.js';
 
 /**
@@ -18,8 +20,19 @@ import { ALLOWED_OPERATIONS } from './state-machine.js';
 
 const MAX_ARGS_LENGTH = 2048;
 
-/** Every failing rule of §1.13, in Drove's order; `[]` when the spec is acceptable. */
-export function validateSpec(spec: LocalServiceSpec, options: Pick<ControllerOptions, 'allowedMountDirs' | 'disableCmdlArgs' | 'enableRawDeviceAccess'>): string[] {
+/** The controller options the spec rules depend on. */
+export type SpecValidationOptions = Pick<
+  ControllerOptions,
+  'allowedMountDirs' | 'allowedLocalFileDirs' | 'disableCmdlArgs' | 'enableRawDeviceAccess'
+> &
+  HostAccessOptions;
+
+/**
+ * Every failing rule of §1.13, in Drove's order; `[]` when the spec is acceptable. Host paths are compared on
+ * segment boundaries (Drove compares string prefixes, so `/tmp` allowed `/tmpx`), and EXECUTOR_LOCAL_FILE paths
+ * have an allow-list of their own (docs/security.md).
+ */
+export function validateSpec(spec: LocalServiceSpec, options: SpecValidationOptions): string[] {
   const errors: string[] = [];
   const portNames = spec.exposedPorts.map((p) => p.name);
   const checkPort = (check: CheckSpec | undefined) => {
@@ -33,9 +46,19 @@ export function validateSpec(spec: LocalServiceSpec, options: Pick<ControllerOpt
   if (!spec.resources.some((r) => r.type === 'MEMORY')) errors.push('Memory requirements are mandatory');
   if (options.allowedMountDirs.length > 0) {
     for (const volume of spec.volumes ?? []) {
-      if (!options.allowedMountDirs.some((dir) => volume.pathOnHost.startsWith(dir))) {
+      if (!isAllowedHostPath(volume.pathOnHost, options.allowedMountDirs)) {
         errors.push(`Volume mount requested on non whitelisted host directory: ${volume.pathOnHost}`);
       }
+    }
+  }
+  for (const config of spec.configs ?? []) {
+    if (config.type !== 'EXECUTOR_LOCAL_FILE') continue;
+    const path = config.filePathOnHost;
+    if (path === undefined) errors.push(`Specify filePathOnHost for executor local file config ${config.localFilename}`);
+    else if (options.allowedLocalFileDirs.length === 0) {
+      errors.push(`Executor local file configs are disabled. To enable, list the host directories they may read in allowedLocalFileDirs in controller options: ${path}`);
+    } else if (!isAllowedHostPath(path, options.allowedLocalFileDirs)) {
+      errors.push(`Executor local file requested from non whitelisted host directory: ${path}`);
     }
   }
   const args = spec.args ?? [];
@@ -50,12 +73,14 @@ export function validateSpec(spec: LocalServiceSpec, options: Pick<ControllerOpt
   }
   // A missing or COMPOSITE policy is simply "not LOCAL" here (Drove crashes on both, §13.2.18).
   if (spec.placementPolicy?.type !== 'LOCAL') errors.push('Only local placement is allowed for local services');
+  // drove-ts extensions after Drove's rules, so a Drove spec gets Drove's list.
+  errors.push(...hostAccessErrors(spec, options));
   return errors;
 }
 
 /** What the operation validator needs to know about the engine's current state. */
-export interface OperationValidationContext {
-  options: Pick<ControllerOptions, 'allowedMountDirs' | 'disableCmdlArgs' | 'enableRawDeviceAccess'>;
+export interface OperationValidationContext extends FixedPortContext {
+  options: SpecValidationOptions;
   /** Current state machine state; undefined when the service has no state machine. */
   stateOf(serviceId: string): LocalServiceState | undefined;
   service(serviceId: string): LocalServiceInfo | undefined;
@@ -100,6 +125,9 @@ export function validateOperation(op: LocalServiceOperation, ctx: OperationValid
       const bad = unhealthyIds(serviceId, op.instanceIds, ctx);
       return bad.length > 0 ? [`There are no healthy instances with ids: [${bad.join(', ')}]`] : [];
     }
+    case 'ACTIVATE':
+    case 'DEPLOY_TEST_INSTANCE':
+      return fixedPortClashes(serviceId, ctx);
     default:
       return [];
   }

@@ -1,319 +1,459 @@
-import {
-  Etcd3,
-  EtcdAuthenticationFailedError,
-  EtcdPermissionDeniedError,
-  EtcdRoleNotGrantedError,
-  EtcdUserNotFoundError,
-  type Lease,
-  type Namespace,
-  type Watcher,
-} from 'etcd3';
-import { systemClock, type Clock } from '../../model/index.js';
+import type { Etcd3 } from 'etcd3';
+import { sleep, systemClock, type Clock } from '../../model/index.js';
+import type { EtcdFence } from '../store/etcd.js';
+import { within } from './deadline.js';
+import type { Candidate, CandidateWatch, ElectionEtcd, ElectionLease } from './election-port.js';
+import { Etcd3ElectionPort } from './etcd3-election-port.js';
 import type { LeaderElector } from './leadership.js';
+import { assertTransition, type ElectorState } from './elector-lifecycle.js';
+import { backoffMs, electionTimings, type ElectionTimings } from './timings.js';
 
 type LeadershipHandlers = Parameters<LeaderElector['start']>[0];
-import type { EtcdFence } from '../store/etcd.js';
 
 /**
- * Lease-based leader election on etcd (the standard recipe, no home-made consensus): every controller puts a
- * candidate key `election/<lease id>` holding its address under its own lease; the candidate whose key has the
- * lowest create revision is the leader. When the leader dies its lease expires, its key disappears, and the next
- * candidate sees the deletion through a watch and takes over at once.
+ * Lease-based leader election on etcd (the standard recipe, no home-made consensus), run by one supervising loop
+ * (docs/ha.md, "The election's lifecycle"). Every controller puts a candidate key `election/<lease id>` holding its
+ * address under a lease of its own; the candidate whose key has the lowest create revision is the leader, and that
+ * key with its revision fences every store write while it leads.
  *
- * Stepping down before another can act: etcd expires a lease `ttl` after the last keep-alive it received. We step
- * down locally once no keep-alive has succeeded for two thirds of the ttl, which is before etcd can expire the lease
- * and elect someone else. A process that is paused and cannot even run that timer is stopped by the store's fence
- * (every write is guarded by the leader key's create revision).
+ * The loop runs terms until stopped: a term grants a fresh lease, puts the candidate key, then follows or leads,
+ * re-reading the candidates whenever the watch, the lease or a one-second timer wakes it. A term ends when its lease
+ * is lost, its lease has not been heard from for two thirds of the TTL (before etcd can expire it and elect someone
+ * else), its key vanished, or an etcd call of the campaign failed; a leader then steps down, the lease is revoked,
+ * and after a jittered pause the next term campaigns again. Nothing but the loop ever campaigns; events only end
+ * the current term or wake the loop, so no event can leave it waiting on a term that no longer exists.
  */
 
 export interface EtcdLeaderElectorOptions {
-  client: Etcd3;
+  /** The etcd3 client (shared with the store). */
+  client?: Etcd3;
+  /** Instead of `client`: the etcd the election talks to (tests inject faults through it). */
+  etcd?: ElectionEtcd;
   namespace?: string;
   /** Address other nodes use to reach this controller, `host:port`. */
   address: string;
   /** Lease TTL in seconds; failover after a leader dies takes about this long. */
   ttlSeconds?: number;
   clock?: Clock;
+  /** Uniform in [0, 1), for the backoff's jitter; tests pass a seeded one. */
+  random?: () => number;
+  /** Overrides of the TTL-derived timings (tests). */
+  timings?: Partial<ElectionTimings>;
   logger?: { info(msg: string): void; warn(msg: string): void };
+  /** Told of every lifecycle move, after it happened. */
+  onTransition?(from: ElectorState, to: ElectorState, reason: string): void;
 }
 
-const PREFIX = 'election/';
+/** How often a campaign that keeps failing is reported (the first failure always is). */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
-/** Period of the local keep-alive check (cheap, no etcd call): how late after a lost keep-alive we step down. */
-const CHECK_INTERVAL_MS = 250;
-/**
- * Period of the safety-net re-read of the candidates. The watch is the fast path, but etcd3 reconnects a broken
- * watch with a backoff of up to 30 s, and a keep-alive stream can die without an error: after an etcd outage,
- * events may come late or never. One small read a second per controller bounds that to a second.
- */
-const RECHECK_INTERVAL_MS = 1_000;
+/** Why a term ended; the reason the loop logs. */
+class TermEnded extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'TermEnded';
+  }
+}
+
+/** One candidacy: a lease, its key, and what it saw. Discarded when the term ends; a new term is a new object. */
+class Term {
+  readonly abort = new AbortController();
+  lease: ElectionLease | undefined;
+  leaseId: string | undefined;
+  key: string | undefined;
+  createRevision: string | undefined;
+  /** The candidate key was put: this term campaigned successfully, whatever ends it later. */
+  established = false;
+  /** The candidates' first, as of this term's last successful read. */
+  leader: Candidate | undefined;
+  cancelCheck: (() => void) | undefined;
+
+  /** Send time of the last answered keep-alive (the grant's, to start with). */
+  lastKeepAliveSent = 0;
+
+  get over(): boolean {
+    return this.abort.signal.aborted;
+  }
+}
 
 export class EtcdLeaderElector implements LeaderElector {
-  private readonly ns: Namespace;
-  private readonly ttlSeconds: number;
+  private readonly etcd: ElectionEtcd;
   private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly timings: ElectionTimings;
+  private current: ElectorState = 'INITIALIZED';
   private handlers: LeadershipHandlers | undefined;
-  private lease: Lease | undefined;
-  private myKey: string | undefined;
-  private myRevision: string | undefined;
-  private leader: { key: string; address: string; revision: string } | undefined;
-  private leading = false;
-  private lastKeepAlive = 0;
-  private watcher: Watcher | undefined;
-  private stopped = false;
-  private cancelCheck: (() => void) | undefined;
-  /** Serialises leadership transitions so onAcquired/onLost never overlap. */
-  private transitions: Promise<void> = Promise.resolve();
-  private campaigning: Promise<void> | undefined;
-  private lastRecheck = 0;
-  private rechecking = false;
+  /** Aborted by stop(): ends the loop's pauses and the current term. */
+  private readonly life = new AbortController();
+  private term: Term | undefined;
+  private loop: Promise<void> | undefined;
+  private watch: CandidateWatch | undefined;
+  /** A wake-up that came while the loop was busy; its next nap returns at once. */
+  private woken = false;
+  private wakeNap: (() => void) | undefined;
+  /** onAcquired/onLost run one after the other, never overlapping, even when the loop stopped waiting for one. */
+  private handlerChain: Promise<void> = Promise.resolve();
+  /** Leases of ended terms that etcd could not be told to revoke yet (their keys would otherwise linger a TTL). */
+  private readonly orphans = new Map<string, ElectionLease>();
+  private readonly revoking = new Set<string>();
+  private lastReadError: string | undefined;
 
   constructor(private readonly options: EtcdLeaderElectorOptions) {
-    this.ns = options.client.namespace(options.namespace ?? '/drove/');
-    this.ttlSeconds = options.ttlSeconds ?? 3;
     this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.timings = electionTimings(options.ttlSeconds ?? 3, options.timings);
+    if (options.etcd) this.etcd = options.etcd;
+    else if (options.client) this.etcd = new Etcd3ElectionPort(options.client, options.namespace ?? '/drove/', this.clock);
+    else throw new Error('EtcdLeaderElector needs an etcd client');
   }
 
   /**
-   * One look at etcd first, so that wrong credentials fail the start (see checkAccess); the watch and the
-   * campaign then run in the background and retry, so a controller starts, serves as a non-leader and stops
-   * cleanly while etcd is unreachable.
+   * One look at etcd first, so that wrong credentials fail the start; the loop then runs in the background, so a
+   * controller starts, serves as a non-leader and stops cleanly while etcd is unreachable.
    */
   async start(handlers: LeadershipHandlers): Promise<void> {
+    if (this.current !== 'INITIALIZED') throw new Error(`leader election: start() called while ${this.current}`);
     this.handlers = handlers;
-    await this.checkAccess();
-    this.scheduleCheck();
-    void this.watch();
-    void this.campaign();
+    try {
+      await this.checkAccess();
+    } catch (error) {
+      if (this.state() !== 'STOPPED') this.moveTo('STOPPED', 'etcd refused this controller');
+      throw error;
+    }
+    if (this.life.signal.aborted) return;
+    this.loop = this.supervise().catch((error: unknown) => {
+      // supervise() catches everything itself; this only keeps a bug from becoming an unhandled rejection.
+      this.warn(`election loop failed: ${message(error)}`);
+    });
   }
 
   /**
-   * Leading, and heard from etcd recently enough that nobody else can lead yet. After a pause (SIGSTOP, a long
-   * GC, a frozen VM) the first question steps down at once, so the leader-only parts never act on a lease that
-   * may have expired meanwhile, whichever timer wakes first.
+   * Leading, and heard from etcd recently enough that nobody else can lead yet. After a pause (SIGSTOP, a long GC,
+   * a frozen VM) the first question answers no and tells the loop, whichever timer would have woken first.
    */
   isLeader(): boolean {
-    if (this.leading && !this.keepAliveFresh()) void this.onLeaseLost('keep-alive overdue');
-    return this.leading;
+    const term = this.term;
+    if (this.current !== 'LEADER' || !term || term.over) return false;
+    if (this.fresh(term)) return true;
+    this.endTerm(term, 'keep-alive overdue');
+    return false;
   }
 
   /**
    * What this node last saw is only passed on while its own link to etcd is alive: a node cut off from etcd
-   * (quorum lost, partition) cannot know who leads, and naming a stale leader, itself included, would send
-   * clients and UI redirects in circles (§6.2: an unknown leader is simply not named).
+   * (quorum lost, partition) cannot know who leads, and naming a stale leader, itself included, would send clients
+   * and UI redirects in circles (an unknown leader is simply not named).
    */
   leaderAddress(): string | undefined {
-    return this.keepAliveFresh() ? this.leader?.address : undefined;
+    const term = this.term;
+    return term && !term.over && this.fresh(term) ? term.leader?.address : undefined;
   }
 
   /** The leader key and revision that guard every store write while this node leads. */
   fence(): EtcdFence | undefined {
-    if (!this.isLeader() || !this.myKey || !this.myRevision) return undefined;
-    return { key: this.myKey, createRevision: this.myRevision };
+    const term = this.term;
+    if (!this.isLeader() || !term?.key || !term.createRevision) return undefined;
+    return { key: term.key, createRevision: term.createRevision };
+  }
+
+  /** Where the lifecycle is (tests, diagnostics). */
+  state(): ElectorState {
+    return this.current;
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.cancelCheck?.();
-    await this.watcher?.cancel().catch(() => undefined);
-    await this.stepDown('controller stopping');
-    await this.transitions;
-    await this.lease?.revoke().catch(() => undefined);
-    this.lease = undefined;
+    if (this.current === 'STOPPED') return;
+    if (this.current === 'INITIALIZED') {
+      this.life.abort(new TermEnded('controller stopping'));
+      this.moveTo('STOPPED', 'stopped before start');
+      return;
+    }
+    this.life.abort(new TermEnded('controller stopping'));
+    if (this.term) this.endTerm(this.term, 'controller stopping');
+    await this.loop;
+    const watch = this.watch;
+    this.watch = undefined;
+    if (watch) await within(this.clock, watch.cancel(), this.timings.callTimeoutMs, 'etcd watch cancel').catch(() => undefined);
+    await this.revokeOrphans();
+  }
+
+  // ---- the loop ----
+
+  private async supervise(): Promise<void> {
+    let failures = 0;
+    let lastFailureLog = Number.NEGATIVE_INFINITY;
+    while (!this.life.signal.aborted) {
+      const term = new Term();
+      this.term = term;
+      let reason = 'term ended';
+      try {
+        if (this.current === 'INITIALIZED') this.moveTo('CAMPAIGNING', 'started');
+        await this.serve(term);
+      } catch (error) {
+        reason = message(term.over ? term.abort.signal.reason : error);
+        if (!term.over) this.endTerm(term, reason);
+      }
+      try {
+        await this.finishTerm(term, reason);
+      } catch (error) {
+        this.warn(`ending the term failed: ${message(error)}`);
+      }
+      if (this.life.signal.aborted) break;
+      failures = term.established ? 0 : failures + 1;
+      const pause = backoffMs(this.timings, failures, this.random);
+      // During an outage every attempt fails: say so at the first failure, then every 10 s, not every second.
+      if (!term.established && (failures === 1 || this.clock.now() - lastFailureLog >= FAILURE_LOG_INTERVAL_MS)) {
+        this.warn(`cannot campaign (${reason}); attempt ${failures} failed, retrying with pauses up to ${this.timings.backoffMaxMs} ms`);
+        lastFailureLog = this.clock.now();
+      }
+      await sleep(this.clock, pause, this.life.signal).catch(() => undefined);
+    }
+    try {
+      if (this.current !== 'STOPPED') this.moveTo('STOPPED', 'controller stopping');
+    } catch (error) {
+      this.warn(message(error));
+    }
+  }
+
+  /** One term; returns only by throwing (the reason it ended). */
+  private async serve(term: Term): Promise<void> {
+    const signal = term.abort.signal;
+    // Our own keys from terms etcd could not be told about go first: behind one of them, this candidacy would
+    // follow itself until that lease expired.
+    if (this.orphans.size > 0) await this.revokeOrphans(signal);
+    signal.throwIfAborted();
+    term.lastKeepAliveSent = this.clock.now();
+    const lease = this.etcd.grantLease(this.timings.ttlSeconds, {
+      keepAlive: (sentAt) => {
+        if (sentAt > term.lastKeepAliveSent) term.lastKeepAliveSent = sentAt;
+      },
+      lost: (error) => this.endTerm(term, `lease lost: ${error.message}`),
+    });
+    term.lease = lease;
+    this.scheduleCheck(term);
+    term.leaseId = await this.call(lease.granted, 'lease grant', signal);
+    const candidacy = await this.call(this.etcd.putCandidate(term.leaseId, this.options.address), 'candidate put', signal);
+    term.key = candidacy.key;
+    term.createRevision = candidacy.createRevision;
+    term.established = true;
+    for (;;) {
+      signal.throwIfAborted();
+      this.ensureWatch();
+      let candidates: Candidate[] | undefined;
+      try {
+        candidates = await this.call(this.etcd.readCandidates(), 'candidates read', signal);
+        if (this.lastReadError) this.options.logger?.info('leader election: etcd answers again');
+        this.lastReadError = undefined;
+      } catch (error) {
+        signal.throwIfAborted();
+        // A read that fails decides nothing: the keep-alive check alone decides whether this term still stands.
+        if (message(error) !== this.lastReadError) this.warn(`cannot read the candidates: ${message(error)}`);
+        this.lastReadError = message(error);
+      }
+      if (candidates) await this.decide(term, candidates);
+      await this.nap(signal);
+    }
+  }
+
+  /** Follows or leads from one read of the candidates; throws when the term must end. */
+  private async decide(term: Term, candidates: Candidate[]): Promise<void> {
+    if (!candidates.some((c) => c.key === term.key)) throw new TermEnded('own candidate key vanished');
+    const first = candidates[0]!;
+    const previous = term.leader;
+    term.leader = first;
+    if (first.key !== term.key) {
+      if (this.current === 'LEADER') throw new TermEnded(`another candidate leads (${first.address})`);
+      if (this.current === 'CAMPAIGNING') this.moveTo('FOLLOWER', `${first.address} leads`);
+      else if (previous?.key !== first.key) this.options.logger?.info(`leader election: following ${first.address}`);
+      return;
+    }
+    if (this.current === 'LEADER') return;
+    if (!this.fresh(term)) throw new TermEnded('keep-alive overdue');
+    this.moveTo('LEADER', 'own candidate key is first');
+    this.options.logger?.info(`leader election: this controller (${this.options.address}) is now the leader`);
+    try {
+      await within(this.clock, this.runHandler('onAcquired'), this.timings.handlerTimeoutMs, 'taking leadership', term.abort.signal);
+    } catch (error) {
+      term.abort.signal.throwIfAborted();
+      throw new TermEnded(`could not take leadership: ${message(error)}`);
+    }
   }
 
   /**
-   * Wrong credentials or a namespace this user may not touch are configuration errors: reported at startup, as
-   * an error that stops the controller (left alone, the watch would retry them forever in silence). An etcd that
-   * is merely unreachable is not an error here: controllers may start before etcd, the campaign retries.
+   * Ends the term for good: a leader steps down (the leader-only parts stop; isLeader() already answers no), and
+   * etcd is asked to revoke the lease, so the next candidate need not wait for it to expire. Both are bounded.
+   */
+  private async finishTerm(term: Term, reason: string): Promise<void> {
+    term.cancelCheck?.();
+    const leading = this.current === 'LEADER';
+    if (leading) {
+      this.moveTo('STEPPING_DOWN', reason);
+      this.warn(`stepping down (${reason})`);
+    } else if (term.established) {
+      this.warn(`candidacy ended (${reason})`);
+    }
+    await Promise.all([this.revokeTermLease(term), leading ? this.handBack() : Promise.resolve()]);
+    if (!this.life.signal.aborted && this.current !== 'CAMPAIGNING') this.moveTo('CAMPAIGNING', reason);
+  }
+
+  private async handBack(): Promise<void> {
+    try {
+      await within(this.clock, this.runHandler('onLost'), this.timings.handlerTimeoutMs, 'handing leadership back');
+    } catch (error) {
+      this.warn(`handing leadership back failed: ${message(error)}`);
+    }
+  }
+
+  private async revokeTermLease(term: Term): Promise<void> {
+    const lease = term.lease;
+    if (!lease) return;
+    if (term.leaseId === undefined) {
+      // The grant never answered: there is no key to clean up and nothing to wait for (etcd3 sends the revoke if
+      // the grant answers after all; a lease granted that late expires by itself anyway, key-less).
+      lease.revoke().catch(() => undefined);
+      return;
+    }
+    try {
+      await within(this.clock, lease.revoke(), this.timings.callTimeoutMs, 'etcd lease revoke');
+    } catch {
+      this.orphans.set(term.leaseId, lease);
+      while (this.orphans.size > this.timings.maxOrphanLeases) this.orphans.delete(this.orphans.keys().next().value!);
+    }
+  }
+
+  /** Retries the revocation of leases etcd could not be told about when their term ended (bounded, never throws). */
+  private async revokeOrphans(signal?: AbortSignal): Promise<void> {
+    await Promise.all(
+      [...this.orphans].map(async ([id, lease]) => {
+        if (this.revoking.has(id)) return;
+        this.revoking.add(id);
+        try {
+          await within(this.clock, lease.revoke(), this.timings.callTimeoutMs, 'etcd lease revoke', signal);
+          this.orphans.delete(id);
+        } catch {
+          // Still unreachable: tried again at the next campaign.
+        } finally {
+          this.revoking.delete(id);
+        }
+      }),
+    );
+  }
+
+  // ---- events: they end the current term or wake the loop, nothing else ----
+
+  /** Tells the loop its term is over; the loop does the rest (idempotent, safe from any callback). */
+  private endTerm(term: Term, reason: string): void {
+    if (term.over) return;
+    term.cancelCheck?.();
+    term.abort.abort(new TermEnded(reason));
+    this.wake();
+  }
+
+  /** A timer at the moment the term's lease would turn stale, re-armed whenever a keep-alive came meanwhile. */
+  private scheduleCheck(term: Term): void {
+    if (term.over) return;
+    const due = term.lastKeepAliveSent + this.timings.stepDownAfterMs - this.clock.now();
+    term.cancelCheck = this.clock.setTimer(() => {
+      if (this.fresh(term)) this.scheduleCheck(term);
+      else this.endTerm(term, 'keep-alive overdue');
+    }, due);
+  }
+
+  private ensureWatch(): void {
+    if (this.watch || this.life.signal.aborted) return;
+    let watch: CandidateWatch | undefined;
+    let ended = false;
+    try {
+      watch = this.etcd.watchCandidates({
+        changed: () => this.wake(),
+        ended: (error) => {
+          // Replaced at the next pass of the loop (at most a recheck interval away), not at once: a watch that
+          // etcd keeps cancelling must not make the loop spin.
+          this.warn(`the candidates' watch ended: ${error.message}`);
+          ended = true;
+          if (watch && this.watch === watch) this.watch = undefined;
+        },
+      });
+      if (!ended) this.watch = watch;
+    } catch (error) {
+      this.warn(`cannot watch the candidates: ${message(error)}`);
+    }
+  }
+
+  private wake(): void {
+    const wake = this.wakeNap;
+    if (wake) wake();
+    else this.woken = true;
+  }
+
+  /** Waits for a wake-up, the safety-net re-read, or the end of the term. */
+  private nap(signal: AbortSignal): Promise<void> {
+    if (this.woken || signal.aborted) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        cancel();
+        signal.removeEventListener('abort', done);
+        this.wakeNap = undefined;
+        this.woken = false;
+        resolve();
+      };
+      const cancel = this.clock.setTimer(done, this.timings.recheckIntervalMs);
+      signal.addEventListener('abort', done, { once: true });
+      this.wakeNap = done;
+    });
+  }
+
+  // ---- helpers ----
+
+  /**
+   * Wrong credentials or a namespace this user may not touch are configuration errors: reported at startup, as an
+   * error that stops the controller (left alone, the loop would retry them forever). An etcd that is merely
+   * unreachable is not an error here: controllers may start before etcd, the loop retries.
    */
   private async checkAccess(): Promise<void> {
     try {
-      await this.ns.getAll().prefix(PREFIX).limit(1).keys();
+      await within(this.clock, this.etcd.readCandidates(), this.timings.callTimeoutMs, 'etcd candidates read');
     } catch (error) {
-      if (isAccessError(error)) {
-        throw new Error(`etcd refused this controller (check store.username, store.password and the user's role): ${(error as Error).message}`, {
+      if (this.etcd.isAccessError(error)) {
+        throw new Error(`etcd refused this controller (check store.username, store.password and the user's role): ${message(error)}`, {
           cause: error,
         });
       }
-      this.options.logger?.warn(`leader election: etcd not reachable yet: ${(error as Error).message}`);
+      this.warn(`etcd not reachable yet: ${message(error)}`);
     }
   }
 
-  private async watch(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const watcher = await this.ns.watch().prefix(PREFIX).create();
-        if (this.stopped) {
-          await watcher.cancel().catch(() => undefined);
-          return;
-        }
-        watcher.on('put', () => void this.evaluate());
-        watcher.on('delete', () => void this.evaluate());
-        watcher.on('connected', () => void this.evaluate());
-        this.watcher = watcher;
-        return;
-      } catch (error) {
-        this.options.logger?.warn(`leader election: cannot watch the candidates: ${(error as Error).message}`);
-        await new Promise((resolve) => this.clock.setTimer(() => resolve(undefined), 1_000));
-      }
-    }
+  private call<T>(work: Promise<T>, what: string, signal: AbortSignal): Promise<T> {
+    return within(this.clock, work, this.timings.callTimeoutMs, `etcd ${what}`, signal);
   }
 
-  private campaign(): Promise<void> {
-    if (this.campaigning) return this.campaigning;
-    this.campaigning = (async () => {
-      while (!this.stopped) {
-        const lease = this.ns.lease(this.ttlSeconds, { autoKeepAlive: true });
-        lease.on('keepaliveSucceeded', () => {
-          if (this.lease === lease) this.lastKeepAlive = this.clock.now();
-        });
-        lease.on('lost', () => {
-          if (this.lease === lease) void this.onLeaseLost('lease lost');
-        });
-        try {
-          const id = await this.within(lease.grant(), 'lease grant');
-          this.lease = lease;
-          this.lastKeepAlive = this.clock.now();
-          this.myKey = `${PREFIX}${id}`;
-          await this.within(lease.put(this.myKey).value(this.options.address).exec(), 'candidate put');
-          const kv = (await this.within(this.ns.get(this.myKey).exec(), 'candidate read')).kvs[0];
-          this.myRevision = kv ? String(kv.create_revision) : undefined;
-          if (this.stopped) throw new Error('controller stopping');
-          await this.evaluate();
-          return;
-        } catch (error) {
-          // A half-made candidacy is abandoned whole: its lease would otherwise be kept alive for nothing.
-          if (this.lease === lease) {
-            this.lease = undefined;
-            this.myKey = undefined;
-            this.myRevision = undefined;
-          }
-          lease.release();
-          void lease.revoke().catch(() => undefined);
-          if (this.stopped) return;
-          this.options.logger?.warn(`leader election: cannot campaign: ${(error as Error).message}`);
-          await new Promise((resolve) => this.clock.setTimer(() => resolve(undefined), 1_000));
-        }
-      }
-    })().finally(() => {
-      this.campaigning = undefined;
-    });
-    return this.campaigning;
+  private runHandler(which: keyof LeadershipHandlers): Promise<void> {
+    const handlers = this.handlers!;
+    const run = this.handlerChain.then(() => handlers[which]());
+    this.handlerChain = run.catch(() => undefined);
+    return run;
   }
 
-  private async evaluate(): Promise<void> {
-    if (this.stopped) return;
-    let first;
-    try {
-      first = (await this.within(this.ns.getAll().prefix(PREFIX).sort('Create', 'Ascend').limit(1).exec(), 'candidates read')).kvs[0];
-    } catch (error) {
-      this.options.logger?.warn(`leader election: cannot read candidates: ${(error as Error).message}`);
-      return;
-    }
-    this.leader = first
-      ? { key: first.key.toString(), address: first.value.toString(), revision: String(first.create_revision) }
-      : undefined;
-    const mine = this.myKey !== undefined && this.leader !== undefined && this.leader.key.endsWith(this.myKey);
-    if (mine && !this.leading && this.keepAliveFresh()) await this.becomeLeader();
-    else if (!mine && this.leading) await this.stepDown('another candidate leads');
-    if (this.myKey && !first) void this.onLeaseLost('own candidate key vanished');
+  private fresh(term: Term): boolean {
+    return this.clock.now() - term.lastKeepAliveSent < this.timings.stepDownAfterMs;
   }
 
-  /**
-   * Every etcd call of the election has a deadline (one lease TTL). A call can otherwise wait for good on a member
-   * that lost quorum or went away and came back, and a campaign stuck in it would leave the cluster leaderless
-   * after the outage ends.
-   */
-  private within<T>(call: Promise<T>, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const cancel = this.clock.setTimer(
-        () => reject(new Error(`etcd ${what} did not answer within ${this.ttlSeconds} s`)),
-        this.ttlSeconds * 1000,
-      );
-      call.then(
-        (value) => {
-          cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          cancel();
-          reject(error);
-        },
-      );
-    });
+  private moveTo(to: ElectorState, reason: string): void {
+    const from = this.current;
+    assertTransition(from, to);
+    this.current = to;
+    this.options.logger?.info(`leader election: ${from} -> ${to} (${reason})`);
+    this.options.onTransition?.(from, to, reason);
   }
 
-  private keepAliveFresh(): boolean {
-    return this.clock.now() - this.lastKeepAlive < (this.ttlSeconds * 1000 * 2) / 3;
-  }
-
-  private scheduleCheck(): void {
-    if (this.stopped) return;
-    this.cancelCheck = this.clock.setTimer(() => {
-      if (this.leading && !this.keepAliveFresh()) void this.onLeaseLost('keep-alive overdue');
-      else if (this.clock.now() - this.lastRecheck >= RECHECK_INTERVAL_MS) void this.recheck();
-      this.scheduleCheck();
-    }, CHECK_INTERVAL_MS);
-  }
-
-  /** Our own candidate key must still exist (else campaign again), and the leader is whoever is first now. */
-  private async recheck(): Promise<void> {
-    if (this.rechecking || this.stopped || this.campaigning || !this.myKey) return;
-    this.rechecking = true;
-    this.lastRecheck = this.clock.now();
-    const key = this.myKey;
-    try {
-      const own = await this.within(this.ns.get(key).exec(), 'own key read');
-      if (this.myKey !== key) return;
-      if (own.kvs.length === 0) {
-        void this.onLeaseLost('own candidate key vanished');
-        return;
-      }
-      await this.evaluate();
-    } catch {
-      // etcd unreachable: the keep-alive check above decides about leadership.
-    } finally {
-      this.rechecking = false;
-    }
-  }
-
-  private async onLeaseLost(reason: string): Promise<void> {
-    const lease = this.lease;
-    this.lease = undefined;
-    this.myKey = undefined;
-    this.myRevision = undefined;
-    this.leader = undefined;
-    await this.stepDown(reason);
-    lease?.release();
-    void lease?.revoke().catch(() => undefined);
-    if (!this.stopped) await this.campaign();
-  }
-
-  private becomeLeader(): Promise<void> {
-    this.leading = true;
-    this.options.logger?.info(`leader election: this controller (${this.options.address}) is now the leader`);
-    this.transitions = this.transitions.then(() => this.handlers?.onAcquired()).catch((error) => {
-      this.options.logger?.warn(`leader election: taking leadership failed: ${(error as Error).message}`);
-      void this.onLeaseLost('could not take leadership');
-    });
-    return this.transitions;
-  }
-
-  private stepDown(reason: string): Promise<void> {
-    if (!this.leading) return this.transitions;
-    this.leading = false;
-    this.options.logger?.warn(`leader election: stepping down (${reason})`);
-    this.transitions = this.transitions.then(() => this.handlers?.onLost()).catch(() => undefined);
-    return this.transitions;
+  private warn(text: string): void {
+    this.options.logger?.warn(`leader election: ${text}`);
   }
 }
 
-function isAccessError(error: unknown): boolean {
-  return (
-    error instanceof EtcdAuthenticationFailedError ||
-    error instanceof EtcdPermissionDeniedError ||
-    error instanceof EtcdRoleNotGrantedError ||
-    error instanceof EtcdUserNotFoundError
-  );
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
 import { Etcd3, isRecoverableError, type IOptions, type Namespace } from 'etcd3';
 import type { ClusterStateData, LocalServiceInfo, LocalServiceInstanceInfo } from '../../model/index.js';
 import { StoreUnavailableError, type StateStore, type StoredExecutor, type StoredState } from './store.js';
@@ -37,6 +38,15 @@ export interface EtcdStoreOptions {
  */
 export const ETCD_ATTEMPT_TIMEOUT_MS = 1_000;
 
+/**
+ * How long the client leaves a member alone after three failures in a row before trying it again (etcd3's default
+ * is 5 s). After an etcd outage every member's breaker is open, and nothing reaches etcd until one of them tries
+ * again: 5 s alone would use most of the election's recovery bound (a leader within 2 x TTL + 2 s of quorum
+ * returning, docs/ha.md). A retry a second costs little: a member that refuses connections fails it at once, and a
+ * black-holed one costs that one request an attempt deadline (ETCD_ATTEMPT_TIMEOUT_MS) before it moves on.
+ */
+export const ETCD_HALF_OPEN_AFTER_MS = 1_000;
+
 export interface EtcdFence {
   key: string;
   createRevision: string;
@@ -59,6 +69,10 @@ export function etcdClientOptions(options: EtcdStoreOptions): IOptions {
     hosts: options.endpoints,
     dialTimeout: options.callTimeoutMs ?? 3_000,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + attemptTimeoutMs }),
+    faultHandling: {
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: ETCD_HALF_OPEN_AFTER_MS, breaker: new ConsecutiveBreaker(3) }),
+    },
   };
   if (options.username && options.password) client.auth = { username: options.username, password: options.password };
   if (options.tls) {

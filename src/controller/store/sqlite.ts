@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
@@ -60,7 +60,13 @@ export class SqliteStateStore implements StateStore {
   constructor(path: string, options: SqliteStateStoreOptions = {}) {
     this.path = path === ':memory:' ? path : resolve(path);
     try {
-      if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+      if (this.path !== ':memory:') {
+        mkdirSync(dirname(this.path), { recursive: true });
+        // The store holds every spec with its env and config secrets: owner-only. SQLite gives the -wal and -shm
+        // files it creates the mode of the database file, so creating that one 0600 covers all three. An
+        // existing file keeps the mode it has (an operator may have chosen one).
+        closeSync(openSync(this.path, 'a', 0o600));
+      }
       this.db = new Database(this.path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);

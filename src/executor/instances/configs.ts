@@ -1,27 +1,28 @@
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { pack } from 'tar-stream';
-import { Agent, request } from 'undici';
-import { durationMs } from '../../model/duration.js';
-import type { ConfigSpec, HttpCallSpec } from '../../model/spec.js';
+import { DEFAULT_CONFIG_FETCH_TIMEOUT_MS, MAX_CONFIG_FETCH_BYTES, fetchConfig } from '../../model/http-config-fetch.js';
+import type { ConfigSpec } from '../../model/spec.js';
 
 /** Config files injected into a created container before it starts (§1.5): resolved to bytes, packed as a tar. */
 
-/** Decision 10: a config fetched over HTTP may be at most 1 MiB (Drove meant this, but capped at 22 bytes). */
-export const MAX_HTTP_CONFIG_BYTES = 1024 * 1024;
+export interface ConfigFetchPolicy {
+  /** EXECUTOR_HTTP_FETCH may reach this host's loopback, link-local and metadata addresses (executor option). */
+  allowLocalAddresses: boolean;
+}
 
 export interface ResolvedConfig {
   path: string;
   data: Buffer;
 }
 
-export async function resolveConfigs(configs: readonly ConfigSpec[]): Promise<ResolvedConfig[]> {
+export async function resolveConfigs(configs: readonly ConfigSpec[], fetch: ConfigFetchPolicy): Promise<ResolvedConfig[]> {
   const out: ResolvedConfig[] = [];
-  for (const config of configs) out.push({ path: config.localFilename, data: await resolveConfig(config) });
+  for (const config of configs) out.push({ path: config.localFilename, data: await resolveConfig(config, fetch) });
   return out;
 }
 
-async function resolveConfig(config: ConfigSpec): Promise<Buffer> {
+async function resolveConfig(config: ConfigSpec, fetch: ConfigFetchPolicy): Promise<Buffer> {
   switch (config.type) {
     case 'INLINE':
       return Buffer.from(config.data, 'base64');
@@ -33,65 +34,14 @@ async function resolveConfig(config: ConfigSpec): Promise<Buffer> {
         throw new Error(`Could not read config file ${config.filePathOnHost}: ${(error as Error).message}`);
       }
     case 'EXECUTOR_HTTP_FETCH':
-      return fetchConfig(config.http);
+      return fetchConfig(config.http, {
+        timeoutMs: DEFAULT_CONFIG_FETCH_TIMEOUT_MS,
+        maxBytes: MAX_CONFIG_FETCH_BYTES,
+        allowLocalAddresses: fetch.allowLocalAddresses,
+        side: 'executor',
+      });
     case 'CONTROLLER_HTTP_FETCH':
       throw new Error('Controller http should have been resolved to inline by controller');
-  }
-}
-
-/** `Authorization` for an HTTP config call: authHeader verbatim, else standard-base64 basic auth (decision 10). */
-export function authorizationHeader(http: HttpCallSpec): string | undefined {
-  if (http.authHeader) return http.authHeader;
-  if (http.username && http.password) {
-    return `Basic ${Buffer.from(`${http.username}:${http.password}`, 'utf8').toString('base64')}`;
-  }
-  return undefined;
-}
-
-export function configUrl(http: HttpCallSpec): string {
-  const scheme = http.protocol === 'HTTPS' ? 'https' : 'http';
-  const port = http.port && http.port > 0 ? http.port : scheme === 'https' ? 443 : 80;
-  const path = http.path ? (http.path.startsWith('/') ? http.path : `/${http.path}`) : '/';
-  const host = http.hostname.includes(':') && !http.hostname.startsWith('[') ? `[${http.hostname}]` : http.hostname;
-  return `${scheme}://${host}:${port}${path}`;
-}
-
-export async function fetchConfig(http: HttpCallSpec): Promise<Buffer> {
-  const url = configUrl(http);
-  const timeout = durationMs(http.operationTimeout, 1_000);
-  const agent = new Agent({
-    connect: { timeout: durationMs(http.connectionTimeout, 1_000), rejectUnauthorized: !http.insecure },
-    headersTimeout: timeout,
-    bodyTimeout: timeout,
-  });
-  try {
-    const headers: Record<string, string> = { ...(http.headers ?? {}) };
-    const auth = authorizationHeader(http);
-    if (auth) headers.authorization = auth;
-    const verb = http.verb ?? 'GET';
-    const response = await request(url, {
-      method: verb,
-      headers,
-      dispatcher: agent,
-      ...(verb !== 'GET' && http.payload !== undefined ? { body: http.payload } : {}),
-    });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_HTTP_CONFIG_BYTES) {
-        response.body.destroy();
-        throw new Error(`Config response from ${url} is larger than ${MAX_HTTP_CONFIG_BYTES} bytes`);
-      }
-      chunks.push(chunk);
-    }
-    const successCodes = http.successCodes && http.successCodes.length > 0 ? http.successCodes : [200];
-    if (!successCodes.includes(response.statusCode)) {
-      throw new Error(`Config fetch from ${url} failed with status ${response.statusCode}`);
-    }
-    return Buffer.concat(chunks);
-  } finally {
-    agent.destroy().catch(() => undefined);
   }
 }
 

@@ -4,17 +4,25 @@ import { sleep } from '../../model/clock.js';
 import { durationMs } from '../../model/duration.js';
 import type { LocalServiceInstanceSpec } from '../../model/executor.js';
 import type { InstancePort, LocalServiceInstanceInfo } from '../../model/instance.js';
-import type { LocalServiceInstanceState } from '../../model/states.js';
+import { INSTANCE_STOP_ACCEPTED_STATES, isTerminal, type LocalServiceInstanceState } from '../../model/states.js';
 import type { CheckSpec, UserSpec } from '../../model/spec.js';
 import type { Checker, CheckTarget, HookOptions } from '../checks.js';
 import { errorText, runPreShutdownHooks } from '../checks.js';
+import type { DockerAuth } from '../docker-auth.js';
+import { isCredentialRefusal, registryOfImage } from '../docker-auth.js';
 import type { InstanceLogWriter } from '../logs.js';
 import type { ResourceManager } from '../resources.js';
 import type { ContainerRuntime, LogFollower } from '../runtime/runtime.js';
-import { configTar, resolveConfigs } from './configs.js';
-import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec } from './container-spec.js';
+import { configTar, resolveConfigs, type ConfigFetchPolicy } from './configs.js';
+import type { ExecutorContainerOptions } from './container-spec.js';
+import { LABEL_INSTANCE_ID, LABEL_JOB_TYPE, LOCAL_SERVICE_JOB_TYPE, buildContainerSpec, hasFixedPorts } from './container-spec.js';
+import { effectiveHostAccess } from '../../model/host-access.js';
+import type { HostAccessPolicy } from './host-access.js';
+import { hostAccessRefusal } from './host-access.js';
+import type { HostPathPolicy } from './host-paths.js';
+import { hostPathRefusal } from './host-paths.js';
 import type { InstanceAction } from './transitions.js';
-import { INSTANCE_TRANSITIONS, STOPPABLE_STATES, canTransition, isTerminal } from './transitions.js';
+import { INSTANCE_TRANSITIONS, canTransition } from './transitions.js';
 
 /** Docker's default pull timeout when a spec has none (Drove: 15 minutes). */
 const DEFAULT_PULL_TIMEOUT_MS = 15 * 60_000;
@@ -33,8 +41,12 @@ export interface InstanceDeps {
   resources: ResourceManager;
   numaPinning: boolean;
   cacheImages: boolean;
+  /** Registry credentials (executor config dockerAuth), sent with every pull from their registry. */
+  dockerAuth?: DockerAuth;
   defaultUserSpec?: UserSpec;
   maxOpenFiles?: number;
+  /** Log driver buffer and cache, GPUs: the executor options every container gets. */
+  containerOptions: ExecutorContainerOptions;
   executorEnv: Record<string, string | undefined>;
   /** A free host port for a non-host-level instance. */
   allocatePort(): Promise<number>;
@@ -43,6 +55,12 @@ export interface InstanceDeps {
   hookOptions: HookOptions;
   /** Grace between SIGTERM and SIGKILL when stopping a container. */
   stopGraceSeconds: number;
+  /** This host's bounds on volume mounts and local files, re-checked before a container is created. */
+  hostPaths: HostPathPolicy;
+  /** Where EXECUTOR_HTTP_FETCH configs may be fetched from. */
+  configFetch: ConfigFetchPolicy;
+  /** Which host namespaces and privileges this host lets instances have, re-checked before a container is created. */
+  hostAccess: HostAccessPolicy;
 }
 
 interface Outcome {
@@ -117,7 +135,7 @@ export class InstanceStateMachine {
 
   /** Asks the instance to stop; false when it is not in a state that can be stopped. */
   requestStop(reason = ''): boolean {
-    if (!STOPPABLE_STATES.has(this.current.state) || this.stopRequested()) return false;
+    if (!INSTANCE_STOP_ACCEPTED_STATES.has(this.current.state) || this.stopRequested()) return false;
     this.stopReason = reason;
     this.stopController.abort(new StopRequested());
     return true;
@@ -204,12 +222,28 @@ export class InstanceStateMachine {
       if (pull.signal.aborted) fail();
       else pull.signal.addEventListener('abort', fail, { once: true });
     });
+    const credentials = this.deps.dockerAuth?.credentialsFor(url);
+    this.deps.logger.info(
+      { instanceId: this.instanceId, image: url, registry: credentials?.registry ?? registryOfImage(url), dockerAuthEntry: credentials?.entry ?? null },
+      'pulling image',
+    );
     try {
-      await Promise.race([this.deps.runtime.pullImage(url, { timeoutMs, signal: pull.signal }), aborted]);
+      const options = { timeoutMs, signal: pull.signal, ...(credentials ? { auth: credentials.auth } : {}) };
+      await Promise.race([this.deps.runtime.pullImage(url, options), aborted]);
       return { state: 'STARTING' };
     } catch (error) {
       if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: 'Pull operation interrupted' };
       const message = errorText(error);
+      // Refused credentials are a configuration error only the operator can fix: shown now, on every host, not
+      // hidden by a cached copy until a host without one cannot start the service (docs/drove-config.md).
+      if (credentials && isCredentialRefusal(message)) {
+        return {
+          state: 'PROVISIONING_FAILED',
+          error:
+            `Error while pulling image ${url}: ${message} (registry ${credentials.registry} refused the credentials of ` +
+            `dockerAuth entry ${JSON.stringify(credentials.entry)}; a local copy of the image is not used when the registry refuses them)`,
+        };
+      }
       if (await this.deps.runtime.imageExists(url).catch(() => false)) {
         this.deps.logger.warn({ instanceId: this.instanceId, image: url, error: message }, 'pull failed; using the image present locally');
         return { state: 'STARTING' };
@@ -223,14 +257,16 @@ export class InstanceStateMachine {
 
   private async runContainer(): Promise<Outcome> {
     try {
-      const files = await resolveConfigs(this.spec.configs ?? []);
+      const refused = hostAccessRefusal(this.spec, this.deps.hostAccess) ?? (await hostPathRefusal(this.spec, this.deps.hostPaths));
+      if (refused) return { state: 'START_FAILED', error: refused };
+      const files = await resolveConfigs(this.spec.configs ?? [], this.deps.configFetch);
       for (let attempt = 1; ; attempt++) {
         try {
           await this.createAndStart(files);
           break;
         } catch (error) {
           // A free port found by binding 0 can be taken by someone else before Docker binds it: pick new ones.
-          if (this.spec.hostLevelInstance || attempt >= PORT_CLASH_ATTEMPTS || !isPortClash(error)) throw error;
+          if (hasFixedPorts(this.spec) || attempt >= PORT_CLASH_ATTEMPTS || !isPortClash(error)) throw error;
           this.deps.logger.warn({ instanceId: this.instanceId, error: errorText(error) }, 'host port taken meanwhile; retrying');
           if (this.containerId) await this.deps.runtime.removeContainer(this.containerId);
           this.containerId = undefined;
@@ -246,11 +282,13 @@ export class InstanceStateMachine {
   private async createAndStart(files: Awaited<ReturnType<typeof resolveConfigs>>): Promise<void> {
     const hostPorts: Record<string, number> = {};
     const ports: Record<string, InstancePort> = {};
+    const fixed = hasFixedPorts(this.spec);
     for (const p of this.spec.ports) {
-      hostPorts[p.name] = this.spec.hostLevelInstance ? p.port : await this.deps.allocatePort();
+      hostPorts[p.name] = fixed ? p.port : await this.deps.allocatePort();
       ports[p.name] = { containerPort: p.port, hostPort: hostPorts[p.name]!, portType: p.type };
     }
-    this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports } };
+    const hostAccess = effectiveHostAccess(this.spec.hostAccess);
+    this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports }, ...(hostAccess ? { hostAccess } : {}) };
     const cores = this.spec.resources.flatMap((r) => (r.type === 'CPU' ? Object.values(r.cores).flat() : []));
     const containerSpec = buildContainerSpec(this.spec, {
       hostname: this.deps.hostname,
@@ -261,6 +299,7 @@ export class InstanceStateMachine {
       executorEnv: this.deps.executorEnv,
       ...(this.deps.defaultUserSpec ? { defaultUserSpec: this.deps.defaultUserSpec } : {}),
       ...(this.deps.maxOpenFiles ? { maxOpenFiles: this.deps.maxOpenFiles } : {}),
+      containerOptions: this.deps.containerOptions,
       info: { ...this.current, state: 'UNREADY', errorMessage: '' },
     });
     this.containerId = await this.deps.runtime.createContainer(containerSpec);
@@ -332,33 +371,37 @@ export class InstanceStateMachine {
     return this.stopReason ? { state: 'STOPPING', error: this.stopReason } : { state: 'STOPPING' };
   }
 
-  private async readiness(): Promise<Outcome> {
-    const check = this.spec.readiness;
-    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return this.stopping();
+  /**
+   * Readiness and the first health check alike: after the check's initial delay (none for a re-adopted container),
+   * up to `attempts` probes `interval` apart until one passes. 'stopped' when a stop request comes first;
+   * otherwise whether one passed, and the last failure's message.
+   */
+  private async firstPass(check: CheckSpec): Promise<'stopped' | { passed: boolean; last: string }> {
+    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return 'stopped';
     let last = '';
     for (let attempt = 1; attempt <= check.attempts; attempt++) {
       const result = await this.probe(check);
-      if (this.stopRequested()) return this.stopping();
-      if (result.healthy) return { state: 'READY' };
+      if (this.stopRequested()) return 'stopped';
+      if (result.healthy) return { passed: true, last };
       last = result.message;
-      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return this.stopping();
+      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return 'stopped';
     }
-    this.deps.logger.info({ instanceId: this.instanceId, last }, 'readiness check failed');
+    return { passed: false, last };
+  }
+
+  private async readiness(): Promise<Outcome> {
+    const result = await this.firstPass(this.spec.readiness);
+    if (result === 'stopped') return this.stopping();
+    if (result.passed) return { state: 'READY' };
+    this.deps.logger.info({ instanceId: this.instanceId, last: result.last }, 'readiness check failed');
     return { state: 'READINESS_CHECK_FAILED', error: 'Readiness check failed' };
   }
 
   private async initialHealth(): Promise<Outcome> {
-    const check = this.spec.healthcheck;
-    if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return this.stopping();
-    let last = '';
-    for (let attempt = 1; attempt <= check.attempts; attempt++) {
-      const result = await this.probe(check);
-      if (this.stopRequested()) return this.stopping();
-      if (result.healthy) return { state: 'HEALTHY' };
-      last = result.message;
-      if (attempt < check.attempts && (await this.pause(durationMs(check.interval)))) return this.stopping();
-    }
-    return { state: 'STOPPING', error: `Healthcheck failed:${last}` };
+    const result = await this.firstPass(this.spec.healthcheck);
+    if (result === 'stopped') return this.stopping();
+    if (result.passed) return { state: 'HEALTHY' };
+    return { state: 'STOPPING', error: `Healthcheck failed:${result.last}` };
   }
 
   private async continuousHealth(): Promise<Outcome> {

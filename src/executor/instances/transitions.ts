@@ -1,4 +1,4 @@
-import type { LocalServiceInstanceState } from '../../model/states.js';
+import { isTerminal, type LocalServiceInstanceState } from '../../model/states.js';
 
 /** The executor instance state machine (§3.3) as data: which action runs in each state, and where it may lead. */
 
@@ -34,22 +34,7 @@ export const INSTANCE_TRANSITIONS: Readonly<
   DEPROVISIONING: { action: 'ExecutableCleanup', next: ['STOPPED'] },
 };
 
-export function isTerminal(state: LocalServiceInstanceState): state is 'STOPPED' | 'LOST' {
-  return state === 'STOPPED' || state === 'LOST';
-}
-
 export function canTransition(from: LocalServiceInstanceState, to: LocalServiceInstanceState): boolean {
   if (isTerminal(from)) return false;
   return INSTANCE_TRANSITIONS[from].next.includes(to);
 }
-
-/** States in which a stop request is honoured: the next check action (or PENDING itself) routes to STOPPING. */
-export const STOPPABLE_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
-  'PENDING',
-  'PROVISIONING',
-  'STARTING',
-  'UNKNOWN',
-  'UNREADY',
-  'READY',
-  'HEALTHY',
-]);

@@ -5,10 +5,13 @@ import type {
   ContainerSpec,
   ContainerStatus,
   ContainerSummary,
+  ExecOptions,
   ExecResult,
   LogFollower,
   LogStreamName,
+  PullOptions,
 } from './runtime.js';
+import { killExecProcess, type KillOutcome } from './exec-kill.js';
 
 /** `ContainerRuntime` over the Docker Engine API (dockerd, or podman's Docker-compatible socket). */
 export class DockerRuntime implements ContainerRuntime {
@@ -18,7 +21,7 @@ export class DockerRuntime implements ContainerRuntime {
     this.docker = new Docker({ socketPath });
   }
 
-  async pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  async pullImage(image: string, options: PullOptions): Promise<void> {
     const abort = new AbortController();
     const onOuterAbort = () => abort.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -27,7 +30,11 @@ export class DockerRuntime implements ContainerRuntime {
       options.timeoutMs,
     );
     try {
-      const stream = (await this.docker.pull(image, { abortSignal: abort.signal })) as NodeJS.ReadableStream;
+      const stream = (await this.docker
+        .pull(image, { abortSignal: abort.signal, ...(options.auth ? { authconfig: options.auth } : {}) })
+        .catch((error: unknown) => {
+          throw engineError(error);
+        })) as NodeJS.ReadableStream;
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {
           (stream as unknown as { destroy?: () => void }).destroy?.();
@@ -75,6 +82,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
+    // Docker wants the CAP_ prefix (API 1.40+ normalizes to it); ALL is spelt as is.
+    const capability = (name: string) => (name === 'ALL' ? name : `CAP_${name}`);
     const exposed: Record<string, object> = {};
     const bindings: Record<string, Array<{ HostPort: string }>> = {};
     for (const p of spec.ports) {
@@ -110,6 +119,12 @@ export class DockerRuntime implements ContainerRuntime {
         })),
         LogConfig: { Type: spec.logging.type, Config: spec.logging.config },
         ...(spec.maxOpenFiles ? { Ulimits: [{ Name: 'nofile', Soft: spec.maxOpenFiles, Hard: spec.maxOpenFiles }] } : {}),
+        ...(spec.hostNetwork ? { NetworkMode: 'host' } : {}),
+        ...(spec.hostPid ? { PidMode: 'host' } : {}),
+        ...(spec.privileged ? { Privileged: true } : {}),
+        ...(spec.capAdd ? { CapAdd: spec.capAdd.map(capability) } : {}),
+        ...(spec.capDrop ? { CapDrop: spec.capDrop.map(capability) } : {}),
+        ...(spec.readOnlyRootFilesystem ? { ReadonlyRootfs: true } : {}),
       },
     });
     return container.id;
@@ -140,33 +155,51 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async exec(containerId: string, command: string[], options: { signal?: AbortSignal } = {}): Promise<ExecResult> {
+  async exec(containerId: string, command: string[], options: ExecOptions): Promise<ExecResult> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const exec = await this.docker.getContainer(containerId).exec({
       Cmd: command,
       AttachStdout: true,
       AttachStderr: true,
     });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    const chunks: Buffer[] = [];
-    const sink = new PassThrough();
-    sink.on('data', (c: Buffer) => chunks.push(c));
-    this.docker.modem.demuxStream(stream, sink, sink);
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        stream.destroy();
-        reject(options.signal?.reason instanceof Error ? options.signal.reason : new Error('Exec aborted'));
-      };
-      if (options.signal?.aborted) return onAbort();
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      stream.on('end', () => {
-        options.signal?.removeEventListener('abort', onAbort);
-        resolve();
+    const output = new KeptOutput(options.maxOutputBytes);
+    let stream: NodeJS.ReadWriteStream | undefined;
+    try {
+      signal?.throwIfAborted();
+      const starting = exec.start({ hijack: true, stdin: false });
+      // A stream that arrives after the abort has nobody reading it: close it.
+      starting.then((late) => signal?.aborted && late.destroy?.(), () => undefined);
+      stream = await untilAborted(starting, signal);
+      const sink = new PassThrough();
+      sink.on('data', (c: Buffer) => output.add(c));
+      this.docker.modem.demuxStream(stream, sink, sink);
+      const ended = new Promise<void>((resolve, reject) => {
+        stream!.on('end', () => resolve());
+        stream!.on('close', () => resolve());
+        stream!.on('error', reject);
       });
-      stream.on('close', () => resolve());
-      stream.on('error', reject);
-    });
+      await untilAborted(ended, signal);
+    } catch (error) {
+      (stream as { destroy?: () => void } | undefined)?.destroy?.();
+      if (!signal?.aborted) throw error;
+      // The command may still run: docker closes nothing when its client goes away.
+      const outcome = await this.killExec(exec, containerId);
+      const reason = signal.reason instanceof Error ? signal.reason : new Error('Exec aborted');
+      throw outcome.notKilled ? new Error(`${reason.message}; the command could not be killed: ${outcome.notKilled}`) : reason;
+    }
     const info = await exec.inspect();
-    return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
+    return { exitCode: info.ExitCode ?? -1, output: output.text(), truncated: output.truncated };
+  }
+
+  private async killExec(exec: Docker.Exec, containerId: string): Promise<KillOutcome> {
+    try {
+      const info = await exec.inspect();
+      if (!info.Running) return { killed: [] };
+      return killExecProcess(info.Pid, info.ContainerID || containerId);
+    } catch (error) {
+      return { killed: [], notKilled: (error as Error).message };
+    }
   }
 
   async stopContainer(containerId: string, graceSeconds: number): Promise<void> {
@@ -218,6 +251,59 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
+/**
+ * The engine's own message: dockerode's errors read "(HTTP code 500) server error - unauthorized: ...", and the
+ * part after the dash is what the registry or dockerd said (the instance's error message shows it).
+ */
+function engineError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const json = (error as { json?: { message?: unknown } | null }).json;
+  const said = typeof json?.message === 'string' ? json.message : /^\(HTTP code \d+\) [^-]*- ([\s\S]*)$/.exec(error.message)?.[1];
+  return said && said.trim() !== '' ? new Error(said.trim()) : error;
+}
+
 function statusOf(error: unknown): number | undefined {
   return (error as { statusCode?: number } | null)?.statusCode;
+}
+
+/** The first `limit` bytes of a command's output; what comes after is counted, not kept. */
+class KeptOutput {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  constructor(private readonly limit: number) {}
+
+  add(chunk: Buffer): void {
+    const room = this.limit - this.size;
+    if (chunk.length > room) this.truncated = true;
+    if (room <= 0) return;
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.chunks.push(kept);
+    this.size += kept.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

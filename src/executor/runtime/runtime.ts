@@ -56,6 +56,15 @@ export interface ContainerSpec {
   user?: string;
   /** nofile soft = hard limit. */
   maxOpenFiles?: number;
+  /** The host's network namespace; `ports` is then empty (nothing is published: the ports are the host's). */
+  hostNetwork?: boolean;
+  /** The host's PID namespace. */
+  hostPid?: boolean;
+  privileged?: boolean;
+  /** Linux capability names without the CAP_ prefix, or ALL. */
+  capAdd?: string[];
+  capDrop?: string[];
+  readOnlyRootFilesystem?: boolean;
 }
 
 export interface ContainerStatus {
@@ -75,7 +84,20 @@ export interface ContainerSummary {
 
 export interface ExecResult {
   exitCode: number;
+  /** stdout and stderr as they came, at most `maxOutputBytes` of them. */
   output: string;
+  /** More output came than was kept. */
+  truncated: boolean;
+}
+
+export interface ExecOptions {
+  /** Aborting kills the command and what it started, then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Output kept; the rest is read and dropped, so a command printing without end neither grows the executor's
+   * memory nor blocks on a full pipe.
+   */
+  maxOutputBytes: number;
 }
 
 export type LogStreamName = 'stdout' | 'stderr';
@@ -84,9 +106,24 @@ export interface LogFollower {
   close(): void;
 }
 
+/** Registry credentials for one pull (Docker's X-Registry-Auth); never logged, never reported. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  /** The registry they are for, as docker's own clients name it. */
+  serveraddress: string;
+}
+
+export interface PullOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Credentials for the image's registry (executor config dockerAuth); absent = anonymous pull. */
+  auth?: RegistryAuth;
+}
+
 export interface ContainerRuntime {
-  /** Pulls `image`; rejects after `timeoutMs` or when `signal` aborts. */
-  pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+  /** Pulls `image`; rejects after `timeoutMs` or when `signal` aborts, with the engine's or registry's reason. */
+  pullImage(image: string, options: PullOptions): Promise<void>;
   imageExists(image: string): Promise<boolean>;
   /** Removes an image; a missing or still-used image is not an error. */
   removeImage(image: string): Promise<void>;
@@ -97,7 +134,7 @@ export interface ContainerRuntime {
   startContainer(containerId: string): Promise<void>;
   /** undefined when no such container exists. */
   inspectContainer(containerId: string): Promise<ContainerStatus | undefined>;
-  exec(containerId: string, command: string[], options?: { signal?: AbortSignal }): Promise<ExecResult>;
+  exec(containerId: string, command: string[], options: ExecOptions): Promise<ExecResult>;
   /** SIGTERM, then SIGKILL after `graceSeconds`; a missing or already stopped container is not an error. */
   stopContainer(containerId: string, graceSeconds: number): Promise<void>;
   /** Force-removes with its anonymous volumes; a missing container is not an error. */

@@ -10,7 +10,8 @@ import {
   startHarness,
   validSpec,
   type Harness,
-} from './harness.js';
+} from '../../support/api-harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** Contract tests of every endpoint against the real controller core and a real SQLite store. */
 
@@ -25,6 +26,8 @@ const post = (url: string, payload?: unknown, headers: Record<string, string> = 
 const get = (url: string, headers: Record<string, string> = GUEST) => h.api.inject({ method: 'GET', url, headers });
 const op = (body: unknown, headers?: Record<string, string>) => post('/apis/v1/localservices/operations', body, headers);
 const SID = 'TEST_SPEC-00001';
+/** Instance ids as the controller makes them (reports with other ids are refused); sorted as numbered. */
+const [SI1, SI2, SI3, SI9] = [1, 2, 3, 9].map((n) => `SI-00000000-0000-4000-8000-00000000000${n}`) as [string, string, string, string];
 /** Applying a report batch is one SQLite transaction: milliseconds; generous for a loaded CI machine. */
 const REPORT_APPLY_DEADLINE_MS = 5_000;
 
@@ -48,11 +51,7 @@ async function report(instances: ReturnType<typeof instance>[]) {
     }
     return true;
   };
-  const deadline = Date.now() + REPORT_APPLY_DEADLINE_MS;
-  while (!(await applied())) {
-    if (Date.now() > deadline) throw new Error(`reports not applied within ${REPORT_APPLY_DEADLINE_MS} ms`);
-    await new Promise((r) => setImmediate(r));
-  }
+  await waitUntil('the reports applied', applied, { timeoutMs: REPORT_APPLY_DEADLINE_MS, intervalMs: 0 });
 }
 
 describe('POST /apis/v1/localservices/validate/spec', () => {
@@ -147,14 +146,14 @@ describe('local service reads', () => {
     await create();
     await op({ type: 'ACTIVATE', serviceId: SID });
     const now = h.clock.now();
-    await report([instance(now, SID, 'SI-1', 'HEALTHY'), instance(now, SID, 'SI-2', 'UNREADY'), instance(now, SID, 'SI-3', 'STOPPED')]);
+    await report([instance(now, SID, SI1, 'HEALTHY'), instance(now, SID, SI2, 'UNREADY'), instance(now, SID, SI3, 'STOPPED')]);
     const ids = (res: { json(): { data: Array<{ instanceId: string }> } }) => res.json().data.map((i) => i.instanceId).sort();
-    expect(ids(await get(`/apis/v1/localservices/${SID}/instances`))).toEqual(['SI-1', 'SI-2']);
-    expect(ids(await get(`/apis/v1/localservices/${SID}/instances?state=HEALTHY&state=STOPPED`))).toEqual(['SI-1']);
-    expect(ids(await get(`/apis/v1/localservices/${SID}/instances/old`))).toEqual(['SI-3']);
-    expect((await get(`/apis/v1/localservices/${SID}/instances/SI-3`)).json().data.state).toBe('STOPPED');
-    const missing = await get(`/apis/v1/localservices/${SID}/instances/SI-9`);
-    expect(missing.json()).toEqual({ status: 'FAILED', message: `No such local service instance ${SID}/SI-9` });
+    expect(ids(await get(`/apis/v1/localservices/${SID}/instances`))).toEqual([SI1, SI2]);
+    expect(ids(await get(`/apis/v1/localservices/${SID}/instances?state=HEALTHY&state=STOPPED`))).toEqual([SI1]);
+    expect(ids(await get(`/apis/v1/localservices/${SID}/instances/old`))).toEqual([SI3]);
+    expect((await get(`/apis/v1/localservices/${SID}/instances/${SI3}`)).json().data.state).toBe('STOPPED');
+    const missing = await get(`/apis/v1/localservices/${SID}/instances/${SI9}`);
+    expect(missing.json()).toEqual({ status: 'FAILED', message: `No such local service instance ${SID}/${SI9}` });
     expect((await get(`/apis/v1/localservices/${SID}/instances?state=NOPE`)).statusCode).toBe(400);
     expect((await get(`/apis/v1/localservices/${SID}`)).json().data.healthyInstances).toBe(1);
   });
@@ -173,14 +172,14 @@ describe('cluster, executors, events, internal', () => {
     await create();
     // Active, so the reported instance is wanted and the controller has nothing to send to the fake executor.
     await op({ type: 'ACTIVATE', serviceId: SID });
-    await report([instance(h.clock.now(), SID, 'SI-1', 'HEALTHY')]);
+    await report([instance(h.clock.now(), SID, SI1, 'HEALTHY')]);
     const list = (await get('/apis/v1/cluster/executors')).json().data;
     expect(list).toHaveLength(1);
     const id = list[0].executorId;
     expect(Object.keys(list[0])).toEqual(['executorId', 'hostname', 'port', 'transportType', 'freeCores', 'usedCores', 'freeMemory', 'usedMemory', 'tags', 'state']);
     const node = (await get(`/apis/v1/cluster/executors/${id}`)).json().data;
     expect(node.type).toBe('EXECUTOR');
-    expect(node.serviceInstances.map((i: { instanceId: string }) => i.instanceId)).toEqual(['SI-1']);
+    expect(node.serviceInstances.map((i: { instanceId: string }) => i.instanceId)).toEqual([SI1]);
     expect((await get('/apis/v1/cluster/executors/nope')).json()).toEqual({ status: 'FAILED', message: 'No executor found with id: nope' });
     const bl = await post('/apis/v1/cluster/executors/blacklist?id=nope', {}, MAINT);
     expect(bl.json().data).toMatchObject({ successful: [], failed: ['nope'], approxCompletionTimeMs: 0 });
@@ -211,7 +210,7 @@ describe('cluster, executors, events, internal', () => {
   });
 
   test('log proxy: unknown instance is 204', async () => {
-    expect((await get(`/apis/v1/logfiles/localservices/${SID}/SI-9/list`)).statusCode).toBe(204);
+    expect((await get(`/apis/v1/logfiles/localservices/${SID}/SI-00000000-0000-4000-8000-000000000009/list`)).statusCode).toBe(204);
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { ADMIN, startHarness, validSpec, type Harness } from './harness.js';
+import { ADMIN, startHarness, validSpec, type Harness } from '../../support/api-harness.js';
 
 /**
  * Hundreds of generated bad bodies against the two write endpoints: wrong types, missing and extra fields, huge

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startControllerServer, type RunningController } from '../../../src/controller/server.js';
-import { testConfig, ADMIN } from '../../unit/api/helpers.js';
-import { validSpec } from './harness.js';
-import { seedCurlExamples, shellWords } from '../../helpers/seeds.js';
+import { testConfig, ADMIN } from '../../support/controller-config.js';
+import { validSpec } from '../../support/api-harness.js';
+import { seedCurlExamples, shellWords } from '../../support/seeds.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * The curl examples of the seed documents, taken from the documents themselves and run as written, against a
@@ -33,13 +34,14 @@ beforeAll(async () => {
     });
   expect((await post({ type: 'CREATE', spec: validSpec({ name: 'NODE_EXPORTER', version: '1' }), instancesPerHost: 1 })).status).toBe(200);
   expect((await post({ type: 'ACTIVATE', serviceId: 'NODE_EXPORTER-1' })).status).toBe(200);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const summary = (await (await fetch(`${running.url}/apis/v1/localservices/NODE_EXPORTER-1`, { headers: ADMIN })).json()) as { data: { state: string } };
-    if (summary.data.state === 'ACTIVE') break;
-    if (Date.now() > deadline) throw new Error(`NODE_EXPORTER-1 did not become ACTIVE: ${summary.data.state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntil(
+    'NODE_EXPORTER-1 ACTIVE',
+    async () => {
+      const summary = (await (await fetch(`${running.url}/apis/v1/localservices/NODE_EXPORTER-1`, { headers: ADMIN })).json()) as { data: { state: string } };
+      return summary.data.state === 'ACTIVE';
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
 });
 
 afterAll(async () => {

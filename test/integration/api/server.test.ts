@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startControllerServer, type RunningController } from '../../../src/controller/server.js';
-import { testConfig, ADMIN } from '../../unit/api/helpers.js';
-import { validSpec } from './harness.js';
+import { testConfig, ADMIN } from '../../support/controller-config.js';
+import { validSpec } from '../../support/api-harness.js';
 
 /** startControllerServer: store from config, real controller, listening API; close releases everything. */
 

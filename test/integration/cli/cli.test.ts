@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { testSpec } from '../../fixtures/specs.js';
+import { testSpec } from '../../support/specs.js';
 import { FakeExecutor } from './fake-executor.js';
 import {
   EXECUTOR_SECRET,
@@ -11,9 +11,9 @@ import {
   spawnCli,
   startCli,
   startControllerProcess,
-  waitUntil,
   type ControllerProcess,
 } from './harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * The built `drove` binary against a real controller process (SQLite store) and a protocol-level fake executor:
@@ -164,7 +164,7 @@ describe('drove CLI against a real controller', () => {
     const dl = await drove('lsinstances', 'download', SID, id!, 'output.log', '--out', out);
     expect(dl.stdout).toBe(`Downloading log to: ${out}\nDownloaded size: ${Buffer.byteLength(executor.log)} bytes\n`);
     expect(readFileSync(out, 'utf8')).toBe(executor.log);
-    const gone = await drove('lsinstances', 'logs', SID, 'SI-nope');
+    const gone = await drove('lsinstances', 'logs', SID, 'SI-00000000-0000-4000-8000-00000000000e');
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('204');
   });

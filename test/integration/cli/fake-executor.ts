@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalServiceInstanceInfo } from '../../../src/model/index.js';
+import { instanceInfo } from '../../support/records.js';
 
 /**
  * A stand-in executor speaking the real protocol (§6.8) without Docker: it accepts START/STOP/BLACKLIST
@@ -105,7 +106,7 @@ export class FakeExecutor {
       if (message.type === 'START_LOCAL_SERVICE_INSTANCE' && message.spec) {
         const spec = message.spec as { serviceId: string; serviceName: string; instanceId: string; resources: LocalServiceInstanceInfo['resources'] };
         const now = Date.now();
-        const info: LocalServiceInstanceInfo = {
+        const info = instanceInfo({
           serviceId: spec.serviceId,
           serviceName: spec.serviceName,
           instanceId: spec.instanceId,
@@ -113,11 +114,9 @@ export class FakeExecutor {
           localInfo: { hostname: '127.0.0.1', ports: { main: { containerPort: 8000, hostPort: 40000 + this.instances.size, portType: 'HTTP' } } },
           resources: spec.resources,
           state: this.failStarts ? 'START_FAILED' : 'HEALTHY',
-          metadata: {},
           errorMessage: this.failStarts ? 'Container exited at start' : '',
-          created: now,
           updated: now,
-        };
+        });
         this.instances.set(info.instanceId, info);
         setTimeout(() => void this.report(info), 20);
         return accepted(message.header);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../support/wait.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'crash-controller.ts');
 
@@ -13,17 +14,16 @@ function run(args: string[]): { child: ChildProcess; line: (prefix: string, time
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const line = (prefix: string, timeoutMs: number) =>
-    new Promise<string>((resolve, reject) => {
-      const deadline = Date.now() + timeoutMs;
-      const poll = () => {
+    waitUntil(
+      `a line starting ${prefix}`,
+      () => {
         const found = out.split('\n').find((l) => l.startsWith(prefix));
-        if (found) return resolve(found.slice(prefix.length).trim());
-        if (child.exitCode !== null) return reject(new Error(`fixture exited ${child.exitCode} before ${prefix}:\n${err}\n${out}`));
-        if (Date.now() > deadline) return reject(new Error(`no ${prefix} within ${timeoutMs} ms:\n${err}\n${out}`));
-        setTimeout(poll, 25);
-      };
-      poll();
-    });
+        if (found) return found.slice(prefix.length).trim();
+        if (child.exitCode !== null) throw new Error(`fixture exited ${child.exitCode} before ${prefix}:\n${err}\n${out}`);
+        return undefined;
+      },
+      { timeoutMs, intervalMs: 25, stopOnError: true, detail: () => `${err}\n${out}` },
+    );
   return { child, line };
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/executor/server.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, check, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from './helpers.js';
+import { FakeLeader, check, containerOf, ensureImage, executorConfigInput, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
 
 /** What the container gets: ports, env, config files, resources and limits (docker inspect). */
 let leader: FakeLeader;
@@ -15,7 +15,9 @@ beforeAll(async () => {
   ensureImage();
   leader = await new FakeLeader().start();
   process.env.DROVE_IT_FROM_EXECUTOR = 'from-executor-env';
-  executor = await startTestExecutor(leader, { maxOpenFiles: 4096 });
+  // The EXECUTOR_LOCAL_FILE below reads from a temporary directory; executors allow no local file by default.
+  const options = { ...executorConfigInput(leader.url).options, allowedLocalFileDirs: [tmpdir()] };
+  executor = await startTestExecutor(leader, { maxOpenFiles: 4096, options });
 });
 afterAll(async () => {
   await executor?.stop();
@@ -69,7 +71,7 @@ describe('container contents', () => {
       Config: { 'max-size': '10m', 'max-file': '3', compress: 'true', mode: 'non-blocking', 'max-buffer-size': '10m' },
     });
     expect(inspect.Config.Labels['drove.job.type']).toBe('LOCAL_SERVICE');
-    expect(JSON.parse(inspect.Config.Labels['drove.instance.spec']!).instanceId).toBe(spec.instanceId);
+    expect(JSON.parse(inspect.Config.Labels['drove.instance.recovery']!).instanceId).toBe(spec.instanceId);
     const ulimit = await container.exec({ Cmd: ['sh', '-c', 'ulimit -n'], AttachStdout: true });
     const out = await new Promise<string>((resolve) => {
       void ulimit.start({}).then((stream) => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, check, containerOf, docker, ensureImage, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+import { FakeLeader, check, containerOf, docker, ensureImage, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** §10.8 against real Docker: the happy path and every failure path of the instance state machine. */
 let leader: FakeLeader;
@@ -93,13 +94,13 @@ describe('instance lifecycle on real Docker', () => {
   });
 
   it('sends node data with its instances, tags and resources, authenticated with the cluster secret', async () => {
-    const snapshot = await waitFor('a snapshot', () => leader.messages.find((m) => m.type === 'EXECUTOR_SNAPSHOT'));
+    const snapshot = await waitUntil('a snapshot', () => leader.messages.find((m) => m.type === 'EXECUTOR_SNAPSHOT'));
     if (snapshot.type !== 'EXECUTOR_SNAPSHOT') throw new Error('unreachable');
     expect(snapshot.nodeData.tags).toContain('localhost');
     expect(snapshot.nodeData.state.executorId).toBe(executor.executorId);
     expect(leader.authHeaders.every((h) => h.secret !== undefined && h.nodeId === 'localhost')).toBe(true);
     // UNREADY -> ACTIVE once nothing is required (readiness gating).
-    await waitFor('ACTIVE', () => executor.agent.state === 'ACTIVE');
+    await waitUntil('ACTIVE', () => executor.agent.state === 'ACTIVE');
     void docker;
   });
 });

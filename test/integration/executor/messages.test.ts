@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, address, header, itSpec, send, startTestExecutor } from './helpers.js';
+import { FakeLeader, address, header, itSpec, send, startTestExecutor } from '../../support/executor-harness.js';
 
 /** POST /apis/v1/messages over HTTP: malformed input is FAILED with a reason, never a crash or a 5xx. */
 let leader: FakeLeader;
@@ -29,19 +29,19 @@ describe('executor message endpoint', () => {
     for (const body of cases) {
       const r = await send(executor, body);
       expect(r.status, JSON.stringify(body)).toBe(200);
-      expect(r.body.status).toBe('FAILED');
-      expect(r.body.message!.length).toBeGreaterThan(10);
+      expect(r.body?.status).toBe('FAILED');
+      expect(r.body?.message?.length).toBeGreaterThan(10);
     }
     const named = await send(executor, { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), instanceId: 12 });
-    expect(named.body.message).toContain('instanceId');
+    expect(named.body?.message).toContain('instanceId');
     const invalidJson = await send(executor, '{not json');
-    expect(invalidJson.body.message).toMatch(/^Invalid JSON/);
+    expect(invalidJson.body?.message).toMatch(/^Invalid JSON/);
     // Still alive and answering properly.
-    const stop = await send(executor, { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), instanceId: 'SI-none' });
-    expect(stop.body).toMatchObject({ status: 'FAILED', message: 'No instance SI-none on this executor' });
+    const stop = await send(executor, { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), instanceId: 'SI-00000000-0000-4000-8000-00000000000f' });
+    expect(stop.body).toMatchObject({ status: 'FAILED', message: 'No instance SI-00000000-0000-4000-8000-00000000000f on this executor' });
   });
 
-  it('refuses invalid cores (-1, -3) and a wrong secret with a bare 401', async () => {
+  it('refuses invalid cores (-1, -3) and a wrong secret with a 401', async () => {
     const spec = itSpec({ resources: [{ type: 'CPU', cores: { '0': [-1, -3] } }, { type: 'MEMORY', memoryInMB: { '0': 32 } }] });
     const r = await send(executor, { type: 'START_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), spec });
     expect(r.body).toMatchObject({ status: 'FAILED', message: 'Could not lock resources: Core -1 does not exist on NUMA node 0' });

@@ -5,7 +5,9 @@ import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, SECRET, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+import { CONTROLLER_SECRET_REQUIRED } from '../../../src/executor/routes-access.js';
+import { CONTROLLER_SECRET, FakeLeader, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** Pre-shutdown hooks and waitBeforeKill against a real container; the executor log API over HTTP. */
 let leader: FakeLeader;
@@ -22,7 +24,7 @@ afterAll(async () => {
   await leader?.stop();
 });
 
-async function api(path: string, secret = SECRET) {
+async function api(path: string, secret = CONTROLLER_SECRET) {
   const res = await request(`${executor.url}${path}`, { headers: { 'Cluster-Authorization': secret } });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
@@ -42,13 +44,13 @@ describe('pre-shutdown hooks', () => {
     const container = (await containerOf(spec.instanceId))!;
     expect(existsSync(join(shared, 'prestop-called'))).toBe(false);
     await stopInstance(executor, spec.instanceId);
-    await waitFor('the hook mark', () => existsSync(join(shared, 'prestop-called')), 20_000);
+    await waitUntil('the hook mark', () => existsSync(join(shared, 'prestop-called')), { timeoutMs: 20_000 });
     const hookSeen = Date.now();
     expect((await container.inspect()).State.Running).toBe(true);
-    const stopped = await waitFor('the container to stop', async () => {
+    const stopped = await waitUntil('the container to stop', async () => {
       const state = await container.inspect().then((i) => i.State.Running, () => false);
       return state ? undefined : Date.now();
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
     expect(stopped - hookSeen).toBeGreaterThanOrEqual(2_700);
     expect(Number(readFileSync(join(shared, 'prestop-called'), 'utf8').trim())).toBeGreaterThan(0);
     await leader.waitForState(spec.instanceId, 'STOPPED');
@@ -65,7 +67,7 @@ describe('executor log API (§6.10)', () => {
     const exec = await (await containerOf(spec.instanceId))!.exec({ Cmd: ['sh', '-c', 'echo marker-request > /proc/1/fd/1'] });
     await exec.start({});
     const base = `/apis/v1/logs/filestream/${spec.serviceId}/${spec.instanceId}`;
-    await waitFor('the marker in output.log', async () => (await api(`${base}/read/output.log?length=100000`)).body.includes('marker-request'), 20_000);
+    await waitUntil('the marker in output.log', async () => (await api(`${base}/read/output.log?length=100000`)).body.includes('marker-request'), { timeoutMs: 20_000 });
 
     expect(JSON.parse((await api(`${base}/list`)).body)).toEqual({ files: ['output.log'] });
     const end = JSON.parse((await api(`${base}/read/output.log?offset=-1`)).body) as { data: string; offset: number };
@@ -83,10 +85,10 @@ describe('executor log API (§6.10)', () => {
     const escape = await api(`${base}/read/..%2F..%2F..%2Fetc%2Fpasswd`);
     expect(escape.status).toBe(400);
     expect(JSON.parse(escape.body).error).toContain('Invalid log file name');
-    expect((await api(`/apis/v1/logs/filestream/${spec.serviceId}/SI-unknown/list`)).status).toBe(404);
+    expect((await api(`/apis/v1/logs/filestream/${spec.serviceId}/SI-00000000-0000-4000-8000-00000000000f/list`)).status).toBe(404);
     const unauthorised = await api(`${base}/list`, 'wrong');
     expect(unauthorised.status).toBe(401);
-    expect(unauthorised.body).toBe('');
+    expect(JSON.parse(unauthorised.body)).toEqual({ status: 'FAILED', message: CONTROLLER_SECRET_REQUIRED });
 
     await stopInstance(executor, spec.instanceId);
     await leader.waitForState(spec.instanceId, 'STOPPED');
@@ -102,13 +104,13 @@ describe('executor log API (§6.10)', () => {
     for (let i = 0; i < 10; i++) {
       const exec = await container.exec({ Cmd: ['sh', '-c', `i=0; while [ $i -lt 10 ]; do echo "burst-${i}-line-$i-................................................................................................" > /proc/1/fd/1; i=$((i+1)); done`] });
       await exec.start({});
-      await waitFor('the burst to be written', async () => (await exec.inspect()).Running === false, 10_000);
+      await waitUntil('the burst to be written', async () => (await exec.inspect()).Running === false, { timeoutMs: 10_000 });
     }
     const base = `/apis/v1/logs/filestream/${spec.serviceId}/${spec.instanceId}`;
-    const files = await waitFor('rotated files', async () => {
+    const files = await waitUntil('rotated files', async () => {
       const list = JSON.parse((await api(`${base}/list`)).body).files as string[];
       return list.length === 3 ? list : undefined;
-    }, 20_000);
+    }, { timeoutMs: 20_000 });
     expect(files[0]).toBe('output.log');
     expect(files.slice(1).every((f) => /^output\.log-\d+$/.test(f))).toBe(true);
     const rotated = JSON.parse((await api(`${base}/read/${files[1]}?length=100000`)).body) as { data: string };
@@ -126,15 +128,15 @@ describe('executor log API (§6.10)', () => {
     for (let i = 0; i < 10; i++) {
       const exec = await container.exec({ Cmd: ['sh', '-c', `i=0; while [ $i -lt 10 ]; do echo "zburst-${i}-line-$i-................................................................................................" > /proc/1/fd/1; i=$((i+1)); done`] });
       await exec.start({});
-      await waitFor('the burst to be written', async () => (await exec.inspect()).Running === false, 10_000);
+      await waitUntil('the burst to be written', async () => (await exec.inspect()).Running === false, { timeoutMs: 10_000 });
     }
     const base = `/apis/v1/logs/filestream/${spec.serviceId}/${spec.instanceId}`;
-    const files = await waitFor('two compressed rotated files', async () => {
+    const files = await waitUntil('two compressed rotated files', async () => {
       const list = JSON.parse((await api(`${base}/list`)).body).files as string[];
       return list.length === 3 && list.slice(1).every((f) => /^output\.log-\d+\.gz$/.test(f)) ? list : undefined;
-    }, 20_000);
+    }, { timeoutMs: 20_000 });
     expect(files[0]).toBe('output.log');
-    const download = await request(`${executor.url}${base}/download/${files[1]}`, { headers: { 'Cluster-Authorization': SECRET } });
+    const download = await request(`${executor.url}${base}/download/${files[1]}`, { headers: { 'Cluster-Authorization': CONTROLLER_SECRET } });
     expect(download.statusCode).toBe(200);
     expect(download.headers['content-type']).toBe('application/gzip');
     const text = gunzipSync(Buffer.from(await download.body.arrayBuffer())).toString('utf8');

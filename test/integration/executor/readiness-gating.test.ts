@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningExecutor } from '../../../src/executor/server.js';
-import { FakeLeader, address, ensureImage, header, itSpec, removeContainersOf, send, startInstance, startTestExecutor, stopInstance, waitFor } from './helpers.js';
+import { FakeLeader, address, ensureImage, header, itSpec, removeContainersOf, send, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** §6.9 + decision 8 with real containers: UNREADY until the required local services run HEALTHY here. */
 let leader: FakeLeader;
@@ -26,16 +27,16 @@ describe('executor readiness gating', () => {
     await leader.waitForState(a.instanceId, 'HEALTHY');
     // One of two required: still UNREADY after several polls.
     const polls = leader.authHeaders.length;
-    await waitFor('more gating polls', () => leader.authHeaders.length > polls + 5);
+    await waitUntil('more gating polls', () => leader.authHeaders.length > polls + 5);
     expect(executor.agent.state).toBe('UNREADY');
     const b = itSpec();
     await startInstance(executor, b);
     await leader.waitForState(b.instanceId, 'HEALTHY');
-    await waitFor('ACTIVE', () => executor.agent.state === 'ACTIVE', 10_000);
-    await waitFor('node data saying ACTIVE', () =>
-      leader.messages.some((m) => m.type === 'EXECUTOR_SNAPSHOT' && m.nodeData.executorState === 'ACTIVE'), 10_000);
+    await waitUntil('ACTIVE', () => executor.agent.state === 'ACTIVE', { timeoutMs: 10_000 });
+    await waitUntil('node data saying ACTIVE', () =>
+      leader.messages.some((m) => m.type === 'EXECUTOR_SNAPSHOT' && m.nodeData.executorState === 'ACTIVE'), { timeoutMs: 10_000 });
 
-    expect((await send(executor, { type: 'BLACKLIST', header: header(), address: address(executor) })).body.status).toBe('ACCEPTED');
+    expect((await send(executor, { type: 'BLACKLIST', header: header(), address: address(executor) })).body?.status).toBe('ACCEPTED');
     expect(executor.agent.state).toBe('BLACKLISTED');
     // Blacklisted executors start nothing; their running local services stay.
     expect(await startInstance(executor, itSpec())).toMatchObject({ status: 'FAILED', message: 'Executor is BLACKLISTED; it does not start instances' });
@@ -45,10 +46,10 @@ describe('executor readiness gating', () => {
     await send(executor, { type: 'UNBLACKLIST', header: header(), address: address(executor) });
     expect(executor.agent.state).toBe('UNREADY');
     const polls2 = leader.authHeaders.length;
-    await waitFor('more gating polls', () => leader.authHeaders.length > polls2 + 5);
+    await waitUntil('more gating polls', () => leader.authHeaders.length > polls2 + 5);
     expect(executor.agent.state).toBe('UNREADY');
     leader.reserved = { 'EXECUTOR_IT-1': 2 };
-    await waitFor('ACTIVE again', () => executor.agent.state === 'ACTIVE', 10_000);
+    await waitUntil('ACTIVE again', () => executor.agent.state === 'ACTIVE', { timeoutMs: 10_000 });
     await Promise.all([stopInstance(executor, a.instanceId), stopInstance(executor, b.instanceId)]);
     await Promise.all([leader.waitForState(a.instanceId, 'STOPPED'), leader.waitForState(b.instanceId, 'STOPPED')]);
   });

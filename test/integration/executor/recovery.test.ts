@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/executor/server.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { executorIdOf } from '../../../src/model/ids.js';
-import { FakeLeader, containerOf, ensureImage, executorConfigInput, itSpec, removeContainersOf, repoRoot, startInstance, startTestExecutor, waitFor } from './helpers.js';
+import { FakeLeader, containerOf, ensureImage, executorConfigInput, itSpec, removeContainersOf, repoRoot, startInstance, startTestExecutor } from '../../support/executor-harness.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * kill -9 of a real executor process with three HEALTHY instances, then a restart: every instance is
@@ -41,7 +42,7 @@ function compileExecutor(): void {
 async function startChild(): Promise<void> {
   const seen = leader.messages.length;
   child = spawn(process.execPath, [entry, configPath], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitFor('the executor process to send node data', () => leader.messages.slice(seen).some((m) => m.type === 'EXECUTOR_SNAPSHOT'), 30_000);
+  await waitUntil('the executor process to send node data', () => leader.messages.slice(seen).some((m) => m.type === 'EXECUTOR_SNAPSHOT'), { timeoutMs: 30_000 });
 }
 
 async function kill9(): Promise<void> {
@@ -89,11 +90,11 @@ describe('executor restart recovery', () => {
     await startChild();
     const after = async () => leader.messages.slice(mark);
     for (const spec of specs) {
-      await waitFor(`${spec.instanceId} HEALTHY again`, async () =>
+      await waitUntil(`${spec.instanceId} HEALTHY again`, async () =>
         (await after()).some((m) =>
           (m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORT' && m.instanceInfo.instanceId === spec.instanceId && m.instanceInfo.state === 'HEALTHY') ||
           (m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS' && m.instanceInfos.some((i) => i.instanceId === spec.instanceId && i.state === 'HEALTHY')),
-        ), 30_000);
+        ), { timeoutMs: 30_000 });
     }
     const reports = (await after()).flatMap((m) =>
       m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORT' ? [m.instanceInfo] : m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS' ? m.instanceInfos : [],
@@ -108,10 +109,10 @@ describe('executor restart recovery', () => {
     expect(afterStates.every((s) => s.running && s.restartCount === 0)).toBe(true);
 
     // The heartbeat lists all three again.
-    const snapshot = await waitFor('a snapshot listing three HEALTHY instances', async () => {
+    const snapshot = await waitUntil('a snapshot listing three HEALTHY instances', async () => {
       const m = (await after()).filter((x) => x.type === 'EXECUTOR_SNAPSHOT').at(-1);
       return m && m.type === 'EXECUTOR_SNAPSHOT' && m.nodeData.serviceInstances.filter((i) => i.state === 'HEALTHY').length === 3 ? m : undefined;
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
     expect(snapshot.nodeData.state.cpus.usedCores['0']!.length).toBe(3);
 
     // Second restart: the leader now says the third instance is stale - it is removed, the others adopted.
@@ -123,12 +124,12 @@ describe('executor restart recovery', () => {
     };
     const mark2 = leader.messages.length;
     await startChild();
-    await waitFor('the stale container to be removed', async () => (await containerOf(specs[2]!.instanceId)) === undefined, 30_000);
+    await waitUntil('the stale container to be removed', async () => (await containerOf(specs[2]!.instanceId)) === undefined, { timeoutMs: 30_000 });
     const healthyAgain = () =>
       leader.messages.slice(mark2).flatMap((m) =>
         m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORT' ? [m.instanceInfo] : m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS' ? m.instanceInfos : [],
       ).filter((i) => i.state === 'HEALTHY').map((i) => i.instanceId);
-    await waitFor('two instances HEALTHY again', () => healthyAgain().length === 2, 30_000);
+    await waitUntil('two instances HEALTHY again', () => healthyAgain().length === 2, { timeoutMs: 30_000 });
     expect(healthyAgain().sort()).toEqual([specs[0]!.instanceId, specs[1]!.instanceId].sort());
     expect(await containerState(specs[0]!.instanceId)).toEqual(before[0]);
   });
@@ -150,7 +151,7 @@ describe('executor restart recovery', () => {
       const second = await startTestExecutor(leader, { server });
       try {
         expect(second.executorId).toBe(first.executorId);
-        await waitFor('re-adopted HEALTHY', () => second.engine.get(spec.instanceId)?.state === 'HEALTHY', 20_000);
+        await waitUntil('re-adopted HEALTHY', () => second.engine.get(spec.instanceId)?.state === 'HEALTHY', { timeoutMs: 20_000 });
         expect(await containerState(spec.instanceId)).toEqual(before);
         expect(leader.messages.length).toBeGreaterThan(mark);
       } finally {

@@ -1,8 +1,8 @@
 import { Etcd3 } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
-import { waitUntil } from '../../helpers/wait.js';
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
+import { waitUntil } from '../../support/wait.js';
 
 /**
  * The election must heal by itself when etcd events go missing (a watch reconnecting with backoff after an

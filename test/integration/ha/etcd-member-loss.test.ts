@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdStateStore } from '../../../src/controller/store/etcd.js';
 import type { LocalServiceInfo } from '../../../src/model/index.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
-import { haServiceSpec } from './fixtures/service.js';
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
+import { haServiceSpec } from '../../support/specs.js';
 
 /**
  * Losing one etcd member of three must cost a store write about a second, not the write: the request caught on

@@ -1,9 +1,9 @@
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NOT_LEADER_MESSAGE } from '../../../src/model/index.js';
-import { ensureTestImage } from '../../helpers/images.js';
-import { waitUntil } from '../../helpers/wait.js';
-import { call, executorContainers, startHaCluster, type ControllerProcess, type HaCluster } from './cluster.js';
+import { ensureTestImage } from '../../support/images.js';
+import { waitUntil } from '../../support/wait.js';
+import { call, executorContainers, startHaCluster, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
 import { activeService, operation, summary, waitForLeader, waitForSteadyService } from './steps.js';
 
 /**

@@ -5,11 +5,11 @@ import { Etcd3 } from 'etcd3';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { etcdClientOptions } from '../../../src/controller/store/etcd.js';
-import { freePort } from '../../helpers/etcd-cluster.js';
-import { waitUntil } from '../../helpers/wait.js';
-import { startHaCluster, type ControllerProcess, type HaCluster } from './cluster.js';
+import { freePort } from '../../support/etcd-cluster.js';
+import { waitUntil } from '../../support/wait.js';
+import { startHaCluster, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
 import { startSecureEtcd, type SecureEtcd } from './fixtures/secure-etcd.js';
-import { haServiceSpec } from './fixtures/service.js';
+import { haServiceSpec } from '../../support/specs.js';
 import { operation, summary, waitForLeader } from './steps.js';
 
 /**
@@ -37,9 +37,11 @@ describe('HA controllers on an etcd requiring TLS client certificates and a pass
     await cluster?.close();
   });
 
-  beforeEach(({ onTestFailed }) =>
-    onTestFailed(() => process.stderr.write(cluster.controllers.map((p) => `--- ${p.name}\n${p.output().slice(-3000)}`).join('\n'))),
-  );
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      process.stderr.write(cluster.controllers.map((p) => `--- ${p.name}\n${p.output().slice(-3000)}`).join('\n'));
+    });
+  });
 
   it('elects a leader, stores what it accepts, and fails over, all over TLS with authentication', async () => {
     leader = await waitForLeader(cluster);

@@ -1,10 +1,10 @@
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NOT_LEADER_MESSAGE } from '../../../src/model/index.js';
-import { ensureTestImage } from '../../helpers/images.js';
-import { waitUntil } from '../../helpers/wait.js';
-import { call, executorContainers, runCli, startHaCluster, type ControllerProcess, type HaCluster } from './cluster.js';
-import { haServiceSpec } from './fixtures/service.js';
+import { ensureTestImage } from '../../support/images.js';
+import { waitUntil } from '../../support/wait.js';
+import { call, executorContainers, runCli, startHaCluster, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
+import { haServiceSpec } from '../../support/specs.js';
 import { activeService, instances, oldInstances, operation, summary, waitForLeader, waitForSteadyService } from './steps.js';
 
 /**

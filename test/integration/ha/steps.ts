@@ -1,7 +1,7 @@
 import type { LocalServiceInstanceInfo, LocalServiceSummary } from '../../../src/model/index.js';
-import { waitUntil } from '../../helpers/wait.js';
-import { call, executorContainers, leaders, type ControllerProcess, type HaCluster } from './cluster.js';
-import { haServiceSpec } from './fixtures/service.js';
+import { waitUntil } from '../../support/wait.js';
+import { call, executorContainers, leaders, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
+import { haServiceSpec } from '../../support/specs.js';
 
 /** Steps shared by the HA tests, written against the public HTTP API only. */
 
@@ -65,12 +65,21 @@ export async function waitForSteadyService(
   timeoutMs = 90_000,
 ): Promise<LocalServiceInstanceInfo[]> {
   // Not ready yet is thrown, so that a timeout reports what was last seen.
+  let current = leader;
   return waitUntil(
     `${serviceId} ACTIVE with ${count} HEALTHY instances, and as many running containers`,
     async () => {
-      const s = await summary(leader, serviceId);
-      if (s?.state !== 'ACTIVE') throw new Error(`service state ${s?.state}`);
-      const list = await instances(leader, serviceId);
+      // Leadership may move while we wait (an etcd member lost, a lease renewed late): only the leader answers
+      // reads, so follow it rather than asking a follower for the whole wait. Only then are all controllers
+      // asked: a paused one answers nothing until the call times out.
+      if ((await call(current.url, 'GET', '/apis/v1/ping')).status !== 200) {
+        const found = await leaders(cluster.controllers);
+        if (found.length !== 1) throw new Error(`${found.length} controllers answer as leader`);
+        current = found[0]!;
+      }
+      const s = await summary(current, serviceId);
+      if (s?.state !== 'ACTIVE') throw new Error(`service state ${s?.state} on ${current.name}`);
+      const list = await instances(current, serviceId);
       if (list.length !== count || list.some((i) => i.state !== 'HEALTHY')) {
         throw new Error(`instances ${list.map((i) => i.state).join(',')}`);
       }

@@ -3,17 +3,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { EtcdLeaderElector } from '../../../src/controller/leadership/etcd.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
-
-/** Polls a condition until it holds or the deadline passes (real processes, real time). */
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - start;
-}
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
+import { timeUntil } from '../../support/wait.js';
 
 interface Node {
   client: Etcd3;
@@ -71,19 +62,19 @@ describe('etcd leader election (3-member etcd on loopback)', () => {
     let output = '';
     child.stdout!.on('data', (chunk) => (output += String(chunk)));
     try {
-      await until(() => output.includes('acquired'), 15_000, 'the child process to lead');
+      await timeUntil('the child process to lead', () => output.includes('acquired'), { timeoutMs: 15_000, intervalMs: 20 });
       const a = await node('a:1', '/e1/');
       const b = await node('b:1', '/e1/');
       const all = [a, b];
-      await until(() => all.every((n) => n.elector.leaderAddress() === 'dead:1'), 5_000, 'everyone to see the leader');
+      await timeUntil('everyone to see the leader', () => all.every((n) => n.elector.leaderAddress() === 'dead:1'), { timeoutMs: 5_000, intervalMs: 20 });
       expect(all.some((n) => n.elector.isLeader())).toBe(false);
 
       child.kill('SIGKILL');
       // Correctness, not speed (bench:failover measures that): the lease expires and exactly one successor leads.
-      await until(() => all.filter((n) => n.elector.isLeader()).length === 1, 15_000, 'a new leader');
+      await timeUntil('a new leader', () => all.filter((n) => n.elector.isLeader()).length === 1, { timeoutMs: 15_000, intervalMs: 20 });
       const leader = all.find((n) => n.elector.isLeader())!;
       const address = leader === a ? 'a:1' : 'b:1';
-      await until(() => all.every((n) => n.elector.leaderAddress() === address), 5_000, 'everyone to see the new leader');
+      await timeUntil('everyone to see the new leader', () => all.every((n) => n.elector.leaderAddress() === address), { timeoutMs: 5_000, intervalMs: 20 });
       expect(leader.elector.fence()).toBeDefined();
     } finally {
       child.kill('SIGKILL');
@@ -93,18 +84,21 @@ describe('etcd leader election (3-member etcd on loopback)', () => {
   it('steps the leader down when etcd quorum is lost, and elects again when it returns', async () => {
     cluster = await startEtcdCluster(3);
     const a = await node('a:1', '/e2/');
-    await until(() => a.elector.isLeader(), 5_000, 'leadership');
+    await timeUntil('leadership', () => a.elector.isLeader(), { timeoutMs: 5_000, intervalMs: 20 });
     await cluster.stop(cluster.members[1]!);
     await cluster.stop(cluster.members[2]!);
     // Two-thirds of the 2 s ttl without a keep-alive, plus one check period.
-    await until(() => !a.elector.isLeader(), 5_000, 'step down without quorum');
+    await timeUntil('step down without quorum', () => !a.elector.isLeader(), { timeoutMs: 5_000, intervalMs: 20 });
     expect(a.elector.fence()).toBeUndefined();
+    // isLeader() answers no at once; onLost follows from the election loop (the very call above may have been the
+    // one that noticed the overdue keep-alive).
+    await timeUntil('the leader-only parts to be stopped', () => a.log.length === 2, { timeoutMs: 1_000, intervalMs: 20 });
     expect(a.log).toEqual(['acquired', 'lost']);
     await cluster.start(cluster.members[1]!);
     await cluster.start(cluster.members[2]!);
     // Generous: restarted members must elect a raft leader and the client's broken-host breaker must half-open,
     // which takes a while on a loaded 2-core machine. What matters is that leadership comes back by itself.
-    await until(() => a.elector.isLeader(), 60_000, 'leadership after quorum returns').catch((error: Error) => {
+    await timeUntil('leadership after quorum returns', () => a.elector.isLeader(), { timeoutMs: 60_000, intervalMs: 20 }).catch((error: Error) => {
       throw new Error(`${error.message}\nelector trace:\n${a.trace.join('\n')}`);
     });
     expect(a.log).toEqual(['acquired', 'lost', 'acquired']);

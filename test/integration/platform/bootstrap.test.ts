@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, TEST_IMAGE } from '../../helpers/images.js';
+import { repoRoot, TEST_IMAGE } from '../../support/images.js';
 
 /** scripts/bootstrap.mjs, the entry point behind npm start / npm test / npm run images. */
 const bootstrap = (...args: string[]) =>

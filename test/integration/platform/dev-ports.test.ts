@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { mainJs } from '../../../scripts/prepare.mjs';
-import { ensureBinaryBuilt, scratchDir } from '../../helpers/cluster.js';
+import { ensureBinaryBuilt, scratchDir } from '../../support/e2e-cluster.js';
 
 /** The usual first-start problem of `drove dev`: a port already taken. The answer names the flag that moves it. */
 

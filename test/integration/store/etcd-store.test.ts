@@ -3,9 +3,9 @@ import { Etcd3 } from 'etcd3';
 import { EtcdStateStore } from '../../../src/controller/store/etcd.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { LocalServiceInfo, LocalServiceInstanceInfo } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { nodeData } from '../../unit/cluster/fixtures.js';
-import { startEtcdCluster, type EtcdCluster } from '../../helpers/etcd-cluster.js';
+import { testSpec } from '../../support/specs.js';
+import { instanceInfo, nodeData } from '../../support/records.js';
+import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
 
 function service(id: string): LocalServiceInfo {
   const [name, version] = id.split('-') as [string, string];
@@ -13,18 +13,7 @@ function service(id: string): LocalServiceInfo {
 }
 
 function instance(serviceId: string, instanceId: string): LocalServiceInstanceInfo {
-  return {
-    serviceId,
-    serviceName: serviceId.split('-')[0]!,
-    instanceId,
-    executorId: 'e1',
-    resources: [{ type: 'CPU', cores: { '0': [1] } }],
-    state: 'HEALTHY',
-    metadata: {},
-    errorMessage: '',
-    created: 1,
-    updated: 2,
-  };
+  return instanceInfo({ serviceId, instanceId, executorId: 'e1', resources: [{ type: 'CPU', cores: { '0': [1] } }], created: 1, updated: 2 });
 }
 
 describe('EtcdStateStore against a real etcd', () => {

@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SQLITE_SCHEMA_VERSION, SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { nodeData } from '../../unit/cluster/fixtures.js';
+import { testSpec } from '../../support/specs.js';
+import { instanceInfo, nodeData, sampleLocalInfo, sampleResources } from '../../support/records.js';
 
 let dir: string;
 const open: SqliteStateStore[] = [];
@@ -34,22 +34,17 @@ function service(name: string, activationState: LocalServiceInfo['activationStat
 }
 
 function instance(serviceId: string, instanceId: string, state: LocalServiceInstanceState = 'HEALTHY'): LocalServiceInstanceInfo {
-  return {
+  return instanceInfo({
     serviceId,
-    serviceName: serviceId.split('-')[0]!,
     instanceId,
     executorId: 'e1',
-    localInfo: { hostname: 'ex1.local', ports: { main: { containerPort: 8000, hostPort: 40123, portType: 'HTTP' } } },
-    resources: [
-      { type: 'CPU', cores: { '0': [3] } },
-      { type: 'MEMORY', memoryInMB: { '0': 128 } },
-    ],
+    localInfo: sampleLocalInfo(),
+    resources: sampleResources(),
     state,
     metadata: { k: 'v' },
-    errorMessage: '',
     created: 10,
     updated: 20,
-  };
+  });
 }
 
 describe('SqliteStateStore', () => {
@@ -195,12 +190,12 @@ describe('SqliteStateStore', () => {
 
   it('putExecutors is one transaction: a record that cannot be written leaves the store as it was', async () => {
     const store = openStore();
-    const unwritable = nodeData({ hostname: 'bad' }) as unknown as Record<string, unknown>;
-    unwritable.metadata = { size: 1n };
+    // A BigInt, which JSON cannot serialise, makes the second record fail to write.
+    const unwritable = Object.assign(nodeData({ hostname: 'bad' }), { metadata: { size: 1n } });
     await expect(
       store.putExecutors([
         { executorId: 'e1', nodeData: nodeData() },
-        { executorId: 'e2', nodeData: unwritable as never },
+        { executorId: 'e2', nodeData: unwritable },
       ]),
     ).rejects.toBeInstanceOf(StoreUnavailableError);
     expect((await store.load()).executors).toEqual([]);

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import bcrypt from 'bcryptjs';
 import type { FastifyInstance } from 'fastify';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, GUEST, MAINT, NODE, ROOT, app, basic, testConfig } from './helpers.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, GUEST, MAINT, NODE, ROOT, app, basic, testConfig } from '../../support/controller-config.js';
 import { Authenticator } from '../../../src/controller/api/auth.js';
 import { ManualClock } from '../../../src/model/index.js';
+import { instanceInfo } from '../../support/records.js';
 
 let api: FastifyInstance | undefined;
 afterEach(async () => api?.close());
@@ -16,7 +17,7 @@ const ROUTES = {
   read: ['GET', '/apis/v1/localservices'],
   write: ['POST', '/apis/v1/localservices/operations', opBody],
   maintenance: ['POST', '/apis/v1/cluster/maintenance/set', {}],
-  logs: ['GET', '/apis/v1/logfiles/localservices/S/SI/list'],
+  logs: ['GET', '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/list'],
   cluster: ['GET', '/apis/v1/internal/cluster/resources/reserved'],
 } as const;
 
@@ -112,20 +113,15 @@ describe('bcrypt cache', () => {
     };
     await time();
     const cached = await time();
-    let compares = 0;
-    const original = bcrypt.compare;
-    (bcrypt as { compare: unknown }).compare = async (...args: Parameters<typeof original>) => {
-      compares++;
-      return original(...args);
-    };
     try {
+      expect(auth.passwordVerifications).toBe(1);
       await auth.authenticate(headers);
-      expect(compares).toBe(0);
+      expect(auth.passwordVerifications).toBe(1);
       await clock.advance(1001);
       await auth.authenticate(headers);
-      expect(compares).toBe(1);
+      expect(auth.passwordVerifications).toBe(2);
     } finally {
-      (bcrypt as { compare: unknown }).compare = original;
+      await auth.close();
     }
     expect(cached).toBeLessThan(50);
   });
@@ -179,13 +175,16 @@ describe('instance tokens (App-Instance-Authorization)', () => {
   test('a token signed with instanceAuth.secret reads, but may not write; a forged one is a 401', async () => {
     const { instanceAuthToken } = await import('../../../src/controller/engine/jobs/instance-token.js');
     const config = testConfig({ instanceAuth: { secret: 'instance-secret' } });
-    api = app(new FakeCore(), config);
-    const token = instanceAuthToken('instance-secret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E1' }, Date.now());
+    const core = new FakeCore();
+    // Tokens are honoured only while their instance runs.
+    core.instances.push(instanceInfo({ serviceId: 'S-1', instanceId: 'SI-1' }));
+    api = app(core, config);
+    const token = instanceAuthToken('instance-secret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E1' }, Date.now(), 60_000);
     const headers = { 'app-instance-authorization': token };
     expect((await call(api, ROUTES.read, headers)).statusCode).toBe(200);
     expect((await call(api, ROUTES.write, headers)).statusCode).toBe(403);
     expect((await call(api, ROUTES.cluster, headers)).statusCode).toBe(403);
-    const forged = instanceAuthToken('other-secret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E1' }, Date.now());
+    const forged = instanceAuthToken('other-secret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E1' }, Date.now(), 60_000);
     expect((await call(api, ROUTES.read, { 'app-instance-authorization': forged })).statusCode).toBe(401);
     expect((await call(api, ROUTES.read, { 'app-instance-authorization': 'not.a.jwt' })).statusCode).toBe(401);
   });

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { testSpec } from '../../fixtures/specs.js';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, GUEST, app } from './helpers.js';
+import { testSpec } from '../../support/specs.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, GUEST, app } from '../../support/controller-config.js';
+import { instanceInfo } from '../../support/records.js';
+import type { LocalServiceInstanceState } from '../../../src/model/index.js';
 
 let core: FakeCore;
 let api: FastifyInstance;
@@ -202,22 +204,8 @@ describe('cancel', () => {
 describe('reads', () => {
   beforeEach(async () => {
     await post('/apis/v1/localservices/operations', { type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
-    const base = {
-      serviceId: 'TEST_SPEC-00001',
-      serviceName: 'TEST_SPEC',
-      executorId: 'E1',
-      resources: [],
-      metadata: {},
-      errorMessage: '',
-      created: 1,
-      updated: 2,
-    };
-    core.instances.push(
-      { ...base, instanceId: 'SI-1', state: 'HEALTHY' },
-      { ...base, instanceId: 'SI-2', state: 'UNREADY' },
-      { ...base, instanceId: 'SI-3', state: 'STOPPED' },
-      { ...base, instanceId: 'old', state: 'HEALTHY' },
-    );
+    const record = (instanceId: string, state: LocalServiceInstanceState) => instanceInfo({ instanceId, state, created: 1, updated: 2 });
+    core.instances.push(record('SI-1', 'HEALTHY'), record('SI-2', 'UNREADY'), record('SI-3', 'STOPPED'), record('old', 'HEALTHY'));
   });
 
   test('list is a map keyed by service id', async () => {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { FakeCore } from './fake-core.js';
-import { ADMIN, CONTROLLER_SECRET, GUEST, app } from './helpers.js';
+import { FakeCore } from '../../support/fake-core.js';
+import { ADMIN, CONTROLLER_SECRET, GUEST, app } from '../../support/controller-config.js';
 
 /** A stand-in executor log endpoint that records what the controller sent. */
 let executor: Server;
@@ -35,37 +35,37 @@ afterAll(async () => {
 describe('log-file proxy (§6.5)', () => {
   test('list is forwarded with cluster credentials and returned raw', async () => {
     seen = [];
-    const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-1/list', headers: GUEST });
+    const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/list', headers: GUEST });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ files: ['output.log'] });
-    expect(seen[0]?.url).toBe('/apis/v1/logs/filestream/S-1/SI-1/list');
+    expect(seen[0]?.url).toBe('/apis/v1/logs/filestream/S-1/SI-00000000-0000-4000-8000-000000000001/list');
     expect(seen[0]?.headers['cluster-authorization']).toBe(CONTROLLER_SECRET);
     expect(seen[0]?.headers['nodeid']).toBeTruthy();
   });
 
   test('read passes offset and length', async () => {
     seen = [];
-    const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-1/read/output.log?offset=-1', headers: ADMIN });
+    const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/read/output.log?offset=-1', headers: ADMIN });
     expect(res.json()).toEqual({ data: '', offset: 42 });
-    expect(seen[0]?.url).toBe('/apis/v1/logs/filestream/S-1/SI-1/read/output.log?offset=-1&length=-1');
+    expect(seen[0]?.url).toBe('/apis/v1/logs/filestream/S-1/SI-00000000-0000-4000-8000-000000000001/read/output.log?offset=-1&length=-1');
   });
 
   test('executor 4xx is passed on, 5xx becomes 502 with the executor answer', async () => {
-    const bad = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-1/read/bad', headers: ADMIN });
+    const bad = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/read/bad', headers: ADMIN });
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toEqual({ error: 'Path escapes' });
-    const broken = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-1/read/broken', headers: ADMIN });
+    const broken = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/read/broken', headers: ADMIN });
     expect(broken.statusCode).toBe(502);
     expect(broken.json()).toEqual({ error: 'Executor call returned: 500 body: kaput' });
   });
 
   test('download streams the whole file with an attachment name', async () => {
-    const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-1/download/output.log', headers: ADMIN });
+    const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/download/output.log', headers: ADMIN });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-disposition']).toBe('attachment; filename=output.log');
     expect(res.rawPayload.length).toBe(BIG.length);
-    const renamed = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-1/download/output.log?rename=true', headers: ADMIN });
-    expect(renamed.headers['content-disposition']).toMatch(/^attachment; filename=S-1_SI-1_output\.log-\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/);
+    const renamed = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/download/output.log?rename=true', headers: ADMIN });
+    expect(renamed.headers['content-disposition']).toMatch(/^attachment; filename=S-1_SI-00000000-0000-4000-8000-000000000001_output\.log-\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$/);
   });
 
   test('unknown instance or executor: 204, no body', async () => {
@@ -73,7 +73,7 @@ describe('log-file proxy (§6.5)', () => {
     core.logTarget = undefined;
     try {
       for (const path of ['list', 'read/output.log', 'download/output.log']) {
-        const res = await api.inject({ url: `/apis/v1/logfiles/localservices/S-1/SI-9/${path}`, headers: ADMIN });
+        const res = await api.inject({ url: `/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000009/${path}`, headers: ADMIN });
         expect(res.statusCode).toBe(204);
         expect(res.body).toBe('');
       }
@@ -86,7 +86,7 @@ describe('log-file proxy (§6.5)', () => {
     const saved = core.logTarget;
     core.logTarget = { ...saved!, port: 1 };
     try {
-      const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-1/list', headers: ADMIN });
+      const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/list', headers: ADMIN });
       expect(res.statusCode).toBe(502);
       expect(res.json().error).toContain('127.0.0.1:1 could not be reached');
     } finally {

@@ -88,6 +88,12 @@ describe('helpers', () => {
     expect(thousands(128)).toBe('128');
     expect(pyJsonDumps({ EXECUTOR_ID: 'x', PORT: 3000 })).toBe('{"EXECUTOR_ID": "x", "PORT": 3000}');
   });
+
+  test('a value that is not what the column expects prints as JSON, never as "[object Object]"', () => {
+    expect(formatDate({ epoch: 1 })).toBe('{"epoch":1}');
+    expect(formatDate('soon')).toBe('soon');
+    expect(pyList([{ a: 1 }, 2, true, null])).toBe('[{"a":1}, 2, True, None]');
+  });
 });
 
 describe('sortRows', () => {
@@ -96,5 +102,11 @@ describe('sortRows', () => {
     const rows = [['b', 2000], ['a', 30000], ['c', 100]];
     expect(sortRows(rows, (r) => r[1], false).map((r) => r[0])).toEqual(['c', 'b', 'a']);
     expect(sortRows(rows, (r) => r[0], true).map((r) => r[0])).toEqual(['c', 'b', 'a']);
+  });
+
+  test('object values sort by their JSON text', async () => {
+    const { sortRows } = await import('../../../src/cli/format.js');
+    const rows = [['second', { name: 'b' }], ['first', { name: 'a' }]];
+    expect(sortRows(rows, (r) => r[1], false).map((r) => r[0])).toEqual(['first', 'second']);
   });
 });

@@ -5,7 +5,7 @@ import { ExecutorRegistry } from '../../../src/controller/cluster/registry.js';
 import { BLACKLIST_MESSAGES, BlacklistingService, UNBLACKLIST_MESSAGES } from '../../../src/controller/cluster/blacklisting.js';
 import type { ExecutorMessenger } from '../../../src/controller/cluster/messenger.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import { nodeData } from './fixtures.js';
+import { nodeData } from '../../support/records.js';
 
 const E1 = executorIdOf('ex1.local', 3000);
 const E2 = executorIdOf('ex2.local', 3000);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ManualClock } from '../../../src/model/index.js';
+import { ManualClock, type ClusterStateData } from '../../../src/model/index.js';
 import { EventLog } from '../../../src/controller/events.js';
 import { ClusterStateManager } from '../../../src/controller/cluster/maintenance.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
@@ -10,7 +10,7 @@ afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
 });
 
-function setup() {
+function setup(stored?: ClusterStateData) {
   const clock = new ManualClock();
   const events = new EventLog(clock, { maxEventsStorageMs: 60 * 60_000 });
   const store = new SqliteStateStore(':memory:');
@@ -20,6 +20,7 @@ function setup() {
     store,
     events,
     options: { maintenanceGraceMs: GRACE, controllerHostname: 'ctl1' },
+    stored,
   });
   return { clock, events, store, manager };
 }
@@ -53,16 +54,14 @@ describe('ClusterStateManager', () => {
     expect(manager.inMaintenanceWindow()).toBe(false);
   });
 
-  it('restores the stored state on leadership, grace included', async () => {
-    const { clock, manager } = setup();
-    manager.restore({ state: 'NORMAL', updated: clock.now() - 10_000 });
+  it('starts from the stored state of its leader term, grace included', async () => {
+    const now = new ManualClock().now();
+    const { clock, manager } = setup({ state: 'NORMAL', updated: now - 10_000 });
     expect(manager.inMaintenanceWindow()).toBe(true);
     await clock.advance(30_000);
     expect(manager.inMaintenanceWindow()).toBe(false);
-    manager.restore({ state: 'MAINTENANCE', updated: 1 });
-    expect(manager.inMaintenanceWindow()).toBe(true);
-    manager.restore(undefined);
-    expect(manager.state()).toEqual({ state: 'NORMAL', updated: 0 });
+    expect(setup({ state: 'MAINTENANCE', updated: 1 }).manager.inMaintenanceWindow()).toBe(true);
+    expect(setup(undefined).manager.state()).toEqual({ state: 'NORMAL', updated: 0 });
   });
 
   it('a failed write leaves the state unchanged and emits nothing', async () => {

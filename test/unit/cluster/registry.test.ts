@@ -3,7 +3,8 @@ import { ManualClock, executorIdOf } from '../../../src/model/index.js';
 import { EventLog } from '../../../src/controller/events.js';
 import { ExecutorRegistry, type ExecutorChange, type ExecutorRegistryOptions } from '../../../src/controller/cluster/registry.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import { instance, nodeData, resourceSnapshot } from './fixtures.js';
+import type { StoredExecutor } from '../../../src/controller/store/store.js';
+import { instanceInfo, nodeData, resourceSnapshot } from '../../support/records.js';
 
 const STALE_MS = 45_000;
 const TWO_DAYS = 2 * 24 * 60 * 60 * 1000;
@@ -15,12 +16,18 @@ afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
 });
 
-function setup(options: Partial<ExecutorRegistryOptions> = {}) {
+function setup(options: Partial<ExecutorRegistryOptions> = {}, stored?: readonly StoredExecutor[]) {
   const clock = new ManualClock();
   const events = new EventLog(clock, { maxEventsStorageMs: 60 * 60_000 });
   const store = new SqliteStateStore(':memory:');
   stores.push(store);
-  const registry = new ExecutorRegistry({ clock, store, events, options: { staleExecutorAgeMs: STALE_MS, ...options } });
+  const registry = new ExecutorRegistry({
+    clock,
+    store,
+    events,
+    options: { staleExecutorAgeMs: STALE_MS, ...options },
+    ...(stored ? { stored } : {}),
+  });
   const changes: ExecutorChange[] = [];
   registry.onChange((c) => changes.push(c));
   const eventTypes = () => events.latest(0, 1000).events.map((e) => e.type).reverse();
@@ -85,14 +92,14 @@ describe('ExecutorRegistry', () => {
     expect(eventTypes()).toEqual(['EXECUTOR_ADDED', 'EXECUTOR_REMOVED', 'EXECUTOR_ADDED']);
   });
 
-  it('restore gives stored executors a full staleness period and keeps removed ones as last known', async () => {
-    const { clock, registry, changes, eventTypes } = setup();
-    const now = clock.now();
-    registry.restore([
+  it('built from the store, it gives stored executors a full staleness period and keeps removed ones as last known', async () => {
+    const now = new ManualClock().now();
+    const { clock, registry, changes, eventTypes } = setup({}, [
       { executorId: E1, nodeData: nodeData({ updated: now - 10 * 60_000 }) },
       { executorId: E2, nodeData: nodeData({ hostname: 'ex2.local' }), removedAt: now - 60_000 },
       { executorId: 'ancient', nodeData: nodeData({ hostname: 'old.local' }), removedAt: now - TWO_DAYS - 1 },
     ]);
+    expect(clock.now()).toBe(now);
     expect(registry.all().map((r) => r.executorId)).toEqual([E1]);
     expect(registry.lastKnown(E2)?.removedAt).toBe(now - 60_000);
     expect(registry.lastKnown('ancient')).toBeUndefined();
@@ -102,27 +109,6 @@ describe('ExecutorRegistry', () => {
     expect(await registry.sweepStale()).toEqual([]);
     await clock.advance(1);
     expect(await registry.sweepStale()).toEqual([E1]);
-  });
-
-  it('restore and clear replace the previous view', async () => {
-    const { registry } = setup();
-    await registry.heartbeat(nodeData({ hostname: 'ex2.local' }));
-    registry.restore([{ executorId: E1, nodeData: nodeData() }]);
-    expect(registry.all().map((r) => r.executorId)).toEqual([E1]);
-    registry.clear();
-    expect(registry.all()).toEqual([]);
-  });
-
-  it('eligible = ACTIVE or UNREADY; blacklisted = BLACKLISTED or BLACKLIST_REQUESTED', async () => {
-    const { registry } = setup();
-    const states = ['ACTIVE', 'UNREADY', 'BLACKLISTED', 'BLACKLIST_REQUESTED'] as const;
-    for (const [i, state] of states.entries()) {
-      await registry.heartbeat(nodeData({ hostname: `h${i}`, executorState: state }));
-    }
-    const hosts = (records: { nodeData: { hostname: string } }[]) => records.map((r) => r.nodeData.hostname).sort();
-    expect(hosts(registry.eligible())).toEqual(['h0', 'h1']);
-    expect(hosts(registry.blacklisted())).toEqual(['h2', 'h3']);
-    expect(hosts(registry.byHostname('h2'))).toEqual(['h2']);
   });
 
   it('summaries follow C.2.3 (key order, counts, MB) with removed executors last as REMOVED', async () => {
@@ -162,7 +148,6 @@ describe('ExecutorRegistry', () => {
     expect(registry.requestBlacklist(E1)).toBe(true);
     expect(registry.byId(E1)?.state).toBe('BLACKLIST_REQUESTED');
     expect(registry.reportedState(E1)).toBe('ACTIVE');
-    expect(registry.eligible()).toEqual([]);
     // A heartbeat built before the executor processed the message does not undo the request.
     await registry.heartbeat(nodeData({ updated: 1_700_000_001_000 }));
     expect(registry.byId(E1)?.state).toBe('BLACKLIST_REQUESTED');
@@ -219,17 +204,17 @@ describe('ExecutorRegistry', () => {
     await registry.heartbeat(nodeData({ updated: 1_700_000_000_000 }));
     await clock.advance(44_000);
     const smaller = resourceSnapshot(E1, { freeCores: { '0': [1, 2] } });
-    expect(registry.resourceSnapshot(smaller, [instance(E1, 'SI-1', 1_700_000_001_000)])).toBe(true);
+    expect(registry.resourceSnapshot(smaller, [instanceInfo({ executorId: E1, instanceId: 'SI-1', state: 'PENDING', updated: 1_700_000_001_000 })])).toBe(true);
     expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
     expect(registry.byId(E1)?.lastSeen).toBe(clock.now());
     // An older report arriving late does not roll the snapshot back.
-    expect(registry.resourceSnapshot(resourceSnapshot(E1), [instance(E1, 'SI-0', 1_700_000_000_500)])).toBe(false);
+    expect(registry.resourceSnapshot(resourceSnapshot(E1), [instanceInfo({ executorId: E1, instanceId: 'SI-0', state: 'PENDING', updated: 1_700_000_000_500 })])).toBe(false);
     expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
     // A heartbeat built before that report keeps the newer snapshot but takes the rest.
     await registry.heartbeat(nodeData({ updated: 1_700_000_000_800, executorState: 'UNREADY' }));
     expect(registry.byId(E1)?.nodeData.state).toEqual(smaller);
     expect(registry.byId(E1)?.state).toBe('UNREADY');
-    expect(registry.resourceSnapshot(resourceSnapshot('unknown'), [instance('unknown', 'SI-2', 1)])).toBe(false);
+    expect(registry.resourceSnapshot(resourceSnapshot('unknown'), [instanceInfo({ executorId: 'unknown', instanceId: 'SI-2', state: 'PENDING', updated: 1 })])).toBe(false);
     expect(seen).toEqual([
       [E1, []],
       [E1, ['SI-1']],
@@ -309,7 +294,7 @@ describe('ExecutorRegistry', () => {
 
   it('a heartbeat that changes nothing but timestamps is not written again; any other change is', async () => {
     const { registry, store } = setup();
-    const served = instance(E1, 'SI-1', 1_700_000_000_000);
+    const served = instanceInfo({ executorId: E1, instanceId: 'SI-1', state: 'PENDING', updated: 1_700_000_000_000 });
     await registry.heartbeat(nodeData({ serviceInstances: [served] }));
     const batch = vi.spyOn(store, 'putExecutors');
     await registry.heartbeat(nodeData({ updated: 1_700_000_020_000, serviceInstances: [{ ...served, updated: 1_700_000_020_000 }] }));
@@ -332,10 +317,16 @@ describe('ExecutorRegistry', () => {
     expect((await store.load()).executors.find((e) => e.executorId === E1)?.nodeData.tags).toEqual(['ex1.local', 'gpu']);
   });
 
-  it('after restore, records already in the store are not rewritten until they change', async () => {
-    const { registry, store } = setup();
-    await registry.heartbeat(nodeData());
-    registry.restore((await store.load()).executors);
+  it('a registry built from the store does not rewrite the records it holds until they change', async () => {
+    const { registry: previous, store, clock, events } = setup();
+    await previous.heartbeat(nodeData());
+    const registry = new ExecutorRegistry({
+      clock,
+      store,
+      events,
+      options: { staleExecutorAgeMs: STALE_MS },
+      stored: (await store.load()).executors,
+    });
     const batch = vi.spyOn(store, 'putExecutors');
     await registry.heartbeat(nodeData({ updated: 1_700_000_020_000 }));
     expect(batch).not.toHaveBeenCalled();
@@ -367,10 +358,9 @@ describe('ExecutorRegistry', () => {
     expect(seen).toHaveLength(1);
   });
 
-  it('address() gives the message address of a live executor', async () => {
+  it('a live executor\'s record carries its message address', async () => {
     const { registry } = setup();
     await registry.heartbeat(nodeData());
-    expect(registry.address(E1)).toEqual({ executorId: E1, hostname: 'ex1.local', port: 3000, transportType: 'HTTP' });
-    expect(registry.address('nope')).toBeUndefined();
+    expect(registry.byId(E1)?.address).toEqual({ executorId: E1, hostname: 'ex1.local', port: 3000, transportType: 'HTTP' });
   });
 });

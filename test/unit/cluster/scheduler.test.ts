@@ -5,7 +5,7 @@ import { EventLog } from '../../../src/controller/events.js';
 import { ExecutorRegistry } from '../../../src/controller/cluster/registry.js';
 import { Scheduler } from '../../../src/controller/cluster/scheduler.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import { instance, nodeData, resourceSnapshot, type ExecutorShape } from './fixtures.js';
+import { instanceInfo, nodeData, resourceSnapshot, type ExecutorShape } from '../../support/records.js';
 
 const E1 = executorIdOf('ex1.local', 3000);
 const stores: SqliteStateStore[] = [];
@@ -107,7 +107,7 @@ describe('Scheduler', () => {
       freeCores: { '0': [0, 1, 2, 3].filter((c) => !cores.includes(c)) },
       freeMemory: { '0': 600 },
     });
-    registry.resourceSnapshot(after, [instance(E1, 'SI-1', 1_700_000_001_000)]);
+    registry.resourceSnapshot(after, [instanceInfo({ executorId: E1, instanceId: 'SI-1', state: 'PENDING', updated: 1_700_000_001_000 })]);
     expect(scheduler.reservationCount()).toBe(0);
     expect(scheduler.available(E1)?.get('0')).toEqual({ cores: after.cpus.freeCores['0'], memoryMb: 600 });
     expect(allocated(session.allocate(E1, 'SI-2', 2, 600))).toBeDefined();
@@ -118,11 +118,11 @@ describe('Scheduler', () => {
     const session = scheduler.openSession();
     allocated(session.allocate(E1, 'SI-1', 2, 100));
     await registry.heartbeat(nodeData({ freeCores: { '0': [0, 1] }, updated: 1_700_000_001_000 }));
-    registry.resourceSnapshot(resourceSnapshot(E1, { freeCores: { '0': [0, 1] } }), [instance(E1, 'SI-other', 1_700_000_002_000)]);
+    registry.resourceSnapshot(resourceSnapshot(E1, { freeCores: { '0': [0, 1] } }), [instanceInfo({ executorId: E1, instanceId: 'SI-other', state: 'PENDING', updated: 1_700_000_002_000 })]);
     expect(session.allocate(E1, 'SI-2', 1, 100).ok).toBe(false);
     // A heartbeat listing the instance accounts for it.
     await registry.heartbeat(
-      nodeData({ freeCores: { '0': [] }, updated: 1_700_000_003_000, serviceInstances: [instance(E1, 'SI-1', 1_700_000_003_000)] }),
+      nodeData({ freeCores: { '0': [] }, updated: 1_700_000_003_000, serviceInstances: [instanceInfo({ executorId: E1, instanceId: 'SI-1', state: 'PENDING', updated: 1_700_000_003_000 })] }),
     );
     expect(scheduler.reservationCount()).toBe(0);
   });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 
 const ID = 'TEST_SPEC-00001';
 
@@ -12,7 +12,7 @@ describe('cancellation (§5.2, §10.3, decision 3)', () => {
 
   async function activeService(instancesPerHost: number, answerDelayMs: number) {
     h = await harness({ reconcileInterval: '1 day' });
-    await h.controller.parts.reconciler.stop();
+    await h.controller.term!.reconciler.stop();
     await h.fleet.add('ex1.local', { answerDelayMs, cores: 16 });
     await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
     await h.until(() => state() === 'INACTIVE');
@@ -30,7 +30,7 @@ describe('cancellation (§5.2, §10.3, decision 3)', () => {
     await h.until(() => state() === 'INACTIVE', 60_000);
     expect(h.controller.serviceSummary(ID)?.activationState).toBe('INACTIVE');
     // Starts the executor accepted after the cancel are stopped again (decision 6).
-    await h.controller.parts.engine.idle();
+    await h.controller.term!.engine.idle();
     await h.until(() => h.fleet.running().length === 0, 60_000);
 
     await h.submit({ type: 'DESTROY', serviceId: ID });
@@ -74,7 +74,7 @@ describe('cancellation (§5.2, §10.3, decision 3)', () => {
       if (e.metadata.CURRENT_STATE !== 'EMERGENCY_DEACTIVATION_REQUESTED' || seen) return;
       seen = true;
       // Synchronously inside the transition: the engine's own DEACTIVATE is already in the slot.
-      expect(h.controller.parts.engine.validate({ type: 'ACTIVATE', serviceId: ID })).toEqual([
+      expect(h.controller.term!.engine.validate({ type: 'ACTIVATE', serviceId: ID })).toEqual([
         `Only [DEACTIVATE] allowed for local service ${ID} as it is in EMERGENCY_DEACTIVATION_REQUESTED state`,
       ]);
     });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/index.js';
 
 const ID = 'TEST_SPEC-00001';
@@ -50,7 +50,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     const masked = h.controller.serviceSpec(ID)!;
     expect(masked.configs![0]).toMatchObject({ type: 'INLINE', data: '' });
     expect(masked.configs![1]).toMatchObject({ http: { username: '***', password: '***' } });
-    expect(h.controller.parts.workingSet.service(ID)!.spec.configs![0]).toMatchObject({ data: 'c2VjcmV0' });
+    expect(h.controller.term!.workingSet.service(ID)!.spec.configs![0]).toMatchObject({ data: 'c2VjcmV0' });
     // Instances started after a read still get the real data.
     const victim = h.controller.serviceInstances(ID)[0]!;
     await h.fleet.setState(victim.instanceId, 'STOPPED');

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpExecutorMessenger } from '../../../src/controller/executor-client.js';
+import { HttpExecutorMessenger } from '../../../src/controller/cluster/http-messenger.js';
 import type { ExecutorMessage } from '../../../src/model/index.js';
 
 describe('HTTP executor messenger (§6.8)', () => {

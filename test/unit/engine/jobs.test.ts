@@ -1,11 +1,9 @@
-import { createServer, type Server } from 'node:http';
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 import { startTimeoutMs, effectiveOpSpec } from '../../../src/controller/engine/jobs/timeouts.js';
 import { instanceAuthToken } from '../../../src/controller/engine/jobs/instance-token.js';
-import { fetchConfig } from '../../../src/controller/engine/jobs/config-fetch.js';
 import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
 import { nameUuid, type ExecutorMessage } from '../../../src/model/index.js';
 
@@ -27,7 +25,7 @@ describe('job timeouts (§5.5)', () => {
 
 describe('instance token (§6.1)', () => {
   it('is an HS256 JWT with Drove claims', () => {
-    const token = instanceAuthToken('s3cret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E-1' }, 1_700_000_000_000);
+    const token = instanceAuthToken('s3cret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E-1' }, 1_700_000_000_000, 86_400_000);
     const [header, payload, signature] = token.split('.');
     expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toEqual({ alg: 'HS256', typ: 'JWT' });
     expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toEqual({
@@ -35,6 +33,7 @@ describe('instance token (§6.1)', () => {
       aud: 'drove-application-instance',
       sub: 'drove-controller',
       iat: 1_700_000_000,
+      exp: 1_700_086_400,
       jti: nameUuid('S-1:SI-1:E-1'),
       droveAppId: 'S-1',
       droveInstanceId: 'SI-1',
@@ -48,11 +47,11 @@ describe('start and stop jobs against fake executors', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 
-  async function activeService(options: Record<string, unknown>, executor: Parameters<Harness['fleet']['add']>[1]) {
+  async function activeService(options: Record<string, unknown>, executor: Parameters<Harness['fleet']['add']>[1], spec = testSpec()) {
     h = await harness({ reconcileInterval: '1 day', ...options });
-    await h.controller.parts.reconciler.stop();
+    await h.controller.term!.reconciler.stop();
     await h.fleet.add('ex1.local', executor);
-    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.submit({ type: 'CREATE', spec, instancesPerHost: 1 });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'INACTIVE');
     await h.submit({ type: 'ACTIVATE', serviceId: ID });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE');
@@ -80,6 +79,24 @@ describe('start and stop jobs against fake executors', () => {
     ]);
     expect(spec.instanceAuthToken?.split('.')).toHaveLength(3);
     expect(start!.address.hostname).toBe('ex1.local');
+  });
+
+  it('sends hostAccess with only the fields that ask for something (docs/host-access.md); none without it', async () => {
+    const spec = testSpec({
+      configs: [],
+      placementPolicy: { type: 'LOCAL', hostLevel: true },
+      hostAccess: { network: true, pid: false, addCapabilities: [], dropCapabilities: ['ALL'], readOnlyRootFilesystem: true },
+    });
+    await activeService({ enableHostNetwork: true }, {}, spec);
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => starts().length === 1);
+    expect(starts()[0]!.spec.hostAccess).toEqual({ network: true, dropCapabilities: ['ALL'], readOnlyRootFilesystem: true });
+    expect(starts()[0]!.spec.hostLevelInstance).toBe(true);
+    await h.close();
+    await activeService({}, {});
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => starts().length === 1);
+    expect(starts()[0]!.spec).not.toHaveProperty('hostAccess');
   });
 
   it('retries a failed start with a fresh instance id each attempt (jobRetryCount 2 = 3 attempts)', async () => {
@@ -111,19 +128,27 @@ describe('start and stop jobs against fake executors', () => {
     expect(starts()).toHaveLength(0);
   });
 
-  it('a start that times out stops the container it started once the executor can stop it (decision 6)', async () => {
+  it('a start that times out has its leftover stopped at once, while the executor still pulls its image', async () => {
     await activeService({ jobRetryCount: 0 }, { onStart: () => ({ kind: 'hang' }) });
     await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID, opSpec: { timeout: '10 seconds', parallelism: 1, failureStrategy: 'STOP' } });
     await h.until(() => starts().length === 1);
     const instanceId = starts()[0]!.spec.instanceId;
+    const stops = () => h.fleet.sent.filter((m) => m.type === 'STOP_LOCAL_SERVICE_INSTANCE' && m.instanceId === instanceId);
+    let stateAtStop: string | undefined;
+    h.fleet.onMessage((m) => {
+      if (m.type === 'STOP_LOCAL_SERVICE_INSTANCE') stateAtStop ??= h.controller.serviceInstance(ID, m.instanceId)?.state;
+    });
     // The fixture's start timeout is 125 s (pull 100 s + checks).
     await h.clock.advance(124_000);
     expect(h.controller.serviceSummary(ID)?.state).toBe('ADJUSTING_INSTANCES');
-    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE', 5_000);
-    // The executor gets the container running after all: the controller stops it.
-    h.fleet.release(instanceId);
-    await h.until(() => h.controller.serviceInstance(ID, instanceId)?.state === 'STOPPED', 10_000);
-    expect(h.fleet.sent.filter((m) => m.type === 'STOP_LOCAL_SERVICE_INSTANCE' && m.instanceId === instanceId).length).toBeGreaterThan(0);
+    expect(stops()).toHaveLength(0);
+    // Within a second of the timeout: no waiting for the instance to run, or for the 10 s op timeout.
+    await h.until(() => stops().length > 0, 2_000);
+    expect(stateAtStop).toBe('PROVISIONING');
+    await h.until(() => h.controller.serviceInstance(ID, instanceId)?.state === 'STOPPED', 1_000);
+    expect(h.controller.serviceSummary(ID)?.state).toBe('ACTIVE');
+    expect(h.controller.oldServiceInstances(ID).map((i) => [i.instanceId, i.errorMessage])).toEqual([[instanceId, 'Pull operation interrupted']]);
+    expect(stops()).toHaveLength(1);
   });
 
   it('a stop job with no record left succeeds without messages; a running instance is stopped and waited for', async () => {
@@ -134,54 +159,5 @@ describe('start and stop jobs against fake executors', () => {
     await h.submit({ type: 'STOP_INSTANCES', serviceId: ID, instanceIds: [instance!.instanceId] });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && h.controller.serviceInstance(ID, instance!.instanceId)?.state === 'STOPPED');
     expect(h.fleet.sent.filter((m) => m.type === 'STOP_LOCAL_SERVICE_INSTANCE')).toHaveLength(1);
-  });
-});
-
-describe('CONTROLLER_HTTP_FETCH configs (decision 10)', () => {
-  let server: Server | undefined;
-  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
-
-  async function serve(handler: Parameters<typeof createServer>[1]): Promise<number> {
-    server = createServer(handler);
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return (server.address() as { port: number }).port;
-  }
-
-  it('fetches from the given hostname with standard base64 basic auth', async () => {
-    let auth: string | undefined;
-    let path: string | undefined;
-    const port = await serve((req, res) => {
-      auth = req.headers.authorization;
-      path = req.url;
-      res.end('config-body');
-    });
-    const body = await fetchConfig(
-      { protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/cfg', username: 'us?r', password: 'p>ss~~' },
-      { timeoutMs: 5_000, maxBytes: 1024 * 1024 },
-    );
-    expect(body.toString()).toBe('config-body');
-    expect(path).toBe('/cfg');
-    // '?', '>' and '~' make standard and URL-safe base64 differ.
-    expect(auth).toBe(`Basic ${Buffer.from('us?r:p>ss~~').toString('base64')}`);
-    expect(auth).toMatch(/[+/]/);
-  });
-
-  it('accepts 1 MiB and refuses more', async () => {
-    const size = { n: 1024 * 1024 };
-    const port = await serve((_req, res) => res.end(Buffer.alloc(size.n, 'a')));
-    const http = { protocol: 'HTTP' as const, hostname: '127.0.0.1', port, path: '/' };
-    expect((await fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024 })).length).toBe(1024 * 1024);
-    size.n = 1024 * 1024 + 1;
-    await expect(fetchConfig(http, { timeoutMs: 5_000, maxBytes: 1024 * 1024 })).rejects.toThrow(/larger than 1048576 bytes/);
-  });
-
-  it('fails on a status outside successCodes', async () => {
-    const port = await serve((_req, res) => {
-      res.statusCode = 404;
-      res.end('nope');
-    });
-    await expect(
-      fetchConfig({ protocol: 'HTTP', hostname: '127.0.0.1', port, path: '/x' }, { timeoutMs: 5_000, maxBytes: 1024 }),
-    ).rejects.toThrow(/returned HTTP 404/);
   });
 });

@@ -6,8 +6,10 @@ import { createController, type Controller } from '../../../src/controller/contr
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import type { LeaderElector } from '../../../src/controller/leadership/leadership.js';
 import { SingleLeaderElector } from '../../../src/controller/leadership/single.js';
-import { FakeExecutorFleet } from '../../../bench/engine-fake-executors.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { NotLeaderError } from '../../../src/controller/core.js';
+import { FakeExecutorFleet } from '../../support/fake-executors.js';
+import { testSpec } from '../../support/specs.js';
+import { advanceUntil } from '../../support/wait.js';
 
 const ID = 'TEST_SPEC-00001';
 
@@ -63,10 +65,7 @@ describe('leadership (decisions 12-13)', () => {
       port: 4000,
     });
     await controller.start();
-    const until = async (cond: () => boolean) => {
-      for (let i = 0; i < 2000 && !cond(); i++) await clock.advance(50);
-      expect(cond()).toBe(true);
-    };
+    const until = (condition: () => boolean) => advanceUntil(clock, 'the condition', condition, { maxMs: 100_000, stepMs: 50 });
     return { clock, elector, fleet, until };
   }
 
@@ -97,14 +96,14 @@ describe('leadership (decisions 12-13)', () => {
 
     await elector.lose();
     expect(controller!.isLeader()).toBe(false);
-    expect(controller!.parts.engine.stateOf(ID)).toBeUndefined();
+    expect(controller!.term).toBeUndefined();
     expect(controller!.serviceSummary(ID)).toBeUndefined();
     expect(controller!.latestEvents(0, 10).events.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
 
     // Options became stricter meanwhile: the stored service must still come back (decision 13, §13.2.22).
-    controller!.parts.options.raw.allowedMountDirs = ['/nowhere'];
+    controller!.options.raw.allowedMountDirs = ['/nowhere'];
     await elector.gain();
-    expect(controller!.parts.engine.stateOf(ID)).toBe('ACTIVE');
+    expect(controller!.term!.engine.stateOf(ID)).toBe('ACTIVE');
     expect(controller!.serviceSummary(ID)?.state).toBe('ACTIVE');
     expect(controller!.serviceInstances(ID, ['HEALTHY'])).toHaveLength(1);
     // And it is managed again: a crashed instance is replaced (after the heartbeat its executor sends on a
@@ -113,6 +112,56 @@ describe('leadership (decisions 12-13)', () => {
     await fleet.setState(victim.instanceId, 'STOPPED');
     await fleet.heartbeatAll();
     await until(() => controller!.serviceInstances(ID, ['HEALTHY']).some((i) => i.instanceId !== victim.instanceId));
+  });
+
+  it('each gain builds a new term from the store; a lost term is stopped for good, its parts with it', async () => {
+    const { elector, fleet, until } = await setup();
+    await elector.gain();
+    const first = controller!.term!;
+    expect([first.runState, first.engine.runState, first.reconciler.runState, first.staleCleaner.runState]).toEqual([
+      'RUNNING', 'RUNNING', 'RUNNING', 'RUNNING',
+    ]);
+    await fleet.add('ex1.local');
+    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await elector.lose();
+    expect([first.runState, first.engine.runState, first.reconciler.runState, first.staleCleaner.runState]).toEqual([
+      'STOPPED', 'STOPPED', 'STOPPED', 'STOPPED',
+    ]);
+    // The stopped term takes nothing any more, even when called directly.
+    expect(first.engine.submit({ type: 'ACTIVATE', serviceId: ID }).ok).toBe(false);
+    await elector.gain();
+    const second = controller!.term!;
+    expect(second).not.toBe(first);
+    expect(second.runState).toBe('RUNNING');
+    expect(second.workingSet).not.toBe(first.workingSet);
+    expect(second.registry.byId(fleet.executors.keys().next().value!)).toBeDefined();
+    expect(second.engine.stateOf(ID)).toBe('INACTIVE');
+  });
+
+  it('writes only a leader may make are refused on a follower, never applied', async () => {
+    const { elector, fleet } = await setup();
+    await expect(controller!.setMaintenance(true)).rejects.toBeInstanceOf(NotLeaderError);
+    await expect(controller!.blacklist(['E1'])).rejects.toBeInstanceOf(NotLeaderError);
+    expect(await controller!.handleControllerMessage({
+      type: 'EXECUTOR_SNAPSHOT',
+      header: { id: 'h', senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: 1 },
+      nodeData: (await fleet.add('ex1.local')) && [...fleet.executors.values()][0]!.nodeData(1),
+    })).toMatchObject({ status: 'REJECTED', message: 'This node is not the leader controller' });
+    await elector.gain();
+    expect((await store.load()).clusterState).toBeUndefined();
+    expect(controller!.inMaintenanceWindow()).toBe(false);
+  });
+
+  it('a heartbeat still being stored when leadership is lost keeps its executor in the store', async () => {
+    const { elector, fleet } = await setup();
+    await elector.gain();
+    const executor = await fleet.add('ex1.local');
+    executor.state = 'UNREADY';
+    const answer = fleet.heartbeat(executor);
+    await elector.lose();
+    await answer;
+    expect((await store.load()).executors.map((e) => [e.executorId, e.nodeData.executorState])).toEqual([[executor.executorId, 'UNREADY']]);
   });
 
   it('a service that lost its leader mid-operation comes back in its steady state', async () => {
@@ -125,7 +174,7 @@ describe('leadership (decisions 12-13)', () => {
     await until(() => controller!.serviceSummary(ID)?.state === 'ADJUSTING_INSTANCES');
     await elector.lose();
     await elector.gain();
-    expect(controller!.parts.engine.stateOf(ID)).toBe('ACTIVE');
+    expect(controller!.term!.engine.stateOf(ID)).toBe('ACTIVE');
   });
 
   it('leadership loss ends running stop jobs at once instead of waiting out their timeout', async () => {
@@ -141,7 +190,7 @@ describe('leadership (decisions 12-13)', () => {
     expect(controller!.serviceSummary(ID)?.state).toBe('ADJUSTING_INSTANCES');
     // No virtual time passes: the 300 s stop wait must not hold leadership hand-over.
     await elector.lose();
-    expect(controller!.parts.engine.stateOf(ID)).toBeUndefined();
+    expect(controller!.term).toBeUndefined();
   });
 
   it('a leader returning after a long outage waits for executors to report before calling instances lost', async () => {

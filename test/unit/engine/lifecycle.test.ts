@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 
 const ID = 'TEST_SPEC-00001';
 
@@ -14,7 +14,7 @@ describe('local service lifecycle against one simulated executor (§10.2)', () =
   it('goes through create, conftest, activate, restart, replace, stop, scale, deactivate and destroy', async () => {
     // A long reconcile interval: this test drives ADJUST itself, as Drove's test does without a monitor.
     h = await harness({ reconcileInterval: '1 day' });
-    h.controller.parts.reconciler.stop();
+    await h.controller.term!.reconciler.stop();
     await h.fleet.add('ex1.local');
 
     await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
@@ -65,7 +65,7 @@ describe('local service lifecycle against one simulated executor (§10.2)', () =
 
     await h.submit({ type: 'DESTROY', serviceId: ID });
     await h.until(() => h.controller.serviceSummary(ID) === undefined);
-    expect(h.controller.parts.engine.stateOf(ID)).toBeUndefined();
+    expect(h.controller.term!.engine.stateOf(ID)).toBeUndefined();
     expect((await h.store.load()).services).toHaveLength(0);
 
     expect(new Set(h.states.map(([, s]) => s))).toEqual(

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/index.js';
+import { instanceInfo } from '../../support/records.js';
 
 const DAY = 86_400_000;
 
@@ -22,23 +23,22 @@ describe('stale data cleaner (§5.9, decision 15)', () => {
   }
 
   function history(serviceId: string, count: number, updated: number): LocalServiceInstanceInfo[] {
-    return Array.from({ length: count }, (_, i) => ({
-      serviceId,
-      serviceName: 'X',
-      instanceId: `SI-old-${updated}-${i}`,
-      executorId: 'E',
-      resources: [],
-      state: 'STOPPED' as const,
-      metadata: {},
-      errorMessage: '',
-      created: updated - i,
-      updated: updated - i,
-    }));
+    return Array.from({ length: count }, (_, i) =>
+      instanceInfo({
+        serviceId,
+        serviceName: 'X',
+        instanceId: `SI-old-${updated}-${i}`,
+        executorId: 'E',
+        state: 'STOPPED',
+        created: updated - i,
+        updated: updated - i,
+      }),
+    );
   }
 
   /** Back-dates a service record instead of moving the clock a month. */
   async function age(serviceId: string, ms: number) {
-    const ws = h.controller.parts.workingSet;
+    const ws = h.controller.term!.workingSet;
     await ws.putService({ ...ws.service(serviceId)!, updated: h.clock.now() - ms });
   }
 
@@ -46,7 +46,7 @@ describe('stale data cleaner (§5.9, decision 15)', () => {
     h = await harness();
     const id = await service('IDLE');
     await age(id, 32 * DAY);
-    expect((await h.controller.parts.staleCleaner.clean()).destroyed).toEqual([]);
+    expect((await h.controller.term!.staleCleaner.clean()).destroyed).toEqual([]);
     expect(h.controller.serviceSummary(id)).toBeDefined();
   });
 
@@ -56,7 +56,7 @@ describe('stale data cleaner (§5.9, decision 15)', () => {
     const busy = await service('BUSY', true);
     await age(idle, 32 * DAY);
     await age(busy, 32 * DAY);
-    expect((await h.controller.parts.staleCleaner.clean()).destroyed).toEqual([idle]);
+    expect((await h.controller.term!.staleCleaner.clean()).destroyed).toEqual([idle]);
     await h.until(() => h.controller.serviceSummary(idle) === undefined);
     expect((await h.store.load()).services.map((s) => s.serviceId)).toEqual([busy]);
   });
@@ -73,8 +73,8 @@ describe('stale data cleaner (§5.9, decision 15)', () => {
     h = await harness({ maxStaleInstancesCount: 110 });
     const id = await service('PRUNED', true);
     const now = h.clock.now();
-    await h.controller.parts.workingSet.overwrite([...history(id, 100, now - 32 * DAY), ...history(id, 250, now)]);
-    const result = await h.controller.parts.staleCleaner.clean();
+    await h.controller.term!.workingSet.overwrite([...history(id, 100, now - 32 * DAY), ...history(id, 250, now)]);
+    const result = await h.controller.term!.staleCleaner.clean();
     expect(result.prunedInstances).toBe(240);
     const left = h.controller.oldServiceInstances(id);
     expect(left).toHaveLength(110);

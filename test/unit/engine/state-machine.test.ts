@@ -3,12 +3,11 @@ import {
   ALLOWED_OPERATIONS,
   SERVICE_TRANSITIONS,
   isAllowedTransition,
-  isSteady,
   workingStateFor,
 } from '../../../src/controller/engine/state-machine.js';
-import { LOCAL_SERVICE_STATES, type LocalServiceOperation } from '../../../src/model/index.js';
-import { harness, type Harness } from './harness.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { LOCAL_SERVICE_STATES, isSteady, type LocalServiceOperation } from '../../../src/model/index.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
 
 describe('service transition table (§3.2)', () => {
   it('has an entry for every state, naming only known states', () => {
@@ -45,7 +44,7 @@ describe('job batches', () => {
 
   it('run at most opSpec.parallelism jobs at once', async () => {
     h = await harness({ reconcileInterval: '1 day' });
-    await h.controller.parts.reconciler.stop();
+    await h.controller.term!.reconciler.stop();
     for (let i = 0; i < 10; i++) await h.fleet.add(`ex${i}.local`, { onStart: () => ({ kind: 'hang' }) });
     await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
     await h.until(() => h.controller.serviceSummary('TEST_SPEC-00001')?.state === 'INACTIVE');

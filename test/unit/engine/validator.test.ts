@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { validateOperation, validateSpec, type OperationValidationContext } from '../../../src/controller/engine/validator.js';
 import { ControllerOptionsSchema } from '../../../src/controller/config.js';
-import type { LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceOperation, LocalServiceState } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
+import type { LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceOperation, LocalServiceState, PlacementPolicy } from '../../../src/model/index.js';
+import { testSpec } from '../../support/specs.js';
+import { instanceInfo } from '../../support/records.js';
 
 const SID = 'SomeServiceId';
 
@@ -31,8 +32,11 @@ function ctx(opts: {
     service: (id) => (id === serviceId ? info : undefined),
     instance: (sid, iid) => {
       const found = sid === serviceId ? opts.instances?.find((i) => i.instanceId === iid) : undefined;
-      return found && ({ ...found, serviceId, serviceName: 'S', executorId: 'E', resources: [], metadata: {}, errorMessage: '', created: 0, updated: 0 } as LocalServiceInstanceInfo);
+      return found && instanceInfo({ ...found, serviceId });
     },
+    services: () => (info ? [info] : []),
+    pendingOperation: () => undefined,
+    instances: () => [],
   };
 }
 
@@ -168,8 +172,8 @@ describe('command validator (§4.3, §10.1)', () => {
     const message = ['Only local placement is allowed for local services'];
     expect(validateOperation(create(testSpec({ placementPolicy: { type: 'ANY' } })), ctx({}))).toEqual(message);
     expect(validateOperation(create(testSpec({ placementPolicy: undefined })), ctx({}))).toEqual(message);
-    const composite = { type: 'COMPOSITE', policies: [{ type: 'LOCAL', hostLevel: true }], combiner: 'AND' };
-    expect(validateOperation(create(testSpec({ placementPolicy: composite as never }), 2), ctx({}))).toEqual(message);
+    const composite: PlacementPolicy = { type: 'COMPOSITE', policies: [{ type: 'LOCAL', hostLevel: true }], combiner: 'AND' };
+    expect(validateOperation(create(testSpec({ placementPolicy: composite }), 2), ctx({}))).toEqual(message);
   });
 
   it('lists every failing spec rule in order', () => {

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkingSet } from '../../../src/controller/working-set.js';
+import { WorkingSet } from '../../../src/controller/term/working-set.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import type { DroveEventType, LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { harness, type Harness } from './harness.js';
+import { testSpec } from '../../support/specs.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { instanceInfo } from '../../support/records.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -12,18 +13,7 @@ function info(serviceId = 'TEST_SPEC-00001'): LocalServiceInfo {
   return { serviceId, spec: testSpec(), instancesPerHost: 1, activationState: 'INACTIVE', created: NOW, updated: NOW };
 }
 function record(instanceId: string, state: LocalServiceInstanceState = 'HEALTHY', updated = NOW): LocalServiceInstanceInfo {
-  return {
-    serviceId: 'TEST_SPEC-00001',
-    serviceName: 'TEST_SPEC',
-    instanceId,
-    executorId: 'E-1',
-    resources: [],
-    state,
-    metadata: {},
-    errorMessage: '',
-    created: NOW,
-    updated,
-  };
+  return instanceInfo({ instanceId, executorId: 'E-1', state, created: NOW, updated });
 }
 
 describe('working set over the SQLite store (§10.6 adapted)', () => {
@@ -116,7 +106,7 @@ describe('store failures in the engine', () => {
       throw new StoreUnavailableError('disk full');
     };
     expect((await h.controller.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).ok).toBe(true);
-    await h.until(() => h.controller.parts.engine.stateOf('TEST_SPEC-00001') === undefined);
+    await h.until(() => h.controller.term!.engine.stateOf('TEST_SPEC-00001') === undefined);
     expect(h.controller.serviceSummary('TEST_SPEC-00001')).toBeUndefined();
   });
 

@@ -6,7 +6,9 @@ import type { ExecutorNodeData } from '../../../src/model/index.js';
 const HOUR = 60 * 60 * 1000;
 
 function newLog(clock = new ManualClock(), maxEventsStorageMs = HOUR) {
-  return { clock, log: new EventLog(clock, { maxEventsStorageMs }) };
+  const log = new EventLog(clock, { maxEventsStorageMs });
+  log.start();
+  return { clock, log };
 }
 
 describe('EventLog', () => {
@@ -107,14 +109,14 @@ describe('EventLog', () => {
     expect(log.size()).toBe(2);
   });
 
-  it('clear forgets events but keeps times increasing; close stops the sweep timer', () => {
+  it('clear forgets events but keeps times increasing; stop ends the sweep timer', async () => {
     const { clock, log } = newLog();
     const before = log.emit('LEADERSHIP_LOST', {});
     log.clear();
     expect(log.latest(0, 10).events).toEqual([]);
     expect(log.emit('LEADERSHIP_ACQUIRED', {}).time).toBeGreaterThan(before.time);
     expect(clock.pending()).toBe(1);
-    log.close();
+    await log.stop();
     expect(clock.pending()).toBe(0);
     log.emit('LEADERSHIP_ACQUIRED', {});
     expect(log.size()).toBe(0);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExecutorAgent } from '../../../src/executor/agent.js';
 import type { ControllerClient } from '../../../src/executor/controller-client.js';
-import { InstanceEngine } from '../../../src/executor/instances/engine.js';
+import { InstanceEngine } from '../../../src/executor/instances/instance-engine.js';
 import type { ControllerMessage, MessageHeader } from '../../../src/model/executor.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec, silentLogger } from './fakes.js';
 
@@ -36,7 +36,7 @@ function setup(dataDir = mkdtempSync(join(tmpdir(), 'agent-'))) {
   const client = new FakeClient();
   const agent = new ExecutorAgent(
     {
-      hostname: 'ex1', port: 3000, executorId: 'E1', tags: ['gpu'], dataDir, heartbeatMs: 20_000,
+      hostname: 'ex1', port: 3000, transportType: 'HTTP', executorId: 'E1', tags: ['gpu'], metadata: { rack: 'r1' }, dataDir, heartbeatMs: 20_000,
       leaderRetryInitialMs: 1_000, leaderRetryMaxMs: 10_000, reportBatchWindowMs: 5, readinessPollMs: 1_000,
     },
     { client: client as unknown as ControllerClient, engine, resources: deps.resources, clock: deps.clock, logger: silentLogger },
@@ -67,7 +67,7 @@ describe('executor message handling (ExecutorMessageHandlerTest)', () => {
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec })).toEqual({ header, status: 'ACCEPTED' });
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec }).message).toContain('already exists');
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address: { ...address, executorId: 'E2' }, spec: instanceSpec() }).message).toContain('addressed to executor E2');
-    expect(agent.handle({ type: 'STOP_LOCAL_SERVICE_INSTANCE', header, address, instanceId: 'SI-unknown' }).status).toBe('FAILED');
+    expect(agent.handle({ type: 'STOP_LOCAL_SERVICE_INSTANCE', header, address, instanceId: 'SI-00000000-0000-4000-8000-00000000000f' }).status).toBe('FAILED');
     expect(agent.handle({ type: 'BLACKLIST_REQUESTED', header, address }).status).toBe('ACCEPTED');
     expect(agent.state).toBe('BLACKLIST_REQUESTED');
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec: instanceSpec() })).toMatchObject({ status: 'FAILED', message: 'Executor is BLACKLIST_REQUESTED; it does not start instances' });
@@ -118,6 +118,8 @@ describe('reports and node data', () => {
     const first = client.sent.find((m) => m.type === 'EXECUTOR_SNAPSHOT');
     expect(first?.type === 'EXECUTOR_SNAPSHOT' && first.nodeData).toMatchObject({
       type: 'EXECUTOR', hostname: 'ex1', port: 3000, transportType: 'HTTP', tags: ['ex1', 'gpu'], executorState: 'UNREADY', serviceInstances: [],
+      // The executor's configured metadata (resources.metadata) travels in every node data.
+      metadata: { rack: 'r1' },
     });
     agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec: instanceSpec() });
     agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec: instanceSpec({ resources: [] }) });
@@ -133,7 +135,8 @@ describe('reports and node data', () => {
     // Every instance carries a fresh `updated` (the heartbeat keeps instance records from going stale).
     expect(last.nodeData.serviceInstances).toHaveLength(2);
     expect(last.nodeData.serviceInstances.every((i) => i.updated === last.nodeData.updated)).toBe(true);
-    expect(last.nodeData.updated).toBeGreaterThan(first!.type === 'EXECUTOR_SNAPSHOT' ? first.nodeData.updated + 19_000 : 0);
+    if (first?.type !== 'EXECUTOR_SNAPSHOT') throw new Error('no first snapshot');
+    expect(last.nodeData.updated).toBeGreaterThan(first.nodeData.updated + 19_000);
     await agent.stop();
   });
 

@@ -132,7 +132,7 @@ describe('CMD probes', () => {
     expect(commandLine({ type: 'CMD', command: 'test -f /x' })).toEqual(['sh', '-c', 'test -f /x']);
     expect(commandLine({ type: 'CMD', command: 'test -f /x', shellDisabled: true })).toEqual(['test', '-f', '/x']);
     const runtime = new FakeRuntime();
-    runtime.exec = async () => ({ exitCode: 3, output: 'nope' });
+    runtime.exec = async () => ({ exitCode: 3, output: 'nope', truncated: false });
     const r = await new ProbeChecker(runtime).check({ type: 'CMD', command: 'false' }, { containerId: 'c', ports: {} }, 1000);
     expect(r).toEqual({ healthy: false, message: 'Command exited with exit code: 3. Output: nope' });
   });

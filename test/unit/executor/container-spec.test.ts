@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildContainerSpec, containerEnv, logDriver } from '../../../src/executor/instances/container-spec.js';
+import { buildContainerSpec, containerEnv, hasFixedPorts, logDriver, recoverySpec } from '../../../src/executor/instances/container-spec.js';
 import type { ContainerContext } from '../../../src/executor/instances/container-spec.js';
-import { instanceSpec } from './fakes.js';
+import { TEST_CONTAINER_OPTIONS, instanceSpec } from './fakes.js';
+import { instanceInfo } from '../../support/records.js';
 
 function ctx(overrides: Partial<ContainerContext> = {}): ContainerContext {
   return {
@@ -12,10 +13,8 @@ function ctx(overrides: Partial<ContainerContext> = {}): ContainerContext {
     numaPinning: true,
     executorEnv: { FROM_EXECUTOR: 'yes' },
     maxOpenFiles: 470000,
-    info: {
-      serviceId: 'S-1', serviceName: 'S', instanceId: 'SI-1', executorId: 'E1', resources: [], state: 'UNREADY',
-      metadata: {}, errorMessage: '', created: 1, updated: 1,
-    },
+    containerOptions: TEST_CONTAINER_OPTIONS,
+    info: instanceInfo({ serviceId: 'S-1', instanceId: 'SI-1', state: 'UNREADY' }),
     ...overrides,
   };
 }
@@ -75,15 +74,96 @@ describe('container spec', () => {
     expect(buildContainerSpec(instanceSpec(), ctx({ defaultUserSpec: { user: '65534' } })).user).toBe('65534');
   });
 
-  it('maps LoggingSpec to Docker log drivers', () => {
-    expect(logDriver(undefined, 'SI-1')).toEqual({
+  it('maps LoggingSpec to Docker log drivers, both non-blocking with the executor\'s log buffer', () => {
+    expect(logDriver(undefined, 'SI-1', TEST_CONTAINER_OPTIONS)).toEqual({
       type: 'json-file',
       config: { 'max-size': '10m', 'max-file': '3', mode: 'non-blocking', 'max-buffer-size': '10m', compress: 'true' },
     });
-    expect(logDriver({ type: 'LOCAL', maxSize: '1m', maxFiles: 1, compress: true }, 'SI-1').config.compress).toBeUndefined();
-    expect(logDriver({ type: 'RSYSLOG', server: 'log:514', tagPrefix: 'p-', tagSuffix: '-s' }, 'SI-1')).toEqual({
+    expect(logDriver({ type: 'LOCAL', maxSize: '1m', maxFiles: 1, compress: true }, 'SI-1', TEST_CONTAINER_OPTIONS).config.compress).toBeUndefined();
+    // Drove sets mode non-blocking and max-buffer-size on syslog too, with the dual-logging cache it is read back from.
+    expect(logDriver({ type: 'RSYSLOG', server: 'log:514', tagPrefix: 'p-', tagSuffix: '-s' }, 'SI-1', TEST_CONTAINER_OPTIONS)).toEqual({
       type: 'syslog',
-      config: { 'syslog-address': 'udp://log:514', tag: 'p-SI-1-s', 'syslog-facility': 'daemon' },
+      config: {
+        'syslog-address': 'udp://log:514',
+        tag: 'p-SI-1-s',
+        'syslog-facility': 'daemon',
+        mode: 'non-blocking',
+        'max-buffer-size': '10m',
+        'cache-disabled': 'false',
+        'cache-max-size': '20m',
+        'cache-max-file': '3',
+        'cache-compress': 'true',
+      },
     });
+  });
+
+  it('maps hostAccess to host namespaces, privileges, capabilities and a read-only root filesystem', () => {
+    const spec = instanceSpec({
+      hostLevelInstance: true,
+      hostAccess: {
+        network: true,
+        pid: true,
+        privileged: true,
+        addCapabilities: ['NET_ADMIN', 'SYS_TIME'],
+        dropCapabilities: ['ALL'],
+        readOnlyRootFilesystem: true,
+      },
+    });
+    const c = buildContainerSpec(spec, ctx({ hostPorts: { main: 8000 } }));
+    expect(c).toMatchObject({
+      hostNetwork: true,
+      hostPid: true,
+      privileged: true,
+      capAdd: ['NET_ADMIN', 'SYS_TIME'],
+      capDrop: ['ALL'],
+      readOnlyRootFilesystem: true,
+    });
+    // On the host network nothing is published: the process binds the host's port itself.
+    expect(c.ports).toEqual([]);
+    expect(c.env).toContain('PORT_8000=8000');
+  });
+
+  it('asks for nothing without hostAccess, or with fields that ask for nothing', () => {
+    for (const hostAccess of [undefined, { network: false, pid: false, privileged: false, addCapabilities: [], dropCapabilities: [], readOnlyRootFilesystem: false }]) {
+      const c = buildContainerSpec(instanceSpec(hostAccess ? { hostAccess } : {}), ctx());
+      for (const field of ['hostNetwork', 'hostPid', 'privileged', 'capAdd', 'capDrop', 'readOnlyRootFilesystem']) expect(c).not.toHaveProperty(field);
+      expect(c.ports).toEqual([{ containerPort: 8000, hostPort: 41000, protocol: 'tcp' }]);
+    }
+  });
+
+  it('host level and host network instances bind their own port numbers', () => {
+    expect(hasFixedPorts(instanceSpec())).toBe(false);
+    expect(hasFixedPorts(instanceSpec({ hostLevelInstance: true }))).toBe(true);
+    // Whatever the sender says about host level: on the host network the ports are the host's.
+    expect(hasFixedPorts(instanceSpec({ hostAccess: { network: true } }))).toBe(true);
+  });
+
+  it('keeps hostAccess out of the recovery label (creation only; the instance info label reports it)', () => {
+    expect(recoverySpec(instanceSpec({ hostAccess: { pid: true } }))).not.toHaveProperty('hostAccess');
+  });
+
+  it('takes the buffer and the cache sizes from the executor options (logBufferSize, cacheFileSize, cacheFileCount)', () => {
+    const options = { ...TEST_CONTAINER_OPTIONS, logBufferMB: 5, logCacheFileMB: 64, logCacheFileCount: 7 };
+    expect(logDriver(undefined, 'SI-1', options).config['max-buffer-size']).toBe('5m');
+    const syslog = buildContainerSpec(
+      instanceSpec({ loggingSpec: { type: 'RSYSLOG', server: 'tcp://log:601' } }),
+      ctx({ containerOptions: options }),
+    ).logging;
+    expect(syslog.config).toMatchObject({ 'max-buffer-size': '5m', 'cache-max-size': '64m', 'cache-max-file': '7', 'syslog-address': 'tcp://log:601' });
+    // json-file is read directly: Docker's cache would only be noise in its options.
+    expect(buildContainerSpec(instanceSpec(), ctx({ containerOptions: options })).logging.config).not.toHaveProperty('cache-max-size');
+  });
+
+  it('gives every container all NVIDIA GPUs with enableNvidiaGpu, as `--gpus all` (Drove\'s request), after the spec\'s own', () => {
+    const gpu = { ...TEST_CONTAINER_OPTIONS, enableNvidiaGpu: true };
+    expect(buildContainerSpec(instanceSpec(), ctx({ containerOptions: gpu })).deviceRequests).toEqual([
+      { driver: 'nvidia', count: -1, deviceIds: [], capabilities: [['gpu']] },
+    ]);
+    const own = instanceSpec({ devices: [{ type: 'DETAILED', driver: 'nvidia', deviceIds: ['0'], capabilities: [['compute']] }] });
+    expect(buildContainerSpec(own, ctx({ containerOptions: gpu })).deviceRequests).toEqual([
+      { driver: 'nvidia', deviceIds: ['0'], capabilities: [['compute']] },
+      { driver: 'nvidia', count: -1, deviceIds: [], capabilities: [['gpu']] },
+    ]);
+    expect(buildContainerSpec(instanceSpec(), ctx()).deviceRequests).toEqual([]);
   });
 });

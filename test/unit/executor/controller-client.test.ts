@@ -3,7 +3,9 @@ import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ControllerClient } from '../../../src/executor/controller-client.js';
 import { systemClock } from '../../../src/model/clock.js';
+import type { ControllerMessage } from '../../../src/model/executor.js';
 import { silentLogger } from './fakes.js';
+import { nodeData } from '../../support/records.js';
 
 /** Two controllers on loopback; only the leader answers ping with 200 SUCCESS (§6.2). */
 async function controller(name: string, state: { leader: string }, seen: Array<{ name: string; secret?: string; nodeId?: string }>) {
@@ -30,7 +32,7 @@ describe('controller client', () => {
     apps.push(a.app, b.app);
     const client = new ControllerClient({ endpoints: [a.url, b.url, 'http://127.0.0.1:1'], secret: 's3cret', nodeId: 'ex1', clock: systemClock, logger: silentLogger });
     expect(await client.findLeader()).toBe(b.url);
-    const heartbeat = () => ({ type: 'EXECUTOR_SNAPSHOT', header: client.header(), nodeData: {} }) as never;
+    const heartbeat = (): ControllerMessage => ({ type: 'EXECUTOR_SNAPSHOT', header: client.header(), nodeData: nodeData() });
     expect((await client.send(heartbeat())).status).toBe('ACCEPTED');
     expect(await client.get('/apis/v1/internal/cluster/resources/reserved')).toEqual({ cpus: 1, memory: 2, requiredInstances: { S: 1 } });
     expect(seen.every((s) => s.secret === 's3cret' && s.nodeId === 'ex1')).toBe(true);
@@ -71,6 +73,10 @@ describe('controller client', () => {
         new Promise((resolve) => setTimeout(() => resolve('still waiting for the hung controller'), 3_000)),
       ]);
       expect(outcome).toBe(leader.url);
+      // Closing aborts the ping still waiting for the hung controller instead of waiting out its 60 s timeout.
+      const closing = Date.now();
+      await client.close();
+      expect(Date.now() - closing).toBeLessThan(5_000);
     } finally {
       await client.close();
       for (const socket of sockets) socket.destroy();

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { InstanceEngine } from '../../../src/executor/instances/engine.js';
+import { InstanceEngine } from '../../../src/executor/instances/instance-engine.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { INSTANCE_ACTIVE_STATES } from '../../../src/model/states.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec } from './fakes.js';
+import { advanceUntil } from '../../support/wait.js';
 
-async function settle(deps: ReturnType<typeof instanceDeps>, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000 && !condition(); i++) await deps.clock.advance(100);
-  expect(condition()).toBe(true);
+function settle(deps: ReturnType<typeof instanceDeps>, condition: () => boolean): Promise<number> {
+  return advanceUntil(deps.clock, 'the engine to settle', condition, { maxMs: 200_000, stepMs: 100 });
 }
 
 describe('instance engine (LocalServiceInstanceEngineTest)', () => {

@@ -12,10 +12,12 @@ import type {
   ExecResult,
   LogFollower,
   LogStreamName,
+  PullOptions,
 } from '../../../src/executor/runtime/runtime.js';
 import type { LocalServiceInstanceSpec } from '../../../src/model/executor.js';
 import type { CheckModeSpec } from '../../../src/model/spec.js';
 import { ManualClock } from '../../../src/model/clock.js';
+import { newInstanceId } from '../../../src/model/ids.js';
 
 /** In-process ContainerRuntime: containers are records; every call is logged for assertions. */
 export class FakeRuntime implements ContainerRuntime {
@@ -26,8 +28,16 @@ export class FakeRuntime implements ContainerRuntime {
   failCreate: Error | undefined;
   private seq = 0;
 
-  async pullImage(image: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+  /** Credentials each pull carried, in order (undefined: anonymous). */
+  readonly pullAuths: Array<PullOptions['auth']> = [];
+  /** Registry answer for pulls of these images, as dockerd reports it. */
+  readonly pullRefusals = new Map<string, string>();
+
+  async pullImage(image: string, options: PullOptions): Promise<void> {
     this.calls.push(`pull ${image}`);
+    this.pullAuths.push(options.auth);
+    const refusal = this.pullRefusals.get(image);
+    if (refusal) throw new Error(refusal);
     if (options.signal?.aborted) throw new Error('aborted');
     if (!this.pullable.has(image)) throw new Error(`pull access denied for ${image}`);
     this.images.add(image);
@@ -64,7 +74,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
   async exec(id: string, command: string[]): Promise<ExecResult> {
     this.calls.push(`exec ${id} ${command.join(' ')}`);
-    return { exitCode: this.containers.get(id)?.running ? 0 : 1, output: '' };
+    return { exitCode: this.containers.get(id)?.running ? 0 : 1, output: '', truncated: false };
   }
   async stopContainer(id: string): Promise<void> {
     this.calls.push(`stop ${id}`);
@@ -131,16 +141,23 @@ export function instanceDeps(overrides: Partial<InstanceDeps> = {}): InstanceDep
     resources: testResources(),
     numaPinning: true,
     cacheImages: true,
+    containerOptions: TEST_CONTAINER_OPTIONS,
     executorEnv: {},
     allocatePort: async () => ++port,
     openLog: () => undefined,
     hookOptions: DEFAULT_HOOK_OPTIONS,
     stopGraceSeconds: 10,
+    hostPaths: { allowedMountDirs: [], allowedLocalFileDirs: [] },
+    configFetch: { allowLocalAddresses: false },
+    hostAccess: { enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] },
     ...overrides,
   } as InstanceDeps & { runtime: FakeRuntime; checker: ScriptedChecker; clock: ManualClock };
 }
 
 export const TEST_IMAGE = 'drove-ts/httpd:1';
+
+/** The executor defaults (config.ts): 10 MB log buffer, a cache of 3 files of 20 MB, no GPUs. */
+export const TEST_CONTAINER_OPTIONS = { logBufferMB: 10, logCacheFileMB: 20, logCacheFileCount: 3, enableNvidiaGpu: false };
 
 export function instanceSpec(overrides: Partial<LocalServiceInstanceSpec> = {}): LocalServiceInstanceSpec {
   const check = (path: string, attempts = 3) => ({
@@ -161,7 +178,7 @@ export function instanceSpec(overrides: Partial<LocalServiceInstanceSpec> = {}):
   return {
     serviceId: 'TEST_SPEC-00001',
     serviceName: 'TEST_SPEC',
-    instanceId: `SI-${Math.random().toString(16).slice(2, 10)}`,
+    instanceId: newInstanceId(),
     executable: { type: 'DOCKER', url: TEST_IMAGE, dockerPullTimeout: '100 seconds' },
     resources: [
       { type: 'CPU', cores: { '0': [1] } },

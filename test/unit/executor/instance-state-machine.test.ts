@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { DockerAuth } from '../../../src/executor/docker-auth.js';
 import { InstanceStateMachine } from '../../../src/executor/instances/instance.js';
+import { recoverySpec } from '../../../src/executor/instances/container-spec.js';
 import { INSTANCE_TRANSITIONS, canTransition } from '../../../src/executor/instances/transitions.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { LOCAL_SERVICE_INSTANCE_STATES } from '../../../src/model/states.js';
 import type { ManualClock } from '../../../src/model/clock.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec } from './fakes.js';
+import { advanceUntil } from '../../support/wait.js';
 
-async function until(clock: ManualClock, condition: () => boolean, maxMs = 600_000): Promise<void> {
-  for (let t = 0; t <= maxMs; t += 100) {
-    if (condition()) return;
-    await clock.advance(100);
-  }
-  throw new Error('condition not reached');
+function until(clock: ManualClock, condition: () => boolean, maxMs = 600_000): Promise<number> {
+  return advanceUntil(clock, 'the condition', condition, { maxMs, stepMs: 100 });
 }
 
 function setup(specOverrides = {}, depOverrides = {}) {
@@ -60,7 +59,7 @@ describe('instance state machine', () => {
 
   it('uses the local image when the pull fails, and fails provisioning with the reference text when there is none', async () => {
     const a = setup();
-    a.sm.run();
+    void a.sm.run();
     await until(a.deps.clock, () => a.sm.state === 'HEALTHY');
     expect(a.deps.runtime.calls[0]).toBe(`pull ${TEST_IMAGE}`);
 
@@ -68,6 +67,57 @@ describe('instance state machine', () => {
     await b.sm.run();
     expect(b.states()).toEqual(['PENDING', 'PROVISIONING', 'PROVISIONING_FAILED', 'DEPROVISIONING', 'STOPPED']);
     expect(b.reports.at(-1)!.errorMessage).toBe('Error while pulling image nope/missing:1: pull access denied for nope/missing:1');
+  });
+
+  describe('private registries (dockerAuth)', () => {
+    const PRIVATE = 'registry.example.com:5000/agents/collector:2';
+    const dockerAuth = new DockerAuth({
+      entries: { 'registry.example.com:5000': { type: 'CREDENTIALS', username: 'puller', password: 'pw-123' } },
+    });
+    const privateSpec = { executable: { type: 'DOCKER', url: PRIVATE, dockerPullTimeout: '10 seconds' } };
+
+    it("sends the entry of the image's registry with the pull, and nothing for other registries", async () => {
+      const a = setup(privateSpec, { dockerAuth });
+      a.deps.runtime.pullable.add(PRIVATE);
+      void a.sm.run();
+      await until(a.deps.clock, () => a.sm.state === 'HEALTHY');
+      expect(a.deps.runtime.pullAuths).toEqual([{ username: 'puller', password: 'pw-123', serveraddress: 'registry.example.com:5000' }]);
+      expect(JSON.stringify(a.reports)).not.toContain('pw-123');
+
+      const b = setup({}, { dockerAuth });
+      void b.sm.run();
+      await until(b.deps.clock, () => b.sm.state === 'HEALTHY');
+      expect(b.deps.runtime.pullAuths).toEqual([undefined]);
+    });
+
+    it("refused credentials fail provisioning with the registry's answer even when a local copy exists", async () => {
+      const { deps, sm, states, reports } = setup(privateSpec, { dockerAuth });
+      deps.runtime.images.add(PRIVATE);
+      deps.runtime.pullRefusals.set(PRIVATE, 'unauthorized: authentication required');
+      void sm.run();
+      await until(deps.clock, () => sm.state === 'STOPPED' || sm.state === 'HEALTHY');
+      expect(states()).toEqual(['PENDING', 'PROVISIONING', 'PROVISIONING_FAILED', 'DEPROVISIONING', 'STOPPED']);
+      expect(reports.at(-1)!.errorMessage).toBe(
+        `Error while pulling image ${PRIVATE}: unauthorized: authentication required (registry registry.example.com:5000 refused ` +
+          'the credentials of dockerAuth entry "registry.example.com:5000"; a local copy of the image is not used when the registry refuses them)',
+      );
+      expect(JSON.stringify(reports)).not.toContain('pw-123');
+      expect(deps.runtime.calls.some((c) => c.startsWith('create'))).toBe(false);
+    });
+
+    it('any other pull failure still falls back to the local copy, with or without credentials', async () => {
+      // The registry is down: the cached image keeps node agents running.
+      const a = setup(privateSpec, { dockerAuth });
+      a.deps.runtime.images.add(PRIVATE);
+      a.deps.runtime.pullRefusals.set(PRIVATE, 'Get "https://registry.example.com:5000/v2/": dial tcp: connect: connection refused');
+      void a.sm.run();
+      await until(a.deps.clock, () => a.sm.state === 'HEALTHY');
+      // No credentials were sent, so "denied" means an image built on this host that no registry has: use it.
+      const b = setup();
+      b.deps.runtime.pullRefusals.set(TEST_IMAGE, 'pull access denied for drove-ts/httpd, repository does not exist or may require \'docker login\'');
+      void b.sm.run();
+      await until(b.deps.clock, () => b.sm.state === 'HEALTHY');
+    });
   });
 
   it('START_FAILED removes nothing it did not create and carries the error text to STOPPED', async () => {
@@ -86,7 +136,7 @@ describe('instance state machine', () => {
       if (failures-- > 0) throw new Error('driver failed programming external connectivity: Bind for 0.0.0.0:40001 failed: port is already allocated');
       return start(id);
     };
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     expect(reports.find((r) => r.state === 'UNREADY')!.localInfo!.ports.main!.hostPort).toBe(40002);
     expect(deps.runtime.calls.filter((c) => c.startsWith('remove '))).toEqual(['remove c1']);
@@ -96,7 +146,7 @@ describe('instance state machine', () => {
   it('readiness: two failures then success within three attempts is READY', async () => {
     const { deps, sm } = setup();
     deps.checker.script('/ready', false, false, true);
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     expect(deps.checker.count('/ready')).toBe(3);
   });
@@ -116,7 +166,7 @@ describe('instance state machine', () => {
 
   it('honours the readiness initial delay', async () => {
     const { deps, sm } = setup({ readiness: { ...instanceSpec().readiness, initialDelay: '10 seconds' } });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'UNREADY');
     await deps.clock.advance(9_000);
     expect(deps.checker.count('/ready')).toBe(0);
@@ -147,7 +197,7 @@ describe('instance state machine', () => {
   it('continuous health: failures below attempts followed by a success stay HEALTHY', async () => {
     const { deps, sm } = setup();
     deps.checker.script('/health', true, true, false, false, true, false, false, true);
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => deps.checker.count('/health') >= 8);
     expect(sm.state).toBe('HEALTHY');
     sm.requestStop();
@@ -157,7 +207,7 @@ describe('instance state machine', () => {
   it('a stop request during readiness goes to STOPPING, not to an illegal STOPPED', async () => {
     const { deps, sm, states } = setup({ readiness: { ...instanceSpec().readiness, attempts: 50 } });
     deps.checker.script('/ready', false);
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => deps.checker.count('/ready') >= 2);
     expect(sm.requestStop()).toBe(true);
     await until(deps.clock, () => sm.state === 'STOPPED');
@@ -180,7 +230,7 @@ describe('instance state machine', () => {
         waitBeforeKill: '5 seconds',
       },
     });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     sm.requestStop();
     await until(deps.clock, () => deps.checker.count('/prestop') === 1);
@@ -199,7 +249,7 @@ describe('instance state machine', () => {
         waitBeforeKill: '5 seconds',
       },
     });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     deps.runtime.containers.get('c1')!.running = false;
     sm.requestStop();
@@ -260,27 +310,29 @@ describe('instance state machine', () => {
       configs: [{ type: 'INLINE', localFilename: '/files/drove.txt', data: 'RHJvdmUgdGVzdA==' }],
       env: { A: 'b' },
     });
-    sm.run();
+    void sm.run();
     await until(deps.clock, () => sm.state === 'HEALTHY');
     const container = deps.runtime.containers.get('c1')!;
     expect(container.archives).toHaveLength(1);
     expect(container.spec.name).toBe(`${spec.serviceId}-${spec.instanceId}`);
     expect(container.spec.env).toContain('A=b');
     expect(container.spec.labels['drove.instance.id']).toBe(spec.instanceId);
-    expect(JSON.parse(container.spec.labels['drove.instance.spec']!)).toEqual(spec);
+    // Labels carry what recovery needs, never env values or config contents (docker inspect shows labels).
+    expect(JSON.parse(container.spec.labels['drove.instance.recovery']!)).toEqual(recoverySpec(spec));
+    expect(container.spec.labels['drove.instance.spec']).toBeUndefined();
     expect(deps.runtime.calls.indexOf('putArchive c1')).toBeLessThan(deps.runtime.calls.indexOf('start c1'));
   });
 
   it('recovery: a running labelled container is re-adopted with no initial delays; a missing one is STOPPED', async () => {
     const first = setup({ readiness: { ...instanceSpec().readiness, initialDelay: '60 seconds' } });
-    first.sm.run();
+    void first.sm.run();
     await until(first.deps.clock, () => first.sm.state === 'HEALTHY');
     const info = first.reports.find((r) => r.state === 'UNREADY')!;
     first.sm.detach();
 
     const reports: LocalServiceInstanceInfo[] = [];
     const recovered = new InstanceStateMachine(first.spec, first.deps, (i) => reports.push(i), { info });
-    recovered.run();
+    void recovered.run();
     await first.deps.clock.advance(500);
     expect(reports.map((r) => r.state)).toEqual(['UNKNOWN', 'UNREADY', 'READY', 'HEALTHY']);
     expect(recovered.container).toBe('c1');

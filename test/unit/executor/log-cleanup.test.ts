@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/model/index.js';
-import { startInstanceLogCleanup, sweepInstanceLogs } from '../../../src/executor/log-cleanup.js';
+import { instanceLogCleanup, sweepInstanceLogs } from '../../../src/executor/log-cleanup.js';
+import { waitUntil } from '../../support/wait.js';
+
+/** A sweep of a few small folders takes milliseconds; 5 s only bounds one that hangs. */
+const SWEEP_WAIT = { timeoutMs: 5_000, intervalMs: 0 };
 
 const DAY = 24 * 60 * 60 * 1000;
 const WEEK = 7 * DAY;
@@ -56,16 +60,18 @@ describe('instance log cleanup', () => {
     const logDir = mkdtempSync(join(tmpdir(), 'logclean-'));
     const clock = new ManualClock(Date.now());
     const first = folder(logDir, 'A-1', 'SI-1', clock.now(), WEEK + 1000);
-    const stop = startInstanceLogCleanup({ logDir, retentionMs: WEEK, intervalMs: 60 * 60_000, isLive: () => false, clock });
+    const cleanup = instanceLogCleanup({ logDir, retentionMs: WEEK, intervalMs: 60 * 60_000, isLive: () => false, clock });
+    cleanup.start();
     await clock.advance(60 * 60_000 - 1);
     expect(existsSync(first)).toBe(true);
     await clock.advance(1);
     // The next sweep is scheduled once this one has finished.
-    await waitFor(() => !existsSync(first) && clock.pending() === 1);
+    // The sweep does real (async) file I/O after the timer fires: poll for its result on every event-loop turn.
+    await waitUntil('the first folder removed', () => !existsSync(first) && clock.pending() === 1, SWEEP_WAIT);
     const second = folder(logDir, 'A-1', 'SI-2', clock.now(), WEEK + 1000);
     await clock.advance(60 * 60_000);
-    await waitFor(() => !existsSync(second) && clock.pending() === 1);
-    stop();
+    await waitUntil('the second folder removed', () => !existsSync(second) && clock.pending() === 1, SWEEP_WAIT);
+    await cleanup.stop();
     const third = folder(logDir, 'A-1', 'SI-3', clock.now(), WEEK + 1000);
     await clock.advance(10 * 60 * 60_000);
     expect(existsSync(third)).toBe(true);
@@ -75,16 +81,7 @@ describe('instance log cleanup', () => {
   it('refuses a zero retention or interval', () => {
     const clock = new ManualClock();
     const base = { logDir: '/x', isLive: () => false, clock };
-    expect(() => startInstanceLogCleanup({ ...base, retentionMs: 0, intervalMs: 1 })).toThrow('instance log retention must be a positive duration');
-    expect(() => startInstanceLogCleanup({ ...base, retentionMs: 1, intervalMs: 0 })).toThrow('instance log cleanup interval must be a positive duration');
+    expect(() => instanceLogCleanup({ ...base, retentionMs: 0, intervalMs: 1 })).toThrow('instance log retention must be a positive duration');
+    expect(() => instanceLogCleanup({ ...base, retentionMs: 1, intervalMs: 0 })).toThrow('instance log cleanup interval must be a positive duration');
   });
 });
-
-/** The sweep does real (async) file I/O after the timer fires; poll for its result with a deadline. */
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}

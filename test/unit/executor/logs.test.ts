@@ -29,6 +29,18 @@ describe('instance log writer', () => {
     expect(gunzipSync(readFileSync(join(dir, 'output.log-5.gz'))).toString()).toBe('line-4-xx\n');
   });
 
+  it('a burst of rotations: files pruned before their turn are skipped quietly, none is compressed twice, no partial is left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    const errors: unknown[] = [];
+    const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3, compress: true }, (_file, e) => errors.push(e));
+    // Every rotation happens before the first compression runs, so most queued files are pruned by then.
+    for (let i = 0; i < 50; i++) writer.write(Buffer.from(`line-${i}-xx\n`));
+    await writer.settled();
+    writer.close();
+    expect(errors).toEqual([]);
+    expect(readdirSync(dir).sort()).toEqual(['output.log', 'output.log-48.gz', 'output.log-49.gz']);
+  });
+
   it('maxFiles 1 keeps only the live file, compressed or not', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'logs-'));
     const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 1, compress: true });
@@ -72,26 +84,26 @@ describe('instance log writer', () => {
   });
 
   it('refuses names that escape the instance folder', () => {
-    expect(() => logPath('/l', 'S-1', 'SI-1', '../../etc/passwd')).toThrow('Invalid log file name');
-    expect(() => logPath('/l', 'S-1', 'SI-1', '/etc/passwd')).toThrow('Invalid log file name');
-    expect(() => logPath('/l', '..', 'SI-1')).toThrow('Invalid service id');
-    expect(logPath('/l', 'S-1', 'SI-1', 'output.log')).toBe('/l/S-1/SI-1/output.log');
+    expect(() => logPath('/l', 'S-1', 'SI-00000000-0000-4000-8000-000000000001', '../../etc/passwd')).toThrow('Invalid log file name');
+    expect(() => logPath('/l', 'S-1', 'SI-00000000-0000-4000-8000-000000000001', '/etc/passwd')).toThrow('Invalid log file name');
+    expect(() => logPath('/l', '..', 'SI-00000000-0000-4000-8000-000000000001')).toThrow('Invalid service id');
+    expect(logPath('/l', 'S-1', 'SI-00000000-0000-4000-8000-000000000001', 'output.log')).toBe('/l/S-1/SI-00000000-0000-4000-8000-000000000001/output.log');
   });
 });
 
 describe('executor log API (§6.10)', () => {
   const logDir = mkdtempSync(join(tmpdir(), 'logapi-'));
-  mkdirSync(join(logDir, 'S-1', 'SI-1'), { recursive: true });
-  writeFileSync(join(logDir, 'S-1', 'SI-1', 'output.log'), '0123456789abcdef');
-  writeFileSync(join(logDir, 'S-1', 'SI-1', 'output.log-1'), 'older');
+  mkdirSync(join(logDir, 'S-1', 'SI-00000000-0000-4000-8000-000000000001'), { recursive: true });
+  writeFileSync(join(logDir, 'S-1', 'SI-00000000-0000-4000-8000-000000000001', 'output.log'), '0123456789abcdef');
+  writeFileSync(join(logDir, 'S-1', 'SI-00000000-0000-4000-8000-000000000001', 'output.log-1'), 'older');
   const gzipped = gzipSync('oldest');
-  writeFileSync(join(logDir, 'S-1', 'SI-1', 'output.log-0.gz'), gzipped);
-  writeFileSync(join(logDir, 'S-1', 'SI-1', '.output.log-2.gz.partial'), 'half-written');
+  writeFileSync(join(logDir, 'S-1', 'SI-00000000-0000-4000-8000-000000000001', 'output.log-0.gz'), gzipped);
+  writeFileSync(join(logDir, 'S-1', 'SI-00000000-0000-4000-8000-000000000001', '.output.log-2.gz.partial'), 'half-written');
   writeFileSync(join(logDir, 'secret.txt'), 'secret');
   const app = Fastify();
-  registerLogRoutes(app, logDir);
+  registerLogRoutes(app, logDir, 16);
   afterAll(() => app.close());
-  const base = '/apis/v1/logs/filestream/S-1/SI-1';
+  const base = '/apis/v1/logs/filestream/S-1/SI-00000000-0000-4000-8000-000000000001';
 
   it('lists, reads at offsets and downloads', async () => {
     expect((await app.inject(`${base}/list`)).json()).toEqual({ files: ['output.log', 'output.log-0.gz', 'output.log-1'] });
@@ -117,7 +129,7 @@ describe('executor log API (§6.10)', () => {
     const read = await app.inject(`${base}/read/output.log-0.gz?offset=0`);
     expect(read.statusCode).toBe(400);
     expect(read.json().error).toBe(
-      'output.log-0.gz is gzip-compressed: read serves plain text only, download it instead (/apis/v1/logs/filestream/S-1/SI-1/download/output.log-0.gz)',
+      'output.log-0.gz is gzip-compressed: read serves plain text only, download it instead (/apis/v1/logs/filestream/S-1/SI-00000000-0000-4000-8000-000000000001/download/output.log-0.gz)',
     );
     expect((await app.inject(`${base}/read/output.log-7.gz`)).statusCode).toBe(404);
   });
@@ -132,7 +144,7 @@ describe('executor log API (§6.10)', () => {
     expect((await app.inject(`${base}/read/output.log?offset=-5`)).statusCode).toBe(400);
     const badLength = await app.inject(`${base}/read/output.log?offset=0&length=-2`);
     expect([badLength.statusCode, badLength.json().error]).toEqual([400, 'length must be -1 (default) or a non-negative integer']);
-    expect((await app.inject(`/apis/v1/logs/filestream/S-1/SI-2/list`)).statusCode).toBe(404);
+    expect((await app.inject(`/apis/v1/logs/filestream/S-1/SI-00000000-0000-4000-8000-000000000002/list`)).statusCode).toBe(404);
     expect((await app.inject(`${base}/download/output.log-9`)).statusCode).toBe(404);
   });
 });

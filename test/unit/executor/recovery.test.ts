@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ControllerClient } from '../../../src/executor/controller-client.js';
-import { InstanceEngine } from '../../../src/executor/instances/engine.js';
+import { InstanceEngine } from '../../../src/executor/instances/instance-engine.js';
 import { reapZombies, recoverInstances } from '../../../src/executor/recovery.js';
 import type { KnownInstancesData } from '../../../src/model/executor.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';

@@ -5,23 +5,24 @@ import { ManualClock } from '../../../src/model/clock.js';
 import type { ControllerMessage } from '../../../src/model/executor.js';
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { silentLogger, testResources } from './fakes.js';
+import { instanceInfo } from '../../support/records.js';
 
-const info = (instanceId: string, state: LocalServiceInstanceInfo['state']): LocalServiceInstanceInfo => ({
-  serviceId: 'S-1', serviceName: 'S', instanceId, executorId: 'E1', resources: [], state, metadata: {}, errorMessage: '', created: 1, updated: 1,
-});
+const info = (instanceId: string, state: LocalServiceInstanceInfo['state']): LocalServiceInstanceInfo =>
+  instanceInfo({ serviceId: 'S-1', instanceId, state });
 
-function setup(answer: () => 'ACCEPTED' | 'FAILED' | 'UNREACHABLE') {
+function setup(answer: (m: ControllerMessage) => 'ACCEPTED' | 'FAILED' | 'UNREACHABLE' | 'TOO_LARGE', maxMessageBytes?: number) {
   const clock = new ManualClock();
   const sent: ControllerMessage[] = [];
   const client = {
     header: () => ({ id: 'h', senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: clock.now() }),
     send: async (m: ControllerMessage) => {
       sent.push(m);
-      return { status: answer() };
+      return { status: answer(m) };
     },
   } as unknown as ControllerClient;
   const reporter = new Reporter(client, () => testResources().snapshot(), clock, silentLogger, {
     batchWindowMs: 5, retryInitialMs: 1_000, retryMaxMs: 10_000, maxAnsweredFailures: 5,
+    ...(maxMessageBytes ? { maxMessageBytes } : {}),
   });
   return { clock, sent, reporter };
 }
@@ -66,5 +67,36 @@ describe('instance reporter', () => {
     await clock.advance(120_000);
     expect(sent).toHaveLength(5);
     expect(reporter.pendingCount()).toBe(0);
+  });
+
+  it('cuts a backlog into messages of at most maxMessageBytes, oldest first', async () => {
+    const { clock, sent, reporter } = setup(() => 'ACCEPTED', 4_096);
+    // About 150 bytes each: some 15 KiB in all, so at least four messages.
+    for (let i = 0; i < 100; i++) reporter.report(info(`i${i}`, 'HEALTHY'));
+    await clock.advance(100);
+    expect(reporter.pendingCount()).toBe(0);
+    expect(sent.length).toBeGreaterThanOrEqual(4);
+    expect(sent.every((m) => Buffer.byteLength(JSON.stringify(m)) <= 4_096)).toBe(true);
+    const order = sent.flatMap((m) => (m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS' ? m.instanceInfos : m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORT' ? [m.instanceInfo] : []));
+    expect(order.map((i) => i.instanceId)).toEqual(Array.from({ length: 100 }, (_, i) => `i${i}`));
+  });
+
+  it('never sends a message refused as too large again: it halves, and drops a single report the leader cannot take', async () => {
+    const limit = 3_000;
+    const big = { ...info('huge', 'UNHEALTHY'), errorMessage: 'x'.repeat(5_000) };
+    const { clock, sent, reporter } = setup((m) => (Buffer.byteLength(JSON.stringify(m)) > limit ? 'TOO_LARGE' : 'ACCEPTED'), 64 * 1024);
+    for (let i = 0; i < 20; i++) reporter.report(info(`i${i}`, 'HEALTHY'));
+    reporter.report(big);
+    for (let i = 20; i < 40; i++) reporter.report(info(`i${i}`, 'HEALTHY'));
+    await clock.advance(100);
+    expect(reporter.pendingCount()).toBe(0);
+    const bodies = sent.map((m) => JSON.stringify({ ...m, header: undefined }));
+    const refused = bodies.filter((b) => Buffer.byteLength(b) > limit);
+    // No refused body is ever sent twice.
+    expect(new Set(refused).size).toBe(refused.length);
+    const delivered = sent
+      .filter((m) => Buffer.byteLength(JSON.stringify(m)) <= limit)
+      .flatMap((m) => (m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORTS' ? m.instanceInfos : m.type === 'LOCAL_SERVICE_INSTANCE_STATE_REPORT' ? [m.instanceInfo] : []));
+    expect(delivered.map((i) => i.instanceId)).toEqual(Array.from({ length: 40 }, (_, i) => `i${i}`));
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  LocalServiceInstanceInfoSchema,
   LocalServiceOperationSchema,
   LocalServiceSpecSchema,
   canonicalDuration,
@@ -11,7 +12,7 @@ import {
   newInstanceId,
   serviceIdOf,
 } from '../../../src/model/index.js';
-import { testSpec } from '../../fixtures/specs.js';
+import { testSpec } from '../../support/specs.js';
 
 describe('durations', () => {
   it('accepts every Dropwizard form and prints the plural form', () => {
@@ -122,5 +123,21 @@ describe('service id parts', () => {
       'version - Service version can be at most 100 characters',
     ]);
     expect(LocalServiceSpecSchema.safeParse({ ...testSpec(), name: 'a'.repeat(100) }).success).toBe(true);
+  });
+});
+
+describe('hostAccess on the wire', () => {
+  const report = (extra: Record<string, unknown>) => ({
+    serviceId: 'NODE_EXPORTER-1', serviceName: 'NODE_EXPORTER', instanceId: 'SI-1', executorId: 'E1', resources: [],
+    state: 'HEALTHY', metadata: {}, errorMessage: '', created: 1, updated: 2, ...extra,
+  });
+
+  it('instance records keep the hostAccess the executor reports (the controller parses reports with this schema)', () => {
+    const parsed = LocalServiceInstanceInfoSchema.parse(report({ hostAccess: { network: true, addCapabilities: ['cap_net_raw'] } }));
+    expect(parsed.hostAccess).toEqual({ network: true, addCapabilities: ['NET_RAW'] });
+  });
+
+  it('a Drove record without it stays without it', () => {
+    expect(LocalServiceInstanceInfoSchema.parse(report({}))).not.toHaveProperty('hostAccess');
   });
 });

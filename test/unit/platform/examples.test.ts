@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadControllerConfig } from '../../../src/controller/config.js';
 import { loadExecutorConfig } from '../../../src/executor/config.js';
+import { validateSpec } from '../../../src/controller/engine/validator.js';
+import { ControllerOptionsSchema } from '../../../src/controller/config.js';
 import { LocalServiceSpecSchema } from '../../../src/model/index.js';
 
 /** The shipped examples must stay loadable as the code evolves: README and users copy them verbatim. */
@@ -37,6 +39,29 @@ describe('examples', () => {
     expect(parsed.env?.HTTP_PORT).toBe(String(parsed.exposedPorts[0]!.port));
   });
 
+  it('node-exporter.json runs the real node_exporter host-level, on the host network and PID namespace, host filesystems read-only', () => {
+    const parsed = spec('node-exporter.json');
+    expect(`${parsed.name}-${parsed.version}`).toBe('PROMETHEUS_NODE_EXPORTER-1');
+    expect(parsed.executable.url).toBe('drove-ts/node-exporter:1');
+    expect(parsed.placementPolicy).toMatchObject({ type: 'LOCAL', hostLevel: true });
+    expect(parsed.hostAccess).toEqual({ network: true, pid: true, dropCapabilities: ['ALL'], readOnlyRootFilesystem: true });
+    expect(parsed.exposedPorts).toEqual([{ name: 'metrics', port: 9100, type: 'HTTP' }]);
+    expect(parsed.volumes).toEqual([
+      { pathInContainer: '/host/proc', pathOnHost: '/proc', mode: 'READ_ONLY' },
+      { pathInContainer: '/host/sys', pathOnHost: '/sys', mode: 'READ_ONLY' },
+      { pathInContainer: '/host/root', pathOnHost: '/', mode: 'READ_ONLY' },
+    ]);
+    // The flags point node_exporter at the mounts above and at the port it is checked on.
+    expect(parsed.args).toEqual(expect.arrayContaining(['--path.procfs=/host/proc', '--path.sysfs=/host/sys', '--path.rootfs=/host/root', '--web.listen-address=:9100']));
+    for (const check of [parsed.healthcheck, parsed.readiness]) expect(check.mode).toMatchObject({ type: 'HTTP', portName: 'metrics', path: '/metrics' });
+    // Valid once the README's two controller options are set, refused (naming them) without.
+    expect(validateSpec(parsed, ControllerOptionsSchema.parse({ enableHostNetwork: true, enableHostPid: true }))).toEqual([]);
+    expect(validateSpec(parsed, ControllerOptionsSchema.parse({}))).toEqual([
+      'Host network access is disabled. To enable, set enableHostNetwork: true in controller options.',
+      'Host PID namespace access is disabled. To enable, set enableHostPid: true in controller options.',
+    ]);
+  });
+
   it('controller.yml loads with user auth, distinct cluster secrets and the documented options', () => {
     const config = loadControllerConfig(join(examples, 'controller.yml'));
     expect(config.userAuth?.users.map((u) => `${u.username}:${u.role}`)).toEqual([
@@ -47,6 +72,7 @@ describe('examples', () => {
     expect(new Set(secrets).size).toBe(secrets.length);
     expect(config.options.staleExecutorAge).toBe('45 seconds');
     expect(config.store.type).toBe('sqlite');
+    expect(config.options).toMatchObject({ enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] });
   });
 
   it('executor.yml loads and shares the controller secrets', () => {
@@ -55,5 +81,6 @@ describe('examples', () => {
     expect(executor.clusterAuth.secrets).toEqual(controller.clusterAuth.secrets);
     expect(executor.controllers).toEqual(['http://controller-1:10000']);
     expect(executor.resources.osCores).toEqual([0]);
+    expect(executor.options).toMatchObject({ enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] });
   });
 });

@@ -3,37 +3,27 @@ import fc from 'fast-check';
 import {
   plan,
   planIsEmpty,
-  RUNNING_STATES,
-  STARTING_STATES,
-  isBlacklisted,
-  isEligible,
   type PlanExecutor,
   type PlanService,
-} from '../../../src/controller/reconciler-plan.js';
+} from '../../../src/controller/reconcile/plan.js';
 import {
+  EXECUTOR_BLACKLISTED_STATES,
+  EXECUTOR_ELIGIBLE_STATES,
   EXECUTOR_STATES,
   INSTANCE_ACTIVE_STATES,
+  INSTANCE_RUNNING_STATES as RUNNING_STATES,
+  INSTANCE_STARTING_STATES as STARTING_STATES,
   type ActivationState,
   type ExecutorState,
   type LocalServiceInstanceInfo,
   type LocalServiceInstanceState,
 } from '../../../src/model/index.js';
+import { instanceInfo } from '../../support/records.js';
 
 let seq = 0;
 function instance(executorId: string, state: LocalServiceInstanceState = 'HEALTHY', created = seq): LocalServiceInstanceInfo {
   seq++;
-  return {
-    serviceId: 'S-1',
-    serviceName: 'S',
-    instanceId: `SI-${seq}`,
-    executorId,
-    resources: [],
-    state,
-    metadata: {},
-    errorMessage: '',
-    created,
-    updated: created,
-  };
+  return instanceInfo({ serviceId: 'S-1', instanceId: `SI-${seq}`, executorId, state, created, updated: created });
 }
 const service = (activationState: ActivationState, instancesPerHost = 2): PlanService => ({ serviceId: 'S-1', activationState, instancesPerHost });
 const executors = (...states: ExecutorState[]): PlanExecutor[] => states.map((state, i) => ({ executorId: `E${i}`, state }));
@@ -154,10 +144,10 @@ describe('adjust planning properties', () => {
         const after = apply(plan(s, execs, records), records);
         for (const e of execs) {
           const here = after.filter((r) => r.executorId === e.executorId);
-          if (isEligible(e.state)) {
+          if (EXECUTOR_ELIGIBLE_STATES.has(e.state)) {
             const starting = records.filter((r) => r.executorId === e.executorId && STARTING_STATES.has(r.state)).length;
             expect(here.filter(counted).length).toBe(Math.max(s.instancesPerHost, starting));
-          } else if (isBlacklisted(e.state)) {
+          } else if (EXECUTOR_BLACKLISTED_STATES.has(e.state)) {
             expect(here.filter((r) => RUNNING_STATES.has(r.state))).toEqual([]);
           } else {
             // Removed executors: nothing is placed there.
@@ -179,12 +169,12 @@ describe('adjust planning properties', () => {
       fc.property(world, ({ svc, execs, records }) => {
         const s = { ...svc, activationState: 'CONFIG_TESTING' as const };
         const after = apply(plan(s, execs, records), records);
-        const eligible = new Set(execs.filter((e) => isEligible(e.state)).map((e) => e.executorId));
+        const eligible = new Set(execs.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).map((e) => e.executorId));
         const startingOnEligible = records.filter((r) => eligible.has(r.executorId) && STARTING_STATES.has(r.state)).length;
         const onEligible = after.filter((r) => eligible.has(r.executorId) && counted(r)).length;
         if (eligible.size === 0) expect(onEligible).toBe(0);
         else expect(onEligible).toBe(Math.max(1, startingOnEligible));
-        const blacklisted = new Set(execs.filter((e) => isBlacklisted(e.state)).map((e) => e.executorId));
+        const blacklisted = new Set(execs.filter((e) => EXECUTOR_BLACKLISTED_STATES.has(e.state)).map((e) => e.executorId));
         expect(after.filter((r) => blacklisted.has(r.executorId) && RUNNING_STATES.has(r.state))).toEqual([]);
       }),
       { numRuns: 500 },
@@ -198,7 +188,7 @@ describe('adjust planning properties', () => {
         const p = plan(s, execs, records);
         expect(p.start).toEqual([]);
         const after = apply(p, records);
-        const reachable = new Set(execs.filter((e) => isEligible(e.state) || isBlacklisted(e.state)).map((e) => e.executorId));
+        const reachable = new Set(execs.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state) || EXECUTOR_BLACKLISTED_STATES.has(e.state)).map((e) => e.executorId));
         expect(after.filter((r) => reachable.has(r.executorId) && RUNNING_STATES.has(r.state))).toEqual([]);
       }),
       { numRuns: 300 },

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { harness, type Harness } from '../engine/harness.js';
-import { testSpec } from '../../fixtures/specs.js';
-import { Reconciler, VANISHED_INSTANCE_GRACE_MS } from '../../../src/controller/reconciler.js';
+import { harness, type Harness } from '../../support/engine-harness.js';
+import { testSpec } from '../../support/specs.js';
+import { Reconciler, VANISHED_INSTANCE_GRACE_MS } from '../../../src/controller/reconcile/reconciler.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
 import { ManualClock, type LocalServiceState } from '../../../src/model/index.js';
-import type { Engine } from '../../../src/controller/engine/engine.js';
-import type { WorkingSet } from '../../../src/controller/working-set.js';
+import type { LocalServiceEngine } from '../../../src/controller/engine/local-service-engine.js';
+import type { WorkingSet } from '../../../src/controller/term/working-set.js';
 
 const ID = 'TEST_SPEC-00001';
 
@@ -274,18 +274,18 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
       ok: false,
       errors: ['Cluster is in maintenance mode'],
     });
-    const report = await h.controller.parts.reconciler.pass();
+    const report = await h.controller.term!.reconciler.pass();
     expect(report.skipped).toBe('maintenance');
     await h.controller.setMaintenance(false);
     // Still inside the 40 s grace window after the change.
-    expect((await h.controller.parts.reconciler.pass()).skipped).toBe('maintenance');
+    expect((await h.controller.term!.reconciler.pass()).skipped).toBe('maintenance');
     await h.clock.advance(41_000);
-    expect((await h.controller.parts.reconciler.pass()).skipped).toBeUndefined();
+    expect((await h.controller.term!.reconciler.pass()).skipped).toBeUndefined();
   });
 });
 
 describe('reconciler guards (§10.4.5-6)', () => {
-  function bare(isLeader: boolean, maintenance: boolean) {
+  function bare(maintenance: boolean, clock = new ManualClock()) {
     let reads = 0;
     const workingSet = {
       services: () => {
@@ -294,38 +294,52 @@ describe('reconciler guards (§10.4.5-6)', () => {
       },
       allInstances: function* () {
         reads++;
+        yield* [];
       },
     } as unknown as WorkingSet;
-    const engine = { stateOf: (): LocalServiceState | undefined => undefined } as unknown as Engine;
+    const engine = { stateOf: (): LocalServiceState | undefined => undefined } as unknown as LocalServiceEngine;
     const reconciler = new Reconciler({
       engine,
       workingSet,
-      executors: { executors: () => [], executor: () => undefined },
+      executors: { all: () => [], byId: () => undefined },
       sweepExecutors: async () => [],
-      executorSnapshot: () => undefined,
       inMaintenanceWindow: () => maintenance,
-      isLeader: () => isLeader,
-      clock: new ManualClock(),
+      clock,
       options: resolveOptions(ControllerOptionsSchema.parse({})),
       logger: pino({ level: 'silent' }),
     });
     return { reconciler, reads: () => reads };
   }
 
-  it('does not even read services when not the leader', async () => {
-    const { reconciler, reads } = bare(false, false);
-    expect((await reconciler.pass()).skipped).toBe('not-leader');
+  it('passes only between start and stop: triggers and the period do nothing before or after', async () => {
+    const clock = new ManualClock();
+    const { reconciler, reads } = bare(false, clock);
+    reconciler.trigger();
+    await clock.advance(60_000);
     expect(reads()).toBe(0);
+    reconciler.start();
+    await clock.advance(0);
+    const afterFirst = reads();
+    expect(afterFirst).toBeGreaterThan(0);
+    await clock.advance(5_000);
+    expect(reads()).toBeGreaterThan(afterFirst);
+    await reconciler.stop();
+    const stopped = reads();
+    reconciler.trigger();
+    await clock.advance(60_000);
+    expect(reads()).toBe(stopped);
+    expect(reconciler.runState).toBe('STOPPED');
+    expect(() => reconciler.start()).toThrow('reconciler: start() called while STOPPED');
   });
 
   it('does not read services in maintenance', async () => {
-    const { reconciler, reads } = bare(true, true);
+    const { reconciler, reads } = bare(true);
     expect((await reconciler.pass()).skipped).toBe('maintenance');
     expect(reads()).toBe(0);
   });
 
   it('reads them otherwise', async () => {
-    const { reconciler, reads } = bare(true, false);
+    const { reconciler, reads } = bare(false);
     expect((await reconciler.pass()).skipped).toBeUndefined();
     expect(reads()).toBeGreaterThan(0);
   });

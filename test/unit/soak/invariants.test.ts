@@ -6,12 +6,12 @@ import type {
   LocalServiceState,
   LocalServiceSummary,
 } from '../../../src/model/index.js';
-import { InvariantChecker, type Violation } from '../../soak/invariants.js';
-import type { OperationRecord } from '../../soak/records.js';
-import type { ContainerFact, LeaderView, Sample } from '../../soak/sample.js';
-import type { PlannedOperation } from '../../soak/schedule.js';
-import { SOAK_SERVICES } from '../../soak/services.js';
-import { TermTracker } from '../../soak/terms.js';
+import { InvariantChecker, type Violation } from '../../support/soak/invariants.js';
+import type { OperationRecord } from '../../support/soak/records.js';
+import type { ContainerFact, LeaderView, Sample } from '../../support/soak/sample.js';
+import type { PlannedOperation } from '../../support/soak/schedule.js';
+import { SOAK_SERVICES } from '../../support/soak/services.js';
+import { TermTracker } from '../../support/soak/terms.js';
 
 /**
  * The checker on synthetic samples: each rule is broken once (a violation must come) and bent the way faults

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildSchedule, describeSchedule, FAULT_KINDS, OPERATION_KINDS, type PlannedFault } from '../../soak/schedule.js';
-import { SeededRandom } from '../../soak/random.js';
+import { buildSchedule, describeSchedule, FAULT_KINDS, OPERATION_KINDS, type PlannedFault } from '../../support/soak/schedule.js';
+import { SeededRandom } from '../../support/soak/random.js';
 
 const SHAPE = { hosts: 3, etcdMembers: 3 };
 const THREE_MINUTES = 180_000;

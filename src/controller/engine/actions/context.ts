@@ -1,6 +1,5 @@
-import type { LocalServiceInfo, LocalServiceOperation, LocalServiceState } from '../../../model/index.js';
+import { steadyStateOf, type LocalServiceInfo, type LocalServiceOperation, type LocalServiceState } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
-import { steadyState } from '../state-machine.js';
 
 /** What a state's action sees: the service, the operation waiting in its slot, and the engine's parts. */
 export interface ActionContext {
@@ -18,12 +17,12 @@ export interface ActionContext {
    * Runs background work (cleanups) detached from the action; `signal` aborts when the engine stops (leadership
    * lost), and shutdown waits for it.
    */
-  background(work: (signal: AbortSignal) => Promise<unknown>): void;
+  background: (work: (signal: AbortSignal) => Promise<unknown>) => void;
 }
 
 export type ServiceAction = (ctx: ActionContext) => Promise<LocalServiceState>;
 
 /** The steady state mapped from the stored record (§3.1), or DESTROYED when the record is gone. */
 export function mappedState(info: LocalServiceInfo | undefined): LocalServiceState {
-  return info ? steadyState(info.activationState) : 'DESTROYED';
+  return info ? steadyStateOf(info.activationState) : 'DESTROYED';
 }

@@ -1,5 +1,5 @@
 import type { ClusterOpSpec, LocalServiceInfo, LocalServiceState } from '../../../model/index.js';
-import { plan } from '../../reconciler-plan.js';
+import { plan } from '../../reconcile/plan.js';
 import { runBatch, type Job } from '../jobs/batch.js';
 import { startJob } from '../jobs/start-job.js';
 import { stopJob } from '../jobs/stop-job.js';
@@ -19,7 +19,7 @@ export const adjustAction: ServiceAction = async (ctx) => {
   const opSpec = effectiveOpSpec(op?.type === 'ADJUST_INSTANCES' ? op.opSpec : undefined, ctx.deps.options);
   const { deps } = ctx;
   const current = deps.workingSet.plannableInstances(ctx.serviceId, deps.clock.now(), deps.options.instanceStaleAgeMs);
-  const executors = deps.executors.executors().map((e) => ({ executorId: e.executorId, state: e.state, reported: e.reported }));
+  const executors = deps.executors.all();
   const todo = plan(info, executors, current);
   const session = deps.scheduler.openSession();
   try {

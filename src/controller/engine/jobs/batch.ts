@@ -8,7 +8,7 @@ export type Job = (signal: AbortSignal) => Promise<boolean>;
  * throws counts as failed.
  */
 export async function runBatch(jobs: readonly Job[], parallelism: number, signal: AbortSignal): Promise<boolean[]> {
-  const results: boolean[] = new Array(jobs.length).fill(false);
+  const results = new Array<boolean>(jobs.length).fill(false);
   let next = 0;
   const worker = async () => {
     while (next < jobs.length) {

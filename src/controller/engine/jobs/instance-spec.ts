@@ -1,12 +1,12 @@
-import type { LocalServiceInfo, LocalServiceInstanceSpec, ResourceAllocation } from '../../../model/index.js';
-import { isHostLevel } from '../../../model/index.js';
+import type { ConfigSpec, LocalServiceInfo, LocalServiceInstanceSpec, ResourceAllocation } from '../../../model/index.js';
+import { effectiveHostAccess, isHostLevel } from '../../../model/index.js';
+import { fetchConfig, type ConfigFetchLimits } from '../../../model/http-config-fetch.js';
 import type { EngineDeps } from '../deps.js';
-import { resolveControllerFetchedConfigs } from './config-fetch.js';
 import { instanceAuthToken } from './instance-token.js';
 
 /** The START_LOCAL_SERVICE_INSTANCE payload (§6.8) for one attempt. */
 export async function buildInstanceSpec(
-  deps: Pick<EngineDeps, 'timings' | 'instanceAuthSecret' | 'clock'>,
+  deps: Pick<EngineDeps, 'timings' | 'instanceAuthSecret' | 'instanceTokenLifetimeMs' | 'clock' | 'options'>,
   info: LocalServiceInfo,
   instanceId: string,
   executorId: string,
@@ -16,6 +16,8 @@ export async function buildInstanceSpec(
   const configs = await resolveControllerFetchedConfigs(spec.configs, {
     timeoutMs: deps.timings.configFetchTimeoutMs,
     maxBytes: deps.timings.configFetchMaxBytes,
+    allowLocalAddresses: deps.options.raw.allowConfigFetchFromLocalAddresses,
+    side: 'controller',
   });
   const out: LocalServiceInstanceSpec = {
     serviceId: info.serviceId,
@@ -27,7 +29,12 @@ export async function buildInstanceSpec(
     hostLevelInstance: isHostLevel(spec),
     healthcheck: spec.healthcheck,
     readiness: spec.readiness,
-    instanceAuthToken: instanceAuthToken(deps.instanceAuthSecret, { serviceId: info.serviceId, instanceId, executorId }, deps.clock.now()),
+    instanceAuthToken: instanceAuthToken(
+      deps.instanceAuthSecret,
+      { serviceId: info.serviceId, instanceId, executorId },
+      deps.clock.now(),
+      deps.instanceTokenLifetimeMs,
+    ),
   };
   if (spec.volumes) out.volumes = spec.volumes;
   if (configs) out.configs = configs;
@@ -37,5 +44,25 @@ export async function buildInstanceSpec(
   if (spec.devices) out.devices = spec.devices;
   if (spec.preShutdown) out.preShutdown = spec.preShutdown;
   if (spec.userSpec) out.userSpec = spec.userSpec;
+  const hostAccess = effectiveHostAccess(spec.hostAccess);
+  if (hostAccess) out.hostAccess = hostAccess;
+  return out;
+}
+
+/** CONTROLLER_HTTP_FETCH configs become INLINE ones at start time: the executor gets the fetched bytes. */
+async function resolveControllerFetchedConfigs(
+  configs: readonly ConfigSpec[] | undefined,
+  limits: ConfigFetchLimits,
+): Promise<ConfigSpec[] | undefined> {
+  if (!configs) return undefined;
+  const out: ConfigSpec[] = [];
+  for (const config of configs) {
+    if (config.type !== 'CONTROLLER_HTTP_FETCH') {
+      out.push(config);
+      continue;
+    }
+    const body = await fetchConfig(config.http, limits);
+    out.push({ type: 'INLINE', localFilename: config.localFilename, data: body.toString('base64') });
+  }
   return out;
 }

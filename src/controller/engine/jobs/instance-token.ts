@@ -4,7 +4,8 @@ import { nameUuid } from '../../../model/index.js';
 /**
  * The instance JWT handed to every container in `DROVE_APP_INSTANCE_AUTH_TOKEN` (§6.1): HS256 with
  * `instanceAuth.secret`, issuer `drove`, audience `drove-application-instance`, subject `drove-controller`,
- * claims naming the service (as `droveAppId`), instance and executor, jti = name-UUID of the three.
+ * claims naming the service (as `droveAppId`), instance and executor, jti = name-UUID of the three, and (beyond
+ * Drove) `exp`, `lifetimeMs` after issue: the controller refuses it afterwards.
  */
 export const INSTANCE_TOKEN_ISSUER = 'drove';
 export const INSTANCE_TOKEN_AUDIENCE = 'drove-application-instance';
@@ -14,6 +15,7 @@ export function instanceAuthToken(
   secret: string,
   claims: { serviceId: string; instanceId: string; executorId: string },
   nowMs: number,
+  lifetimeMs: number,
 ): string {
   const header = { alg: 'HS256', typ: 'JWT' };
   const payload = {
@@ -21,6 +23,7 @@ export function instanceAuthToken(
     aud: INSTANCE_TOKEN_AUDIENCE,
     sub: INSTANCE_TOKEN_SUBJECT,
     iat: Math.floor(nowMs / 1000),
+    exp: Math.floor((nowMs + lifetimeMs) / 1000),
     jti: nameUuid(`${claims.serviceId}:${claims.instanceId}:${claims.executorId}`),
     droveAppId: claims.serviceId,
     droveInstanceId: claims.instanceId,

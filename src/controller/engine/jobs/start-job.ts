@@ -1,22 +1,18 @@
 import {
+  INSTANCE_PROGRESSING_STATES,
+  INSTANCE_STOP_ACCEPTED_STATES,
   cpuCount,
   memoryMb,
   newInstanceId,
-  type LocalServiceInstanceInfo,
-  type LocalServiceInstanceState,
+  type ExecutorAddress,
 } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
-import type { SchedulingSession } from '../ports.js';
+import type { SchedulingSession } from '../../cluster/scheduler.js';
 import { isAbort, withRetries, type Job } from './batch.js';
 import { buildInstanceSpec } from './instance-spec.js';
-import { sendUntilAccepted, startMessage, stopMessage } from './messages.js';
+import { sendUntilAccepted, startMessage, stopMessage } from './executor-messages.js';
 import { startTimeoutMs, type EffectiveOpSpec } from './timeouts.js';
 
-/** On the way to HEALTHY; any other state means the attempt failed (fail fast, §5.5). */
-const PROGRESSING: ReadonlySet<LocalServiceInstanceState> = new Set(['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY']);
-
-/** States in which an executor accepts STOP (§6.8). */
-const STOPPABLE: ReadonlySet<LocalServiceInstanceState> = new Set(['UNREADY', 'READY', 'HEALTHY']);
 
 export interface StartJobContext {
   deps: EngineDeps;
@@ -49,7 +45,7 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
   const { deps, serviceId, executorId } = ctx;
   const info = deps.workingSet.service(serviceId);
   if (!info) return false;
-  const executor = deps.executors.executor(executorId);
+  const executor = deps.executors.byId(executorId);
   if (!executor) {
     deps.logger.warn({ serviceId, executorId }, 'Start skipped: executor no longer known');
     return false;
@@ -74,7 +70,7 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
     const record = await deps.workingSet.waitForInstance(
       serviceId,
       instanceId,
-      (r) => r !== undefined && !PROGRESSING.has(r.state),
+      (r) => r !== undefined && !INSTANCE_PROGRESSING_STATES.has(r.state),
       { clock: deps.clock, timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs, signal },
     );
     if (record?.state === 'HEALTHY') return true;
@@ -96,24 +92,22 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
 }
 
 /**
- * Decision 6: a start that failed or timed out must not leave its container behind. Executors take STOP only
- * for running instances, so wait (bounded) for the instance to be running or finished, then stop it.
+ * A start that failed or timed out must not leave its container behind (the reference leaves it). The executor
+ * takes STOP in every state before its instance is on its way out (INSTANCE_STOP_ACCEPTED_STATES: a pull in
+ * progress is interrupted), so the leftover is stopped as soon as the executor has reported it at all; only an
+ * instance never reported is waited for, bounded by the op timeout.
  */
-async function stopLeftover(
-  ctx: StartJobContext,
-  instanceId: string,
-  address: Parameters<EngineDeps['messenger']['send']>[0],
-  signal: AbortSignal,
-): Promise<void> {
+async function stopLeftover(ctx: StartJobContext, instanceId: string, address: ExecutorAddress, signal: AbortSignal): Promise<void> {
   const { deps, serviceId } = ctx;
   try {
-    const record = await deps.workingSet.waitForInstance(
-      serviceId,
-      instanceId,
-      (r: LocalServiceInstanceInfo | undefined) => r !== undefined && (STOPPABLE.has(r.state) || !PROGRESSING.has(r.state)),
-      { clock: deps.clock, timeoutMs: ctx.opSpec.timeoutMs, recheckMs: deps.options.instanceStateCheckRetryIntervalMs, signal },
-    );
-    if (record && !STOPPABLE.has(record.state)) return;
+    const record = await deps.workingSet.waitForInstance(serviceId, instanceId, (r) => r !== undefined, {
+      clock: deps.clock,
+      timeoutMs: ctx.opSpec.timeoutMs,
+      recheckMs: deps.options.instanceStateCheckRetryIntervalMs,
+      signal,
+    });
+    // Already on its way out (failed, stopping, stopped): the executor finishes it by itself.
+    if (record && !INSTANCE_STOP_ACCEPTED_STATES.has(record.state)) return;
     // No record yet (the executor never reported) is tried too: the executor answers FAILED if it does not know it.
     const response = await sendUntilAccepted(deps, address, (now) => stopMessage(address, instanceId, now), signal);
     deps.logger.info({ serviceId, instanceId, status: response.status }, 'Stopped leftover of a failed start');

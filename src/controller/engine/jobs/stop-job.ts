@@ -1,7 +1,7 @@
 import { INSTANCE_ACTIVE_STATES } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
 import { withRetries, type Job } from './batch.js';
-import { sendUntilAccepted, stopMessage } from './messages.js';
+import { sendUntilAccepted, stopMessage } from './executor-messages.js';
 import type { EffectiveOpSpec } from './timeouts.js';
 
 export interface StopJobContext {
@@ -34,7 +34,7 @@ async function stopAttempt(ctx: StopJobContext): Promise<boolean> {
   const { deps, serviceId, instanceId } = ctx;
   const record = deps.workingSet.instance(serviceId, instanceId);
   if (!record || !INSTANCE_ACTIVE_STATES.has(record.state)) return true;
-  const executor = deps.executors.executor(record.executorId);
+  const executor = deps.executors.byId(record.executorId);
   if (!executor) {
     deps.logger.warn({ serviceId, instanceId, executorId: record.executorId }, 'Cannot stop instance: executor unknown');
     return false;

@@ -1,0 +1,102 @@
+import type { PrincipalRole } from './auth.js';
+
+/**
+ * Who may call which route: the one table the access guard (access-guard.ts) reads, keyed by the route as
+ * fastify matched it (`request.routeOptions.method` + `.url`), never by the raw request URL, so no spelling of a
+ * path (percent-encoding, absolute-form targets, trailing slashes) can reach a route under another route's rule.
+ * A route missing here is refused (default deny); test/security/encoded-paths.test.ts fails when one is missing.
+ * The levels follow Drove's access matrix (docs/security.md, "Authorization and abuse limits").
+ */
+
+/**
+ * - `public`: no credentials (Drove leaves no `/apis` route open; reserved for load-balancer health endpoints).
+ * - `read`: any authenticated principal, as Drove's class-level "permit all" (users of every role, cluster
+ *   nodes, instance tokens).
+ * - `write`, `maintenance`, `logs`, `cluster`: the roles listed in ACCESS_ROLES.
+ */
+export type Access = 'public' | 'read' | 'write' | 'maintenance' | 'logs' | 'cluster';
+
+export const ACCESS_ROLES: Record<Exclude<Access, 'public' | 'read'>, readonly PrincipalRole[]> = {
+  write: ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE'],
+  maintenance: ['EXTERNAL_ROOT', 'EXTERNAL_MAINTENANCE'],
+  logs: ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE', 'EXTERNAL_READ_ONLY'],
+  cluster: ['CLUSTER_NODE'],
+};
+
+export interface RouteRule {
+  access: Access;
+  /** On a controller that is not the leader: Drove's 400 (default), or a 303 to the leader for console pages. */
+  onFollower?: 'redirect-to-leader';
+}
+
+const read: RouteRule = { access: 'read' };
+const write: RouteRule = { access: 'write' };
+const maintenance: RouteRule = { access: 'maintenance' };
+const logs: RouteRule = { access: 'logs' };
+const cluster: RouteRule = { access: 'cluster' };
+
+/** `<METHOD> <route pattern as registered>` -> rule. HEAD routes (fastify adds one per GET) use the GET rule. */
+export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
+  // localservices.ts
+  'POST /apis/v1/localservices/validate/spec': read,
+  'POST /apis/v1/localservices/operations': write,
+  'POST /apis/v1/localservices/operations/:serviceId/cancel': write,
+  'GET /apis/v1/localservices': read,
+  'GET /apis/v1/localservices/:serviceId': read,
+  'GET /apis/v1/localservices/:serviceId/spec': read,
+  'GET /apis/v1/localservices/:serviceId/instances': read,
+  'GET /apis/v1/localservices/:serviceId/instances/old': read,
+  'GET /apis/v1/localservices/:serviceId/instances/:instanceId': read,
+  // cluster.ts
+  'GET /apis/v1/ping': read,
+  'GET /apis/v1/cluster': read,
+  'GET /apis/v1/cluster/dashboard': read,
+  'POST /apis/v1/cluster/maintenance/set': maintenance,
+  'POST /apis/v1/cluster/maintenance/unset': maintenance,
+  // executors.ts
+  'GET /apis/v1/cluster/executors': read,
+  'GET /apis/v1/cluster/executors/:executorId': read,
+  'POST /apis/v1/cluster/executors/blacklist': maintenance,
+  'POST /apis/v1/cluster/executors/unblacklist': maintenance,
+  'POST /apis/v1/cluster/executors/:executorId/blacklist': maintenance,
+  'POST /apis/v1/cluster/executors/:executorId/unblacklist': maintenance,
+  // events.ts
+  'GET /apis/v1/cluster/events/latest': read,
+  'GET /apis/v1/cluster/events/summary': read,
+  'GET /apis/v1/cluster/events': read,
+  // internal.ts, messages.ts: executors only
+  'GET /apis/v1/internal/cluster/resources/reserved': cluster,
+  'GET /apis/v1/internal/cluster/executors/:executorId/instances/last': cluster,
+  'GET /apis/v1/internal/cluster/executors/:executorId/instances/current': cluster,
+  'POST /apis/v1/messages': cluster,
+  // logs.ts
+  'GET /apis/v1/logfiles/localservices/:serviceId/:instanceId/list': logs,
+  'GET /apis/v1/logfiles/localservices/:serviceId/:instanceId/read/:fileName': logs,
+  'GET /apis/v1/logfiles/localservices/:serviceId/:instanceId/download/:fileName': logs,
+  // applications.ts
+  'GET /apis/v1/applications': read,
+  'GET /apis/v1/applications/:appId/instances': read,
+  'GET /apis/v1/applications/:appId/instances/old': read,
+  'GET /apis/v1/applications/:appId': read,
+  'GET /apis/v1/endpoints': read,
+  'GET /apis/v1/tasks': read,
+  // openapi.ts
+  'GET /apis/openapi.json': read,
+  // ui.ts
+  'GET /apis/ui/*': { access: 'read', onFollower: 'redirect-to-leader' },
+};
+
+export type RouteTable = Readonly<Record<string, RouteRule>>;
+
+/** The rule of a matched route, undefined when the table has none (the guard then refuses the request). */
+export function ruleOf(table: RouteTable, method: string, url: string): RouteRule | undefined {
+  const key = `${method === 'HEAD' ? 'GET' : method} ${url}`;
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** Human-readable roles of an access level (OpenAPI descriptions, docs). */
+export function rolesOf(access: Access): string {
+  if (access === 'public') return 'anyone, no credentials';
+  if (access === 'read') return 'any authenticated principal';
+  return ACCESS_ROLES[access].join(', ');
+}

@@ -1,0 +1,30 @@
+import { NEVER_SET, type ClusterStateManager } from '../cluster/maintenance.js';
+import type { ExecutorRegistry } from '../cluster/registry.js';
+import type { LocalServiceEngine } from '../engine/local-service-engine.js';
+import type { WorkingSet } from '../term/working-set.js';
+
+/**
+ * What the read queries see of a leader term: its parts, read-only. The queries are plain functions of a view, so
+ * a follower answers them from EMPTY_VIEW and tests can hand them any state they like.
+ */
+export interface TermView {
+  readonly workingSet: Pick<WorkingSet, 'services' | 'service' | 'serviceCount' | 'instances' | 'instance' | 'currentInstances'>;
+  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries'>;
+  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds'>;
+  readonly maintenance: Pick<ClusterStateManager, 'state'>;
+}
+
+/** A controller that does not lead knows no services and no executors. */
+export const EMPTY_VIEW: TermView = {
+  workingSet: {
+    services: () => [],
+    service: () => undefined,
+    serviceCount: () => 0,
+    instances: () => [],
+    instance: () => undefined,
+    currentInstances: () => [],
+  },
+  registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [] },
+  engine: { stateOf: () => undefined, serviceIds: () => [] },
+  maintenance: { state: () => ({ ...NEVER_SET }) },
+};

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import { CLUSTER_AUTH_HEADER } from '../model/executor.js';
+import { matchesAnySecret } from '../model/secret-compare.js';
+
+/**
+ * Who may call the executor: only controllers, proven by the CONTROLLER secret of `clusterAuth`. The EXECUTOR
+ * secret is what every executor sends to the controllers, so accepting it here would let any executor host (or
+ * anyone who read one host's config or traffic) start containers on every other host.
+ *
+ * As on the controller, the decision reads the route fastify matched, from one table; a route missing from it
+ * is refused (test/security/encoded-paths.test.ts checks the table covers every registered route).
+ */
+export type ExecutorAccess = 'controller';
+
+/** `<METHOD> <route pattern as registered>` -> access. HEAD routes (fastify adds one per GET) use the GET rule. */
+export const EXECUTOR_ROUTE_ACCESS: Readonly<Record<string, ExecutorAccess>> = {
+  'POST /apis/v1/messages': 'controller',
+  'GET /apis/v1/logs/filestream/:serviceId/:instanceId/list': 'controller',
+  'GET /apis/v1/logs/filestream/:serviceId/:instanceId/read/:fileName': 'controller',
+  'GET /apis/v1/logs/filestream/:serviceId/:instanceId/download/:fileName': 'controller',
+};
+
+export function executorRuleOf(method: string, url: string): ExecutorAccess | undefined {
+  const key = `${method === 'HEAD' ? 'GET' : method} ${url}`;
+  return Object.hasOwn(EXECUTOR_ROUTE_ACCESS, key) ? EXECUTOR_ROUTE_ACCESS[key] : undefined;
+}
+
+export const CONTROLLER_SECRET_REQUIRED = 'Cluster-Authorization with the CONTROLLER secret is required';
+export const EXECUTOR_SECRET_REFUSED =
+  'The EXECUTOR secret is not accepted here: only controllers (CONTROLLER secret) may call an executor';
+
+interface ClusterSecret {
+  nodeType: 'CONTROLLER' | 'EXECUTOR';
+  secret: string;
+}
+
+/**
+ * 401 without the CONTROLLER secret (403 for an EXECUTOR secret, so a misconfigured node says what is wrong),
+ * then 404 for a URL that matches no route, 403 for a route the table does not know. Before any body is read.
+ */
+export function installExecutorGuard(app: FastifyInstance, secrets: readonly ClusterSecret[]): void {
+  const controllerSecrets = secrets.filter((s) => s.nodeType === 'CONTROLLER').map((s) => s.secret);
+  const executorSecrets = secrets.filter((s) => s.nodeType === 'EXECUTOR').map((s) => s.secret);
+  app.addHook('onRequest', async (request, reply) => {
+    const presented = request.headers[CLUSTER_AUTH_HEADER.toLowerCase()];
+    const secret = typeof presented === 'string' ? presented : undefined;
+    if (secret === undefined || !matchesAnySecret(secret, controllerSecrets)) {
+      if (secret !== undefined && matchesAnySecret(secret, executorSecrets)) {
+        return reply.code(403).send({ status: 'FAILED', message: EXECUTOR_SECRET_REFUSED });
+      }
+      return reply.code(401).send({ status: 'FAILED', message: CONTROLLER_SECRET_REQUIRED });
+    }
+    if (request.is404) return;
+    const method = String(request.routeOptions.method ?? request.method);
+    const route = request.routeOptions.url;
+    if (route === undefined || executorRuleOf(method, route) === undefined) {
+      return reply.code(403).send({ status: 'FAILED', message: `No access rule for ${method} ${route}: refused (default deny)` });
+    }
+  });
+}

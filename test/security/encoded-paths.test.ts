@@ -1,0 +1,331 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { installAccessGuard } from '../../src/controller/api/access-guard.js';
+import { buildControllerApp } from '../../src/controller/api/app.js';
+import { Authenticator } from '../../src/controller/api/auth.js';
+import { ROUTE_ACCESS, type RouteTable } from '../../src/controller/api/routes-access.js';
+import { buildExecutorApp } from '../../src/executor/app.js';
+import { EXECUTOR_ROUTE_ACCESS } from '../../src/executor/routes-access.js';
+import { systemClock } from '../../src/model/index.js';
+import { FakeCore } from '../support/fake-core.js';
+import {
+  ADMIN,
+  CLUSTER_HEADERS,
+  GUEST,
+  MAINT,
+  executorMessages,
+  startHarness,
+  validSpec,
+  type Harness,
+} from '../support/api-harness.js';
+import { testConfig } from '../support/controller-config.js';
+import {
+  FakeLeader,
+  SECRET as EXECUTOR_SECRET,
+  address as executorAddress,
+  docker,
+  header as messageHeader,
+  itSpec,
+  removeContainersOf,
+  startTestExecutor,
+} from '../support/executor-harness.js';
+import type { RunningExecutor } from '../../src/executor/server.js';
+import { concretePath, encodedForms, rawRequest, type RawResponse } from './raw-http.js';
+
+/**
+ * Finding: authentication, roles, leader guard and audit were decided on the raw `request.url`
+ * (`startsWith('/apis')`), while fastify's router decodes percent-escapes and accepts absolute-form targets, so
+ * `POST /%61pis/v1/localservices/operations` created a service without credentials. Now every decision reads the
+ * matched route and its rule in one table (routes-access.ts). Real servers, raw sockets.
+ */
+
+const basicHeader = (headers: Record<string, string>) => ({ Authorization: headers.authorization! });
+
+/** Every route fastify registers in `app`, as `<METHOD> <pattern>` (HEAD routes included). */
+async function registeredRoutes(app: FastifyInstance): Promise<string[]> {
+  const routes: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+  });
+  await app.ready();
+  return routes;
+}
+
+function tableCovers(table: Readonly<Record<string, unknown>>, routes: string[]): { missing: string[]; stale: string[] } {
+  const asGet = (route: string) => route.replace(/^HEAD /, 'GET ');
+  return {
+    missing: routes.filter((route) => !Object.hasOwn(table, asGet(route))),
+    stale: Object.keys(table).filter((key) => !routes.includes(key)),
+  };
+}
+
+describe('route table completeness', () => {
+  test('every route the controller registers has a rule in the route table, and every rule a route', async () => {
+    const app = buildControllerApp({ core: new FakeCore(), config: testConfig() });
+    const routes = await registeredRoutes(app);
+    expect(routes.length).toBeGreaterThan(40);
+    expect(tableCovers(ROUTE_ACCESS, routes)).toEqual({ missing: [], stale: [] });
+    await app.close();
+  });
+
+  test('every route the executor registers has a rule in its route table, and every rule a route', async () => {
+    const app = buildExecutorApp({ config: { clusterAuth: { secrets: [] }, logDir: '/nonexistent' }, clock: systemClock, handler: () => undefined });
+    const routes = await registeredRoutes(app);
+    expect(routes.length).toBe(7);
+    expect(tableCovers(EXECUTOR_ROUTE_ACCESS, routes)).toEqual({ missing: [], stale: [] });
+    await app.close();
+  });
+});
+
+describe('controller: every decision on the matched route', () => {
+  let h: Harness;
+  let port: number;
+  let serviceId: string;
+  let fingerprint: string;
+  const stored = async () => JSON.stringify(await h.store.load());
+
+  beforeAll(async () => {
+    h = await startHarness();
+    await h.api.listen({ host: '127.0.0.1', port: 0 });
+    port = (h.api.server.address() as { port: number }).port;
+    for (const message of executorMessages(h.clock.now(), [], 'E1')) {
+      expect((await h.api.inject({ method: 'POST', url: '/apis/v1/messages', headers: CLUSTER_HEADERS, payload: message })).statusCode).toBe(200);
+    }
+    const created = await h.api.inject({
+      method: 'POST',
+      url: '/apis/v1/localservices/operations',
+      headers: ADMIN,
+      payload: { type: 'CREATE', spec: validSpec(), instancesPerHost: 1 },
+    });
+    serviceId = created.json().data.serviceId;
+    fingerprint = await stored();
+  });
+  afterAll(async () => h?.close());
+
+  /** A body that would change the store if the request got through; ids that exist. */
+  function requestFor(pattern: string): { path: string; body?: string } {
+    const path = concretePath(pattern).replace('serviceId-1', serviceId).replace('executorId-1', 'E1');
+    if (pattern === '/apis/v1/localservices/operations') {
+      return { path, body: JSON.stringify({ type: 'CREATE', spec: validSpec({ name: 'INTRUDER' }), instancesPerHost: 1 }) };
+    }
+    if (pattern === '/apis/v1/localservices/validate/spec') return { path, body: JSON.stringify(validSpec()) };
+    if (pattern === '/apis/v1/messages') return { path, body: JSON.stringify(executorMessages(h.clock.now() + 1, [], 'E2')[0]) };
+    if (pattern === '/apis/v1/cluster/executors/blacklist') return { path: `${path}?id=E1` };
+    return { path };
+  }
+
+  const nonPublic = Object.entries(ROUTE_ACCESS).filter(([, rule]) => rule.access !== 'public');
+
+  /** Sends every spelling of every route with `method` variants and `headers`; returns the answers by case. */
+  async function sweep(
+    routes: Array<[string, unknown]>,
+    headers: (access: string) => Record<string, string> | undefined,
+  ): Promise<Array<{ label: string; method: string; response: RawResponse }>> {
+    const answers: Array<{ label: string; method: string; response: RawResponse }> = [];
+    for (const [key, rule] of routes) {
+      const sent = headers((rule as { access: string }).access);
+      if (!sent) continue;
+      const [method, pattern] = key.split(' ') as [string, string];
+      const { path, body } = requestFor(pattern);
+      const methods = method === 'GET' ? ['GET', 'HEAD', 'OPTIONS'] : [method, 'OPTIONS'];
+      for (const [form, target] of encodedForms(path, port)) {
+        for (const m of methods) {
+          const response = await rawRequest(port, m, target, sent, m === method ? body : undefined);
+          answers.push({ label: `${m} ${target} (${form}; route ${key})`, method: m, response });
+          // Checked after every request: one that got through must be pinned to its spelling.
+          const now = await stored();
+          if (now !== fingerprint) throw new Error(`the store changed after ${m} ${target} (${form}; route ${key})`);
+        }
+      }
+    }
+    return answers;
+  }
+
+  test('the reported bypass: POST /%61pis/v1/localservices/operations without credentials is a 401 and creates nothing', async () => {
+    const { body } = requestFor('/apis/v1/localservices/operations');
+    const res = await rawRequest(port, 'POST', '/%61pis/v1/localservices/operations', {}, body);
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toEqual({ status: 'FAILED', message: 'Credentials are required to access this resource.' });
+    const listed = await rawRequest(port, 'GET', '/%61pis/v1/cluster/executors');
+    expect(listed.status).toBe(401);
+    expect(await stored()).toBe(fingerprint);
+    const services = JSON.parse((await rawRequest(port, 'GET', '/apis/v1/localservices', basicHeader(ADMIN))).body).data;
+    expect(Object.keys(services)).toEqual([serviceId]);
+  });
+
+  test('every non-public route in every spelling, HEAD and OPTIONS too, answers 401 without credentials and changes nothing', async () => {
+    const answers = await sweep(nonPublic, () => ({}));
+    expect(answers.length).toBeGreaterThan(1500);
+    const wrong = answers.filter(({ response }) => response.status !== 401).map(({ label, response }) => `${response.status} ${label}`);
+    expect(wrong).toEqual([]);
+    for (const { response } of answers.slice(0, 50)) expect(response.headers['www-authenticate']).toBe('Basic realm="realm"');
+  });
+
+  test('every route a role may not use, in every spelling, answers 403 (404 where no route matches) and changes nothing', async () => {
+    // The read-only user for write, maintenance and cluster routes; the maintenance user for log files.
+    const lacking = (access: string) =>
+      access === 'logs' ? basicHeader(MAINT) : access === 'read' ? undefined : basicHeader(GUEST);
+    const answers = await sweep(nonPublic, lacking);
+    expect(answers.length).toBeGreaterThan(500);
+    const wrong = answers
+      .filter(({ response }) => response.status !== 403 && response.status !== 404)
+      .map(({ label, response }) => `${response.status} ${label}`);
+    expect(wrong).toEqual([]);
+    const forbidden = answers.filter(({ response }) => response.status === 403);
+    expect(forbidden.length).toBeGreaterThan(100);
+    for (const { method, response } of forbidden) {
+      if (method !== 'HEAD') expect(JSON.parse(response.body)).toMatchObject({ status: 'FAILED', message: expect.stringContaining('is not allowed') });
+    }
+  });
+
+  test('a URL that matches no route: 401 without credentials, 404 (Drove envelope) once authenticated', async () => {
+    for (const target of ['/apis/v1/nothing', '/%61pis/v1/nothing', '/nothing', 'http://x/apis/v2', '/apis/v1/localservices/operations/x/y/z']) {
+      expect((await rawRequest(port, 'DELETE', target)).status).toBe(401);
+      const authenticated = await rawRequest(port, 'DELETE', target, basicHeader(GUEST));
+      expect(authenticated.status).toBe(404);
+      expect(JSON.parse(authenticated.body)).toMatchObject({ status: 'FAILED' });
+    }
+    expect(await stored()).toBe(fingerprint);
+  });
+
+  test('decoded spellings reach the route under its own rule: an authorized caller is served as on the canonical path', async () => {
+    const res = await rawRequest(port, 'GET', `http://127.0.0.1:${port}/%61pis/v1/localservices/${serviceId}`, basicHeader(GUEST));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).data.id).toBe(serviceId);
+  });
+});
+
+describe('executor: every route in every spelling needs the CONTROLLER secret', () => {
+  let leader: FakeLeader;
+  let executor: RunningExecutor;
+  let port: number;
+  beforeAll(async () => {
+    leader = await new FakeLeader().start();
+    executor = await startTestExecutor(leader);
+    port = Number(new URL(executor.url).port);
+  });
+  afterAll(async () => {
+    await executor?.stop();
+    await leader?.stop();
+    if (executor) await removeContainersOf(executor.executorId);
+  });
+
+  test('no secret: 401; the EXECUTOR secret: 403 (404 where nothing matches); no instance, no container', async () => {
+    const containers = async () => (await docker.listContainers({ all: true, filters: { label: [`drove.executor.id=${executor.executorId}`] } })).length;
+    expect(await containers()).toBe(0);
+    const wrong: string[] = [];
+    let sent = 0;
+    for (const key of Object.keys(EXECUTOR_ROUTE_ACCESS)) {
+      const [method, pattern] = key.split(' ') as [string, string];
+      const path = concretePath(pattern).replace('serviceId-1', 'EXECUTOR_IT-1').replace('instanceId-1', 'SI-1');
+      const body =
+        method === 'POST'
+          ? JSON.stringify({ type: 'START_LOCAL_SERVICE_INSTANCE', header: messageHeader(), address: executorAddress(executor), spec: itSpec() })
+          : undefined;
+      const methods = method === 'GET' ? ['GET', 'HEAD', 'OPTIONS'] : [method, 'OPTIONS'];
+      for (const [form, target] of encodedForms(path, port)) {
+        for (const m of methods) {
+          for (const [who, headers, allowed] of [
+            ['no secret', {}, [401]],
+            ['EXECUTOR secret', { 'Cluster-Authorization': EXECUTOR_SECRET }, [403, 404]],
+          ] as Array<[string, Record<string, string>, number[]]>) {
+            const response = await rawRequest(port, m, target, headers, m === method ? body : undefined);
+            sent++;
+            if (!allowed.includes(response.status)) wrong.push(`${response.status} ${m} ${target} (${form}, ${who})`);
+            if (executor.engine.list().length > 0) throw new Error(`an instance was started by ${m} ${target} (${form}, ${who})`);
+          }
+        }
+      }
+    }
+    expect(sent).toBeGreaterThan(300);
+    expect(wrong).toEqual([]);
+    expect(await containers()).toBe(0);
+  });
+});
+
+describe('controller: a follower decides the redirect on the matched route', () => {
+  let h: Harness;
+  let port: number;
+  beforeAll(async () => {
+    const { FollowerElector } = await import('../support/api-harness.js');
+    h = await startHarness({ leadership: new FollowerElector() });
+    await h.api.listen({ host: '127.0.0.1', port: 0 });
+    port = (h.api.server.address() as { port: number }).port;
+  });
+  afterAll(async () => h?.close());
+
+  test('console pages, however spelled, redirect (303) authenticated callers; API routes answer 400; no credentials is 401', async () => {
+    for (const target of ['/apis/ui/localservices/S-1', '/%61pis/ui/localservices/S-1', `http://x/apis/%75i/localservices/S-1`]) {
+      const page = await rawRequest(port, 'GET', target, basicHeader(GUEST));
+      expect(page.status).toBe(303);
+      expect(page.headers.location).toBe('http://ctrl2.local:10000/localservices/S-1');
+      expect((await rawRequest(port, 'GET', target)).status).toBe(401);
+    }
+    // A path that merely contains "/ui/" is no console page.
+    const api = await rawRequest(port, 'GET', '/apis/v1/localservices/ui/', basicHeader(GUEST));
+    expect(api.status).toBe(400);
+    expect(JSON.parse(api.body)).toEqual({ status: 'FAILED', data: { leader: 'ctrl2.local:10000' }, message: 'This node is not the leader controller' });
+  });
+});
+
+describe('access guard: default deny', () => {
+  let app: FastifyInstance;
+  let port: number;
+  beforeAll(async () => {
+    const config = testConfig();
+    const table: RouteTable = { 'GET /health': { access: 'public' }, 'GET /listed': { access: 'read' } };
+    app = Fastify();
+    app.setErrorHandler((error: Error & { statusCode?: number; body?: unknown }, _request, reply) => reply.code(error.statusCode ?? 500).send(error.body));
+    installAccessGuard(app, {
+      table,
+      authenticator: new Authenticator(config.userAuth, config.clusterAuth, false),
+      admission: async () => undefined,
+      core: { isLeader: () => true, leaderAddress: () => undefined },
+      auditedMethods: [],
+      scheme: 'http',
+    });
+    app.get('/health', async () => 'up');
+    app.get('/listed', async () => 'listed');
+    app.get('/unlisted', async () => 'should never be served');
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    port = (app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => app?.close());
+
+  test('a route missing from the table is refused even to an authorized caller; a public rule needs no credentials', async () => {
+    const unlisted = await rawRequest(port, 'GET', '/unlisted', basicHeader(ADMIN));
+    expect(unlisted.status).toBe(403);
+    expect(JSON.parse(unlisted.body)).toEqual({ status: 'FAILED', message: 'No access rule for GET /unlisted: refused (default deny)' });
+    expect((await rawRequest(port, 'GET', '/unlisted')).status).toBe(401);
+    expect((await rawRequest(port, 'GET', '/listed', basicHeader(ADMIN))).status).toBe(200);
+    expect((await rawRequest(port, 'GET', '/listed')).status).toBe(401);
+    expect((await rawRequest(port, 'GET', '/%68ealth')).body).toBe('up');
+  });
+});
+
+describe('access guard: a follower serving TLS redirects console pages to the leader over https', () => {
+  let app: FastifyInstance;
+  let port: number;
+  beforeAll(async () => {
+    const config = testConfig();
+    app = Fastify();
+    installAccessGuard(app, {
+      table: ROUTE_ACCESS,
+      authenticator: new Authenticator(config.userAuth, config.clusterAuth, false),
+      admission: async () => undefined,
+      core: { isLeader: () => false, leaderAddress: () => 'ctrl2.local:10000' },
+      auditedMethods: [],
+      scheme: 'https',
+    });
+    app.get('/apis/ui/*', async () => 'the leader would serve this');
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    port = (app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => app?.close());
+
+  test('the Location names https, the scheme this cluster serves', async () => {
+    const page = await rawRequest(port, 'GET', '/apis/ui/localservices/S-1', basicHeader(GUEST));
+    expect(page.status).toBe(303);
+    expect(page.headers.location).toBe('https://ctrl2.local:10000/localservices/S-1');
+  });
+});
