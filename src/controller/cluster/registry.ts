@@ -51,10 +51,18 @@ export interface ExecutorRecord {
   readonly state: ExecutorState;
   /** Controller-clock time of the last heartbeat or report (liveness never trusts executor clocks). */
   readonly lastSeen: number;
+  /**
+   * The instances of a heartbeat of it are in this leader's working set (markReported). Until then (an executor
+   * restored from the store at leadership gain, or one that joins) the records may miss instances it runs, so
+   * nothing is started there (see `reported` in plan()).
+   */
+  readonly reported: boolean;
 }
 
 export type ExecutorChange =
   | { kind: 'joined'; executorId: string; state: ExecutorState }
+  /** The first heartbeat this leader received from an executor it restored from the store. */
+  | { kind: 'reported'; executorId: string }
   | { kind: 'left'; executorId: string }
   | { kind: 'stateChanged'; executorId: string; previous: ExecutorState; state: ExecutorState };
 
@@ -74,6 +82,7 @@ interface Entry {
   lastSeen: number;
   blacklistRequested: boolean;
   state: ExecutorState;
+  reported: boolean;
 }
 
 export class ExecutorRegistry {
@@ -136,6 +145,9 @@ export class ExecutorRegistry {
         lastSeen: now,
         blacklistRequested: false,
         state: nodeData.executorState,
+        // Not before the caller has applied this heartbeat's instances (markReported): a member that was removed
+        // (or never stored) may run instances whose records a previous leader never stored.
+        reported: false,
       };
       this.live.set(executorId, fresh);
       this.deps.events.executorAdded(nodeData);
@@ -152,6 +164,17 @@ export class ExecutorRegistry {
     this.refreshState(entry);
     if (snapshotIsNewer) this.notifyResources(executorId, nodeData.serviceInstances);
     return this.writer.request(executorId);
+  }
+
+  /**
+   * The instances of a heartbeat of this executor are in the working set now (the caller applied them): from here
+   * on, what it runs is known and instances may be started there (see ExecutorRecord.reported).
+   */
+  markReported(executorId: string): void {
+    const entry = this.live.get(executorId);
+    if (!entry || entry.reported) return;
+    entry.reported = true;
+    this.notifyChange({ kind: 'reported', executorId });
   }
 
   /**
@@ -244,6 +267,7 @@ export class ExecutorRegistry {
         lastSeen: now,
         blacklistRequested: false,
         state: record.nodeData.executorState,
+        reported: false,
       });
     }
   }
@@ -396,6 +420,7 @@ function toRecord(entry: Entry): ExecutorRecord {
     address: addressOf(entry.nodeData),
     state: entry.state,
     lastSeen: entry.lastSeen,
+    reported: entry.reported,
   };
 }
 

@@ -35,6 +35,25 @@ describe('adjust planning (Drove\'s AdjustInstancesLocalServiceActionTest)', () 
     expect(planIsEmpty(plan(service('ACTIVE'), executors('ACTIVE', 'ACTIVE', 'UNREADY', 'BLACKLISTED'), []))).toBe(false);
   });
 
+  it('starts nothing on an executor that has not reported to this leader yet, but still stops its extras', () => {
+    const restored: PlanExecutor[] = [
+      { executorId: 'E0', state: 'ACTIVE', reported: false },
+      { executorId: 'E1', state: 'ACTIVE', reported: true },
+    ];
+    expect(plan(service('ACTIVE'), restored, [])).toEqual({ start: [{ executorId: 'E1', count: 2 }], stop: [] });
+    const extra = [instance('E0'), instance('E0'), instance('E0'), instance('E1'), instance('E1')];
+    expect(plan(service('ACTIVE'), restored, extra).stop).toHaveLength(1);
+  });
+
+  it('does not start the test instance while an executor that may run it has not reported', () => {
+    const restored: PlanExecutor[] = [
+      { executorId: 'E0', state: 'ACTIVE', reported: false },
+      { executorId: 'E1', state: 'ACTIVE', reported: true },
+    ];
+    expect(planIsEmpty(plan(service('CONFIG_TESTING'), restored, []))).toBe(true);
+    expect(plan(service('CONFIG_TESTING'), [{ ...restored[0]!, reported: true }, restored[1]!], []).start).toHaveLength(1);
+  });
+
   it('plans nothing with only blacklisted or removed executors', () => {
     expect(planIsEmpty(plan(service('ACTIVE'), executors('BLACKLISTED', 'REMOVED'), []))).toBe(true);
     expect(planIsEmpty(plan(service('ACTIVE'), executors('BLACKLISTED'), []))).toBe(true);

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { harness, type Harness } from '../../support/engine-harness.js';
 import { testSpec } from '../../support/specs.js';
-import { Reconciler } from '../../../src/controller/reconcile/reconciler.js';
+import { Reconciler, VANISHED_INSTANCE_GRACE_MS } from '../../../src/controller/reconcile/reconciler.js';
+import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
 import { ManualClock, type LocalServiceState } from '../../../src/model/index.js';
 import type { LocalServiceEngine } from '../../../src/controller/engine/local-service-engine.js';
@@ -145,6 +146,45 @@ describe('reconciler (Drove\'s LocalServiceMonitorTest, adapted)', () => {
     expect(h.controller.serviceInstance(ID, instanceId)?.errorMessage).toBe('Instance lost');
     expect(lostEvents).toEqual([instanceId]);
     await h.until(() => healthy().length === 1 && healthy()[0]!.instanceId !== instanceId, 10_000, 100);
+  });
+
+  it('marks a record LOST once its live executor has left it out of its heartbeats for a while: its final report was lost', async () => {
+    h = await harness();
+    const executor = await h.fleet.add('ex.local');
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => state() === 'INACTIVE');
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 1);
+    const instanceId = healthy()[0]!.instanceId;
+    // The instance stops; the leader answers ACCEPTED (queued) but cannot store the report (etcd lost quorum).
+    const put = h.store.putInstances.bind(h.store);
+    h.store.putInstances = async () => {
+      throw new StoreUnavailableError('no quorum');
+    };
+    await h.fleet.setState(instanceId, 'STOPPED');
+    await h.clock.advance(0);
+    h.store.putInstances = put;
+    expect(h.controller.serviceInstance(ID, instanceId)?.state).toBe('HEALTHY');
+    expect(executor.running()).toEqual([]);
+    // Heartbeats go on without the instance; no report will ever mention it again.
+    const stoppedAt = h.clock.now();
+    h.fleet.startHeartbeats(2_000);
+    await h.clock.advance(VANISHED_INSTANCE_GRACE_MS - 2_000);
+    expect(h.controller.serviceInstance(ID, instanceId)?.state).toBe('HEALTHY');
+    // Within the grace plus two reconciler passes (5 s here): well before it would go stale (instanceStaleAge, 60 s).
+    await h.until(() => h.controller.serviceInstance(ID, instanceId)?.state === 'LOST', 12_000, 500);
+    expect(h.clock.now() - stoppedAt).toBeLessThan(30_000);
+    expect(h.controller.serviceInstance(ID, instanceId)?.errorMessage).toBe('Instance lost');
+    await h.until(() => healthy().length === 1 && healthy()[0]!.instanceId !== instanceId, 10_000, 100);
+  });
+
+  it('does not mark a record whose instance its executor still lists, however long it has not changed', async () => {
+    await service('ACTIVE', 1, 1);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 1);
+    const instanceId = healthy()[0]!.instanceId;
+    h.fleet.startHeartbeats(2_000);
+    await h.clock.advance(5 * 60_000);
+    expect(h.controller.serviceInstance(ID, instanceId)?.state).toBe('HEALTHY');
   });
 
   it('marks the instances of a removed executor LOST and keeps them as history', async () => {
