@@ -1,5 +1,5 @@
 /**
- * Drove's event types (§7). Pure (imports nothing), so the web console bundles the list without the schemas.
+ * Drove's event types (docs/design/api-compatibility.md#events). Pure (imports nothing), so the web console bundles the list without the schemas.
  */
 export const DROVE_EVENT_TYPES = [
   'APP_STATE_CHANGE',

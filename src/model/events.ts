@@ -4,7 +4,7 @@ import type { LocalServiceInstanceInfo } from './instance.js';
 import { cpuLastCount, memoryLastSize } from './summary.js';
 import { portsText } from './instance.js';
 
-/** Drove events and the metadata of the two local-service events (§7). */
+/** Drove events and the metadata of the two local-service events (docs/design/api-compatibility.md#events). */
 
 export { DROVE_EVENT_TYPES, type DroveEventType } from './event-types.js';
 import type { DroveEventType } from './event-types.js';

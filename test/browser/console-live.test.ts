@@ -13,7 +13,7 @@ import { waitUntil } from '../support/wait.js';
 
 /**
  * How the console stays live, against a stub controller that speaks the event stream's contract
- * (`GET /apis/v1/cluster/events/stream`, docs/events.md): a page re-reads when an event arrives and only then (no
+ * (`GET /apis/v1/cluster/events/stream`, docs/console.md#live-updates): a page re-reads when an event arrives and only then (no
  * timer), re-reads everything after `event: lost`, resumes a dropped stream with the last event id, and polls the
  * events API when the controller has no stream (404, as Drove).
  */

@@ -4,7 +4,7 @@ import { authHeaders, get, queryString } from './api.js';
 
 /**
  * The console's one live connection (docs/console.md, "Live updates"): the controller's event stream
- * `GET /apis/v1/cluster/events/stream` (docs/events.md), read with fetch() and a streaming parser because
+ * `GET /apis/v1/cluster/events/stream` (docs/console.md#live-updates), read with fetch() and a streaming parser because
  * EventSource cannot send an Authorization header. Pages subscribe and re-read what an event touches; nothing
  * polls on a timer while the stream is up.
  *
