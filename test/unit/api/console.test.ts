@@ -59,6 +59,9 @@ describe('console pages and assets', () => {
     const res = await api.inject({ url: '/apis/ui/localservices/S-1/instances/SI-1/stream?logFileName=output.log', headers: GUEST });
     expect(res.statusCode).toBe(303);
     expect(res.headers.location).toBe('/localservices/S-1/instances/SI-1/stream?logFileName=output.log');
+    // "//host" would be a protocol-relative address on another site: the redirect stays on this origin.
+    const sneaky = await api.inject({ url: '/apis/ui//evil.example/x', headers: GUEST });
+    expect(sneaky.headers.location).toBe('/evil.example/x');
     await api.close();
   });
 
