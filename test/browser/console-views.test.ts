@@ -12,7 +12,8 @@ import { waitUntil } from '../support/wait.js';
  */
 
 const SERVICE = 'UI_VIEWS-1';
-const spec = fastSpec('node-agent.json', { name: 'UI_VIEWS', version: '1' });
+// Small log files, so that the tail test can make the executor rotate output.log.
+const spec = fastSpec('node-agent.json', { name: 'UI_VIEWS', version: '1', logging: { type: 'LOCAL', maxSize: '4k', maxFiles: 3, compress: false } });
 const ADMIN = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
 
 /** Every control that changes something, by its visible name: none may show for a read-only user. */
@@ -106,7 +107,7 @@ describe('web console views', () => {
     await page.context().close();
   });
 
-  it('the log tail shows lines the container writes after the page opened', async () => {
+  it('the log tail shows lines the container writes after the page opened, across a rotation', async () => {
     const page = await newPage();
     await login(page, 'admin', 'admin', `/localservices/${SERVICE}/instances/${instanceId}`);
     await page.getByRole('link', { name: 'Tail' }).first().click();
@@ -118,6 +119,16 @@ describe('web console views', () => {
     const exec = spawnSync('docker', ['exec', container!.name, 'sh', '-c', `echo ${marker} > /proc/1/fd/1`], { encoding: 'utf8' });
     expect(exec.status, exec.stderr).toBe(0);
     await waitUntil('the marker in the tail', async () => ((await page.getByTestId('log-tail').textContent()) ?? '').includes(marker), { timeoutMs: 20_000 });
+
+    // More than maxSize (4k) at once: the executor renames output.log and starts a new one; the tail follows it.
+    const after = `after-rotation-${Date.now()}`;
+    const filler = `for i in $(seq 1 120); do echo filler-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done > /proc/1/fd/1; echo ${after} > /proc/1/fd/1`;
+    const rotate = spawnSync('docker', ['exec', container!.name, 'sh', '-c', filler], { encoding: 'utf8' });
+    expect(rotate.status, rotate.stderr).toBe(0);
+    await waitUntil('the line written after the rotation', async () => {
+      const text = (await page.getByTestId('log-tail').textContent()) ?? '';
+      return text.includes('output.log was rotated') && text.includes(after);
+    }, { timeoutMs: 20_000 });
     await page.context().close();
   });
 

@@ -2,9 +2,8 @@ import { authHeaders, get, seg } from './api.js';
 
 /**
  * The instance log files, through the controller's log proxy (`/apis/v1/logfiles/...`, role `logs`). Log lines are
- * no events, so the tail reads the file again every TAIL_INTERVAL_MS from where it left off; when the file is
- * shorter than that offset it was rotated (output.log renamed, a new one begun) and the tail starts the new file
- * from its beginning.
+ * no events, so the tail reads the file again every TAIL_INTERVAL_MS from where it left off, and follows the
+ * file across rotations (see `tail`).
  */
 
 export const TAIL_INTERVAL_MS = 1_000;
@@ -33,22 +32,51 @@ export interface TailCallbacks {
 
 const byteLength = (text: string) => new TextEncoder().encode(text).length;
 
-/** Follows a log file until the signal aborts. */
+/** The newest rotation index among the files (`output.log-3`, `output.log-3.gz`), 0 when none. */
+function newestRotation(files: readonly string[], fileName: string): number {
+  let newest = 0;
+  for (const file of files) {
+    const index = file.startsWith(`${fileName}-`) ? /^(\d+)(\.gz)?$/.exec(file.slice(fileName.length + 1))?.[1] : undefined;
+    if (index !== undefined) newest = Math.max(newest, Number(index));
+  }
+  return newest;
+}
+
+/**
+ * Follows a log file until the signal aborts. A rotation shows as a new rotated file in the listing (its index
+ * goes up; a file being compressed changes its name, not its index): the rest of the old file is read from the
+ * rotated copy when it is still plain text, then the new file from its start. A file shorter than the offset was
+ * replaced some other way: it is followed from its start too.
+ */
 export async function tail(serviceId: string, instanceId: string, fileName: string, callbacks: TailCallbacks, signal: AbortSignal): Promise<void> {
-  const read = (offset: number) =>
-    get<Chunk | undefined>(`${logBase(serviceId, instanceId)}/read/${seg(fileName)}?offset=${offset}&length=${READ_LENGTH}`, signal);
-  const sizeNow = async () => (await read(-1))?.offset ?? 0;
+  const readFrom = (file: string, offset: number) =>
+    get<Chunk | undefined>(`${logBase(serviceId, instanceId)}/read/${seg(file)}?offset=${offset}&length=${READ_LENGTH}`, signal);
+  const sizeNow = async () => (await readFrom(fileName, -1))?.offset ?? 0;
+  const rotation = async () => newestRotation(await listLogFiles(serviceId, instanceId, signal), fileName);
+  /** Everything of `file` from `offset` on; the offset after it. */
+  const drain = async (file: string, offset: number) => {
+    for (;;) {
+      const data = (await readFrom(file, offset))?.data ?? '';
+      if (data.length === 0) return offset;
+      callbacks.lines(data);
+      offset += byteLength(data);
+    }
+  };
   let offset = Math.max(0, (await sizeNow()) - TAIL_BACKLOG_BYTES);
+  let rotated = await rotation();
   while (!signal.aborted) {
     try {
-      const chunk = await read(offset);
-      const data = chunk?.data ?? '';
-      if (data.length > 0) {
-        callbacks.lines(data);
-        offset += byteLength(data);
-        continue;
+      const newest = await rotation();
+      if (newest > rotated) {
+        const copy = `${fileName}-${newest}`;
+        if ((await listLogFiles(serviceId, instanceId, signal)).includes(copy)) await drain(copy, offset).catch(() => offset);
+        rotated = newest;
+        callbacks.rotated();
+        offset = 0;
       }
-      if ((await sizeNow()) < offset) {
+      const before = offset;
+      offset = await drain(fileName, offset);
+      if (offset === before && (await sizeNow()) < offset) {
         callbacks.rotated();
         offset = 0;
         continue;
