@@ -34,8 +34,11 @@ export interface ControllerCore {
   leaderAddress(): string | undefined;
 
   // ---- local-service operations ----
-  /** Validates (schema already done by the API) and hands the op to the service's runner. */
-  submitOperation(op: LocalServiceOperation): Promise<OperationResult>;
+  /**
+   * Validates (schema already done by the API) and hands the op to the service's runner; `origin.requestId` goes
+   * with every executor message the operation causes (docs/request-ids.md).
+   */
+  submitOperation(op: LocalServiceOperation, origin?: OperationOrigin): Promise<OperationResult>;
   /** Semantic spec validation (§1.13); `[]` when valid. */
   validateSpec(spec: LocalServiceSpec): string[];
   /** true when a cancellable operation (adjust / replace / restart) was running and is being cancelled. */
@@ -85,6 +88,11 @@ export class NotLeaderError extends Error {
     super(NOT_LEADER_MESSAGE);
     this.name = 'NotLeaderError';
   }
+}
+
+/** Who asked for an operation: the API request it came in with (absent for the controller's own operations). */
+export interface OperationOrigin {
+  requestId?: string;
 }
 
 export type OperationResult = { ok: true; serviceId: string } | { ok: false; errors: string[] };

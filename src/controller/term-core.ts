@@ -22,7 +22,7 @@ import {
   type MessageResponse,
 } from '../model/index.js';
 import type { ResolvedOptions } from './config.js';
-import { NotLeaderError, type ControllerCore, type DashboardData, type OperationResult } from './core.js';
+import { NotLeaderError, type ControllerCore, type DashboardData, type OperationOrigin, type OperationResult } from './core.js';
 import { validateSpec } from './engine/validator.js';
 import type { EventLog } from './events.js';
 import * as cluster from './queries/cluster.js';
@@ -59,11 +59,11 @@ export abstract class TermCore implements ControllerCore {
 
   // ---- operations ----
 
-  async submitOperation(op: LocalServiceOperation): Promise<OperationResult> {
+  async submitOperation(op: LocalServiceOperation, origin?: OperationOrigin): Promise<OperationResult> {
     const term = this.leading();
     if (!term) return { ok: false, errors: [NOT_LEADER_MESSAGE] };
     if (term.maintenance.inMaintenanceWindow()) return { ok: false, errors: [MAINTENANCE_MESSAGE] };
-    return term.engine.submit(op);
+    return term.engine.submit(op, origin);
   }
 
   validateSpec(spec: LocalServiceSpec): string[] {

@@ -1,11 +1,11 @@
 import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
-import type { MessageResponse } from '../model/executor.js';
 import { Periodic } from '../model/periodic.js';
 import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
 import { peerTlsOptions } from '../model/tls.js';
 import { ExecutorAgent } from './agent.js';
+import type { MessageHandler } from './app.js';
 import type { Checker } from './checks.js';
 import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
 import type { ExecutorConfig, ResolvedExecutorOptions } from './config.js';
@@ -132,8 +132,8 @@ export class Executor {
   }
 
   /** The message handler once the executor runs; undefined while it is still starting. */
-  handler(): ((body: unknown) => MessageResponse | Promise<MessageResponse>) | undefined {
-    return this.started ? (body) => this.agent.handle(body) : undefined;
+  handler(): MessageHandler | undefined {
+    return this.started ? (body, context) => this.agent.handle(body, context) : undefined;
   }
 
   /** Re-adopts (or removes) containers of an earlier run, then starts the agent and the background loops. */
