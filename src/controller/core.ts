@@ -21,6 +21,7 @@ import {
   type ActivationState,
   type LocalServiceState,
 } from '../model/index.js';
+import type { EventFeed } from './events.js';
 
 /**
  * The seam between the HTTP API (src/controller/api) and the controller's core (engine, reconciler, cluster,
@@ -70,6 +71,8 @@ export interface ControllerCore {
   eventsSummary(lastSyncTime: number): DroveEventsSummary;
   /** Subscribe to new events as they are emitted (for streaming UIs and tests); returns an unsubscribe. */
   onEvent(listener: (event: DroveEvent) => void): () => void;
+  /** The event log as the event stream reads it (api/event-stream.ts). */
+  eventFeed(): EventFeed;
 
   // ---- internal cluster APIs (§6.7) and executor messages (§6.8) ----
   reservedResources(): LocalServiceInstanceResources;

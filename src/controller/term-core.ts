@@ -24,7 +24,7 @@ import {
 import type { ResolvedOptions } from './config.js';
 import { NotLeaderError, type ControllerCore, type DashboardData, type OperationOrigin, type OperationResult } from './core.js';
 import { validateSpec } from './engine/validator.js';
-import type { EventLog } from './events.js';
+import type { EventFeed, EventLog } from './events.js';
 import * as cluster from './queries/cluster.js';
 import * as internal from './queries/internal.js';
 import * as services from './queries/services.js';
@@ -153,6 +153,10 @@ export abstract class TermCore implements ControllerCore {
 
   onEvent(listener: (event: DroveEvent) => void): () => void {
     return this.shared.events.subscribe(listener);
+  }
+
+  eventFeed(): EventFeed {
+    return this.shared.events;
   }
 
   // ---- internal APIs and executor messages ----

@@ -11,6 +11,7 @@ import { localServiceRoutes } from './localservices.js';
 import { clusterRoutes } from './cluster.js';
 import { executorRoutes } from './executors.js';
 import { eventRoutes } from './events.js';
+import { eventStreamRoutes, installEventStreams } from './event-stream.js';
 import { internalRoutes } from './internal.js';
 import { messageRoutes } from './controller-messages.js';
 import { logRoutes, type LogProxyOptions } from './logs.js';
@@ -130,6 +131,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   void app.register(clusterRoutes, context);
   void app.register(executorRoutes, context);
   void app.register(eventRoutes, context);
+  void app.register(eventStreamRoutes, { ...context, hub: installEventStreams(app, limits, opts.clock) });
   void app.register(internalRoutes, context);
   void app.register(messageRoutes, context);
   void app.register(logRoutes, { ...context, logProxy: opts.logProxy });

@@ -64,6 +64,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/cluster/events/latest': read,
   'GET /apis/v1/cluster/events/summary': read,
   'GET /apis/v1/cluster/events': read,
+  // event-stream.ts
+  'GET /apis/v1/cluster/events/stream': read,
   // internal.ts, messages.ts: executors only
   'GET /apis/v1/internal/cluster/resources/reserved': cluster,
   'GET /apis/v1/internal/cluster/executors/:executorId/instances/last': cluster,
