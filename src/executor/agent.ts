@@ -62,6 +62,8 @@ export class ExecutorAgent {
   private heartbeatAgain = false;
   private stopped = false;
   private readonly unsubscribe: () => void;
+  /** The leader that accepted the last node data sent; undefined until one did, and after a delivery failed. */
+  private registeredWith: string | undefined;
 
   constructor(
     private readonly options: AgentOptions,
@@ -80,6 +82,11 @@ export class ExecutorAgent {
 
   get state(): ExecutorState {
     return this.executorState;
+  }
+
+  /** Whether the last heartbeat reached a leader, and which (the executor's readiness, health.ts). */
+  leaderContact(): { registered: boolean; leader: string | null } {
+    return { registered: this.registeredWith !== undefined, leader: this.registeredWith ?? null };
   }
 
   start(): void {
@@ -250,6 +257,7 @@ export class ExecutorAgent {
       header: this.deps.client.header(),
       nodeData: this.nodeData(),
     });
+    this.registeredWith = result.status === 'ACCEPTED' ? (this.deps.client.currentLeader ?? 'unknown') : undefined;
     if (result.status === 'ACCEPTED') {
       this.heartbeatRetry.reset();
       this.scheduleHeartbeat(this.options.heartbeatMs);

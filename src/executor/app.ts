@@ -7,6 +7,7 @@ import type { ServerTlsMaterial } from '../model/tls.js';
 import { errorText } from './checks.js';
 import type { ExecutorConfig } from './config.js';
 import { DEFAULT_EXECUTOR_HTTP_LIMITS, type ExecutorHttpLimits } from './http-limits.js';
+import { registerHealthRoutes, type ExecutorReadiness } from './health.js';
 import { registerLogRoutes } from './logs.js';
 import { bestEffortHeader, respond } from './message-parser.js';
 import { installExecutorGuard } from './routes-access.js';
@@ -16,6 +17,8 @@ export interface ExecutorAppOptions {
   clock: Clock;
   /** The agent's message handler once it exists; undefined while the executor is still starting. */
   handler: () => MessageHandler | undefined;
+  /** The executor's readiness once it runs; absent or undefined while it is still starting (health.ts). */
+  readiness?: () => Promise<ExecutorReadiness> | undefined;
   limits?: Partial<ExecutorHttpLimits>;
   /** Certificate and key (config `server.tls`): the executor serves HTTPS only. */
   https?: ServerTlsMaterial;
@@ -65,6 +68,7 @@ export function buildExecutorApp(opts: ExecutorAppOptions): FastifyInstance {
       return handle(body, requestId === undefined ? {} : { requestId });
     });
     registerLogRoutes(routes, opts.config.logDir, limits.maxConcurrentLogReads);
+    registerHealthRoutes(routes, () => opts.readiness?.());
   });
   return app;
 }

@@ -12,6 +12,7 @@ import { clusterRoutes } from './cluster.js';
 import { executorRoutes } from './executors.js';
 import { eventRoutes } from './events.js';
 import { eventStreamRoutes, installEventStreams } from './event-stream.js';
+import { HEALTH_ROUTES, healthRoutes } from './health.js';
 import { internalRoutes } from './internal.js';
 import { messageRoutes } from './controller-messages.js';
 import { logRoutes, type LogProxyOptions } from './logs.js';
@@ -72,7 +73,11 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     // docs/request-ids.md: the caller's id when it is safe to log, else a fresh one; logged as `requestId`.
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) =>
       safeRequestId(request.headers[REQUEST_ID_HEADER.toLowerCase()]) ?? newRequestId(),
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      // Probes come every few seconds from every balancer; two log lines each would bury everything else.
+      disableRequestLogging: (request: { routeOptions: { url?: string } }) => HEALTH_ROUTES.has(request.routeOptions.url ?? ''),
+    }),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   // Not a fastify option; the server reads it on every timeout check, so setting it now is enough.
   app.server.headersTimeout = limits.headersTimeoutMs;
@@ -132,6 +137,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   void app.register(executorRoutes, context);
   void app.register(eventRoutes, context);
   void app.register(eventStreamRoutes, { ...context, hub: installEventStreams(app, limits, opts.clock) });
+  void app.register(healthRoutes, context);
   void app.register(internalRoutes, context);
   void app.register(messageRoutes, context);
   void app.register(logRoutes, { ...context, logProxy: opts.logProxy });

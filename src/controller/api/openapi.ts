@@ -75,6 +75,18 @@ route('get', '/apis/v1/cluster/events/stream', {
     statuses: { '429': 'Too many event streams open' },
   },
 });
+route('get', '/livez', {
+  summary: 'Liveness: the process answers (no credentials)',
+  answers: { contentType: 'application/json', description: '{"live": true}' },
+});
+route('get', '/readyz', {
+  summary: 'Readiness: 200 on the leader, 503 elsewhere, with the leader when known (no credentials)',
+  answers: {
+    contentType: 'application/json',
+    description: '{"ready": true, "leader": "host:port"}',
+    statuses: { '503': '{"ready": false, "leader": "host:port" | null, "reason": "..."}' },
+  },
+});
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/list', { summary: 'Log files of an instance (raw JSON)', params: ['serviceId', 'instanceId'] });
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/read/{fileName}', { summary: 'Read a log chunk (raw JSON)', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'offset', description: '-1 = tail start' }, { name: 'length', description: '-1 = 32768' }] });
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/download/{fileName}', { summary: 'Download a log file', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'rename', description: 'true: timestamped file name' }] });
