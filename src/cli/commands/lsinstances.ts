@@ -172,10 +172,18 @@ function portsCell(i: LocalServiceInstanceInfo): string {
     .join(',');
 }
 
-/** Loops that run until Ctrl-C: stop cleanly so the client can close. */
-export function installInterrupt(): { stopped: boolean; sleep(ms: number): Promise<void> } {
+/** Loops that run until Ctrl-C: stop cleanly so the client can close; `signal` aborts a call in flight. */
+export interface Interrupt {
+  stopped: boolean;
+  signal: AbortSignal;
+  sleep(ms: number): Promise<void>;
+}
+
+export function installInterrupt(): Interrupt {
+  const abort = new AbortController();
   const state = {
     stopped: false,
+    signal: abort.signal,
     wake: undefined as (() => void) | undefined,
     sleep(ms: number) {
       return new Promise<void>((resolve) => {
@@ -189,6 +197,7 @@ export function installInterrupt(): { stopped: boolean; sleep(ms: number): Promi
   };
   process.once('SIGINT', () => {
     state.stopped = true;
+    abort.abort();
     state.wake?.();
   });
   return state;
