@@ -120,8 +120,9 @@ describe('event stream', () => {
   test('a resume the controller cannot vouch for first says which events may be lost, then sends all it holds', async () => {
     const held = await polledEvents();
     const { tag } = running.app.eventStreams;
-    // An id of another controller's log (another tag), and one from before this log's oldest event.
-    const foreign = (held[0]!.time - 5) * 1000 + ((tag + 1) % 1000);
+    // An id of another controller's log (another tag) whose time falls among the events held, and one of this
+    // log from before its oldest event.
+    const foreign = held[Math.floor(held.length / 2)]!.time * 1000 + ((tag + 1) % 1000);
     const beforeRetention = (held[0]!.time - 5) * 1000 + tag;
     for (const id of [foreign, beforeRetention]) {
       const client = await SseClient.open(url(`?lastEventId=${id}`), ADMIN);
