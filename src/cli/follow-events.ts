@@ -92,7 +92,7 @@ async function followStream(client: DroveClient, options: FollowOptions, stop: I
   return 'done';
 }
 
-/** Drove's way: the server's lastSyncTime is handed back (not the client clock, §13.3), so nothing is lost or repeated. */
+/** Drove's way: the server's lastSyncTime is handed back (not the client clock, as Drove's CLI does), so nothing is lost or repeated. */
 async function followByPolling(client: DroveClient, options: FollowOptions, stop: Interrupt): Promise<void> {
   let lastSyncTime = 0;
   while (!stop.stopped) {

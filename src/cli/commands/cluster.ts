@@ -5,7 +5,7 @@ import { action, intOption } from '../runtime.js';
 import { followEvents } from '../follow-events.js';
 import { installInterrupt } from './lsinstances.js';
 
-/** `drove cluster ...` (cli-response-shapes C.4). */
+/** `drove cluster ...` (docs/design/cli.md). */
 export function clusterCommand(): Command {
   const cmd = new Command('cluster').description('Drove cluster related commands');
 
