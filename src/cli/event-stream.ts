@@ -32,6 +32,14 @@ export interface StreamRequest {
  */
 export type StreamOutcome = { outcome: 'unsupported'; refusal: DroveCallError } | { outcome: 'ended' | 'stopped' };
 
+function parseData(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function followEventStream(
   client: DroveClient,
   request: StreamRequest,
@@ -55,12 +63,15 @@ export async function followEventStream(
   handlers.onOpen?.();
   const parser = createParser({
     onEvent: (message) => {
+      const data = parseData(message.data);
+      // Not JSON: not a message of this protocol (a proxy's page, a server of another kind); passed over.
+      if (data === undefined) return;
       if (message.event === 'lost') {
-        const { from, to } = JSON.parse(message.data) as { from: number; to: number | null };
+        const { from, to } = data as { from: number; to: number | null };
         handlers.onMessage({ kind: 'lost', from, to });
         return;
       }
-      handlers.onMessage({ kind: 'event', id: Number(message.id), event: JSON.parse(message.data) as DroveEvent });
+      handlers.onMessage({ kind: 'event', id: Number(message.id), event: data as DroveEvent });
     },
   });
   // Streaming decode: a chunk may end inside a multi-byte character.

@@ -81,6 +81,8 @@ export class EventStreamHub {
 
   /** Starts streaming to `response` (headers already sent by the caller). */
   open(feed: EventFeed, response: ServerResponse, filter: EventFilter, start: StreamStart, log: FastifyBaseLogger): void {
+    // A client gone before this point would never send 'close' again: it must not hold a place.
+    if (!response.socket || response.socket.destroyed) return;
     this.attach(feed);
     const connection = new EventStreamConnection(this, feed, response, filter, log);
     this.connections.add(connection);

@@ -123,7 +123,8 @@ describe('a stream that the server ends', () => {
         // The first connection: two events, then the server goes away (as on a leadership change).
         reply.raw.end(`${message(1)}${message(2)}`);
       } else {
-        reply.raw.write(`event: lost\ndata: {"from":${lastEventId},"to":${(1_700_000_000_000 + 5) * 1000 + 3}}\n\n${message(5)}: heartbeat\n\n`);
+        // A message that is not JSON (not of this protocol) is passed over.
+        reply.raw.write(`event: lost\ndata: {"from":${lastEventId},"to":${(1_700_000_000_000 + 5) * 1000 + 3}}\n\ndata: <html>\n\n${message(5)}: heartbeat\n\n`);
       }
     });
     url = await stub.listen({ host: '127.0.0.1', port: 0 });

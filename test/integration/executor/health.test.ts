@@ -1,14 +1,19 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, test } from 'vitest';
 import { parseExecutorConfig } from '../../../src/executor/config.js';
 import { DockerRuntime } from '../../../src/executor/runtime/docker.js';
 import { startExecutor, type RunningExecutor } from '../../../src/executor/server.js';
 import { FakeLeader, executorConfigInput, removeContainersOf, startTestExecutor } from '../../support/executor-harness.js';
+import { freePort } from '../../support/etcd-cluster.js';
 import { waitUntil } from '../../support/wait.js';
 
 /**
- * The executor's health endpoints (docs/health.md): a real executor on the local Docker daemon (or on a socket
- * where no daemon answers), a stand-in leader over HTTP, probes without any secret.
+ * The executor's health endpoints (docs/health.md): a real executor on the local Docker daemon (directly, or
+ * through a socket proxy the test opens and closes), a stand-in leader over HTTP, probes without any secret.
  */
 
 let leader: FakeLeader | undefined;
@@ -55,16 +60,45 @@ describe('executor health endpoints', () => {
     leader = undefined;
   });
 
-  test('not ready when the container engine does not answer, with the reason', async () => {
-    leader = await new FakeLeader().start();
-    const config = parseExecutorConfig(executorConfigInput(leader.url, { options: QUICK }));
-    executor = await startExecutor(config, { logger: pino({ level: 'silent' }), runtime: new DockerRuntime('/nonexistent/docker.sock') });
-    await waitUntil('registered', () => leader!.messages.some((m) => m.type === 'EXECUTOR_SNAPSHOT'));
-    const answer = await waitUntil('a probe after registration', async () => {
-      const probed = await probe('/readyz');
-      return probed.body.leader ? probed : undefined;
+  test('starting (503) while Docker does not answer, ready once it does, not ready with the reason when it goes away', async () => {
+    // The executor's Docker socket is a proxy to the real one that this test opens and closes.
+    const dir = mkdtempSync(join(tmpdir(), 'drove-health-docker-'));
+    const socketPath = join(dir, 'docker.sock');
+    const connections = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const engine = connect('/var/run/docker.sock');
+      for (const end of [client, engine]) {
+        connections.add(end);
+        end.on('error', () => undefined);
+        end.on('close', () => connections.delete(end));
+      }
+      client.pipe(engine).pipe(client);
     });
-    expect(answer.status).toBe(503);
-    expect(answer.body).toMatchObject({ ready: false, leader: leader.url, docker: { reachable: false, error: expect.stringContaining('ENOENT') } });
+    leader = await new FakeLeader().start();
+    const port = await freePort();
+    const config = parseExecutorConfig(
+      executorConfigInput(leader.url, { server: { host: '127.0.0.1', port, hostname: 'localhost' }, options: QUICK }),
+    );
+    const starting = startExecutor(config, { logger: pino({ level: 'silent' }), runtime: new DockerRuntime(socketPath) });
+    const url = `http://127.0.0.1:${port}`;
+    const early = await waitUntil('the port answering', async () => fetch(`${url}/readyz`));
+    expect([early.status, await early.json()]).toEqual([503, { ready: false, reason: 'Executor is starting' }]);
+
+    await new Promise<void>((resolve) => proxy.listen(socketPath, resolve));
+    executor = await starting;
+    const ready = await waitUntil('ready once Docker answers', async () => {
+      const answer = await probe('/readyz');
+      return answer.status === 200 ? answer : undefined;
+    });
+    expect(ready.body).toMatchObject({ ready: true, docker: { reachable: true } });
+
+    await new Promise<void>((resolve) => {
+      proxy.close(() => resolve());
+      for (const end of connections) end.destroy();
+    });
+    const gone = await probe('/readyz');
+    expect(gone.status).toBe(503);
+    expect(gone.body).toMatchObject({ ready: false, leader: leader.url, docker: { reachable: false, error: expect.stringMatching(/ENOENT|ECONNREFUSED/) } });
+    rmSync(dir, { recursive: true, force: true });
   });
 });
