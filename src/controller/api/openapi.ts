@@ -30,6 +30,8 @@ type Operation = {
   data?: string;
   params?: string[];
   query?: Array<{ name: string; description: string; array?: boolean }>;
+  /** A response that is not Drove's envelope: its content type and schema. */
+  raw?: { contentType: string; schema: Record<string, unknown> };
 };
 
 const PATHS: Record<string, Record<'get' | 'post', Operation | undefined>> = {} as never;
@@ -67,6 +69,29 @@ route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resourc
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/last', { summary: 'Known instances from the last snapshot', params: ['executorId'] });
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/current', { summary: 'Known instances from the current snapshot', params: ['executorId'] });
 route('post', '/apis/v1/messages', { summary: 'Executor -> leader message', body: 'ControllerMessage' });
+route('get', '/metrics', {
+  summary: "This controller's metrics in Prometheus text format (docs/metrics.md); answered by followers too",
+  raw: { contentType: 'text/plain; version=0.0.4', schema: { type: 'string' } },
+});
+route('get', '/apis/v1/discovery/prometheus', {
+  summary: 'Healthy instances as Prometheus http_sd_configs target groups; a follower redirects (307) to the leader',
+  query: [
+    { name: 'service', description: 'local service id (any of them; default every service)', array: true },
+    { name: 'tag', description: '<key> or <key>=<value> the service must carry (all of them)', array: true },
+    { name: 'port', description: 'only the port of this name (default every named port)' },
+  ],
+  raw: {
+    contentType: 'application/json',
+    schema: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['targets', 'labels'],
+        properties: { targets: { type: 'array', items: { type: 'string' } }, labels: { type: 'object', additionalProperties: { type: 'string' } } },
+      },
+    },
+  },
+});
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
@@ -91,7 +116,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       item[method] = {
         summary: op.summary,
         description: `Roles: ${rolesOf(access)}.${op.data ? ` Success data: ${op.data}.` : ''}`,
-        security: access === 'cluster' ? [{ clusterSecret: [] }] : [{ basic: [] }],
+        security:
+          access === 'cluster' ? [{ clusterSecret: [] }] : access === 'metrics' ? [{}, { bearer: [] }, { basic: [] }] : [{ basic: [] }],
         parameters: [
           ...(op.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
           ...(op.query ?? []).map((q) => ({
@@ -106,7 +132,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.body}` } } } } }
           : {}),
         responses: {
-          '200': { description: 'Drove envelope', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiResponse' } } } },
+          '200': op.raw
+            ? { description: op.summary, content: { [op.raw.contentType]: { schema: op.raw.schema } } }
+            : { description: 'Drove envelope', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiResponse' } } } },
           '400': { description: 'Validation failure, or this controller is not the leader' },
           '401': { description: 'Credentials are required' },
           '403': { description: 'Role not allowed' },
@@ -124,6 +152,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       securitySchemes: {
         basic: { type: 'http', scheme: 'basic' },
         clusterSecret: { type: 'apiKey', in: 'header', name: 'Cluster-Authorization' },
+        bearer: { type: 'http', scheme: 'bearer', description: 'monitoring.bearerToken (GET /metrics only)' },
       },
     },
   };

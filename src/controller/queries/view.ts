@@ -10,7 +10,7 @@ import type { WorkingSet } from '../term/working-set.js';
 export interface TermView {
   readonly workingSet: Pick<WorkingSet, 'services' | 'service' | 'serviceCount' | 'instances' | 'instance' | 'currentInstances'>;
   readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries'>;
-  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds'>;
+  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds' | 'pendingOperation'>;
   readonly maintenance: Pick<ClusterStateManager, 'state'>;
 }
 
@@ -25,6 +25,6 @@ export const EMPTY_VIEW: TermView = {
     currentInstances: () => [],
   },
   registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [] },
-  engine: { stateOf: () => undefined, serviceIds: () => [] },
+  engine: { stateOf: () => undefined, serviceIds: () => [], pendingOperation: () => undefined },
   maintenance: { state: () => ({ ...NEVER_SET }) },
 };

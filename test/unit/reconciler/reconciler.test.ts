@@ -1,3 +1,4 @@
+import { NO_METRICS } from '../../../src/controller/metrics/hooks.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { harness, type Harness } from '../../support/engine-harness.js';
@@ -267,6 +268,7 @@ describe('reconciler guards (§10.4.5-6)', () => {
       clock,
       options: resolveOptions(ControllerOptionsSchema.parse({})),
       logger: pino({ level: 'silent' }),
+      metrics: NO_METRICS,
     });
     return { reconciler, reads: () => reads };
   }
