@@ -17,15 +17,12 @@ export type CheckKind = (typeof CHECK_KINDS)[number];
 /** `aborted`: a stop request interrupted the pull. */
 export type PullOutcome = 'success' | 'failure' | 'aborted';
 
-/** What an instance state machine reports (instances/instance.ts); NO_INSTANCE_METRICS measures nothing. */
+/** What an instance state machine reports (instances/instance.ts). */
 export interface InstanceMetrics {
   pullStarted(): (outcome: PullOutcome) => void;
   /** One readiness or health probe; `mode` is the check's type (HTTP, CMD). */
   checkStarted(kind: CheckKind, mode: string): (healthy: boolean) => void;
 }
-
-const ignore = () => undefined;
-export const NO_INSTANCE_METRICS: InstanceMetrics = { pullStarted: () => ignore, checkStarted: () => ignore };
 
 /** Image pulls: cached layers take a second, a large image over a slow link minutes (Drove's timeout is 15 min). */
 const PULL_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900];
