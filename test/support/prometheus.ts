@@ -136,7 +136,8 @@ export async function promtoolCheckMetrics(text: string): Promise<{ code: number
   });
 }
 
-function freeLoopbackPort(): Promise<number> {
+/** A port free on 127.0.0.1 right now (another process may take it before it is used: retry on EADDRINUSE). */
+export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on('error', reject);
