@@ -5,11 +5,11 @@ import type { ClusterMetricsSnapshot } from '../queries/metrics.js';
 import type { ControllerMetricsHooks, JobKind, JobOutcome, OperationOutcome, PassResult } from './hooks.js';
 
 /**
- * The controller's Prometheus metrics (docs/metrics.md has the list and what each means). Events are reported
- * through the hooks (hooks.ts) by the engine, the reconciler, the store and the API as they happen; the cluster's
- * state (services, instances, executors, operations in flight) is not kept here but read from the leader's view at
- * every scrape (`render`), so the two can never disagree. Labels are bounded: service ids on the state gauges only,
- * route patterns (never raw URLs) on HTTP requests, no instance ids anywhere.
+ * The controller's Prometheus metrics (README, "Monitoring", lists them; docs/metrics.md says how they are built).
+ * Events are reported through the hooks (hooks.ts) by the engine, the reconciler, the store and the API as they
+ * happen; the cluster's state (services, instances, executors, operations in flight) is not kept here but read from
+ * the leader's view at every scrape (`render`), so the two can never disagree. Labels are bounded: service ids on
+ * the state gauges only, route patterns (never raw URLs) on HTTP requests, no instance ids anywhere.
  */
 
 /** Operations range from a record write (ms) to a rollout over a thousand hosts (minutes). */

@@ -5,9 +5,10 @@ import { INSTANCE_FAILED_STATES, LOCAL_SERVICE_INSTANCE_STATES, type LocalServic
 import type { ContainerStats } from '../runtime/runtime.js';
 
 /**
- * The executor's Prometheus metrics (docs/metrics.md has the list). The instance state machines report pulls and
- * checks through InstanceMetrics; state changes come from the instance engine's change listener; CPU and memory
- * from the stats collector (stats.ts); the instances by state are read from the engine at every scrape (`render`).
+ * The executor's Prometheus metrics (README, "Monitoring", lists them; docs/metrics.md says how they are built).
+ * The instance state machines report pulls and checks through InstanceMetrics; state changes come from the instance
+ * engine's change listener; CPU and memory from the stats collector (stats.ts); the instances by state are read from
+ * the engine at every scrape (`render`).
  * Per-instance series carry `service` and `instance_id` (not `instance`: Prometheus sets that label to the target)
  * and are removed when the instance ends.
  */
