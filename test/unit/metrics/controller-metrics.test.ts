@@ -1,10 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import type { EngineDeps } from '../../../src/controller/engine/deps.js';
+import { ServiceRunner } from '../../../src/controller/engine/service-runner.js';
 import { ControllerMetrics } from '../../../src/controller/metrics/metrics.js';
 import { InstrumentedStore } from '../../../src/controller/metrics/instrumented-store.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { harness, type Harness } from '../../support/engine-harness.js';
 import { sampleValue, samplesOf } from '../../support/exposition.js';
 import { testSpec } from '../../support/specs.js';
+import { waitUntil } from '../../support/wait.js';
 
 const ID = 'TEST_SPEC-00001';
 /** Each of the six steps PENDING..HEALTHY of a fake instance takes this long (virtual time). */
@@ -119,6 +123,33 @@ describe('controller metrics: what the engine, reconciler and leadership report'
     expect(samplesOf(text, 'drove_local_service_state')).toEqual([]);
     expect(samplesOf(text, 'drove_executors')).toEqual([]);
     expect(samplesOf(text, 'drove_operations_in_flight')).toEqual([]);
+  });
+});
+
+describe('a service runner on its own', () => {
+  const runnerWith = (metrics: ControllerMetrics) => {
+    const info = { serviceId: ID, spec: testSpec(), instancesPerHost: 1, activationState: 'ACTIVE' as const, created: 1, updated: 1 };
+    const deps = { logger: pino({ level: 'silent' }), metrics, workingSet: { service: () => info } } as unknown as EngineDeps;
+    return new ServiceRunner(ID, 'ACTIVE', deps, { onTransition: () => undefined }, () => undefined);
+  };
+
+  it('an operation the state has nothing to do with leaves the slot as ignored', async () => {
+    const metrics = new ControllerMetrics();
+    const runner = runnerWith(metrics);
+    // DEPLOY_TEST_INSTANCE leads nowhere from ACTIVE (the validator refuses it before; the runner copes anyway).
+    expect(runner.offer({ type: 'DEPLOY_TEST_INSTANCE', serviceId: ID })).toBe(true);
+    runner.start();
+    await waitUntil('the slot to be free', () => !runner.hasPendingOperation(), { intervalMs: 0 });
+    await runner.stop();
+    expect(sampleValue(await metrics.render(undefined), 'drove_operation_duration_seconds_count', { type: 'DEPLOY_TEST_INSTANCE', outcome: 'ignored' })).toBe(1);
+  });
+
+  it('an operation still waiting when the runner stops is aborted', async () => {
+    const metrics = new ControllerMetrics();
+    const runner = runnerWith(metrics);
+    expect(runner.offer({ type: 'ADJUST_INSTANCES', serviceId: ID })).toBe(true);
+    await runner.stop();
+    expect(sampleValue(await metrics.render(undefined), 'drove_operation_duration_seconds_count', { type: 'ADJUST_INSTANCES', outcome: 'aborted' })).toBe(1);
   });
 });
 
