@@ -4,7 +4,7 @@ import { strict } from './schema-helpers.js';
 import { secretEquals } from './secret-compare.js';
 
 /**
- * Who may read `/metrics` (docs/metrics.md, "Access"): the `monitoring:` section of the controller's and the
+ * Who may read `/metrics` (docs/metrics.md#access): the `monitoring:` section of the controller's and the
  * executor's config. (Not `metrics:`: Drove's config files use that key for Dropwizard's reporters.)
  */
 

@@ -122,7 +122,7 @@ export const INSTANCE_STOP_ACCEPTED_STATES: ReadonlySet<LocalServiceInstanceStat
 
 /**
  * States an instance enters when it failed rather than because it was asked to stop: what the executor counts as
- * failures and what precedes a restart (docs/metrics.md).
+ * failures and what precedes a restart (docs/metrics.md#executor).
  */
 export const INSTANCE_FAILED_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
   'PROVISIONING_FAILED',

@@ -1,8 +1,8 @@
 import type { LocalServiceOperationType } from '../../model/index.js';
 
 /**
- * What the controller's parts report to its metrics (metrics.ts implements it; docs/metrics.md says what each
- * outcome means). Each hook starts a measurement and hands back the function that ends it with an outcome: the
+ * What the controller's parts report to its metrics (metrics.ts implements it; docs/metrics.md#outcomes says what
+ * each outcome means). Each hook starts a measurement and hands back the function that ends it with an outcome: the
  * parts never read a timer themselves, and without metrics (NO_METRICS) nothing is measured at all.
  */
 

@@ -3,8 +3,8 @@ import type { TermView } from './view.js';
 
 /**
  * Prometheus HTTP service discovery of the node agents drove-ts runs (`GET /apis/v1/discovery/prometheus`,
- * docs/metrics.md): the `http_sd_configs` format, a list of target groups, one per healthy instance and named port.
- * Labels follow the convention of Prometheus' own discovery mechanisms (`__meta_<mechanism>_...`): available to
+ * docs/metrics.md#discovery-of-node-agents): the `http_sd_configs` format, a list of target groups, one per healthy
+ * instance and named port. Labels follow the convention of Prometheus' own discovery mechanisms (`__meta_<mechanism>_...`): available to
  * relabelling, dropped from the scraped series unless a relabel rule keeps them.
  */
 

@@ -39,7 +39,7 @@ const healthyIds = async () =>
 const steady = (state: string) => waitUntil(`service ${state}`, async () => (await summary()).state === state);
 
 beforeAll(async () => {
-  buildBinary();
+  await buildBinary();
   controller = await startControllerProcess();
   home = join(controller.dir, 'home');
   mkdirSync(home);
