@@ -59,7 +59,9 @@ export function metricsSnapshot(view: TermView): ClusterMetricsSnapshot {
     });
   }
   const executorsByState = Object.fromEntries(EXECUTOR_STATES.map((s) => [s, 0])) as Record<ExecutorState, number>;
-  for (const summary of view.registry.summaries()) executorsByState[summary.state]++;
+  // States only: the summaries would add up every executor's resources, the dearest part of a scrape.
+  for (const record of executors) executorsByState[record.state]++;
+  executorsByState.REMOVED += view.registry.removedCount();
   const operationsInFlight = Object.fromEntries(LOCAL_SERVICE_OPERATION_TYPES.map((t) => [t, 0])) as Record<LocalServiceOperationType, number>;
   for (const serviceId of view.engine.serviceIds()) {
     const op = view.engine.pendingOperation(serviceId);

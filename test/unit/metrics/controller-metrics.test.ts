@@ -72,6 +72,13 @@ describe('controller metrics: what the engine, reconciler and leadership report'
     expect(sampleValue(text, 'drove_leader_elections_won_total')).toBe(1);
     expect(sampleValue(text, 'drove_leader_step_downs_total')).toBe(0);
 
+    // No heartbeats in the harness: after staleExecutorAge both executors are removed, and remembered.
+    await t.until(() => t.controller.executorSummaries().filter((e) => e.state === 'REMOVED').length === 2, 120_000, 1_000);
+    const removed = await scrape();
+    expect(sampleValue(removed, 'drove_executors', { state: 'REMOVED' })).toBe(2);
+    expect(sampleValue(removed, 'drove_executors', { state: 'ACTIVE' })).toBe(0);
+    expect(sampleValue(removed, 'drove_local_service_instances_desired', service)).toBe(0);
+
     await closeNow();
     const after = await metrics.render(undefined);
     expect(sampleValue(after, 'drove_leader_step_downs_total')).toBe(1);
