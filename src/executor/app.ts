@@ -48,7 +48,8 @@ export function buildExecutorApp(opts: ExecutorAppOptions): FastifyInstance {
   app.server.headersTimeout = limits.headersTimeoutMs;
 
   installExecutorGuard(app, opts.config.clusterAuth.secrets, opts.metricsPolicy ?? new MetricsPolicy({ metrics: 'authenticated' }, ''));
-  const render = opts.metrics ?? (() => new ExecutorMetrics().render(undefined));
+  const empty = opts.metrics ? undefined : new ExecutorMetrics();
+  const render = opts.metrics ?? (() => empty!.render(undefined));
   // Malformed JSON is answered like any malformed message: FAILED with the reason, not a parser error page.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {

@@ -355,6 +355,17 @@ describe('controller: a follower decides the redirect on the matched route', () 
       expect(page.headers.location).toBe('http://ctrl2.local:10000/localservices/S-1');
       expect((await rawRequest(port, 'GET', target)).status).toBe(401);
     }
+    // Discovery redirects (307) to the same route on the leader, built from the matched route and the parsed query:
+    // every spelling lands on the canonical path, and nothing of the raw target reaches the Location header.
+    for (const target of ['/apis/v1/discovery/prometheus?service=A-1', '/%61pis/v1/discovery/prometheus?service=A-1', 'http://x/apis/v1/discovery/%70rometheus?service=A-1']) {
+      const moved = await rawRequest(port, 'GET', target, basicHeader(GUEST));
+      expect(moved.status, target).toBe(307);
+      expect(moved.headers.location, target).toBe('http://ctrl2.local:10000/apis/v1/discovery/prometheus?service=A-1');
+    }
+    const injected = await rawRequest(port, 'GET', '/apis/v1/discovery/prometheus?service=%0d%0aSet-Cookie:%20x=1', basicHeader(GUEST));
+    expect(injected.status).toBe(307);
+    expect(injected.headers['set-cookie']).toBeUndefined();
+    expect(injected.headers.location).toBe('http://ctrl2.local:10000/apis/v1/discovery/prometheus?service=%0D%0ASet-Cookie%3A+x%3D1');
     // A path that merely contains "/ui/" is no console page.
     const api = await rawRequest(port, 'GET', '/apis/v1/localservices/ui/', basicHeader(GUEST));
     expect(api.status).toBe(400);
