@@ -8,7 +8,7 @@ import {
 } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
 import type { SchedulingSession } from '../../cluster/scheduler.js';
-import { isAbort, withRetries, type Job } from './batch.js';
+import { isAbort, timedJob, withRetries, type Job } from './batch.js';
 import { buildInstanceSpec } from './instance-spec.js';
 import { sendUntilAccepted, startMessage, stopMessage } from './executor-messages.js';
 import { startTimeoutMs, type EffectiveOpSpec } from './timeouts.js';
@@ -34,14 +34,15 @@ export interface StartJobContext {
  */
 export function startJob(ctx: StartJobContext): Job {
   const { deps } = ctx;
-  return (signal) =>
+  return timedJob(deps, 'start', (signal) =>
     withRetries((attempt) => startAttempt(ctx, signal, attempt), {
       retries: deps.options.raw.jobRetryCount,
       intervalMs: deps.options.jobRetryIntervalMs,
       clock: deps.clock,
       signal,
       onError: (error) => deps.logger.warn({ serviceId: ctx.serviceId, err: error }, 'Start attempt failed'),
-    });
+    }),
+  );
 }
 
 async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: number): Promise<boolean> {
