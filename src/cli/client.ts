@@ -20,6 +20,14 @@ export class DroveCallError extends Error {
   }
 }
 
+/** No answer at all: connection refused, DNS, TLS, or a request that timed out. */
+export class DroveUnreachableError extends DroveCallError {
+  constructor(message: string) {
+    super(message, undefined);
+    this.name = 'DroveUnreachableError';
+  }
+}
+
 interface Envelope {
   status?: unknown;
   message?: unknown;
@@ -78,35 +86,41 @@ export class DroveClient {
     return size;
   }
 
+  /**
+   * A GET whose body is read as it arrives (server-sent events). A refusal is thrown as for `get`; any other
+   * status than 200 comes back for the caller to judge (a server without the route answers 404).
+   */
+  async openStream(path: string, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    const response = await this.send('GET', path, undefined, { accept: 'text/event-stream', signal });
+    if (response.statusCode === 200) return response;
+    const text = await this.readText(response);
+    throw this.failure(response.statusCode, text);
+  }
+
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const response = await this.send(method, path, body);
     const text = await this.readText(response);
-    let envelope: Envelope | undefined;
-    try {
-      envelope = JSON.parse(text) as Envelope;
-    } catch {
-      envelope = undefined;
-    }
-    if (!envelope || typeof envelope !== 'object') {
-      const detail = text.trim() === '' ? '(empty body)' : text.slice(0, 500);
-      throw new DroveCallError(`[${response.statusCode}] ${detail}`, response.statusCode);
-    }
-    if (response.statusCode !== 200 || envelope.status !== 'SUCCESS') {
-      const data = (envelope.data ?? {}) as { validationErrors?: unknown; leader?: unknown; failure?: unknown };
-      const errors = Array.isArray(data.validationErrors) ? data.validationErrors.map(String) : [];
-      const leader = typeof data.leader === 'string' ? data.leader : undefined;
-      let message = typeof envelope.message === 'string' ? envelope.message : text.slice(0, 500);
-      if (typeof data.failure === 'string') message += `: ${data.failure}`;
-      if (leader) message += ` (the leader is ${leader}; point --endpoint at it)`;
-      throw new DroveCallError(
-        response.statusCode === 200 ? message : `[${response.statusCode} - ${String(envelope.status)}] ${message}`,
-        response.statusCode,
-        errors,
-        leader,
-      );
+    const envelope = parseEnvelope(text);
+    if (!envelope || typeof envelope !== 'object' || response.statusCode !== 200 || envelope.status !== 'SUCCESS') {
+      throw this.failure(response.statusCode, text, envelope);
     }
     // The Python CLI hands the command `data` when the key exists, else the envelope (cancel relies on that).
     return ('data' in envelope ? envelope.data : envelope) as T;
+  }
+
+  /** A refusal with the server's message, its validation errors and the leader's address when it names one. */
+  private failure(status: number, text: string, envelope = parseEnvelope(text)): DroveCallError {
+    if (!envelope || typeof envelope !== 'object') {
+      const detail = text.trim() === '' ? '(empty body)' : text.slice(0, 500);
+      return new DroveCallError(`[${status}] ${detail}`, status);
+    }
+    const data = (envelope.data ?? {}) as { validationErrors?: unknown; leader?: unknown; failure?: unknown };
+    const errors = Array.isArray(data.validationErrors) ? data.validationErrors.map(String) : [];
+    const leader = typeof data.leader === 'string' ? data.leader : undefined;
+    let message = typeof envelope.message === 'string' ? envelope.message : text.slice(0, 500);
+    if (typeof data.failure === 'string') message += `: ${data.failure}`;
+    if (leader) message += ` (the leader is ${leader}; point --endpoint at it)`;
+    return new DroveCallError(status === 200 ? message : `[${status} - ${String(envelope.status)}] ${message}`, status, errors, leader);
   }
 
   /** A body that stalls mid-way is a timeout like any other, reported the same way. */
@@ -114,12 +128,17 @@ export class DroveClient {
     try {
       return await response.body.text();
     } catch (error) {
-      throw new DroveCallError(`Reading the answer of ${this.connection.endpoint} failed: ${networkMessage(error)}`, response.statusCode);
+      throw new DroveUnreachableError(`Reading the answer of ${this.connection.endpoint} failed: ${networkMessage(error)}`);
     }
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    extra: { accept?: string; signal?: AbortSignal } = {},
+  ): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { accept: extra.accept ?? 'application/json' };
     if (this.connection.username !== undefined && this.connection.password !== undefined) {
       headers.authorization = `Basic ${Buffer.from(`${this.connection.username}:${this.connection.password}`).toString('base64')}`;
     } else if (this.connection.authHeader) {
@@ -133,12 +152,20 @@ export class DroveClient {
     const url = `${this.connection.endpoint}${path}`;
     if (this.connection.debug) process.stderr.write(`> ${method} ${url}${payload ? ` ${payload}` : ''}\n`);
     try {
-      const response = await request(url, { method, headers, body: payload, dispatcher: this.dispatcher });
+      const response = await request(url, { method, headers, body: payload, dispatcher: this.dispatcher, signal: extra.signal });
       if (this.connection.debug) process.stderr.write(`< ${response.statusCode} ${method} ${url}\n`);
       return response;
     } catch (error) {
-      throw new DroveCallError(`Cannot reach ${this.connection.endpoint}: ${networkMessage(error)}`, undefined);
+      throw new DroveUnreachableError(`Cannot reach ${this.connection.endpoint}: ${networkMessage(error)}`);
     }
+  }
+}
+
+function parseEnvelope(text: string): Envelope | undefined {
+  try {
+    return JSON.parse(text) as Envelope;
+  } catch {
+    return undefined;
   }
 }
 

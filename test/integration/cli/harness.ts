@@ -1,16 +1,16 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { mainJs } from '../../../scripts/prepare.mjs';
+import { ensureBinaryBuilt } from '../../support/e2e-cluster.js';
 
-/** Builds the real `drove` binary once into a private directory, so parallel builds of others do not race. */
-export const BUILD_DIR = resolve('node_modules/.cache/drove-cli-test');
-export const MAIN = join(BUILD_DIR, 'src/main.js');
+/** The real `drove` binary (dist/), as the end-to-end tests run it. */
+export const MAIN = mainJs;
 
-export function buildBinary(): void {
-  // tsc exits non-zero if any file in the tree has a type error; the emitted JS is still what we need.
-  spawnSync('npx', ['tsc', '-p', '.', '--outDir', BUILD_DIR], { stdio: 'ignore' });
-  if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}`);
+/** Builds dist/ when the sources are newer (tsconfig.json does not emit, so it cannot build a private copy). */
+export async function buildBinary(): Promise<void> {
+  await ensureBinaryBuilt();
 }
 
 export interface RunResult {
