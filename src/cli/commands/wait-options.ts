@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { durationMs, parseDuration } from '../../model/index.js';
+import { UsageError } from '../exit-codes.js';
 import type { CommandContext } from '../runtime.js';
 import { describeProgress, formatElapsed, progressDisplay } from '../wait/display.js';
 import type { Snapshot, WaitGoal } from '../wait/goal.js';
@@ -52,6 +53,8 @@ export interface Operation {
 
 export async function runOperation(ctx: CommandContext<WaitFlags>, op: Operation): Promise<void> {
   if (!ctx.options.wait) return op.submit();
+  // A spec without name or version has no id to follow; the controller refuses it, nothing to wait for.
+  if (!op.serviceId) throw new UsageError('--wait needs the service id: the spec file needs "name" and "version"');
   const result = await submitAndWait(
     { client: ctx.client, clock: ctx.clock, display: progressDisplay(process.stdout, ctx.terminal) },
     { serviceId: op.serviceId, operation: op.operation, goal: op.goal, submit: op.submit, timeoutMs: op.timeoutMs ?? (() => durationMs(ctx.options.timeout)) },

@@ -70,8 +70,8 @@ export interface WaitHistory {
   readonly baseline: ReadonlySet<string>;
   /** A working (not steady) state was seen: the operation was picked up. */
   busy: boolean;
-  /** A steady state was seen after an instance started during the wait failed: the operation ended failing. */
-  endedAfterFailure: boolean;
+  /** The steady state seen after an instance started during the wait failed: the operation ended failing. */
+  endedAfterFailure: LocalServiceState | undefined;
   emergency: boolean;
   /** The service was seen to exist (a later absence means it was destroyed). */
   existed: boolean;
@@ -84,7 +84,7 @@ export function newHistory(baseline: readonly Pick<LocalServiceInstanceInfo, 'in
   return {
     baseline: new Set(baseline.map((i) => i.instanceId)),
     busy: false,
-    endedAfterFailure: false,
+    endedAfterFailure: undefined,
     emergency: false,
     existed: false,
     hosts: new Set(baseline.map((i) => i.executorId)),
@@ -95,7 +95,7 @@ export function newHistory(baseline: readonly Pick<LocalServiceInstanceInfo, 'in
 export function recordState(history: WaitHistory, state: LocalServiceState): void {
   if (!isSteady(state)) history.busy = true;
   if (state === 'EMERGENCY_DEACTIVATION_REQUESTED') history.emergency = true;
-  if (isSteady(state) && history.failures.some((f) => f.started)) history.endedAfterFailure = true;
+  if (isSteady(state) && history.failures.some((f) => f.started)) history.endedAfterFailure ??= state;
 }
 
 /** Adds a failure once per instance and state; returns whether it was new. */
@@ -225,8 +225,11 @@ export function assess(goal: WaitGoal, snapshot: Snapshot, history: WaitHistory,
     return fail(`the operation ended in state ${state} with ${remaining} of the targeted instances still present`);
   }
   const started = history.failures.filter((f) => f.started);
-  if (history.endedAfterFailure && steady && !stopsInstances) {
-    return fail(`${started.length} new instance(s) failed and the operation ended in state ${state}; last: ${describeFailure(started[started.length - 1]!)}`);
+  // Seen at rest after a failure, even when the look now shows the reconciler's next attempt running.
+  if (history.endedAfterFailure && !stopsInstances) {
+    return fail(
+      `${started.length} new instance(s) failed and the operation ended (${history.endedAfterFailure}); last: ${describeFailure(started[started.length - 1]!)}`,
+    );
   }
   if (started.length >= options.maxStartFailures && !stopsInstances) {
     return fail(

@@ -56,12 +56,13 @@ export interface WaitResult {
 
 export async function takeSnapshot(client: DroveClient, serviceId: string): Promise<Snapshot> {
   const base = `/apis/v1/localservices/${encodeURIComponent(serviceId)}`;
+  const absent = <T>(value: T) => (error: unknown) => {
+    if (isNotFound(error)) return value;
+    throw error;
+  };
   const [summary, instances, executors] = await Promise.all([
-    client.get<LocalServiceSummary>(base).catch((error: unknown) => {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }),
-    client.get<LocalServiceInstanceInfo[]>(`${base}/instances`),
+    client.get<LocalServiceSummary>(base).catch(absent(undefined)),
+    client.get<LocalServiceInstanceInfo[]>(`${base}/instances`).catch(absent([])),
     client.get<ExecutorSummary[]>('/apis/v1/cluster/executors'),
   ]);
   return { summary, instances, executors };

@@ -80,6 +80,19 @@ describe('activate: ACTIVE with instancesPerHost healthy on every eligible execu
     expect(r.verdict).toEqual({ status: 'failed', reason: expect.stringContaining('SI-new on e1.local: START_FAILED: No such image') as string });
   });
 
+  test("an operation that ended after a failure is failed, though the reconciler's next attempt already runs", () => {
+    const history = newHistory([]);
+    recordEvent(history, SID, serviceEvent('ADJUSTING_INSTANCES'));
+    recordEvent(history, SID, instanceEvent('SI-new', 'READINESS_CHECK_FAILED', 'Readiness check failed'));
+    recordEvent(history, SID, serviceEvent('ACTIVE'));
+    recordEvent(history, SID, serviceEvent('ADJUSTING_INSTANCES'));
+    const r = verdict(goal, look(summary({ state: 'ADJUSTING_INSTANCES' }), []), history);
+    expect(r.verdict).toEqual({
+      status: 'failed',
+      reason: '1 new instance(s) failed and the operation ended (ACTIVE); last: SI-new on e1.local: READINESS_CHECK_FAILED: Readiness check failed',
+    });
+  });
+
   test('new instances failing while the operation still runs: failed at the third', () => {
     const history = newHistory([]);
     const busy = look(summary({ state: 'ADJUSTING_INSTANCES' }), []);
@@ -207,8 +220,8 @@ describe('events', () => {
     expect(history.busy).toBe(false);
     recordEvent(history, SID, serviceEvent('ADJUSTING_INSTANCES'));
     expect(history.busy).toBe(true);
-    expect(history.endedAfterFailure).toBe(false);
+    expect(history.endedAfterFailure).toBeUndefined();
     recordEvent(history, SID, serviceEvent('ACTIVE'));
-    expect(history.endedAfterFailure).toBe(true);
+    expect(history.endedAfterFailure).toBe('ACTIVE');
   });
 });
