@@ -1,7 +1,7 @@
 import type { ActivationState, ClusterState, ExecutorState, LocalServiceState } from './states.js';
 import type { LocalServiceSpec } from './spec.js';
 
-/** Response shapes of the controller's REST API (§2, §6, cli-response-shapes C.2). */
+/** Response shapes of the controller's REST API (docs/design/api-compatibility.md#records-and-summaries). */
 
 export interface ApiResponse<T> {
   status: 'SUCCESS' | 'FAILED';
@@ -17,7 +17,7 @@ export function failure<T>(message: string, data?: T): ApiResponse<T> {
   return data === undefined ? { status: 'FAILED', message } : { status: 'FAILED', data, message };
 }
 
-/** The stored service record (§2.1). */
+/** The stored service record; the service's state is not part of it. */
 export interface LocalServiceInfo {
   serviceId: string;
   spec: LocalServiceSpec;

@@ -5,7 +5,7 @@ import { formatData, withOutputOption, type OutputOptions } from '../output.js';
 import { action, intOption } from '../runtime.js';
 import { installInterrupt } from './lsinstances.js';
 
-/** `drove cluster ...` (cli-response-shapes C.4). */
+/** `drove cluster ...` (docs/design/cli.md). */
 export function clusterCommand(): Command {
   const cmd = new Command('cluster').description('Drove cluster related commands');
 
@@ -76,7 +76,8 @@ export function clusterCommand(): Command {
   )
     .action(
       action<{ follow?: boolean; type?: string; count: number } & OutputOptions>(async ({ client, options, print, format }) => {
-        // The server's lastSyncTime is handed back (not the client clock, §13.3), so nothing is lost or repeated.
+        // The server's lastSyncTime is handed back (not the client clock, as Drove's CLI does), so nothing is lost or
+        // repeated.
         let lastSyncTime = 0;
         const stop = options.follow ? installInterrupt() : undefined;
         do {

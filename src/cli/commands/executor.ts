@@ -5,7 +5,7 @@ import { withOutputOption, type OutputOptions } from '../output.js';
 import { action, intOption, variadic } from '../runtime.js';
 import { colorState } from '../terminal.js';
 
-/** `drove executor ...` (cli-response-shapes C.5). */
+/** `drove executor ...` (docs/design/cli.md). */
 
 const EXECUTOR_HEADERS: Record<string, string> = {
   executorId: 'Executor ID',

@@ -9,7 +9,7 @@ import { applyCommand } from './apply.js';
 import { OPERATIONS, opSpecDeadline, opSpecOf, withOpSpecOptions, type OpSpecOptions } from './op-spec.js';
 import { healthyOf, runOperation, withWaitOptions, type WaitFlags } from './wait-options.js';
 
-/** `drove localservices ...` (§11.1, cli-response-shapes C.7). */
+/** `drove localservices ...` (docs/design/cli.md). */
 
 const path = (id: string) => `/apis/v1/localservices/${encodeURIComponent(id)}`;
 

@@ -8,7 +8,7 @@ import { colorState } from '../terminal.js';
 import { OPERATIONS, opSpecDeadline, opSpecOf, withOpSpecOptions, type OpSpecOptions } from './op-spec.js';
 import { runOperation, withWaitOptions, type WaitFlags } from './wait-options.js';
 
-/** `drove lsinstances ...` (§11.2, cli-response-shapes C.8). */
+/** `drove lsinstances ...` (docs/design/cli.md). */
 
 const enc = encodeURIComponent;
 const instancesPath = (sid: string) => `/apis/v1/localservices/${enc(sid)}/instances`;

@@ -1,16 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { mainJs } from '../../../scripts/prepare.mjs';
 import { ensureBinaryBuilt } from '../../support/e2e-cluster.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-/** The real `drove` binary (dist/), as the end-to-end tests run it. */
+/**
+ * The real `drove` binary: dist/src/main.js, rebuilt when any source is newer (the e2e tests' shared, locked
+ * build). A private copy compiled by these tests once went stale silently: tsc stopped emitting into it and the
+ * tests kept running an old binary.
+ */
 export const MAIN = mainJs;
 
-/** Builds dist/ when the sources are newer (tsconfig.json does not emit, so it cannot build a private copy). */
 export async function buildBinary(): Promise<void> {
   await ensureBinaryBuilt();
+  if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}`);
 }
 
 export interface RunResult {
