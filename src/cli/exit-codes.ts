@@ -4,7 +4,7 @@ import { DroveUnreachableError } from './client.js';
 /**
  * The `drove` CLI's exit codes, one per class of outcome, so that scripts can tell "fix the command line" from
  * "the server said no" from "it was tried and did not work" from "the cluster could not be reached"
- * (docs/cli.md, "Exit codes"). The Python CLI exits 0 in every case.
+ * (docs/cli.md#exit-codes). The Python CLI exits 0 in every case.
  */
 export const EXIT_CODES = {
   OK: 0,

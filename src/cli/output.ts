@@ -5,7 +5,7 @@ import { UsageError } from './exit-codes.js';
 /**
  * `-o json|yaml|wide` on every command that reads: json and yaml print the server's data as it came (the same
  * as `--json`, kept from before), wide prints the table with more columns. Column sets are fixed per command so
- * that scripts reading text output do not break (docs/cli.md).
+ * that scripts reading text output do not break (docs/cli.md#output-formats-and-colour).
  */
 
 export const OUTPUT_FORMATS = ['json', 'yaml', 'wide'] as const;

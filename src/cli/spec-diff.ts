@@ -7,7 +7,7 @@ import type { Colors } from './terminal.js';
  * masked (inline config data emptied, credentials and, for read-only users, env values as `***`), so the file is
  * masked the same way before comparing: a secret is never shown and never counts as a difference. Both sides are
  * parsed as the controller parses a spec (defaults filled in) and printed with sorted keys, so that key order,
- * whitespace and a default written out or left implicit do not count either (docs/cli.md, "apply").
+ * whitespace and a default written out or left implicit do not count either (docs/cli.md#apply).
  */
 
 /** A unified diff from the stored spec to the file's, or undefined when they are the same. */

@@ -11,7 +11,7 @@ import { runOperation, withWaitOptions, type WaitFlags } from './wait-options.js
 /**
  * `drove localservices apply <spec-file>`: creates the service when its id (`name-version`) is unknown, and is
  * a no-op when the stored spec is the file's. When they differ it shows the difference and what to do instead:
- * Drove has no spec update, a changed spec is a new version and so a new service id (docs/cli.md, "apply").
+ * Drove has no spec update, a changed spec is a new version and so a new service id (docs/cli.md#apply).
  */
 export function applyCommand(): Command {
   return withWaitOptions(

@@ -16,7 +16,7 @@ import {
  * What `--wait` waits for, per operation, and how far along it is: pure functions of what the controller's read
  * APIs show (a snapshot) and of what was seen on the way (history, fed by events and earlier snapshots). Done is
  * decided on the snapshot alone (level-based: a lost event never makes a wait finish early or hang), events only
- * add what a snapshot cannot show: states passed between two looks and why an instance failed (docs/cli.md).
+ * add what a snapshot cannot show: states passed between two looks and why an instance failed (docs/cli.md#--wait).
  */
 
 export type WaitGoal =
