@@ -5,6 +5,7 @@ import { withOutputOption, type OutputOptions } from '../output.js';
 import { action, intOption } from '../runtime.js';
 import { readSpecFile } from '../spec-file.js';
 import { colorState } from '../terminal.js';
+import { formatElapsed } from '../wait/display.js';
 import { applyCommand } from './apply.js';
 import { OPERATIONS, opSpecDeadline, opSpecOf, withOpSpecOptions, type OpSpecOptions } from './op-spec.js';
 import { healthyOf, runOperation, withWaitOptions, type WaitFlags } from './wait-options.js';
@@ -91,7 +92,7 @@ export function localServicesCommand(): Command {
             await ctx.client.post(OPERATIONS, { type, serviceId });
             ctx.print(message);
           },
-          done: name === 'destroy' ? (r) => `Local service ${serviceId} is gone (took ${Math.round(r.elapsedMs / 1000)}s)` : undefined,
+          done: name === 'destroy' ? (r) => `Local service ${serviceId} is gone (took ${formatElapsed(r.elapsedMs)})` : undefined,
         });
       }),
     );
