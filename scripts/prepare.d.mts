@@ -14,3 +14,4 @@ export function dockerIsUp(): boolean;
 export function ensureRegistry(): void;
 export const chromiumPath: string;
 export function ensureChromium(): void;
+export function ensurePrometheus(): void;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { INSTALLATION_CRITICALITIES, LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { parseDroveCompatible } from '../model/config-compat.js';
 import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
+import { MonitoringConfigSchema } from '../model/monitoring.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 import { CONTROLLER_DROVE_COMPATIBILITY } from './config-drove.js';
 
@@ -196,6 +197,8 @@ export const ControllerConfigSchema = strict.object({
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
   /** Drove's default when absent: an installation labelled "local", DEVELOPMENT, no links. */
   view: ViewOptionsSchema.default(ViewOptionsSchema.parse({})),
+  /** Who may read `/metrics` (docs/metrics.md#access): open on a loopback `server.host`, else credentials or a bearer token. */
+  monitoring: MonitoringConfigSchema.default({}),
   /** info: operations, state changes and leadership are worth a line each; per-request detail is not. */
   logLevel: z.enum(LOG_LEVELS).default('info'),
 }).superRefine((config, context) => {

@@ -25,13 +25,15 @@ import {
   type MessageResponse,
 } from '../model/index.js';
 import type { ResolvedOptions } from './config.js';
-import { NotLeaderError, type ControllerCore, type DashboardData, type OperationResult } from './core.js';
+import { NotLeaderError, type ControllerCore, type DashboardData, type OperationOrigin, type OperationResult } from './core.js';
 import { validateSpec } from './engine/validator.js';
-import type { EventLog } from './events.js';
+import type { EventFeed, EventLog } from './events.js';
 import * as cluster from './queries/cluster.js';
 import { fleet } from './queries/fleet.js';
 import { search } from './queries/search.js';
+import { prometheusTargets, type DiscoveryFilter, type PrometheusTargetGroup } from './queries/discovery.js';
 import * as internal from './queries/internal.js';
+import { metricsSnapshot, type ClusterMetricsSnapshot } from './queries/metrics.js';
 import * as services from './queries/services.js';
 import { EMPTY_VIEW, type TermView } from './queries/view.js';
 import { reply } from './term/intake.js';
@@ -64,11 +66,11 @@ export abstract class TermCore implements ControllerCore {
 
   // ---- operations ----
 
-  async submitOperation(op: LocalServiceOperation): Promise<OperationResult> {
+  async submitOperation(op: LocalServiceOperation, origin?: OperationOrigin): Promise<OperationResult> {
     const term = this.leading();
     if (!term) return { ok: false, errors: [NOT_LEADER_MESSAGE] };
     if (term.maintenance.inMaintenanceWindow()) return { ok: false, errors: [MAINTENANCE_MESSAGE] };
-    return term.engine.submit(op);
+    return term.engine.submit(op, origin);
   }
 
   validateSpec(spec: LocalServiceSpec): string[] {
@@ -154,6 +156,17 @@ export abstract class TermCore implements ControllerCore {
     return term;
   }
 
+  // ---- monitoring ----
+
+  metricsSnapshot(): ClusterMetricsSnapshot | undefined {
+    const term = this.leading();
+    return term && metricsSnapshot(term.view);
+  }
+
+  discoveryTargets(filter: DiscoveryFilter): PrometheusTargetGroup[] {
+    return prometheusTargets(this.view(), filter, this.now(), this.shared.options.instanceStaleAgeMs);
+  }
+
   // ---- events ----
 
   latestEvents(lastSyncTime: number, size: number): DroveEventsList {
@@ -166,6 +179,10 @@ export abstract class TermCore implements ControllerCore {
 
   onEvent(listener: (event: DroveEvent) => void): () => void {
     return this.shared.events.subscribe(listener);
+  }
+
+  eventFeed(): EventFeed {
+    return this.shared.events;
   }
 
   // ---- internal APIs and executor messages ----

@@ -109,6 +109,8 @@ function spawnLogged(name: string, dir: string, start: (out: number) => ChildPro
 export interface ControllerOverrides {
   /** Merged into the controller's `options:` block (durations as strings). */
   options?: Record<string, unknown>;
+  /** The controller's `monitoring:` section (who may read /metrics). */
+  monitoring?: Record<string, unknown>;
 }
 
 export interface E2eCluster {
@@ -128,6 +130,8 @@ export interface E2eCluster {
 export interface ExecutorOverrides {
   /** Merged into the executor's `options:` block. */
   options?: Record<string, unknown>;
+  /** Every executor's `monitoring:` section. */
+  monitoring?: Record<string, unknown>;
 }
 
 export async function startE2eCluster(
@@ -154,6 +158,7 @@ export async function startE2eCluster(
       ],
     },
     options: { ...overrides.controller?.options },
+    ...(overrides.controller?.monitoring ? { monitoring: overrides.controller.monitoring } : {}),
     logLevel: 'info',
   };
   writeFileSync(join(dir, 'controller.yml'), toYaml(controllerConfig));
@@ -192,6 +197,7 @@ export async function startE2eCluster(
       dataDir: join(hostDir, 'data'),
       maxOpenFiles: openFilesLimit(),
       options: { heartbeatInterval: '2 seconds', ...overrides.executor?.options },
+      ...(overrides.executor?.monitoring ? { monitoring: overrides.executor.monitoring } : {}),
       logLevel: 'info',
     };
     writeFileSync(join(hostDir, 'executor.yml'), toYaml(config));

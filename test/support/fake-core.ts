@@ -2,11 +2,17 @@ import type { ControllerCore, DashboardData, OperationResult } from '../../src/c
 import { fleet } from '../../src/controller/queries/fleet.js';
 import { search } from '../../src/controller/queries/search.js';
 import type { TermView } from '../../src/controller/queries/view.js';
+import { EventLog } from '../../src/controller/events.js';
+import type { DiscoveryFilter, PrometheusTargetGroup } from '../../src/controller/queries/discovery.js';
+import type { ClusterMetricsSnapshot } from '../../src/controller/queries/metrics.js';
 import {
+  EXECUTOR_STATES,
+  LOCAL_SERVICE_OPERATION_TYPES,
   INSTANCE_ACTIVE_STATES,
   LOCAL_SERVICE_STATES,
   ACTIVATION_STATES,
   maskSpec,
+  systemClock,
   serviceIdOf,
   summarize,
   type ClusterSummary,
@@ -35,6 +41,8 @@ export class FakeCore implements ControllerCore {
   instances: LocalServiceInstanceInfo[] = [];
   executors = new Map<string, ExecutorNodeData>();
   events: DroveEvent[] = [];
+  /** What the event stream reads; separate from `events`, which the poll APIs answer from. */
+  feed = new EventLog(systemClock, { maxEventsStorageMs: 60 * 60_000 });
   operations: LocalServiceOperation[] = [];
   messages: ControllerMessage[] = [];
   cancellable = new Set<string>();
@@ -182,10 +190,33 @@ export class FakeCore implements ControllerCore {
         byId: () => undefined,
         lastKnown: () => undefined,
         summaries: () => this.executorSummaries(),
+        removedCount: () => 0,
       },
-      engine: { stateOf: (id) => this.services.get(id)?.state, serviceIds: () => [...this.services.keys()] },
+      engine: {
+        stateOf: (id) => this.services.get(id)?.state,
+        serviceIds: () => [...this.services.keys()],
+        pendingOperation: () => undefined,
+      },
       maintenance: { state: () => ({ state: this.maintenance ? 'MAINTENANCE' : 'NORMAL', updated: 1 }) },
     };
+  }
+  /** Services with their state and HEALTHY count; no executors, nothing in flight. */
+  metricsSnapshot(): ClusterMetricsSnapshot | undefined {
+    if (!this.leader) return undefined;
+    return {
+      services: [...this.services.values()].map(({ info, state }) => {
+        const healthy = this.instances.filter((i) => i.serviceId === info.serviceId && i.state === 'HEALTHY').length;
+        return { serviceId: info.serviceId, state, activationState: info.activationState, desired: 0, running: healthy, healthy, instancesByState: healthy ? { HEALTHY: healthy } : {} };
+      }),
+      executorsByState: Object.fromEntries(EXECUTOR_STATES.map((s) => [s, 0])) as ClusterMetricsSnapshot['executorsByState'],
+      operationsInFlight: Object.fromEntries(LOCAL_SERVICE_OPERATION_TYPES.map((t) => [t, 0])) as ClusterMetricsSnapshot['operationsInFlight'],
+      maintenance: this.maintenance,
+    };
+  }
+  discoveryFilters: DiscoveryFilter[] = [];
+  discoveryTargets(filter: DiscoveryFilter): PrometheusTargetGroup[] {
+    this.discoveryFilters.push(filter);
+    return [];
   }
   latestEvents(lastSyncTime: number, size: number) {
     const events = this.events.filter((e) => e.time > lastSyncTime).sort((a, b) => b.time - a.time).slice(0, size);
@@ -198,6 +229,9 @@ export class FakeCore implements ControllerCore {
   }
   onEvent() {
     return () => undefined;
+  }
+  eventFeed() {
+    return this.feed;
   }
   reservedResources() {
     return { cpus: 0, memory: 0, requiredInstances: {} };

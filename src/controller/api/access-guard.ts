@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ControllerCore } from '../core.js';
 import { claimedName, type Authenticator } from './auth.js';
 import { failedError, notLeaderError } from './errors.js';
+import type { MetricsPolicy } from '../../model/monitoring.js';
 import type { LoginAdmission } from './login-limiter.js';
 import { ruleOf, type RouteTable } from './routes-access.js';
 import { consolePagePath } from './ui.js';
@@ -18,6 +19,8 @@ export interface AccessGuardOptions {
    * configured alike, so a leader serves TLS exactly when this one does.
    */
   scheme: 'http' | 'https';
+  /** Who may read `/metrics` without credentials (`metrics` access: open, or the bearer token). */
+  metrics: Pick<MetricsPolicy, 'admits'>;
 }
 
 /**
@@ -26,8 +29,9 @@ export interface AccessGuardOptions {
  * percent-escapes and accepts absolute-form targets, so the raw URL is not what is served).
  *
  * Order, as Drove's filters: authenticate (401), check the role (403), then the leader guard (400, or 303 for
- * console pages). Public rules skip the first two; only those that redirect followers meet the leader guard. A URL that matches no route asks for credentials too (401), so that probing cannot map the API
- * or slip past authentication through the not-found path; an authenticated caller then gets the 404.
+ * console pages). Public rules skip the first two; only those that redirect followers meet the leader guard. A
+ * URL that matches no route asks for credentials too (401), so that probing cannot map the API or slip past
+ * authentication through the not-found path; an authenticated caller then gets the 404.
  */
 export function installAccessGuard(app: FastifyInstance, options: AccessGuardOptions): void {
   const { table, authenticator, admission, core } = options;
@@ -40,8 +44,10 @@ export function installAccessGuard(app: FastifyInstance, options: AccessGuardOpt
     const route = request.routeOptions.url;
     const rule = request.is404 || route === undefined ? undefined : ruleOf(table, method, route);
     if (rule?.access === 'public') {
-      if (!rule.onFollower) return;
+      // Public rules answer here without credentials, except the console's pages, which send followers on.
+      if (rule.onFollower !== 'redirect-to-leader') return;
     } else {
+      if (rule?.access === 'metrics' && options.metrics.admits(request.headers)) return;
       request.principal = await authenticator.authenticate(request.headers, () => admission(request));
       if (request.is404) return;
       if (!rule) {
@@ -50,10 +56,13 @@ export function installAccessGuard(app: FastifyInstance, options: AccessGuardOpt
       }
       authenticator.authorize(request.principal, rule.access);
     }
-    if (!core.isLeader()) {
+    if (!core.isLeader() && rule.onFollower !== 'serve') {
       const leader = core.leaderAddress();
       if (rule.onFollower === 'redirect-to-leader' && leader) {
         return reply.redirect(`${options.scheme}://${leader}${consolePagePath(request.params, request.url)}`, 303);
+      }
+      if (rule.onFollower === 'redirect-same-route' && leader) {
+        return reply.redirect(`${options.scheme}://${leader}${route}${queryString(request.query)}`, 307);
       }
       throw notLeaderError(leader);
     }
@@ -79,4 +88,14 @@ export function installAccessGuard(app: FastifyInstance, options: AccessGuardOpt
       'audit',
     );
   });
+}
+
+/** The parsed query, encoded again (`?a=1&a=2`), or nothing when there is none. */
+function queryString(query: unknown): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    for (const one of [value].flat()) if (typeof one === 'string') params.append(name, one);
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
 }

@@ -119,7 +119,7 @@ export class Authenticator {
 
   /** Whether `principal` may use a route that requires `access` (what the console asks to hide controls). */
   permits(principal: Principal, access: Access): boolean {
-    if (access === 'public' || access === 'read') return true;
+    if (access === 'public' || access === 'read' || access === 'metrics') return true;
     if (access === 'logs' && this.disableReadAuth) return true;
     return hasRole(principal, access);
   }
@@ -185,7 +185,7 @@ export function claimedName(headers: Record<string, string | string[] | undefine
 }
 
 /** Whether the principal's role grants `access` (disableReadAuth aside): also what a route shows, e.g. secrets. */
-export function hasRole(principal: Principal | undefined, access: Exclude<Access, 'read' | 'public'>): boolean {
+export function hasRole(principal: Principal | undefined, access: Exclude<Access, 'read' | 'public' | 'metrics'>): boolean {
   return principal !== undefined && ACCESS_ROLES[access].includes(principal.role);
 }
 

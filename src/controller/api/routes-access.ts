@@ -10,14 +10,17 @@ import { CONSOLE_ASSETS_PREFIX, CONSOLE_PAGES } from './console-pages.js';
  */
 
 /**
- * - `public`: no credentials (Drove leaves no `/apis` route open; reserved for load-balancer health endpoints).
+ * - `public`: no credentials: the health endpoints `/livez` and `/readyz`, and the web console's pages and assets,
+ *   which hold no data (Drove leaves no `/apis` route open).
  * - `read`: any authenticated principal, as Drove's class-level "permit all" (users of every role, cluster
  *   nodes, instance tokens).
+ * - `metrics`: the `monitoring:` policy of the config (model/monitoring.ts): no credentials when metrics are open
+ *   (by default only on a loopback address), else its bearer token or, as `read`, any authenticated principal.
  * - `write`, `maintenance`, `logs`, `cluster`: the roles listed in ACCESS_ROLES.
  */
-export type Access = 'public' | 'read' | 'write' | 'maintenance' | 'logs' | 'cluster';
+export type Access = 'public' | 'read' | 'metrics' | 'write' | 'maintenance' | 'logs' | 'cluster';
 
-export const ACCESS_ROLES: Record<Exclude<Access, 'public' | 'read'>, readonly PrincipalRole[]> = {
+export const ACCESS_ROLES: Record<Exclude<Access, 'public' | 'read' | 'metrics'>, readonly PrincipalRole[]> = {
   write: ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE'],
   maintenance: ['EXTERNAL_ROOT', 'EXTERNAL_MAINTENANCE'],
   logs: ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE', 'EXTERNAL_READ_ONLY'],
@@ -27,12 +30,16 @@ export const ACCESS_ROLES: Record<Exclude<Access, 'public' | 'read'>, readonly P
 export interface RouteRule {
   access: Access;
   /**
-   * On a controller that is not the leader: Drove's 400 (default), or a 303 to the leader for console pages. A
-   * `public` rule without it answers on every controller (health endpoints, the console's assets).
+   * On a controller that is not the leader: Drove's 400 (default); a 303 to the leader for console pages
+   * (`redirect-to-leader`, also on `public` rules: the console's pages); a 307 to the same route and query on the
+   * leader (`redirect-same-route`, for routes without path parameters whose clients follow redirects but not
+   * `data.leader`, such as Prometheus); or served here (`serve`, for what every controller answers for itself). A
+   * `public` rule without `redirect-to-leader` answers on every controller (health endpoints, the console's assets).
    */
-  onFollower?: 'redirect-to-leader';
+  onFollower?: 'redirect-to-leader' | 'redirect-same-route' | 'serve';
 }
 
+const open: RouteRule = { access: 'public' };
 const read: RouteRule = { access: 'read' };
 const write: RouteRule = { access: 'write' };
 const maintenance: RouteRule = { access: 'maintenance' };
@@ -70,6 +77,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/cluster/events/latest': read,
   'GET /apis/v1/cluster/events/summary': read,
   'GET /apis/v1/cluster/events': read,
+  // event-stream.ts
+  'GET /apis/v1/cluster/events/stream': read,
   // internal.ts, messages.ts: executors only
   'GET /apis/v1/internal/cluster/resources/reserved': cluster,
   'GET /apis/v1/internal/cluster/executors/:executorId/instances/last': cluster,
@@ -92,10 +101,16 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/console/whoami': read,
   'GET /apis/v1/console/fleet': read,
   'GET /apis/v1/console/search': read,
+  // health.ts: load balancers and supervisors probe without credentials (docs/health.md)
+  'GET /livez': open,
+  'GET /readyz': open,
   // ui.ts: the console's pages and assets (docs/console.md), and Drove's view paths, which redirect to the pages
   ...Object.fromEntries(CONSOLE_PAGES.map((page) => [`GET ${page}`, consolePage])),
-  [`GET ${CONSOLE_ASSETS_PREFIX}*`]: { access: 'public' },
+  [`GET ${CONSOLE_ASSETS_PREFIX}*`]: open,
   'GET /apis/ui/*': { access: 'read', onFollower: 'redirect-to-leader' },
+  // metrics.ts: every controller reports its own metrics; discovery lists the leader's instances
+  'GET /metrics': { access: 'metrics', onFollower: 'serve' },
+  'GET /apis/v1/discovery/prometheus': { access: 'read', onFollower: 'redirect-same-route' },
 };
 
 export type RouteTable = Readonly<Record<string, RouteRule>>;
@@ -110,5 +125,6 @@ export function ruleOf(table: RouteTable, method: string, url: string): RouteRul
 export function rolesOf(access: Access): string {
   if (access === 'public') return 'anyone, no credentials';
   if (access === 'read') return 'any authenticated principal';
+  if (access === 'metrics') return 'anyone when metrics are open (monitoring.metrics), else the monitoring bearer token or any authenticated principal';
   return ACCESS_ROLES[access].join(', ');
 }

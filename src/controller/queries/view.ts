@@ -9,8 +9,8 @@ import type { WorkingSet } from '../term/working-set.js';
  */
 export interface TermView {
   readonly workingSet: Pick<WorkingSet, 'services' | 'service' | 'serviceCount' | 'instances' | 'instance' | 'currentInstances'>;
-  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries'>;
-  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds'>;
+  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries' | 'removedCount'>;
+  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds' | 'pendingOperation'>;
   readonly maintenance: Pick<ClusterStateManager, 'state'>;
 }
 
@@ -24,7 +24,7 @@ export const EMPTY_VIEW: TermView = {
     instance: () => undefined,
     currentInstances: () => [],
   },
-  registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [] },
-  engine: { stateOf: () => undefined, serviceIds: () => [] },
+  registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [], removedCount: () => 0 },
+  engine: { stateOf: () => undefined, serviceIds: () => [], pendingOperation: () => undefined },
   maintenance: { state: () => ({ ...NEVER_SET }) },
 };

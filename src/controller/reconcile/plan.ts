@@ -104,6 +104,22 @@ export function plan(
   return result;
 }
 
+/**
+ * How many instances `plan` aims at for the service across the cluster: instancesPerHost on every eligible executor
+ * when ACTIVE, one when CONFIG_TESTING (if any executor is eligible), none when INACTIVE.
+ */
+export function desiredInstances(service: PlanService, executors: readonly PlanExecutor[]): number {
+  const eligible = executors.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).length;
+  switch (service.activationState) {
+    case 'ACTIVE':
+      return Math.max(0, service.instancesPerHost) * eligible;
+    case 'CONFIG_TESTING':
+      return Math.min(1, eligible);
+    case 'INACTIVE':
+      return 0;
+  }
+}
+
 export function planIsEmpty(p: InstancePlan): boolean {
   return p.start.length === 0 && p.stop.length === 0;
 }

@@ -13,6 +13,7 @@ import {
 import type { ResolvedOptions } from '../config.js';
 import type { LocalServiceEngine } from '../engine/local-service-engine.js';
 import type { ExecutorDirectory } from '../engine/ports.js';
+import type { ReconcilerMetrics } from '../metrics/hooks.js';
 import { plan, planIsEmpty } from './plan.js';
 import type { WorkingSet } from '../term/working-set.js';
 
@@ -26,6 +27,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   options: ResolvedOptions;
   logger: Logger;
+  /** Pass durations and the ADJUST_INSTANCES submitted (metrics/hooks.ts). */
+  metrics: ReconcilerMetrics;
 }
 
 /**
@@ -116,6 +119,8 @@ export class Reconciler implements Runnable {
     for (const info of d.workingSet.services()) {
       const state = d.engine.stateOf(info.serviceId);
       if (!state || !isSteady(state) || d.engine.hasPendingOperation(info.serviceId)) continue;
+      // Taken whatever the plan: an ADJUST submitted later, for another reason, must not carry it.
+      const cause = d.engine.takeCause(info.serviceId);
       const current = d.workingSet.plannableInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
       const todo = plan(info, executors, current);
       if (planIsEmpty(todo)) {
@@ -127,7 +132,7 @@ export class Reconciler implements Runnable {
       const key = planKey(todo);
       const last = this.lastAdjust.get(info.serviceId);
       if (last && last.key === key && now - last.at < d.options.reconcileIntervalMs) continue;
-      const result = d.engine.submit({ type: 'ADJUST_INSTANCES', serviceId: info.serviceId });
+      const result = d.engine.submit({ type: 'ADJUST_INSTANCES', serviceId: info.serviceId }, cause ? { requestId: cause } : {});
       if (result.ok) {
         adjusted.push(info.serviceId);
         this.lastAdjust.set(info.serviceId, { key, at: now });
@@ -149,9 +154,12 @@ export class Reconciler implements Runnable {
       try {
         while (this.dirty && this.lifecycle.running) {
           this.dirty = false;
+          const done = this.deps.metrics.passStarted();
           try {
-            await this.pass();
+            const report = await this.pass();
+            done(report.skipped ? 'skipped' : 'completed', report.adjusted.length);
           } catch (error) {
+            done('failed', 0);
             this.deps.logger.error({ err: error }, 'Reconciliation pass failed');
           }
         }
