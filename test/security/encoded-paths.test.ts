@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { installAccessGuard } from '../../src/controller/api/access-guard.js';
 import { buildControllerApp } from '../../src/controller/api/app.js';
-import { CONSOLE_ASSETS_PREFIX } from '../../src/controller/api/console-pages.js';
+import { CONSOLE_ASSETS_PREFIX, CONSOLE_PAGES } from '../../src/controller/api/console-pages.js';
 import { Authenticator } from '../../src/controller/api/auth.js';
 import { ROUTE_ACCESS, type RouteTable } from '../../src/controller/api/routes-access.js';
 import { buildExecutorApp } from '../../src/executor/app.js';
@@ -447,7 +447,7 @@ describe('controller: a follower decides the redirect on the matched route', () 
   });
   afterAll(async () => h?.close());
 
-  test('console pages, however spelled, redirect (303) authenticated callers; API routes answer 400; no credentials is 401', async () => {
+  test("Drove's view paths and the console's pages, however spelled, redirect (303); API routes answer 400; no credentials is 401 (but for the public pages)", async () => {
     for (const target of ['/apis/ui/localservices/S-1', '/%61pis/ui/localservices/S-1', `http://x/apis/%75i/localservices/S-1`]) {
       const page = await rawRequest(port, 'GET', target, basicHeader(GUEST));
       expect(page.status).toBe(303);
@@ -465,6 +465,19 @@ describe('controller: a follower decides the redirect on the matched route', () 
     expect(injected.status).toBe(307);
     expect(injected.headers['set-cookie']).toBeUndefined();
     expect(injected.headers.location).toBe('http://ctrl2.local:10000/apis/v1/discovery/prometheus?service=%0D%0ASet-Cookie%3A+x%3D1');
+    // The console's own pages are public: without credentials too, every spelling that reaches one redirects to a
+    // path on the leader (never another host, never a `//host` path); the rest match nothing (401).
+    let redirected = 0;
+    for (const page of CONSOLE_PAGES) {
+      for (const [form, target] of encodedForms(concretePath(page), port)) {
+        const response = await rawRequest(port, 'GET', target);
+        if (response.status === 303) {
+          redirected++;
+          expect(response.headers.location, `${target} (${form})`).toMatch(/^http:\/\/ctrl2\.local:10000\/(?!\/)/);
+        } else expect(response.status, `${target} (${form})`).toBe(401);
+      }
+    }
+    expect(redirected).toBeGreaterThan(CONSOLE_PAGES.length * 3);
     // A path that merely contains "/ui/" is no console page.
     const api = await rawRequest(port, 'GET', '/apis/v1/localservices/ui/', basicHeader(GUEST));
     expect(api.status).toBe(400);

@@ -64,13 +64,18 @@ function readIndex(dir: string): string | undefined {
 
 /**
  * The console page a request names, as a path on this origin: for Drove's view paths the part below `/apis/ui`
- * (each segment encoded again), for console pages their own path; the query string is kept either way. Built
- * from the parsed URL's path, never the raw target: an absolute-form target (`GET http://elsewhere/...`) cannot
- * put another host into the redirect.
+ * (each segment encoded again), for console pages their own path; the query string is kept either way. Read from
+ * the request target without a URL parser, which refuses targets the router still matches (`//` reads as an
+ * address without a host): an absolute-form target (`GET http://elsewhere/...`) loses its scheme and host, so it
+ * cannot put another host into the redirect, and leading slashes collapse into one, so the result is never a
+ * `//host` address either.
  */
 export function consolePagePath(params: unknown, url: string): string {
-  const parsed = new URL(url, 'http://console.invalid');
+  const target = url.split('#', 1)[0]!;
+  const queryAt = target.indexOf('?');
+  const search = queryAt < 0 ? '' : target.slice(queryAt);
+  const ownPath = (queryAt < 0 ? target : target.slice(0, queryAt)).replace(/^[a-z][a-z\d+.-]*:\/\/[^/]*/i, '');
   const page = (params as { '*'?: string } | undefined)?.['*'];
-  const path = page === undefined ? parsed.pathname : `/${page.split('/').map(encodeURIComponent).join('/')}`;
-  return `${path.replace(/^\/+/, '/')}${parsed.search}`;
+  const path = page === undefined ? ownPath : `/${page.split('/').map(encodeURIComponent).join('/')}`;
+  return `/${path.replace(/^\/+/, '')}${search}`;
 }

@@ -77,6 +77,13 @@ describe('console pages and assets', () => {
     const absolute = await api.inject({ url: 'http://evil.example/cluster' });
     expect(absolute.headers.location).toBe('http://ctrl2.local:10000/cluster');
     expect((await api.inject({ url: '/' })).headers.location).toBe('http://ctrl2.local:10000/');
+    // Targets no URL parser takes as a path (`//` reads as an address without a host) still reach a
+    // page: they redirect to a path on the leader, not a 500.
+    for (const [url, location] of [['//', '/'], ['//?x=1', '/?x=1']]) {
+      const odd = await api.inject({ url });
+      expect(odd.statusCode, url).toBe(303);
+      expect(odd.headers.location, url).toBe(`http://ctrl2.local:10000${location}`);
+    }
     expect((await api.inject({ url: '/assets/app-1.js' })).statusCode).toBe(200);
     core.leader_address = undefined;
     const noLeader = await api.inject({ url: '/cluster' });
