@@ -4,6 +4,7 @@ export const mainJs: string;
 export class PrepareError extends Error {}
 export function log(message: string): void;
 export function buildIsStale(): boolean;
+export function buildConsole(options?: { outDir?: string }): void;
 export function ensureBuild(options?: { force?: boolean }): void;
 export function ensureDependencies(): void;
 export function ensureDocker(): Promise<void>;

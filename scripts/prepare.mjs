@@ -103,6 +103,18 @@ export function buildIsStale() {
 }
 
 /**
+ * The web console's production bundle (ui/vite.config.ts: into dist/ui unless `outDir` says otherwise), whoever
+ * asks: vitest sets NODE_ENV=test, under which Vite builds JSX's development runtime in (every element carrying
+ * its source file's path on this machine), so the tests would drive, and the budget would measure, another
+ * console than `npm run build` ships.
+ */
+export function buildConsole({ outDir } = {}) {
+  const args = [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join('ui', 'vite.config.ts')];
+  if (outDir) args.push('--outDir', outDir, '--emptyOutDir');
+  run(process.execPath, args, { env: { ...process.env, NODE_ENV: 'production' } });
+}
+
+/**
  * `npm run build` when sources are newer than dist: tsc, then the web console (Vite, ui/vite.config.ts, which
  * prints the bundle size and fails above its budget); keeps the binary executable.
  */
@@ -112,11 +124,7 @@ export function ensureBuild({ force = false } = {}) {
   const startedAt = Date.now();
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
   log('building the web console: vite build --config ui/vite.config.ts');
-  // A production bundle whoever asks (vitest sets NODE_ENV=test, which would build Preact's debug code paths in,
-  // so the tests would drive, and the budget would measure, another console than `npm run build` ships).
-  run(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join('ui', 'vite.config.ts')], {
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
+  buildConsole();
   chmodSync(mainJs, 0o755);
   mkdirSync(dirname(buildStamp), { recursive: true });
   // The stamp records when the sources were read, so an edit made during the build triggers the next one.
