@@ -3,7 +3,8 @@ import type { ConsoleWhoAmI } from '../../src/model/console.js';
 import { setUnauthorizedListener, storeAuthorization } from './api.js';
 import { ErrorBox, Loading } from './components/common.js';
 import { SearchBox } from './components/search.js';
-import { feed, type FeedStatus } from './events.js';
+import { feed, type FeedNotice, type FeedStatus } from './events.js';
+import { dateTime } from './format.js';
 import { DashboardPage } from './pages/dashboard.js';
 import { ServicesPage } from './pages/services.js';
 import { ServicePage } from './pages/service.js';
@@ -34,9 +35,23 @@ export function App() {
     );
   }, []);
 
+  // One stream per page while someone is logged in: closed on logout and when the page is left (a page the
+  // browser keeps for its back button opens a new one when it is shown again).
   useEffect(() => {
-    if (phase.kind === 'ready') feed.start();
-    else feed.stop();
+    if (phase.kind !== 'ready') {
+      feed.stop();
+      return;
+    }
+    feed.start();
+    const hide = () => feed.stop();
+    const show = (event: PageTransitionEvent) => event.persisted && feed.start();
+    window.addEventListener('pagehide', hide);
+    window.addEventListener('pageshow', show);
+    return () => {
+      window.removeEventListener('pagehide', hide);
+      window.removeEventListener('pageshow', show);
+      feed.stop();
+    };
   }, [phase.kind]);
 
   const session: Session = useMemo(
@@ -87,7 +102,8 @@ function Shell({ whoami }: { whoami: ConsoleWhoAmI }) {
   const location = useLocation();
   const session = useSession();
   const [status, setStatus] = useState<{ status: FeedStatus; detail: string }>({ status: feed.status, detail: '' });
-  useEffect(() => feed.subscribe({ status: (s, detail) => setStatus({ status: s, detail }) }), []);
+  const [notice, setNotice] = useState<FeedNotice | undefined>(undefined);
+  useEffect(() => feed.subscribe({ status: (s, detail) => setStatus({ status: s, detail }), notice: setNotice }), []);
   const { installation, links } = whoami.view;
   return (
     <>
@@ -114,8 +130,11 @@ function Shell({ whoami }: { whoami: ConsoleWhoAmI }) {
         </nav>
         <SearchBox />
         <div class="user">
-          <span class={`live live-${status.status}`} role="status" title={status.detail} data-testid="feed-status">
+          <span class={`live live-${status.status}`} role="status" title={status.detail} aria-describedby="feed-detail" data-testid="feed-status">
             {status.status === 'live' ? 'Live' : status.status === 'polling' ? 'Polling' : status.status === 'down' ? 'Offline' : 'Connecting'}
+          </span>
+          <span id="feed-detail" class="visually-hidden" data-testid="feed-detail">
+            {status.detail}
           </span>
           <span data-testid="user-name">
             {whoami.name} <span class="muted">({whoami.role})</span>
@@ -127,6 +146,16 @@ function Shell({ whoami }: { whoami: ConsoleWhoAmI }) {
           )}
         </div>
       </header>
+      {notice && (
+        <div class="feed-notice" role="alert" data-testid="feed-notice">
+          <span>
+            {notice.text} <span class="muted">({dateTime(notice.at)})</span>
+          </span>
+          <button type="button" onClick={() => feed.dismissNotice()}>
+            Dismiss
+          </button>
+        </div>
+      )}
       <main id="main" class="page" tabIndex={-1}>
         <Page path={location.path} query={location.query} />
       </main>

@@ -1,48 +1,68 @@
 import { createParser } from 'eventsource-parser';
 import type { DroveEvent, DroveEventsList } from '../../src/model/events.js';
+import { EVENT_STREAM_PATH, STREAM_SILENCE_MS } from '../../src/model/event-stream.js';
 import { authHeaders, get, queryString } from './api.js';
 
 /**
- * The console's one live connection (docs/console.md, "Live updates"): the controller's event stream
- * `GET /apis/v1/cluster/events/stream` (docs/console.md#live-updates), read with fetch() and a streaming parser because
- * EventSource cannot send an Authorization header. Pages subscribe and re-read what an event touches; nothing
- * polls on a timer while the stream is up.
+ * The console's one live connection (docs/console.md#live-updates): the controller's event stream, read with
+ * fetch() and a streaming parser because EventSource cannot send an Authorization header. Pages subscribe and
+ * re-read what an event touches; nothing polls on a timer while the stream is up.
  *
- * A controller without the stream (404: an older drove-ts, or Drove itself) is polled instead through the
- * events API every POLL_INTERVAL_MS. A broken stream is resumed with the last event id; when the controller says
- * it lost events on the way (`event: lost`) or the connection was down, subscribers are told to re-read
- * everything (`resync`), since they may have missed a change.
+ * A dropped stream is resumed with `Last-Event-ID`. Where the controller cannot promise that nothing was lost
+ * (`event: lost`: it restarted, another controller leads, the id is past its retention) or the console had no id
+ * to resume from, subscribers are told to re-read everything (`resync`) and the header says that events may be
+ * missing. A controller without the stream (its path answers 404 or 400: Drove, an older drove-ts) is polled
+ * through the events API instead; a drove-ts follower's 400 ("not the leader") is no such answer, since its
+ * events API refuses as well: the console says who leads and tries the stream again.
  */
-
-export const STREAM_PATH = '/apis/v1/cluster/events/stream';
 
 /** Fallback polling: often enough that a rollout looks live, rare enough that 50 open consoles cost nothing. */
 const POLL_INTERVAL_MS = 2_000;
 /** Reconnect after a dropped stream: at once first, then backing off to this. */
 const MAX_RETRY_MS = 10_000;
+/** A refusal for too many streams (429) says when to come back; without a Retry-After, the controller's 5 s. */
+const DEFAULT_RETRY_AFTER_MS = 5_000;
+/** Drove's answer on a follower (docs/events.md): the stream and the events API both refuse there. */
+const NOT_LEADER = 'This node is not the leader controller';
 
 export type FeedStatus = 'connecting' | 'live' | 'polling' | 'down';
+
+/** Why the console's events may be incomplete, for the header; undefined once the user has read it. */
+export interface FeedNotice {
+  /** When the console learnt it (epoch ms, this browser's clock). */
+  at: number;
+  text: string;
+}
 
 export interface FeedListener {
   event?: (event: DroveEvent) => void;
   /** Something may have been missed: re-read. */
   resync?: () => void;
   status?: (status: FeedStatus, detail: string) => void;
+  notice?: (notice: FeedNotice | undefined) => void;
+}
+
+/** One start() to stop(): what its loops share. A stop or a new start leaves the loops of the old run idle. */
+interface Run {
+  abort: AbortController;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The id of the last message the stream sent; undefined until one came. */
+  lastEventId: string | undefined;
+  /** A stream of this run has been open before: a new one must resume. */
+  connectedBefore: boolean;
+  retryMs: number;
+  /** The newest event time the poll has seen; undefined until the first poll asked the controller for it. */
+  pollSince: number | undefined;
+  /** Ids of the events of the last poll: the next one asks from one millisecond earlier and skips these. */
+  polledIds: Set<string>;
 }
 
 export class EventFeed {
   private readonly listeners = new Set<FeedListener>();
-  private controller: AbortController | undefined;
-  private lastEventId: string | undefined;
-  /** The newest event time the poll has seen; undefined until the first poll asked the controller for it. */
-  private pollSince: number | undefined;
-  /** Ids of the events of the last poll: the next one asks from one millisecond earlier and skips these. */
-  private polledIds = new Set<string>();
-  private retryMs = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private run: Run | undefined;
   private currentStatus: FeedStatus = 'connecting';
   private detail = '';
-  private stopped = true;
+  private currentNotice: FeedNotice | undefined;
 
   get status(): FeedStatus {
     return this.currentStatus;
@@ -51,20 +71,39 @@ export class EventFeed {
   subscribe(listener: FeedListener): () => void {
     this.listeners.add(listener);
     listener.status?.(this.currentStatus, this.detail);
+    listener.notice?.(this.currentNotice);
     return () => void this.listeners.delete(listener);
   }
 
+  /** Opens the stream (once per page: a second start while running does nothing). */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    void this.connect();
+    if (this.run) return;
+    const run: Run = {
+      abort: new AbortController(),
+      timer: undefined,
+      lastEventId: undefined,
+      connectedBefore: false,
+      retryMs: 0,
+      pollSince: undefined,
+      polledIds: new Set(),
+    };
+    this.run = run;
+    this.setStatus('connecting', 'connecting to the event stream');
+    void this.connect(run);
   }
 
+  /** Closes the stream (logout, leaving the page); a later start() begins afresh. */
   stop(): void {
-    this.stopped = true;
-    this.controller?.abort();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    const run = this.run;
+    if (!run) return;
+    this.run = undefined;
+    run.abort.abort();
+    if (run.timer) clearTimeout(run.timer);
+    this.setNotice(undefined);
+  }
+
+  dismissNotice(): void {
+    this.setNotice(undefined);
   }
 
   private setStatus(status: FeedStatus, detail: string): void {
@@ -73,51 +112,83 @@ export class EventFeed {
     for (const l of this.listeners) l.status?.(status, detail);
   }
 
+  private setNotice(notice: FeedNotice | undefined): void {
+    this.currentNotice = notice;
+    for (const l of this.listeners) l.notice?.(notice);
+  }
+
   private emit(event: DroveEvent): void {
     for (const l of this.listeners) l.event?.(event);
   }
 
-  private resync(): void {
+  /** Everything is read again; `missing` says why events may have been missed (none on the first connection). */
+  private resync(missing?: string): void {
+    if (missing) this.setNotice({ at: Date.now(), text: `Events may be missing: ${missing}. The page was read again.` });
     for (const l of this.listeners) l.resync?.();
   }
 
-  private later(fn: () => void, ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(fn, ms);
+  private later(run: Run, fn: () => void, ms: number): void {
+    if (this.run !== run) return;
+    run.timer = setTimeout(fn, ms);
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
-    this.controller = new AbortController();
-    const resumed = this.lastEventId !== undefined;
+  private async connect(run: Run): Promise<void> {
+    if (this.run !== run) return;
+    // Each connection has its own abort, so that a silent one can be given up without stopping the run.
+    const connection = new AbortController();
+    const giveUp = () => connection.abort();
+    run.abort.signal.addEventListener('abort', giveUp);
+    let silence: ReturnType<typeof setTimeout> | undefined;
+    const heard = () => {
+      if (silence) clearTimeout(silence);
+      silence = setTimeout(giveUp, STREAM_SILENCE_MS);
+    };
+    const done = () => {
+      if (silence) clearTimeout(silence);
+      run.abort.signal.removeEventListener('abort', giveUp);
+    };
+    const resumeFrom = run.lastEventId;
     let response: Response;
     try {
-      response = await fetch(`${STREAM_PATH}${queryString({ lastEventId: this.lastEventId })}`, {
+      heard();
+      response = await fetch(EVENT_STREAM_PATH, {
         credentials: 'omit',
-        headers: { accept: 'text/event-stream', ...authHeaders() },
-        signal: this.controller.signal,
+        cache: 'no-store',
+        headers: { accept: 'text/event-stream', ...authHeaders(), ...(resumeFrom === undefined ? {} : { 'last-event-id': resumeFrom }) },
+        signal: connection.signal,
       });
     } catch (error) {
-      return this.retry(`the controller did not answer (${(error as Error).message})`);
+      done();
+      return this.retry(run, connection.signal.aborted ? 'the controller did not answer in time' : `the controller did not answer (${(error as Error).message})`);
     }
-    if (response.status === 404) {
-      // No stream on this controller: poll the events API, starting from now.
+    if (response.status === 404 || response.status === 400) {
+      const message = messageOf(await response.text().catch(() => ''));
+      done();
+      if (message.text === NOT_LEADER) {
+        return this.retry(run, message.leader ? `this controller does not lead; the leader is ${message.leader}` : 'this controller does not lead');
+      }
       this.setStatus('polling', `live updates every ${POLL_INTERVAL_MS / 1000} s (this controller has no event stream)`);
-      return this.poll();
+      return this.poll(run);
     }
     if (!response.ok || !response.body) {
-      const text = await response.text().catch(() => '');
-      return this.retry(`event stream answered ${response.status} ${messageOf(text)}`);
+      const message = messageOf(await response.text().catch(() => ''));
+      done();
+      const wait = response.status === 429 ? retryAfterMs(response.headers.get('retry-after')) : undefined;
+      return this.retry(run, `the event stream answered ${response.status} ${message.text}`.trimEnd(), wait);
     }
-    this.retryMs = 0;
-    this.setStatus('live', 'live updates');
-    // Whatever happened while we were away is unknown unless the controller resumed us without loss.
-    if (!resumed) this.resync();
+    if (this.run !== run) return done();
+    run.retryMs = 0;
+    this.setStatus('live', 'live updates from the event stream');
+    if (!run.connectedBefore) this.resync();
+    // No id to resume from: whatever happened while the stream was down is unknown.
+    else if (resumeFrom === undefined) this.resync('the event stream dropped before it sent an event');
+    run.connectedBefore = true;
     const parser = createParser({
       onEvent: (message) => {
-        if (message.id) this.lastEventId = message.id;
+        if (this.run !== run) return;
+        if (message.id) run.lastEventId = message.id;
         if (message.event === 'lost') {
-          this.resync();
+          this.resync('the controller could not resume the event stream where it broke (it restarted, another controller leads, or it no longer holds those events)');
           return;
         }
         try {
@@ -130,57 +201,70 @@ export class EventFeed {
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     try {
       for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
+        heard();
+        const { done: ended, value } = await reader.read();
+        if (ended) break;
         parser.feed(value);
       }
     } catch (error) {
-      if (this.stopped) return;
-      return this.retry(`the event stream broke (${(error as Error).message})`);
+      done();
+      if (run.abort.signal.aborted) return;
+      return this.retry(run, connection.signal.aborted ? `the event stream was silent for ${STREAM_SILENCE_MS / 1000} s` : `the event stream broke (${(error as Error).message})`);
     }
-    return this.retry('the controller closed the event stream');
+    done();
+    return this.retry(run, 'the controller closed the event stream');
   }
 
-  private retry(why: string): void {
-    if (this.stopped) return;
+  private retry(run: Run, why: string, waitMs?: number): void {
+    if (this.run !== run) return;
     this.setStatus('down', `reconnecting: ${why}`);
-    this.later(() => void this.connect(), this.retryMs);
-    this.retryMs = Math.min(MAX_RETRY_MS, Math.max(500, this.retryMs * 2));
+    this.later(run, () => void this.connect(run), waitMs ?? run.retryMs);
+    run.retryMs = Math.min(MAX_RETRY_MS, Math.max(500, run.retryMs * 2));
   }
 
-  private async poll(): Promise<void> {
-    if (this.stopped) return;
+  private async poll(run: Run): Promise<void> {
+    if (this.run !== run) return;
     try {
-      if (this.pollSince === undefined) {
+      if (run.pollSince === undefined) {
         // The controller's clock, not ours: its newest event time is where the first poll starts.
-        this.pollSince = (await get<DroveEventsList>(`/apis/v1/cluster/events/latest${queryString({ lastSyncTime: 0, size: 0 })}`)).lastSyncTime;
+        run.pollSince = (await get<DroveEventsList>(`/apis/v1/cluster/events/latest${queryString({ lastSyncTime: 0, size: 0 })}`, run.abort.signal)).lastSyncTime;
       }
       // "Newer than lastSyncTime" would skip an event stamped with the same millisecond as the last one seen.
-      const since = Math.max(0, this.pollSince - 1);
-      const page = await get<DroveEventsList>(`/apis/v1/cluster/events/latest${queryString({ lastSyncTime: since, size: 1024 })}`);
-      const events = [...page.events].filter((e) => !this.polledIds.has(e.id)).sort((a, b) => a.time - b.time);
-      const newest = Math.max(this.pollSince, page.lastSyncTime);
-      this.pollSince = newest;
-      this.polledIds = new Set(page.events.filter((e) => e.time >= newest - 1).map((e) => e.id));
+      const since = Math.max(0, run.pollSince - 1);
+      const page = await get<DroveEventsList>(`/apis/v1/cluster/events/latest${queryString({ lastSyncTime: since, size: 1024 })}`, run.abort.signal);
+      if (this.run !== run) return;
+      const events = [...page.events].filter((e) => !run.polledIds.has(e.id)).sort((a, b) => a.time - b.time);
+      const newest = Math.max(run.pollSince, page.lastSyncTime);
+      run.pollSince = newest;
+      run.polledIds = new Set(page.events.filter((e) => e.time >= newest - 1).map((e) => e.id));
       for (const event of events) this.emit(event);
       if (this.currentStatus !== 'polling') {
         this.setStatus('polling', `live updates every ${POLL_INTERVAL_MS / 1000} s (this controller has no event stream)`);
         this.resync();
       }
     } catch (error) {
+      if (this.run !== run) return;
       this.setStatus('down', `cannot read events: ${(error as Error).message}`);
     }
-    this.later(() => void this.poll(), POLL_INTERVAL_MS);
+    this.later(run, () => void this.poll(run), POLL_INTERVAL_MS);
   }
 }
 
-function messageOf(text: string): string {
+/** The message of a Drove envelope, and the leader a follower names (`data.leader`). */
+function messageOf(text: string): { text: string; leader?: string } {
   try {
-    const message = (JSON.parse(text) as { message?: unknown }).message;
-    return typeof message === 'string' ? message : '';
+    const body = JSON.parse(text) as { message?: unknown; data?: { leader?: unknown } };
+    const leader = typeof body.data?.leader === 'string' ? body.data.leader : undefined;
+    return { text: typeof body.message === 'string' ? body.message : '', ...(leader ? { leader } : {}) };
   } catch {
-    return '';
+    return { text: '' };
   }
+}
+
+/** `Retry-After` in seconds (the controller's form); the controller's default when absent or not a number. */
+function retryAfterMs(header: string | null): number {
+  const seconds = Number(header);
+  return header !== null && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : DEFAULT_RETRY_AFTER_MS;
 }
 
 /** The console's feed (one per page load). */
