@@ -39,10 +39,15 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export interface DevCluster {
   url: string;
   executorId: string;
-  child: ChildProcess;
+  /** The running `drove dev` (another process after a restart). */
+  readonly child: ChildProcess;
   output(): string;
+  /** Ends `drove dev` (SIGTERM) and starts it again on the same ports and data directory; resolves as startDev. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
+
+const DEV_ADMIN = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
 
 /** `drove dev` from the built binary on free ports with its own data directory; resolves once its executor is ACTIVE. */
 export async function startDev(): Promise<DevCluster> {
@@ -50,43 +55,55 @@ export async function startDev(): Promise<DevCluster> {
   const port = await freePort();
   const executorPort = await freePort();
   const dir = scratchDir('drove-ui-');
-  const child = spawn(
-    process.execPath,
-    [mainJs, 'dev', '--host', '127.0.0.1', '--port', String(port), '--executor-port', String(executorPort), '--data-dir', join(dir, 'data')],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = [mainJs, 'dev', '--host', '127.0.0.1', '--port', String(port), '--executor-port', String(executorPort), '--data-dir', join(dir, 'data')];
   let log = '';
   const append = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-50_000));
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
+  const spawnDev = () => {
+    const started = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.stdout!.on('data', append);
+    started.stderr!.on('data', append);
+    return started;
+  };
+  let child = spawnDev();
   const url = `http://127.0.0.1:${port}`;
   const executorId = executorIdOf('127.0.0.1', executorPort);
+  const end = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  const ready = () =>
+    waitUntil(
+      'drove dev with an ACTIVE executor',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`drove dev exited (${child.exitCode}): ${log}`);
+        const res = await fetch(`${url}/apis/v1/cluster/executors`, { headers: { authorization: DEV_ADMIN } });
+        const body = (await res.json()) as { data?: Array<{ state: string }> };
+        return body.data?.some((e) => e.state === 'ACTIVE');
+      },
+      { timeoutMs: 60_000, detail: () => log },
+    );
   const cluster: DevCluster = {
     url,
     executorId,
-    child,
+    get child() {
+      return child;
+    },
     output: () => log,
+    async restart() {
+      await end();
+      child = spawnDev();
+      await ready();
+    },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await end();
       removeContainers(executorId);
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  const admin = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
-  await waitUntil(
-    'drove dev with an ACTIVE executor',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`drove dev exited (${child.exitCode}): ${log}`);
-      const res = await fetch(`${url}/apis/v1/cluster/executors`, { headers: { authorization: admin } });
-      const body = (await res.json()) as { data?: Array<{ state: string }> };
-      return body.data?.some((e) => e.state === 'ACTIVE');
-    },
-    { timeoutMs: 60_000, detail: () => log },
-  );
+  await ready();
   return cluster;
 }
 

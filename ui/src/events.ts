@@ -100,6 +100,8 @@ export class EventFeed {
     run.abort.abort();
     if (run.timer) clearTimeout(run.timer);
     this.setNotice(undefined);
+    // Whoever shows the status next must not see this run's.
+    this.setStatus('connecting', 'not connected');
   }
 
   dismissNotice(): void {
