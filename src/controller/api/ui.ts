@@ -49,9 +49,10 @@ export async function uiRoutes(app: FastifyInstance, options: ConsoleOptions): P
     // Content-hashed names: a file never changes under its name.
     maxAge: '365d',
     immutable: true,
-    setHeaders: (reply) => void reply.headers(SECURITY_HEADERS),
-    // An unbuilt console is said by its pages (404 with the command to run), not by a start-up warning.
-    suppressWarning: true,
+    setHeaders: (response) => {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) response.setHeader(name, value);
+    },
+    // An unbuilt console (no dist/ui/assets) logs one start-up warning; its pages say how to build it (404).
   });
 
   app.get('/apis/ui/*', async (request, reply) => reply.redirect(consolePagePath(request.params, request.url), 303));

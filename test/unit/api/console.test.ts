@@ -39,6 +39,8 @@ describe('console pages and assets', () => {
     expect(asset.statusCode).toBe(200);
     expect(asset.body).toBe('console.log("console")');
     expect(asset.headers['cache-control']).toContain('immutable');
+    expect(asset.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(asset.headers['x-content-type-options']).toBe('nosniff');
     expect((await api.inject({ method: 'HEAD', url: '/assets/app-1.js' })).statusCode).toBe(200);
     // Data stays behind credentials; an unknown path still asks for them.
     expect((await api.inject({ url: '/apis/v1/localservices' })).statusCode).toBe(401);
