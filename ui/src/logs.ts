@@ -32,51 +32,67 @@ export interface TailCallbacks {
 
 const byteLength = (text: string) => new TextEncoder().encode(text).length;
 
-/** The newest rotation index among the files (`output.log-3`, `output.log-3.gz`), 0 when none. */
-function newestRotation(files: readonly string[], fileName: string): number {
-  let newest = 0;
+/** The rotation indexes among the files (`output.log-3`, `output.log-3.gz`), oldest first. */
+function rotationsOf(files: readonly string[], fileName: string): number[] {
+  const indexes = new Set<number>();
   for (const file of files) {
     const index = file.startsWith(`${fileName}-`) ? /^(\d+)(\.gz)?$/.exec(file.slice(fileName.length + 1))?.[1] : undefined;
-    if (index !== undefined) newest = Math.max(newest, Number(index));
+    if (index !== undefined) indexes.add(Number(index));
   }
-  return newest;
+  return [...indexes].sort((x, y) => x - y);
 }
 
 /**
  * Follows a log file until the signal aborts. A rotation shows as a new rotated file in the listing (its index
  * goes up; a file being compressed changes its name, not its index): the rest of the old file is read from the
- * rotated copy when it is still plain text, then the new file from its start. A file shorter than the offset was
- * replaced some other way: it is followed from its start too.
+ * rotated copy when it is still plain text (then any rotated since, whole), then the new file from its start. A
+ * file shorter than the offset was replaced some other way: it is followed from its start too.
+ *
+ * The listing is looked at after each read (and after the size check), not before: when it shows no new rotation,
+ * none happened before the read either, so what was read is of the file being followed. When it does, the read may
+ * have been of the new file at an offset that means nothing there: that chunk is dropped, and the old file's rest
+ * read from its copy.
  */
 export async function tail(serviceId: string, instanceId: string, fileName: string, callbacks: TailCallbacks, signal: AbortSignal): Promise<void> {
   const readFrom = (file: string, offset: number) =>
     get<Chunk | undefined>(`${logBase(serviceId, instanceId)}/read/${seg(file)}?offset=${offset}&length=${READ_LENGTH}`, signal);
   const sizeNow = async () => (await readFrom(fileName, -1))?.offset ?? 0;
-  const rotation = async () => newestRotation(await listLogFiles(serviceId, instanceId, signal), fileName);
-  /** Everything of `file` from `offset` on; the offset after it. */
+  const listing = () => listLogFiles(serviceId, instanceId, signal);
+  /** Everything of `file` from `offset` on. */
   const drain = async (file: string, offset: number) => {
     for (;;) {
       const data = (await readFrom(file, offset))?.data ?? '';
-      if (data.length === 0) return offset;
+      if (data.length === 0) return;
       callbacks.lines(data);
       offset += byteLength(data);
     }
   };
   let offset = Math.max(0, (await sizeNow()) - TAIL_BACKLOG_BYTES);
-  let rotated = await rotation();
+  let rotated = rotationsOf(await listing(), fileName).at(-1) ?? 0;
   while (!signal.aborted) {
     try {
-      const newest = await rotation();
-      if (newest > rotated) {
-        const copy = `${fileName}-${newest}`;
-        if ((await listLogFiles(serviceId, instanceId, signal)).includes(copy)) await drain(copy, offset).catch(() => offset);
-        rotated = newest;
+      const data = (await readFrom(fileName, offset))?.data ?? '';
+      // Before the listing too: a rotation after this look would otherwise pass for a file replaced otherwise.
+      const shrunk = data.length === 0 && (await sizeNow()) < offset;
+      const files = await listing();
+      const since = rotationsOf(files, fileName).filter((n) => n > rotated);
+      if (since.length > 0) {
+        // The oldest new copy is the file this tail was reading: its rest, then the whole of any rotated since.
+        for (const [i, n] of since.entries()) {
+          const copy = `${fileName}-${n}`;
+          if (files.includes(copy)) await drain(copy, i === 0 ? offset : 0).catch(() => undefined);
+        }
+        rotated = since.at(-1)!;
         callbacks.rotated();
         offset = 0;
+        continue;
       }
-      const before = offset;
-      offset = await drain(fileName, offset);
-      if (offset === before && (await sizeNow()) < offset) {
+      if (data.length > 0) {
+        callbacks.lines(data);
+        offset += byteLength(data);
+        continue;
+      }
+      if (shrunk) {
         callbacks.rotated();
         offset = 0;
         continue;
