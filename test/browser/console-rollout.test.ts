@@ -41,7 +41,12 @@ describe('the web console drives the seed rollout', () => {
     await dev?.stop();
   });
 
-  /** Polls what the page shows until `check` holds (the console updates from events, not on a timer). */
+  /**
+   * Polls what the page shows until `check` holds (the console updates from events, not on a timer). Every check of
+   * the page waits: a page load reads several API routes one after another, so a change landing between two of them
+   * shows in part (the instances table ahead of the summary) until the next load, which the change's own event
+   * brings a moment later. Seen on the real event stream, which delivers events as they happen.
+   */
   const sees = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000) =>
     waitUntil(what, check, { timeoutMs, detail: () => dev.output().slice(-3000) });
 
@@ -129,7 +134,7 @@ describe('the web console drives the seed rollout', () => {
       return (await page.getByTestId('instances-per-host').textContent()) === '2' && healthy.length === 2 && (await instanceRows()).length === 2 && healthy;
     });
     await sees('the grid cell', async () => (await page.locator(`td[data-cell="${SERVICE}"]`).textContent()) === '2 HEALTHY');
-    expect(await page.getByTestId('healthy-instances').textContent()).toBe('2');
+    await sees('the healthy count', async () => (await page.getByTestId('healthy-instances').textContent()) === '2');
     expect(running()).toEqual(ids);
   });
 
@@ -150,10 +155,14 @@ describe('the web console drives the seed rollout', () => {
       // Two stop-first replacements one after the other took 6.5 s on the loaded 2-core machine; under vitest's 120 s.
       100_000,
     );
-    const old = await page.locator('[data-testid="old-instances"] tbody tr[data-instance]').evaluateAll((rows) =>
-      rows.map((row) => `${row.getAttribute('data-instance')} ${row.querySelector('.badge')?.textContent}`),
-    );
-    for (const id of beforeRestart) expect(old).toContain(`${id} STOPPED`);
+    const oldRows = () =>
+      page.locator('[data-testid="old-instances"] tbody tr[data-instance]').evaluateAll((rows) =>
+        rows.map((row) => `${row.getAttribute('data-instance')} ${row.querySelector('.badge')?.textContent}`),
+      );
+    await sees('the old instances STOPPED', async () => {
+      const old = await oldRows();
+      return beforeRestart.every((id) => old.includes(`${id} STOPPED`));
+    });
     expect(running()).toEqual(ids);
   });
 
@@ -166,7 +175,7 @@ describe('the web console drives the seed rollout', () => {
       const healthy = await healthyIds();
       return healthy.length === 2 && !healthy.includes(victim!) && healthy.includes(survivor!) && (await instanceRows()).length === 2 && healthy;
     });
-    expect(await page.locator(`[data-testid="old-instances"] tr[data-instance="${victim}"] .badge`).textContent()).toBe('STOPPED');
+    await sees('the killed instance STOPPED', async () => (await page.locator(`[data-testid="old-instances"] tr[data-instance="${victim}"] .badge`).textContent()) === 'STOPPED');
     expect(running()).toEqual(ids);
   });
 
@@ -175,7 +184,7 @@ describe('the web console drives the seed rollout', () => {
     await confirm(['"type": "DEACTIVATE"']);
     await sees('INACTIVE with no instance', async () => (await headingState()) === 'INACTIVE' && (await instanceRows()).length === 0);
     await sees('docker ps agrees', async () => running().length === 0);
-    expect(await page.getByTestId('healthy-instances').textContent()).toBe('0');
+    await sees('no healthy instance', async () => (await page.getByTestId('healthy-instances').textContent()) === '0');
   });
 
   it('destroy: the service is gone from the list and from docker', async () => {
