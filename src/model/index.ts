@@ -4,6 +4,7 @@ export * from './states.js';
 export * from './schema-helpers.js';
 export * from './host-paths.js';
 export * from './host-access.js';
+export * from './placement.js';
 export * from './spec.js';
 export * from './operations.js';
 export * from './instance.js';
