@@ -39,6 +39,13 @@ export interface LocalServiceSummary {
   state?: LocalServiceState;
   created: number;
   updated: number;
+  /**
+   * drove-ts extension (docs/placement.md): the instances the service should have cluster-wide, instancesPerHost on
+   * every eligible executor its tag constraint admits (one when CONFIG_TESTING, none when INACTIVE). The key is
+   * Drove's (its application summaries have it; its CLI's `describe localservice` reads it). Absent from Drove's
+   * controllers.
+   */
+  requiredInstances?: number;
 }
 
 export interface ClusterSummary {

@@ -3,6 +3,7 @@ import { cpuCount, memoryMb } from './spec.js';
 import type { LocalServiceInstanceInfo } from './instance.js';
 import { INSTANCE_ACTIVE_STATES, type LocalServiceState } from './states.js';
 import type { LocalServiceInfo, LocalServiceSummary } from './api.js';
+import { requiredInstanceCount, type PlacementCandidate } from './placement.js';
 
 /** Event metadata uses the *last* CPU/MEMORY entry (Drove's quirk), summaries use the sum. */
 export function cpuLastCount(spec: Pick<LocalServiceSpec, 'resources'>): number {
@@ -17,11 +18,15 @@ export function memoryLastSize(spec: Pick<LocalServiceSpec, 'resources'>): numbe
   return last;
 }
 
-/** `LocalServiceSummary` math (§2.2): counts over all stored records, stale or not. */
+/**
+ * `LocalServiceSummary` math (§2.2): counts over all stored records, stale or not; `requiredInstances` over the
+ * executors now (requiredInstanceCount).
+ */
 export function summarize(
   info: LocalServiceInfo,
   instances: Iterable<LocalServiceInstanceInfo>,
   state: LocalServiceState | undefined,
+  executors: Iterable<PlacementCandidate>,
 ): LocalServiceSummary {
   let healthy = 0;
   let active = 0;
@@ -42,5 +47,6 @@ export function summarize(
     updated: info.updated,
   };
   if (state) summary.state = state;
+  summary.requiredInstances = requiredInstanceCount(info, executors);
   return summary;
 }

@@ -77,7 +77,8 @@ export class FakeCore implements ControllerCore {
     return out;
   }
   private summaryOf(s: { info: LocalServiceInfo; state: LocalServiceState }) {
-    return summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state);
+    const executors = [...this.executors.values()].map((n) => ({ state: n.executorState, nodeData: n }));
+    return summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state, executors);
   }
   serviceSummary(id: string) {
     const s = this.services.get(id);

@@ -102,7 +102,8 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
 /**
  * `LocalServiceSummary` with Drove's key order (Java field order; `state` omitted when absent), which the
- * Python CLI's `summary` dump and `--json` outputs show as is (cli-response-shapes C.1.7).
+ * Python CLI's `summary` dump and `--json` outputs show as is (cli-response-shapes C.1.7); drove-ts's
+ * `requiredInstances` comes after Drove's keys.
  */
 export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
   return {
@@ -117,6 +118,7 @@ export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
     ...(s.state !== undefined ? { state: s.state } : {}),
     created: s.created,
     updated: s.updated,
+    ...(s.requiredInstances !== undefined ? { requiredInstances: s.requiredInstances } : {}),
   };
 }
 

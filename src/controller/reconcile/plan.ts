@@ -3,10 +3,13 @@ import {
   EXECUTOR_ELIGIBLE_STATES,
   INSTANCE_COUNTED_STATES,
   INSTANCE_RUNNING_STATES,
+  executorTakes,
   type ActivationState,
+  type ExecutorState,
   type LocalServiceInstanceInfo,
+  type LocalServiceSpec,
+  type PlacementCandidate,
 } from '../../model/index.js';
-import type { ExecutorRecord } from '../cluster/registry.js';
 
 /**
  * "What must change" for one local service, as a pure function of desired state, executors and the service's
@@ -20,19 +23,24 @@ import type { ExecutorRecord } from '../cluster/registry.js';
  *  - running (INSTANCE_RUNNING_STATES: UNREADY, READY, HEALTHY): count, and may be stopped when there are too many;
  *  - leaving (UNHEALTHY, STOPPING, DEPROVISIONING): on their way out, so they do not count and a replacement is
  *    planned at once.
- * Instances on executors that are not eligible (blacklisted, removed, unknown) never count; running ones on
- * blacklisted executors are stopped (Drove submits STOP_INSTANCES for them, which its own validator usually
- * rejects, §13.2.10).
+ * Only executors that take the service count: eligible (ACTIVE, UNREADY) and satisfying its tag constraint
+ * (docs/placement.md). Instances elsewhere never count; running ones are stopped on blacklisted executors (Drove
+ * submits STOP_INSTANCES for them, which its own validator usually rejects, §13.2.10) and on eligible executors
+ * whose tags no longer satisfy the constraint (the executor restarted with other tags), as if that executor had
+ * left. Ones still starting there are left to come up and are stopped once running, like on blacklisted ones.
  */
 
 export interface PlanService {
   serviceId: string;
   activationState: ActivationState;
   instancesPerHost: number;
+  spec: Pick<LocalServiceSpec, 'placementPolicy'>;
 }
 
 /** What the plan reads of an executor (the registry's records have it). */
-export type PlanExecutor = Pick<ExecutorRecord, 'executorId' | 'state'>;
+export interface PlanExecutor extends PlacementCandidate {
+  readonly executorId: string;
+}
 
 export interface InstancePlan {
   start: Array<{ executorId: string; count: number }>;
@@ -50,19 +58,20 @@ export function plan(
   instances: readonly LocalServiceInstanceInfo[],
 ): InstancePlan {
   const result: InstancePlan = { start: [], stop: [] };
+  const eligible = executors.filter((e) => executorTakes(e, service.spec.placementPolicy)).map((e) => e.executorId).sort();
+  const taking = new Set(eligible);
   const stateOf = new Map(executors.map((e) => [e.executorId, e.state]));
   const byExecutor = new Map<string, LocalServiceInstanceInfo[]>();
   for (const instance of instances) {
     const state = stateOf.get(instance.executorId);
-    if (state !== undefined && EXECUTOR_ELIGIBLE_STATES.has(state)) {
+    if (taking.has(instance.executorId)) {
       let list = byExecutor.get(instance.executorId);
       if (!list) byExecutor.set(instance.executorId, (list = []));
       list.push(instance);
-    } else if (state !== undefined && EXECUTOR_BLACKLISTED_STATES.has(state) && INSTANCE_RUNNING_STATES.has(instance.state)) {
+    } else if (state !== undefined && reachable(state) && INSTANCE_RUNNING_STATES.has(instance.state)) {
       result.stop.push(instance.instanceId);
     }
   }
-  const eligible = executors.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).map((e) => e.executorId).sort();
 
   switch (service.activationState) {
     case 'ACTIVE': {
@@ -93,6 +102,11 @@ export function plan(
       break;
   }
   return result;
+}
+
+/** An executor that still takes STOP messages (blacklisted or eligible), as opposed to one reported REMOVED. */
+function reachable(state: ExecutorState): boolean {
+  return EXECUTOR_BLACKLISTED_STATES.has(state) || EXECUTOR_ELIGIBLE_STATES.has(state);
 }
 
 export function planIsEmpty(p: InstancePlan): boolean {

@@ -123,7 +123,7 @@ export class LeaderTerm implements Runnable {
     this.staleCleaner = new StaleCleaner({ engine: this.engine, workingSet: this.workingSet, clock, options, logger });
     this.intake = new MessageIntake({ registry: this.registry, workingSet: this.workingSet, logger });
 
-    // What wakes the reconciler before its periodic pass: an executor joined, left or changed state; an instance
+    // What wakes the reconciler before its periodic pass: an executor joined, left, changed state or tags; an instance
     // appeared or stopped counting; a service reached a steady state.
     this.registry.onChange(() => this.reconciler.trigger());
     this.workingSet.onChange((changes) => {

@@ -51,7 +51,7 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
     return false;
   }
   const instanceId = newInstanceId();
-  const allocation = ctx.session.allocate(executorId, instanceId, cpuCount(info.spec), memoryMb(info.spec));
+  const allocation = ctx.session.allocate(executorId, instanceId, cpuCount(info.spec), memoryMb(info.spec), info.spec.placementPolicy);
   if (!allocation.ok) {
     deps.logger.warn({ serviceId, executorId, attempt, reason: allocation.reason }, 'No resources for local service instance');
     return false;
