@@ -8,8 +8,10 @@ export const BUILD_DIR = resolve('node_modules/.cache/drove-cli-test');
 export const MAIN = join(BUILD_DIR, 'src/main.js');
 
 export function buildBinary(): void {
-  // tsc exits non-zero if any file in the tree has a type error; the emitted JS is still what we need.
-  spawnSync('npx', ['tsc', '-p', '.', '--outDir', BUILD_DIR], { stdio: 'ignore' });
+  // tsc exits non-zero if any file in the tree has a type error; the emitted JS is still what we need. The build
+  // config, not tsconfig.json: that one is the type-check config (noEmit), with which nothing would be built and a
+  // stale binary from an earlier build would be tested. It also leaves test/ out, which halves the build time.
+  spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], { stdio: 'ignore' });
   if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}`);
 }
 
