@@ -48,6 +48,7 @@ export async function waitForInstancesGone(
   const batches = Math.max(1, Math.ceil(targetIds.size / Math.max(1, opts.parallelism)));
   const started = Date.now();
   const deadline = started + opts.timeoutMs * batches + options.slackMs;
+  // Drove's controllers send no requiredInstances: their services run on every eligible executor.
   const executors = await client.get<ExecutorSummary[]>('/apis/v1/cluster/executors');
   const eligible = executors.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).length;
   let seenBusy = false;
@@ -58,7 +59,9 @@ export async function waitForInstancesGone(
     const state = summary.state ?? summary.activationState;
     const remaining = instances.filter((i) => targetIds.has(i.instanceId)).length;
     const healthy = instances.filter((i) => i.state === 'HEALTHY').length;
-    const desired = summary.activationState === 'CONFIG_TESTING' ? 1 : summary.activationState === 'ACTIVE' ? summary.instancesPerHost * eligible : 0;
+    const desired =
+      summary.requiredInstances ??
+      (summary.activationState === 'CONFIG_TESTING' ? 1 : summary.activationState === 'ACTIVE' ? summary.instancesPerHost * eligible : 0);
     const line = `State: ${state}, healthy instances: ${healthy}/${desired}, ${opts.what} remaining: ${remaining}`;
     if (line !== lastLine) {
       opts.print(line);

@@ -141,20 +141,21 @@ export function hasTagConstraint(policy: PlacementPolicy | undefined): boolean {
  * the policy constrains nothing.
  */
 export function placementConstraintText(policy: PlacementPolicy | undefined): string | undefined {
-  return policy ? describe(policy, false) : undefined;
+  return policy ? describe(policy)?.text : undefined;
 }
 
-function describe(policy: PlacementPolicy, nested: boolean): string | undefined {
+/** `compound`: several parts joined by and/or, which need parentheses beside other parts. */
+function describe(policy: PlacementPolicy): { text: string; compound: boolean } | undefined {
   switch (policy.type) {
     case 'MATCH_TAG':
-      return `tag ${policy.tag ?? ''}`;
+      return { text: `tag ${policy.tag ?? ''}`, compound: false };
     case 'NO_TAG':
-      return 'no tag but the hostname';
+      return { text: 'no tag but the hostname', compound: false };
     case 'COMPOSITE': {
-      const parts = (policy.policies ?? []).map((member) => describe(member, true)).filter((p): p is string => p !== undefined);
-      if (parts.length === 0) return undefined;
-      const joined = parts.join(policy.combiner === 'OR' ? ' or ' : ' and ');
-      return nested && parts.length > 1 ? `(${joined})` : joined;
+      const parts = (policy.policies ?? []).map(describe).filter((p) => p !== undefined);
+      if (parts.length <= 1) return parts[0];
+      const text = parts.map((p) => (p.compound ? `(${p.text})` : p.text)).join(policy.combiner === 'OR' ? ' or ' : ' and ');
+      return { text, compound: true };
     }
     default:
       return undefined;

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { LocalServiceInstanceInfo, LocalServiceSpec, LocalServiceSummary } from '../../model/index.js';
+import { placementConstraintText, type LocalServiceInstanceInfo, type LocalServiceSpec, type LocalServiceSummary } from '../../model/index.js';
 import { formatDate, stateMarker, thousands } from '../format.js';
 import { action } from '../runtime.js';
 
@@ -30,6 +30,7 @@ export function describeCommand(): Command {
           row('Updated', formatDate(summary.updated)),
           ...section('Instance Summary'),
           row('Per Host', summary.instancesPerHost),
+          ...(summary.requiredInstances !== undefined ? [row('Required', summary.requiredInstances)] : []),
           row('Healthy', summary.healthyInstances),
           row('Total CPU', summary.totalCPUs),
           row('Total Memory', `${thousands(summary.totalMemory)} MB`),
@@ -42,6 +43,7 @@ export function describeCommand(): Command {
           ...spec.exposedPorts.map((p) => `  - ${p.name}: ${p.port} (${p.type})`),
           ...section('Placement Policy'),
           row('Type', spec.placementPolicy?.type ?? 'LOCAL'),
+          ...constraintRow(spec),
           ...section(`Instances (${instances.length})`),
         ];
         if (instances.length === 0) out.push('  No instances running (activate to start instances)');
@@ -113,4 +115,10 @@ function section(title: string): string[] {
 
 function row(label: string, value: unknown): string {
   return `  ${`${label}:`.padEnd(19)}${String(value)}`;
+}
+
+/** The tag constraint of a COMPOSITE placement (docs/placement.md), in words; nothing for a plain LOCAL. */
+function constraintRow(spec: LocalServiceSpec): string[] {
+  const text = placementConstraintText(spec.placementPolicy);
+  return text === undefined ? [] : [row('Executors with', text)];
 }

@@ -138,6 +138,8 @@ describe('drove CLI against a real controller', () => {
     expect(di.instanceId).toBe(id);
     const ds = await drove('describe', 'localservice', SID);
     expect(ds.stdout).toContain(`  ID:                ${SID}\n  Name:              TEST_SPEC\n  State:             ACTIVE`);
+    // The controller's requiredInstances (docs/placement.md): one per host on the one executor.
+    expect(ds.stdout).toContain('  Per Host:          1\n  Required:          1\n  Healthy:           1\n');
     expect(ds.stdout).toContain(`Instances (1):\n--------------\n  [OK] ${id}`);
     expect(Object.keys(JSON.parse((await drove('describe', 'localservice', SID, '--json')).stdout))).toEqual(['summary', 'spec', 'instances']);
     const executors = await drove('executor', 'list');
@@ -267,5 +269,34 @@ describe('drove CLI against a real controller', () => {
     const destroy = await drove('localservices', 'destroy', SID);
     expect([destroy.code, destroy.stdout]).toEqual([0, 'Local service destroyed\n']);
     await waitUntil('service gone', async () => (await drove('localservices', 'list', '--json')).stdout.trim() === '{}');
+  });
+
+  test('describe shows the tag constraint and the instances it requires (docs/placement.md)', async () => {
+    const spec = { ...testSpec({ name: 'GPU_AGENT', version: '1' }) };
+    delete (spec as { volumes?: unknown }).volumes;
+    spec.placementPolicy = {
+      type: 'COMPOSITE',
+      combiner: 'AND',
+      policies: [{ type: 'LOCAL', hostLevel: false }, { type: 'COMPOSITE', combiner: 'OR', policies: [{ type: 'MATCH_TAG', tag: 'gpu' }, { type: 'MATCH_TAG', tag: 'tpu' }] }],
+    };
+    const file = join(controller.dir, 'gpu-spec.json');
+    writeFileSync(file, JSON.stringify(spec));
+    expect((await drove('localservices', 'create', file)).code).toBe(0);
+    await waitUntil('GPU_AGENT-1 INACTIVE', async () => (await api<{ state?: string }>('/apis/v1/localservices/GPU_AGENT-1')).state === 'INACTIVE');
+    expect((await drove('localservices', 'activate', 'GPU_AGENT-1')).code).toBe(0);
+    await waitUntil('GPU_AGENT-1 ACTIVE', async () => (await api<{ state?: string }>('/apis/v1/localservices/GPU_AGENT-1')).state === 'ACTIVE');
+    // The one executor has no such tag: nothing is required, nothing runs.
+    const ds = await drove('describe', 'localservice', 'GPU_AGENT-1');
+    expect(ds.stdout).toContain('  Per Host:          1\n  Required:          0\n  Healthy:           0\n');
+    expect(ds.stdout).toContain('  Type:              COMPOSITE\n  Executors with:    tag gpu or tag tpu\n');
+    expect(ds.stdout).toContain('Instances (0):');
+    const summary = JSON.parse((await drove('localservices', 'summary', 'GPU_AGENT-1', '--json')).stdout);
+    expect(summary).toMatchObject({ requiredInstances: 0, healthyInstances: 0, activationState: 'ACTIVE' });
+    // --wait counts healthy instances against what the constraint requires, not against every executor.
+    const restart = await drove('localservices', 'restart', 'GPU_AGENT-1', '--wait', '-t', '5s');
+    expect(restart.code, restart.stdout + restart.stderr).toBe(0);
+    expect(restart.stdout).toContain('healthy instances: 0/0');
+    expect(restart.stdout.trimEnd().split('\n').pop()).toBe('All instances replaced');
+    expect((await drove('localservices', 'deactivate', 'GPU_AGENT-1')).code).toBe(0);
   });
 });

@@ -40,6 +40,8 @@ describe('placement policies (docs/placement.md)', () => {
     expect(placementConstraintText(and(LOCAL))).toBeUndefined();
     expect(placementConstraintText(and(LOCAL, tag('gpu')))).toBe('tag gpu');
     expect(placementConstraintText(and(LOCAL, tag('gpu'), or(tag('a'), { type: 'NO_TAG' })))).toBe('tag gpu and (tag a or no tag but the hostname)');
+    expect(placementConstraintText(and(LOCAL, or(tag('a'), tag('b'))))).toBe('tag a or tag b');
+    expect(placementConstraintText(or(and(tag('a'), tag('b')), and(tag('c'))))).toBe('(tag a and tag b) or tag c');
   });
 
   it('takes host level from the LOCAL member of a COMPOSITE', () => {
