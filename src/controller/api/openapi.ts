@@ -63,7 +63,7 @@ route('get', '/apis/v1/cluster/events', { summary: 'Deprecated: bare event array
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/list', { summary: 'Log files of an instance (raw JSON)', params: ['serviceId', 'instanceId'] });
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/read/{fileName}', { summary: 'Read a log chunk (raw JSON)', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'offset', description: '-1 = tail start' }, { name: 'length', description: '-1 = 32768' }] });
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/download/{fileName}', { summary: 'Download a log file', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'rename', description: 'true: timestamped file name' }] });
-route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resources executors must reserve for local services' });
+route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resources executors must reserve for local services, with the placement policies of tag-constrained ones' });
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/last', { summary: 'Known instances from the last snapshot', params: ['executorId'] });
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/current', { summary: 'Known instances from the current snapshot', params: ['executorId'] });
 route('post', '/apis/v1/messages', { summary: 'Executor -> leader message', body: 'ControllerMessage' });
