@@ -1,7 +1,7 @@
 import type { ActivationState, ClusterState, ExecutorState, LocalServiceState } from './states.js';
 import type { LocalServiceSpec } from './spec.js';
 
-/** Response shapes of the controller's REST API (§2, §6, cli-response-shapes C.2). */
+/** Response shapes of the controller's REST API (docs/design/api-compatibility.md#records-and-summaries). */
 
 export interface ApiResponse<T> {
   status: 'SUCCESS' | 'FAILED';
@@ -17,7 +17,7 @@ export function failure<T>(message: string, data?: T): ApiResponse<T> {
   return data === undefined ? { status: 'FAILED', message } : { status: 'FAILED', data, message };
 }
 
-/** The stored service record (§2.1). */
+/** The stored service record; the service's state is not part of it. */
 export interface LocalServiceInfo {
   serviceId: string;
   spec: LocalServiceSpec;
@@ -40,7 +40,7 @@ export interface LocalServiceSummary {
   created: number;
   updated: number;
   /**
-   * drove-ts extension (docs/placement.md): the instances the service should have cluster-wide, instancesPerHost on
+   * drove-ts extension (docs/design/placement.md#tag-constraints): the instances the service should have cluster-wide, instancesPerHost on
    * every eligible executor its tag constraint admits (one when CONFIG_TESTING, none when INACTIVE). The key is
    * Drove's (its application summaries have it; its CLI's `describe localservice` reads it). Absent from Drove's
    * controllers.

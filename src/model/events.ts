@@ -4,7 +4,7 @@ import type { LocalServiceInstanceInfo } from './instance.js';
 import { cpuLastCount, memoryLastSize } from './summary.js';
 import { portsText } from './instance.js';
 
-/** Drove event types and the metadata of the two local-service events (§7). */
+/** Drove event types and the metadata of the two local-service events (docs/design/api-compatibility.md#events). */
 
 export const DROVE_EVENT_TYPES = [
   'APP_STATE_CHANGE',

@@ -17,7 +17,7 @@ import {
   isServiceId,
 } from './spec.js';
 
-/** The controller <-> executor protocol (§6.8): node data, resource snapshots and messages. */
+/** The controller <-> executor protocol (docs/design/executor-protocol.md): node data, resource snapshots, messages. */
 
 const numaMap = <T extends z.ZodType>(value: T) => z.record(z.string().regex(/^\d+$/), value);
 
@@ -168,7 +168,7 @@ export interface MessageResponse {
   message?: string;
 }
 
-/** `KnownInstancesData` (§6.7); apps and tasks are always empty here. */
+/** `KnownInstancesData` (docs/design/executor-protocol.md#internal-apis); apps and tasks are always empty here. */
 export interface KnownInstancesData {
   appInstanceIds: string[];
   staleAppInstanceIds: string[];
@@ -178,13 +178,16 @@ export interface KnownInstancesData {
   staleLocalServiceInstanceIds: string[];
 }
 
-/** `LocalServiceInstanceResources` (§6.7): what an UNREADY executor must be running before it turns ACTIVE. */
+/**
+ * `LocalServiceInstanceResources`: what an UNREADY executor must run before it turns ACTIVE
+ * (docs/design/placement.md#readiness-gating).
+ */
 export interface LocalServiceInstanceResources {
   cpus: number;
   memory: number;
   requiredInstances: Record<string, number>;
   /**
-   * drove-ts extension (docs/placement.md): the placement policy of every service in `requiredInstances` that has a
+   * drove-ts extension (docs/design/placement.md#tag-constraints): the placement policy of every service in `requiredInstances` that has a
    * tag constraint. An executor whose own tags do not satisfy it does not wait for that service's instances, which
    * are never placed there. The executor judges by its own tags, which are newer than any the leader has heard.
    */

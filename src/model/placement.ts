@@ -3,7 +3,7 @@ import { ciEnum } from './schema-helpers.js';
 import { EXECUTOR_ELIGIBLE_STATES, type ActivationState, type ExecutorState } from './states.js';
 
 /**
- * Placement policies (docs/placement.md): Drove's polymorphic `placementPolicy` family, and what it means for a
+ * Placement policies (docs/design/placement.md#tag-constraints): Drove's polymorphic `placementPolicy` family, and what it means for a
  * local service. Drove runs a local service on every executor and accepts only LOCAL; drove-ts also accepts Drove's
  * own way of combining policies, a COMPOSITE with combiner AND of the LOCAL policy and tag constraints (MATCH_TAG,
  * NO_TAG, and COMPOSITEs of those), so that a GPU agent runs only on the executors tagged `gpu`:
@@ -80,7 +80,7 @@ function policySchema(level: number): z.ZodType<PlacementPolicy> {
  * may use is the command validator's rule, with its own messages.
  */
 export const PlacementPolicySchema = policySchema(1).describe(
-  'Where instances may run. LOCAL: on every executor. COMPOSITE (combiner AND) of one LOCAL and tag constraints: only on the executors that satisfy them (drove-ts extension, docs/placement.md).',
+  'Where instances may run. LOCAL: on every executor. COMPOSITE (combiner AND) of one LOCAL and tag constraints: only on the executors that satisfy them (drove-ts extension, docs/design/placement.md#tag-constraints).',
 );
 
 /** What placement reads of an executor: its tags (the hostname is always among them) and its hostname. */

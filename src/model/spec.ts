@@ -4,7 +4,10 @@ import { HOST_PATH_RULE, isHostPath } from './host-paths.js';
 import { PlacementPolicySchema, localPolicyOf } from './placement.js';
 import { ciEnum, duration, int, requiredString } from './schema-helpers.js';
 
-/** The local-service spec and every nested type, with Drove's bean-validation messages (§1). */
+/**
+ * The local-service spec and every nested type, with Drove's bean-validation messages
+ * (docs/design/api-compatibility.md#the-spec).
+ */
 
 const NAME_PATTERN = /^[a-zA-Z\d\-_]*$/;
 const CHARSET_MESSAGE = '- Only characters, numbers, hyphen and underscore is allowed';
@@ -236,7 +239,7 @@ export const LocalServiceSpecSchema = z.object({
 });
 export type LocalServiceSpec = z.infer<typeof LocalServiceSpecSchema>;
 
-/** CPU cores per instance (entries of one type are summed, §1.7). */
+/** CPU cores per instance (entries of one type are summed, as Drove does). */
 export function cpuCount(spec: Pick<LocalServiceSpec, 'resources'>): number {
   return spec.resources.reduce((sum, r) => (r.type === 'CPU' ? sum + r.count : sum), 0);
 }
@@ -245,7 +248,7 @@ export function memoryMb(spec: Pick<LocalServiceSpec, 'resources'>): number {
   return spec.resources.reduce((sum, r) => (r.type === 'MEMORY' ? sum + r.sizeInMB : sum), 0);
 }
 
-/** Host level: the LOCAL policy (alone or in its COMPOSITE, docs/placement.md) says so. */
+/** Host level: the LOCAL policy (alone or in its COMPOSITE, docs/design/placement.md#tag-constraints) says so. */
 export function isHostLevel(spec: Pick<LocalServiceSpec, 'placementPolicy'>): boolean {
   return localPolicyOf(spec.placementPolicy)?.hostLevel === true;
 }
@@ -259,8 +262,8 @@ export function usesHostNetwork(spec: Pick<LocalServiceSpec, 'hostAccess'>): boo
 export const MASKED = '***';
 
 /**
- * A copy of the spec with secrets masked, for read APIs (§6.4), whoever reads it. Never mutates the stored spec
- * (decision 9).
+ * A copy of the spec with secrets masked, for read APIs, whoever reads it. Never mutates the stored spec
+ * (docs/design/api-compatibility.md#spec-masking).
  */
 export function maskSpec(spec: LocalServiceSpec): LocalServiceSpec {
   const copy = structuredClone(spec);

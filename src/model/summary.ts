@@ -19,8 +19,9 @@ export function memoryLastSize(spec: Pick<LocalServiceSpec, 'resources'>): numbe
 }
 
 /**
- * `LocalServiceSummary` math (§2.2): counts over all stored records, stale or not; `requiredInstances` over the
- * executors now (requiredInstanceCount).
+ * `LocalServiceSummary` math: counts over all stored records, stale or not
+ * (docs/design/api-compatibility.md#records-and-summaries); `requiredInstances` over the executors now
+ * (requiredInstanceCount, docs/design/placement.md#tag-constraints).
  */
 export function summarize(
   info: LocalServiceInfo,

@@ -8,7 +8,7 @@ import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
- * Tag constraints with real executors (docs/placement.md): examples/gpu-agent.json runs only on executors tagged
+ * Tag constraints with real executors (docs/design/placement.md#tag-constraints): examples/gpu-agent.json runs only on executors tagged
  * `gpu`. Three network-namespace hosts, two tagged; the third restarts with the tag and gets its instances; a tagged
  * one restarts without it and loses them. The summary's healthy and required counts and each executor's state
  * (readiness gating honours the constraint too) are checked after every step.

@@ -132,7 +132,7 @@ export interface E2eCluster {
 export interface ExecutorOverrides {
   /** Merged into the executor's `options:` block. */
   options?: Record<string, unknown>;
-  /** The `tags:` of each host's executor config (docs/placement.md); none by default. */
+  /** The `tags:` of each host's executor config (docs/design/placement.md#tag-constraints); none by default. */
   tags?: (host: NetnsHost) => string[];
 }
 

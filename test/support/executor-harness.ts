@@ -40,7 +40,7 @@ export class FakeLeader {
   readonly messages: ControllerMessage[] = [];
   readonly authHeaders: Array<{ secret?: string; nodeId?: string }> = [];
   reserved: Record<string, number> = {};
-  /** The answer's `placementPolicies` (tag-constrained services, docs/placement.md); not validated, like a real leader's could be anything. */
+  /** The answer's `placementPolicies` (tag-constrained services, docs/design/placement.md#tag-constraints); not validated, like a real leader's could be anything. */
   placementPolicies: Record<string, unknown> | undefined;
   lastKnown: KnownInstancesData | undefined;
   url = '';

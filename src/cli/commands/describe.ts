@@ -3,7 +3,7 @@ import { placementConstraintText, type LocalServiceInstanceInfo, type LocalServi
 import { formatDate, stateMarker, thousands } from '../format.js';
 import { action } from '../runtime.js';
 
-/** `drove describe localservice|lsinstance` (cli-response-shapes C.6.3, C.6.4), reading the real keys (§13.3). */
+/** `drove describe localservice|lsinstance`, reading the summary's real keys (docs/design/cli.md#where-it-differs). */
 export function describeCommand(): Command {
   const cmd = new Command('describe').description('Show detailed information about a resource');
 
@@ -117,7 +117,7 @@ function row(label: string, value: unknown): string {
   return `  ${`${label}:`.padEnd(19)}${String(value)}`;
 }
 
-/** The tag constraint of a COMPOSITE placement (docs/placement.md), in words; nothing for a plain LOCAL. */
+/** The tag constraint of a COMPOSITE placement (docs/design/placement.md#tag-constraints), in words; nothing for a plain LOCAL. */
 function constraintRow(spec: LocalServiceSpec): string[] {
   const text = placementConstraintText(spec.placementPolicy);
   return text === undefined ? [] : [row('Executors with', text)];

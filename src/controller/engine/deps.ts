@@ -37,7 +37,7 @@ export interface EngineDeps {
   scheduler: Pick<Scheduler, 'openSession'>;
   messenger: ExecutorMessenger;
   events: EventSink;
-  /** Signs the instance tokens given to containers (§6.1). */
+  /** Signs the instance tokens given to containers. */
   instanceAuthSecret: string;
   /** How long each token is valid (its `exp`). */
   instanceTokenLifetimeMs: number;

@@ -1,7 +1,7 @@
 import type { PlacementPolicy } from '../../model/index.js';
 
 /**
- * Validator rules of a local service's `placementPolicy` (docs/placement.md). Drove accepts only LOCAL; drove-ts also
+ * Validator rules of a local service's `placementPolicy` (docs/design/placement.md#tag-constraints). Drove accepts only LOCAL; drove-ts also
  * accepts Drove's COMPOSITE with combiner AND of exactly one LOCAL and tag constraints. Each text names the field
  * (a path inside the spec) and the rule; the schema has already checked field types, `tag` and `policies`.
  */

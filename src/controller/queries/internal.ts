@@ -18,7 +18,7 @@ import type { TermView } from './view.js';
  * instance cluster-wide, so no executor can be required to run it. Keyed on the activation state rather than the
  * runner's state, so an executor joining during an ADJUST still waits for its instances. A service with a tag
  * constraint comes with its placement policy, so that an executor it does not admit does not wait for it
- * (docs/placement.md); `cpus` and `memory` stay Drove's per-host sums over every ACTIVE service.
+ * (docs/design/placement.md#tag-constraints); `cpus` and `memory` stay Drove's per-host sums over every ACTIVE service.
  */
 export function reservedResources(view: TermView): LocalServiceInstanceResources {
   const out: LocalServiceInstanceResources = { cpus: 0, memory: 0, requiredInstances: {} };

@@ -5,7 +5,6 @@ import {
   INSTANCE_RUNNING_STATES,
   executorTakes,
   type ActivationState,
-  type ExecutorState,
   type LocalServiceInstanceInfo,
   type LocalServiceSpec,
   type PlacementCandidate,
@@ -13,8 +12,8 @@ import {
 
 /**
  * "What must change" for one local service, as a pure function of desired state, executors and the service's
- * current instance records (Nomad's system-job reconciler, §5.3/§5.4). The reconciler uses it to decide whether
- * an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
+ * current instance records, after Nomad's system-job reconciler (docs/design/reconciliation.md#the-plan). The
+ * reconciler uses it to decide whether an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
  *
  * Instances are classified per executor:
  *  - starting (INSTANCE_STARTING_STATES: PENDING, PROVISIONING, STARTING, and UNKNOWN = being recovered by a
@@ -24,10 +23,12 @@ import {
  *  - leaving (UNHEALTHY, STOPPING, DEPROVISIONING): on their way out, so they do not count and a replacement is
  *    planned at once.
  * Only executors that take the service count: eligible (ACTIVE, UNREADY) and satisfying its tag constraint
- * (docs/placement.md). Instances elsewhere never count; running ones are stopped on blacklisted executors (Drove
- * submits STOP_INSTANCES for them, which its own validator usually rejects, §13.2.10) and on eligible executors
- * whose tags no longer satisfy the constraint (the executor restarted with other tags), as if that executor had
- * left. Ones still starting there are left to come up and are stopped once running, like on blacklisted ones.
+ * (docs/design/placement.md#tag-constraints). Instances elsewhere never count; running ones are stopped on
+ * blacklisted executors (Drove submits STOP_INSTANCES for them, which its own validator usually rejects) and on
+ * eligible executors whose tags no longer satisfy the constraint (the executor restarted with other tags), as if
+ * that executor had left; ones still starting there are left to come up and are stopped once running, like on
+ * blacklisted ones. Nothing is started on an executor that has not reported to this leader yet (PlanExecutor), and
+ * its tags, which may be older than the executor's, stop nothing there either.
  */
 
 export interface PlanService {
@@ -37,9 +38,16 @@ export interface PlanService {
   spec: Pick<LocalServiceSpec, 'placementPolicy'>;
 }
 
-/** What the plan reads of an executor (the registry's records have it). */
+/**
+ * What the plan reads of an executor (the registry's records have it). `reported` is false until this leader has
+ * applied the instances of a heartbeat of the executor (one restored from the store when it gained leadership, or
+ * one that joins). Its instances may be missing from the store: the previous leader acknowledged reports it never
+ * stored (it lost quorum, or died with them queued), or sent a START just as it stepped down. Nothing is started on
+ * it before its heartbeat lists what it runs, or the new leader would start duplicates. Absent: reported.
+ */
 export interface PlanExecutor extends PlacementCandidate {
   readonly executorId: string;
+  readonly reported?: boolean;
 }
 
 export interface InstancePlan {
@@ -60,15 +68,21 @@ export function plan(
   const result: InstancePlan = { start: [], stop: [] };
   const eligible = executors.filter((e) => executorTakes(e, service.spec.placementPolicy)).map((e) => e.executorId).sort();
   const taking = new Set(eligible);
-  const stateOf = new Map(executors.map((e) => [e.executorId, e.state]));
+  const unreported = new Set(executors.filter((e) => e.reported === false).map((e) => e.executorId));
+  // Where the service must not run: blacklisted executors, and eligible ones whose tags (as last heard by this
+  // leader) do not satisfy the constraint.
+  const emptied = new Set(
+    executors
+      .filter((e) => EXECUTOR_BLACKLISTED_STATES.has(e.state) || (EXECUTOR_ELIGIBLE_STATES.has(e.state) && !unreported.has(e.executorId)))
+      .map((e) => e.executorId),
+  );
   const byExecutor = new Map<string, LocalServiceInstanceInfo[]>();
   for (const instance of instances) {
-    const state = stateOf.get(instance.executorId);
     if (taking.has(instance.executorId)) {
       let list = byExecutor.get(instance.executorId);
       if (!list) byExecutor.set(instance.executorId, (list = []));
       list.push(instance);
-    } else if (state !== undefined && reachable(state) && INSTANCE_RUNNING_STATES.has(instance.state)) {
+    } else if (emptied.has(instance.executorId) && INSTANCE_RUNNING_STATES.has(instance.state)) {
       result.stop.push(instance.instanceId);
     }
   }
@@ -79,14 +93,16 @@ export function plan(
       for (const executorId of eligible) {
         const here = byExecutor.get(executorId) ?? [];
         const countedHere = here.filter(counted);
-        if (countedHere.length < wanted) result.start.push({ executorId, count: wanted - countedHere.length });
-        else if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
+        if (countedHere.length < wanted) {
+          if (!unreported.has(executorId)) result.start.push({ executorId, count: wanted - countedHere.length });
+        } else if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
       }
       break;
     }
     case 'CONFIG_TESTING': {
       const testing = eligible.flatMap((id) => (byExecutor.get(id) ?? []).filter(counted));
-      if (testing.length === 0 && eligible.length > 0) {
+      // The test instance may already run on an executor that has not reported yet: wait for it.
+      if (testing.length === 0 && eligible.length > 0 && !eligible.some((id) => unreported.has(id))) {
         result.start.push({ executorId: eligible[spreadIndex(service.serviceId, eligible.length)]!, count: 1 });
       } else if (testing.length > 1) {
         result.stop.push(...surplus(testing, testing.length - 1));
@@ -102,11 +118,6 @@ export function plan(
       break;
   }
   return result;
-}
-
-/** An executor that still takes STOP messages (blacklisted or eligible), as opposed to one reported REMOVED. */
-function reachable(state: ExecutorState): boolean {
-  return EXECUTOR_BLACKLISTED_STATES.has(state) || EXECUTOR_ELIGIBLE_STATES.has(state);
 }
 
 export function planIsEmpty(p: InstancePlan): boolean {

@@ -6,7 +6,8 @@ import { StoreUnavailableError, type StateStore, type StoredExecutor, type Store
 
 /**
  * StateStore on etcd, for several controllers sharing one cluster state. Layout under the namespace
- * (default `/drove/`), one JSON document per key, like Drove's ZooKeeper layout (§8.1):
+ * (default `/drove/`), one JSON document per key, like Drove's ZooKeeper layout
+ * (docs/design/leadership.md#storage):
  *   localservices/<serviceId>                        LocalServiceInfo
  *   localserviceinstances/<serviceId>/<instanceId>   LocalServiceInstanceInfo
  *   cluster/maintenance                              ClusterStateData

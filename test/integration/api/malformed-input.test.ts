@@ -139,7 +139,7 @@ function buildCases(): Case[] {
     cases.push({ kind: 'deep nesting', endpoint: 'validate', payload: `{"name":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`, names: 'name' });
   }
 
-  // Placement policies (docs/placement.md): bad shapes name their field; nesting is bounded, not a stack overflow.
+  // Placement policies (docs/design/placement.md#tag-constraints): bad shapes name their field; nesting is bounded, not a stack overflow.
   const LOCAL = { type: 'LOCAL', hostLevel: false };
   const badPlacements: Array<[Json, string]> = [
     [{ type: 'COMPOSITE', policies: [LOCAL, { type: 'MATCH_TAG' }] }, 'policies.1.tag'],

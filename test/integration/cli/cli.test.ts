@@ -39,7 +39,7 @@ const healthyIds = async () =>
 const steady = (state: string) => waitUntil(`service ${state}`, async () => (await summary()).state === state);
 
 beforeAll(async () => {
-  buildBinary();
+  await buildBinary();
   controller = await startControllerProcess();
   home = join(controller.dir, 'home');
   mkdirSync(home);
@@ -138,7 +138,7 @@ describe('drove CLI against a real controller', () => {
     expect(di.instanceId).toBe(id);
     const ds = await drove('describe', 'localservice', SID);
     expect(ds.stdout).toContain(`  ID:                ${SID}\n  Name:              TEST_SPEC\n  State:             ACTIVE`);
-    // The controller's requiredInstances (docs/placement.md): one per host on the one executor.
+    // The controller's requiredInstances (docs/design/placement.md#tag-constraints): one per host on the one executor.
     expect(ds.stdout).toContain('  Per Host:          1\n  Required:          1\n  Healthy:           1\n');
     expect(ds.stdout).toContain(`Instances (1):\n--------------\n  [OK] ${id}`);
     expect(Object.keys(JSON.parse((await drove('describe', 'localservice', SID, '--json')).stdout))).toEqual(['summary', 'spec', 'instances']);
@@ -271,7 +271,7 @@ describe('drove CLI against a real controller', () => {
     await waitUntil('service gone', async () => (await drove('localservices', 'list', '--json')).stdout.trim() === '{}');
   });
 
-  test('describe shows the tag constraint and the instances it requires (docs/placement.md)', async () => {
+  test('describe shows the tag constraint and the instances it requires (docs/design/placement.md#tag-constraints)', async () => {
     const spec = { ...testSpec({ name: 'GPU_AGENT', version: '1' }) };
     delete (spec as { volumes?: unknown }).volumes;
     spec.placementPolicy = {

@@ -191,7 +191,7 @@ describe('openapi', () => {
   });
 });
 
-describe('openapi: placement policies (docs/placement.md)', () => {
+describe('openapi: placement policies (docs/design/placement.md#tag-constraints)', () => {
   test('documents the COMPOSITE of LOCAL and tag constraints, level by level down to the depth limit', async () => {
     const doc = (await api.inject({ url: '/apis/openapi.json', headers: GUEST })).json();
     const policy = doc.components.schemas.LocalServiceSpec.properties.placementPolicy;

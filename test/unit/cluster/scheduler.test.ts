@@ -157,7 +157,7 @@ describe('Scheduler', () => {
     expect(unknown).toEqual({ ok: false, reason: 'Executor nope is not known' });
   });
 
-  it('refuses an executor whose current tags do not satisfy the placement constraint (docs/placement.md)', async () => {
+  it('refuses an executor whose current tags do not satisfy the placement constraint (docs/design/placement.md#tag-constraints)', async () => {
     const { scheduler, registry } = await setup({ tags: ['gpu'] });
     const gpu: PlacementPolicy = { type: 'COMPOSITE', policies: [{ type: 'LOCAL' }, { type: 'MATCH_TAG', tag: 'gpu' }] };
     const session = scheduler.openSession();

@@ -5,7 +5,7 @@ import { testSpec } from '../../support/specs.js';
 import type { ExecutorMessage, PlacementPolicy } from '../../../src/model/index.js';
 
 /**
- * Tag constraints through the whole leader (docs/placement.md): engine, reconciler, scheduler, registry and queries
+ * Tag constraints through the whole leader (docs/design/placement.md#tag-constraints): engine, reconciler, scheduler, registry and queries
  * on a ManualClock with in-process executors. An executor "restarted with other tags" is one whose next heartbeat
  * carries them.
  */

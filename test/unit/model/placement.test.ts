@@ -17,7 +17,7 @@ const and = (...policies: PlacementPolicy[]): PlacementPolicy => ({ type: 'COMPO
 const or = (...policies: PlacementPolicy[]): PlacementPolicy => ({ type: 'COMPOSITE', combiner: 'OR', policies });
 const host = (tags: string[], hostname = 'h1') => ({ hostname, tags: [hostname, ...tags] });
 
-describe('placement policies (docs/placement.md)', () => {
+describe('placement policies (docs/design/placement.md#tag-constraints)', () => {
   it('evaluates tag constraints as Drove\'s scheduler does', () => {
     expect(placementAllows(LOCAL, host([]))).toBe(true);
     expect(placementAllows(undefined, host([]))).toBe(true);

@@ -62,7 +62,7 @@ describe('examples', () => {
     ]);
   });
 
-  it('gpu-agent.json runs only on executors tagged gpu (docs/placement.md), valid with default options', () => {
+  it('gpu-agent.json runs only on executors tagged gpu (docs/design/placement.md#tag-constraints), valid with default options', () => {
     const parsed = spec('gpu-agent.json');
     expect(`${parsed.name}-${parsed.version}`).toBe('GPU_AGENT-1');
     expect(parsed.executable.url).toBe('drove-ts/httpd:1');

@@ -42,11 +42,30 @@ const executor = (i: number, state: ExecutorState, tags: string[] = []): PlanExe
 const executors = (...states: ExecutorState[]): PlanExecutor[] => states.map((state, i) => executor(i, state));
 const matchTag = (tag: string): PlacementPolicy => ({ type: 'COMPOSITE', combiner: 'AND', policies: [LOCAL, { type: 'MATCH_TAG', tag }] });
 
-describe('adjust planning (§10.5)', () => {
+describe('adjust planning (Drove\'s AdjustInstancesLocalServiceActionTest)', () => {
   it('starts instances on ACTIVE and UNREADY executors only', () => {
     const p = plan(service('ACTIVE'), executors('ACTIVE', 'UNREADY', 'BLACKLISTED', 'REMOVED'), []);
     expect(p).toEqual({ start: [{ executorId: 'E0', count: 2 }, { executorId: 'E1', count: 2 }], stop: [] });
     expect(planIsEmpty(plan(service('ACTIVE'), executors('ACTIVE', 'ACTIVE', 'UNREADY', 'BLACKLISTED'), []))).toBe(false);
+  });
+
+  it('starts nothing on an executor that has not reported to this leader yet, but still stops its extras', () => {
+    const restored: PlanExecutor[] = [
+      { ...executor(0, 'ACTIVE'), reported: false },
+      { ...executor(1, 'ACTIVE'), reported: true },
+    ];
+    expect(plan(service('ACTIVE'), restored, [])).toEqual({ start: [{ executorId: 'E1', count: 2 }], stop: [] });
+    const extra = [instance('E0'), instance('E0'), instance('E0'), instance('E1'), instance('E1')];
+    expect(plan(service('ACTIVE'), restored, extra).stop).toHaveLength(1);
+  });
+
+  it('does not start the test instance while an executor that may run it has not reported', () => {
+    const restored: PlanExecutor[] = [
+      { ...executor(0, 'ACTIVE'), reported: false },
+      { ...executor(1, 'ACTIVE'), reported: true },
+    ];
+    expect(planIsEmpty(plan(service('CONFIG_TESTING'), restored, []))).toBe(true);
+    expect(plan(service('CONFIG_TESTING'), [{ ...restored[0]!, reported: true }, restored[1]!], []).start).toHaveLength(1);
   });
 
   it('plans nothing with only blacklisted or removed executors', () => {
@@ -79,7 +98,7 @@ describe('adjust planning (§10.5)', () => {
     expect(planIsEmpty(plan(service('ACTIVE', 2), ex, [instance('E0'), instance('E0')]))).toBe(true);
   });
 
-  it('stops running instances on blacklisted executors (Drove leaves that to a STOP_INSTANCES that fails, §13.2.10)', () => {
+  it('stops running instances on blacklisted executors (Drove leaves that to a STOP_INSTANCES that fails)', () => {
     const onBlacklisted = instance('E1');
     const p = plan(service('ACTIVE', 1), executors('ACTIVE', 'BLACKLISTED'), [instance('E0'), onBlacklisted]);
     expect(p).toEqual({ start: [], stop: [onBlacklisted.instanceId] });
@@ -100,7 +119,7 @@ describe('adjust planning (§10.5)', () => {
   });
 });
 
-describe('adjust planning with tag constraints (docs/placement.md)', () => {
+describe('adjust planning with tag constraints (docs/design/placement.md#tag-constraints)', () => {
   const gpu = matchTag('gpu');
   const fleet = () => [executor(0, 'ACTIVE', ['gpu']), executor(1, 'UNREADY', ['gpu', 'ssd']), executor(2, 'ACTIVE', ['ssd'])];
 
@@ -133,6 +152,15 @@ describe('adjust planning with tag constraints (docs/placement.md)', () => {
       start: [{ executorId: 'E1', count: 1 }],
       stop: [onE0.instanceId],
     });
+  });
+
+  it('stops nothing on an executor that has not reported to this leader yet: its tags may be older than it', () => {
+    const restored: PlanExecutor[] = [{ ...executor(0, 'ACTIVE', ['ssd']), reported: false }, executor(1, 'ACTIVE', ['gpu'])];
+    const onRestored = instance('E0');
+    expect(plan(service('ACTIVE', 1, gpu), restored, [onRestored, instance('E1')])).toEqual({ start: [], stop: [] });
+    expect(plan(service('ACTIVE', 1, gpu), [{ ...restored[0]!, reported: true }, restored[1]!], [onRestored, instance('E1')]).stop).toEqual([
+      onRestored.instanceId,
+    ]);
   });
 
   it('plans nothing when no executor matches', () => {

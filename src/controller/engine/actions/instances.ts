@@ -7,8 +7,8 @@ import { effectiveOpSpec } from '../jobs/timeouts.js';
 import { mappedState, type ActionContext, type ServiceAction } from './context.js';
 
 /**
- * The three actions that run instance jobs (§5.4). Individual job failures never fail the operation; the
- * reconciler repairs whatever is still missing on its next pass.
+ * The three actions that run instance jobs (docs/design/operations.md#jobs). Individual job failures never fail the
+ * operation; the reconciler repairs whatever is still missing on its next pass.
  */
 
 /** ADJUST_INSTANCES: execute the reconciler's plan (starts and stops) as one batch. */
@@ -45,7 +45,7 @@ export const adjustAction: ServiceAction = async (ctx) => {
 
 /**
  * REPLACE_INSTANCES (and RESTART): per healthy instance, a start+stop pipeline on the same executor. An instance
- * whose executor no longer takes the service (its tags changed, docs/placement.md) is only stopped: a replacement
+ * whose executor no longer takes the service (its tags changed, docs/design/placement.md#tag-constraints) is only stopped: a replacement
  * there would be refused by the scheduler, and the reconciler stops it right after the operation anyway.
  */
 export const replaceAction: ServiceAction = async (ctx) => {
@@ -116,7 +116,7 @@ function healthy(ctx: ActionContext, info: LocalServiceInfo, ids: readonly strin
     .filter((i) => i.state === 'HEALTHY' && (wanted.size === 0 || wanted.has(i.instanceId)));
 }
 
-/** Cancelled while the service should be running: emergency deactivation (§5.2, decision 3). */
+/** Cancelled while the service should be running: emergency deactivation (docs/design/operations.md#cancellation). */
 function outcome(ctx: ActionContext): LocalServiceState {
   const info = ctx.deps.workingSet.service(ctx.serviceId);
   if (ctx.signal.aborted && ctx.signal.reason instanceof OperationCancelledError && info && info.activationState !== 'INACTIVE') {

@@ -20,14 +20,15 @@ export interface StartJobContext {
   executorId: string;
   opSpec: EffectiveOpSpec;
   session: SchedulingSession;
-  /** Cleanups (decision 6) run detached from the batch, until done or the engine stops. */
+  /** Cleanups of failed starts run detached from the batch, until done or the engine stops. */
   background: (work: (signal: AbortSignal) => Promise<unknown>) => void;
 }
 
 /**
- * StartSingleLocalServiceInstanceJob (§5.5): each attempt uses a fresh instance id, reserves cores and memory on
- * the target executor, sends START and waits (on state notifications) for HEALTHY. An attempt that fails after
- * the executor accepted it stops what it started (decision 6) and gives the reservation back.
+ * StartSingleLocalServiceInstanceJob (docs/design/operations.md#start-job): each attempt uses a fresh instance id,
+ * reserves cores and memory on the target executor, sends START and waits (on state notifications) for HEALTHY. An
+ * attempt that fails after the executor accepted it stops what it started (docs/design/operations.md#failed-starts)
+ * and gives the reservation back.
  */
 export function startJob(ctx: StartJobContext): Job {
   const { deps } = ctx;
