@@ -147,6 +147,9 @@ describe('drove CLI against a real controller', () => {
     expect(executors.stdout).toContain(executor.executorId);
     const einfo = await drove('executor', 'info', executor.executorId);
     expect(einfo.stdout).toContain(`ID                            ${executor.executorId}\nHost                          127.0.0.1\n`);
+    // Its tags (docs/design/placement.md#executor-tags): the hostname, always.
+    expect(einfo.stdout).toContain('Tags                          127.0.0.1\n');
+    expect(executors.stdout).toContain("['127.0.0.1']");
     const els = await drove('executor', 'lsinstances', executor.executorId);
     expect(els.stdout).toMatch(new RegExp(`${id}  TEST_SPEC +${SID} +1 +512  HEALTHY`));
     expect((await drove('executor', 'info', 'nope')).stderr).toBe('Error: No executor found with id: nope\n');
