@@ -22,9 +22,9 @@ import {
   type MessageResponse,
 } from '../model/index.js';
 import type { ResolvedOptions } from './config.js';
-import { NotLeaderError, type ControllerCore, type DashboardData, type OperationResult } from './core.js';
+import { NotLeaderError, type ControllerCore, type DashboardData, type OperationOrigin, type OperationResult } from './core.js';
 import { validateSpec } from './engine/validator.js';
-import type { EventLog } from './events.js';
+import type { EventFeed, EventLog } from './events.js';
 import * as cluster from './queries/cluster.js';
 import * as internal from './queries/internal.js';
 import * as services from './queries/services.js';
@@ -59,11 +59,11 @@ export abstract class TermCore implements ControllerCore {
 
   // ---- operations ----
 
-  async submitOperation(op: LocalServiceOperation): Promise<OperationResult> {
+  async submitOperation(op: LocalServiceOperation, origin?: OperationOrigin): Promise<OperationResult> {
     const term = this.leading();
     if (!term) return { ok: false, errors: [NOT_LEADER_MESSAGE] };
     if (term.maintenance.inMaintenanceWindow()) return { ok: false, errors: [MAINTENANCE_MESSAGE] };
-    return term.engine.submit(op);
+    return term.engine.submit(op, origin);
   }
 
   validateSpec(spec: LocalServiceSpec): string[] {
@@ -153,6 +153,10 @@ export abstract class TermCore implements ControllerCore {
 
   onEvent(listener: (event: DroveEvent) => void): () => void {
     return this.shared.events.subscribe(listener);
+  }
+
+  eventFeed(): EventFeed {
+    return this.shared.events;
   }
 
   // ---- internal APIs and executor messages ----

@@ -63,6 +63,8 @@ export class ExecutorAgent {
   private heartbeatAgain = false;
   private stopped = false;
   private readonly unsubscribe: () => void;
+  /** The leader that accepted the last node data sent; undefined until one did, and after a delivery failed. */
+  private registeredWith: string | undefined;
 
   constructor(
     private readonly options: AgentOptions,
@@ -81,6 +83,11 @@ export class ExecutorAgent {
 
   get state(): ExecutorState {
     return this.executorState;
+  }
+
+  /** Whether the last heartbeat reached a leader, and which (the executor's readiness, health.ts). */
+  leaderContact(): { registered: boolean; leader: string | null } {
+    return { registered: this.registeredWith !== undefined, leader: this.registeredWith ?? null };
   }
 
   start(): void {
@@ -111,8 +118,11 @@ export class ExecutorAgent {
     };
   }
 
-  /** `POST /apis/v1/messages`: always a MessageResponse, never an exception. */
-  handle(raw: unknown): MessageResponse {
+  /**
+   * `POST /apis/v1/messages`: always a MessageResponse, never an exception. `requestId` is the controller's
+   * (docs/request-ids.md): every START and STOP is logged with it.
+   */
+  handle(raw: unknown, context: { requestId?: string } = {}): MessageResponse {
     const parsed = parseExecutorMessage(raw, this.deps.clock.now());
     if (!parsed.ok) {
       this.deps.logger.warn({ reason: parsed.response.message }, 'malformed executor message');
@@ -120,7 +130,9 @@ export class ExecutorAgent {
     }
     const message = parsed.message;
     try {
-      return this.dispatch(message);
+      const response = this.dispatch(message);
+      this.logHandled(message, response, context.requestId);
+      return response;
     } catch (error) {
       this.deps.logger.error({ type: message.type, error: errorText(error) }, 'executor message failed');
       return respond(message.header, 'FAILED', errorText(error));
@@ -158,6 +170,19 @@ export class ExecutorAgent {
         this.setState('UNREADY');
         return respond(message.header, 'ACCEPTED');
     }
+  }
+
+  private logHandled(message: ExecutorMessage, response: MessageResponse, requestId: string | undefined): void {
+    const instance =
+      message.type === 'START_LOCAL_SERVICE_INSTANCE'
+        ? { serviceId: message.spec.serviceId, instanceId: message.spec.instanceId }
+        : message.type === 'STOP_LOCAL_SERVICE_INSTANCE'
+          ? { serviceId: this.deps.engine.get(message.instanceId)?.spec.serviceId ?? null, instanceId: message.instanceId }
+          : undefined;
+    if (!instance) return;
+    const fields = { type: message.type, ...instance, requestId: requestId ?? null, status: response.status };
+    if (response.status === 'ACCEPTED') this.deps.logger.info(fields, 'instance message handled');
+    else this.deps.logger.warn({ ...fields, reason: response.message }, 'instance message refused');
   }
 
   private setState(state: ExecutorState): void {
@@ -242,6 +267,7 @@ export class ExecutorAgent {
       header: this.deps.client.header(),
       nodeData: this.nodeData(),
     });
+    this.registeredWith = result.status === 'ACCEPTED' ? (this.deps.client.currentLeader ?? 'unknown') : undefined;
     if (result.status === 'ACCEPTED') {
       this.heartbeatRetry.reset();
       this.scheduleHeartbeat(this.options.heartbeatMs);

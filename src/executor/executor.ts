@@ -1,11 +1,12 @@
 import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
-import type { MessageResponse } from '../model/executor.js';
 import { Periodic } from '../model/periodic.js';
 import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
 import { peerTlsOptions } from '../model/tls.js';
 import { ExecutorAgent } from './agent.js';
+import type { MessageHandler } from './app.js';
+import type { ExecutorReadiness } from './health.js';
 import type { Checker } from './checks.js';
 import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
 import type { ExecutorConfig, ResolvedExecutorOptions } from './config.js';
@@ -57,6 +58,7 @@ export class Executor {
   private started = false;
   private stopping = false;
   private reaper: Periodic | undefined;
+  private dockerPing: Promise<ExecutorReadiness['docker']> | undefined;
   private logCleanup: Periodic | undefined;
 
   constructor(private readonly parts: ExecutorParts) {
@@ -132,8 +134,24 @@ export class Executor {
   }
 
   /** The message handler once the executor runs; undefined while it is still starting. */
-  handler(): ((body: unknown) => MessageResponse | Promise<MessageResponse>) | undefined {
-    return this.started ? (body) => this.agent.handle(body) : undefined;
+  handler(): MessageHandler | undefined {
+    return this.started ? (body, context) => this.agent.handle(body, context) : undefined;
+  }
+
+  /**
+   * Ready when a leader accepted the last heartbeat and the container engine answers a ping; undefined until the
+   * executor runs. Concurrent probes share one ping.
+   */
+  readiness(): Promise<ExecutorReadiness> | undefined {
+    if (!this.started || this.stopping) return undefined;
+    this.dockerPing ??= this.parts.runtime
+      .ping(DOCKER_PING_TIMEOUT_MS)
+      .then(() => ({ reachable: true }), (error: unknown) => ({ reachable: false, error: errorText(error) }))
+      .finally(() => (this.dockerPing = undefined));
+    return this.dockerPing.then((docker) => {
+      const contact = this.agent.leaderContact();
+      return { ready: contact.registered && docker.reachable, leader: contact.leader, docker, executorState: this.agent.state };
+    });
   }
 
   /** Re-adopts (or removes) containers of an earlier run, then starts the agent and the background loops. */
@@ -194,6 +212,12 @@ export class Executor {
     return { runtime, engine: this.engine, client: this.client, clock, logger, executorId: identity.executorId };
   }
 }
+
+/**
+ * A readiness probe waits at most this long for the engine's answer: dockerd answers its ping in milliseconds, and
+ * probes of load balancers and supervisors commonly time out after 1-5 s; 2 s leaves the probe time to answer.
+ */
+const DOCKER_PING_TIMEOUT_MS = 2_000;
 
 /** An OS-chosen free TCP port: bind to 0, read it, release it (as Drove does; docs/design/placement.md#ports). */
 export function freePort(): Promise<number> {

@@ -10,7 +10,7 @@ import { matchesAnySecret } from '../model/secret-compare.js';
  * As on the controller, the decision reads the route fastify matched, from one table; a route missing from it
  * is refused (test/security/encoded-paths.test.ts checks the table covers every registered route).
  */
-export type ExecutorAccess = 'controller';
+export type ExecutorAccess = 'controller' | 'public';
 
 /** `<METHOD> <route pattern as registered>` -> access. HEAD routes (fastify adds one per GET) use the GET rule. */
 export const EXECUTOR_ROUTE_ACCESS: Readonly<Record<string, ExecutorAccess>> = {
@@ -18,6 +18,9 @@ export const EXECUTOR_ROUTE_ACCESS: Readonly<Record<string, ExecutorAccess>> = {
   'GET /apis/v1/logs/filestream/:serviceId/:instanceId/list': 'controller',
   'GET /apis/v1/logs/filestream/:serviceId/:instanceId/read/:fileName': 'controller',
   'GET /apis/v1/logs/filestream/:serviceId/:instanceId/download/:fileName': 'controller',
+  // health.ts: load balancers and supervisors probe without credentials (docs/health.md)
+  'GET /livez': 'public',
+  'GET /readyz': 'public',
 };
 
 export function executorRuleOf(method: string, url: string): ExecutorAccess | undefined {
@@ -35,13 +38,18 @@ interface ClusterSecret {
 }
 
 /**
- * 401 without the CONTROLLER secret (403 for an EXECUTOR secret, so a misconfigured node says what is wrong),
- * then 404 for a URL that matches no route, 403 for a route the table does not know. Before any body is read.
+ * Public routes (the health endpoints) need nothing. Otherwise 401 without the CONTROLLER secret (403 for an
+ * EXECUTOR secret, so a misconfigured node says what is wrong), then 404 for a URL that matches no route, 403
+ * for a route the table does not know. Before any body is read.
  */
 export function installExecutorGuard(app: FastifyInstance, secrets: readonly ClusterSecret[]): void {
   const controllerSecrets = secrets.filter((s) => s.nodeType === 'CONTROLLER').map((s) => s.secret);
   const executorSecrets = secrets.filter((s) => s.nodeType === 'EXECUTOR').map((s) => s.secret);
   app.addHook('onRequest', async (request, reply) => {
+    const method = String(request.routeOptions.method ?? request.method);
+    const route = request.routeOptions.url;
+    const rule = request.is404 || route === undefined ? undefined : executorRuleOf(method, route);
+    if (rule === 'public') return;
     const presented = request.headers[CLUSTER_AUTH_HEADER.toLowerCase()];
     const secret = typeof presented === 'string' ? presented : undefined;
     if (secret === undefined || !matchesAnySecret(secret, controllerSecrets)) {
@@ -51,9 +59,7 @@ export function installExecutorGuard(app: FastifyInstance, secrets: readonly Clu
       return reply.code(401).send({ status: 'FAILED', message: CONTROLLER_SECRET_REQUIRED });
     }
     if (request.is404) return;
-    const method = String(request.routeOptions.method ?? request.method);
-    const route = request.routeOptions.url;
-    if (route === undefined || executorRuleOf(method, route) === undefined) {
+    if (rule === undefined) {
       return reply.code(403).send({ status: 'FAILED', message: `No access rule for ${method} ${route}: refused (default deny)` });
     }
   });

@@ -60,6 +60,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     config,
     clock,
     handler: () => executor?.handler(),
+    readiness: () => executor?.readiness(),
     ...(https ? { https } : {}),
     ...(deps.httpLimits ? { limits: deps.httpLimits } : {}),
   });

@@ -18,3 +18,4 @@ export * from './listen-address.js';
 export * from './log-levels.js';
 export * from './lifecycle.js';
 export * from './periodic.js';
+export * from './request-id.js';

@@ -71,9 +71,16 @@ describe('route table completeness', () => {
   test('every route the executor registers has a rule in its route table, and every rule a route', async () => {
     const app = buildExecutorApp({ config: { clusterAuth: { secrets: [] }, logDir: '/nonexistent' }, clock: systemClock, handler: () => undefined });
     const routes = await registeredRoutes(app);
-    expect(routes.length).toBe(7);
+    expect(routes.length).toBe(11);
     expect(tableCovers(EXECUTOR_ROUTE_ACCESS, routes)).toEqual({ missing: [], stale: [] });
     await app.close();
+  });
+
+  test('nothing is public but the health endpoints, on either server', () => {
+    const publicRows = Object.entries(ROUTE_ACCESS).filter(([, rule]) => rule.access === 'public').map(([key]) => key);
+    expect(publicRows).toEqual(['GET /livez', 'GET /readyz']);
+    const executorPublic = Object.entries(EXECUTOR_ROUTE_ACCESS).filter(([, access]) => access === 'public').map(([key]) => key);
+    expect(executorPublic).toEqual(['GET /livez', 'GET /readyz']);
   });
 });
 
@@ -178,6 +185,24 @@ describe('controller: every decision on the matched route', () => {
     }
   });
 
+  test('the public health routes in every spelling: served without credentials where the route matches, else 401; never anything else', async () => {
+    const wrong: string[] = [];
+    let served = 0;
+    for (const [key] of Object.entries(ROUTE_ACCESS).filter(([, rule]) => rule.access === 'public')) {
+      const path = key.split(' ')[1]!;
+      for (const [form, target] of encodedForms(path, port)) {
+        for (const m of ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE']) {
+          const response = await rawRequest(port, m, target, {}, m === 'POST' ? '{}' : undefined);
+          if (response.status === 200 && (m === 'GET' || m === 'HEAD')) served++;
+          else if (response.status !== 401) wrong.push(`${response.status} ${m} ${target} (${form})`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(served).toBeGreaterThan(20);
+    expect(await stored()).toBe(fingerprint);
+  });
+
   test('a URL that matches no route: 401 without credentials, 404 (Drove envelope) once authenticated', async () => {
     for (const target of ['/apis/v1/nothing', '/%61pis/v1/nothing', '/nothing', 'http://x/apis/v2', '/apis/v1/localservices/operations/x/y/z']) {
       expect((await rawRequest(port, 'DELETE', target)).status).toBe(401);
@@ -210,12 +235,31 @@ describe('executor: every route in every spelling needs the CONTROLLER secret', 
     if (executor) await removeContainersOf(executor.executorId);
   });
 
+  test('the public health routes in every spelling: served without a secret where the route matches, else 401', async () => {
+    const wrong: string[] = [];
+    let served = 0;
+    for (const [key] of Object.entries(EXECUTOR_ROUTE_ACCESS).filter(([, access]) => access === 'public')) {
+      const path = key.split(' ')[1]!;
+      for (const [form, target] of encodedForms(path, port)) {
+        for (const m of ['GET', 'HEAD', 'OPTIONS', 'POST']) {
+          // Not half-closed: readiness is answered after a ping of the container engine.
+          const response = await rawRequest(port, m, target, {}, m === 'POST' ? '{}' : undefined, false);
+          if ((response.status === 200 || response.status === 503) && (m === 'GET' || m === 'HEAD')) served++;
+          else if (response.status !== 401) wrong.push(`${response.status} ${m} ${target} (${form})`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(served).toBeGreaterThan(20);
+    expect(executor.engine.list()).toEqual([]);
+  });
+
   test('no secret: 401; the EXECUTOR secret: 403 (404 where nothing matches); no instance, no container', async () => {
     const containers = async () => (await docker.listContainers({ all: true, filters: { label: [`drove.executor.id=${executor.executorId}`] } })).length;
     expect(await containers()).toBe(0);
     const wrong: string[] = [];
     let sent = 0;
-    for (const key of Object.keys(EXECUTOR_ROUTE_ACCESS)) {
+    for (const [key] of Object.entries(EXECUTOR_ROUTE_ACCESS).filter(([, access]) => access !== 'public')) {
       const [method, pattern] = key.split(' ') as [string, string];
       const path = concretePath(pattern).replace('serviceId-1', 'EXECUTOR_IT-1').replace('instanceId-1', 'SI-1');
       const body =

@@ -1,9 +1,11 @@
 import type { ControllerCore, DashboardData, OperationResult } from '../../src/controller/core.js';
+import { EventLog } from '../../src/controller/events.js';
 import {
   INSTANCE_ACTIVE_STATES,
   LOCAL_SERVICE_STATES,
   ACTIVATION_STATES,
   maskSpec,
+  systemClock,
   serviceIdOf,
   summarize,
   type ClusterSummary,
@@ -31,6 +33,8 @@ export class FakeCore implements ControllerCore {
   instances: LocalServiceInstanceInfo[] = [];
   executors = new Map<string, ExecutorNodeData>();
   events: DroveEvent[] = [];
+  /** What the event stream reads; separate from `events`, which the poll APIs answer from. */
+  feed = new EventLog(systemClock, { maxEventsStorageMs: 60 * 60_000 });
   operations: LocalServiceOperation[] = [];
   messages: ControllerMessage[] = [];
   cancellable = new Set<string>();
@@ -167,6 +171,9 @@ export class FakeCore implements ControllerCore {
   }
   onEvent() {
     return () => undefined;
+  }
+  eventFeed() {
+    return this.feed;
   }
   reservedResources() {
     return { cpus: 0, memory: 0, requiredInstances: {} };

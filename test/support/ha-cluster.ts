@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { executorIdOf } from '../../src/model/ids.js';
 import { freePort, startEtcdCluster, type EtcdCluster } from './etcd-cluster.js';
+import { findRepoRoot } from './repo-root.js';
 
 /**
  * A highly available drove-ts cluster made of real processes on loopback: an etcd cluster (etcd-cluster.ts),
@@ -92,17 +93,6 @@ export interface HaCluster {
   executors: ExecutorProcess[];
   drove: string[];
   close(): Promise<void>;
-}
-
-/** The repository (the directory holding package.json), from the source tree or from dist/ (the bench). */
-function findRepoRoot(): string {
-  let dir = import.meta.dirname;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${import.meta.dirname}`);
-    dir = parent;
-  }
-  return dir;
 }
 
 const repoRoot = findRepoRoot();

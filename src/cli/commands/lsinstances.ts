@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import type { LocalServiceInstanceInfo } from '../../model/index.js';
 import { formatDate, keyValues, sortRows, table } from '../format.js';
 import { action, intOption, variadic } from '../runtime.js';
+import { tailLog } from '../log-tail.js';
 import { waitForInstancesGone } from '../wait.js';
 import { durationMs } from '../../model/index.js';
 import { opSpecOf, withOpSpecOptions, type OpSpecOptions } from './localservices.js';
@@ -98,20 +99,14 @@ export function lsInstancesCommand(): Command {
     )
     .action(
       action<{ log: string; skipChars: number }>(async ({ client, options }, sid, iid) => {
-        const read = (offset: number) =>
-          client.getRaw<{ data: string; offset: number }>(`${logsPath(sid!, iid!)}/read/${enc(options.log)}?offset=${offset}`);
-        const first = await read(-1);
-        let offset = Math.max(0, first.offset - (options.skipChars ?? 0));
-        const stop = installInterrupt();
-        while (!stop.stopped) {
-          const chunk = await read(offset);
-          if (chunk.data.length > 0) {
-            process.stdout.write(chunk.data);
-            offset += Buffer.byteLength(chunk.data, 'utf8');
-          } else {
-            await stop.sleep(1_000);
-          }
-        }
+        const tail = {
+          base: logsPath(sid!, iid!),
+          file: options.log,
+          skipBytes: options.skipChars ?? 0,
+          write: (text: string) => void process.stdout.write(text),
+          note: (text: string) => void process.stderr.write(`${text}\n`),
+        };
+        await tailLog(client, tail, installInterrupt());
       }),
     );
 
@@ -172,10 +167,18 @@ function portsCell(i: LocalServiceInstanceInfo): string {
     .join(',');
 }
 
-/** Loops that run until Ctrl-C: stop cleanly so the client can close. */
-export function installInterrupt(): { stopped: boolean; sleep(ms: number): Promise<void> } {
+/** Loops that run until Ctrl-C: stop cleanly so the client can close; `signal` aborts a call in flight. */
+export interface Interrupt {
+  stopped: boolean;
+  signal: AbortSignal;
+  sleep(ms: number): Promise<void>;
+}
+
+export function installInterrupt(): Interrupt {
+  const abort = new AbortController();
   const state = {
     stopped: false,
+    signal: abort.signal,
     wake: undefined as (() => void) | undefined,
     sleep(ms: number) {
       return new Promise<void>((resolve) => {
@@ -189,6 +192,7 @@ export function installInterrupt(): { stopped: boolean; sleep(ms: number): Promi
   };
   process.once('SIGINT', () => {
     state.stopped = true;
+    abort.abort();
     state.wake?.();
   });
   return state;

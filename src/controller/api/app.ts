@@ -1,5 +1,6 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { durationMs, failure, INSTANCE_LIVE_STATES, systemClock, type Clock } from '../../model/index.js';
+import { REQUEST_ID_HEADER, newRequestId, safeRequestId } from '../../model/request-id.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { NotLeaderError, type ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
@@ -10,6 +11,8 @@ import { localServiceRoutes } from './localservices.js';
 import { clusterRoutes } from './cluster.js';
 import { executorRoutes } from './executors.js';
 import { eventRoutes } from './events.js';
+import { eventStreamRoutes, installEventStreams } from './event-stream.js';
+import { HEALTH_ROUTES, healthRoutes } from './health.js';
 import { internalRoutes } from './internal.js';
 import { messageRoutes } from './controller-messages.js';
 import { logRoutes, type LogProxyOptions } from './logs.js';
@@ -67,6 +70,14 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // docs/request-ids.md: the caller's id when it is safe to log, else a fresh one; logged as `requestId`.
+    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) =>
+      safeRequestId(request.headers[REQUEST_ID_HEADER.toLowerCase()]) ?? newRequestId(),
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      // Probes come every few seconds from every balancer; two log lines each would bury everything else.
+      disableRequestLogging: (request: { routeOptions: { url?: string } }) => HEALTH_ROUTES.has(request.routeOptions.url ?? ''),
+    }),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   // Not a fastify option; the server reads it on every timeout check, so setting it now is enough.
   app.server.headersTimeout = limits.headersTimeoutMs;
@@ -94,6 +105,10 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   );
   app.addHook('onClose', async () => authenticator.close());
 
+  // First of all hooks, so that every answer (refusals of the access guard included) names its request.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
   installBodyParsers(app);
   installAccessGuard(app, {
     table: ROUTE_ACCESS,
@@ -121,6 +136,8 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   void app.register(clusterRoutes, context);
   void app.register(executorRoutes, context);
   void app.register(eventRoutes, context);
+  void app.register(eventStreamRoutes, { ...context, hub: installEventStreams(app, limits, opts.clock) });
+  void app.register(healthRoutes, context);
   void app.register(internalRoutes, context);
   void app.register(messageRoutes, context);
   void app.register(logRoutes, { ...context, logProxy: opts.logProxy });

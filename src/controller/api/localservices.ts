@@ -40,7 +40,7 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
   app.post('/apis/v1/localservices/operations', async (request) => {
     const operation = parseBody(LocalServiceOperationSchema, request.body);
     guardMaintenance();
-    const result = await core.submitOperation(operation);
+    const result = await core.submitOperation(operation, { requestId: request.id });
     if (!result.ok) throw commandValidationError(result.errors);
     return success({ serviceId: result.serviceId });
   });

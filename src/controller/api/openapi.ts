@@ -30,6 +30,8 @@ type Operation = {
   data?: string;
   params?: string[];
   query?: Array<{ name: string; description: string; array?: boolean }>;
+  /** A route that does not answer Drove's envelope: its own success response and the statuses it answers. */
+  answers?: { contentType: string; description: string; statuses?: Record<string, string> };
 };
 
 const PATHS: Record<string, Record<'get' | 'post', Operation | undefined>> = {} as never;
@@ -60,6 +62,31 @@ route('post', '/apis/v1/cluster/executors/{executorId}/unblacklist', { summary: 
 route('get', '/apis/v1/cluster/events/latest', { summary: 'Events newer than lastSyncTime, newest first', query: [{ name: 'lastSyncTime', description: 'epoch ms' }, { name: 'size', description: 'max events' }] });
 route('get', '/apis/v1/cluster/events/summary', { summary: 'Event counts by type', query: [{ name: 'lastSyncTime', description: 'epoch ms' }] });
 route('get', '/apis/v1/cluster/events', { summary: 'Deprecated: bare event array', query: [{ name: 'lastSyncTime', description: 'epoch ms' }, { name: 'size', description: 'max events' }] });
+route('get', '/apis/v1/cluster/events/stream', {
+  summary: 'Events as server-sent events (docs/events.md): id, event type, and the event as the poll API returns it; resumable with the Last-Event-ID header',
+  query: [
+    { name: 'type', description: 'only events of these types', array: true },
+    { name: 'serviceId', description: 'only events of these local services', array: true },
+    { name: 'lastEventId', description: 'as the Last-Event-ID header (which wins): resume after this id; 0 = every event held' },
+  ],
+  answers: {
+    contentType: 'text/event-stream',
+    description: 'An endless stream: `id`/`event`/`data` messages, `event: lost` where a resume cannot be complete, `:` heartbeats',
+    statuses: { '429': 'Too many event streams open' },
+  },
+});
+route('get', '/livez', {
+  summary: 'Liveness: the process answers (no credentials)',
+  answers: { contentType: 'application/json', description: '{"live": true}' },
+});
+route('get', '/readyz', {
+  summary: 'Readiness: 200 on the leader, 503 elsewhere, with the leader when known (no credentials)',
+  answers: {
+    contentType: 'application/json',
+    description: '{"ready": true, "leader": "host:port"}',
+    statuses: { '503': '{"ready": false, "leader": "host:port" | null, "reason": "..."}' },
+  },
+});
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/list', { summary: 'Log files of an instance (raw JSON)', params: ['serviceId', 'instanceId'] });
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/read/{fileName}', { summary: 'Read a log chunk (raw JSON)', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'offset', description: '-1 = tail start' }, { name: 'length', description: '-1 = 32768' }] });
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/download/{fileName}', { summary: 'Download a log file', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'rename', description: 'true: timestamped file name' }] });
@@ -91,7 +118,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       item[method] = {
         summary: op.summary,
         description: `Roles: ${rolesOf(access)}.${op.data ? ` Success data: ${op.data}.` : ''}`,
-        security: access === 'cluster' ? [{ clusterSecret: [] }] : [{ basic: [] }],
+        security: access === 'public' ? [] : access === 'cluster' ? [{ clusterSecret: [] }] : [{ basic: [] }],
         parameters: [
           ...(op.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
           ...(op.query ?? []).map((q) => ({
@@ -105,12 +132,20 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         ...(op.body
           ? { requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.body}` } } } } }
           : {}),
-        responses: {
-          '200': { description: 'Drove envelope', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiResponse' } } } },
-          '400': { description: 'Validation failure, or this controller is not the leader' },
-          '401': { description: 'Credentials are required' },
-          '403': { description: 'Role not allowed' },
-        },
+        responses: op.answers && access === 'public'
+          ? {
+              '200': { description: op.answers.description, content: { [op.answers.contentType]: {} } },
+              ...describe(op.answers.statuses),
+            }
+          : {
+              '200': op.answers
+                ? { description: op.answers.description, content: { [op.answers.contentType]: {} } }
+                : { description: 'Drove envelope', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiResponse' } } } },
+              '400': { description: 'Validation failure, or this controller is not the leader' },
+              '401': { description: 'Credentials are required' },
+              '403': { description: 'Role not allowed' },
+              ...describe(op.answers?.statuses),
+            },
       };
     }
     paths[path] = item;
@@ -127,6 +162,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
     },
   };
+}
+
+function describe(statuses: Record<string, string> | undefined): Record<string, { description: string }> {
+  return Object.fromEntries(Object.entries(statuses ?? {}).map(([status, description]) => [status, { description }]));
 }
 
 /** The route table's rule for a documented path (`{id}` there, `:id` in the table): one source of who may call what. */

@@ -9,7 +9,7 @@ import type { PrincipalRole } from './auth.js';
  */
 
 /**
- * - `public`: no credentials (Drove leaves no `/apis` route open; reserved for load-balancer health endpoints).
+ * - `public`: no credentials: the health endpoints `/livez` and `/readyz` only (Drove leaves no `/apis` route open).
  * - `read`: any authenticated principal, as Drove's class-level "permit all" (users of every role, cluster
  *   nodes, instance tokens).
  * - `write`, `maintenance`, `logs`, `cluster`: the roles listed in ACCESS_ROLES.
@@ -29,6 +29,7 @@ export interface RouteRule {
   onFollower?: 'redirect-to-leader';
 }
 
+const open: RouteRule = { access: 'public' };
 const read: RouteRule = { access: 'read' };
 const write: RouteRule = { access: 'write' };
 const maintenance: RouteRule = { access: 'maintenance' };
@@ -64,6 +65,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/cluster/events/latest': read,
   'GET /apis/v1/cluster/events/summary': read,
   'GET /apis/v1/cluster/events': read,
+  // event-stream.ts
+  'GET /apis/v1/cluster/events/stream': read,
   // internal.ts, messages.ts: executors only
   'GET /apis/v1/internal/cluster/resources/reserved': cluster,
   'GET /apis/v1/internal/cluster/executors/:executorId/instances/last': cluster,
@@ -82,6 +85,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/tasks': read,
   // openapi.ts
   'GET /apis/openapi.json': read,
+  // health.ts: load balancers and supervisors probe without credentials (docs/health.md)
+  'GET /livez': open,
+  'GET /readyz': open,
   // ui.ts
   'GET /apis/ui/*': { access: 'read', onFollower: 'redirect-to-leader' },
 };

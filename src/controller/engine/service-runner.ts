@@ -41,8 +41,17 @@ const NON_CONSUMING: ReadonlySet<ServiceActionName> = new Set(['Routing', 'Emerg
 const CANCELLABLE: ReadonlySet<ServiceActionName> = new Set(['AdjustInstances', 'ReplaceInstances']);
 
 export interface RunnerHooks {
-  /** Called synchronously on every transition, after `state` is updated. */
-  onTransition(runner: ServiceRunner, from: LocalServiceState, to: LocalServiceState): void;
+  /**
+   * Called synchronously on every transition, after `state` is updated; `finished` is the operation the action
+   * just consumed, with the request id it was submitted under.
+   */
+  onTransition(runner: ServiceRunner, from: LocalServiceState, to: LocalServiceState, finished: SlotEntry | undefined): void;
+}
+
+/** An operation in the slot and the request it came with (docs/request-ids.md). */
+export interface SlotEntry {
+  op: LocalServiceOperation;
+  requestId: string;
 }
 
 /**
@@ -53,7 +62,7 @@ export interface RunnerHooks {
  */
 export class ServiceRunner {
   private current: LocalServiceState;
-  private slot: LocalServiceOperation | undefined;
+  private slot: SlotEntry | undefined;
   private wakeUp: (() => void) | undefined;
   private actionName: ServiceActionName | undefined;
   private actionAbort: AbortController | undefined;
@@ -86,7 +95,7 @@ export class ServiceRunner {
 
   /** The operation waiting in the slot (or being run by the current action), if any. */
   pendingOperation(): LocalServiceOperation | undefined {
-    return this.slot;
+    return this.slot?.op;
   }
 
   start(): void {
@@ -94,9 +103,9 @@ export class ServiceRunner {
   }
 
   /** Records an operation in the slot; false when one is already waiting. */
-  offer(op: LocalServiceOperation): boolean {
+  offer(op: LocalServiceOperation, requestId: string): boolean {
     if (this.slot !== undefined || this.stopped) return false;
-    this.slot = op;
+    this.slot = { op, requestId };
     this.wake();
     return true;
   }
@@ -154,13 +163,15 @@ export class ServiceRunner {
       const ctx: ActionContext = {
         serviceId: this.serviceId,
         deps: this.deps,
-        pending: () => this.slot,
+        pending: () => this.slot?.op,
+        requestId: () => this.slot?.requestId,
         waitForOperation: () => (this.stopped ? Promise.resolve() : this.waitForWake()),
         signal: abort.signal,
         lifetime: this.lifetime.signal,
         background: this.background,
       };
       let next: LocalServiceState;
+      let finished: SlotEntry | undefined;
       try {
         next = await ACTIONS[action](ctx);
       } catch (error) {
@@ -170,7 +181,10 @@ export class ServiceRunner {
         this.lifetime.signal.removeEventListener('abort', onStop);
         this.actionName = undefined;
         this.actionAbort = undefined;
-        if (!NON_CONSUMING.has(action)) this.slot = undefined;
+        if (!NON_CONSUMING.has(action)) {
+          finished = this.slot;
+          this.slot = undefined;
+        }
       }
       // Leadership lost mid-action: the new leader rebuilds from the store; publish nothing more.
       if (this.stopped) return;
@@ -186,15 +200,15 @@ export class ServiceRunner {
         if (fallback === state) continue;
         next = fallback;
       }
-      this.transition(next);
+      this.transition(next, finished);
     }
   }
 
-  private transition(next: LocalServiceState): void {
+  private transition(next: LocalServiceState, finished: SlotEntry | undefined): void {
     const from = this.current;
     this.current = next;
     this.log.debug({ from, to: next }, 'Local service state change');
-    this.hooks.onTransition(this, from, next);
+    this.hooks.onTransition(this, from, next, finished);
   }
 }
 

@@ -116,6 +116,8 @@ export class Reconciler implements Runnable {
     for (const info of d.workingSet.services()) {
       const state = d.engine.stateOf(info.serviceId);
       if (!state || !isSteady(state) || d.engine.hasPendingOperation(info.serviceId)) continue;
+      // Taken whatever the plan: an ADJUST submitted later, for another reason, must not carry it.
+      const cause = d.engine.takeCause(info.serviceId);
       const current = d.workingSet.plannableInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
       const todo = plan(info, executors, current);
       if (planIsEmpty(todo)) {
@@ -127,7 +129,7 @@ export class Reconciler implements Runnable {
       const key = planKey(todo);
       const last = this.lastAdjust.get(info.serviceId);
       if (last && last.key === key && now - last.at < d.options.reconcileIntervalMs) continue;
-      const result = d.engine.submit({ type: 'ADJUST_INSTANCES', serviceId: info.serviceId });
+      const result = d.engine.submit({ type: 'ADJUST_INSTANCES', serviceId: info.serviceId }, cause ? { requestId: cause } : {});
       if (result.ok) {
         adjusted.push(info.serviceId);
         this.lastAdjust.set(info.serviceId, { key, at: now });

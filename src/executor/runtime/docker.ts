@@ -21,6 +21,14 @@ export class DockerRuntime implements ContainerRuntime {
     this.docker = new Docker({ socketPath });
   }
 
+  async ping(timeoutMs: number): Promise<void> {
+    // dockerode passes abortSignal on to the request (docker.js ping); its type declarations omit the options.
+    const ping = this.docker.ping.bind(this.docker) as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await ping({ abortSignal: AbortSignal.timeout(timeoutMs) }).catch((error: unknown) => {
+      throw engineError(error);
+    });
+  }
+
   async pullImage(image: string, options: PullOptions): Promise<void> {
     const abort = new AbortController();
     const onOuterAbort = () => abort.abort(options.signal?.reason);

@@ -122,6 +122,8 @@ export interface PullOptions {
 }
 
 export interface ContainerRuntime {
+  /** Resolves when the engine answers within `timeoutMs` (the executor's readiness); rejects with why not. */
+  ping(timeoutMs: number): Promise<void>;
   /** Pulls `image`; rejects after `timeoutMs` or when `signal` aborts, with the engine's or registry's reason. */
   pullImage(image: string, options: PullOptions): Promise<void>;
   imageExists(image: string): Promise<boolean>;

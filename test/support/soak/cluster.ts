@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify as toYaml } from 'yaml';
 import { executorIdOf } from '../../../src/model/ids.js';
@@ -10,6 +10,7 @@ import { startEtcdCluster, type EtcdCluster, type EtcdMember } from '../etcd-clu
 import { TEST_IMAGE } from '../images.js';
 import { createNetnsCluster, processesUnder, type NetnsCluster, type NetnsHost } from '../netns.js';
 import { SOAK_TIMINGS } from './timings.js';
+import { findRepoRoot } from '../repo-root.js';
 
 /**
  * The soak's cluster, all real processes: a 3-member etcd on loopback, three `drove controller` processes
@@ -22,18 +23,7 @@ const CONTROLLER_SECRET = 'soak-controller-secret';
 const EXECUTOR_SECRET = 'soak-executor-secret';
 const EXECUTOR_PORT = 3000;
 
-/** The repository (holding package.json), from test/support/soak or from dist/test/support/soak. */
-function repoRoot(): string {
-  let dir = import.meta.dirname;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${import.meta.dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
-
-export const droveMain = join(repoRoot(), 'dist', 'src', 'main.js');
+export const droveMain = join(findRepoRoot(), 'dist', 'src', 'main.js');
 
 /** Request and audit lines drown everything else in the logs; state changes, warnings and errors stay. */
 const NOISE = /"msg":"(incoming request|request completed|audit)"/;

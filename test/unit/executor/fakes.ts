@@ -26,6 +26,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, { spec: ContainerSpec; running: boolean; archives: Buffer[]; startedAt: string }>();
   readonly calls: string[] = [];
   failCreate: Error | undefined;
+  /** What ping() rejects with; undefined: the engine answers. */
+  pingError: Error | undefined;
   private seq = 0;
 
   /** Credentials each pull carried, in order (undefined: anonymous). */
@@ -33,6 +35,9 @@ export class FakeRuntime implements ContainerRuntime {
   /** Registry answer for pulls of these images, as dockerd reports it. */
   readonly pullRefusals = new Map<string, string>();
 
+  async ping(): Promise<void> {
+    if (this.pingError) throw this.pingError;
+  }
   async pullImage(image: string, options: PullOptions): Promise<void> {
     this.calls.push(`pull ${image}`);
     this.pullAuths.push(options.auth);

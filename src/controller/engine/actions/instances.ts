@@ -26,10 +26,12 @@ export const adjustAction: ServiceAction = async (ctx) => {
     const jobs: Job[] = [];
     for (const { executorId, count } of todo.start) {
       for (let i = 0; i < count; i++) {
-        jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, background: ctx.background }));
+        jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, background: ctx.background, requestId: ctx.requestId() }));
       }
     }
-    for (const instanceId of todo.stop) jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec, lifetime: ctx.lifetime }));
+    for (const instanceId of todo.stop) {
+      jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec, lifetime: ctx.lifetime, requestId: ctx.requestId() }));
+    }
     if (jobs.length > 0) {
       deps.logger.info(
         { serviceId: ctx.serviceId, starts: jobs.length - todo.stop.length, stops: todo.stop.length, parallelism: opSpec.parallelism },
@@ -61,8 +63,9 @@ export const replaceAction: ServiceAction = async (ctx) => {
   const session = deps.scheduler.openSession();
   try {
     const pipelines: Job[] = affected.map((old) => {
-      const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, background: ctx.background });
-      const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec, lifetime: ctx.lifetime });
+      const requestId = ctx.requestId();
+      const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, background: ctx.background, requestId });
+      const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec, lifetime: ctx.lifetime, requestId });
       return async (signal) => {
         // Decided when the pipeline runs, not when the batch is built: tags may change while earlier ones run.
         const steps = !takesService(deps, old.executorId, info) ? [stop] : stopFirst ? [stop, start] : [start, stop];
@@ -92,7 +95,7 @@ export const stopInstancesAction: ServiceAction = async (ctx) => {
   const opSpec = effectiveOpSpec(opSpecOf(op), ctx.deps.options);
   const affected = ids.length === 0 ? [] : healthy(ctx, info, ids);
   const jobs = affected.map((i) =>
-    stopJob({ deps: ctx.deps, serviceId: ctx.serviceId, instanceId: i.instanceId, opSpec, lifetime: ctx.lifetime }),
+    stopJob({ deps: ctx.deps, serviceId: ctx.serviceId, instanceId: i.instanceId, opSpec, lifetime: ctx.lifetime, requestId: ctx.requestId() }),
   );
   // STOP_INSTANCES cannot be cancelled; it ends early only when leadership is lost.
   await runBatch(jobs, opSpec.parallelism, ctx.lifetime);

@@ -22,6 +22,8 @@ export interface StartJobContext {
   session: SchedulingSession;
   /** Cleanups of failed starts run detached from the batch, until done or the engine stops. */
   background: (work: (signal: AbortSignal) => Promise<unknown>) => void;
+  /** Of the operation this job is part of: logged, and sent with its messages (docs/request-ids.md). */
+  requestId?: string | undefined;
 }
 
 /**
@@ -43,7 +45,7 @@ export function startJob(ctx: StartJobContext): Job {
 }
 
 async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: number): Promise<boolean> {
-  const { deps, serviceId, executorId } = ctx;
+  const { deps, serviceId, executorId, requestId } = ctx;
   const info = deps.workingSet.service(serviceId);
   if (!info) return false;
   const executor = deps.executors.byId(executorId);
@@ -61,12 +63,13 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
   try {
     const spec = await buildInstanceSpec(deps, info, instanceId, executorId, allocation.resources);
     if (signal.aborted) return false;
-    const response = await sendUntilAccepted(deps, executor.address, (now) => startMessage(executor.address, spec, now), signal);
+    const response = await sendUntilAccepted(deps, executor.address, (now) => startMessage(executor.address, spec, now), signal, requestId);
     if (response.status !== 'ACCEPTED') {
-      deps.logger.warn({ serviceId, executorId, instanceId, reason: response.message }, 'Executor did not accept start');
+      deps.logger.warn({ serviceId, executorId, instanceId, requestId, reason: response.message }, 'Executor did not accept start');
       return false;
     }
     accepted = true;
+    deps.logger.info({ serviceId, executorId, instanceId, requestId }, 'START_LOCAL_SERVICE_INSTANCE accepted by executor');
     const timeoutMs = startTimeoutMs(info.spec, ctx.opSpec.timeoutMs);
     const record = await deps.workingSet.waitForInstance(
       serviceId,
@@ -110,8 +113,8 @@ async function stopLeftover(ctx: StartJobContext, instanceId: string, address: E
     // Already on its way out (failed, stopping, stopped): the executor finishes it by itself.
     if (record && !INSTANCE_STOP_ACCEPTED_STATES.has(record.state)) return;
     // No record yet (the executor never reported) is tried too: the executor answers FAILED if it does not know it.
-    const response = await sendUntilAccepted(deps, address, (now) => stopMessage(address, instanceId, now), signal);
-    deps.logger.info({ serviceId, instanceId, status: response.status }, 'Stopped leftover of a failed start');
+    const response = await sendUntilAccepted(deps, address, (now) => stopMessage(address, instanceId, now), signal, ctx.requestId);
+    deps.logger.info({ serviceId, instanceId, requestId: ctx.requestId, status: response.status }, 'Stopped leftover of a failed start');
   } catch (error) {
     // Aborted: leadership moved on; the next leader's reconciler and the executor's reaper own it now.
     if (isAbort(error) || signal.aborted) return;

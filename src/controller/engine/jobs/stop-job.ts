@@ -11,6 +11,8 @@ export interface StopJobContext {
   opSpec: EffectiveOpSpec;
   /** Aborts when the runner stops (leadership lost); an operator's cancel does not reach stop jobs. */
   lifetime: AbortSignal;
+  /** Of the operation this job is part of: logged, and sent with its messages (docs/request-ids.md). */
+  requestId?: string | undefined;
 }
 
 /**
@@ -31,7 +33,7 @@ export function stopJob(ctx: StopJobContext): Job {
 }
 
 async function stopAttempt(ctx: StopJobContext): Promise<boolean> {
-  const { deps, serviceId, instanceId } = ctx;
+  const { deps, serviceId, instanceId, requestId } = ctx;
   const record = deps.workingSet.instance(serviceId, instanceId);
   if (!record || !INSTANCE_ACTIVE_STATES.has(record.state)) return true;
   const executor = deps.executors.byId(record.executorId);
@@ -39,12 +41,14 @@ async function stopAttempt(ctx: StopJobContext): Promise<boolean> {
     deps.logger.warn({ serviceId, instanceId, executorId: record.executorId }, 'Cannot stop instance: executor unknown');
     return false;
   }
-  const response = await sendUntilAccepted(deps, executor.address, (now) => stopMessage(executor.address, instanceId, now), ctx.lifetime);
+  const response = await sendUntilAccepted(deps, executor.address, (now) => stopMessage(executor.address, instanceId, now), ctx.lifetime, requestId);
   if (response.status !== 'ACCEPTED') {
+    deps.logger.warn({ serviceId, instanceId, executorId: record.executorId, requestId, reason: response.message }, 'Executor did not accept stop');
     // The executor may have finished it meanwhile (a report can be on its way); the record decides.
     const now = deps.workingSet.instance(serviceId, instanceId);
     return !now || !INSTANCE_ACTIVE_STATES.has(now.state);
   }
+  deps.logger.info({ serviceId, instanceId, executorId: record.executorId, requestId }, 'STOP_LOCAL_SERVICE_INSTANCE accepted by executor');
   const final = await deps.workingSet.waitForInstance(
     serviceId,
     instanceId,
