@@ -1,5 +1,6 @@
 import type { ActivationState, ClusterState, ExecutorState, LocalServiceState } from './states.js';
 import type { LocalServiceSpec } from './spec.js';
+import type { CrashLoopSummary } from './crash-loop.js';
 
 /** Response shapes of the controller's REST API (§2, §6, cli-response-shapes C.2). */
 
@@ -39,6 +40,8 @@ export interface LocalServiceSummary {
   state?: LocalServiceState;
   created: number;
   updated: number;
+  /** drove-ts extension: executors where the service is in a crash loop (docs/crash-loop-backoff.md); absent when none. */
+  crashLoops?: CrashLoopSummary[];
 }
 
 export interface ClusterSummary {

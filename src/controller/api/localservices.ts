@@ -117,6 +117,8 @@ export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
     ...(s.state !== undefined ? { state: s.state } : {}),
     created: s.created,
     updated: s.updated,
+    // drove-ts extension, after Drove's fields: Drove's clients ignore it.
+    ...(s.crashLoops ? { crashLoops: s.crashLoops } : {}),
   };
 }
 

@@ -14,7 +14,10 @@ import type { TermView } from './view.js';
 export function serviceSummary(view: TermView, serviceId: string): LocalServiceSummary | undefined {
   const info = view.workingSet.service(serviceId);
   if (!info) return undefined;
-  return summarize(info, view.workingSet.instances(serviceId), view.engine.stateOf(serviceId));
+  const summary = summarize(info, view.workingSet.instances(serviceId), view.engine.stateOf(serviceId));
+  const crashLoops = view.crashLoops.summaries(serviceId);
+  if (crashLoops.length > 0) summary.crashLoops = crashLoops;
+  return summary;
 }
 
 /** A page of summaries in service id order. */

@@ -23,6 +23,9 @@ import type { ExecutorRecord } from '../cluster/registry.js';
  * Instances on executors that are not eligible (blacklisted, removed, unknown) never count; running ones on
  * blacklisted executors are stopped (Drove submits STOP_INSTANCES for them, which its own validator usually
  * rejects, §13.2.10).
+ *
+ * Executors in `held` are in crash-loop backoff for this service (docs/crash-loop-backoff.md): nothing is started
+ * there until their next attempt is due; stops are planned as usual.
  */
 
 export interface PlanService {
@@ -48,6 +51,7 @@ export function plan(
   service: PlanService,
   executors: readonly PlanExecutor[],
   instances: readonly LocalServiceInstanceInfo[],
+  held: ReadonlySet<string> = new Set(),
 ): InstancePlan {
   const result: InstancePlan = { start: [], stop: [] };
   const stateOf = new Map(executors.map((e) => [e.executorId, e.state]));
@@ -70,15 +74,16 @@ export function plan(
       for (const executorId of eligible) {
         const here = byExecutor.get(executorId) ?? [];
         const countedHere = here.filter(counted);
-        if (countedHere.length < wanted) result.start.push({ executorId, count: wanted - countedHere.length });
-        else if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
+        if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
+        else if (countedHere.length < wanted && !held.has(executorId)) result.start.push({ executorId, count: wanted - countedHere.length });
       }
       break;
     }
     case 'CONFIG_TESTING': {
       const testing = eligible.flatMap((id) => (byExecutor.get(id) ?? []).filter(counted));
-      if (testing.length === 0 && eligible.length > 0) {
-        result.start.push({ executorId: eligible[spreadIndex(service.serviceId, eligible.length)]!, count: 1 });
+      const placeable = eligible.filter((id) => !held.has(id));
+      if (testing.length === 0 && placeable.length > 0) {
+        result.start.push({ executorId: placeable[spreadIndex(service.serviceId, placeable.length)]!, count: 1 });
       } else if (testing.length > 1) {
         result.stop.push(...surplus(testing, testing.length - 1));
       }

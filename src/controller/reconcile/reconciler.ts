@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import {
   INSTANCE_LIVE_STATES,
+  INSTANCE_LOST_MESSAGE,
   Periodic,
   RunLifecycle,
   isSteady,
@@ -11,7 +12,7 @@ import {
 } from '../../model/index.js';
 import type { ResolvedOptions } from '../config.js';
 import type { LocalServiceEngine } from '../engine/local-service-engine.js';
-import type { ExecutorDirectory } from '../engine/ports.js';
+import type { CrashLoopGate, ExecutorDirectory } from '../engine/ports.js';
 import { plan, planIsEmpty } from './plan.js';
 import type { WorkingSet } from '../term/working-set.js';
 
@@ -19,6 +20,8 @@ export interface ReconcilerDeps {
   engine: LocalServiceEngine;
   workingSet: WorkingSet;
   executors: ExecutorDirectory;
+  /** Executors in crash-loop backoff get no start until it is over; the term wakes the reconciler then. */
+  crashLoops: Pick<CrashLoopGate, 'heldExecutors'>;
   /** Removes executors whose heartbeats stopped; returns their ids (ExecutorRegistry.sweepStale). */
   sweepExecutors(): Promise<string[]>;
   inMaintenanceWindow(): boolean;
@@ -107,7 +110,7 @@ export class Reconciler implements Runnable {
       const state = d.engine.stateOf(info.serviceId);
       if (!state || !isSteady(state) || d.engine.hasPendingOperation(info.serviceId)) continue;
       const current = d.workingSet.plannableInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
-      const todo = plan(info, executors, current);
+      const todo = plan(info, executors, current, d.crashLoops.heldExecutors(info.serviceId, now));
       if (planIsEmpty(todo)) {
         this.lastAdjust.delete(info.serviceId);
         continue;
@@ -166,7 +169,7 @@ export class Reconciler implements Runnable {
       // UNKNOWN too: being recovered by a restarted executor; if that never finishes it is lost as well.
       if (!INSTANCE_LIVE_STATES.has(instance.state)) continue;
       if (removed.has(instance.executorId) || d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs)) {
-        lost.push({ ...instance, state: 'LOST', errorMessage: 'Instance lost', updated: now });
+        lost.push({ ...instance, state: 'LOST', errorMessage: INSTANCE_LOST_MESSAGE, updated: now });
       }
     }
     if (lost.length > 0) {

@@ -262,6 +262,7 @@ describe('reconciler guards (§10.4.5-6)', () => {
       engine,
       workingSet,
       executors: { all: () => [], byId: () => undefined },
+      crashLoops: { heldExecutors: () => new Set() },
       sweepExecutors: async () => [],
       inMaintenanceWindow: () => maintenance,
       clock,
