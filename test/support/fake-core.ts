@@ -8,6 +8,7 @@ import {
   summarize,
   type ClusterSummary,
   type ControllerMessage,
+  type CrashLoopSummary,
   type DroveEvent,
   type ExecutorAddress,
   type ExecutorNodeData,
@@ -34,6 +35,8 @@ export class FakeCore implements ControllerCore {
   operations: LocalServiceOperation[] = [];
   messages: ControllerMessage[] = [];
   cancellable = new Set<string>();
+  /** Crash loops the summary of a service shows, by service id. */
+  crashLoops = new Map<string, CrashLoopSummary[]>();
   failNext: Error | undefined;
 
   isLeader() {
@@ -77,7 +80,10 @@ export class FakeCore implements ControllerCore {
     return out;
   }
   private summaryOf(s: { info: LocalServiceInfo; state: LocalServiceState }) {
-    return summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state);
+    const summary = summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state);
+    const loops = this.crashLoops.get(s.info.serviceId);
+    if (loops) summary.crashLoops = loops;
+    return summary;
   }
   serviceSummary(id: string) {
     const s = this.services.get(id);
