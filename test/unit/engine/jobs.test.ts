@@ -128,6 +128,20 @@ describe('start and stop jobs against fake executors', () => {
     expect(loop).toMatchObject({ restartCount: 2, lastFailure: { instanceId: starts()[1]!.spec.instanceId, reason: 'START_FAILED by test' } });
   });
 
+  it('counts a start that never became HEALTHY in time in the crash loop, though its stop carries no error', async () => {
+    await activeService({ jobRetryCount: 0 }, { onStart: () => ({ kind: 'hang' }) });
+    h.fleet.startHeartbeats(10_000);
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    // The start waits max(op timeout 300 s, pull + checks 125 s).
+    await h.until(() => h.controller.serviceSummary(ID)?.crashLoops !== undefined, 400_000, 500);
+    const [loop] = h.controller.serviceSummary(ID)!.crashLoops!;
+    expect(loop).toMatchObject({ restartCount: 1, lastFailure: { instanceId: starts()[0]!.spec.instanceId, reason: 'Not HEALTHY within 300 seconds of its start (PROVISIONING)' } });
+    // The leftover is stopped by the controller: that stop is no second failure.
+    await h.until(() => h.controller.oldServiceInstances(ID).length === 1, 10_000);
+    await h.clock.advance(10_000);
+    expect(h.controller.serviceSummary(ID)!.crashLoops).toEqual([loop]);
+  });
+
   it('re-sends START every second for up to 30 s while the executor refuses (§6.8)', async () => {
     await activeService({ jobRetryCount: 0 }, { onStart: () => ({ kind: 'reject' }) });
     await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
