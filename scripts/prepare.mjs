@@ -228,7 +228,7 @@ export function ensureImages() {
 
 /**
  * The `docker-registry` binary (Debian's docker-registry package) that the private-registry tests start on
- * loopback (test/helpers/registry.ts). Installed when we are root on Debian/Ubuntu; otherwise the command to run.
+ * loopback (test/support/registry.ts). Installed when we are root on Debian/Ubuntu; otherwise the command to run.
  */
 export function ensureRegistry() {
   if (hasCommand('docker-registry')) return;

@@ -9,11 +9,11 @@ import type { DroveClient } from './client.js';
 import { CommandFailure } from './runtime.js';
 
 /**
- * `--wait` for restart / replace / kill: polls the local service's summary and instances (the LS endpoint; the
- * Python CLI polled the applications endpoint for replace/kill, §13.3) until every targeted instance is gone and
- * the service is back in a steady state (with every desired instance healthy, for replacements). Prints progress
- * on each change; fails on emergency deactivation, on an operation that ended with targeted instances still
- * running, or on timeout.
+ * `--wait` for restart / replace / kill: polls the local service's summary and instances (the LS endpoint; the Python
+ * CLI polled the applications endpoint for replace/kill, docs/design/cli.md#where-it-differs) until every targeted
+ * instance is gone and the service is back in a steady state (with every desired instance healthy, for replacements).
+ * Prints progress on each change; fails on emergency deactivation, on an operation that ended with targeted instances
+ * still running, or on timeout.
  */
 
 export interface WaitOptions {

@@ -9,28 +9,42 @@ import type { CrashLoopPolicy } from '../model/crash-loop.js';
 
 /**
  * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
- * Drove's AppConfig (§8.2) so an operator's existing `options:` block works as it is. Every object is a
- * `strict.object`: an unknown key is a start-up error naming it.
+ * Drove's AppConfig (docs/drove-config.md#controller) so an operator's existing `options:` block works as it is.
+ * Every object is a `strict.object`: an unknown key is a start-up error naming it.
  */
 
 export const ControllerOptionsSchema = strict.object({
-  /** Default op timeout for operations that carry no op spec (Drove: 300 s). */
+  /**
+   * Op timeout of operations that carry no op spec, the reconciler's own among them (Drove: 300 s): room for a
+   * node agent's pull and checks; a start whose spec needs longer is given that anyway (engine/jobs/timeouts.ts).
+   */
   clusterOpTimeout: duration().default('300 seconds'),
-  /** Default parallelism for such operations; values below 1 become 1 (Drove default 1). */
+  /**
+   * Parallelism of such operations; values below 1 become 1. Drove's default 1: one instance at a time, the most
+   * cautious rollout (a bad image stops at the first host); Drove's docs suggest about 8 for faster recovery.
+   */
   clusterOpParallelism: z.number().int().max(512).default(1),
-  /** Start/stop job retries after the first attempt (Drove: 2, i.e. up to 3 attempts). */
+  /** Job retries after the first attempt (Drove: 2, so up to 3 attempts): a passing hiccup gets two more chances. */
   jobRetryCount: z.number().int().min(0).max(32).default(2),
+  /** Pause between job attempts (Drove: 1 s): long enough for a report to land, short next to the op timeout. */
   jobRetryInterval: duration().default('1 second'),
   /**
    * Drove polls instance records every 3 s while a job waits; we wake jobs on each state report instead and
    * keep this only as the safety-net re-check period.
    */
   instanceStateCheckRetryInterval: duration().default('3 seconds'),
-  /** INACTIVE services untouched this long are auto-destroyed; off unless set (decision 15). */
+  /**
+   * INACTIVE services untouched this long are auto-destroyed. Off unless set (Drove: 7 days): an operator who
+   * deactivated a service for a while should not find it gone (docs/design/reconciliation.md#stale-data-cleaner).
+   */
   staleServiceAge: duration().optional(),
+  /** Instance history older than this is deleted (Drove: 7 days): a crash can be looked into after a long weekend. */
   staleInstanceAge: duration().default('7 days'),
+  /** History records kept per service (Drove: 100; 0 keeps none): a crash loop shows, the store stays bounded. */
   maxStaleInstancesCount: z.number().int().min(0).max(4096).default(100),
+  /** Period of the stale data cleaner (Drove: 1 hour): the ages it enforces are days; hourly is precise and cheap. */
   staleCheckInterval: duration().default('1 hour'),
+  /** Events are kept in the leader's memory this long (Drove: 60 minutes): pollers away a while still catch up. */
   maxEventsStorageDuration: duration().default('60 minutes'),
   /** An executor silent this long is removed and its instances marked LOST (Drove: 45 s, two missed heartbeats). */
   staleExecutorAge: duration().default('45 seconds'),
@@ -48,7 +62,9 @@ export const ControllerOptionsSchema = strict.object({
    * service, so this drove-ts option is off until the operator names the directories (docs/security.md).
    */
   allowedLocalFileDirs: hostDirList().default([]),
+  /** Refuse specs with `args`. Off, as in Drove: a node agent's flags (node_exporter's) are its args. */
   disableCmdlArgs: z.boolean().default(false),
+  /** Allow `devices` in specs. Off, as in Drove: a device hands a container a piece of the host's hardware. */
   enableRawDeviceAccess: z.boolean().default(false),
   /**
    * Host namespaces and privileges (spec `hostAccess`, docs/host-access.md), each off until the operator turns
@@ -61,7 +77,12 @@ export const ControllerOptionsSchema = strict.object({
   enablePrivilegedContainers: z.boolean().default(false),
   /** Capabilities `hostAccess.addCapabilities` may name (CAP_ prefix optional; ALL = any). Empty = none. */
   allowedCapabilities: z.array(capabilityName()).default([]),
+  /**
+   * Instance logs for every authenticated caller (maintenance users, instance tokens, cluster nodes). Off, as in
+   * Drove: a service's output may hold what it should not show to everyone who can read the cluster's state.
+   */
   disableReadAuth: z.boolean().default(false),
+  /** Methods whose every request gets an audit line (Drove's): the ones that change something; reads would flood. */
   auditedHttpMethods: z.array(z.string()).default(['POST', 'PUT']),
   /**
    * CONTROLLER_HTTP_FETCH may reach loopback, link-local (cloud metadata included) and unspecified addresses.
@@ -70,7 +91,7 @@ export const ControllerOptionsSchema = strict.object({
    */
   allowConfigFetchFromLocalAddresses: z.boolean().default(false),
   /**
-   * Crash-loop backoff per (service, executor), docs/crash-loop-backoff.md. The figures are Kubernetes' for a
+   * Crash-loop backoff per (service, executor), docs/design/crash-loop-backoff.md. The figures are Kubernetes' for a
    * crash-looping container, which operators know: `initial` 10 s is long enough that a container that exits at
    * once no longer restarts several times a second (registry pulls, log churn, events), short enough that a
    * passing problem costs little; `max` 5 min bounds how long a fixed host waits for its next attempt; `resetAfter`
@@ -92,9 +113,13 @@ export const ROLES = ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE', 'EXTERNAL_READ_ONL
 export type UserRole = (typeof ROLES)[number];
 
 export const UserAuthSchema = strict.object({
+  /** A `userAuth` section turns logins on; `enabled: false` written out is the explicit way to run without them. */
   enabled: z.boolean().default(true),
+  /** PLAIN: Drove's default, so its config files read the same; CRYPT (bcrypt) keeps passwords out of the file. */
   encoding: z.enum(['PLAIN', 'CRYPT']).default('PLAIN'),
+  /** Drove's cache setting, accepted and not used: the cache of verified logins is fixed (docs/security.md). */
   cachingPolicy: z.string().optional(),
+  /** None: every login fails, the safe reading of a section that names no user. */
   users: z
     .array(strict.object({ username: z.string().min(1), password: z.string().min(1), role: z.enum(ROLES) }))
     .default([]),
@@ -102,6 +127,10 @@ export const UserAuthSchema = strict.object({
 export type UserAuthConfig = z.infer<typeof UserAuthSchema>;
 
 export const ClusterAuthSchema = strict.object({
+  /**
+   * No built-in secret (docs/security.md#the-secrets): without one no cluster call authenticates, so no executor can
+   * join, while the API still answers operators.
+   */
   secrets: z
     .array(strict.object({ nodeType: z.enum(['CONTROLLER', 'EXECUTOR']), secret: z.string().min(1) }))
     .default([]),
@@ -112,6 +141,7 @@ export const SqliteStoreSchema = strict.object({ type: z.literal('sqlite'), path
 export const EtcdStoreSchema = strict.object({
   type: z.literal('etcd'),
   endpoints: z.array(z.string().min(1)).min(1),
+  /** Key prefix: Drove's ZooKeeper namespace, so keys read like its paths; clusters sharing an etcd need their own. */
   namespace: z.string().default('/drove/'),
   username: z.string().optional(),
   password: z.string().optional(),
@@ -125,7 +155,9 @@ export const EtcdStoreSchema = strict.object({
 export const ControllerConfigSchema = strict.object({
   server: strict
     .object({
+      /** Every interface: executors and operators come from other hosts (without userAuth only loopback is allowed). */
       host: z.string().default('0.0.0.0'),
+      /** Drove's application port, so executor and CLI configs written for Drove point at the right place. */
       port: z.number().int().min(0).max(65535).default(10000),
       /** Name other nodes use to reach this controller (defaults to the OS hostname). */
       hostname: z.string().optional(),
@@ -133,6 +165,7 @@ export const ControllerConfigSchema = strict.object({
       tls: ServerTlsSchema.optional(),
     })
     .default({ host: '0.0.0.0', port: 10000 }),
+  /** SQLite in the working directory: one controller, no external service, the simplest cluster that works. */
   store: z.discriminatedUnion('type', [SqliteStoreSchema, EtcdStoreSchema]).default({ type: 'sqlite', path: 'drove.db' }),
   clusterAuth: ClusterAuthSchema.default({ secrets: [] }),
   /** How messages and log reads to executors verify their HTTPS; verified unless `insecure: true`. */
@@ -158,6 +191,7 @@ export const ControllerConfigSchema = strict.object({
    */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
+  /** info: operations, state changes and leadership are worth a line each; per-request detail is not. */
   logLevel: z.enum(LOG_LEVELS).default('info'),
 }).superRefine((config, context) => {
   if (config.store.type === 'etcd' && !config.instanceAuth.secret) {

@@ -36,17 +36,20 @@ export interface ControllerCore {
   // ---- local-service operations ----
   /** Validates (schema already done by the API) and hands the op to the service's runner. */
   submitOperation(op: LocalServiceOperation): Promise<OperationResult>;
-  /** Semantic spec validation (§1.13); `[]` when valid. */
+  /** Semantic spec validation (docs/design/operations.md#spec-validation); `[]` when valid. */
   validateSpec(spec: LocalServiceSpec): string[];
   /** true when a cancellable operation (adjust / replace / restart) was running and is being cancelled. */
   cancelOperation(serviceId: string): boolean;
-  /** True while the cluster is in maintenance or within the grace window after a change (§6.3). */
+  /**
+   * True while the cluster is in maintenance or within the grace window after a change
+   * (docs/design/reconciliation.md#maintenance-window).
+   */
   inMaintenanceWindow(): boolean;
 
   // ---- local-service reads ----
   listServices(from: number, size: number): Record<string, LocalServiceSummary>;
   serviceSummary(serviceId: string): LocalServiceSummary | undefined;
-  /** Masked copy (§6.4, decision 9). */
+  /** Masked copy (docs/design/api-compatibility.md#spec-masking). */
   serviceSpec(serviceId: string): LocalServiceSpec | undefined;
   /** Active, non-stale records filtered by `states` (default: all active states). */
   serviceInstances(serviceId: string, states?: readonly LocalServiceInstanceState[]): LocalServiceInstanceInfo[];
@@ -68,11 +71,11 @@ export interface ControllerCore {
   /** Subscribe to new events as they are emitted (for streaming UIs and tests); returns an unsubscribe. */
   onEvent(listener: (event: DroveEvent) => void): () => void;
 
-  // ---- internal cluster APIs (§6.7) and executor messages (§6.8) ----
+  // ---- internal cluster APIs and executor messages (docs/design/executor-protocol.md) ----
   reservedResources(): LocalServiceInstanceResources;
   knownInstances(executorId: string, which: 'last' | 'current'): KnownInstancesData | undefined;
   handleControllerMessage(message: ControllerMessage): Promise<MessageResponse>;
-  /** Where an instance's executor listens, for the log-file proxy (§6.5). */
+  /** Where an instance's executor listens, for the log-file proxy. */
   instanceExecutorAddress(serviceId: string, instanceId: string): ExecutorAddress | undefined;
 }
 

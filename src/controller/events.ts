@@ -12,9 +12,9 @@ import {
 } from '../model/index.js';
 
 /**
- * The leader's in-memory Drove event store (§7): events are appended in time order, read by polling clients
- * (`/cluster/events/latest`, `/summary`, the deprecated `/cluster/events`), swept after
- * `maxEventsStorageMs` and cleared on every leadership change.
+ * The leader's in-memory Drove event store (docs/design/api-compatibility.md#events): events are appended in time
+ * order, read by polling clients (`/cluster/events/latest`, `/summary`, the deprecated `/cluster/events`), swept
+ * after `maxEventsStorageMs` and cleared on every leadership change.
  */
 
 export interface EventLogOptions {
@@ -77,7 +77,7 @@ export class EventLog implements Runnable {
     return event;
   }
 
-  /** Events with time strictly greater than `lastSyncTime`, newest first, at most `size` (§7.3). */
+  /** Events with time strictly greater than `lastSyncTime`, newest first, at most `size`. */
   latest(lastSyncTime: number, size: number): DroveEventsList {
     const newest = this.events[this.events.length - 1];
     return {
@@ -129,8 +129,8 @@ export class EventLog implements Runnable {
   }
 
   /**
-   * Forgets all events (leadership change, §7). The time floor is kept so that a client that synced against
-   * this log before never misses an event emitted afterwards.
+   * Forgets all events (leadership change: events are the leader's own). The time floor is kept so that a client that
+   * synced against this log before never misses an event emitted afterwards.
    */
   clear(): void {
     this.events = [];
@@ -144,7 +144,7 @@ export class EventLog implements Runnable {
     await this.sweeper.stop();
   }
 
-  // ---- executor, maintenance and leadership events (cli-response-shapes C.2.9) ----
+  // ---- executor, maintenance and leadership events, with Drove's metadata ----
 
   executorAdded(nodeData: ExecutorNodeData): DroveEvent {
     return this.emit('EXECUTOR_ADDED', executorMetadata(nodeData));

@@ -129,7 +129,7 @@ function openStore(
 
 /**
  * Forwards to the core once it exists. Before that the node is not the leader: the leader guard answers 400
- * (so `/apis/v1/ping` never says 200 on a controller that is still starting, §6.2), and any other call is a 503.
+ * (so `/apis/v1/ping` never says 200 on a controller that is still starting), and any other call is a 503.
  */
 function deferredCore(get: () => ControllerCore | undefined): ControllerCore {
   return new Proxy({} as ControllerCore, {

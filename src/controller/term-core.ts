@@ -72,7 +72,7 @@ export abstract class TermCore implements ControllerCore {
   /**
    * An operator's operation that asks for instances to run is never held back by a crash loop: the service's
    * loops end before it is submitted, so its starts (and the reconciler's right after it) go at once
-   * (docs/crash-loop-backoff.md). Only an operation that will be accepted does so; a loop the store could not
+   * (docs/design/crash-loop-backoff.md). Only an operation that will be accepted does so; a loop the store could not
    * end stays, and the operation goes ahead all the same. Without loops nothing is awaited, so the operation
    * reaches its service in the same turn as without this step.
    */

@@ -171,7 +171,7 @@ export class ExecutorAgent {
     if (isTerminal(info.state) && this.executorState === 'UNREADY') this.scheduleGating(0);
   }
 
-  // ---- readiness gating (§6.9, decision 8) ----
+  // ---- readiness gating (docs/design/placement.md#readiness-gating) ----
 
   private scheduleGating(ms: number): void {
     this.cancelGating?.();
@@ -186,7 +186,7 @@ export class ExecutorAgent {
 
   /**
    * ACTIVE once every service the leader says must run here has at least that many HEALTHY instances. "At
-   * least", not "exactly" (§13.2.5): an executor with extra instances must not stay UNREADY. Re-fetched on
+   * least", not "exactly" (Drove): an executor with extra instances must not stay UNREADY. Re-fetched on
    * every poll, so services activated or deactivated meanwhile count.
    */
   async evaluateReadiness(): Promise<boolean> {

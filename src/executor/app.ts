@@ -20,7 +20,10 @@ export interface ExecutorAppOptions {
   https?: ServerTlsMaterial;
 }
 
-/** The executor's HTTP surface as a fastify instance (not listening): the secret check, messages and logs (§6.10). */
+/**
+ * The executor's HTTP surface as a fastify instance (not listening): the secret check, messages and logs
+ * (docs/design/executor-protocol.md#executor-api).
+ */
 export function buildExecutorApp(opts: ExecutorAppOptions): FastifyInstance {
   const limits = { ...DEFAULT_EXECUTOR_HTTP_LIMITS, ...opts.limits };
   const app = Fastify({

@@ -22,11 +22,14 @@ const NumaNodeOverrideSchema = strict.object({
 });
 
 export const ExecutorResourcesSchema = strict.object({
-  /** Core ids kept for the OS and the executor itself; never handed to instances. Drove default: none. */
+  /** Core ids kept for the OS and the executor, never given to instances. None (Drove's): list some on busy hosts. */
   osCores: z.array(z.number().int().min(0)).default([]),
-  /** Share of each NUMA node's memory offered to instances; the rest stays with the OS (Drove default 100). */
+  /** Share of each NUMA node's memory offered to instances. 100 (Drove's): lower it to keep some for a busy host. */
   exposedMemPercentage: z.number().int().min(1).max(100).default(100),
-  /** Skip cpuset-mems: on single-node or virtualised hosts memory pinning buys nothing and may fail. */
+  /**
+   * Skip cpuset-mems. Off: memory next to the pinned cores is what a NUMA host wants; turn it on for single-node or
+   * virtualised hosts, where memory pinning buys nothing and may fail.
+   */
   disableNUMAPinning: z.boolean().default(false),
   /**
    * Offer more (virtual) cores/memory than the host has; virtual cores are mapped onto physical ones for
@@ -35,7 +38,9 @@ export const ExecutorResourcesSchema = strict.object({
   overProvisioning: strict
     .object({
       enabled: z.boolean().default(false),
+      /** Virtual cores per physical one; 1 offers exactly what the host has until raised. */
       cpuMultiplier: z.number().int().min(1).max(64).default(1),
+      /** Likewise for memory. */
       memoryMultiplier: z.number().int().min(1).max(64).default(1),
     })
     .default({ enabled: false, cpuMultiplier: 1, memoryMultiplier: 1 }),
@@ -161,7 +166,7 @@ export const ExecutorConfigSchema = strict.object({
     }),
   /** How calls to the controllers (https:// endpoints) verify their certificates; verified unless `insecure: true`. */
   clusterTls: ClusterTlsSchema.optional(),
-  /** Extra tags; none by default since local services ignore them (the hostname is always added, §6.8). */
+  /** Extra tags; none by default since local services ignore them (the hostname is always added). */
   tags: z.array(z.string().min(1)).default([]),
   resources: ExecutorResourcesSchema.default(ExecutorResourcesSchema.parse({})),
   docker: strict

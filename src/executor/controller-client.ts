@@ -8,9 +8,10 @@ import { certificateRefusal, type PeerTlsOptions } from '../model/tls.js';
 import { errorText } from './checks.js';
 
 /**
- * The executor's view of the controllers: finds the leader among the configured endpoints (the only one that
- * answers GET /apis/v1/ping with 200 SUCCESS, §6.2), sends it messages and reads its internal APIs. Any failure
- * forgets the leader, so the next call looks for it again (leadership may have moved).
+ * The executor's view of the controllers: finds the leader among the configured endpoints (the only one that answers
+ * GET /apis/v1/ping with 200 SUCCESS, docs/design/executor-protocol.md#finding-the-leader), sends it messages and
+ * reads its internal APIs. Any failure forgets the leader, so the next call looks for it again (leadership may have
+ * moved).
  */
 export interface ControllerClientOptions {
   endpoints: readonly string[];

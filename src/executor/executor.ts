@@ -195,7 +195,7 @@ export class Executor {
   }
 }
 
-/** An OS-chosen free TCP port: bind to 0, read it, release it (Drove does the same, §5.7). */
+/** An OS-chosen free TCP port: bind to 0, read it, release it (as Drove does; docs/design/placement.md#ports). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -13,7 +13,8 @@ import { DEFAULT_EXECUTOR_HTTP_LIMITS } from './http-limits.js';
 /**
  * Per-instance output logs: `<logDir>/<serviceId>/<instanceId>/output.log`, fed from the container's
  * stdout/stderr and rotated per the instance's LoggingSpec (rotated files gzipped to `output.log-<n>.gz` when
- * it says `compress`); plus the executor's log file API (§6.10).
+ * it says `compress`); plus the executor's log file API
+ * (docs/design/instance-lifecycle.md#instance-logs).
  */
 
 export const OUTPUT_LOG = 'output.log';

@@ -23,9 +23,9 @@ import type { InstanceEngine } from './instances/instance-engine.js';
 import type { ContainerRuntime, ContainerSummary } from './runtime/runtime.js';
 
 /**
- * Executor restart recovery (§6.9) and the zombie reaper. Everything needed to re-adopt an instance lives in its
- * container's labels (decisions.md): the recovery part of the instance spec (no secrets) and the instance info
- * as of container start.
+ * Executor restart recovery and the zombie reaper (docs/design/executor-protocol.md#recovery-and-re-adoption).
+ * Everything needed to re-adopt an instance lives in its container's labels: the recovery part of the instance
+ * spec (no secrets) and the instance info as of container start.
  */
 
 export interface RecoveryDeps {
@@ -76,7 +76,7 @@ export interface RecoveryResult {
  * everything is adopted - killing healthy services because the controller is briefly away would be worse.
  */
 export async function recoverInstances(deps: RecoveryDeps, leaderWaitMs: number, retryMs = 1_000): Promise<RecoveryResult> {
-  const containers = await deps.runtime.listContainers(ownLabels(deps.executorId));
+  const containers = await listOwnContainers(deps, retryMs);
   const result: RecoveryResult = { adopted: [], removed: [] };
   if (containers.length === 0) return result;
   let known: KnownInstancesData | undefined;
@@ -103,6 +103,28 @@ export async function recoverInstances(deps: RecoveryDeps, leaderWaitMs: number,
     result.adopted.push(instanceId);
   }
   return result;
+}
+
+/** The container runtime is waited for at most this long between two attempts while it does not answer. */
+const RUNTIME_RETRY_MAX_MS = 10_000;
+
+/**
+ * This executor's labelled containers, waiting for the runtime as long as it does not answer (dockerd still
+ * starting on a booting host, or restarting). Recovering from an empty list instead would orphan every container
+ * that survived: the leader would keep their records HEALTHY until they went stale and then start replacements,
+ * and the zombie reaper would remove the originals. An executor without its runtime can run nothing anyway.
+ */
+async function listOwnContainers(deps: RecoveryDeps, retryMs: number): Promise<ContainerSummary[]> {
+  let delayMs = retryMs;
+  for (;;) {
+    try {
+      return await deps.runtime.listContainers(ownLabels(deps.executorId));
+    } catch (error) {
+      deps.logger.warn({ error: errorText(error), retryInMs: delayMs }, 'container runtime does not answer; recovery waits for it');
+      await sleep(deps.clock, delayMs);
+      delayMs = Math.min(delayMs * 2, RUNTIME_RETRY_MAX_MS);
+    }
+  }
 }
 
 export interface ReapResult {

@@ -34,9 +34,9 @@ export interface ReporterOptions {
 }
 
 /**
- * Instance state reports (§6.8): every change goes to the leader at once; changes close together are batched
- * (LOCAL_SERVICE_INSTANCE_STATE_REPORTS); undelivered reports are kept (latest per instance) and retried with
- * backoff, so a terminal state reached while no leader answers is still reported later.
+ * Instance state reports (docs/design/executor-protocol.md#instance-reports): every change goes to the leader at
+ * once; changes close together are batched (LOCAL_SERVICE_INSTANCE_STATE_REPORTS); undelivered reports are kept in
+ * order and retried with backoff, so a terminal state reached while no leader answers is still reported later.
  */
 export class Reporter {
   /** Every change in order: the leader turns each into an instance state-change event. */

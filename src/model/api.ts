@@ -2,7 +2,7 @@ import type { ActivationState, ClusterState, ExecutorState, LocalServiceState } 
 import type { LocalServiceSpec } from './spec.js';
 import type { CrashLoopSummary } from './crash-loop.js';
 
-/** Response shapes of the controller's REST API (§2, §6, cli-response-shapes C.2). */
+/** Response shapes of the controller's REST API (docs/design/api-compatibility.md#records-and-summaries). */
 
 export interface ApiResponse<T> {
   status: 'SUCCESS' | 'FAILED';
@@ -18,7 +18,7 @@ export function failure<T>(message: string, data?: T): ApiResponse<T> {
   return data === undefined ? { status: 'FAILED', message } : { status: 'FAILED', data, message };
 }
 
-/** The stored service record (§2.1). */
+/** The stored service record; the service's state is not part of it. */
 export interface LocalServiceInfo {
   serviceId: string;
   spec: LocalServiceSpec;
@@ -40,7 +40,7 @@ export interface LocalServiceSummary {
   state?: LocalServiceState;
   created: number;
   updated: number;
-  /** drove-ts extension: executors where the service is in a crash loop (docs/crash-loop-backoff.md); absent when none. */
+  /** drove-ts extension: executors where the service is in a crash loop (docs/design/crash-loop-backoff.md); absent when none. */
   crashLoops?: CrashLoopSummary[];
 }
 

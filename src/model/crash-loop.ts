@@ -4,7 +4,7 @@ import type { LocalServiceOperationType } from './operations.js';
 import { INSTANCE_COUNTED_STATES, type LocalServiceInstanceState } from './states.js';
 
 /**
- * Crash-loop backoff per (local service, executor), as pure functions (docs/crash-loop-backoff.md). An instance
+ * Crash-loop backoff per (local service, executor), as pure functions (docs/design/crash-loop-backoff.md). An instance
  * that fails on an executor before one of its replacements has stayed HEALTHY for `resetAfterMs` keeps the loop
  * going: the first failure is replaced at once (as Kubernetes restarts a container the first time), each further
  * one waits `initialMs`, doubling up to `maxMs`. The controller's reconciler and start jobs read the loop; only
@@ -51,7 +51,7 @@ export const CrashLoopSummarySchema = z
     lastFailure: CrashLoopFailureSchema,
     nextAttemptAt: CrashLoopSchema.shape.nextAttemptAt,
   })
-  .describe('drove-ts extension: a crash loop of the service on one executor (docs/crash-loop-backoff.md)');
+  .describe('drove-ts extension: a crash loop of the service on one executor (docs/design/crash-loop-backoff.md)');
 export type CrashLoopSummary = z.infer<typeof CrashLoopSummarySchema>;
 
 /** States an instance only reaches by failing (STOPPING and the rest are reached by stop requests too). */

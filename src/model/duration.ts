@@ -1,5 +1,6 @@
 /**
- * Dropwizard `Duration` strings, as Drove reads and writes them on the wire (§0).
+ * Dropwizard `Duration` strings, as Drove reads and writes them on the wire
+ * (docs/design/api-compatibility.md#wire-conventions).
  * Input: "<integer><optional spaces><unit>"; output: "<n> <unit-plural>" with the `s` dropped when n == 1.
  * The unit the user chose is preserved ("5m" prints as "5 minutes", not "300 seconds").
  */

@@ -5,7 +5,7 @@ import { cpuLastCount, memoryLastSize } from './summary.js';
 import { portsText } from './instance.js';
 import type { CrashLoop } from './crash-loop.js';
 
-/** Drove event types and the metadata of the two local-service events (§7). */
+/** Drove event types and the metadata of the two local-service events (docs/design/api-compatibility.md#events). */
 
 export const DROVE_EVENT_TYPES = [
   'APP_STATE_CHANGE',
@@ -23,7 +23,7 @@ export const DROVE_EVENT_TYPES = [
   'LEADERSHIP_ACQUIRED',
   'LEADERSHIP_LOST',
   /**
-   * drove-ts extension (docs/crash-loop-backoff.md): a local service's crash loop on one executor went on (a
+   * drove-ts extension (docs/design/crash-loop-backoff.md): a local service's crash loop on one executor went on (a
    * failure was counted) or ended. Drove's CLI prints event types as text and filters on them as text, so it
    * shows this one like any other.
    */

@@ -16,7 +16,7 @@ import {
   isServiceId,
 } from './spec.js';
 
-/** The controller <-> executor protocol (§6.8): node data, resource snapshots and messages. */
+/** The controller <-> executor protocol (docs/design/executor-protocol.md): node data, resource snapshots, messages. */
 
 const numaMap = <T extends z.ZodType>(value: T) => z.record(z.string().regex(/^\d+$/), value);
 
@@ -167,7 +167,7 @@ export interface MessageResponse {
   message?: string;
 }
 
-/** `KnownInstancesData` (§6.7); apps and tasks are always empty here. */
+/** `KnownInstancesData` (docs/design/executor-protocol.md#internal-apis); apps and tasks are always empty here. */
 export interface KnownInstancesData {
   appInstanceIds: string[];
   staleAppInstanceIds: string[];
@@ -177,7 +177,10 @@ export interface KnownInstancesData {
   staleLocalServiceInstanceIds: string[];
 }
 
-/** `LocalServiceInstanceResources` (§6.7): what an UNREADY executor must be running before it turns ACTIVE. */
+/**
+ * `LocalServiceInstanceResources`: what an UNREADY executor must run before it turns ACTIVE
+ * (docs/design/placement.md#readiness-gating).
+ */
 export interface LocalServiceInstanceResources {
   cpus: number;
   memory: number;

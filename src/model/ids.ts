@@ -1,12 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 
-/** Service id is derived, never supplied: `name-version` (§1). Empty when either part is missing. */
+/** Service id is derived, never supplied: `name-version`. Empty when either part is missing. */
 export function serviceIdOf(spec: { name?: string | null; version?: string | null } | undefined | null): string {
   if (!spec || !spec.name || !spec.version) return '';
   return `${spec.name}-${spec.version}`;
 }
 
-/** `SI-<uuid v4>`; a fresh one for every start attempt, never reused (§5.6). */
+/** `SI-<uuid v4>`; a fresh one for every start attempt, never reused (docs/design/api-compatibility.md#ids). */
 export function newInstanceId(): string {
   return `SI-${randomUUID()}`;
 }

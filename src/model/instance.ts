@@ -3,7 +3,10 @@ import { HostAccessSchema } from './host-access.js';
 import { LOCAL_SERVICE_INSTANCE_STATES } from './states.js';
 import { PORT_TYPES } from './spec.js';
 
-/** Instance records as executors report them and the controller stores and serves them (§2.3-§2.5). */
+/**
+ * Instance records as executors report them and the controller stores and serves them
+ * (docs/design/api-compatibility.md#records-and-summaries).
+ */
 
 const numaMap = <T extends z.ZodType>(value: T) => z.record(z.string().regex(/^\d+$/), value);
 
@@ -56,7 +59,10 @@ export type LocalServiceInstanceInfo = z.infer<typeof LocalServiceInstanceInfoSc
 export const INSTANCE_LOST_MESSAGE = 'Instance lost';
 export const PULL_INTERRUPTED_MESSAGE = 'Pull operation interrupted';
 
-/** `"name:port:type,..."` with lowercase type, as event metadata prints ports (§7). */
+/**
+ * `"name:port:type,..."` with lowercase type, as event metadata prints ports
+ * (docs/design/api-compatibility.md#events).
+ */
 export function portsText(ports: Record<string, { port: number; type: string }>): string {
   return Object.entries(ports)
     .map(([name, p]) => `${name}:${p.port}:${p.type.toLowerCase()}`)

@@ -3,7 +3,7 @@ import { ciEnum, duration, int, requiredString } from './schema-helpers.js';
 import { LocalServiceSpecSchema } from './spec.js';
 import { serviceIdOf } from './ids.js';
 
-/** Local-service operations (§4) as accepted on `POST /apis/v1/localservices/operations`. */
+/** Local-service operations as accepted on `POST /apis/v1/localservices/operations` (docs/design/operations.md). */
 
 export const ClusterOpSpecSchema = z.object({
   timeout: duration('- Specify operation timeout'),
@@ -39,7 +39,7 @@ const instancesPerHost = int({
 /** Drove's REPLACE/STOP take a set; duplicates collapse. */
 const instanceIdSet = z.array(z.string()).transform((ids) => [...new Set(ids)]);
 
-/** Every op that takes an op spec accepts both spellings; `opSpec` wins (decisions.md). */
+/** Every op that takes an op spec accepts both spellings; `opSpec` wins (docs/design/operations.md#op-spec). */
 const opSpecFields = {
   opSpec: ClusterOpSpecSchema.optional(),
   clusterOpSpec: ClusterOpSpecSchema.optional(),

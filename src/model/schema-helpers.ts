@@ -24,7 +24,7 @@ export function requiredString(message: string) {
   return z.string({ error: (iss) => (iss.input === undefined ? message : undefined) }).min(1, { error: message });
 }
 
-/** Enum values are case-insensitive in JSON bodies (§0). */
+/** Enum values are case-insensitive in JSON bodies, as Drove's Jackson reads them. */
 export function ciEnum<const T extends readonly [string, ...string[]]>(values: T, requiredMessage?: string) {
   return z.preprocess(
     (v) => (typeof v === 'string' ? v.toUpperCase() : v),

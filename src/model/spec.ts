@@ -3,7 +3,10 @@ import { HostAccessSchema } from './host-access.js';
 import { HOST_PATH_RULE, isHostPath } from './host-paths.js';
 import { ciEnum, duration, int, requiredString } from './schema-helpers.js';
 
-/** The local-service spec and every nested type, with Drove's bean-validation messages (§1). */
+/**
+ * The local-service spec and every nested type, with Drove's bean-validation messages
+ * (docs/design/api-compatibility.md#the-spec).
+ */
 
 const NAME_PATTERN = /^[a-zA-Z\d\-_]*$/;
 const CHARSET_MESSAGE = '- Only characters, numbers, hyphen and underscore is allowed';
@@ -255,7 +258,7 @@ export const LocalServiceSpecSchema = z.object({
 });
 export type LocalServiceSpec = z.infer<typeof LocalServiceSpecSchema>;
 
-/** CPU cores per instance (entries of one type are summed, §1.7). */
+/** CPU cores per instance (entries of one type are summed, as Drove does). */
 export function cpuCount(spec: Pick<LocalServiceSpec, 'resources'>): number {
   return spec.resources.reduce((sum, r) => (r.type === 'CPU' ? sum + r.count : sum), 0);
 }
@@ -277,8 +280,8 @@ export function usesHostNetwork(spec: Pick<LocalServiceSpec, 'hostAccess'>): boo
 export const MASKED = '***';
 
 /**
- * A copy of the spec with secrets masked, for read APIs (§6.4), whoever reads it. Never mutates the stored spec
- * (decision 9).
+ * A copy of the spec with secrets masked, for read APIs, whoever reads it. Never mutates the stored spec
+ * (docs/design/api-compatibility.md#spec-masking).
  */
 export function maskSpec(spec: LocalServiceSpec): LocalServiceSpec {
   const copy = structuredClone(spec);

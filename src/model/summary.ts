@@ -17,7 +17,10 @@ export function memoryLastSize(spec: Pick<LocalServiceSpec, 'resources'>): numbe
   return last;
 }
 
-/** `LocalServiceSummary` math (§2.2): counts over all stored records, stale or not. */
+/**
+ * `LocalServiceSummary` math: counts over all stored records, stale or not
+ * (docs/design/api-compatibility.md#records-and-summaries).
+ */
 export function summarize(
   info: LocalServiceInfo,
   instances: Iterable<LocalServiceInstanceInfo>,

@@ -12,7 +12,7 @@ import { haServiceSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
- * Crash-loop backoff with a real controller process, a real executor and Docker (docs/crash-loop-backoff.md): a
+ * Crash-loop backoff with a real controller process, a real executor and Docker (docs/design/crash-loop-backoff.md): a
  * container that exits at once is restarted with growing gaps, and the API, the events and the CLI show the restart
  * count, the last failure and the next attempt; once the host is fixed the next instance comes up and, after it has
  * been HEALTHY for `resetAfter`, the loop is over. The backoff figures are scaled down by a controller option so

@@ -6,7 +6,8 @@ import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
- * Cancelling ADJUST_INSTANCES while the service is ACTIVE is the emergency path of the seed docs (decision 3):
+ * Cancelling ADJUST_INSTANCES while the service is ACTIVE is the emergency path of Drove's documentation
+ * (docs/design/operations.md#emergency-deactivation):
  * EMERGENCY_DEACTIVATION_REQUESTED, the controller deactivates on its own, and nothing is left running.
  */
 

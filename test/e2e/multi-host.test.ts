@@ -9,10 +9,10 @@ import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
- * Local services across hosts (§6.9, §12.3): three executor hosts, each its own network namespace and dockerd.
- * A host-level service binds the same fixed port on every host; a fourth executor that joins gets its instance
- * without any operator action; an executor that dies for good has its instances marked LOST (decision 14) while
- * the service stays ACTIVE on the others.
+ * Local services across hosts (docs/design/placement.md): three executor hosts, each its own network namespace and
+ * dockerd. A host-level service binds the same fixed port on every host; a fourth executor that joins gets its
+ * instance without any operator action; an executor that dies for good has its instances marked LOST (kept as
+ * history) while the service stays ACTIVE on the others.
  */
 
 const SERVICE = 'HOST_AGENT-1';
@@ -101,7 +101,7 @@ describe('host-level local service on several hosts', () => {
     const list = await cluster.api.waitForInstances(SERVICE, 'an instance on the new host too', onePerHost(net.hosts));
     await cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.healthyInstances === 4);
     await expectAnswersOnEveryHost(net.hosts, list);
-    // The new executor passed readiness gating (§6.9) once its local-service instance was healthy.
+    // The new executor passed readiness gating once its local-service instance was healthy.
     const executors = await cluster.api.executors();
     await waitUntil('the new executor to become ACTIVE', async () =>
       (await cluster.api.executors()).find((e) => e.hostname === fourth.address)?.state === 'ACTIVE' || undefined,
@@ -131,7 +131,7 @@ describe('host-level local service on several hosts', () => {
     const summary = await cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.healthyInstances === 3);
     expect(summary.activationState).toBe('ACTIVE');
     await expectAnswersOnEveryHost(survivors, list);
-    // LOST is announced like any other instance state change (decision 7).
+    // LOST is announced like any other instance state change (docs/design/reconciliation.md#lost-instances).
     const events = await cluster.api.events(since);
     expect(
       events.some(

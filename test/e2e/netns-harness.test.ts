@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createNetnsCluster, type NetnsCluster } from '../support/netns.js';
+import { createNetnsCluster, processesUnder, type NetnsCluster } from '../support/netns.js';
 import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -76,11 +77,56 @@ describe('network namespace hosts', () => {
     }
   });
 
-  it('adds a host later and removes a destroyed host completely', async () => {
+  it('runs a command inside a host: an iptables rule there cuts that host off the gateway only', async () => {
+    const server: Server = createServer((_req, res) => res.end('from-gateway'));
+    await new Promise<void>((resolve) => server.listen(0, cluster.gateway, resolve));
+    const port = (server.address() as { port: number }).port;
+    const reach = async (index: number) => {
+      const child = cluster.hosts[index]!.spawnInside(process.execPath, [
+        '-e',
+        `fetch('http://${cluster.gateway}:${port}/', { signal: AbortSignal.timeout(1500) }).then(() => process.exit(0), () => process.exit(3))`,
+      ]);
+      return new Promise<number | null>((resolve) => child.on('exit', resolve));
+    };
+    const rule = ['OUTPUT', '-d', cluster.gateway, '-j', 'DROP'];
+    const host = cluster.hosts[0]!;
+    try {
+      expect(await host.runInside('ip', ['-o', '-4', 'addr', 'show', 'eth0'])).toContain(host.address);
+      await host.runInside('iptables', ['-w', '-I', ...rule]);
+      expect(await reach(0)).toBe(3);
+      expect(await reach(1)).toBe(0);
+      await host.runInside('iptables', ['-w', '-D', ...rule]);
+      expect(await reach(0)).toBe(0);
+    } finally {
+      await host.runInside('iptables', ['-w', '-D', ...rule]).catch(() => '');
+      server.close();
+    }
+  });
+
+  it('restarts a host dockerd: its containers do not survive, the daemon answers again on the same socket', async () => {
+    const host = cluster.hosts[2]!;
+    await host.docker(['run', '-d', '--name', 'restart-victim', TEST_IMAGE]);
+    await host.restartDockerd();
+    const state = await host.docker(['inspect', '--format', '{{.State.Running}}', 'restart-victim']);
+    expect(state.trim()).toBe('false');
+    expect(await host.docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(TEST_IMAGE);
+    await host.docker(['rm', '-f', 'restart-victim']);
+  });
+
+  it('adds a host later and removes a destroyed host completely, stray processes of its dockerd included', async () => {
     const fourth = await cluster.addHost();
     expect(fourth.index).toBe(3);
     expect(await fourth.docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).toContain(TEST_IMAGE);
-    await fourth.destroy();
+    // What a dockerd stopped mid-start can leave behind: a process holding the host's state directory.
+    const stray = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', join(fourth.dir, 'exec', 'stray-shim')], { stdio: 'ignore' });
+    try {
+      await waitUntil('the stray process to run', () => processesUnder(fourth.dir).includes(stray.pid!));
+      await fourth.destroy();
+      expect(processesUnder(fourth.dir)).toEqual([]);
+      expect(stray.exitCode !== null || stray.signalCode !== null || !processesUnder(fourth.dir).includes(stray.pid!)).toBe(true);
+    } finally {
+      stray.kill('SIGKILL');
+    }
     const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     expect(namespaces).not.toContain(fourth.name);
   });

@@ -96,7 +96,7 @@ describe('seed rollout: create -> conftest -> activate -> update -> restart -> r
     return { status: response.statusCode, text: await response.body.text() };
   };
 
-  it('CREATE stores the service INACTIVE and starts nothing (decision 1)', async () => {
+  it('CREATE stores the service INACTIVE and starts nothing', async () => {
     const reply = await cluster.api.operation({ type: 'CREATE', spec: fastSpec('node-agent.json'), instancesPerHost: 1 });
     expect(reply.statusCode).toBe(200);
     expect(reply.body).toMatchObject({ status: 'SUCCESS', data: { serviceId: SERVICE } });

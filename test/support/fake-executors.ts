@@ -39,7 +39,7 @@ export interface FakeExecutorOptions {
   cores?: number;
   memoryMb?: number;
   state?: ExecutorState;
-  /** Delay before answering START (the executor is slow, §10.3). */
+  /** Delay before answering START (the executor is slow: the emergency cancellation test). */
   answerDelayMs?: number;
   onStart?: (spec: LocalServiceInstanceSpec) => StartBehaviour;
   /** 'hang': STOP is accepted but the instance never gets past its first step out (STOPPING, or the failed pull). */

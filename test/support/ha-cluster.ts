@@ -308,7 +308,7 @@ export async function call<T = unknown>(base: string, method: 'GET' | 'POST', pa
   }
 }
 
-/** Controllers whose ping answers 200 (the leader probe of §6.2). */
+/** Controllers whose ping answers 200 (the leader probe: docs/design/api-compatibility.md#non-leader-controllers). */
 export async function leaders(controllers: readonly ControllerProcess[]): Promise<ControllerProcess[]> {
   const answers = await Promise.all(
     controllers.map(async (c) => (c.running() && (await call(c.url, 'GET', '/apis/v1/ping')).status === 200 ? c : undefined)),

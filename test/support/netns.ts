@@ -61,6 +61,13 @@ export interface NetnsHost {
   spawnInside(command: string, args: string[], options?: SpawnOptions): ChildProcess;
   /** Runs the docker CLI against this host's dockerd; resolves stdout. */
   docker(args: string[]): Promise<string>;
+  /** Runs a command inside this host's network namespace to completion (e.g. iptables); resolves stdout. */
+  runInside(command: string, args: string[]): Promise<string>;
+  /**
+   * Restarts this host's dockerd as an operator's `systemctl restart docker` would: SIGTERM (dockerd stops its
+   * containers; no live-restore, so none survives), then the same dockerd again on the same state and socket.
+   */
+  restartDockerd(): Promise<void>;
   /** The host dies: its dockerd (and containers) are killed, its namespace and link removed. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -158,6 +165,41 @@ async function killDockerd(pid: number): Promise<void> {
       /* already gone */
     }
     await waitUntil('netns harness: dockerd to die after SIGKILL', () => !processAlive(pid), { timeoutMs: 5_000, intervalMs: netnsOptions.pollMs });
+  }
+}
+
+/** Processes whose command line names a path below `dir` (its dockerd's containerd, container shims). */
+export function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/**
+ * A dockerd stopped while it was starting a container can leave that container's shim behind, orphaned and
+ * holding the host's state directory: whatever still runs from `dir` once its dockerd is gone is killed.
+ */
+async function killStragglers(dir: string): Promise<void> {
+  const pids = processesUnder(dir);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  if (pids.length > 0) {
+    await waitUntil('netns harness: stray processes to die after SIGKILL', () => pids.every((pid) => !processAlive(pid)), {
+      timeoutMs: 5_000,
+      intervalMs: netnsOptions.pollMs,
+    });
   }
 }
 
@@ -289,29 +331,43 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
   // nsenter --net keeps our mount namespace (cgroup mounts included); `ip netns exec` remounts /sys and dockerd
   // then fails. Never pass --bridge=none: such a dockerd deletes the main daemon's docker0. nsenter, unshare (no
   // --fork) and sh all exec, so the spawned pid is dockerd's.
-  const logFd = openSync(join(dir, 'dockerd.log'), 'a');
-  const dockerd = spawn(
-    'nsenter',
-    [
-      `--net=${netnsPath}`,
-      'unshare', '--uts', '--',
-      'sh', '-c', 'hostname "$0" && exec "$@"', name,
-      'dockerd',
-      '--data-root', join(dir, 'data'),
-      '--exec-root', join(dir, 'exec'),
-      '-H', dockerHost,
-      '--pidfile', join(dir, 'docker.pid'),
-      '--bip', `10.${220 + index}.${slot}.1/24`,
-      '--iptables=true',
-    ],
-    { detached: true, stdio: ['ignore', logFd, logFd] },
-  );
-  closeSync(logFd);
-  dockerd.unref();
-  const dockerdPid = dockerd.pid ?? 0;
+  const launchDockerd = (): number => {
+    const logFd = openSync(join(dir, 'dockerd.log'), 'a');
+    const dockerd = spawn(
+      'nsenter',
+      [
+        `--net=${netnsPath}`,
+        'unshare', '--uts', '--',
+        'sh', '-c', 'hostname "$0" && exec "$@"', name,
+        'dockerd',
+        '--data-root', join(dir, 'data'),
+        '--exec-root', join(dir, 'exec'),
+        '-H', dockerHost,
+        '--pidfile', join(dir, 'docker.pid'),
+        '--bip', `10.${220 + index}.${slot}.1/24`,
+        '--iptables=true',
+      ],
+      { detached: true, stdio: ['ignore', logFd, logFd] },
+    );
+    closeSync(logFd);
+    dockerd.unref();
+    return dockerd.pid ?? 0;
+  };
+  let dockerdPid = launchDockerd();
   let destroyed = false;
 
   const docker = (args: string[]) => sh('docker', ['-H', dockerHost, ...args]);
+  const waitForDockerd = () =>
+    waitUntil(
+      `netns harness: dockerd of ${name} to answer (see ${dir}/dockerd.log)`,
+      async () => {
+        if (!processAlive(dockerdPid)) {
+          throw new Error(`netns harness: dockerd of ${name} exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
+        }
+        return attempt('docker', ['-H', dockerHost, 'info']);
+      },
+      { timeoutMs: netnsOptions.dockerStartMs, intervalMs: netnsOptions.pollMs, stopOnError: true },
+    );
   const host: NetnsHost = {
     index,
     name,
@@ -322,6 +378,13 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
     dir,
     spawnInside: (command, args, options = {}) => spawn('nsenter', [`--net=${netnsPath}`, command, ...args], options),
     docker,
+    runInside: (command, args) => sh('nsenter', [`--net=${netnsPath}`, command, ...args]),
+    restartDockerd: async () => {
+      if (destroyed) throw new Error(`netns harness: ${name} is destroyed`);
+      await killDockerd(dockerdPid);
+      dockerdPid = launchDockerd();
+      await waitForDockerd();
+    },
     destroy: async () => {
       if (destroyed) return;
       destroyed = true;
@@ -331,22 +394,14 @@ async function startHost(slot: number, index: number, imagesTar: string, images:
         if (ids.length > 0) await docker(['rm', '-f', ...ids]).catch(() => '');
         await killDockerd(dockerdPid);
       }
+      await killStragglers(dir);
       await attempt('ip', ['netns', 'del', name]);
       await attempt('ip', ['link', 'del', veth]);
     },
   };
 
   try {
-    await waitUntil(
-      `netns harness: dockerd of ${name} to answer (see ${dir}/dockerd.log)`,
-      async () => {
-        if (!processAlive(dockerdPid)) {
-          throw new Error(`netns harness: dockerd of ${name} exited: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').slice(-2000)}`);
-        }
-        return attempt('docker', ['-H', dockerHost, 'info']);
-      },
-      { timeoutMs: netnsOptions.dockerStartMs, intervalMs: netnsOptions.pollMs, stopOnError: true },
-    );
+    await waitForDockerd();
     if (images.length > 0) await docker(['load', '-i', imagesTar]);
   } catch (error) {
     await host.destroy();

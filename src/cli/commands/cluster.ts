@@ -4,7 +4,7 @@ import { formatDate, keyValues, pyJsonDumps, thousands } from '../format.js';
 import { action, intOption } from '../runtime.js';
 import { installInterrupt } from './lsinstances.js';
 
-/** `drove cluster ...` (cli-response-shapes C.4). */
+/** `drove cluster ...` (docs/design/cli.md). */
 export function clusterCommand(): Command {
   const cmd = new Command('cluster').description('Drove cluster related commands');
 
@@ -79,7 +79,8 @@ export function clusterCommand(): Command {
     .option('--json', 'print each event as a JSON line')
     .action(
       action<{ follow?: boolean; type?: string; count: number; json?: boolean }>(async ({ client, options, print }) => {
-        // The server's lastSyncTime is handed back (not the client clock, §13.3), so nothing is lost or repeated.
+        // The server's lastSyncTime is handed back (not the client clock, as Drove's CLI does), so nothing is lost or
+        // repeated.
         let lastSyncTime = 0;
         const stop = options.follow ? installInterrupt() : undefined;
         do {

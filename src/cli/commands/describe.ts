@@ -3,7 +3,7 @@ import type { LocalServiceInstanceInfo, LocalServiceSpec, LocalServiceSummary } 
 import { formatDate, stateMarker, thousands } from '../format.js';
 import { action } from '../runtime.js';
 
-/** `drove describe localservice|lsinstance` (cli-response-shapes C.6.3, C.6.4), reading the real keys (§13.3). */
+/** `drove describe localservice|lsinstance`, reading the summary's real keys (docs/design/cli.md#where-it-differs). */
 export function describeCommand(): Command {
   const cmd = new Command('describe').description('Show detailed information about a resource');
 

@@ -3,7 +3,7 @@ import type { BlacklistOperationResponse, ExecutorNodeData, ExecutorSummary } fr
 import { formatDate, pyList, sortRows, table, thousands } from '../format.js';
 import { action, intOption, variadic } from '../runtime.js';
 
-/** `drove executor ...` (cli-response-shapes C.5). */
+/** `drove executor ...` (docs/design/cli.md). */
 
 const EXECUTOR_HEADERS: Record<string, string> = {
   executorId: 'Executor ID',

@@ -6,7 +6,7 @@ import { formatDate, keyValues, sortRows, table } from '../format.js';
 import { action, CommandFailure, intOption } from '../runtime.js';
 import { waitForInstancesGone } from '../wait.js';
 
-/** `drove localservices ...` (§11.1, cli-response-shapes C.7). */
+/** `drove localservices ...` (docs/design/cli.md). */
 
 const OPERATIONS = '/apis/v1/localservices/operations';
 const path = (id: string) => `/apis/v1/localservices/${encodeURIComponent(id)}`;

@@ -8,7 +8,7 @@ import { waitForInstancesGone } from '../wait.js';
 import { durationMs } from '../../model/index.js';
 import { opSpecOf, withOpSpecOptions, type OpSpecOptions } from './localservices.js';
 
-/** `drove lsinstances ...` (§11.2, cli-response-shapes C.8). */
+/** `drove lsinstances ...` (docs/design/cli.md). */
 
 const OPERATIONS = '/apis/v1/localservices/operations';
 const enc = encodeURIComponent;

@@ -45,7 +45,7 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 /**
  * The controller's HTTP API as a fastify instance (not listening): the access guard (authentication, roles,
  * leader guard, audit; access-guard.ts), every route plugin, and the single error handler that maps typed
- * errors to Drove's envelopes (§6.6).
+ * errors to Drove's envelopes (docs/design/api-compatibility.md#errors).
  */
 export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;

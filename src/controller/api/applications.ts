@@ -4,7 +4,8 @@ import { failure, success } from '../../model/index.js';
 /**
  * drove-ts runs local services only, but Drove's Python CLI calls a few application paths (e.g.
  * `lsinstances replace/kill --wait` polls `/apis/v1/applications/{id}/instances`, `cluster endpoints` reads
- * `/apis/v1/endpoints`). They answer as a Drove cluster without applications does (cli-response-shapes C.10).
+ * `/apis/v1/endpoints`). They answer as a Drove cluster without applications does
+ * (docs/design/api-compatibility.md#applications-and-tasks).
  */
 export async function applicationRoutes(app: FastifyInstance): Promise<void> {
   app.get('/apis/v1/applications', async () => success({}));

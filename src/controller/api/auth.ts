@@ -8,9 +8,9 @@ import { PasswordQueueFullError, PasswordVerifier, bcryptCost } from './password
 import { ACCESS_ROLES, type Access } from './routes-access.js';
 
 /**
- * Authentication and authorization of controller requests (§6.1): cluster-node secrets first
- * (`Cluster-Authorization`), then instance tokens (`App-Instance-Authorization`, the JWT every container gets),
- * then HTTP Basic against the configured users. Without a `userAuth` section (or with
+ * Authentication and authorization of controller requests (docs/design/api-compatibility.md#authentication):
+ * cluster-node secrets first (`Cluster-Authorization`), then instance tokens (`App-Instance-Authorization`, the JWT
+ * every container gets), then HTTP Basic against the configured users. Without a `userAuth` section (or with
  * `enabled: false`) every caller is `default-user` with EXTERNAL_ROOT, as in Drove.
  * Which routes need what is the route table's business (routes-access.ts); this file only says who the caller is.
  */

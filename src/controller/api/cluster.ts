@@ -3,7 +3,7 @@ import { success } from '../../model/index.js';
 import type { ApiContext } from './context.js';
 import { inDroveOrder } from './localservices.js';
 
-/** `/apis/v1/ping`, `/apis/v1/cluster`, dashboard and maintenance (§6.4, cli-response-shapes C.4). */
+/** `/apis/v1/ping`, `/apis/v1/cluster`, dashboard and maintenance (docs/design/api-compatibility.md#rest-endpoints). */
 export async function clusterRoutes(app: FastifyInstance, { core }: ApiContext): Promise<void> {
   app.get('/apis/v1/ping', async () => success('pong'));
 

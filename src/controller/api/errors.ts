@@ -27,12 +27,12 @@ function messageOf(message: unknown): string {
   return typeof message === 'string' ? message : JSON.stringify(message);
 }
 
-/** 400 `Command validation failure` with `validationErrors` (§6.6). */
+/** 400 `Command validation failure` with `validationErrors` (docs/design/api-compatibility.md#errors). */
 export function commandValidationError(errors: string[]): ApiError {
   return new ApiError(400, failure(VALIDATION_FAILURE_MESSAGE, { validationErrors: errors }));
 }
 
-/** 400 `JSON validation failure` (malformed JSON, unknown `type`, wrong content type) (§6.6). */
+/** 400 `JSON validation failure`: malformed JSON, unknown `type`, wrong content type. */
 export function jsonValidationError(errors: string[], statusCode = 400): ApiError {
   return new ApiError(statusCode, failure(JSON_FAILURE_MESSAGE, { validationErrors: errors }));
 }

@@ -4,7 +4,7 @@ import type { ApiContext } from './context.js';
 import { commandValidationError } from './errors.js';
 import { intQuery } from './localservices.js';
 
-/** Poll-based event APIs (§7.3). */
+/** Poll-based event APIs (docs/design/api-compatibility.md#events). */
 
 const DEFAULT_EVENT_PAGE = 1024;
 const MAX_INT = 2_147_483_647;

@@ -3,7 +3,9 @@ import { failure, success } from '../../model/index.js';
 import type { ApiContext } from './context.js';
 import { commandValidationError } from './errors.js';
 
-/** `/apis/v1/cluster/executors...`: listing, node data, blacklisting (§6.4, cli-response-shapes C.5). */
+/**
+ * `/apis/v1/cluster/executors...`: listing, node data, blacklisting (docs/design/placement.md#blacklisted-executors).
+ */
 export async function executorRoutes(app: FastifyInstance, { core }: ApiContext): Promise<void> {
   app.get('/apis/v1/cluster/executors', async () => success(core.executorSummaries()));
 

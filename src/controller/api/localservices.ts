@@ -15,7 +15,7 @@ import type { ApiContext } from './context.js';
 import { commandValidationError, failedError } from './errors.js';
 import { parseBody } from './validation.js';
 
-/** `/apis/v1/localservices/...` (§6.4). */
+/** `/apis/v1/localservices/...` (docs/design/api-compatibility.md#rest-endpoints). */
 
 /** Drove's `size` bound: Integer.MAX_VALUE - 1. */
 const MAX_PAGE_SIZE = 2_147_483_646;
@@ -85,7 +85,7 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
     },
   );
 
-  // Registered as a static route, so fastify's router prefers it over `/instances/:instanceId` (§6.4).
+  // Registered as a static route, so fastify's router prefers it over `/instances/:instanceId`, as Drove's does.
   app.get<{ Params: ServiceParams }>('/apis/v1/localservices/:serviceId/instances/old', async (request) =>
     success(core.oldServiceInstances(request.params.serviceId)),
   );
@@ -102,7 +102,7 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
 /**
  * `LocalServiceSummary` with Drove's key order (Java field order; `state` omitted when absent), which the
- * Python CLI's `summary` dump and `--json` outputs show as is (cli-response-shapes C.1.7).
+ * Python CLI's `summary` dump and `--json` outputs show as is.
  */
 export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
   return {

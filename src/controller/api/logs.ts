@@ -16,8 +16,8 @@ import type { ApiContext } from './context.js';
 import { ApiError } from './errors.js';
 
 /**
- * Log-file proxy (§6.5): the controller forwards to the executor running the instance, authenticating as a
- * cluster node. Unknown instance or executor: 204, as Drove.
+ * Log-file proxy (docs/design/api-compatibility.md#log-files): the controller forwards to the executor running the
+ * instance, authenticating as a cluster node. Unknown instance or executor: 204, as Drove.
  */
 
 export interface LogProxyOptions {

@@ -5,7 +5,8 @@ import { commandValidationError, jsonValidationError } from './errors.js';
 /**
  * Parses a request body with a model schema, the way Drove's Jackson + bean validation pipeline answers:
  * an unknown or missing polymorphic `type` is a JSON failure (Jackson cannot pick a subtype), any other schema
- * issue is a command-validation failure listing "<path> <message>" for each field (§6.6).
+ * issue is a command-validation failure listing "<path> <message>" for each field
+ * (docs/design/api-compatibility.md#errors).
  * Explicit nulls count as absent (Jackson semantics) so they are dropped first.
  */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {

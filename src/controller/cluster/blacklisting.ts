@@ -11,9 +11,10 @@ import type { ExecutorMessenger } from './messenger.js';
 import { addressOf, type ExecutorRegistry } from './registry.js';
 
 /**
- * Executor blacklisting (C.5.6, C.2.11). Synchronous like Drove's: the controller sends the message, then
- * waits (up to `confirmationTimeoutMs`) until the executor's own heartbeat shows the new state, and answers
- * per executor. A local-services-only cluster has no app instances to move, so `approxCompletionTimeMs` is 0.
+ * Executor blacklisting (docs/design/placement.md#blacklisted-executors). Synchronous like Drove's: the controller
+ * sends the message, then waits (up to `confirmationTimeoutMs`) until the executor's own heartbeat shows the new
+ * state, and answers per executor. A local-services-only cluster has no app instances to move, so
+ * `approxCompletionTimeMs` is 0.
  */
 
 export interface BlacklistingOptions {
@@ -86,8 +87,8 @@ export class BlacklistingService {
 
   /**
    * An executor counts as unblacklisted once it reports ACTIVE or UNREADY. Drove waits for ACTIVE, but a
-   * freshly unblacklisted executor stays UNREADY until its local services are HEALTHY (§6.9), which is not
-   * part of unblacklisting succeeding.
+   * freshly unblacklisted executor stays UNREADY until its local services are HEALTHY (readiness gating), which
+   * is not part of unblacklisting succeeding.
    */
   async unblacklist(executorIds: readonly string[]): Promise<BlacklistOperationResponse> {
     if (this.busy) return response([], unique(executorIds), UNBLACKLIST_MESSAGES.underway);

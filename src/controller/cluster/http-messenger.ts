@@ -28,9 +28,9 @@ export interface HttpExecutorMessengerOptions {
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * Controller -> executor messages over HTTP(S) (§6.8): `POST <scheme>://<host>:<port>/apis/v1/messages`.
- * Never rejects: an unreachable executor, a non-200 answer or an unreadable body is a FAILED response whose
- * `message` says why.
+ * Controller -> executor messages over HTTP(S), `POST <scheme>://<host>:<port>/apis/v1/messages`
+ * (docs/design/executor-protocol.md#transport). Never rejects: an unreachable executor, a non-200 answer or an
+ * unreadable body is a FAILED response whose `message` says why.
  */
 export class HttpExecutorMessenger implements ExecutorMessenger {
   private readonly agent: Agent;

@@ -3,9 +3,9 @@ import type { EventLog } from '../events.js';
 import type { StateStore } from '../store/store.js';
 
 /**
- * Cluster maintenance mode (§6.3, C.4.5). While in MAINTENANCE, and for `maintenanceGraceMs` after any change
- * of it, operations are refused and the reconciler pauses (§5.3 step 2): executors refresh their view every
- * 20 s, so the grace (2 x 20 s) lets the cluster settle before anything is moved again.
+ * Cluster maintenance mode (docs/design/reconciliation.md#maintenance-window). While in MAINTENANCE, and for
+ * `maintenanceGraceMs` after any change of it, operations are refused and the reconciler pauses: executors refresh
+ * their view every 20 s, so the grace (2 x 20 s) lets the cluster settle before anything is moved again.
  */
 export interface ClusterStateOptions {
   maintenanceGraceMs: number;

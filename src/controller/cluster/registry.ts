@@ -14,10 +14,10 @@ import type { StateStore, StoredExecutor } from '../store/store.js';
 import { BatchingWriter } from './batching-writer.js';
 
 /**
- * The leader's view of the executors (§6.8, §6.9): fed by heartbeats (EXECUTOR_SNAPSHOT) and by the resource
- * snapshots that ride on every instance report. The executor is the source of truth of its own state
- * (ACTIVE / UNREADY / BLACKLISTED...); the only thing the controller overlays is a blacklist it has asked for
- * and the executor has not confirmed yet, so nothing is scheduled there in the meantime.
+ * The leader's view of the executors (docs/design/executor-protocol.md#heartbeats): fed by heartbeats
+ * (EXECUTOR_SNAPSHOT) and by the resource snapshots that ride on every instance report. The executor is the source of
+ * truth of its own state (ACTIVE / UNREADY / BLACKLISTED...); the only thing the controller overlays is a blacklist
+ * it has asked for and the executor has not confirmed yet, so nothing is scheduled there in the meantime.
  *
  * One registry per leader term, built from the stored executors when leadership is gained. A follower keeps
  * none: it refuses executor messages, and the next leader gives every stored executor a full staleness period
@@ -51,10 +51,18 @@ export interface ExecutorRecord {
   readonly state: ExecutorState;
   /** Controller-clock time of the last heartbeat or report (liveness never trusts executor clocks). */
   readonly lastSeen: number;
+  /**
+   * The instances of a heartbeat of it are in this leader's working set (markReported). Until then (an executor
+   * restored from the store at leadership gain, or one that joins) the records may miss instances it runs, so
+   * nothing is started there (see `reported` in plan()).
+   */
+  readonly reported: boolean;
 }
 
 export type ExecutorChange =
   | { kind: 'joined'; executorId: string; state: ExecutorState }
+  /** The first heartbeat this leader received from an executor it restored from the store. */
+  | { kind: 'reported'; executorId: string }
   | { kind: 'left'; executorId: string }
   | { kind: 'stateChanged'; executorId: string; previous: ExecutorState; state: ExecutorState };
 
@@ -74,6 +82,7 @@ interface Entry {
   lastSeen: number;
   blacklistRequested: boolean;
   state: ExecutorState;
+  reported: boolean;
 }
 
 export class ExecutorRegistry {
@@ -136,6 +145,9 @@ export class ExecutorRegistry {
         lastSeen: now,
         blacklistRequested: false,
         state: nodeData.executorState,
+        // Not before the caller has applied this heartbeat's instances (markReported): a member that was removed
+        // (or never stored) may run instances whose records a previous leader never stored.
+        reported: false,
       };
       this.live.set(executorId, fresh);
       this.deps.events.executorAdded(nodeData);
@@ -152,6 +164,17 @@ export class ExecutorRegistry {
     this.refreshState(entry);
     if (snapshotIsNewer) this.notifyResources(executorId, nodeData.serviceInstances);
     return this.writer.request(executorId);
+  }
+
+  /**
+   * The instances of a heartbeat of this executor are in the working set now (the caller applied them): from here
+   * on, what it runs is known and instances may be started there (see ExecutorRecord.reported).
+   */
+  markReported(executorId: string): void {
+    const entry = this.live.get(executorId);
+    if (!entry || entry.reported) return;
+    entry.reported = true;
+    this.notifyChange({ kind: 'reported', executorId });
   }
 
   /**
@@ -202,7 +225,7 @@ export class ExecutorRegistry {
   /**
    * Removes executors not heard from for `staleExecutorAgeMs` (EXECUTOR_REMOVED), keeps them as last known,
    * and prunes last-known entries past their retention. Returns the ids removed now, so the engine can mark
-   * their instances LOST (decision 14).
+   * their instances LOST (docs/design/reconciliation.md#lost-instances).
    */
   async sweepStale(): Promise<string[]> {
     const now = this.deps.clock.now();
@@ -244,6 +267,7 @@ export class ExecutorRegistry {
         lastSeen: now,
         blacklistRequested: false,
         state: record.nodeData.executorState,
+        reported: false,
       });
     }
   }
@@ -269,7 +293,7 @@ export class ExecutorRegistry {
     return this.removed.get(executorId);
   }
 
-  /** `GET /cluster/executors` (C.2.3): every live executor, then the remembered removed ones as REMOVED. */
+  /** `GET /cluster/executors`: every live executor, then the remembered removed ones as REMOVED. */
   summaries(): ExecutorSummary[] {
     return [
       ...[...this.live.values()].map((e) => summaryOf(e.nodeData, e.state)),
@@ -396,6 +420,7 @@ function toRecord(entry: Entry): ExecutorRecord {
     address: addressOf(entry.nodeData),
     state: entry.state,
     lastSeen: entry.lastSeen,
+    reported: entry.reported,
   };
 }
 
@@ -408,7 +433,7 @@ export function addressOf(nodeData: ExecutorNodeData): ExecutorAddress {
   };
 }
 
-/** Key order is the `executor list` column order (C.2.3). */
+/** Key order is the column order of the Python CLI's `executor list`. */
 export function summaryOf(nodeData: ExecutorNodeData, state: ExecutorState): ExecutorSummary {
   const snapshot = nodeData.state;
   const count = (map: Record<string, number[]>) => Object.values(map).reduce((n, ids) => n + ids.length, 0);

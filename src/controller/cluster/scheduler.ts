@@ -2,11 +2,11 @@ import { EXECUTOR_ELIGIBLE_STATES, type Clock, type ExecutorResourceSnapshot, ty
 import type { ExecutorRegistry } from './registry.js';
 
 /**
- * Core and memory accounting for placing instances (§5.8, §5.5 step 2). The executors' resource snapshots say
- * what is free per NUMA node; on top of them the scheduler keeps soft reservations for instances it has handed
- * out but that no snapshot accounts for yet, so concurrent start jobs never double-book a core. A reservation
- * ends when its instance shows up in a snapshot of its executor (the executor locked the resources when it
- * accepted the start), when the engine releases it (the start failed), or when it expires.
+ * Core and memory accounting for placing instances (docs/design/placement.md#resources). The executors' resource
+ * snapshots say what is free per NUMA node; on top of them the scheduler keeps soft reservations for instances it has
+ * handed out but that no snapshot accounts for yet, so concurrent start jobs never double-book a core. A reservation
+ * ends when its instance shows up in a snapshot of its executor (the executor locked the resources when it accepted
+ * the start), when the engine releases it (the start failed), or when it expires.
  */
 
 export interface SchedulerOptions {

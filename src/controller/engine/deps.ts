@@ -39,7 +39,7 @@ export interface EngineDeps {
   events: EventSink;
   /** Crash-loop backoff per (service, executor): what starts wait for and where failures are counted. */
   crashLoops: CrashLoopGate;
-  /** Signs the instance tokens given to containers (§6.1). */
+  /** Signs the instance tokens given to containers. */
   instanceAuthSecret: string;
   /** How long each token is valid (its `exp`). */
   instanceTokenLifetimeMs: number;

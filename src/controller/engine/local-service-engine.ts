@@ -17,7 +17,7 @@ import { validateOperation } from './validator.js';
 export type StateListener = (serviceId: string, from: LocalServiceState, to: LocalServiceState) => void;
 
 /**
- * The lifecycle engine (§5.1): validates operations, owns one runner per service, publishes a
+ * The lifecycle engine (docs/design/operations.md): validates operations, owns one runner per service, publishes a
  * LOCAL_SERVICE_STATE_CHANGE event on every transition, submits the DEACTIVATE of an emergency deactivation and
  * removes destroyed services. Part of a leader term: start() gives every service stored when the term began its
  * runner, in the steady state of its record, without validating the stored spec again (options may have become

@@ -19,7 +19,7 @@ export interface ExecutorDirectory {
 }
 
 /**
- * The crash-loop backoff the engine obeys (the term's CrashLoops, docs/crash-loop-backoff.md): ADJUST plans no
+ * The crash-loop backoff the engine obeys (the term's CrashLoops, docs/design/crash-loop-backoff.md): ADJUST plans no
  * start on a held executor, and a start job neither retries there nor forgets to count the failure it saw.
  */
 export interface CrashLoopGate {

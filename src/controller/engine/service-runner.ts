@@ -31,13 +31,13 @@ const ACTIONS: Record<ServiceActionName, ServiceAction> = {
 };
 
 /**
- * Every action consumes the operation in the slot when it finishes, success or failure (§3.2), except Routing (it
+ * Every action consumes the operation in the slot when it finishes, success or failure, except Routing (it
  * only looks at the operation to pick the working state) and EmergencyDeactivation (it leaves the DEACTIVATE for
  * the Deactivate action).
  */
 const NON_CONSUMING: ReadonlySet<ServiceActionName> = new Set(['Routing', 'EmergencyDeactivation']);
 
-/** Only these implement cancel (§5.2). */
+/** Only these implement cancel (docs/design/operations.md#cancellation). */
 const CANCELLABLE: ReadonlySet<ServiceActionName> = new Set(['AdjustInstances', 'ReplaceInstances']);
 
 export interface RunnerHooks {
@@ -48,7 +48,8 @@ export interface RunnerHooks {
 /**
  * One local service's state machine on the leader: a loop that runs the action bound to the current state,
  * checks the outcome against the transition table, and waits in steady states for the next operation. Exactly
- * one operation slot; a second operation while one is pending is refused (decision 4), never dropped.
+ * one operation slot; a second operation while one is pending is refused, never dropped
+ * (docs/design/operations.md#one-operation-at-a-time).
  */
 export class ServiceRunner {
   private current: LocalServiceState;

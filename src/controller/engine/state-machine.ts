@@ -1,8 +1,8 @@
 import { STEADY_SERVICE_STATES, type LocalServiceOperation, type LocalServiceState } from '../../model/index.js';
 
 /**
- * The controller-side service state machine (§3.2) as data. Each state names the action bound to it and the
- * states that action may lead to; the runner refuses any other outcome at runtime.
+ * The controller-side service state machine as data (docs/design/operations.md#the-state-machine). Each state names
+ * the action bound to it and the states that action may lead to; the runner refuses any other outcome at runtime.
  */
 
 export const SERVICE_ACTIONS = [
@@ -112,7 +112,10 @@ export function workingStateFor(op: LocalServiceOperation): LocalServiceState | 
   }
 }
 
-/** Operation types the command validator accepts per state (§4.3); every working state accepts nothing. */
+/**
+ * Operation types the command validator accepts per state; every working state accepts nothing
+ * (docs/design/operations.md#allowed-operations-per-state).
+ */
 export const ALLOWED_OPERATIONS: Readonly<Partial<Record<LocalServiceState, readonly LocalServiceOperation['type'][]>>> = {
   INACTIVE: ['ACTIVATE', 'DEPLOY_TEST_INSTANCE', 'ADJUST_INSTANCES', 'DESTROY', 'UPDATE_INSTANCE_COUNT'],
   CONFIG_TESTING: ['ACTIVATE', 'DEACTIVATE', 'ADJUST_INSTANCES', 'REPLACE_INSTANCES', 'RESTART', 'STOP_INSTANCES'],

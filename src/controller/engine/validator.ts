@@ -13,9 +13,9 @@ import { fixedPortClashes, hostAccessErrors, type FixedPortContext, type HostAcc
 import { ALLOWED_OPERATIONS } from './state-machine.js';
 
 /**
- * Semantic validation of specs (§1.13) and operations (§4.3). Schema checks already happened in the API with
- * the zod schemas of src/model; these are the rules that depend on controller options and current state.
- * Texts are Drove's, literally: clients match on them.
+ * Semantic validation of specs and operations (docs/design/operations.md#validation). Schema checks already happened
+ * in the API with the zod schemas of src/model; these are the rules that depend on controller options and current
+ * state. Texts are Drove's, literally: clients match on them.
  */
 
 const MAX_ARGS_LENGTH = 2048;
@@ -28,7 +28,7 @@ export type SpecValidationOptions = Pick<
   HostAccessOptions;
 
 /**
- * Every failing rule of §1.13, in Drove's order; `[]` when the spec is acceptable. Host paths are compared on
+ * Every failing spec rule, in Drove's order; `[]` when the spec is acceptable. Host paths are compared on
  * segment boundaries (Drove compares string prefixes, so `/tmp` allowed `/tmpx`), and EXECUTOR_LOCAL_FILE paths
  * have an allow-list of their own (docs/security.md).
  */
@@ -71,7 +71,7 @@ export function validateSpec(spec: LocalServiceSpec, options: SpecValidationOpti
   if ((spec.devices?.length ?? 0) > 0 && !options.enableRawDeviceAccess) {
     errors.push('Device access is disabled. To enable, set enableRawDeviceAccess: true in controller options.');
   }
-  // A missing or COMPOSITE policy is simply "not LOCAL" here (Drove crashes on both, §13.2.18).
+  // A missing or COMPOSITE policy is simply "not LOCAL" here (Drove answers a server error for both).
   if (spec.placementPolicy?.type !== 'LOCAL') errors.push('Only local placement is allowed for local services');
   // drove-ts extensions after Drove's rules, so a Drove spec gets Drove's list.
   errors.push(...hostAccessErrors(spec, options));
@@ -87,7 +87,7 @@ export interface OperationValidationContext extends FixedPortContext {
   instance(serviceId: string, instanceId: string): LocalServiceInstanceInfo | undefined;
 }
 
-/** §4.3; `[]` when the operation may be handed to the service's runner. */
+/** Command validation; `[]` when the operation may be handed to the service's runner. */
 export function validateOperation(op: LocalServiceOperation, ctx: OperationValidationContext): string[] {
   const serviceId = operationServiceId(op);
   if (!serviceId) return ['No local service id found in operation'];

@@ -10,8 +10,8 @@ import type { ExecutorRecord } from '../cluster/registry.js';
 
 /**
  * "What must change" for one local service, as a pure function of desired state, executors and the service's
- * current instance records (Nomad's system-job reconciler, §5.3/§5.4). The reconciler uses it to decide whether
- * an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
+ * current instance records, after Nomad's system-job reconciler (docs/design/reconciliation.md#the-plan). The
+ * reconciler uses it to decide whether an ADJUST_INSTANCES is needed; the Adjust action executes exactly this plan.
  *
  * Instances are classified per executor:
  *  - starting (INSTANCE_STARTING_STATES: PENDING, PROVISIONING, STARTING, and UNKNOWN = being recovered by a
@@ -22,9 +22,9 @@ import type { ExecutorRecord } from '../cluster/registry.js';
  *    planned at once.
  * Instances on executors that are not eligible (blacklisted, removed, unknown) never count; running ones on
  * blacklisted executors are stopped (Drove submits STOP_INSTANCES for them, which its own validator usually
- * rejects, §13.2.10).
+ * rejects). Nothing is started on an executor that has not reported to this leader yet (PlanExecutor).
  *
- * Executors in `held` are in crash-loop backoff for this service (docs/crash-loop-backoff.md): nothing is started
+ * Executors in `held` are in crash-loop backoff for this service (docs/design/crash-loop-backoff.md): nothing is started
  * there until their next attempt is due; stops are planned as usual.
  */
 
@@ -34,8 +34,14 @@ export interface PlanService {
   instancesPerHost: number;
 }
 
-/** What the plan reads of an executor (the registry's records have it). */
-export type PlanExecutor = Pick<ExecutorRecord, 'executorId' | 'state'>;
+/**
+ * What the plan reads of an executor (the registry's records have it). `reported` is false until this leader has
+ * applied the instances of a heartbeat of the executor (one restored from the store when it gained leadership, or
+ * one that joins). Its instances may be missing from the store: the previous leader acknowledged reports it never
+ * stored (it lost quorum, or died with them queued), or sent a START just as it stepped down. Nothing is started on
+ * it before its heartbeat lists what it runs, or the new leader would start duplicates. Absent: reported.
+ */
+export type PlanExecutor = Pick<ExecutorRecord, 'executorId' | 'state'> & { readonly reported?: boolean };
 
 export interface InstancePlan {
   start: Array<{ executorId: string; count: number }>;
@@ -67,6 +73,7 @@ export function plan(
     }
   }
   const eligible = executors.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).map((e) => e.executorId).sort();
+  const unreported = new Set(executors.filter((e) => e.reported === false).map((e) => e.executorId));
 
   switch (service.activationState) {
     case 'ACTIVE': {
@@ -74,15 +81,17 @@ export function plan(
       for (const executorId of eligible) {
         const here = byExecutor.get(executorId) ?? [];
         const countedHere = here.filter(counted);
-        if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
-        else if (countedHere.length < wanted && !held.has(executorId)) result.start.push({ executorId, count: wanted - countedHere.length });
+        if (countedHere.length < wanted) {
+          if (!unreported.has(executorId) && !held.has(executorId)) result.start.push({ executorId, count: wanted - countedHere.length });
+        } else if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
       }
       break;
     }
     case 'CONFIG_TESTING': {
       const testing = eligible.flatMap((id) => (byExecutor.get(id) ?? []).filter(counted));
       const placeable = eligible.filter((id) => !held.has(id));
-      if (testing.length === 0 && placeable.length > 0) {
+      // The test instance may already run on an executor that has not reported yet: wait for it.
+      if (testing.length === 0 && placeable.length > 0 && !eligible.some((id) => unreported.has(id))) {
         result.start.push({ executorId: placeable[spreadIndex(service.serviceId, placeable.length)]!, count: 1 });
       } else if (testing.length > 1) {
         result.stop.push(...surplus(testing, testing.length - 1));

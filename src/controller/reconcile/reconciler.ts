@@ -6,6 +6,7 @@ import {
   RunLifecycle,
   isSteady,
   type Clock,
+  type ExecutorNodeData,
   type LocalServiceInstanceInfo,
   type RunState,
   type Runnable,
@@ -30,6 +31,13 @@ export interface ReconcilerDeps {
   logger: Logger;
 }
 
+/**
+ * How long a live executor's heartbeats must leave out an instance whose record is still running before the record
+ * is marked LOST. A final report still on its way gets there first: an executor that reaches the leader with its
+ * heartbeats delivers its pending reports within its report retry cap (leaderRetryMax, 10 s by default).
+ */
+export const VANISHED_INSTANCE_GRACE_MS = 15_000;
+
 export interface PassReport {
   skipped?: 'maintenance';
   adjusted: string[];
@@ -37,11 +45,11 @@ export interface PassReport {
 }
 
 /**
- * Level-based reconciliation (§5.3, decision 5): compares every steady service's desired instances with the
- * current records and submits ADJUST_INSTANCES where the pure plan is not empty. Runs every
- * `reconcileIntervalMs` as a safety net and at once when woken by a trigger (executor joined or left, an
- * instance left the running states, a service reached a steady state). Part of a leader term, so it exists only
- * while this controller leads; paused in the maintenance window.
+ * Level-based reconciliation (docs/design/reconciliation.md#level-based): compares every steady service's desired
+ * instances with the current records and submits ADJUST_INSTANCES where the pure plan is not empty. Runs every
+ * `reconcileIntervalMs` as a safety net and at once when woken by a trigger (executor joined or left, an instance
+ * left the running states, a service reached a steady state). Part of a leader term, so it exists only while this
+ * controller leads; paused in the maintenance window.
  */
 export class Reconciler implements Runnable {
   private readonly lifecycle = new RunLifecycle('reconciler');
@@ -53,6 +61,8 @@ export class Reconciler implements Runnable {
   private readonly passListeners = new Set<(report: PassReport) => void>();
   /** The last ADJUST submitted per service: the plan it was for, and when. */
   private readonly lastAdjust = new Map<string, { key: string; at: number }>();
+  /** Running records their executor's heartbeats leave out: since which heartbeat (executor clock). */
+  private readonly missingSince = new Map<string, number>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.periodic = new Periodic({
@@ -157,27 +167,70 @@ export class Reconciler implements Runnable {
   }
 
   /**
-   * Instances whose executor was removed (decision 14) or that were not refreshed for `instanceStaleAgeMs`
-   * become LOST "Instance lost", kept as history, with an instance event (decision 7).
+   * Instances whose executor was removed, that were not refreshed for `instanceStaleAgeMs`, or that their live
+   * executor no longer has become LOST "Instance lost", kept as history, with an instance event
+   * (docs/design/reconciliation.md#lost-instances).
    */
   private async markLost(removedExecutors: readonly string[]): Promise<number> {
     const d = this.deps;
     const now = d.clock.now();
     const removed = new Set(removedExecutors);
     const lost: LocalServiceInstanceInfo[] = [];
+    const tracked = new Set<string>();
     for (const instance of d.workingSet.allInstances()) {
       // UNKNOWN too: being recovered by a restarted executor; if that never finishes it is lost as well.
       if (!INSTANCE_LIVE_STATES.has(instance.state)) continue;
-      if (removed.has(instance.executorId) || d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs)) {
+      if (
+        removed.has(instance.executorId) ||
+        d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs) ||
+        this.vanished(instance, tracked)
+      ) {
         lost.push({ ...instance, state: 'LOST', errorMessage: INSTANCE_LOST_MESSAGE, updated: now });
       }
     }
+    for (const instanceId of this.missingSince.keys()) if (!tracked.has(instanceId)) this.missingSince.delete(instanceId);
     if (lost.length > 0) {
       d.logger.warn({ count: lost.length }, 'Marking local service instances LOST');
       await d.workingSet.overwrite(lost);
     }
     return lost.length;
   }
+
+  /**
+   * A running record whose live executor's heartbeats have left it out for `VANISHED_INSTANCE_GRACE_MS`: the
+   * executor does not run it any more, and its final report is lost (a leader answered ACCEPTED, then could not
+   * store it; or the executor died before sending it). No heartbeat will ever mention it again, so without this
+   * the record would count as running until it went stale, which each leader change postpones (records count as
+   * refreshed when a leader loads them), and every ADJUST would try to stop it in vain meanwhile.
+   */
+  private vanished(instance: LocalServiceInstanceInfo, tracked: Set<string>): boolean {
+    const snapshot = instancesSnapshotOf(this.deps.executors.byId(instance.executorId)?.nodeData);
+    // Listed, or the heartbeat is not newer than the record (the instance may have started after it was taken).
+    if (!snapshot || snapshot.instanceIds.has(instance.instanceId) || snapshot.updated <= instance.updated) return false;
+    tracked.add(instance.instanceId);
+    const since = this.missingSince.get(instance.instanceId) ?? snapshot.updated;
+    this.missingSince.set(instance.instanceId, since);
+    return snapshot.updated - since >= VANISHED_INSTANCE_GRACE_MS;
+  }
+}
+
+/** What an executor's last heartbeat (EXECUTOR_SNAPSHOT) said: when (its clock) and which instances it runs. */
+interface ExecutorInstancesSnapshot {
+  updated: number;
+  instanceIds: ReadonlySet<string>;
+}
+
+/** Instance ids of a heartbeat document, built once per document (every pass asks for each running record). */
+const heartbeatInstances = new WeakMap<ExecutorNodeData, ExecutorInstancesSnapshot>();
+
+function instancesSnapshotOf(nodeData: ExecutorNodeData | undefined): ExecutorInstancesSnapshot | undefined {
+  if (!nodeData) return undefined;
+  let snapshot = heartbeatInstances.get(nodeData);
+  if (!snapshot) {
+    snapshot = { updated: nodeData.updated, instanceIds: new Set(nodeData.serviceInstances.map((i) => i.instanceId)) };
+    heartbeatInstances.set(nodeData, snapshot);
+  }
+  return snapshot;
 }
 
 function planKey(p: ReturnType<typeof plan>): string {

@@ -6,8 +6,8 @@ import type { WorkingSet } from '../term/working-set.js';
 
 /**
  * Stale data cleaner, part of a leader term, every `staleCheckIntervalMs`: destroys INACTIVE services untouched for
- * `staleServiceAge` (only when the operator set it, decision 15) and prunes instance history to the newest
- * `maxStaleInstancesCount` records younger than `staleInstanceAge`.
+ * `staleServiceAge` (only when the operator set it) and prunes instance history to the newest
+ * `maxStaleInstancesCount` records younger than `staleInstanceAge` (docs/design/reconciliation.md#stale-data-cleaner).
  */
 export class StaleCleaner implements Runnable {
   private readonly periodic: Periodic;

@@ -6,12 +6,13 @@ import { StoreUnavailableError, type StateStore, type StoredExecutor, type Store
 
 /**
  * StateStore on etcd, for several controllers sharing one cluster state. Layout under the namespace
- * (default `/drove/`), one JSON document per key, like Drove's ZooKeeper layout (§8.1):
+ * (default `/drove/`), one JSON document per key, like Drove's ZooKeeper layout
+ * (docs/design/leadership.md#storage):
  *   localservices/<serviceId>                        LocalServiceInfo
  *   localserviceinstances/<serviceId>/<instanceId>   LocalServiceInstanceInfo
  *   cluster/maintenance                              ClusterStateData
  *   executors/<executorId>                           StoredExecutor
- *   localservicecrashloops/<serviceId>/<executorId>  CrashLoop (drove-ts, docs/crash-loop-backoff.md)
+ *   localservicecrashloops/<serviceId>/<executorId>  CrashLoop (drove-ts, docs/design/crash-loop-backoff.md)
  *
  * Fencing: when a `fence` is given (the leader elector's key and its create revision), every write is a
  * transaction guarded by "that key still exists with that revision". A deposed leader that has not noticed yet

@@ -26,7 +26,7 @@ export interface StateStore {
 
   putClusterState(state: ClusterStateData): Promise<void>;
 
-  /** Upserts the crash loop of one (service, executor) (docs/crash-loop-backoff.md). */
+  /** Upserts the crash loop of one (service, executor) (docs/design/crash-loop-backoff.md). */
   putCrashLoop(loop: CrashLoop): Promise<void>;
   /** Removes crash loops of a service: of the given executors, or all of them when none are given. */
   deleteCrashLoops(serviceId: string, executorIds?: readonly string[]): Promise<void>;

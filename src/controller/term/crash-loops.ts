@@ -38,7 +38,7 @@ interface HealthWatch {
 }
 
 /**
- * The leader's crash loops, one per (service, executor) that is in one (docs/crash-loop-backoff.md). Part of a
+ * The leader's crash loops, one per (service, executor) that is in one (docs/design/crash-loop-backoff.md). Part of a
  * leader term; its records are in the store, so a new leader carries a loop on where the old one left it (its count
  * and its next attempt), neither forgetting it nor starting it over at the first delay.
  *
@@ -151,7 +151,7 @@ export class CrashLoops implements Runnable, CrashLoopGate {
   }
 
   /**
-   * Ends every loop of the service (an operator asked for its instances to run, docs/crash-loop-backoff.md).
+   * Ends every loop of the service (an operator asked for its instances to run, docs/design/crash-loop-backoff.md).
    * Never rejects: loops the store could not delete stay, in memory too, and the failure is logged.
    */
   resetService(serviceId: string, reason: string): Promise<void> {

@@ -14,7 +14,7 @@ export function reply(message: ControllerMessage, status: MessageResponse['statu
 export class MessageIntake {
   constructor(
     private readonly deps: {
-      registry: Pick<ExecutorRegistry, 'heartbeat' | 'resourceSnapshot'>;
+      registry: Pick<ExecutorRegistry, 'heartbeat' | 'resourceSnapshot' | 'markReported'>;
       workingSet: Pick<WorkingSet, 'applyReports'>;
       logger: Logger;
     },
@@ -35,6 +35,8 @@ export class MessageIntake {
         case 'EXECUTOR_SNAPSHOT':
           await registry.heartbeat(message.nodeData);
           await workingSet.applyReports(message.nodeData.serviceInstances);
+          // Only once its instances are known may anything be started there (a new leader's store may miss some).
+          registry.markReported(message.nodeData.state.executorId);
           return reply(message, 'ACCEPTED');
       }
     } catch (error) {

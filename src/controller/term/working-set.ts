@@ -26,7 +26,8 @@ interface PendingBatch {
  * The leader's in-memory copy of services and instance records, one per leader term. Every write goes to the store first and to
  * memory only once the store took it (write-through), so memory never runs ahead of what a successor would load.
  * Reads never touch the store. Instance reports that arrive together are applied in one store transaction;
- * a report only wins when its `updated` is newer than the record held (§6.8).
+ * a report only wins when its `updated` is newer than the record held
+ * (docs/design/executor-protocol.md#newer-report-wins).
  */
 export class WorkingSet {
   private readonly serviceMap = new Map<string, LocalServiceInfo>();
@@ -90,7 +91,7 @@ export class WorkingSet {
     return bucket ? [...bucket.values()] : [];
   }
 
-  /** Records in active states refreshed within `staleAgeMs` of `now` (what the API lists as current, §6.4). */
+  /** Records in active states refreshed within `staleAgeMs` of `now` (what the API lists as current). */
   currentInstances(serviceId: string, now: number, staleAgeMs: number): LocalServiceInstanceInfo[] {
     return this.fresh(serviceId, now, staleAgeMs, (s) => INSTANCE_ACTIVE_STATES.has(s));
   }

@@ -4,7 +4,10 @@ import { pack } from 'tar-stream';
 import { DEFAULT_CONFIG_FETCH_TIMEOUT_MS, MAX_CONFIG_FETCH_BYTES, fetchConfig } from '../../model/http-config-fetch.js';
 import type { ConfigSpec } from '../../model/spec.js';
 
-/** Config files injected into a created container before it starts (§1.5): resolved to bytes, packed as a tar. */
+/**
+ * Config files injected into a created container before it starts, resolved to bytes and packed as a tar
+ * (docs/design/instance-lifecycle.md#config-files).
+ */
 
 export interface ConfigFetchPolicy {
   /** EXECUTOR_HTTP_FETCH may reach this host's loopback, link-local and metadata addresses (executor option). */

@@ -5,7 +5,10 @@ import { DEFAULT_LOGGING } from '../../model/spec.js';
 import { effectiveHostAccess } from '../../model/host-access.js';
 import type { ContainerSpec, DeviceMapping, DeviceRequest, LogDriverConfig } from '../runtime/runtime.js';
 
-/** Pure translation of an instance spec into the container the executor creates (§3.4 Run). */
+/**
+ * Pure translation of an instance spec into the container the executor creates
+ * (docs/design/instance-lifecycle.md#the-container).
+ */
 
 export const LABEL_JOB_TYPE = 'drove.job.type';
 export const LABEL_INSTANCE_ID = 'drove.instance.id';

@@ -71,8 +71,9 @@ interface Outcome {
 export type InstanceListener = (info: LocalServiceInstanceInfo) => void;
 
 /**
- * One instance on this executor: runs the action of its current state until a terminal state (§3.3/§3.4),
- * reporting every change. A stop request is observed by the check actions, which route to STOPPING.
+ * One instance on this executor: runs the action of its current state until a terminal state, reporting every
+ * change (docs/design/instance-lifecycle.md). A stop request is observed by the check actions, which route to
+ * STOPPING.
  */
 export class InstanceStateMachine {
   private current: LocalServiceInstanceInfo;
@@ -411,7 +412,8 @@ export class InstanceStateMachine {
       if (this.interrupt.aborted) return this.stopping();
       const result = await this.probe(check);
       if (this.stopRequested()) return this.stopping();
-      // Decision 11: `attempts` consecutive failures, always (no counter-reset quirk).
+      // `attempts` consecutive failures, always: no counter-reset quirk
+      // (docs/design/instance-lifecycle.md#health-checks).
       failures = result.healthy ? 0 : failures + 1;
       if (failures >= check.attempts) return { state: 'UNHEALTHY', error: `Healthcheck failed:${result.message}` };
       if (await this.pause(durationMs(check.interval))) return this.stopping();

@@ -1,6 +1,9 @@
 import { isTerminal, type LocalServiceInstanceState } from '../../model/states.js';
 
-/** The executor instance state machine (§3.3) as data: which action runs in each state, and where it may lead. */
+/**
+ * The executor instance state machine as data: which action runs in each state, and where it may lead
+ * (docs/design/instance-lifecycle.md#the-state-machine).
+ */
 
 export type InstanceAction =
   | 'SpecValidator'

@@ -74,7 +74,7 @@ describe('POST /apis/v1/localservices/validate/spec', () => {
 });
 
 describe('POST /apis/v1/localservices/operations', () => {
-  test('create then activate; record stored INACTIVE first (decision 1)', async () => {
+  test('create then activate; record stored INACTIVE first (docs/design/operations.md#create)', async () => {
     await create();
     expect((await get(`/apis/v1/localservices/${SID}`)).json().data.activationState).toBe('INACTIVE');
     const res = await op({ type: 'ACTIVATE', serviceId: SID });
@@ -287,7 +287,7 @@ describe('maintenance and blacklisting shapes on the real core', () => {
     const unset = (await post('/apis/v1/cluster/maintenance/unset', {}, MAINT)).json();
     expect(unset).toMatchObject({ status: 'SUCCESS', data: { state: 'NORMAL' }, message: 'success' });
     expect(typeof unset.data.updated).toBe('number');
-    // Inside the grace window after the change, operations are still refused (§6.3).
+    // Inside the grace window after the change, operations are still refused.
     expect((await op({ type: 'ACTIVATE', serviceId: SID })).json().data.validationErrors).toEqual(['Cluster is in maintenance mode']);
     const ub = (await post('/apis/v1/cluster/executors/unblacklist?id=nope&id=nope2', {}, MAINT)).json();
     expect(ub.data).toMatchObject({ successful: [], failed: ['nope', 'nope2'], approxCompletionTimeMs: 0 });

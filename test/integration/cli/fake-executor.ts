@@ -4,9 +4,10 @@ import type { LocalServiceInstanceInfo } from '../../../src/model/index.js';
 import { instanceInfo } from '../../support/records.js';
 
 /**
- * A stand-in executor speaking the real protocol (§6.8) without Docker: it accepts START/STOP/BLACKLIST
- * messages from the controller and reports the resulting states back, heartbeats with its instances, and serves
- * the log-file endpoints from a fixed text. Enough to drive every CLI command against a real controller process.
+ * A stand-in executor speaking the real protocol (docs/design/executor-protocol.md) without Docker: it accepts
+ * START/STOP/BLACKLIST messages from the controller and reports the resulting states back, heartbeats with its
+ * instances, and serves the log-file endpoints from a fixed text. Enough to drive every CLI command against a real
+ * controller process.
  */
 export class FakeExecutor {
   readonly instances = new Map<string, LocalServiceInstanceInfo>();

@@ -1,15 +1,19 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mainJs } from '../../../scripts/prepare.mjs';
+import { ensureBinaryBuilt } from '../../support/e2e-cluster.js';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
-/** Builds the real `drove` binary once into a private directory, so parallel builds of others do not race. */
-export const BUILD_DIR = resolve('node_modules/.cache/drove-cli-test');
-export const MAIN = join(BUILD_DIR, 'src/main.js');
+/**
+ * The real `drove` binary: dist/src/main.js, rebuilt when any source is newer (the e2e tests' shared, locked
+ * build). A private copy compiled by these tests once went stale silently: tsc stopped emitting into it and the
+ * tests kept running an old binary.
+ */
+export const MAIN = mainJs;
 
-export function buildBinary(): void {
-  // tsc exits non-zero if any file in the tree has a type error; the emitted JS is still what we need.
-  spawnSync('npx', ['tsc', '-p', '.', '--outDir', BUILD_DIR], { stdio: 'ignore' });
+export async function buildBinary(): Promise<void> {
+  await ensureBinaryBuilt();
   if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}`);
 }
 

@@ -18,7 +18,7 @@ let silentUrl: string;
 const home = mkdtempSync(join(tmpdir(), 'drove-cli-tls-'));
 
 beforeAll(async () => {
-  buildBinary();
+  await buildBinary();
   execFileSync('openssl', [
     'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
     '-keyout', join(home, 'key.pem'), '-out', join(home, 'cert.pem'),

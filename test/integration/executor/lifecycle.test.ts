@@ -3,7 +3,7 @@ import type { RunningExecutor } from '../../../src/executor/server.js';
 import { FakeLeader, check, containerOf, docker, ensureImage, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
 import { waitUntil } from '../../support/wait.js';
 
-/** §10.8 against real Docker: the happy path and every failure path of the instance state machine. */
+/** Drove's executor tests against real Docker: the happy path and every failure path of the instance state machine. */
 let leader: FakeLeader;
 let executor: RunningExecutor;
 
@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('instance lifecycle on real Docker', () => {
-  it('PENDING -> HEALTHY -> (stop) -> STOPPED with the observed states of §10.8', async () => {
+  it('PENDING -> HEALTHY -> (stop) -> STOPPED with the states Drove\'s executor test observes', async () => {
     const spec = itSpec();
     expect(await startInstance(executor, spec)).toMatchObject({ status: 'ACCEPTED' });
     // The same START again is refused (duplicate id).

@@ -57,7 +57,7 @@ describe('pre-shutdown hooks', () => {
   });
 });
 
-describe('executor log API (§6.10)', () => {
+describe('executor log API', () => {
   it('lists, reads at offsets and downloads the instance output log; refuses escapes and bad secrets', async () => {
     const spec = itSpec();
     await startInstance(executor, spec);

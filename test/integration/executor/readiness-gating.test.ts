@@ -3,7 +3,10 @@ import type { RunningExecutor } from '../../../src/executor/server.js';
 import { FakeLeader, address, ensureImage, header, itSpec, removeContainersOf, send, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
 import { waitUntil } from '../../support/wait.js';
 
-/** §6.9 + decision 8 with real containers: UNREADY until the required local services run HEALTHY here. */
+/**
+ * Readiness gating (docs/design/placement.md#readiness-gating) with real containers: UNREADY until the required local
+ * services run HEALTHY here.
+ */
 let leader: FakeLeader;
 let executor: RunningExecutor;
 

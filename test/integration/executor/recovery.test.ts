@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -26,6 +26,8 @@ const executorId = () => executorIdOf('localhost', port);
 const handle = () => ({ url: `http://127.0.0.1:${port}`, executorId: executorId() }) as RunningExecutor;
 
 function compileExecutor(): void {
+  // From scratch: a compile that emits nothing must not leave an older run's output to be tested.
+  rmSync(buildDir, { recursive: true, force: true });
   try {
     execFileSync(
       'npx',

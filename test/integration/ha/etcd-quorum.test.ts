@@ -4,7 +4,7 @@ import { NOT_LEADER_MESSAGE } from '../../../src/model/index.js';
 import { ensureTestImage } from '../../support/images.js';
 import { waitUntil } from '../../support/wait.js';
 import { call, executorContainers, startHaCluster, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
-import { activeService, operation, summary, waitForLeader, waitForSteadyService } from './steps.js';
+import { activeService, operation, operationTakingEffect, summary, waitForLeader, waitForSteadyService } from './steps.js';
 
 /**
  * HA controllers when etcd itself fails: two `drove controller` processes, one `drove executor`, a 3-member
@@ -49,8 +49,13 @@ describe('HA controllers on etcd: etcd member and quorum loss (real etcd, contro
     const [original] = executorContainers(cluster.executors[0]!.executorId);
     await cluster.etcd.stop(cluster.etcd.members[0]!);
 
-    leader = await waitForLeader(cluster);
-    await operation(leader, { type: 'UPDATE_INSTANCE_COUNT', serviceId, instancesPerHost: 2 });
+    // The leader whose keep-alive stream was on the stopped member may step down (docs/ha.md, "Timings"), and with
+    // it an operation it had just accepted: resubmitted then, as a client would.
+    leader = await operationTakingEffect(
+      cluster,
+      { type: 'UPDATE_INSTANCE_COUNT', serviceId, instancesPerHost: 2 },
+      async (current) => (await summary(current, serviceId))?.instancesPerHost === 2,
+    );
     await waitForSteadyService(cluster, leader, serviceId, 2);
     expect(executorContainers(cluster.executors[0]!.executorId)).toContainEqual(original);
     expect((await summary(leader, serviceId))?.instancesPerHost).toBe(2);

@@ -36,6 +36,47 @@ export async function operation(leader: ControllerProcess, body: Record<string, 
   return answer.body.data.serviceId;
 }
 
+/**
+ * Submits an operation to the leader and waits until `tookEffect` sees it on the leader of the moment. An accepted
+ * operation is held in the accepting leader's memory until it runs (as in Drove, docs/ha.md "Operations across a
+ * leader change"): a leader that steps down right after accepting it (etcd failing under it) loses it, and a
+ * client submits it again to the new leader. So this resubmits, but only when the leader's term began after the
+ * submission; an operation that never takes effect without a leader change fails the wait.
+ */
+export async function operationTakingEffect(
+  cluster: HaCluster,
+  body: Record<string, unknown>,
+  tookEffect: (leader: ControllerProcess) => Promise<boolean>,
+  attempts = 3,
+): Promise<ControllerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    let current = await waitForLeader(cluster);
+    const submittedAt = Date.now();
+    await operation(current, body);
+    const outcome = await waitUntil(
+      `${String(body.type)} to take effect (attempt ${attempt})`,
+      async () => {
+        if ((await call(current.url, 'GET', '/apis/v1/ping')).status !== 200) {
+          const found = await leaders(cluster.controllers);
+          if (found.length !== 1) return undefined;
+          current = found[0]!;
+        }
+        if (await tookEffect(current)) return 'done';
+        const events = await call<{ events: Array<{ type: string; time: number }> }>(
+          current.url,
+          'GET',
+          `/apis/v1/cluster/events/latest?lastSyncTime=${submittedAt}&size=1000`,
+        );
+        const newTerm = events.body.data?.events.some((e) => e.type === 'LEADERSHIP_ACQUIRED' && e.time >= submittedAt);
+        return newTerm ? 'lost in a leader change' : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    if (outcome === 'done') return current;
+    if (attempt >= attempts) throw new Error(`${String(body.type)} lost in ${attempt} leader changes in a row`);
+  }
+}
+
 export async function summary(controller: ControllerProcess, serviceId: string): Promise<LocalServiceSummary | undefined> {
   const answer = await call<LocalServiceSummary>(controller.url, 'GET', `/apis/v1/localservices/${serviceId}`);
   return answer.status === 200 && answer.body.status === 'SUCCESS' ? answer.body.data : undefined;

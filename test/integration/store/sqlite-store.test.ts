@@ -112,7 +112,7 @@ describe('SqliteStateStore', () => {
     expect('removedAt' in loaded.executors[0]!).toBe(false);
   });
 
-  it('service records: written INACTIVE, updated to ACTIVE, removed (§10.6 #1); ten listed (#2)', async () => {
+  it('service records: written INACTIVE, updated to ACTIVE, removed; ten listed (Drove\'s LocalServiceStateDBTest)', async () => {
     const store = openStore();
     await store.putService(service('A'));
     expect((await store.load()).services[0]?.activationState).toBe('INACTIVE');
@@ -124,7 +124,7 @@ describe('SqliteStateStore', () => {
     expect((await store.load()).services).toHaveLength(10);
   });
 
-  it('instance records: ten written in one call, update, delete one, delete all (§10.6 #3)', async () => {
+  it('instance records: ten written in one call, update, delete one, delete all (Drove\'s LocalServiceStateDBTest)', async () => {
     const store = openStore();
     const svc = service('A');
     await store.putService(svc);

@@ -25,7 +25,7 @@ async function call(a: FastifyInstance, route: readonly [string, string, unknown
   return a.inject({ method: route[0] as 'GET', url: route[1], headers, ...(route[2] ? { payload: route[2] as object } : {}) });
 }
 
-describe('access matrix (§6.1)', () => {
+describe('access matrix', () => {
   // Expected status per principal and access level; 200/400/204 all mean "passed auth" (400 = unknown service).
   const matrix: Array<[string, Record<string, string>, Record<keyof typeof ROUTES, number>]> = [
     ['root', ROOT, { read: 200, write: 400, maintenance: 200, logs: 204, cluster: 403 }],
@@ -127,7 +127,7 @@ describe('bcrypt cache', () => {
   });
 });
 
-describe('leader guard (§6.2)', () => {
+describe('leader guard', () => {
   test('non-leader answers 400 with the leader address for every /apis path, ping included', async () => {
     const core = new FakeCore();
     core.leader = false;

@@ -32,7 +32,7 @@ afterAll(async () => {
   executor.close();
 });
 
-describe('log-file proxy (§6.5)', () => {
+describe('log-file proxy', () => {
   test('list is forwarded with cluster credentials and returned raw', async () => {
     seen = [];
     const res = await api.inject({ url: '/apis/v1/logfiles/localservices/S-1/SI-00000000-0000-4000-8000-000000000001/list', headers: GUEST });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { formatDate, keyValues, pyJsonDumps, pyList, table, thousands } from '../../../src/cli/format.js';
 
-/** Output must match the Python drove CLI byte for byte (samples from cli-response-shapes.md, TZ=UTC). */
+/** Output must match the Python drove CLI byte for byte (samples of its output, TZ=UTC). */
 
 process.env.TZ = 'UTC';
 

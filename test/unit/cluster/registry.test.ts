@@ -111,7 +111,7 @@ describe('ExecutorRegistry', () => {
     expect(await registry.sweepStale()).toEqual([E1]);
   });
 
-  it('summaries follow C.2.3 (key order, counts, MB) with removed executors last as REMOVED', async () => {
+  it('summaries have Drove\'s shape (key order, counts, MB) with removed executors last as REMOVED', async () => {
     const { clock, registry } = setup();
     const busy = nodeData({ hostname: 'ex2.local', freeCores: { '0': [0, 1], '1': [4] }, freeMemory: { '0': 1000, '1': 24 } });
     busy.state.cpus.usedCores = { '0': [2, 3] };

@@ -4,7 +4,7 @@ import { testSpec } from '../../support/specs.js';
 
 const ID = 'TEST_SPEC-00001';
 
-describe('cancellation (§5.2, §10.3, decision 3)', () => {
+describe('cancellation (docs/design/operations.md#cancellation)', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 
@@ -29,7 +29,7 @@ describe('cancellation (§5.2, §10.3, decision 3)', () => {
     expect(h.controller.cancelOperation(ID)).toBe(true);
     await h.until(() => state() === 'INACTIVE', 60_000);
     expect(h.controller.serviceSummary(ID)?.activationState).toBe('INACTIVE');
-    // Starts the executor accepted after the cancel are stopped again (decision 6).
+    // Starts the executor accepted after the cancel are stopped again (docs/design/operations.md#failed-starts).
     await h.controller.term!.engine.idle();
     await h.until(() => h.fleet.running().length === 0, 60_000);
 
@@ -53,7 +53,7 @@ describe('cancellation (§5.2, §10.3, decision 3)', () => {
     expect(order.slice(emergency, emergency + 3)).toEqual(['EMERGENCY_DEACTIVATION_REQUESTED', 'DEACTIVATION_REQUESTED', 'INACTIVE']);
   });
 
-  it('cancelling a RESTART of an ACTIVE service also deactivates it (seed docs win, decision 3)', async () => {
+  it('cancelling a RESTART of an ACTIVE service also deactivates it (as Drove\'s documentation, not its code, says)', async () => {
     await activeService(2, 0);
     await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
     await h.until(() => state() === 'ACTIVE' && h.controller.serviceInstances(ID, ['HEALTHY']).length === 2);
@@ -84,7 +84,7 @@ describe('cancellation (§5.2, §10.3, decision 3)', () => {
     expect(seen).toBe(true);
   });
 
-  it('cancel is refused when nothing cancellable runs (no spurious success, §13.2.4)', async () => {
+  it('cancel is refused when nothing cancellable runs (no spurious success)', async () => {
     await activeService(1, 0);
     expect(h.controller.cancelOperation(ID)).toBe(false);
     await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
@@ -112,7 +112,7 @@ describe('cancellation (§5.2, §10.3, decision 3)', () => {
   });
 });
 
-describe('one operation at a time (decision 4)', () => {
+describe('one operation at a time', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 

@@ -25,7 +25,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     await h.until(() => h.controller.serviceSummary(ID)?.healthyInstances === instancesPerHost * executors && h.controller.serviceSummary(ID)?.state === 'ACTIVE');
   }
 
-  it('summarises services (§2.2) and pages the list', async () => {
+  it('summarises services and pages the list', async () => {
     await running();
     expect(h.controller.serviceSummary(ID)).toEqual({
       id: ID,
@@ -45,7 +45,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     expect(h.controller.serviceSummary('NOPE-1')).toBeUndefined();
   });
 
-  it('masks secrets on a copy of the spec (decision 9)', async () => {
+  it('masks secrets on a copy of the spec', async () => {
     await running(1, 1);
     const masked = h.controller.serviceSpec(ID)!;
     expect(masked.configs![0]).toMatchObject({ type: 'INLINE', data: '' });
@@ -59,7 +59,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     expect(lastStart.type === 'START_LOCAL_SERVICE_INSTANCE' && lastStart.spec.configs![0]).toMatchObject({ data: 'c2VjcmV0' });
   });
 
-  it('lists active non-stale instances, filters by state, and lists old ones separately (§6.4)', async () => {
+  it('lists active non-stale instances, filters by state, and lists old ones separately', async () => {
     await running(1, 2);
     const [a, b] = h.controller.serviceInstances(ID);
     expect(h.controller.serviceInstances(ID, ['HEALTHY'])).toHaveLength(2);
@@ -79,7 +79,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     });
   });
 
-  it('reserves resources only for ACTIVE services: a CONFIG_TESTING one gates no executor (decision 8)', async () => {
+  it('reserves resources only for ACTIVE services: a CONFIG_TESTING one gates no executor', async () => {
     await running(2, 1);
     expect(h.controller.reservedResources()).toEqual({ cpus: 2, memory: 1024, requiredInstances: { [ID]: 2 } });
     await h.submit({ type: 'DEACTIVATE', serviceId: ID });
@@ -89,7 +89,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     expect(h.controller.reservedResources()).toEqual({ cpus: 0, memory: 0, requiredInstances: {} });
   });
 
-  it('classifies an executor\'s reported instances as known or stale (§6.7)', async () => {
+  it('classifies an executor\'s reported instances as known or stale', async () => {
     await running(1, 1);
     const executor = [...h.fleet.executors.values()][0]!;
     // A second, unexpected instance of the service shows up in the executor's heartbeat, plus one of an unknown service.
@@ -159,7 +159,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     expect(batch.map((i) => i.state)).toEqual(['PROVISIONING', 'PROVISIONING']);
   });
 
-  it('computes the cluster summary and dashboard (C.2.2)', async () => {
+  it('computes the cluster summary and dashboard', async () => {
     await running(1, 2);
     const summary = h.controller.clusterSummary();
     expect(summary).toMatchObject({
@@ -182,7 +182,7 @@ describe('controller reads, internal APIs and executor messages', () => {
     expect(dashboard.serviceStats.totalHealthyInstances).toBe(2);
   });
 
-  it('emits LOCAL_SERVICE_STATE_CHANGE with Drove metadata (§7.1)', async () => {
+  it('emits LOCAL_SERVICE_STATE_CHANGE with Drove metadata', async () => {
     await running(1, 1);
     const event = h.controller.latestEvents(0, 1024).events.find((e) => e.type === 'LOCAL_SERVICE_STATE_CHANGE' && e.metadata.CURRENT_STATE === 'ACTIVATION_REQUESTED');
     expect(event?.metadata).toEqual({

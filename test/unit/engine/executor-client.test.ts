@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HttpExecutorMessenger } from '../../../src/controller/cluster/http-messenger.js';
 import type { ExecutorMessage } from '../../../src/model/index.js';
 
-describe('HTTP executor messenger (§6.8)', () => {
+describe('HTTP executor messenger', () => {
   let server: Server | undefined;
   const messenger = new HttpExecutorMessenger({ controllerHostname: 'ctl.local', clusterSecret: 'ctl-secret', requestTimeoutMs: 2_000 });
   afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));

@@ -10,7 +10,7 @@ import { nameUuid, type ExecutorMessage } from '../../../src/model/index.js';
 const ID = 'TEST_SPEC-00001';
 type StartMessage = Extract<ExecutorMessage, { type: 'START_LOCAL_SERVICE_INSTANCE' }>;
 
-describe('job timeouts (§5.5)', () => {
+describe('job timeouts', () => {
   it('waits max(op timeout, pull + T(healthcheck) + T(readiness)) for a start: 125 s for the fixture', () => {
     expect(startTimeoutMs(testSpec(), 1_000)).toBe(125_000);
     expect(startTimeoutMs(testSpec(), 300_000)).toBe(300_000);
@@ -23,7 +23,7 @@ describe('job timeouts (§5.5)', () => {
   });
 });
 
-describe('instance token (§6.1)', () => {
+describe('instance token', () => {
   it('is an HS256 JWT with Drove claims', () => {
     const token = instanceAuthToken('s3cret', { serviceId: 'S-1', instanceId: 'SI-1', executorId: 'E-1' }, 1_700_000_000_000, 86_400_000);
     const [header, payload, signature] = token.split('.');
@@ -58,7 +58,7 @@ describe('start and stop jobs against fake executors', () => {
   }
   const starts = () => h.fleet.sent.filter((m): m is StartMessage => m.type === 'START_LOCAL_SERVICE_INSTANCE');
 
-  it('sends the instance spec of §6.8 and waits for HEALTHY', async () => {
+  it('sends the instance spec and waits for HEALTHY', async () => {
     await activeService({}, {});
     await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && h.controller.serviceInstances(ID, ['HEALTHY']).length === 1);
@@ -142,7 +142,7 @@ describe('start and stop jobs against fake executors', () => {
     expect(h.controller.serviceSummary(ID)!.crashLoops).toEqual([loop]);
   });
 
-  it('re-sends START every second for up to 30 s while the executor refuses (§6.8)', async () => {
+  it('re-sends START every second for up to 30 s while the executor refuses', async () => {
     await activeService({ jobRetryCount: 0 }, { onStart: () => ({ kind: 'reject' }) });
     await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && starts().length > 0 && h.states.at(-1)?.[1] === 'ACTIVE');

@@ -13,7 +13,7 @@ import { advanceUntil } from '../../support/wait.js';
 
 const ID = 'TEST_SPEC-00001';
 
-describe('leadership (decisions 12-13)', () => {
+describe('leadership (docs/design/leadership.md)', () => {
   let controller: Controller | undefined;
   let store: SqliteStateStore;
   afterEach(async () => {
@@ -74,15 +74,18 @@ describe('leadership (decisions 12-13)', () => {
     expect(controller!.serviceSummary(ID)).toBeUndefined();
     expect(controller!.latestEvents(0, 10).events.map((e) => e.type)).toEqual(['LEADERSHIP_LOST']);
 
-    // Options became stricter meanwhile: the stored service must still come back (decision 13, §13.2.22).
+    // Options became stricter meanwhile: the stored service must still come back
+    // (docs/design/leadership.md#rebuilt-from-the-store).
     controller!.options.raw.allowedMountDirs = ['/nowhere'];
     await elector.gain();
     expect(controller!.term!.engine.stateOf(ID)).toBe('ACTIVE');
     expect(controller!.serviceSummary(ID)?.state).toBe('ACTIVE');
     expect(controller!.serviceInstances(ID, ['HEALTHY'])).toHaveLength(1);
-    // And it is managed again: a crashed instance is replaced.
+    // And it is managed again: a crashed instance is replaced (after the heartbeat its executor sends on a
+    // terminal instance: a new leader starts nothing on an executor before it reported).
     const victim = controller!.serviceInstances(ID)[0]!;
     await fleet.setState(victim.instanceId, 'STOPPED');
+    await fleet.heartbeatAll();
     await until(() => controller!.serviceInstances(ID, ['HEALTHY']).some((i) => i.instanceId !== victim.instanceId));
   });
 
@@ -187,6 +190,53 @@ describe('leadership (decisions 12-13)', () => {
     expect(controller!.serviceInstances(ID, ['HEALTHY'])).toHaveLength(1);
     expect(starts()).toBe(1);
     fleet.stopHeartbeats();
+  });
+
+  it('a new leader starts nothing on an executor before its first heartbeat: the store may miss what it runs', async () => {
+    const { elector, fleet, until, clock } = await setup();
+    await elector.gain();
+    await fleet.add('ex1.local');
+    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
+    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    const running = fleet.running()[0]!;
+    await elector.lose();
+    // The previous leader acknowledged this instance's reports but never stored them (it lost quorum).
+    await store.deleteInstances(ID, [running.instanceId]);
+    const starts = () => fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE').length;
+    const before = starts();
+    await elector.gain();
+    expect(controller!.serviceInstances(ID)).toEqual([]);
+    await clock.advance(10_000);
+    expect(starts()).toBe(before);
+    // Its heartbeat shows the instance: nothing to start.
+    await fleet.heartbeatAll();
+    await clock.advance(10_000);
+    expect(controller!.serviceInstances(ID, ['HEALTHY']).map((i) => i.instanceId)).toEqual([running.instanceId]);
+    expect(starts()).toBe(before);
+    expect(fleet.running()).toHaveLength(1);
+  });
+
+  it('an executor that joins running unrecorded instances gets no duplicates: its heartbeat is applied first', async () => {
+    const { elector, fleet, until, clock } = await setup();
+    await elector.gain();
+    await fleet.add('ex1.local');
+    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
+    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    const running = fleet.running()[0]!;
+    // A second executor, removed while its instance's reports were lost with a leader that could not store them.
+    const other = fleet.restore('ex2.local', [{ ...running, instanceId: 'SI-5b3c6a4e-8f1d-4a6b-9c2e-7d8f9a0b1c2d', executorId: '' }]);
+    for (const instance of other.instances.values()) instance.info.executorId = other.executorId;
+    const starts = () => fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE').length;
+    const before = starts();
+    await fleet.heartbeat(other);
+    await clock.advance(10_000);
+    expect(starts()).toBe(before);
+    expect(controller!.serviceInstances(ID, ['HEALTHY']).filter((i) => i.executorId === other.executorId)).toHaveLength(1);
+    expect(fleet.running()).toHaveLength(2);
   });
 
   it('the single elector always leads and hands leadership back on stop', async () => {

@@ -4,7 +4,7 @@ import { testSpec } from '../../support/specs.js';
 
 const ID = 'TEST_SPEC-00001';
 
-describe('local service lifecycle against one simulated executor (§10.2)', () => {
+describe('local service lifecycle against one simulated executor (Drove\'s LocalServiceLifecycleManagementEngineTest)', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 

@@ -6,7 +6,7 @@ import { instanceInfo } from '../../support/records.js';
 
 const DAY = 86_400_000;
 
-describe('stale data cleaner (§5.9, decision 15)', () => {
+describe('stale data cleaner', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 

@@ -9,7 +9,7 @@ import { LOCAL_SERVICE_STATES, isSteady, type LocalServiceOperation } from '../.
 import { harness, type Harness } from '../../support/engine-harness.js';
 import { testSpec } from '../../support/specs.js';
 
-describe('service transition table (§3.2)', () => {
+describe('service transition table', () => {
   it('has an entry for every state, naming only known states', () => {
     expect(Object.keys(SERVICE_TRANSITIONS).sort()).toEqual([...LOCAL_SERVICE_STATES].sort());
     for (const { next } of Object.values(SERVICE_TRANSITIONS)) for (const s of next) expect(LOCAL_SERVICE_STATES).toContain(s);

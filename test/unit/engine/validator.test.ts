@@ -43,7 +43,7 @@ function ctx(opts: {
 const stopInstances = (ids: string[] = []): LocalServiceOperation => ({ type: 'STOP_INSTANCES', serviceId: SID, instanceIds: ids });
 const create = (spec = testSpec(), instancesPerHost = 1): LocalServiceOperation => ({ type: 'CREATE', spec, instancesPerHost });
 
-describe('command validator (§4.3, §10.1)', () => {
+describe('command validator (Drove\'s LocalServiceCommandValidatorTest)', () => {
   it('rejects an operation on a service without a state machine', () => {
     expect(validateOperation({ type: 'DESTROY', serviceId: SID }, ctx({}))).toEqual(['No state found for local service: SomeServiceId']);
   });

@@ -16,7 +16,7 @@ function record(instanceId: string, state: LocalServiceInstanceState = 'HEALTHY'
   return instanceInfo({ instanceId, executorId: 'E-1', state, created: NOW, updated });
 }
 
-describe('working set over the SQLite store (§10.6 adapted)', () => {
+describe('working set over the SQLite store (Drove\'s LocalServiceStateDBTest, adapted)', () => {
   const stores: SqliteStateStore[] = [];
   afterEach(async () => {
     for (const s of stores.splice(0)) await s.close();

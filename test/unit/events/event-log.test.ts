@@ -126,7 +126,7 @@ describe('EventLog', () => {
     expect(() => new EventLog(new ManualClock(), { maxEventsStorageMs: 0 })).toThrow(/maxEventsStorageMs/);
   });
 
-  it('executor, maintenance and leadership helpers carry the metadata of C.2.9', () => {
+  it('executor, maintenance and leadership helpers carry Drove\'s metadata', () => {
     const { log } = newLog();
     const nodeData = { hostname: 'ex1.local', port: 3000, state: { executorId: 'e1' } } as ExecutorNodeData;
     expect(log.executorAdded(nodeData).metadata).toEqual({ EXECUTOR_ID: 'e1', HOSTNAME: 'ex1.local', PORT: 3000 });

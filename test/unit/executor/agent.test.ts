@@ -85,7 +85,7 @@ describe('executor message handling (ExecutorMessageHandlerTest)', () => {
   });
 });
 
-describe('readiness gating (ExecutorStateManagerTest, decision 8)', () => {
+describe('readiness gating (Drove\'s ExecutorStateManagerTest)', () => {
   it('turns ACTIVE once every required service has at least that many HEALTHY instances, re-fetching each poll', async () => {
     const { agent, client, deps } = setup();
     client.reserved = undefined; // leader not answering yet
@@ -100,7 +100,7 @@ describe('readiness gating (ExecutorStateManagerTest, decision 8)', () => {
     agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header: header2, address, spec: instanceSpec({ resources: [{ type: 'CPU', cores: { '0': [2] } }, { type: 'MEMORY', memoryInMB: { '0': 64 } }] }) });
     const calls = client.reservedCalls;
     for (let i = 0; i < 20 && agent.state === 'UNREADY'; i++) await deps.clock.advance(500);
-    // Two HEALTHY instances where one is required: "at least", not "exactly" (§13.2.5).
+    // Two HEALTHY instances where one is required: "at least", not "exactly" (Drove).
     expect(agent.state).toBe('ACTIVE');
     expect(client.reservedCalls).toBeGreaterThan(calls);
     await deps.clock.advance(10);

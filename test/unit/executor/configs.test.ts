@@ -67,7 +67,7 @@ describe('config injection', () => {
     expect(entries['files/drove.txt']).toBe('Drove test');
     expect(entries['etc/app/remote.conf']).toBe('config body for /conf?x=1 (longer than twenty-two bytes)');
     expect(entries['etc/app/hosts']!.length).toBeGreaterThan(0);
-    // decision 10: the given hostname, standard base64 (not URL-safe) basic auth.
+    // The given hostname and standard base64 (not URL-safe) basic auth, unlike Drove.
     expect(seen.at(-1)).toEqual({ url: '/conf?x=1', auth: `Basic ${Buffer.from('u~?:p>>?').toString('base64')}`, host: `127.0.0.1:${port}` });
   });
 

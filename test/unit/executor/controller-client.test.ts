@@ -7,7 +7,7 @@ import type { ControllerMessage } from '../../../src/model/executor.js';
 import { silentLogger } from './fakes.js';
 import { nodeData } from '../../support/records.js';
 
-/** Two controllers on loopback; only the leader answers ping with 200 SUCCESS (§6.2). */
+/** Two controllers on loopback; only the leader answers ping with 200 SUCCESS. */
 async function controller(name: string, state: { leader: string }, seen: Array<{ name: string; secret?: string; nodeId?: string }>) {
   const app = Fastify();
   app.addHook('onRequest', async (req, reply) => {

@@ -183,7 +183,7 @@ describe('instance state machine', () => {
     expect(reports.at(-1)!.errorMessage).toBe('Healthcheck failed:probe /health failed');
   });
 
-  it('continuous health: attempts consecutive failures after HEALTHY make it UNHEALTHY (decision 11)', async () => {
+  it('continuous health: attempts consecutive failures after HEALTHY make it UNHEALTHY (no counter quirk)', async () => {
     const { deps, sm, states, reports } = setup({ healthcheck: { ...instanceSpec().healthcheck, attempts: 1 } });
     // initial OK, continuous OK, then a failure: with attempts 1 one failure is enough (no counter-reset quirk).
     deps.checker.script('/health', true, true, false);

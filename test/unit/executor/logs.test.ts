@@ -91,7 +91,7 @@ describe('instance log writer', () => {
   });
 });
 
-describe('executor log API (§6.10)', () => {
+describe('executor log API', () => {
   const logDir = mkdtempSync(join(tmpdir(), 'logapi-'));
   mkdirSync(join(logDir, 'S-1', 'SI-00000000-0000-4000-8000-000000000001'), { recursive: true });
   writeFileSync(join(logDir, 'S-1', 'SI-00000000-0000-4000-8000-000000000001', 'output.log'), '0123456789abcdef');

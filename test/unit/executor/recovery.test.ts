@@ -47,6 +47,25 @@ describe('recovery (InstanceRecoveryTest)', () => {
     expect(deps.runtime.calls.filter((c) => c.startsWith('start '))).toHaveLength(2);
   });
 
+  it('waits for a container runtime that does not answer yet instead of starting with no instances', async () => {
+    const { deps, engine, specs } = await runningInstances(2);
+    // dockerd still starting (a booting host) or restarting: the first listings fail.
+    const list = deps.runtime.listContainers.bind(deps.runtime);
+    let failures = 3;
+    deps.runtime.listContainers = async (labels) => {
+      if (failures-- > 0) throw new Error('connect ENOENT /var/run/docker.sock');
+      return list(labels);
+    };
+    let result: Awaited<ReturnType<typeof recoverInstances>> | undefined;
+    const run = recoverInstances({ runtime: deps.runtime, engine, client: client(undefined), clock: deps.clock, logger: deps.logger, executorId: 'E1' }, 0).then((r) => (result = r));
+    await deps.clock.advance(2_500);
+    expect(result).toBeUndefined();
+    await deps.clock.advance(5_000);
+    await run;
+    expect(result!.adopted.sort()).toEqual(specs.map((s) => s.instanceId).sort());
+    expect(deps.runtime.containers.size).toBe(2);
+  });
+
   it('removes containers the leader lists as stale or does not know', async () => {
     const { deps, engine, specs } = await runningInstances(3);
     const result = await recoverInstances(

@@ -11,7 +11,7 @@ import { TestElector } from '../../support/test-elector.js';
 import { advanceUntil } from '../../support/wait.js';
 
 /**
- * Crash-loop backoff per (service, executor) on a ManualClock (docs/crash-loop-backoff.md): the reconciler restarts
+ * Crash-loop backoff per (service, executor) on a ManualClock (docs/design/crash-loop-backoff.md): the reconciler restarts
  * a crash-looping instance at the backoff times and never sooner, each executor on its own schedule; a
  * replacement HEALTHY for 10 minutes ends the loop; an operator's operation is never held back; a new leader
  * carries the loop on.

@@ -28,11 +28,30 @@ function instance(executorId: string, state: LocalServiceInstanceState = 'HEALTH
 const service = (activationState: ActivationState, instancesPerHost = 2): PlanService => ({ serviceId: 'S-1', activationState, instancesPerHost });
 const executors = (...states: ExecutorState[]): PlanExecutor[] => states.map((state, i) => ({ executorId: `E${i}`, state }));
 
-describe('adjust planning (§10.5)', () => {
+describe('adjust planning (Drove\'s AdjustInstancesLocalServiceActionTest)', () => {
   it('starts instances on ACTIVE and UNREADY executors only', () => {
     const p = plan(service('ACTIVE'), executors('ACTIVE', 'UNREADY', 'BLACKLISTED', 'REMOVED'), []);
     expect(p).toEqual({ start: [{ executorId: 'E0', count: 2 }, { executorId: 'E1', count: 2 }], stop: [] });
     expect(planIsEmpty(plan(service('ACTIVE'), executors('ACTIVE', 'ACTIVE', 'UNREADY', 'BLACKLISTED'), []))).toBe(false);
+  });
+
+  it('starts nothing on an executor that has not reported to this leader yet, but still stops its extras', () => {
+    const restored: PlanExecutor[] = [
+      { executorId: 'E0', state: 'ACTIVE', reported: false },
+      { executorId: 'E1', state: 'ACTIVE', reported: true },
+    ];
+    expect(plan(service('ACTIVE'), restored, [])).toEqual({ start: [{ executorId: 'E1', count: 2 }], stop: [] });
+    const extra = [instance('E0'), instance('E0'), instance('E0'), instance('E1'), instance('E1')];
+    expect(plan(service('ACTIVE'), restored, extra).stop).toHaveLength(1);
+  });
+
+  it('does not start the test instance while an executor that may run it has not reported', () => {
+    const restored: PlanExecutor[] = [
+      { executorId: 'E0', state: 'ACTIVE', reported: false },
+      { executorId: 'E1', state: 'ACTIVE', reported: true },
+    ];
+    expect(planIsEmpty(plan(service('CONFIG_TESTING'), restored, []))).toBe(true);
+    expect(plan(service('CONFIG_TESTING'), [{ ...restored[0]!, reported: true }, restored[1]!], []).start).toHaveLength(1);
   });
 
   it('plans nothing with only blacklisted or removed executors', () => {
@@ -65,7 +84,7 @@ describe('adjust planning (§10.5)', () => {
     expect(planIsEmpty(plan(service('ACTIVE', 2), ex, [instance('E0'), instance('E0')]))).toBe(true);
   });
 
-  it('stops running instances on blacklisted executors (Drove leaves that to a STOP_INSTANCES that fails, §13.2.10)', () => {
+  it('stops running instances on blacklisted executors (Drove leaves that to a STOP_INSTANCES that fails)', () => {
     const onBlacklisted = instance('E1');
     const p = plan(service('ACTIVE', 1), executors('ACTIVE', 'BLACKLISTED'), [instance('E0'), onBlacklisted]);
     expect(p).toEqual({ start: [], stop: [onBlacklisted.instanceId] });
@@ -86,7 +105,7 @@ describe('adjust planning (§10.5)', () => {
   });
 });
 
-describe('adjust planning with crash-loop backoff (docs/crash-loop-backoff.md)', () => {
+describe('adjust planning with crash-loop backoff (docs/design/crash-loop-backoff.md)', () => {
   it('starts nothing on a held executor, and still stops what must stop there', () => {
     const extra = [instance('E1', 'HEALTHY', 1), instance('E1', 'HEALTHY', 2)];
     const p = plan(service('ACTIVE', 1), executors('ACTIVE', 'ACTIVE', 'ACTIVE'), extra, new Set(['E0', 'E1']));

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { harness, type Harness } from '../../support/engine-harness.js';
 import { testSpec } from '../../support/specs.js';
-import { Reconciler } from '../../../src/controller/reconcile/reconciler.js';
+import { Reconciler, VANISHED_INSTANCE_GRACE_MS } from '../../../src/controller/reconcile/reconciler.js';
+import { StoreUnavailableError } from '../../../src/controller/store/store.js';
 import { resolveOptions, ControllerOptionsSchema } from '../../../src/controller/config.js';
 import { ManualClock, type LocalServiceState } from '../../../src/model/index.js';
 import type { LocalServiceEngine } from '../../../src/controller/engine/local-service-engine.js';
@@ -10,7 +11,7 @@ import type { WorkingSet } from '../../../src/controller/term/working-set.js';
 
 const ID = 'TEST_SPEC-00001';
 
-describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
+describe('reconciler (Drove\'s LocalServiceMonitorTest, adapted)', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 
@@ -45,7 +46,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     expect(h.fleet.running()).toHaveLength(1);
   });
 
-  it('removes extra CONFIG_TESTING instances instead of adding more (§13.2.6 fixed)', async () => {
+  it('removes extra CONFIG_TESTING instances instead of adding more', async () => {
     await service('ACTIVE', 1, 3);
     await h.until(() => state() === 'ACTIVE' && healthy().length === 3);
     await h.submit({ type: 'DEACTIVATE', serviceId: ID });
@@ -66,7 +67,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     expect(h.controller.serviceInstances(ID)).toEqual([]);
   });
 
-  it('stops instances on blacklisted executors through the reconciler (not a STOP_INSTANCES that fails, §13.2.10)', async () => {
+  it('stops instances on blacklisted executors through the reconciler (not a STOP_INSTANCES that fails)', async () => {
     await service('ACTIVE', 1, 5);
     await h.until(() => state() === 'ACTIVE' && healthy().length === 5);
     for (const executor of h.fleet.executors.values()) executor.state = 'BLACKLISTED';
@@ -125,7 +126,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     expect(h.clock.now()).toBe(t0);
   });
 
-  it('marks instances that stopped reporting LOST with an instance event, and replaces them (decision 7)', async () => {
+  it('marks instances that stopped reporting LOST with an instance event, and replaces them', async () => {
     h = await harness();
     const quiet = await h.fleet.add('quiet.local');
     await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
@@ -147,7 +148,46 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
     await h.until(() => healthy().length === 1 && healthy()[0]!.instanceId !== instanceId, 10_000, 100);
   });
 
-  it('marks the instances of a removed executor LOST and keeps them as history (decision 14)', async () => {
+  it('marks a record LOST once its live executor has left it out of its heartbeats for a while: its final report was lost', async () => {
+    h = await harness();
+    const executor = await h.fleet.add('ex.local');
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => state() === 'INACTIVE');
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 1);
+    const instanceId = healthy()[0]!.instanceId;
+    // The instance stops; the leader answers ACCEPTED (queued) but cannot store the report (etcd lost quorum).
+    const put = h.store.putInstances.bind(h.store);
+    h.store.putInstances = async () => {
+      throw new StoreUnavailableError('no quorum');
+    };
+    await h.fleet.setState(instanceId, 'STOPPED');
+    await h.clock.advance(0);
+    h.store.putInstances = put;
+    expect(h.controller.serviceInstance(ID, instanceId)?.state).toBe('HEALTHY');
+    expect(executor.running()).toEqual([]);
+    // Heartbeats go on without the instance; no report will ever mention it again.
+    const stoppedAt = h.clock.now();
+    h.fleet.startHeartbeats(2_000);
+    await h.clock.advance(VANISHED_INSTANCE_GRACE_MS - 2_000);
+    expect(h.controller.serviceInstance(ID, instanceId)?.state).toBe('HEALTHY');
+    // Within the grace plus two reconciler passes (5 s here): well before it would go stale (instanceStaleAge, 60 s).
+    await h.until(() => h.controller.serviceInstance(ID, instanceId)?.state === 'LOST', 12_000, 500);
+    expect(h.clock.now() - stoppedAt).toBeLessThan(30_000);
+    expect(h.controller.serviceInstance(ID, instanceId)?.errorMessage).toBe('Instance lost');
+    await h.until(() => healthy().length === 1 && healthy()[0]!.instanceId !== instanceId, 10_000, 100);
+  });
+
+  it('does not mark a record whose instance its executor still lists, however long it has not changed', async () => {
+    await service('ACTIVE', 1, 1);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 1);
+    const instanceId = healthy()[0]!.instanceId;
+    h.fleet.startHeartbeats(2_000);
+    await h.clock.advance(5 * 60_000);
+    expect(h.controller.serviceInstance(ID, instanceId)?.state).toBe('HEALTHY');
+  });
+
+  it('marks the instances of a removed executor LOST and keeps them as history', async () => {
     await service('ACTIVE', 1, 2);
     await h.until(() => state() === 'ACTIVE' && healthy().length === 2);
     const [dead] = [...h.fleet.executors.values()];
@@ -244,7 +284,7 @@ describe('reconciler (§5.3, §10.4 adapted, decision 5)', () => {
   });
 });
 
-describe('reconciler guards (§10.4.5-6)', () => {
+describe('reconciler guards (not leading, maintenance)', () => {
   function bare(maintenance: boolean, clock = new ManualClock()) {
     let reads = 0;
     const workingSet = {

@@ -22,7 +22,7 @@ export interface ActionContext {
 
 export type ServiceAction = (ctx: ActionContext) => Promise<LocalServiceState>;
 
-/** The steady state mapped from the stored record (§3.1), or DESTROYED when the record is gone. */
+/** The steady state the stored record's activation maps to, or DESTROYED when the record is gone. */
 export function mappedState(info: LocalServiceInfo | undefined): LocalServiceState {
   return info ? steadyStateOf(info.activationState) : 'DESTROYED';
 }

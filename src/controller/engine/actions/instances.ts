@@ -7,8 +7,8 @@ import { effectiveOpSpec } from '../jobs/timeouts.js';
 import { mappedState, type ActionContext, type ServiceAction } from './context.js';
 
 /**
- * The three actions that run instance jobs (§5.4). Individual job failures never fail the operation; the
- * reconciler repairs whatever is still missing on its next pass.
+ * The three actions that run instance jobs (docs/design/operations.md#jobs). Individual job failures never fail the
+ * operation; the reconciler repairs whatever is still missing on its next pass.
  */
 
 /** ADJUST_INSTANCES: execute the reconciler's plan (starts and stops) as one batch. */
@@ -106,7 +106,7 @@ function healthy(ctx: ActionContext, info: LocalServiceInfo, ids: readonly strin
     .filter((i) => i.state === 'HEALTHY' && (wanted.size === 0 || wanted.has(i.instanceId)));
 }
 
-/** Cancelled while the service should be running: emergency deactivation (§5.2, decision 3). */
+/** Cancelled while the service should be running: emergency deactivation (docs/design/operations.md#cancellation). */
 function outcome(ctx: ActionContext): LocalServiceState {
   const info = ctx.deps.workingSet.service(ctx.serviceId);
   if (ctx.signal.aborted && ctx.signal.reason instanceof OperationCancelledError && info && info.activationState !== 'INACTIVE') {

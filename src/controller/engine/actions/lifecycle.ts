@@ -3,8 +3,8 @@ import { mappedState, type ActionContext, type ServiceAction } from './context.j
 import { workingStateFor, SERVICE_TRANSITIONS } from '../state-machine.js';
 
 /**
- * The actions that only change the service record (§3.2). None of them starts or stops containers: the
- * reconciler notices the changed desired state and submits ADJUST_INSTANCES.
+ * The actions that only change the service record (docs/design/operations.md#the-state-machine). None of them starts
+ * or stops containers: the reconciler notices the changed desired state and submits ADJUST_INSTANCES.
  */
 
 /** INIT: persist the record from the CREATE op; an existing record (recovery) is left untouched. */
@@ -55,7 +55,7 @@ export const updateCountAction: ServiceAction = (ctx) => {
   return updateRecord(ctx, (info) => ({ ...info, instancesPerHost: op.instancesPerHost }));
 };
 
-/** A failed write leaves the old record, so the state falls back to what it maps to (§3.2). */
+/** A failed write leaves the old record, so the state falls back to what it maps to. */
 async function updateRecord(ctx: ActionContext, change: (info: LocalServiceInfo) => LocalServiceInfo) {
   const info = ctx.deps.workingSet.service(ctx.serviceId);
   if (!info) return 'DESTROYED' as const;
@@ -67,7 +67,7 @@ async function updateRecord(ctx: ActionContext, change: (info: LocalServiceInfo)
   return mappedState(ctx.deps.workingSet.service(ctx.serviceId));
 }
 
-/** Waits for the DEACTIVATE the engine submits on entering emergency deactivation (§5.1). */
+/** Waits for the DEACTIVATE the engine submits on entering emergency deactivation. */
 export const emergencyDeactivationAction: ServiceAction = async (ctx) => {
   for (;;) {
     const op = ctx.pending();

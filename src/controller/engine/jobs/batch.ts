@@ -27,8 +27,9 @@ export async function runBatch(jobs: readonly Job[], parallelism: number, signal
 }
 
 /**
- * Drove's job retry policy (§5.5): retry when an attempt returns false or throws, up to `retries` more times,
- * `intervalMs` apart, unless the batch was cancelled meanwhile or `giveUp` says a retry must not be made now.
+ * Drove's job retry policy (docs/design/operations.md#retries): retry when an attempt returns false or throws, up to
+ * `retries` more times, `intervalMs` apart, unless the batch was cancelled meanwhile or `giveUp` says a retry must
+ * not be made now.
  */
 export async function withRetries(
   attempt: (n: number) => Promise<boolean>,

@@ -22,9 +22,9 @@ export function stopMessage(address: ExecutorAddress, instanceId: string, now: n
 }
 
 /**
- * Drove's controller send policy (§6.8): re-send every second for up to 30 s until the executor answers
- * ACCEPTED. Returns the last response (FAILED with a reason when it never accepted). Aborting `signal` stops
- * the retries (the response so far is returned).
+ * Drove's controller send policy (docs/design/executor-protocol.md#controller-to-executor-messages): re-send every
+ * second for up to 30 s until the executor answers ACCEPTED. Returns the last response (FAILED with a reason when it
+ * never accepted). Aborting `signal` stops the retries (the response so far is returned).
  */
 export async function sendUntilAccepted(
   deps: Pick<EngineDeps, 'messenger' | 'clock' | 'timings' | 'logger'>,

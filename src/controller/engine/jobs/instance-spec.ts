@@ -4,7 +4,7 @@ import { fetchConfig, type ConfigFetchLimits } from '../../../model/http-config-
 import type { EngineDeps } from '../deps.js';
 import { instanceAuthToken } from './instance-token.js';
 
-/** The START_LOCAL_SERVICE_INSTANCE payload (§6.8) for one attempt. */
+/** The START_LOCAL_SERVICE_INSTANCE payload for one attempt (docs/design/operations.md#start-job). */
 export async function buildInstanceSpec(
   deps: Pick<EngineDeps, 'timings' | 'instanceAuthSecret' | 'instanceTokenLifetimeMs' | 'clock' | 'options'>,
   info: LocalServiceInfo,

@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { nameUuid } from '../../../model/index.js';
 
 /**
- * The instance JWT handed to every container in `DROVE_APP_INSTANCE_AUTH_TOKEN` (§6.1): HS256 with
+ * The instance JWT handed to every container in `DROVE_APP_INSTANCE_AUTH_TOKEN`
+ * (docs/design/api-compatibility.md#authentication): HS256 with
  * `instanceAuth.secret`, issuer `drove`, audience `drove-application-instance`, subject `drove-controller`,
  * claims naming the service (as `droveAppId`), instance and executor, jti = name-UUID of the three, and (beyond
  * Drove) `exp`, `lifetimeMs` after issue: the controller refuses it afterwards.

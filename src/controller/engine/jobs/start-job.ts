@@ -22,18 +22,19 @@ export interface StartJobContext {
   executorId: string;
   opSpec: EffectiveOpSpec;
   session: SchedulingSession;
-  /** Cleanups (decision 6) run detached from the batch, until done or the engine stops. */
+  /** Cleanups of failed starts run detached from the batch, until done or the engine stops. */
   background: (work: (signal: AbortSignal) => Promise<unknown>) => void;
 }
 
 /**
- * StartSingleLocalServiceInstanceJob (§5.5): each attempt uses a fresh instance id, reserves cores and memory on
- * the target executor, sends START and waits (on state notifications) for HEALTHY. An attempt that fails after
- * the executor accepted it stops what it started (decision 6) and gives the reservation back.
+ * StartSingleLocalServiceInstanceJob (docs/design/operations.md#start-job): each attempt uses a fresh instance id,
+ * reserves cores and memory on the target executor, sends START and waits (on state notifications) for HEALTHY. An
+ * attempt that fails after the executor accepted it stops what it started (docs/design/operations.md#failed-starts)
+ * and gives the reservation back.
  *
  * An instance that failed on the executor (or never became HEALTHY in time) counts in the crash loop of its
  * executor before the attempt ends, and no retry is made while that loop holds the executor: the restart happens
- * when the backoff is over, through the reconciler (docs/crash-loop-backoff.md). The first attempt is never held:
+ * when the backoff is over, through the reconciler (docs/design/crash-loop-backoff.md). The first attempt is never held:
  * an operator's operation clears the loops first, and the reconciler plans no start on a held executor.
  */
 export function startJob(ctx: StartJobContext): Job {

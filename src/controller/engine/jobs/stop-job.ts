@@ -14,9 +14,9 @@ export interface StopJobContext {
 }
 
 /**
- * StopSingleLocalServiceInstanceJob (§5.5): a missing record (or one already finished) is success; otherwise
- * send STOP and wait for STOPPED. Stop jobs are not cancellable (a half-stopped instance helps nobody), so
- * they ignore the batch's cancel signal and end early only with the leadership term.
+ * StopSingleLocalServiceInstanceJob (docs/design/operations.md#stop-job): a missing record (or one already finished)
+ * is success; otherwise send STOP and wait for STOPPED. Stop jobs are not cancellable (a half-stopped instance helps
+ * nobody), so they ignore the batch's cancel signal and end early only with the leadership term.
  */
 export function stopJob(ctx: StopJobContext): Job {
   const { deps } = ctx;

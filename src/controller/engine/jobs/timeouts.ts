@@ -9,7 +9,7 @@ export interface EffectiveOpSpec {
   parallelism: number;
 }
 
-/** The op spec an operation runs with: its own, or the controller defaults (§4.2). */
+/** The op spec an operation runs with: its own, or the controller defaults (docs/design/operations.md#op-spec). */
 export function effectiveOpSpec(opSpec: ClusterOpSpec | undefined, options: ResolvedOptions): EffectiveOpSpec {
   if (opSpec) return { timeoutMs: durationMs(opSpec.timeout), parallelism: Math.min(512, Math.max(1, opSpec.parallelism)) };
   return {
@@ -18,12 +18,12 @@ export function effectiveOpSpec(opSpec: ClusterOpSpec | undefined, options: Reso
   };
 }
 
-/** `initialDelay + attempts x (timeout + interval)` (§5.5). */
+/** `initialDelay + attempts x (timeout + interval)` (docs/design/operations.md#timeouts). */
 export function checkTimeMs(check: CheckSpec): number {
   return durationMs(check.initialDelay) + check.attempts * (durationMs(check.timeout) + durationMs(check.interval));
 }
 
-/** How long a start job waits for HEALTHY: `max(op timeout, pull + T(healthcheck) + T(readiness))` (§5.5). */
+/** How long a start job waits for HEALTHY: `max(op timeout, pull + T(healthcheck) + T(readiness))`. */
 export function startTimeoutMs(spec: LocalServiceSpec, opTimeoutMs: number): number {
   const pull = durationMs(spec.executable.dockerPullTimeout, DEFAULT_PULL_TIMEOUT_MS);
   return Math.max(opTimeoutMs, pull + checkTimeMs(spec.healthcheck) + checkTimeMs(spec.readiness));
