@@ -1,5 +1,6 @@
 import type { ActivationState, ClusterState, ExecutorState, LocalServiceState } from './states.js';
 import type { LocalServiceSpec } from './spec.js';
+import type { CrashLoopSummary } from './crash-loop.js';
 
 /** Response shapes of the controller's REST API (docs/design/api-compatibility.md#records-and-summaries). */
 
@@ -46,6 +47,8 @@ export interface LocalServiceSummary {
    * controllers.
    */
   requiredInstances?: number;
+  /** drove-ts extension: executors where the service is in a crash loop (docs/design/crash-loop-backoff.md); absent when none. */
+  crashLoops?: CrashLoopSummary[];
 }
 
 export interface ClusterSummary {

@@ -11,6 +11,7 @@ export * from './instance.js';
 export * from './executor.js';
 export * from './events.js';
 export * from './summary.js';
+export * from './crash-loop.js';
 export * from './api.js';
 export * from './clock.js';
 export * from './backoff.js';

@@ -10,6 +10,7 @@ import {
   summarize,
   type ClusterSummary,
   type ControllerMessage,
+  type CrashLoopSummary,
   type DroveEvent,
   type ExecutorAddress,
   type ExecutorNodeData,
@@ -38,6 +39,8 @@ export class FakeCore implements ControllerCore {
   operations: LocalServiceOperation[] = [];
   messages: ControllerMessage[] = [];
   cancellable = new Set<string>();
+  /** Crash loops the summary of a service shows, by service id. */
+  crashLoops = new Map<string, CrashLoopSummary[]>();
   failNext: Error | undefined;
 
   isLeader() {
@@ -82,7 +85,10 @@ export class FakeCore implements ControllerCore {
   }
   private summaryOf(s: { info: LocalServiceInfo; state: LocalServiceState }) {
     const executors = [...this.executors.values()].map((n) => ({ state: n.executorState, nodeData: n }));
-    return summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state, executors);
+    const summary = summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state, executors);
+    const loops = this.crashLoops.get(s.info.serviceId);
+    if (loops) summary.crashLoops = loops;
+    return summary;
   }
   serviceSummary(id: string) {
     const s = this.services.get(id);

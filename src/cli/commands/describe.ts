@@ -54,6 +54,15 @@ export function describeCommand(): Command {
           out.push(`      Created: ${formatDate(i.created)}`);
           if (i.errorMessage) out.push(`      Error: ${i.errorMessage.trim()}`);
         }
+        // drove-ts: executors in crash-loop backoff have no instance while they wait; say so, and until when.
+        const loops = summary.crashLoops ?? [];
+        if (loops.length > 0) out.push(...section(`Crash Loops (${loops.length})`));
+        for (const l of loops) {
+          out.push(`  [!!] ${l.hostname ?? l.executorId}`);
+          out.push(`      Restarts: ${l.restartCount}`);
+          out.push(`      Last Failure: ${l.lastFailure.reason.trim()} (${formatDate(l.lastFailure.time)})`);
+          out.push(`      Next Attempt: ${formatDate(l.nextAttemptAt)}`);
+        }
         print(out.join('\n'));
       }),
     );

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { basename } from 'node:path';
-import type { LocalServiceInstanceInfo } from '../../model/index.js';
+import type { CrashLoopSummary, LocalServiceInstanceInfo, LocalServiceSummary } from '../../model/index.js';
+import type { DroveClient } from '../client.js';
 import { formatDate, keyValues, sortRows, table } from '../format.js';
 import { action, intOption, variadic } from '../runtime.js';
 import { tailLog } from '../log-tail.js';
@@ -22,21 +23,44 @@ export function lsInstancesCommand(): Command {
     .command('list <service-id>')
     .description('List instances of a local service (active ones, or old ones with --old)')
     .option('-o, --old', 'list old (stopped, failed, lost) instances')
+    .option('-w, --wide', 'add crash-loop backoff columns (restarts, last failure, next attempt), and the last failed instance of each executor in backoff')
     .addOption(new Option('-s, --sort <column>', 'sort by column 0..6').default(0).argParser(intOption('--sort', 0, 6)))
     .option('-r, --reverse', 'reverse the sort order')
     .option('--json', 'print the JSON data')
     .action(
-      action<{ old?: boolean; sort: number; reverse?: boolean; json?: boolean }>(async ({ client, options, print, printJson }, sid) => {
+      action<{ old?: boolean; wide?: boolean; sort: number; reverse?: boolean; json?: boolean }>(async ({ client, options, print, printJson }, sid) => {
         const data = await client.get<LocalServiceInstanceInfo[]>(`${instancesPath(sid!)}${options.old ? '/old' : ''}`);
-        if (options.json) return printJson(data);
-        const rows = data.map((i) => [
-          i.instanceId, i.localInfo?.hostname ?? '', portsCell(i), i.state, i.errorMessage ?? '', i.created, i.updated,
-        ]);
+        if (!options.wide) {
+          if (options.json) return printJson(data);
+          const rows = data.map((i) => [
+            i.instanceId, i.localInfo?.hostname ?? '', portsCell(i), i.state, i.errorMessage ?? '', i.created, i.updated,
+          ]);
+          const sorted = sortRows(rows, (r) => r[options.sort], options.reverse === true);
+          print(
+            table(
+              ['Instance ID', 'Executor Host', 'Ports', 'State', 'Error Message', 'Created', 'Last Updated'],
+              sorted.map((r) => [...r.slice(0, 5), formatDate(r[5]), formatDate(r[6])] as string[]),
+            ),
+          );
+          return;
+        }
+        const summary = await client.get<LocalServiceSummary>(`/apis/v1/localservices/${enc(sid!)}`);
+        const loops = summary.crashLoops ?? [];
+        if (options.json) return printJson({ instances: data, crashLoops: loops });
+        const listed = await withLastFailures(client, sid!, data, loops, options.old === true);
+        const loopOf = new Map(loops.map((l) => [l.executorId, l]));
+        const rows = listed.map((i) => {
+          const loop = loopOf.get(i.executorId);
+          return [
+            i.instanceId, i.localInfo?.hostname ?? loop?.hostname ?? '', portsCell(i), i.state, i.errorMessage ?? '', i.created, i.updated,
+            loop?.restartCount ?? '', loop?.lastFailure.reason ?? '', loop?.nextAttemptAt,
+          ];
+        });
         const sorted = sortRows(rows, (r) => r[options.sort], options.reverse === true);
         print(
           table(
-            ['Instance ID', 'Executor Host', 'Ports', 'State', 'Error Message', 'Created', 'Last Updated'],
-            sorted.map((r) => [...r.slice(0, 5), formatDate(r[5]), formatDate(r[6])] as string[]),
+            ['Instance ID', 'Executor Host', 'Ports', 'State', 'Error Message', 'Created', 'Last Updated', 'Restarts', 'Last Failure', 'Next Attempt'],
+            sorted.map((r) => [...r.slice(0, 5), formatDate(r[5]), formatDate(r[6]), r[7], r[8], formatDate(r[9])] as string[]),
           ),
         );
       }),
@@ -158,6 +182,25 @@ export function lsInstancesCommand(): Command {
     );
 
   return cmd;
+}
+
+/**
+ * An executor in crash-loop backoff has no current instance while it waits: the active list gets the instance
+ * that failed last there (from the old ones), so that every executor in a loop has its row.
+ */
+async function withLastFailures(
+  client: DroveClient,
+  sid: string,
+  listed: LocalServiceInstanceInfo[],
+  loops: CrashLoopSummary[],
+  old: boolean,
+): Promise<LocalServiceInstanceInfo[]> {
+  const shown = new Set(listed.map((i) => i.executorId));
+  const missing = loops.filter((l) => !shown.has(l.executorId));
+  if (old || missing.length === 0) return listed;
+  const history = await client.get<LocalServiceInstanceInfo[]>(`${instancesPath(sid)}/old`);
+  const byId = new Map(history.map((i) => [i.instanceId, i]));
+  return [...listed, ...missing.flatMap((l) => byId.get(l.lastFailure.instanceId) ?? [])];
 }
 
 function portsCell(i: LocalServiceInstanceInfo): string {

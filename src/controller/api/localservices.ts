@@ -102,8 +102,9 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
 /**
  * `LocalServiceSummary` with Drove's key order (Java field order; `state` omitted when absent), which the
- * Python CLI's `summary` dump and `--json` outputs show as is; drove-ts's `requiredInstances` comes after Drove's
- * keys (docs/design/placement.md#tag-constraints).
+ * Python CLI's `summary` dump and `--json` outputs show as is. drove-ts's extensions, which Drove's clients ignore,
+ * come after Drove's keys: `requiredInstances` (docs/design/placement.md#tag-constraints), then `crashLoops` when
+ * there is one (docs/design/crash-loop-backoff.md).
  */
 export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
   return {
@@ -119,6 +120,7 @@ export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
     created: s.created,
     updated: s.updated,
     ...(s.requiredInstances !== undefined ? { requiredInstances: s.requiredInstances } : {}),
+    ...(s.crashLoops ? { crashLoops: s.crashLoops } : {}),
   };
 }
 

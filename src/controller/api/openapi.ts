@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ClusterOpSpecSchema,
   ControllerMessageSchema,
+  CrashLoopSummarySchema,
   LocalServiceInstanceInfoSchema,
   LocalServiceOperationSchema,
   LocalServiceSpecSchema,
@@ -22,6 +23,7 @@ const MODELS = {
   LocalServiceInstanceInfo: LocalServiceInstanceInfoSchema,
   ExecutorNodeData: ExecutorNodeDataSchema,
   ControllerMessage: ControllerMessageSchema,
+  LocalServiceCrashLoop: CrashLoopSummarySchema,
 } as const;
 
 type Operation = {
@@ -42,8 +44,8 @@ function route(method: 'get' | 'post', path: string, op: Operation) {
 route('post', '/apis/v1/localservices/validate/spec', { summary: 'Validate a local service spec', body: 'LocalServiceSpec', data: '{"valid": true}' });
 route('post', '/apis/v1/localservices/operations', { summary: 'Submit a local service operation', body: 'LocalServiceOperation', data: '{"serviceId": "<id>"}' });
 route('post', '/apis/v1/localservices/operations/{serviceId}/cancel', { summary: 'Cancel the running operation', params: ['serviceId'] });
-route('get', '/apis/v1/localservices', { summary: 'List local services (map keyed by service id)', query: [{ name: 'from', description: 'offset, >= 0' }, { name: 'size', description: '0..2147483646' }] });
-route('get', '/apis/v1/localservices/{serviceId}', { summary: 'Local service summary', params: ['serviceId'] });
+route('get', '/apis/v1/localservices', { summary: 'List local services (map keyed by service id)', data: 'map of LocalServiceSummary; drove-ts adds `requiredInstances` (instances the service should have on the executors its tag constraint admits) and `crashLoops: LocalServiceCrashLoop[]` when a service has any', query: [{ name: 'from', description: 'offset, >= 0' }, { name: 'size', description: '0..2147483646' }] });
+route('get', '/apis/v1/localservices/{serviceId}', { summary: 'Local service summary', params: ['serviceId'], data: 'LocalServiceSummary; drove-ts adds `requiredInstances` (instances the service should have on the executors its tag constraint admits) and `crashLoops: LocalServiceCrashLoop[]` when the service has any' });
 route('get', '/apis/v1/localservices/{serviceId}/spec', { summary: 'Local service spec, secrets masked', params: ['serviceId'], data: 'LocalServiceSpec' });
 route('get', '/apis/v1/localservices/{serviceId}/instances', { summary: 'Active, fresh instances', params: ['serviceId'], query: [{ name: 'state', description: 'instance state filter', array: true }], data: 'LocalServiceInstanceInfo[]' });
 route('get', '/apis/v1/localservices/{serviceId}/instances/old', { summary: 'Instances in non-active states', params: ['serviceId'], data: 'LocalServiceInstanceInfo[]' });

@@ -20,7 +20,10 @@ export function serviceSummary(
 ): LocalServiceSummary | undefined {
   const info = view.workingSet.service(serviceId);
   if (!info) return undefined;
-  return summarize(info, view.workingSet.instances(serviceId), view.engine.stateOf(serviceId), executors);
+  const summary = summarize(info, view.workingSet.instances(serviceId), view.engine.stateOf(serviceId), executors);
+  const crashLoops = view.crashLoops.summaries(serviceId);
+  if (crashLoops.length > 0) summary.crashLoops = crashLoops;
+  return summary;
 }
 
 /** A page of summaries in service id order. */

@@ -29,6 +29,11 @@ import {
  * that executor had left; ones still starting there are left to come up and are stopped once running, like on
  * blacklisted ones. Nothing is started on an executor that has not reported to this leader yet (PlanExecutor), and
  * its tags, which may be older than the executor's, stop nothing there either.
+ *
+ * Executors in `held` are in crash-loop backoff for this service (docs/design/crash-loop-backoff.md): nothing is
+ * started there until their next attempt is due; stops are planned as usual. Backoff only defers: a held executor
+ * still takes the service (it counts in requiredInstances); being held never makes an executor the tag constraint
+ * excludes take it, nor changes what is stopped there.
  */
 
 export interface PlanService {
@@ -64,6 +69,7 @@ export function plan(
   service: PlanService,
   executors: readonly PlanExecutor[],
   instances: readonly LocalServiceInstanceInfo[],
+  held: ReadonlySet<string> = new Set(),
 ): InstancePlan {
   const result: InstancePlan = { start: [], stop: [] };
   const eligible = executors.filter((e) => executorTakes(e, service.spec.placementPolicy)).map((e) => e.executorId).sort();
@@ -94,16 +100,17 @@ export function plan(
         const here = byExecutor.get(executorId) ?? [];
         const countedHere = here.filter(counted);
         if (countedHere.length < wanted) {
-          if (!unreported.has(executorId)) result.start.push({ executorId, count: wanted - countedHere.length });
+          if (!unreported.has(executorId) && !held.has(executorId)) result.start.push({ executorId, count: wanted - countedHere.length });
         } else if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
       }
       break;
     }
     case 'CONFIG_TESTING': {
       const testing = eligible.flatMap((id) => (byExecutor.get(id) ?? []).filter(counted));
+      const placeable = eligible.filter((id) => !held.has(id));
       // The test instance may already run on an executor that has not reported yet: wait for it.
-      if (testing.length === 0 && eligible.length > 0 && !eligible.some((id) => unreported.has(id))) {
-        result.start.push({ executorId: eligible[spreadIndex(service.serviceId, eligible.length)]!, count: 1 });
+      if (testing.length === 0 && placeable.length > 0 && !eligible.some((id) => unreported.has(id))) {
+        result.start.push({ executorId: placeable[spreadIndex(service.serviceId, placeable.length)]!, count: 1 });
       } else if (testing.length > 1) {
         result.stop.push(...surplus(testing, testing.length - 1));
       }

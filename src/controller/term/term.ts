@@ -22,6 +22,7 @@ import type { StateStore, StoredState } from '../store/store.js';
 import { WorkingSet, type InstanceChange } from './working-set.js';
 import type { TermView } from '../queries/view.js';
 import { MessageIntake } from './intake.js';
+import { CrashLoops } from './crash-loops.js';
 
 /**
  * What outlives leader terms, owned by the controller process: the store, the event log (its subscribers, such as
@@ -60,6 +61,7 @@ export class LeaderTerm implements Runnable {
   readonly reconciler: Reconciler;
   readonly staleCleaner: StaleCleaner;
   readonly intake: MessageIntake;
+  readonly crashLoops: CrashLoops;
   private readonly lifecycle = new RunLifecycle('leader term');
 
   /** Reads the whole state from the store and builds a term on it (not started). */
@@ -92,6 +94,16 @@ export class LeaderTerm implements Runnable {
       stored: stored.clusterState,
     });
     this.scheduler = new Scheduler({ registry: this.registry, clock });
+    this.crashLoops = new CrashLoops({
+      store,
+      events,
+      clock,
+      logger,
+      policy: options.crashLoopBackoff,
+      stored: stored.crashLoops,
+      instances: (serviceId) => this.workingSet.instances(serviceId),
+      hostnameOf: (executorId) => this.registry.byId(executorId)?.address.hostname,
+    });
     this.blacklisting = new BlacklistingService({ registry: this.registry, messenger, clock });
     this.engine = new LocalServiceEngine(
       {
@@ -104,6 +116,7 @@ export class LeaderTerm implements Runnable {
         scheduler: this.scheduler,
         messenger,
         events,
+        crashLoops: this.crashLoops,
         instanceAuthSecret: context.instanceAuthSecret,
         instanceTokenLifetimeMs: context.instanceTokenLifetimeMs,
         controllerHostname: context.hostname,
@@ -114,6 +127,7 @@ export class LeaderTerm implements Runnable {
       engine: this.engine,
       workingSet: this.workingSet,
       executors: this.registry,
+      crashLoops: this.crashLoops,
       sweepExecutors: () => this.registry.sweepStale(),
       inMaintenanceWindow: () => this.maintenance.inMaintenanceWindow(),
       clock,
@@ -124,14 +138,17 @@ export class LeaderTerm implements Runnable {
     this.intake = new MessageIntake({ registry: this.registry, workingSet: this.workingSet, logger });
 
     // What wakes the reconciler before its periodic pass: an executor joined, left, changed state or tags; an instance
-    // appeared or stopped counting; a service reached a steady state.
+    // appeared or stopped counting; a service reached a steady state; a crash-loop backoff is over.
     this.registry.onChange(() => this.reconciler.trigger());
     this.workingSet.onChange((changes) => {
+      this.crashLoops.observe(changes);
       if (changes.some(needsReconciliation)) this.reconciler.trigger();
     });
-    this.engine.onStateChange((_id, _from, to) => {
+    this.engine.onStateChange((serviceId, _from, to) => {
+      if (to === 'DESTROYED') this.crashLoops.forget(serviceId);
       if (isSteady(to)) this.reconciler.trigger();
     });
+    this.crashLoops.onDue(() => this.reconciler.trigger());
   }
 
   get runState(): RunState {
@@ -145,6 +162,7 @@ export class LeaderTerm implements Runnable {
 
   start(): void {
     this.lifecycle.start();
+    this.crashLoops.start();
     this.engine.start();
     this.reconciler.start();
     this.staleCleaner.start();
@@ -159,6 +177,7 @@ export class LeaderTerm implements Runnable {
       await this.reconciler.stop();
       await this.staleCleaner.stop();
       await this.engine.stop();
+      await this.crashLoops.stop();
       this.scheduler.close();
     });
   }

@@ -132,6 +132,11 @@ describe('drove CLI against a real controller', () => {
     expect(list.stdout.split('\n')[0]).toBe('Instance ID                              Executor Host    Ports       State    Error Message    Created               Last Updated');
     expect(list.stdout).toMatch(new RegExp(`${id}  127\\.0\\.0\\.1 +main:\\d+ +HEALTHY`));
     expect((await drove('lsinstances', 'list', SID, '--old')).stdout).toContain('Instance ID');
+    // --wide adds the crash-loop columns (empty: no executor is in a loop) and keeps the rows.
+    const wide = await drove('lsinstances', 'list', SID, '--wide');
+    expect(wide.stdout.split('\n')[0]).toMatch(/Last Updated +Restarts +Last Failure +Next Attempt$/);
+    expect(wide.stdout).toMatch(new RegExp(`${id}  127\\.0\\.0\\.1 +main:\\d+ +HEALTHY`));
+    expect(JSON.parse((await drove('lsinstances', 'list', SID, '--wide', '--json')).stdout)).toMatchObject({ crashLoops: [], instances: [{ instanceId: id }] });
     const info = await drove('lsinstances', 'info', SID, id!);
     expect(info.stdout).toContain(`Instance ID                   ${id}\nService ID                    ${SID}\nState                         HEALTHY\nHost                          127.0.0.1\nCPU                           NUMA Node 0: Cores: [`);
     const di = JSON.parse((await drove('describe', 'lsinstance', SID, id!, '--json')).stdout);

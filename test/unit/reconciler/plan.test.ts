@@ -178,6 +178,24 @@ describe('adjust planning with tag constraints (docs/design/placement.md#tag-con
   });
 });
 
+describe('adjust planning with crash-loop backoff (docs/design/crash-loop-backoff.md)', () => {
+  it('starts nothing on a held executor, and still stops what must stop there', () => {
+    const extra = [instance('E1', 'HEALTHY', 1), instance('E1', 'HEALTHY', 2)];
+    const p = plan(service('ACTIVE', 1), executors('ACTIVE', 'ACTIVE', 'ACTIVE'), extra, new Set(['E0', 'E1']));
+    expect(p.start).toEqual([{ executorId: 'E2', count: 1 }]);
+    expect(p.stop).toEqual([extra[1]!.instanceId]);
+  });
+
+  it('places the CONFIG_TESTING instance on an executor that is not held, or nowhere while all are', () => {
+    for (const held of ['E0', 'E1', 'E2']) {
+      const p = plan(service('CONFIG_TESTING'), executors('ACTIVE', 'ACTIVE', 'ACTIVE'), [], new Set([held]));
+      expect(p.start).toHaveLength(1);
+      expect(p.start[0]!.executorId).not.toBe(held);
+    }
+    expect(planIsEmpty(plan(service('CONFIG_TESTING'), executors('ACTIVE', 'ACTIVE'), [], new Set(['E0', 'E1'])))).toBe(true);
+  });
+});
+
 // ---- properties ----
 
 const ACTIVE_INSTANCE_STATES: LocalServiceInstanceState[] = [...INSTANCE_ACTIVE_STATES, 'UNKNOWN'];
@@ -319,6 +337,21 @@ describe('adjust planning properties (random executor tags and constraints)', ()
         expect(after.filter((r) => elsewhere.has(r.executorId) && RUNNING_STATES.has(r.state))).toEqual([]);
         expect(requiredInstanceCount(s, execs)).toBe(taking.size > 0 ? 1 : 0);
         if (startingOnTaking <= 1) expect(onTaking).toBe(requiredInstanceCount(s, execs));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('held executors: the plan is the unheld one without its starts there, whatever the state', () => {
+    fc.assert(
+      fc.property(world, fc.array(fc.nat({ max: 14 }), { maxLength: 6 }), ({ svc, execs, records }, heldIndexes) => {
+        const held = new Set(heldIndexes.map((i) => `E${i}`));
+        const free = plan(svc, execs, records);
+        const p = plan(svc, execs, records, held);
+        expect(p.stop).toEqual(free.stop);
+        for (const s of p.start) expect(held.has(s.executorId)).toBe(false);
+        if (svc.activationState !== 'CONFIG_TESTING') expect(p.start).toEqual(free.start.filter((s) => !held.has(s.executorId)));
+        else expect(p.start.length).toBeLessThanOrEqual(free.start.length);
       }),
       { numRuns: 500 },
     );

@@ -20,7 +20,7 @@ export const adjustAction: ServiceAction = async (ctx) => {
   const { deps } = ctx;
   const current = deps.workingSet.plannableInstances(ctx.serviceId, deps.clock.now(), deps.options.instanceStaleAgeMs);
   const executors = deps.executors.all();
-  const todo = plan(info, executors, current);
+  const todo = plan(info, executors, current, deps.crashLoops.heldExecutors(ctx.serviceId, deps.clock.now()));
   const session = deps.scheduler.openSession();
   try {
     const jobs: Job[] = [];
