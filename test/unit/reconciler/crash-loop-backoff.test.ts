@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { parseControllerConfig } from '../../../src/controller/config.js';
 import { createController, type Controller } from '../../../src/controller/controller.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import { ManualClock, type DroveEvent, type LocalServiceOperation } from '../../../src/model/index.js';
+import { ManualClock, type DroveEvent, type LocalServiceOperation, type PlacementPolicy } from '../../../src/model/index.js';
 import { harness, type Harness } from '../../support/engine-harness.js';
 import { FakeExecutorFleet, type FakeExecutor, type StartBehaviour } from '../../support/fake-executors.js';
 import { testSpec } from '../../support/specs.js';
@@ -33,11 +33,17 @@ describe('crash-loop backoff (reconciler and start jobs)', () => {
   const crashLoopEvents = (): DroveEvent[] => h.controller.latestEvents(0, 10_000).events.filter((e) => e.type === 'LOCAL_SERVICE_CRASH_LOOP').reverse();
   const healthyOn = (executor: FakeExecutor) => h.controller.serviceInstances(ID, ['HEALTHY']).filter((i) => i.executorId === executor.executorId);
 
-  async function activeService(behaviours: Array<() => StartBehaviour>, options: Record<string, unknown> = {}): Promise<FakeExecutor[]> {
+  async function activeService(
+    behaviours: Array<() => StartBehaviour>,
+    options: Record<string, unknown> = {},
+    placement: { tags?: string[][]; policy?: PlacementPolicy } = {},
+  ): Promise<FakeExecutor[]> {
     startTimes.clear();
     h = await harness(options);
     const executors: FakeExecutor[] = [];
-    for (const [i, behaviour] of behaviours.entries()) executors.push(await h.fleet.add(`ex${i}.local`, { onStart: behaviour }));
+    for (const [i, behaviour] of behaviours.entries()) {
+      executors.push(await h.fleet.add(`ex${i}.local`, { onStart: behaviour, tags: placement.tags?.[i] ?? [] }));
+    }
     h.fleet.onMessage((m) => {
       if (m.type !== 'START_LOCAL_SERVICE_INSTANCE') return;
       const list = startTimes.get(m.address.executorId) ?? [];
@@ -45,7 +51,7 @@ describe('crash-loop backoff (reconciler and start jobs)', () => {
       startTimes.set(m.address.executorId, list);
     });
     h.fleet.startHeartbeats(20 * SECOND);
-    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.submit({ type: 'CREATE', spec: testSpec(placement.policy ? { placementPolicy: placement.policy } : {}), instancesPerHost: 1 });
     await h.until(() => h.controller.serviceSummary(ID)?.state === 'INACTIVE');
     await h.submit({ type: 'ACTIVATE', serviceId: ID });
     return executors;
@@ -95,6 +101,27 @@ describe('crash-loop backoff (reconciler and start jobs)', () => {
     expect(loopOn(fine!)).toMatchObject({ restartCount: 1, nextAttemptAt: at, lastFailure: { instanceId: victim.instanceId, reason: 'Crashed' } });
     expect(loopOn(looping!)).toMatchObject({ restartCount: 4 });
     expect(gapsOn(looping!).slice(1)).toEqual([10, 20]);
+  });
+
+  it('with a tag constraint: backs off on the matching host that crash-loops, places nothing on the untagged one, and still requires the held host', async () => {
+    const gpuOnly: PlacementPolicy = { type: 'COMPOSITE', combiner: 'AND', policies: [{ type: 'LOCAL', hostLevel: false }, { type: 'MATCH_TAG', tag: 'gpu' }] };
+    const [looping, fine, untagged] = await activeService([fail, healthy, healthy], {}, { tags: [['gpu'], ['gpu'], ['ssd']], policy: gpuOnly });
+    await h.until(() => loopOn(looping!)?.restartCount === 4 && healthyOn(fine!).length === 1 && h.controller.serviceSummary(ID)?.state === 'ACTIVE', 10 * MINUTE, 100);
+    // The backoff schedule on the looping gpu host, as without a constraint.
+    expect(gapsOn(looping!).slice(1)).toEqual([10, 20]);
+    const summary = h.controller.serviceSummary(ID)!;
+    // Required: one per gpu host, the held one included; the untagged host is neither required nor started on.
+    expect(summary).toMatchObject({ requiredInstances: 2, healthyInstances: 1 });
+    expect(summary.crashLoops?.map((l) => l.executorId)).toEqual([looping!.executorId]);
+    expect(startsOn(untagged!)).toEqual([]);
+    // Until the next attempt (40 s after the last), periodic passes start nothing, on either side.
+    const next = loopOn(looping!)!.nextAttemptAt;
+    await h.clock.advance(next - 1 - h.clock.now());
+    expect(startsOn(looping!)).toHaveLength(4);
+    await h.until(() => startsOn(looping!).length === 5, 2 * SECOND, 10);
+    expect(startsOn(looping!).at(-1)).toBe(next);
+    expect(startsOn(untagged!)).toEqual([]);
+    expect(h.controller.serviceSummary(ID)).toMatchObject({ requiredInstances: 2 });
   });
 
   it('ends the loop once a replacement has been HEALTHY for 10 minutes, and not a moment before', async () => {

@@ -196,6 +196,41 @@ describe('adjust planning with crash-loop backoff (docs/design/crash-loop-backof
   });
 });
 
+describe('adjust planning where a tag constraint meets crash-loop backoff', () => {
+  // E0 and E1 have the tag; E0's instance crash-loops, so E0 is held. E2 has no tag.
+  const gpu = matchTag('gpu');
+  const fleet = () => [executor(0, 'ACTIVE', ['gpu']), executor(1, 'ACTIVE', ['gpu']), executor(2, 'ACTIVE', ['ssd'])];
+  const heldE0 = new Set(['E0']);
+
+  it('holds the matching host in backoff, places nothing on the host without the tag, and still requires the held one', () => {
+    const onE1 = instance('E1');
+    // E0's failed instance is gone from the plannable records: nothing counts there.
+    const p = plan(service('ACTIVE', 1, gpu), fleet(), [onE1], heldE0);
+    expect(p).toEqual({ start: [], stop: [] });
+    // Held, not excluded: E0 is still one of the hosts the service needs (the count the summary shows).
+    expect(requiredInstanceCount(service('ACTIVE', 1, gpu), fleet())).toBe(2);
+    // Once the backoff is over, E0 gets its start; E2 never does.
+    expect(plan(service('ACTIVE', 1, gpu), fleet(), [onE1])).toEqual({ start: [{ executorId: 'E0', count: 1 }], stop: [] });
+  });
+
+  it('a loop left on a host that lost the tag neither places nor keeps anything there', () => {
+    // E2 was in a loop from before its tag went; held or not, the constraint decides.
+    const onE2 = instance('E2');
+    for (const held of [new Set(['E2']), new Set(['E0', 'E2'])]) {
+      const p = plan(service('ACTIVE', 1, gpu), fleet(), [instance('E1'), onE2], held);
+      expect(p.start.map((x) => x.executorId)).toEqual(held.has('E0') ? [] : ['E0']);
+      expect(p.stop).toEqual([onE2.instanceId]);
+    }
+    expect(requiredInstanceCount(service('ACTIVE', 1, gpu), fleet())).toBe(2);
+  });
+
+  it('places the CONFIG_TESTING instance on the other matching host while one is held, never on the untagged one', () => {
+    expect(plan(service('CONFIG_TESTING', 1, gpu), fleet(), [], heldE0)).toEqual({ start: [{ executorId: 'E1', count: 1 }], stop: [] });
+    expect(planIsEmpty(plan(service('CONFIG_TESTING', 1, gpu), fleet(), [], new Set(['E0', 'E1'])))).toBe(true);
+    expect(requiredInstanceCount(service('CONFIG_TESTING', 1, gpu), fleet())).toBe(1);
+  });
+});
+
 // ---- properties ----
 
 const ACTIVE_INSTANCE_STATES: LocalServiceInstanceState[] = [...INSTANCE_ACTIVE_STATES, 'UNKNOWN'];
@@ -344,12 +379,14 @@ describe('adjust planning properties (random executor tags and constraints)', ()
 
   it('held executors: the plan is the unheld one without its starts there, whatever the state', () => {
     fc.assert(
-      fc.property(world, fc.array(fc.nat({ max: 14 }), { maxLength: 6 }), ({ svc, execs, records }, heldIndexes) => {
+      fc.property(world, fc.array(fc.nat({ max: 14 }), { maxLength: 6 }), ({ svc, execs, records, taking }, heldIndexes) => {
         const held = new Set(heldIndexes.map((i) => `E${i}`));
         const free = plan(svc, execs, records);
         const p = plan(svc, execs, records, held);
         expect(p.stop).toEqual(free.stop);
         for (const s of p.start) expect(held.has(s.executorId)).toBe(false);
+        // Backoff never widens where the service runs: starts stay on executors that take it.
+        for (const s of p.start) expect(taking.has(s.executorId)).toBe(true);
         if (svc.activationState !== 'CONFIG_TESTING') expect(p.start).toEqual(free.start.filter((s) => !held.has(s.executorId)));
         else expect(p.start.length).toBeLessThanOrEqual(free.start.length);
       }),
