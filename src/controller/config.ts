@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { parseDroveCompatible } from '../model/config-compat.js';
 import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
+import { MonitoringConfigSchema } from '../model/monitoring.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 import { CONTROLLER_DROVE_COMPATIBILITY } from './config-drove.js';
 import type { CrashLoopPolicy } from '../model/crash-loop.js';
@@ -191,6 +192,8 @@ export const ControllerConfigSchema = strict.object({
    */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
+  /** Who may read `/metrics` (docs/metrics.md#access): open on a loopback `server.host`, else credentials or a bearer token. */
+  monitoring: MonitoringConfigSchema.default({}),
   /** info: operations, state changes and leadership are worth a line each; per-request detail is not. */
   logLevel: z.enum(LOG_LEVELS).default('info'),
 }).superRefine((config, context) => {

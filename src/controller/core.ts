@@ -22,6 +22,8 @@ import {
   type LocalServiceState,
 } from '../model/index.js';
 import type { EventFeed } from './events.js';
+import type { DiscoveryFilter, PrometheusTargetGroup } from './queries/discovery.js';
+import type { ClusterMetricsSnapshot } from './queries/metrics.js';
 
 /**
  * The seam between the HTTP API (src/controller/api) and the controller's core (engine, reconciler, cluster,
@@ -68,6 +70,12 @@ export interface ControllerCore {
   blacklist(executorIds: string[]): Promise<BlacklistOperationResponse>;
   unblacklist(executorIds: string[]): Promise<BlacklistOperationResponse>;
   setMaintenance(on: boolean): Promise<ClusterStateData>;
+
+  // ---- monitoring (docs/metrics.md) ----
+  /** The cluster's state for `/metrics`, read at scrape time; undefined on a controller that does not lead. */
+  metricsSnapshot(): ClusterMetricsSnapshot | undefined;
+  /** Healthy instances as Prometheus `http_sd_configs` target groups. */
+  discoveryTargets(filter: DiscoveryFilter): PrometheusTargetGroup[];
 
   // ---- events ----
   latestEvents(lastSyncTime: number, size: number): DroveEventsList;

@@ -28,7 +28,9 @@ import { NotLeaderError, type ControllerCore, type DashboardData, type Operation
 import { validateSpec } from './engine/validator.js';
 import type { EventFeed, EventLog } from './events.js';
 import * as cluster from './queries/cluster.js';
+import { prometheusTargets, type DiscoveryFilter, type PrometheusTargetGroup } from './queries/discovery.js';
 import * as internal from './queries/internal.js';
+import { metricsSnapshot, type ClusterMetricsSnapshot } from './queries/metrics.js';
 import * as services from './queries/services.js';
 import { EMPTY_VIEW, type TermView } from './queries/view.js';
 import { reply } from './term/intake.js';
@@ -154,6 +156,17 @@ export abstract class TermCore implements ControllerCore {
     const term = this.leading();
     if (!term) throw new NotLeaderError();
     return term;
+  }
+
+  // ---- monitoring ----
+
+  metricsSnapshot(): ClusterMetricsSnapshot | undefined {
+    const term = this.leading();
+    return term && metricsSnapshot(term.view);
+  }
+
+  discoveryTargets(filter: DiscoveryFilter): PrometheusTargetGroup[] {
+    return prometheusTargets(this.view(), filter, this.now(), this.shared.options.instanceStaleAgeMs);
   }
 
   // ---- events ----

@@ -11,6 +11,9 @@ import { registerHealthRoutes, type ExecutorReadiness } from './health.js';
 import { registerLogRoutes } from './logs.js';
 import { bestEffortHeader, respond } from './message-parser.js';
 import { installExecutorGuard } from './routes-access.js';
+import { prometheusContentType } from 'prom-client';
+import { MetricsPolicy } from '../model/monitoring.js';
+import { ExecutorMetrics } from './metrics/metrics.js';
 
 export interface ExecutorAppOptions {
   config: Pick<ExecutorConfig, 'clusterAuth' | 'logDir'>;
@@ -22,6 +25,10 @@ export interface ExecutorAppOptions {
   limits?: Partial<ExecutorHttpLimits>;
   /** Certificate and key (config `server.tls`): the executor serves HTTPS only. */
   https?: ServerTlsMaterial;
+  /** Who may read `/metrics` (config `monitoring:`); absent: nobody (not open, no token). */
+  metricsPolicy?: MetricsPolicy;
+  /** The exposition text of `/metrics`; absent: an empty registry's. */
+  metrics?: () => Promise<string>;
 }
 
 /** `requestId`: the controller's `X-Request-Id` when it is safe to log (docs/request-ids.md). */
@@ -47,7 +54,9 @@ export function buildExecutorApp(opts: ExecutorAppOptions): FastifyInstance {
   // Not a fastify option; the server reads it on every timeout check, so setting it now is enough.
   app.server.headersTimeout = limits.headersTimeoutMs;
 
-  installExecutorGuard(app, opts.config.clusterAuth.secrets);
+  installExecutorGuard(app, opts.config.clusterAuth.secrets, opts.metricsPolicy ?? new MetricsPolicy({ metrics: 'authenticated' }, ''));
+  const empty = opts.metrics ? undefined : new ExecutorMetrics();
+  const render = opts.metrics ?? (() => empty!.render(undefined));
   // Malformed JSON is answered like any malformed message: FAILED with the reason, not a parser error page.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -72,6 +81,8 @@ export function buildExecutorApp(opts: ExecutorAppOptions): FastifyInstance {
     });
     registerLogRoutes(routes, opts.config.logDir, limits.maxConcurrentLogReads);
     registerHealthRoutes(routes, () => opts.readiness?.());
+    // Prometheus text format (docs/metrics.md); the guard applies the monitoring policy.
+    routes.get('/metrics', async (_request, reply) => reply.type(prometheusContentType).send(await render()));
   });
   return app;
 }

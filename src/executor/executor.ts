@@ -22,6 +22,8 @@ import { reapZombies, recoverInstances } from './recovery.js';
 import type { HostTopology } from './resources.js';
 import { ResourceManager, buildLayout, discoverHostTopology } from './resources.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
+import type { ExecutorMetrics, ExecutorMetricsSnapshot } from './metrics/metrics.js';
+import { ContainerStatsCollector } from './metrics/stats.js';
 
 /** Where this executor was reached: known only once its HTTP server listens (port 0 picks one). */
 export interface ExecutorIdentity {
@@ -41,6 +43,8 @@ export interface ExecutorParts {
   hostTopology?: () => HostTopology;
   /** Source of empty-valued instance env entries. */
   executorEnv: Record<string, string | undefined>;
+  /** Where pulls, probes, instance changes and container stats are reported; absent: nothing is measured. */
+  metrics?: ExecutorMetrics;
 }
 
 /**
@@ -60,6 +64,7 @@ export class Executor {
   private reaper: Periodic | undefined;
   private dockerPing: Promise<ExecutorReadiness['docker']> | undefined;
   private logCleanup: Periodic | undefined;
+  private readonly stats: ContainerStatsCollector | undefined;
 
   constructor(private readonly parts: ExecutorParts) {
     const { config, resolved, identity, runtime, clock, logger } = parts;
@@ -104,8 +109,14 @@ export class Executor {
         enablePrivilegedContainers: config.options.enablePrivilegedContainers,
         allowedCapabilities: config.options.allowedCapabilities,
       },
+      ...(parts.metrics ? { metrics: parts.metrics } : {}),
     };
     this.engine = new InstanceEngine(instanceDeps);
+    const { metrics } = parts;
+    if (metrics) {
+      this.engine.onChange((info) => metrics.instanceChanged(info));
+      this.stats = new ContainerStatsCollector({ runtime, engine: this.engine, metrics, clock, logger, intervalMs: resolved.containerStatsMs });
+    }
     this.client = new ControllerClient({
       endpoints: config.controllers,
       secret: outgoingSecret(config),
@@ -154,6 +165,11 @@ export class Executor {
     });
   }
 
+  /** What a scrape of `/metrics` reads of this executor now. */
+  metricsSnapshot(): ExecutorMetricsSnapshot {
+    return { instanceStates: this.engine.list().map((i) => i.state) };
+  }
+
   /** Re-adopts (or removes) containers of an earlier run, then starts the agent and the background loops. */
   async start(): Promise<void> {
     const { resolved, clock, logger } = this.parts;
@@ -186,6 +202,7 @@ export class Executor {
       onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
     });
     this.logCleanup.start();
+    this.stats?.start();
   }
 
   /**
@@ -195,7 +212,7 @@ export class Executor {
   async stop(options: { leaveContainers?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await Promise.all([this.reaper?.stop(), this.logCleanup?.stop()]);
+    await Promise.all([this.reaper?.stop(), this.logCleanup?.stop(), this.stats?.stop()]);
     if (options.leaveContainers) this.engine.detachAll();
     else for (const instance of this.engine.list()) this.engine.stop(instance.instanceId);
     await this.engine.drained();

@@ -1,16 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { CLUSTER_AUTH_HEADER } from '../model/executor.js';
+import type { MetricsPolicy } from '../model/monitoring.js';
 import { matchesAnySecret } from '../model/secret-compare.js';
 
 /**
  * Who may call the executor: only controllers, proven by the CONTROLLER secret of `clusterAuth`. The EXECUTOR
  * secret is what every executor sends to the controllers, so accepting it here would let any executor host (or
- * anyone who read one host's config or traffic) start containers on every other host.
+ * anyone who read one host's config or traffic) start containers on every other host. The one exception is
+ * `/metrics`, read by Prometheus under the `monitoring:` policy (open on loopback, else its bearer token).
  *
  * As on the controller, the decision reads the route fastify matched, from one table; a route missing from it
  * is refused (test/security/encoded-paths.test.ts checks the table covers every registered route).
  */
-export type ExecutorAccess = 'controller' | 'public';
+export type ExecutorAccess = 'controller' | 'metrics' | 'public';
 
 /** `<METHOD> <route pattern as registered>` -> access. HEAD routes (fastify adds one per GET) use the GET rule. */
 export const EXECUTOR_ROUTE_ACCESS: Readonly<Record<string, ExecutorAccess>> = {
@@ -21,6 +23,7 @@ export const EXECUTOR_ROUTE_ACCESS: Readonly<Record<string, ExecutorAccess>> = {
   // health.ts: load balancers and supervisors probe without credentials (docs/health.md)
   'GET /livez': 'public',
   'GET /readyz': 'public',
+  'GET /metrics': 'metrics',
 };
 
 export function executorRuleOf(method: string, url: string): ExecutorAccess | undefined {
@@ -29,6 +32,8 @@ export function executorRuleOf(method: string, url: string): ExecutorAccess | un
 }
 
 export const CONTROLLER_SECRET_REQUIRED = 'Cluster-Authorization with the CONTROLLER secret is required';
+export const METRICS_TOKEN_REQUIRED =
+  'The monitoring bearer token is required (Authorization: Bearer <monitoring.bearerToken>), or monitoring.metrics: open';
 export const EXECUTOR_SECRET_REFUSED =
   'The EXECUTOR secret is not accepted here: only controllers (CONTROLLER secret) may call an executor';
 
@@ -38,11 +43,12 @@ interface ClusterSecret {
 }
 
 /**
- * Public routes (the health endpoints) need nothing. Otherwise 401 without the CONTROLLER secret (403 for an
- * EXECUTOR secret, so a misconfigured node says what is wrong), then 404 for a URL that matches no route, 403
- * for a route the table does not know. Before any body is read.
+ * Public routes (the health endpoints) need nothing; `/metrics` follows the monitoring policy, else 401. Every
+ * other request: 401 without the CONTROLLER secret (403 for an EXECUTOR secret, so a misconfigured node says what
+ * is wrong), then 404 for a URL that matches no route, 403 for a route the table does not know. Before any body is
+ * read.
  */
-export function installExecutorGuard(app: FastifyInstance, secrets: readonly ClusterSecret[]): void {
+export function installExecutorGuard(app: FastifyInstance, secrets: readonly ClusterSecret[], metrics: Pick<MetricsPolicy, 'admits'>): void {
   const controllerSecrets = secrets.filter((s) => s.nodeType === 'CONTROLLER').map((s) => s.secret);
   const executorSecrets = secrets.filter((s) => s.nodeType === 'EXECUTOR').map((s) => s.secret);
   app.addHook('onRequest', async (request, reply) => {
@@ -50,6 +56,10 @@ export function installExecutorGuard(app: FastifyInstance, secrets: readonly Clu
     const route = request.routeOptions.url;
     const rule = request.is404 || route === undefined ? undefined : executorRuleOf(method, route);
     if (rule === 'public') return;
+    if (rule === 'metrics') {
+      if (metrics.admits(request.headers)) return;
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ status: 'FAILED', message: METRICS_TOKEN_REQUIRED });
+    }
     const presented = request.headers[CLUSTER_AUTH_HEADER.toLowerCase()];
     const secret = typeof presented === 'string' ? presented : undefined;
     if (secret === undefined || !matchesAnySecret(secret, controllerSecrets)) {

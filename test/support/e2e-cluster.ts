@@ -109,6 +109,8 @@ function spawnLogged(name: string, dir: string, start: (out: number) => ChildPro
 export interface ControllerOverrides {
   /** Merged into the controller's `options:` block (durations as strings). */
   options?: Record<string, unknown>;
+  /** The controller's `monitoring:` section (who may read /metrics). */
+  monitoring?: Record<string, unknown>;
 }
 
 export interface E2eCluster {
@@ -134,6 +136,8 @@ export interface ExecutorOverrides {
   options?: Record<string, unknown>;
   /** The `tags:` of each host's executor config (docs/design/placement.md#tag-constraints); none by default. */
   tags?: (host: NetnsHost) => string[];
+  /** Every executor's `monitoring:` section. */
+  monitoring?: Record<string, unknown>;
 }
 
 export async function startE2eCluster(
@@ -160,6 +164,7 @@ export async function startE2eCluster(
       ],
     },
     options: { ...overrides.controller?.options },
+    ...(overrides.controller?.monitoring ? { monitoring: overrides.controller.monitoring } : {}),
     logLevel: 'info',
   };
   writeFileSync(join(dir, 'controller.yml'), toYaml(controllerConfig));
@@ -199,6 +204,7 @@ export async function startE2eCluster(
       maxOpenFiles: openFilesLimit(),
       tags: options.tags ?? overrides.executor?.tags?.(host) ?? [],
       options: { heartbeatInterval: '2 seconds', ...overrides.executor?.options },
+      ...(overrides.executor?.monitoring ? { monitoring: overrides.executor.monitoring } : {}),
       logLevel: 'info',
     };
     writeFileSync(join(hostDir, 'executor.yml'), toYaml(config));

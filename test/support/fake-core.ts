@@ -1,6 +1,10 @@
 import type { ControllerCore, DashboardData, OperationResult } from '../../src/controller/core.js';
 import { EventLog } from '../../src/controller/events.js';
+import type { DiscoveryFilter, PrometheusTargetGroup } from '../../src/controller/queries/discovery.js';
+import type { ClusterMetricsSnapshot } from '../../src/controller/queries/metrics.js';
 import {
+  EXECUTOR_STATES,
+  LOCAL_SERVICE_OPERATION_TYPES,
   INSTANCE_ACTIVE_STATES,
   LOCAL_SERVICE_STATES,
   ACTIVATION_STATES,
@@ -165,6 +169,24 @@ export class FakeCore implements ControllerCore {
   async setMaintenance(on: boolean) {
     this.maintenance = on;
     return { state: on ? ('MAINTENANCE' as const) : ('NORMAL' as const), updated: 1_700_000_000_000 };
+  }
+  /** Services with their state and HEALTHY count; no executors, nothing in flight. */
+  metricsSnapshot(): ClusterMetricsSnapshot | undefined {
+    if (!this.leader) return undefined;
+    return {
+      services: [...this.services.values()].map(({ info, state }) => {
+        const healthy = this.instances.filter((i) => i.serviceId === info.serviceId && i.state === 'HEALTHY').length;
+        return { serviceId: info.serviceId, state, activationState: info.activationState, desired: 0, running: healthy, healthy, instancesByState: healthy ? { HEALTHY: healthy } : {} };
+      }),
+      executorsByState: Object.fromEntries(EXECUTOR_STATES.map((s) => [s, 0])) as ClusterMetricsSnapshot['executorsByState'],
+      operationsInFlight: Object.fromEntries(LOCAL_SERVICE_OPERATION_TYPES.map((t) => [t, 0])) as ClusterMetricsSnapshot['operationsInFlight'],
+      maintenance: this.maintenance,
+    };
+  }
+  discoveryFilters: DiscoveryFilter[] = [];
+  discoveryTargets(filter: DiscoveryFilter): PrometheusTargetGroup[] {
+    this.discoveryFilters.push(filter);
+    return [];
   }
   latestEvents(lastSyncTime: number, size: number) {
     const events = this.events.filter((e) => e.time > lastSyncTime).sort((a, b) => b.time - a.time).slice(0, size);

@@ -5,6 +5,9 @@ import { StoreUnavailableError } from '../store/store.js';
 import { NotLeaderError, type ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
 import type { ServerTlsMaterial } from '../../model/tls.js';
+import { MetricsPolicy } from '../../model/monitoring.js';
+import { ControllerMetrics } from '../metrics/metrics.js';
+import { metricsRoutes } from './metrics.js';
 import { Authenticator, DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth.js';
 import { ApiError, jsonValidationError, notLeaderError } from './errors.js';
 import { localServiceRoutes } from './localservices.js';
@@ -41,6 +44,8 @@ export interface ControllerAppOptions {
   /** Certificate and key (config `server.tls`): the API serves HTTPS only. */
   https?: ServerTlsMaterial;
   limits?: Partial<ControllerHttpLimits>;
+  /** The process's metrics (server.ts shares them with the core); absent: a registry of this app's own. */
+  metrics?: ControllerMetrics;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -109,6 +114,12 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
+  const metrics = opts.metrics ?? new ControllerMetrics();
+  // Every request, refused ones included; the route is the matched pattern (bounded), never the raw URL.
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequestFinished(request.method, request.is404 ? undefined : request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
   installBodyParsers(app);
   installAccessGuard(app, {
     table: ROUTE_ACCESS,
@@ -117,6 +128,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     core,
     auditedMethods: config.options.auditedHttpMethods,
     scheme: opts.https ? 'https' : 'http',
+    metrics: new MetricsPolicy(config.monitoring, config.server.host),
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
@@ -144,6 +156,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   void app.register(applicationRoutes);
   void app.register(openApiRoutes);
   void app.register(uiRoutes);
+  void app.register(metricsRoutes, { ...context, metrics });
   return app;
 }
 

@@ -32,8 +32,8 @@ type Operation = {
   data?: string;
   params?: string[];
   query?: Array<{ name: string; description: string; array?: boolean }>;
-  /** A route that does not answer Drove's envelope: its own success response and the statuses it answers. */
-  answers?: { contentType: string; description: string; statuses?: Record<string, string> };
+  /** A route that does not answer Drove's envelope: its own success response (schema when it has one) and the statuses it answers. */
+  answers?: { contentType: string; description: string; schema?: Record<string, unknown>; statuses?: Record<string, string> };
 };
 
 const PATHS: Record<string, Record<'get' | 'post', Operation | undefined>> = {} as never;
@@ -96,6 +96,30 @@ route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resourc
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/last', { summary: 'Known instances from the last snapshot', params: ['executorId'] });
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/current', { summary: 'Known instances from the current snapshot', params: ['executorId'] });
 route('post', '/apis/v1/messages', { summary: 'Executor -> leader message', body: 'ControllerMessage' });
+route('get', '/metrics', {
+  summary: "This controller's metrics in Prometheus text format (docs/metrics.md); answered by followers too",
+  answers: { contentType: 'text/plain; version=0.0.4', description: 'Prometheus text exposition format', schema: { type: 'string' } },
+});
+route('get', '/apis/v1/discovery/prometheus', {
+  summary: 'Healthy instances as Prometheus http_sd_configs target groups; a follower redirects (307) to the leader',
+  query: [
+    { name: 'service', description: 'local service id (any of them; default every service)', array: true },
+    { name: 'tag', description: '<key> or <key>=<value> the service must carry (all of them)', array: true },
+    { name: 'port', description: 'only the port of this name (default every named port)' },
+  ],
+  answers: {
+    contentType: 'application/json',
+    description: 'http_sd target groups',
+    schema: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['targets', 'labels'],
+        properties: { targets: { type: 'array', items: { type: 'string' } }, labels: { type: 'object', additionalProperties: { type: 'string' } } },
+      },
+    },
+  },
+});
 
 export function buildOpenApiDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
@@ -120,7 +144,14 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       item[method] = {
         summary: op.summary,
         description: `Roles: ${rolesOf(access)}.${op.data ? ` Success data: ${op.data}.` : ''}`,
-        security: access === 'public' ? [] : access === 'cluster' ? [{ clusterSecret: [] }] : [{ basic: [] }],
+        security:
+          access === 'public'
+            ? []
+            : access === 'cluster'
+              ? [{ clusterSecret: [] }]
+              : access === 'metrics'
+                ? [{}, { bearer: [] }, { basic: [] }]
+                : [{ basic: [] }],
         parameters: [
           ...(op.params ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
           ...(op.query ?? []).map((q) => ({
@@ -136,12 +167,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           : {}),
         responses: op.answers && access === 'public'
           ? {
-              '200': { description: op.answers.description, content: { [op.answers.contentType]: {} } },
+              '200': ownAnswer(op.answers),
               ...describe(op.answers.statuses),
             }
           : {
               '200': op.answers
-                ? { description: op.answers.description, content: { [op.answers.contentType]: {} } }
+                ? ownAnswer(op.answers)
                 : { description: 'Drove envelope', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiResponse' } } } },
               '400': { description: 'Validation failure, or this controller is not the leader' },
               '401': { description: 'Credentials are required' },
@@ -161,9 +192,15 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       securitySchemes: {
         basic: { type: 'http', scheme: 'basic' },
         clusterSecret: { type: 'apiKey', in: 'header', name: 'Cluster-Authorization' },
+        bearer: { type: 'http', scheme: 'bearer', description: 'monitoring.bearerToken (GET /metrics only)' },
       },
     },
   };
+}
+
+/** The 200 of a route that answers something else than Drove's envelope. */
+function ownAnswer(answers: NonNullable<Operation['answers']>): { description: string; content: Record<string, unknown> } {
+  return { description: answers.description, content: { [answers.contentType]: answers.schema ? { schema: answers.schema } : {} } };
 }
 
 function describe(statuses: Record<string, string> | undefined): Record<string, { description: string }> {

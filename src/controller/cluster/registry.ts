@@ -295,6 +295,11 @@ export class ExecutorRegistry {
   }
 
   /** A removed executor still remembered (for `/instances/last`), with its `removedAt`. */
+  /** Removed executors still remembered (listed as REMOVED). */
+  removedCount(): number {
+    return this.removed.size;
+  }
+
   lastKnown(executorId: string): Required<StoredExecutor> | undefined {
     return this.removed.get(executorId);
   }

@@ -5,6 +5,7 @@ import type { ResolvedOptions } from '../config.js';
 import type { WorkingSet } from '../term/working-set.js';
 import type { ExecutorMessenger } from '../cluster/messenger.js';
 import type { Scheduler } from '../cluster/scheduler.js';
+import type { EngineMetrics } from '../metrics/hooks.js';
 import type { CrashLoopGate, EventSink, ExecutorDirectory } from './ports.js';
 
 /** Engine constants that are not operator options; overridable for tests and the benchmark. */
@@ -45,4 +46,6 @@ export interface EngineDeps {
   instanceTokenLifetimeMs: number;
   /** Sent as `NodeId` and in message headers. */
   controllerHostname: string;
+  /** Operation and job durations (metrics/hooks.ts); NO_METRICS measures nothing. */
+  metrics: EngineMetrics;
 }

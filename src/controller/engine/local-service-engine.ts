@@ -68,6 +68,11 @@ export class LocalServiceEngine implements Runnable {
     return [...this.runners.keys()];
   }
 
+  /** The operation in the service's slot (waiting, or being run by its action), if any. */
+  pendingOperation(serviceId: string): LocalServiceOperation | undefined {
+    return this.runners.get(serviceId)?.pendingOperation();
+  }
+
   hasPendingOperation(serviceId: string): boolean {
     return this.runners.get(serviceId)?.hasPendingOperation() ?? false;
   }
@@ -80,7 +85,7 @@ export class LocalServiceEngine implements Runnable {
       service: (id) => ws.service(id),
       instance: (sid, iid) => ws.instance(sid, iid),
       services: () => ws.services(),
-      pendingOperation: (id) => this.runners.get(id)?.pendingOperation()?.type,
+      pendingOperation: (id) => this.pendingOperation(id)?.type,
       instances: (id) => ws.instances(id),
     });
   }

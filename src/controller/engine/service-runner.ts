@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { isSteady, type LocalServiceOperation, type LocalServiceState } from '../../model/index.js';
+import type { OperationOutcome } from '../metrics/hooks.js';
 import type { EngineDeps } from './deps.js';
 import { mappedState, type ActionContext, type ServiceAction } from './actions/context.js';
 import {
@@ -63,6 +64,8 @@ export interface SlotEntry {
 export class ServiceRunner {
   private current: LocalServiceState;
   private slot: SlotEntry | undefined;
+  /** Ends the measurement of the operation in the slot (metrics). */
+  private slotTimer: ((outcome: OperationOutcome) => void) | undefined;
   private wakeUp: (() => void) | undefined;
   private actionName: ServiceActionName | undefined;
   private actionAbort: AbortController | undefined;
@@ -106,6 +109,7 @@ export class ServiceRunner {
   offer(op: LocalServiceOperation, requestId: string): boolean {
     if (this.slot !== undefined || this.stopped) return false;
     this.slot = { op, requestId };
+    this.slotTimer = this.deps.metrics.operationStarted(op.type);
     this.wake();
     return true;
   }
@@ -126,6 +130,15 @@ export class ServiceRunner {
     this.actionAbort?.abort(this.lifetime.signal.reason);
     this.wake();
     await this.loop;
+    this.freeSlot('aborted');
+  }
+
+  /** Empties the slot, ending the operation's measurement with `outcome`. */
+  private freeSlot(outcome: OperationOutcome): void {
+    this.slot = undefined;
+    const timer = this.slotTimer;
+    this.slotTimer = undefined;
+    timer?.(outcome);
   }
 
   private wake(): void {
@@ -171,31 +184,32 @@ export class ServiceRunner {
         background: this.background,
       };
       let next: LocalServiceState;
-      let finished: SlotEntry | undefined;
+      let threw = false;
       try {
         next = await ACTIONS[action](ctx);
       } catch (error) {
+        threw = true;
         this.log.error({ err: error, action }, 'Local service action failed');
         next = mappedState(this.deps.workingSet.service(this.serviceId));
       } finally {
         this.lifetime.signal.removeEventListener('abort', onStop);
         this.actionName = undefined;
         this.actionAbort = undefined;
-        if (!NON_CONSUMING.has(action)) {
-          finished = this.slot;
-          this.slot = undefined;
-        }
       }
+      // The operation this action consumed, for the transition's hooks (its request id goes with its events).
+      const finished = NON_CONSUMING.has(action) ? undefined : this.slot;
+      const legal = isAllowedTransition(state, next);
+      if (!NON_CONSUMING.has(action)) this.freeSlot(consumedOutcome(this.stopped, abort.signal, threw || !legal));
       // Leadership lost mid-action: the new leader rebuilds from the store; publish nothing more.
       if (this.stopped) return;
       if (next === state && isSteady(state)) {
         // Routing found nothing to do with the operation: it is dropped from the slot, not retried forever.
-        this.slot = undefined;
+        this.freeSlot('ignored');
         continue;
       }
-      if (!isAllowedTransition(state, next)) {
+      if (!legal) {
         this.log.error({ err: new IllegalTransitionError(state, next) }, 'Discarding illegal transition');
-        this.slot = undefined;
+        this.freeSlot('failed');
         const fallback = mappedState(this.deps.workingSet.service(this.serviceId));
         if (fallback === state) continue;
         next = fallback;
@@ -210,6 +224,13 @@ export class ServiceRunner {
     this.log.debug({ from, to: next }, 'Local service state change');
     this.hooks.onTransition(this, from, next, finished);
   }
+}
+
+/** How an action that consumed its operation ended. */
+function consumedOutcome(stopped: boolean, signal: AbortSignal, failed: boolean): OperationOutcome {
+  if (stopped) return 'aborted';
+  if (signal.aborted && signal.reason instanceof OperationCancelledError) return 'cancelled';
+  return failed ? 'failed' : 'completed';
 }
 
 /** An abort reason that jobs treat like any other abort (no error logged): leadership moved on. */

@@ -10,8 +10,8 @@ import type { CrashLoops } from '../term/crash-loops.js';
  */
 export interface TermView {
   readonly workingSet: Pick<WorkingSet, 'services' | 'service' | 'serviceCount' | 'instances' | 'instance' | 'currentInstances'>;
-  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries'>;
-  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds'>;
+  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries' | 'removedCount'>;
+  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds' | 'pendingOperation'>;
   readonly maintenance: Pick<ClusterStateManager, 'state'>;
   readonly crashLoops: Pick<CrashLoops, 'summaries'>;
 }
@@ -26,8 +26,8 @@ export const EMPTY_VIEW: TermView = {
     instance: () => undefined,
     currentInstances: () => [],
   },
-  registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [] },
-  engine: { stateOf: () => undefined, serviceIds: () => [] },
+  registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [], removedCount: () => 0 },
+  engine: { stateOf: () => undefined, serviceIds: () => [], pendingOperation: () => undefined },
   maintenance: { state: () => ({ ...NEVER_SET }) },
   crashLoops: { summaries: () => [] },
 };

@@ -14,6 +14,7 @@ import {
 import type { ResolvedOptions } from '../config.js';
 import type { LocalServiceEngine } from '../engine/local-service-engine.js';
 import type { CrashLoopGate, ExecutorDirectory } from '../engine/ports.js';
+import type { ReconcilerMetrics } from '../metrics/hooks.js';
 import { plan, planIsEmpty } from './plan.js';
 import type { WorkingSet } from '../term/working-set.js';
 
@@ -29,6 +30,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   options: ResolvedOptions;
   logger: Logger;
+  /** Pass durations and the ADJUST_INSTANCES submitted (metrics/hooks.ts). */
+  metrics: ReconcilerMetrics;
 }
 
 /**
@@ -154,9 +157,12 @@ export class Reconciler implements Runnable {
       try {
         while (this.dirty && this.lifecycle.running) {
           this.dirty = false;
+          const done = this.deps.metrics.passStarted();
           try {
-            await this.pass();
+            const report = await this.pass();
+            done(report.skipped ? 'skipped' : 'completed', report.adjusted.length);
           } catch (error) {
+            done('failed', 0);
             this.deps.logger.error({ err: error }, 'Reconciliation pass failed');
           }
         }

@@ -15,6 +15,7 @@ import type { ExecutorMessenger } from '../cluster/messenger.js';
 import { ExecutorRegistry } from '../cluster/registry.js';
 import { Scheduler } from '../cluster/scheduler.js';
 import type { EngineTimings } from '../engine/deps.js';
+import type { ControllerMetricsHooks } from '../metrics/hooks.js';
 import { LocalServiceEngine } from '../engine/local-service-engine.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { StaleCleaner } from '../reconcile/stale-cleaner.js';
@@ -42,6 +43,8 @@ export interface TermContext {
   hostname: string;
   instanceAuthSecret: string;
   instanceTokenLifetimeMs: number;
+  /** What the term's parts report to the process's metrics (they outlive terms). */
+  metrics: ControllerMetricsHooks;
 }
 
 /**
@@ -120,6 +123,7 @@ export class LeaderTerm implements Runnable {
         instanceAuthSecret: context.instanceAuthSecret,
         instanceTokenLifetimeMs: context.instanceTokenLifetimeMs,
         controllerHostname: context.hostname,
+        metrics: context.metrics,
       },
       stored.services,
     );
@@ -133,6 +137,7 @@ export class LeaderTerm implements Runnable {
       clock,
       options,
       logger,
+      metrics: context.metrics,
     });
     this.staleCleaner = new StaleCleaner({ engine: this.engine, workingSet: this.workingSet, clock, options, logger });
     this.intake = new MessageIntake({ registry: this.registry, workingSet: this.workingSet, logger });

@@ -7,6 +7,7 @@ import { ExecutorResourcesSchema } from '../../../src/executor/config.js';
 import type {
   ContainerRuntime,
   ContainerSpec,
+  ContainerStats,
   ContainerStatus,
   ContainerSummary,
   ExecResult,
@@ -76,6 +77,12 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.containers.get(id);
     if (!c) return undefined;
     return { id, name: c.spec.name, running: c.running, labels: c.spec.labels, startedAt: c.startedAt, restartCount: 0 };
+  }
+  /** What containerStats answers for running containers (tests set it). */
+  stats: ContainerStats = { cpuSeconds: 1.5, memoryBytes: 4 * 1024 * 1024, memoryLimitBytes: 32 * 1024 * 1024 };
+  async containerStats(id: string): Promise<ContainerStats | undefined> {
+    this.calls.push(`stats ${id}`);
+    return this.containers.get(id)?.running ? { ...this.stats } : undefined;
   }
   async exec(id: string, command: string[]): Promise<ExecResult> {
     this.calls.push(`exec ${id} ${command.join(' ')}`);

@@ -88,6 +88,7 @@ describe('examples', () => {
     expect(config.options.staleExecutorAge).toBe('45 seconds');
     expect(config.store.type).toBe('sqlite');
     expect(config.options).toMatchObject({ enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] });
+    expect(config.monitoring).toEqual({ bearerToken: 'change-me-metrics-token' });
   });
 
   it('executor.yml loads and shares the controller secrets', () => {
@@ -97,5 +98,7 @@ describe('examples', () => {
     expect(executor.controllers).toEqual(['http://controller-1:10000']);
     expect(executor.resources.osCores).toEqual([0]);
     expect(executor.options).toMatchObject({ enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] });
+    expect(executor.monitoring).toEqual({ bearerToken: 'change-me-metrics-token' });
+    expect(executor.options.containerStatsInterval).toBe('30 seconds');
   });
 });

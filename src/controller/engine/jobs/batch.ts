@@ -1,4 +1,5 @@
 import { sleep, type Clock } from '../../../model/index.js';
+import type { EngineMetrics, JobKind } from '../../metrics/hooks.js';
 
 export type Job = (signal: AbortSignal) => Promise<boolean>;
 
@@ -24,6 +25,20 @@ export async function runBatch(jobs: readonly Job[], parallelism: number, signal
   const workers = Array.from({ length: Math.max(1, Math.min(parallelism, jobs.length)) }, worker);
   await Promise.all(workers);
   return results;
+}
+
+/** The job, measured as a `kind` job (metrics/hooks.ts): a false result is a failure unless `signal` aborted first. */
+export function timedJob(deps: { metrics: EngineMetrics }, kind: JobKind, job: Job): Job {
+  return async (signal) => {
+    const done = deps.metrics.jobStarted(kind);
+    let ok = false;
+    try {
+      ok = await job(signal);
+      return ok;
+    } finally {
+      done(ok ? 'success' : signal.aborted ? 'aborted' : 'failure');
+    }
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
 import type { SchedulingSession } from '../../cluster/scheduler.js';
-import { isAbort, withRetries, type Job } from './batch.js';
+import { isAbort, timedJob, withRetries, type Job } from './batch.js';
 import { buildInstanceSpec } from './instance-spec.js';
 import { sendUntilAccepted, startMessage, stopMessage } from './executor-messages.js';
 import { startTimeoutMs, type EffectiveOpSpec } from './timeouts.js';
@@ -41,7 +41,7 @@ export interface StartJobContext {
  */
 export function startJob(ctx: StartJobContext): Job {
   const { deps } = ctx;
-  return (signal) =>
+  return timedJob(deps, 'start', (signal) =>
     withRetries((attempt) => startAttempt(ctx, signal, attempt), {
       retries: deps.options.raw.jobRetryCount,
       intervalMs: deps.options.jobRetryIntervalMs,
@@ -49,7 +49,8 @@ export function startJob(ctx: StartJobContext): Job {
       signal,
       onError: (error) => deps.logger.warn({ serviceId: ctx.serviceId, err: error }, 'Start attempt failed'),
       giveUp: () => deps.crashLoops.holds(ctx.serviceId, ctx.executorId, deps.clock.now()),
-    });
+    }),
+  );
 }
 
 async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: number): Promise<boolean> {

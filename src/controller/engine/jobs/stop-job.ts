@@ -1,6 +1,6 @@
 import { INSTANCE_ACTIVE_STATES } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
-import { withRetries, type Job } from './batch.js';
+import { timedJob, withRetries, type Job } from './batch.js';
 import { sendUntilAccepted, stopMessage } from './executor-messages.js';
 import type { EffectiveOpSpec } from './timeouts.js';
 
@@ -22,14 +22,17 @@ export interface StopJobContext {
  */
 export function stopJob(ctx: StopJobContext): Job {
   const { deps } = ctx;
-  return () =>
+  const job = timedJob(deps, 'stop', () =>
     withRetries(() => stopAttempt(ctx), {
       retries: deps.options.raw.jobRetryCount,
       intervalMs: deps.options.jobRetryIntervalMs,
       clock: deps.clock,
       signal: ctx.lifetime,
       onError: (error) => deps.logger.warn({ serviceId: ctx.serviceId, err: error }, 'Stop attempt failed'),
-    });
+    }),
+  );
+  // Only leadership loss aborts a stop job, whatever the batch's signal says.
+  return () => job(ctx.lifetime);
 }
 
 async function stopAttempt(ctx: StopJobContext): Promise<boolean> {
