@@ -20,6 +20,14 @@ export class DroveCallError extends Error {
   }
 }
 
+/** No answer at all: connection refused, DNS, TLS, or a request that timed out. */
+export class DroveUnreachableError extends DroveCallError {
+  constructor(message: string) {
+    super(message, undefined);
+    this.name = 'DroveUnreachableError';
+  }
+}
+
 interface Envelope {
   status?: unknown;
   message?: unknown;
@@ -108,7 +116,7 @@ export class DroveClient {
     try {
       return await response.body.text();
     } catch (error) {
-      throw new DroveCallError(`Reading the answer of ${this.connection.endpoint} failed: ${networkMessage(error)}`, response.statusCode);
+      throw new DroveUnreachableError(`Reading the answer of ${this.connection.endpoint} failed: ${networkMessage(error)}`);
     }
   }
 
@@ -144,7 +152,7 @@ export class DroveClient {
       return response;
     } catch (error) {
       if (extra.signal?.aborted) throw error;
-      throw new DroveCallError(`Cannot reach ${this.connection.endpoint}: ${networkMessage(error)}`, undefined);
+      throw new DroveUnreachableError(`Cannot reach ${this.connection.endpoint}: ${networkMessage(error)}`);
     }
   }
 }

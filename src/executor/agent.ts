@@ -209,9 +209,17 @@ export class ExecutorAgent {
     if (this.stopped) return;
     this.cancelGating = this.deps.clock.setTimer(() => {
       this.cancelGating = undefined;
-      void this.evaluateReadiness().then((ready) => {
-        if (!ready && this.executorState === 'UNREADY') this.scheduleGating(this.options.readinessPollMs);
-      });
+      void this.evaluateReadiness().then(
+        (ready) => {
+          if (!ready && this.executorState === 'UNREADY') this.scheduleGating(this.options.readinessPollMs);
+        },
+        (error: unknown) => {
+          // A check that throws must not end the polling: the executor would stay UNREADY for good (and an
+          // unhandled rejection ends the process).
+          this.deps.logger.warn({ err: error }, 'Readiness check failed; checking again');
+          if (this.executorState === 'UNREADY') this.scheduleGating(this.options.readinessPollMs);
+        },
+      );
     }, ms);
   }
 

@@ -63,10 +63,10 @@ describe('drove CLI against a real controller', () => {
     writeFileSync(join(home, '.drove'), `[DEFAULT]\ncurrent_cluster = test\n\n[test]\nendpoint = ${controller.url}\nusername = admin\npassword = admin\n\n[other]\nendpoint = http://127.0.0.1:1\n`);
     expect((await drove('cluster', 'ping')).stdout).toBe('Cluster ping successful\n');
     const other = await drove('-c', 'other', 'cluster', 'ping');
-    expect(other.code).toBe(1);
+    expect(other.code).toBe(4);
     expect(other.stderr).toContain('Cannot reach http://127.0.0.1:1');
     const missing = await drove('-c', 'nope', 'cluster', 'ping');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('No section [nope]');
   });
 
@@ -116,7 +116,7 @@ describe('drove CLI against a real controller', () => {
     const update = await drove('localservices', 'update', SID, '1');
     expect([update.code, update.stdout]).toEqual([0, 'Local service instance count updated\n']);
     const bad = await drove('localservices', 'update', SID, '0');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('count must be between 1 and 256');
   });
 
@@ -132,10 +132,11 @@ describe('drove CLI against a real controller', () => {
     expect(list.stdout.split('\n')[0]).toBe('Instance ID                              Executor Host    Ports       State    Error Message    Created               Last Updated');
     expect(list.stdout).toMatch(new RegExp(`${id}  127\\.0\\.0\\.1 +main:\\d+ +HEALTHY`));
     expect((await drove('lsinstances', 'list', SID, '--old')).stdout).toContain('Instance ID');
-    // --wide adds the crash-loop columns (empty: no executor is in a loop) and keeps the rows.
+    // --wide is --output wide: the wide columns, then the crash-loop ones (empty: no executor is in a loop), same rows.
     const wide = await drove('lsinstances', 'list', SID, '--wide');
-    expect(wide.stdout.split('\n')[0]).toMatch(/Last Updated +Restarts +Last Failure +Next Attempt$/);
+    expect(wide.stdout.split('\n')[0]).toMatch(/Last Updated +Executor ID +CPU Cores +Memory \(MB\) +Container Ports +Restarts +Last Failure +Next Attempt$/);
     expect(wide.stdout).toMatch(new RegExp(`${id}  127\\.0\\.0\\.1 +main:\\d+ +HEALTHY`));
+    expect((await drove('lsinstances', 'list', SID, '--output', 'wide')).stdout).toBe(wide.stdout);
     expect(JSON.parse((await drove('lsinstances', 'list', SID, '--wide', '--json')).stdout)).toMatchObject({ crashLoops: [], instances: [{ instanceId: id }] });
     const info = await drove('lsinstances', 'info', SID, id!);
     expect(info.stdout).toContain(`Instance ID                   ${id}\nService ID                    ${SID}\nState                         HEALTHY\nHost                          127.0.0.1\nCPU                           NUMA Node 0: Cores: [`);
@@ -184,7 +185,7 @@ describe('drove CLI against a real controller', () => {
     const res = await drove('localservices', 'restart', SID, '--wait', '-t', '30s');
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/^Local service restart command accepted\.\n/);
-    expect(res.stdout).toContain('State: ');
+    expect(res.stdout).toMatch(/\[ +\d+s\] TEST_SPEC-00001 REPLACING_INSTANCES, hosts 0\/1, healthy \d\/1, targeted instances left 1\n/);
     expect(res.stdout.trimEnd().split('\n').pop()).toBe('All instances replaced');
     await steady('ACTIVE');
     const after = await healthyIds();
@@ -213,16 +214,19 @@ describe('drove CLI against a real controller', () => {
     expect(wrong.stderr).toContain('  - There are no healthy instances with ids: [SI-nope]');
   });
 
-  test('restart --wait exits 1 when the new instances cannot start', async () => {
+  test('restart --wait exits 3 when the new instances cannot start', async () => {
     await steady('ACTIVE');
     await waitUntil('a healthy instance', async () => (await healthyIds()).length === 1);
     executor.failStarts = true;
     try {
       const res = await drove('localservices', 'restart', SID, '--wait', '-t', '2s');
-      expect(res.code, res.stdout).toBe(1);
-      // Depending on how the engine handles the failed start, the old instance stays (operation ended) or is
-      // gone with no healthy replacement (timeout); either way the wait fails and says where things stand.
-      expect(res.stderr).toMatch(/^Error: (Operation on TEST_SPEC-00001 ended in state \w+ with 1 old instances still present|Timed out after \d+ s waiting for TEST_SPEC-00001: State: \w+, healthy instances: 0\/1)/);
+      expect(res.code, res.stdout).toBe(3);
+      // Depending on how the engine handles the failed start, the old instance stays (operation ended), new
+      // instances keep failing, or the old one is gone with no healthy replacement (timeout); either way the wait
+      // fails and says where things stand.
+      expect(res.stderr).toMatch(
+        /^Error: (restart TEST_SPEC-00001 failed: (the operation ended in state \w+ with 1 of the targeted instances still present|\d+ new instance)|Timed out after \d+s waiting for restart TEST_SPEC-00001: \w+, hosts 0\/1, healthy 0\/1)/,
+      );
     } finally {
       executor.failStarts = false;
     }

@@ -164,7 +164,7 @@ describe('a service runner on its own', () => {
     const metrics = new ControllerMetrics();
     const runner = runnerWith(metrics);
     // DEPLOY_TEST_INSTANCE leads nowhere from ACTIVE (the validator refuses it before; the runner copes anyway).
-    expect(runner.offer({ type: 'DEPLOY_TEST_INSTANCE', serviceId: ID }, 'r-1')).toBe(true);
+    expect(runner.offer({ type: 'DEPLOY_TEST_INSTANCE', serviceId: ID }, 'test-request')).toBe(true);
     runner.start();
     await waitUntil('the slot to be free', () => !runner.hasPendingOperation(), { intervalMs: 0 });
     await runner.stop();
@@ -174,7 +174,7 @@ describe('a service runner on its own', () => {
   it('an operation still waiting when the runner stops is aborted', async () => {
     const metrics = new ControllerMetrics();
     const runner = runnerWith(metrics);
-    expect(runner.offer({ type: 'ADJUST_INSTANCES', serviceId: ID }, 'r-1')).toBe(true);
+    expect(runner.offer({ type: 'ADJUST_INSTANCES', serviceId: ID }, 'test-request')).toBe(true);
     await runner.stop();
     expect(sampleValue(await metrics.render(undefined), 'drove_operation_duration_seconds_count', { type: 'ADJUST_INSTANCES', outcome: 'aborted' })).toBe(1);
   });
