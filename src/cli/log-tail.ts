@@ -5,7 +5,7 @@ import type { Interrupt } from './commands/lsinstances.js';
  * `drove lsinstances tail`: follows one log file of an instance through the log read API (offsets into the file),
  * across rotations. The executor rotates output.log by renaming it to output.log-<n> and starting a new one, so
  * the offset reached in the old file means nothing in the new one: a rotation is seen as a new, higher
- * `<file>-<n>` in the instance's file list (looked at before every read), or as a file now shorter than the
+ * `<file>-<n>` in the instance's file list (looked at after every read), or as a file now shorter than the
  * offset (an executor naming rotated files otherwise, or a truncation). Either way the new file is read from its
  * start; with the list, the rest of the old file (and any rotated since) is read first where it is still plain
  * text, so nothing is skipped. A rotated file already gzipped (LoggingSpec `compress`) cannot be read at an
@@ -49,14 +49,19 @@ export async function tailLog(client: DroveClient, options: TailOptions, stop: I
     offset = 0;
   };
   while (!stop.stopped) {
+    const chunk = await read(offset);
+    // The list is looked at after the read: when it shows no new rotation, none happened before the read either,
+    // so the chunk is of the file this tail was reading. When it does, the read may have been of the new file
+    // (at an offset that means nothing there): the chunk is dropped and the old file's rest read from the
+    // rotated copy instead.
     const rotated = (await rotatedIndexes(client, options)).filter((n) => n > rotation);
     if (rotated.length > 0) {
       // The oldest new one is the file this tail was reading: its rest, then whole files rotated since.
       for (const [i, n] of rotated.entries()) await drain(`${options.file}-${n}`, i === 0 ? offset : 0);
       rotation = rotated.at(-1)!;
       restart();
+      continue;
     }
-    const chunk = await read(offset);
     if (chunk.data.length > 0) {
       options.write(chunk.data);
       offset += Buffer.byteLength(chunk.data, 'utf8');
