@@ -14,6 +14,7 @@ import {
   summarize,
   type ClusterSummary,
   type ControllerMessage,
+  type CrashLoopSummary,
   type DroveEvent,
   type ExecutorAddress,
   type ExecutorNodeData,
@@ -42,6 +43,8 @@ export class FakeCore implements ControllerCore {
   operations: LocalServiceOperation[] = [];
   messages: ControllerMessage[] = [];
   cancellable = new Set<string>();
+  /** Crash loops the summary of a service shows, by service id. */
+  crashLoops = new Map<string, CrashLoopSummary[]>();
   failNext: Error | undefined;
 
   isLeader() {
@@ -85,7 +88,11 @@ export class FakeCore implements ControllerCore {
     return out;
   }
   private summaryOf(s: { info: LocalServiceInfo; state: LocalServiceState }) {
-    return summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state);
+    const executors = [...this.executors.values()].map((n) => ({ state: n.executorState, nodeData: n }));
+    const summary = summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state, executors);
+    const loops = this.crashLoops.get(s.info.serviceId);
+    if (loops) summary.crashLoops = loops;
+    return summary;
   }
   serviceSummary(id: string) {
     const s = this.services.get(id);
