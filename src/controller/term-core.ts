@@ -1,6 +1,8 @@
 import {
+  CRASH_LOOP_RESETTING_OPERATIONS,
   MAINTENANCE_MESSAGE,
   NOT_LEADER_MESSAGE,
+  operationServiceId,
   type BlacklistOperationResponse,
   type Clock,
   type ClusterStateData,
@@ -70,7 +72,20 @@ export abstract class TermCore implements ControllerCore {
     const term = this.leading();
     if (!term) return { ok: false, errors: [NOT_LEADER_MESSAGE] };
     if (term.maintenance.inMaintenanceWindow()) return { ok: false, errors: [MAINTENANCE_MESSAGE] };
+    if (this.endsCrashLoops(term, op)) await term.crashLoops.resetService(operationServiceId(op), `${op.type} requested by an operator`);
     return term.engine.submit(op, origin);
+  }
+
+  /**
+   * An operator's operation that asks for instances to run is never held back by a crash loop: the service's
+   * loops end before it is submitted, so its starts (and the reconciler's right after it) go at once
+   * (docs/design/crash-loop-backoff.md). Only an operation that will be accepted does so; a loop the store could not
+   * end stays, and the operation goes ahead all the same. Without loops nothing is awaited, so the operation
+   * reaches its service in the same turn as without this step.
+   */
+  private endsCrashLoops(term: LeaderTerm, op: LocalServiceOperation): boolean {
+    if (!CRASH_LOOP_RESETTING_OPERATIONS.has(op.type)) return false;
+    return term.crashLoops.loopsOf(operationServiceId(op)).length > 0 && term.engine.validate(op).length === 0;
   }
 
   validateSpec(spec: LocalServiceSpec): string[] {

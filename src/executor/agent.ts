@@ -11,6 +11,7 @@ import type {
 } from '../model/executor.js';
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
 import type { ExecutorState } from '../model/states.js';
+import { PlacementPolicySchema, placementAllows, type PlacementPolicy } from '../model/placement.js';
 import { EXECUTOR_ELIGIBLE_STATES, EXECUTOR_STATES, isTerminal } from '../model/states.js';
 import { errorText } from './checks.js';
 import type { ControllerClient } from './controller-client.js';
@@ -94,8 +95,13 @@ export class ExecutorAgent {
     if (this.executorState === 'UNREADY') this.scheduleGating(0);
   }
 
+  /** Configured tags and, always, the hostname (Drove's executors do the same). */
+  tags(): string[] {
+    return [...new Set([this.options.hostname, ...this.options.tags])];
+  }
+
   nodeData(): ExecutorNodeData {
-    const tags = [...new Set([this.options.hostname, ...this.options.tags])];
+    const tags = this.tags();
     return {
       type: 'EXECUTOR',
       hostname: this.options.hostname,
@@ -220,7 +226,8 @@ export class ExecutorAgent {
   /**
    * ACTIVE once every service the leader says must run here has at least that many HEALTHY instances. "At
    * least", not "exactly" (Drove): an executor with extra instances must not stay UNREADY. Re-fetched on
-   * every poll, so services activated or deactivated meanwhile count.
+   * every poll, so services activated or deactivated meanwhile count. A service whose tag constraint this
+   * executor's tags do not satisfy is never placed here and is not waited for (docs/design/placement.md#tag-constraints).
    */
   async evaluateReadiness(): Promise<boolean> {
     if (this.executorState !== 'UNREADY') return true;
@@ -230,7 +237,10 @@ export class ExecutorAgent {
     for (const instance of this.deps.engine.list()) {
       if (instance.state === 'HEALTHY') healthy.set(instance.spec.serviceId, (healthy.get(instance.spec.serviceId) ?? 0) + 1);
     }
-    const missing = Object.entries(reserved.requiredInstances).filter(([serviceId, n]) => (healthy.get(serviceId) ?? 0) < n);
+    const self = { hostname: this.options.hostname, tags: this.tags() };
+    const missing = Object.entries(reserved.requiredInstances).filter(
+      ([serviceId, n]) => placementAllows(policyOf(reserved.placementPolicies, serviceId), self) && (healthy.get(serviceId) ?? 0) < n,
+    );
     if (missing.length > 0 || this.executorState !== 'UNREADY') return false;
     this.setState('ACTIVE');
     return true;
@@ -311,4 +321,14 @@ export class ExecutorAgent {
     this.cancelHeartbeat?.();
     await this.reporter.close();
   }
+}
+
+/**
+ * A service's placement policy from the leader's answer, checked like any input: an entry that is not a policy
+ * counts as no constraint, so the executor waits for the service (the safe side) rather than failing the poll.
+ */
+function policyOf(policies: unknown, serviceId: string): PlacementPolicy | undefined {
+  if (typeof policies !== 'object' || policies === null || !Object.hasOwn(policies, serviceId)) return undefined;
+  const parsed = PlacementPolicySchema.safeParse((policies as Record<string, unknown>)[serviceId]);
+  return parsed.success ? parsed.data : undefined;
 }

@@ -172,7 +172,10 @@ export const ExecutorConfigSchema = strict.object({
     }),
   /** How calls to the controllers (https:// endpoints) verify their certificates; verified unless `insecure: true`. */
   clusterTls: ClusterTlsSchema.optional(),
-  /** Extra tags; none by default since local services ignore them (the hostname is always added). */
+  /**
+   * Tags this executor advertises, which local services' tag constraints match (docs/design/placement.md#tag-constraints);
+   * the hostname is always added. Read at start: a changed list takes effect when the executor restarts.
+   */
   tags: z.array(z.string().min(1)).default([]),
   resources: ExecutorResourcesSchema.default(ExecutorResourcesSchema.parse({})),
   docker: strict

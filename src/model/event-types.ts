@@ -1,5 +1,6 @@
 /**
- * Drove's event types (docs/design/api-compatibility.md#events). Pure (imports nothing), so the web console bundles the list without the schemas.
+ * Drove's event types (docs/design/api-compatibility.md#events), and drove-ts's one extension. Pure (imports
+ * nothing), so the web console bundles the list without the schemas.
  */
 export const DROVE_EVENT_TYPES = [
   'APP_STATE_CHANGE',
@@ -16,5 +17,11 @@ export const DROVE_EVENT_TYPES = [
   'MAINTENANCE_MODE_REMOVED',
   'LEADERSHIP_ACQUIRED',
   'LEADERSHIP_LOST',
+  /**
+   * drove-ts extension (docs/design/crash-loop-backoff.md): a local service's crash loop on one executor went on (a
+   * failure was counted) or ended. Drove's CLI prints event types as text and filters on them as text, so it
+   * shows this one like any other.
+   */
+  'LOCAL_SERVICE_CRASH_LOOP',
 ] as const;
 export type DroveEventType = (typeof DROVE_EVENT_TYPES)[number];

@@ -143,7 +143,8 @@ export type ExecutorState = (typeof EXECUTOR_STATES)[number];
 
 /**
  * Executors that receive local-service instances: UNREADY ones too, that is how they become ACTIVE.
- * The executor starts instances only in these states, the controller places them only there.
+ * The executor starts instances only in these states, the controller places them only there. For one service,
+ * its tag constraint narrows them further: executorTakes (placement.ts).
  */
 export const EXECUTOR_ELIGIBLE_STATES: ReadonlySet<ExecutorState> = new Set(['ACTIVE', 'UNREADY']);
 

@@ -348,7 +348,7 @@ describe('drove CLI: waiting, formats, config, completion, exit codes', () => {
     expect(wide.stdout).toContain('role=node-agent');
     const ids = (await instances(SID)).map((i) => i.instanceId).sort();
     const lsWide = await drove(['lsinstances', 'list', SID, '--output', 'wide']);
-    expect(lsWide.stdout.split('\n')[0]).toMatch(/^Instance ID +Executor Host +Ports +State +Error Message +Created +Last Updated +Executor ID +CPU Cores +Memory \(MB\) +Container Ports$/);
+    expect(lsWide.stdout.split('\n')[0]).toMatch(/^Instance ID +Executor Host +Ports +State +Error Message +Created +Last Updated +Executor ID +CPU Cores +Memory \(MB\) +Container Ports +Restarts +Last Failure +Next Attempt$/);
     expect(lsWide.stdout).toContain(executorId!);
     expect(lsWide.stdout).toMatch(/ main:8000\/http\n/);
     expect((JSON.parse((await drove(['lsinstances', 'list', SID, '--output', 'json'])).stdout) as Array<{ instanceId: string }>).map((i) => i.instanceId).sort()).toEqual(ids);

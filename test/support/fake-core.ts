@@ -1,7 +1,7 @@
 import type { ControllerCore, DashboardData, OperationResult } from '../../src/controller/core.js';
 import { fleet } from '../../src/controller/queries/fleet.js';
 import { search } from '../../src/controller/queries/search.js';
-import type { TermView } from '../../src/controller/queries/view.js';
+import { EMPTY_VIEW, type TermView } from '../../src/controller/queries/view.js';
 import { EventLog } from '../../src/controller/events.js';
 import type { DiscoveryFilter, PrometheusTargetGroup } from '../../src/controller/queries/discovery.js';
 import type { ClusterMetricsSnapshot } from '../../src/controller/queries/metrics.js';
@@ -17,6 +17,7 @@ import {
   summarize,
   type ClusterSummary,
   type ControllerMessage,
+  type CrashLoopSummary,
   type DroveEvent,
   type ExecutorAddress,
   type ExecutorNodeData,
@@ -46,6 +47,8 @@ export class FakeCore implements ControllerCore {
   operations: LocalServiceOperation[] = [];
   messages: ControllerMessage[] = [];
   cancellable = new Set<string>();
+  /** Crash loops the summary of a service shows, by service id. */
+  crashLoops = new Map<string, CrashLoopSummary[]>();
   failNext: Error | undefined;
 
   isLeader() {
@@ -89,7 +92,11 @@ export class FakeCore implements ControllerCore {
     return out;
   }
   private summaryOf(s: { info: LocalServiceInfo; state: LocalServiceState }) {
-    return summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state);
+    const executors = [...this.executors.values()].map((n) => ({ state: n.executorState, nodeData: n }));
+    const summary = summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state, executors);
+    const loops = this.crashLoops.get(s.info.serviceId);
+    if (loops) summary.crashLoops = loops;
+    return summary;
   }
   serviceSummary(id: string) {
     const s = this.services.get(id);
@@ -174,9 +181,11 @@ export class FakeCore implements ControllerCore {
   search(text: string, limit: number) {
     return search(this.view(), text, limit);
   }
+  /** What the queries see of this fake: its services, instances and executor summaries; nothing else is kept. */
   private view(): TermView {
     const instancesOf = (id: string) => this.instances.filter((i) => i.serviceId === id);
     return {
+      ...EMPTY_VIEW,
       workingSet: {
         services: () => [...this.services.values()].map((s) => s.info),
         service: (id) => this.services.get(id)?.info,
@@ -185,18 +194,8 @@ export class FakeCore implements ControllerCore {
         instance: (id, instanceId) => this.serviceInstance(id, instanceId),
         currentInstances: instancesOf,
       },
-      registry: {
-        all: () => [],
-        byId: () => undefined,
-        lastKnown: () => undefined,
-        summaries: () => this.executorSummaries(),
-        removedCount: () => 0,
-      },
-      engine: {
-        stateOf: (id) => this.services.get(id)?.state,
-        serviceIds: () => [...this.services.keys()],
-        pendingOperation: () => undefined,
-      },
+      registry: { ...EMPTY_VIEW.registry, summaries: () => this.executorSummaries() },
+      engine: { ...EMPTY_VIEW.engine, stateOf: (id) => this.services.get(id)?.state, serviceIds: () => [...this.services.keys()] },
       maintenance: { state: () => ({ state: this.maintenance ? 'MAINTENANCE' : 'NORMAL', updated: 1 }) },
     };
   }

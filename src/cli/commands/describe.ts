@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { LocalServiceInstanceInfo, LocalServiceSpec, LocalServiceSummary } from '../../model/index.js';
+import { placementConstraintText, type LocalServiceInstanceInfo, type LocalServiceSpec, type LocalServiceSummary } from '../../model/index.js';
 import { formatDate, stateMarker, thousands } from '../format.js';
 import { withOutputOption, type OutputOptions } from '../output.js';
 import { action } from '../runtime.js';
@@ -52,6 +52,7 @@ function describeService(summary: LocalServiceSummary, spec: LocalServiceSpec, i
     row('Updated', formatDate(summary.updated)),
     ...section('Instance Summary'),
     row('Per Host', summary.instancesPerHost),
+    ...(summary.requiredInstances !== undefined ? [row('Required', summary.requiredInstances)] : []),
     row('Healthy', summary.healthyInstances),
     row('Total CPU', summary.totalCPUs),
     row('Total Memory', `${thousands(summary.totalMemory)} MB`),
@@ -64,6 +65,7 @@ function describeService(summary: LocalServiceSummary, spec: LocalServiceSpec, i
     ...spec.exposedPorts.map((p) => `  - ${p.name}: ${p.port} (${p.type})`),
     ...section('Placement Policy'),
     row('Type', spec.placementPolicy?.type ?? 'LOCAL'),
+    ...constraintRow(spec),
     ...section(`Instances (${instances.length})`),
   ];
   if (instances.length === 0) out.push('  No instances running (activate to start instances)');
@@ -73,6 +75,15 @@ function describeService(summary: LocalServiceSummary, spec: LocalServiceSpec, i
     out.push(`      State: ${i.state}`);
     out.push(`      Created: ${formatDate(i.created)}`);
     if (i.errorMessage) out.push(`      Error: ${i.errorMessage.trim()}`);
+  }
+  // drove-ts: executors in crash-loop backoff have no instance while they wait; say so, and until when.
+  const loops = summary.crashLoops ?? [];
+  if (loops.length > 0) out.push(...section(`Crash Loops (${loops.length})`));
+  for (const l of loops) {
+    out.push(`  [!!] ${l.hostname ?? l.executorId}`);
+    out.push(`      Restarts: ${l.restartCount}`);
+    out.push(`      Last Failure: ${l.lastFailure.reason.trim()} (${formatDate(l.lastFailure.time)})`);
+    out.push(`      Next Attempt: ${formatDate(l.nextAttemptAt)}`);
   }
   return out.join('\n');
 }
@@ -121,4 +132,10 @@ function section(title: string): string[] {
 
 function row(label: string, value: unknown): string {
   return `  ${`${label}:`.padEnd(19)}${String(value)}`;
+}
+
+/** The tag constraint of a COMPOSITE placement (docs/design/placement.md#tag-constraints), in words; nothing for a plain LOCAL. */
+function constraintRow(spec: LocalServiceSpec): string[] {
+  const text = placementConstraintText(spec.placementPolicy);
+  return text === undefined ? [] : [row('Executors with', text)];
 }

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { basename } from 'node:path';
-import type { LocalServiceInstanceInfo } from '../../model/index.js';
+import type { CrashLoopSummary, LocalServiceInstanceInfo, LocalServiceSummary } from '../../model/index.js';
+import type { DroveClient } from '../client.js';
 import { formatDate, keyValues, sortRows, table } from '../format.js';
 import { withOutputOption, type OutputOptions } from '../output.js';
 import { action, intOption, variadic } from '../runtime.js';
@@ -19,36 +20,58 @@ export function lsInstancesCommand(): Command {
   const cmd = new Command('lsinstances').description('Drove local service instance related commands');
 
   const LIST_HEADERS = ['Instance ID', 'Executor Host', 'Ports', 'State', 'Error Message', 'Created', 'Last Updated'];
+  const WIDE_HEADERS = [...LIST_HEADERS, 'Executor ID', 'CPU Cores', 'Memory (MB)', 'Container Ports', 'Restarts', 'Last Failure', 'Next Attempt'];
   // `-o` is `--old` here, as in Drove's Python CLI: the format is `--output` only.
   withOutputOption(
     cmd
       .command('list <service-id>')
       .description('List instances of a local service (active ones, or old ones with --old)')
       .option('-o, --old', 'list old (stopped, failed, lost) instances')
+      .option(
+        '-w, --wide',
+        'the wide view, as --output wide (crash-loop backoff columns, and the last failed instance of each executor in backoff); with --json or --output json|yaml: {instances, crashLoops}',
+      )
       .addOption(new Option('-s, --sort <column>', 'sort by column 0..6').default(0).argParser(intOption('--sort', 0, 6)))
       .option('-r, --reverse', 'reverse the sort order')
       .option('--json', 'print the JSON data'),
     { short: false },
   ).action(
-    action<{ old?: boolean; sort: number; reverse?: boolean } & OutputOptions>(async ({ client, options, emit, terminal }, sid) => {
+    action<{ old?: boolean; wide?: boolean; sort: number; reverse?: boolean } & OutputOptions>(async ({ client, options, emit, terminal }, sid) => {
       const data = await client.get<LocalServiceInstanceInfo[]>(`${instancesPath(sid!)}${options.old ? '/old' : ''}`);
-      const rows = data.map((i) => ({
-        instance: i,
-        cells: [i.instanceId, i.localInfo?.hostname ?? '', portsCell(i), i.state, i.errorMessage ?? '', i.created, i.updated],
-      }));
+      // Crash loops are in the summary, read for the wide view only (docs/design/crash-loop-backoff.md#what-operators-see).
+      const wideView = options.wide === true || options.output === 'wide';
+      const loops = wideView ? ((await client.get<LocalServiceSummary>(`/apis/v1/localservices/${enc(sid!)}`)).crashLoops ?? []) : [];
+      const listed = wideView ? await withLastFailures(client, sid!, data, loops, options.old === true) : data;
+      const loopOf = new Map(loops.map((l) => [l.executorId, l]));
+      const rows = listed.map((i) => {
+        const loop = loopOf.get(i.executorId);
+        return {
+          instance: i,
+          loop,
+          cells: [i.instanceId, i.localInfo?.hostname ?? loop?.hostname ?? '', portsCell(i), i.state, i.errorMessage ?? '', i.created, i.updated],
+        };
+      });
       const sorted = sortRows(rows, (r) => r.cells[options.sort], options.reverse === true);
       const cells = (r: (typeof rows)[number]) => [...r.cells.slice(0, 5), formatDate(r.cells[5]), formatDate(r.cells[6])] as string[];
       const style = (text: string, column: number) => (column === 3 ? colorState(terminal.colors, text) : text);
-      emit(
-        data,
-        () => table(LIST_HEADERS, sorted.map(cells), { style }),
-        () =>
-          table(
-            [...LIST_HEADERS, 'Executor ID', 'CPU Cores', 'Memory (MB)', 'Container Ports'],
-            sorted.map((r) => [...cells(r), r.instance.executorId, cpuCount(r.instance), memoryMb(r.instance), containerPorts(r.instance)]),
-            { style },
-          ),
-      );
+      const narrow = () => table(LIST_HEADERS, sorted.map(cells), { style });
+      const wide = () =>
+        table(
+          WIDE_HEADERS,
+          sorted.map((r) => [
+            ...cells(r),
+            r.instance.executorId,
+            cpuCount(r.instance),
+            memoryMb(r.instance),
+            containerPorts(r.instance),
+            r.loop?.restartCount ?? '',
+            r.loop?.lastFailure.reason ?? '',
+            formatDate(r.loop?.nextAttemptAt),
+          ]),
+          { style },
+        );
+      // --wide alone means --output wide; with a data format it adds the crash loops to the instances.
+      emit(options.wide ? { instances: data, crashLoops: loops } : data, options.wide ? wide : narrow, wide);
     }),
   );
 
@@ -147,6 +170,25 @@ export function lsInstancesCommand(): Command {
   );
 
   return cmd;
+}
+
+/**
+ * An executor in crash-loop backoff has no current instance while it waits: the active list gets the instance
+ * that failed last there (from the old ones), so that every executor in a loop has its row.
+ */
+async function withLastFailures(
+  client: DroveClient,
+  sid: string,
+  listed: LocalServiceInstanceInfo[],
+  loops: CrashLoopSummary[],
+  old: boolean,
+): Promise<LocalServiceInstanceInfo[]> {
+  const shown = new Set(listed.map((i) => i.executorId));
+  const missing = loops.filter((l) => !shown.has(l.executorId));
+  if (old || missing.length === 0) return listed;
+  const history = await client.get<LocalServiceInstanceInfo[]>(`${instancesPath(sid)}/old`);
+  const byId = new Map(history.map((i) => [i.instanceId, i]));
+  return [...listed, ...missing.flatMap((l) => byId.get(l.lastFailure.instanceId) ?? [])];
 }
 
 function instanceText(i: LocalServiceInstanceInfo): string {

@@ -1,5 +1,5 @@
 import {
-  EXECUTOR_ELIGIBLE_STATES,
+  executorTakes,
   INSTANCE_LIVE_STATES,
   isSteady,
   LOCAL_SERVICE_STATES,
@@ -10,6 +10,7 @@ import {
   type LocalServiceInstanceState,
   type LocalServiceState,
   type LocalServiceSummary,
+  type PlacementPolicy,
 } from '../../model/index.js';
 
 /**
@@ -43,6 +44,11 @@ export interface Snapshot {
   /** The service's instances in active states (`/instances`). */
   instances: readonly LocalServiceInstanceInfo[];
   executors: readonly ExecutorSummary[];
+  /**
+   * The spec's placement policy: a tag constraint leaves executors out (docs/design/placement.md#tag-constraints),
+   * and nothing is waited for there. Undefined: a plain LOCAL service (or one not known yet).
+   */
+  placementPolicy?: PlacementPolicy | undefined;
 }
 
 export interface Failure {
@@ -182,7 +188,7 @@ export function assess(goal: WaitGoal, snapshot: Snapshot, history: WaitHistory,
   }
   const targets = goal.kind === 'replaced' || goal.kind === 'stopped' ? goal.targets : undefined;
   const remaining = targets ? live.filter((i) => targets.has(i.instanceId)).length : undefined;
-  const shape = convergence(summary, live, snapshot.executors, history, targets);
+  const shape = convergence(summary, live, snapshot.executors, history, targets, snapshot.placementPolicy);
   const progress: Progress = { state, activation: summary.activationState, ...shape.progress, remaining, failures: history.failures };
   const steady = isSteady(state);
   const verdict = (status: 'done' | 'waiting'): { progress: Progress; verdict: Verdict } => ({ progress, verdict: { status } });
@@ -254,8 +260,10 @@ export function describeFailure(f: Failure): string {
 
 /**
  * Hosts done / total and healthy / desired for the service's activation, as the reconciler plans it
- * (src/controller/reconcile/plan.ts): `instancesPerHost` on every eligible executor when ACTIVE, one instance
- * cluster-wide when CONFIG_TESTING, none when INACTIVE.
+ * (src/controller/reconcile/plan.ts): `instancesPerHost` on every executor that takes the service (eligible, and
+ * with the tags its constraint asks for: `executorTakes`, the controller's own rule) when ACTIVE, one instance
+ * cluster-wide when CONFIG_TESTING, none when INACTIVE. An executor in crash-loop backoff still takes it: its
+ * failures are what the wait reports.
  */
 function convergence(
   summary: LocalServiceSummary,
@@ -263,13 +271,14 @@ function convergence(
   executors: readonly ExecutorSummary[],
   history: WaitHistory,
   targets: ReadonlySet<string> | undefined,
+  placementPolicy: PlacementPolicy | undefined,
 ): { converged: boolean; progress: Pick<Progress, 'hosts' | 'healthy'> } {
   const hostOf = new Map(executors.map((e) => [e.executorId, e.hostname]));
   const name = (executorId: string) => hostOf.get(executorId) ?? executorId;
   const healthy = live.filter((i) => i.state === 'HEALTHY');
   switch (summary.activationState) {
     case 'ACTIVE': {
-      const eligible = executors.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).map((e) => e.executorId);
+      const eligible = executors.filter((e) => executorTakes({ state: e.state, nodeData: e }, placementPolicy)).map((e) => e.executorId);
       const perHost = summary.instancesPerHost;
       const waitingOn = eligible.filter((id) => {
         const here = live.filter((i) => i.executorId === id);

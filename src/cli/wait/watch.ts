@@ -1,4 +1,4 @@
-import type { Clock, ExecutorSummary, LocalServiceInstanceInfo, LocalServiceSummary } from '../../model/index.js';
+import type { Clock, ExecutorSummary, LocalServiceInstanceInfo, LocalServiceSpec, LocalServiceSummary } from '../../model/index.js';
 import { DroveCallError, DroveUnreachableError, type DroveClient } from '../client.js';
 import { OperationFailure } from '../exit-codes.js';
 import { describeProgress, formatElapsed, type ProgressDisplay } from './display.js';
@@ -60,12 +60,14 @@ export async function takeSnapshot(client: DroveClient, serviceId: string): Prom
     if (isNotFound(error)) return value;
     throw error;
   };
-  const [summary, instances, executors] = await Promise.all([
+  const [summary, instances, executors, spec] = await Promise.all([
     client.get<LocalServiceSummary>(base).catch(absent(undefined)),
     client.get<LocalServiceInstanceInfo[]>(`${base}/instances`).catch(absent([])),
     client.get<ExecutorSummary[]>('/apis/v1/cluster/executors'),
+    // For its placement policy: which executors the service runs on (Drove has the same path).
+    client.get<LocalServiceSpec>(`${base}/spec`).catch(absent(undefined)),
   ]);
-  return { summary, instances, executors };
+  return { summary, instances, executors, placementPolicy: spec?.placementPolicy };
 }
 
 /** Drove's read APIs say "no such service" with HTTP 200 and a FAILED envelope; a 404 means the same. */

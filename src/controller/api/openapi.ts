@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ClusterOpSpecSchema,
   ControllerMessageSchema,
+  CrashLoopSummarySchema,
   LocalServiceInstanceInfoSchema,
   LocalServiceOperationSchema,
   LocalServiceSpecSchema,
@@ -22,6 +23,7 @@ const MODELS = {
   LocalServiceInstanceInfo: LocalServiceInstanceInfoSchema,
   ExecutorNodeData: ExecutorNodeDataSchema,
   ControllerMessage: ControllerMessageSchema,
+  LocalServiceCrashLoop: CrashLoopSummarySchema,
 } as const;
 
 type Operation = {
@@ -42,8 +44,8 @@ function route(method: 'get' | 'post', path: string, op: Operation) {
 route('post', '/apis/v1/localservices/validate/spec', { summary: 'Validate a local service spec', body: 'LocalServiceSpec', data: '{"valid": true}' });
 route('post', '/apis/v1/localservices/operations', { summary: 'Submit a local service operation', body: 'LocalServiceOperation', data: '{"serviceId": "<id>"}' });
 route('post', '/apis/v1/localservices/operations/{serviceId}/cancel', { summary: 'Cancel the running operation', params: ['serviceId'] });
-route('get', '/apis/v1/localservices', { summary: 'List local services (map keyed by service id)', query: [{ name: 'from', description: 'offset, >= 0' }, { name: 'size', description: '0..2147483646' }] });
-route('get', '/apis/v1/localservices/{serviceId}', { summary: 'Local service summary', params: ['serviceId'] });
+route('get', '/apis/v1/localservices', { summary: 'List local services (map keyed by service id)', data: 'map of LocalServiceSummary; drove-ts adds `requiredInstances` (instances the service should have on the executors its tag constraint admits) and `crashLoops: LocalServiceCrashLoop[]` when a service has any', query: [{ name: 'from', description: 'offset, >= 0' }, { name: 'size', description: '0..2147483646' }] });
+route('get', '/apis/v1/localservices/{serviceId}', { summary: 'Local service summary', params: ['serviceId'], data: 'LocalServiceSummary; drove-ts adds `requiredInstances` (instances the service should have on the executors its tag constraint admits) and `crashLoops: LocalServiceCrashLoop[]` when the service has any' });
 route('get', '/apis/v1/localservices/{serviceId}/spec', { summary: 'Local service spec, secrets masked', params: ['serviceId'], data: 'LocalServiceSpec' });
 route('get', '/apis/v1/localservices/{serviceId}/instances', { summary: 'Active, fresh instances', params: ['serviceId'], query: [{ name: 'state', description: 'instance state filter', array: true }], data: 'LocalServiceInstanceInfo[]' });
 route('get', '/apis/v1/localservices/{serviceId}/instances/old', { summary: 'Instances in non-active states', params: ['serviceId'], data: 'LocalServiceInstanceInfo[]' });
@@ -90,7 +92,7 @@ route('get', '/readyz', {
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/list', { summary: 'Log files of an instance (raw JSON)', params: ['serviceId', 'instanceId'] });
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/read/{fileName}', { summary: 'Read a log chunk (raw JSON)', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'offset', description: '-1 = tail start' }, { name: 'length', description: '-1 = 32768' }] });
 route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/download/{fileName}', { summary: 'Download a log file', params: ['serviceId', 'instanceId', 'fileName'], query: [{ name: 'rename', description: 'true: timestamped file name' }] });
-route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resources executors must reserve for local services' });
+route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resources executors must reserve for local services, with the placement policies of tag-constrained ones' });
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/last', { summary: 'Known instances from the last snapshot', params: ['executorId'] });
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/current', { summary: 'Known instances from the current snapshot', params: ['executorId'] });
 route('get', '/apis/v1/console/whoami', { summary: 'Web console: the caller, what it may do, the installation banner', data: 'ConsoleWhoAmI (src/model/console.ts)' });

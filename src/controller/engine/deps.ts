@@ -6,7 +6,7 @@ import type { WorkingSet } from '../term/working-set.js';
 import type { ExecutorMessenger } from '../cluster/messenger.js';
 import type { Scheduler } from '../cluster/scheduler.js';
 import type { EngineMetrics } from '../metrics/hooks.js';
-import type { EventSink, ExecutorDirectory } from './ports.js';
+import type { CrashLoopGate, EventSink, ExecutorDirectory } from './ports.js';
 
 /** Engine constants that are not operator options; overridable for tests and the benchmark. */
 export interface EngineTimings {
@@ -38,6 +38,8 @@ export interface EngineDeps {
   scheduler: Pick<Scheduler, 'openSession'>;
   messenger: ExecutorMessenger;
   events: EventSink;
+  /** Crash-loop backoff per (service, executor): what starts wait for and where failures are counted. */
+  crashLoops: CrashLoopGate;
   /** Signs the instance tokens given to containers. */
   instanceAuthSecret: string;
   /** How long each token is valid (its `exp`). */

@@ -1,4 +1,4 @@
-import type { ClusterStateData, LocalServiceInfo, LocalServiceInstanceInfo } from '../../model/index.js';
+import type { ClusterStateData, CrashLoop, LocalServiceInfo, LocalServiceInstanceInfo } from '../../model/index.js';
 import type { StateStore, StoredExecutor, StoredState } from '../store/store.js';
 import type { ControllerMetrics, StoreType } from './metrics.js';
 
@@ -47,6 +47,14 @@ export class InstrumentedStore implements StateStore {
 
   deleteExecutor(executorId: string): Promise<void> {
     return this.timed('deleteExecutor', () => this.store.deleteExecutor(executorId));
+  }
+
+  putCrashLoop(loop: CrashLoop): Promise<void> {
+    return this.timed('putCrashLoop', () => this.store.putCrashLoop(loop));
+  }
+
+  deleteCrashLoops(serviceId: string, executorIds?: readonly string[]): Promise<void> {
+    return this.timed('deleteCrashLoops', () => this.store.deleteCrashLoops(serviceId, executorIds));
   }
 
   close(): Promise<void> {

@@ -67,7 +67,7 @@ export class ControllerMetrics implements ControllerMetricsHooks {
       'Activation state of the local service, as a label (value 1; leader only)',
       ['service', 'activation_state'],
     );
-    this.desired = gauge('drove_local_service_instances_desired', 'Instances the reconciler aims at: instancesPerHost on every eligible executor when ACTIVE, 1 when CONFIG_TESTING (leader only)', ['service']);
+    this.desired = gauge('drove_local_service_instances_desired', 'Instances the reconciler aims at, as requiredInstances in the service summary: instancesPerHost on every eligible executor its tag constraint admits when ACTIVE, 1 when CONFIG_TESTING (leader only)', ['service']);
     this.running = gauge('drove_local_service_instances_running', 'Instances in UNREADY, READY or HEALTHY (leader only)', ['service']);
     this.healthy = gauge('drove_local_service_instances_healthy', 'HEALTHY instances: the healthyInstances of the service summary (leader only)', ['service']);
     this.instances = gauge('drove_local_service_instances', 'Instance records the leader holds, history included, by state (leader only)', ['service', 'state']);

@@ -7,8 +7,8 @@ import {
   type LocalServiceInstanceState,
   type LocalServiceOperationType,
   type LocalServiceState,
+  requiredInstanceCount,
 } from '../../model/index.js';
-import { desiredInstances } from '../reconcile/plan.js';
 import type { TermView } from './view.js';
 
 /** What `/metrics` reports of the cluster's state, read from the leader's view at scrape time (docs/metrics.md). */
@@ -24,7 +24,7 @@ export interface ServiceMetrics {
   /** The state machine's state; absent for a record whose runner is gone (being destroyed). */
   state: LocalServiceState | undefined;
   activationState: ActivationState;
-  /** What the reconciler aims at (reconcile/plan.ts). */
+  /** What the reconciler aims at: the summary's `requiredInstances` (requiredInstanceCount, model/placement.ts). */
   desired: number;
   /** Records in UNREADY, READY or HEALTHY. */
   running: number;
@@ -52,7 +52,7 @@ export function metricsSnapshot(view: TermView): ClusterMetricsSnapshot {
       serviceId: info.serviceId,
       state: view.engine.stateOf(info.serviceId),
       activationState: info.activationState,
-      desired: desiredInstances(info, executors),
+      desired: requiredInstanceCount(info, executors),
       running,
       healthy: instancesByState.HEALTHY ?? 0,
       instancesByState,

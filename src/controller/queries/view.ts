@@ -2,6 +2,7 @@ import { NEVER_SET, type ClusterStateManager } from '../cluster/maintenance.js';
 import type { ExecutorRegistry } from '../cluster/registry.js';
 import type { LocalServiceEngine } from '../engine/local-service-engine.js';
 import type { WorkingSet } from '../term/working-set.js';
+import type { CrashLoops } from '../term/crash-loops.js';
 
 /**
  * What the read queries see of a leader term: its parts, read-only. The queries are plain functions of a view, so
@@ -12,6 +13,7 @@ export interface TermView {
   readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries' | 'removedCount'>;
   readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds' | 'pendingOperation'>;
   readonly maintenance: Pick<ClusterStateManager, 'state'>;
+  readonly crashLoops: Pick<CrashLoops, 'summaries'>;
 }
 
 /** A controller that does not lead knows no services and no executors. */
@@ -27,4 +29,5 @@ export const EMPTY_VIEW: TermView = {
   registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [], removedCount: () => 0 },
   engine: { stateOf: () => undefined, serviceIds: () => [], pendingOperation: () => undefined },
   maintenance: { state: () => ({ ...NEVER_SET }) },
+  crashLoops: { summaries: () => [] },
 };

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import {
   INSTANCE_LIVE_STATES,
+  INSTANCE_LOST_MESSAGE,
   Periodic,
   RunLifecycle,
   isSteady,
@@ -12,7 +13,7 @@ import {
 } from '../../model/index.js';
 import type { ResolvedOptions } from '../config.js';
 import type { LocalServiceEngine } from '../engine/local-service-engine.js';
-import type { ExecutorDirectory } from '../engine/ports.js';
+import type { CrashLoopGate, ExecutorDirectory } from '../engine/ports.js';
 import type { ReconcilerMetrics } from '../metrics/hooks.js';
 import { plan, planIsEmpty } from './plan.js';
 import type { WorkingSet } from '../term/working-set.js';
@@ -21,6 +22,8 @@ export interface ReconcilerDeps {
   engine: LocalServiceEngine;
   workingSet: WorkingSet;
   executors: ExecutorDirectory;
+  /** Executors in crash-loop backoff get no start until it is over; the term wakes the reconciler then. */
+  crashLoops: Pick<CrashLoopGate, 'heldExecutors'>;
   /** Removes executors whose heartbeats stopped; returns their ids (ExecutorRegistry.sweepStale). */
   sweepExecutors(): Promise<string[]>;
   inMaintenanceWindow(): boolean;
@@ -122,7 +125,7 @@ export class Reconciler implements Runnable {
       // Taken whatever the plan: an ADJUST submitted later, for another reason, must not carry it.
       const cause = d.engine.takeCause(info.serviceId);
       const current = d.workingSet.plannableInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
-      const todo = plan(info, executors, current);
+      const todo = plan(info, executors, current, d.crashLoops.heldExecutors(info.serviceId, now));
       if (planIsEmpty(todo)) {
         this.lastAdjust.delete(info.serviceId);
         continue;
@@ -190,7 +193,7 @@ export class Reconciler implements Runnable {
         d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs) ||
         this.vanished(instance, tracked)
       ) {
-        lost.push({ ...instance, state: 'LOST', errorMessage: 'Instance lost', updated: now });
+        lost.push({ ...instance, state: 'LOST', errorMessage: INSTANCE_LOST_MESSAGE, updated: now });
       }
     }
     for (const instanceId of this.missingSince.keys()) if (!tracked.has(instanceId)) this.missingSince.delete(instanceId);

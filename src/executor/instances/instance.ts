@@ -3,7 +3,7 @@ import type { Clock } from '../../model/clock.js';
 import { sleep } from '../../model/clock.js';
 import { durationMs } from '../../model/duration.js';
 import type { LocalServiceInstanceSpec } from '../../model/executor.js';
-import type { InstancePort, LocalServiceInstanceInfo } from '../../model/instance.js';
+import { PULL_INTERRUPTED_MESSAGE, type InstancePort, type LocalServiceInstanceInfo } from '../../model/instance.js';
 import { INSTANCE_STOP_ACCEPTED_STATES, isTerminal, type LocalServiceInstanceState } from '../../model/states.js';
 import type { CheckSpec, UserSpec } from '../../model/spec.js';
 import type { Checker, CheckTarget, HookOptions } from '../checks.js';
@@ -239,7 +239,7 @@ export class InstanceStateMachine {
       return { state: 'STARTING' };
     } catch (error) {
       pulled?.(this.stopRequested() ? 'aborted' : 'failure');
-      if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: 'Pull operation interrupted' };
+      if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: PULL_INTERRUPTED_MESSAGE };
       const message = errorText(error);
       // Refused credentials are a configuration error only the operator can fix: shown now, on every host, not
       // hidden by a cached copy until a host without one cannot start the service (docs/drove-config.md).

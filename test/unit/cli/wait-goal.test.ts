@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { DroveEvent, ExecutorSummary, LocalServiceInstanceInfo, LocalServiceSummary } from '../../../src/model/index.js';
+import type { DroveEvent, ExecutorSummary, LocalServiceInstanceInfo, LocalServiceSummary, PlacementPolicy } from '../../../src/model/index.js';
 import { assess, newHistory, recordEvent, type Snapshot, type WaitGoal, type WaitHistory } from '../../../src/cli/wait/goal.js';
 import { instanceInfo } from '../../support/records.js';
 
@@ -64,6 +64,19 @@ describe('activate: ACTIVE with instancesPerHost healthy on every eligible execu
     ], executors));
     expect(r.verdict).toEqual({ status: 'done' });
     expect(r.progress.hosts).toMatchObject({ done: 2, total: 2 });
+  });
+
+  test('with a tag constraint only the executors with the tag count: an untagged one is not waited on', () => {
+    const gpu = { ...E1, tags: ['e1.local', 'gpu'] };
+    const plain = { ...E2, tags: ['e2.local'] };
+    const placementPolicy: PlacementPolicy = { type: 'COMPOSITE', combiner: 'AND', policies: [{ type: 'LOCAL', hostLevel: false }, { type: 'MATCH_TAG', tag: 'gpu' }] };
+    const r = verdict(goal, { ...look(summary({ requiredInstances: 1 }), [instanceInfo({ executorId: 'E1' })], [gpu, plain]), placementPolicy });
+    expect(r.verdict).toEqual({ status: 'done' });
+    expect(r.progress.hosts).toEqual({ done: 1, total: 1, waitingOn: [] });
+    expect(r.progress.healthy).toEqual({ count: 1, desired: 1 });
+    // An instance left on the untagged executor is on its way out: not converged until it is gone.
+    const leftover = { ...look(summary(), [instanceInfo({ executorId: 'E1' }), instanceInfo({ executorId: 'E2' })], [gpu, plain]), placementPolicy };
+    expect(verdict(goal, leftover).verdict.status).toBe('waiting');
   });
 
   test('an instance still starting, or one too many, keeps the host waiting', () => {

@@ -23,14 +23,21 @@ function summary(state: LocalServiceSummary['state'], activation: LocalServiceSu
 /** The controller as the fake shows it; `down` makes every call fail as a network error would. */
 function fakeController() {
   const calls: string[] = [];
-  const state = { summary: summary('INACTIVE', 'INACTIVE'), instances: [] as ReturnType<typeof instanceInfo>[], down: false };
+  const state = {
+    summary: summary('INACTIVE', 'INACTIVE'),
+    instances: [] as ReturnType<typeof instanceInfo>[],
+    down: false,
+    executors: [E1] as unknown[],
+    placementPolicy: { type: 'LOCAL', hostLevel: false } as unknown,
+  };
   const client = {
     async get(path: string): Promise<unknown> {
       calls.push(`GET ${path.split('?')[0]}`);
       if (state.down) throw new DroveUnreachableError('Cannot reach http://fake: connect ECONNREFUSED');
       if (path.startsWith('/apis/v1/cluster/events/latest')) return { events: [], lastSyncTime: 1 };
-      if (path === '/apis/v1/cluster/executors') return [E1];
+      if (path === '/apis/v1/cluster/executors') return state.executors;
       if (path.endsWith('/instances')) return state.instances;
+      if (path.endsWith('/spec')) return { placementPolicy: state.placementPolicy };
       return state.summary;
     },
     async openStream(): Promise<never> {
@@ -82,9 +89,35 @@ describe('the wait loop', () => {
     const submitted = calls.indexOf('POST operation');
     expect(calls.slice(0, submitted)).toEqual([
       `GET /apis/v1/localservices/${SID}`, `GET /apis/v1/localservices/${SID}/instances`, 'GET /apis/v1/cluster/executors',
-      'GET stream', 'GET /apis/v1/cluster/events/latest',
+      `GET /apis/v1/localservices/${SID}/spec`, 'GET stream', 'GET /apis/v1/cluster/events/latest',
     ]);
     expect(display.views.map((v) => v.progress.state)).toEqual(expect.arrayContaining(['ADJUSTING_INSTANCES', 'ACTIVE']));
+  });
+
+  test('a tag-constrained service is done once the executors with the tag run theirs (docs/design/placement.md#tag-constraints)', async () => {
+    const clock = new ManualClock();
+    const { client, state } = fakeController();
+    state.executors = [{ ...E1, tags: ['e1', 'gpu'] }, { ...E1, executorId: 'E2', hostname: 'e2', tags: ['e2'] }];
+    state.placementPolicy = { type: 'COMPOSITE', combiner: 'AND', policies: [{ type: 'LOCAL', hostLevel: false }, { type: 'MATCH_TAG', tag: 'gpu' }] };
+    const outcome = await run(
+      clock,
+      submitAndWait({ client, clock, display: recorder() }, {
+        serviceId: SID,
+        operation: 'activate',
+        goal: () => ({ kind: 'running', activation: 'ACTIVE' }),
+        timeoutMs: () => 60_000,
+        submit: async () => {
+          state.summary = summary('ADJUSTING_INSTANCES', 'ACTIVE');
+          clock.setTimer(() => {
+            state.instances = [instanceInfo({ serviceId: SID, executorId: 'E1' })];
+            state.summary = summary('ACTIVE', 'ACTIVE');
+          }, 3_000);
+        },
+      }),
+    );
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.result).toMatchObject({ progress: { state: 'ACTIVE', hosts: { done: 1, total: 1 }, healthy: { count: 1, desired: 1 } } });
+    expect(outcome.result!.elapsedMs).toBeLessThan(5_000);
   });
 
   test('the deadline ends a wait that is not done with what was last seen (exit 3)', async () => {

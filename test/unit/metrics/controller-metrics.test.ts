@@ -9,6 +9,7 @@ import { harness, type Harness } from '../../support/engine-harness.js';
 import { sampleValue, samplesOf } from '../../support/exposition.js';
 import { testSpec } from '../../support/specs.js';
 import { waitUntil } from '../../support/wait.js';
+import type { PlacementPolicy } from '../../../src/model/index.js';
 
 const ID = 'TEST_SPEC-00001';
 /** Each of the six steps PENDING..HEALTHY of a fake instance takes this long (virtual time). */
@@ -82,6 +83,25 @@ describe('controller metrics: what the engine, reconciler and leadership report'
     await closeNow();
     const after = await metrics.render(undefined);
     expect(sampleValue(after, 'drove_leader_step_downs_total')).toBe(1);
+  });
+
+  it('desired is the summary\'s requiredInstances: only the hosts a tag constraint admits, one in crash-loop backoff included', async () => {
+    const t = await start();
+    const gpuOnly: PlacementPolicy = { type: 'COMPOSITE', combiner: 'AND', policies: [{ type: 'LOCAL', hostLevel: false }, { type: 'MATCH_TAG', tag: 'gpu' }] };
+    const looping = await t.fleet.add('gpu0.local', { tags: ['gpu'], onStart: () => ({ kind: 'fail', state: 'READINESS_CHECK_FAILED' }) });
+    await t.fleet.add('gpu1.local', { tags: ['gpu'] });
+    await t.fleet.add('plain.local', { tags: ['ssd'] });
+    t.fleet.startHeartbeats(20_000);
+    await t.submit({ type: 'CREATE', spec: testSpec({ placementPolicy: gpuOnly }), instancesPerHost: 2 });
+    await t.until(() => state() === 'INACTIVE');
+    await t.submit({ type: 'ACTIVATE', serviceId: ID });
+    await t.until(() => (t.controller.serviceSummary(ID)?.crashLoops?.[0]?.restartCount ?? 0) >= 2 && t.controller.serviceSummary(ID)?.healthyInstances === 2, 120_000, 100);
+    expect(t.controller.serviceSummary(ID)?.crashLoops?.map((l) => l.executorId)).toEqual([looping.executorId]);
+    const text = await scrape();
+    // Two gpu hosts x 2, the held one included; the untagged host wants nothing.
+    expect(t.controller.serviceSummary(ID)?.requiredInstances).toBe(4);
+    expect(sampleValue(text, 'drove_local_service_instances_desired', { service: ID })).toBe(4);
+    expect(sampleValue(text, 'drove_local_service_instances_healthy', { service: ID })).toBe(2);
   });
 
   it('an operation in flight is counted; cancelled, it ends as cancelled and its aborted starts as aborted', async () => {
@@ -167,7 +187,7 @@ describe('store writes', () => {
     const sqlite = new SqliteStateStore(':memory:');
     const store = new InstrumentedStore(
       {
-        ...Object.fromEntries(['load', 'putService', 'deleteService', 'putInstances', 'deleteInstances', 'putClusterState', 'putExecutor', 'putExecutors', 'deleteExecutor', 'close'].map((m) => [m, (sqlite as unknown as Record<string, (...a: unknown[]) => unknown>)[m]!.bind(sqlite)])),
+        ...Object.fromEntries(['load', 'putService', 'deleteService', 'putInstances', 'deleteInstances', 'putClusterState', 'putExecutor', 'putExecutors', 'deleteExecutor', 'putCrashLoop', 'deleteCrashLoops', 'close'].map((m) => [m, (sqlite as unknown as Record<string, (...a: unknown[]) => unknown>)[m]!.bind(sqlite)])),
         putService: async (info: Parameters<SqliteStateStore['putService']>[0]) => {
           now += 0.004;
           if (info.serviceId === 'BROKEN-1') throw new Error('disk full');
@@ -180,13 +200,22 @@ describe('store writes', () => {
     const info = (serviceId: string) => ({ serviceId, spec: testSpec(), instancesPerHost: 1, activationState: 'INACTIVE' as const, created: 1, updated: 1 });
     await store.putService(info('OK-1'));
     await expect(store.putService(info('BROKEN-1'))).rejects.toThrow('disk full');
+    // Crash-loop records (docs/design/crash-loop-backoff.md) are writes too.
+    const loop = { serviceId: 'OK-1', executorId: 'E1', restartCount: 2, lastFailure: { instanceId: 'SI-1', reason: 'Readiness check failed', time: 30 }, roundStartedAt: 30, nextAttemptAt: 40 };
+    await store.putCrashLoop(loop);
+    expect((await store.load()).crashLoops).toEqual([loop]);
+    await store.deleteCrashLoops('OK-1', ['E1']);
     await store.deleteService('OK-1');
     expect((await store.load()).services).toEqual([]);
+    expect((await store.load()).crashLoops).toEqual([]);
     const text = await metrics.render(undefined);
     expect(sampleValue(text, 'drove_store_write_duration_seconds_count', { store: 'sqlite', operation: 'putService', outcome: 'success' })).toBe(1);
     expect(sampleValue(text, 'drove_store_write_duration_seconds_sum', { store: 'sqlite', operation: 'putService', outcome: 'success' })).toBeCloseTo(0.004);
     expect(sampleValue(text, 'drove_store_write_duration_seconds_count', { store: 'sqlite', operation: 'putService', outcome: 'failure' })).toBe(1);
     expect(sampleValue(text, 'drove_store_write_duration_seconds_count', { store: 'sqlite', operation: 'deleteService', outcome: 'success' })).toBe(1);
+    for (const operation of ['putCrashLoop', 'deleteCrashLoops']) {
+      expect(sampleValue(text, 'drove_store_write_duration_seconds_count', { store: 'sqlite', operation, outcome: 'success' }), operation).toBe(1);
+    }
     // Reads are not writes.
     expect(samplesOf(text, 'drove_store_write_duration_seconds_count').map((s) => s.labels.operation)).not.toContain('load');
     await store.close();

@@ -303,6 +303,7 @@ describe('reconciler guards (not leading, maintenance)', () => {
       engine,
       workingSet,
       executors: { all: () => [], byId: () => undefined },
+      crashLoops: { heldExecutors: () => new Set() },
       sweepExecutors: async () => [],
       inMaintenanceWindow: () => maintenance,
       clock,

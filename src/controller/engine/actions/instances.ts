@@ -1,4 +1,4 @@
-import type { ClusterOpSpec, LocalServiceInfo, LocalServiceState } from '../../../model/index.js';
+import { executorTakes, type ClusterOpSpec, type LocalServiceInfo, type LocalServiceState } from '../../../model/index.js';
 import { plan } from '../../reconcile/plan.js';
 import { runBatch, type Job } from '../jobs/batch.js';
 import { startJob } from '../jobs/start-job.js';
@@ -20,7 +20,7 @@ export const adjustAction: ServiceAction = async (ctx) => {
   const { deps } = ctx;
   const current = deps.workingSet.plannableInstances(ctx.serviceId, deps.clock.now(), deps.options.instanceStaleAgeMs);
   const executors = deps.executors.all();
-  const todo = plan(info, executors, current);
+  const todo = plan(info, executors, current, deps.crashLoops.heldExecutors(ctx.serviceId, deps.clock.now()));
   const session = deps.scheduler.openSession();
   try {
     const jobs: Job[] = [];
@@ -45,7 +45,11 @@ export const adjustAction: ServiceAction = async (ctx) => {
   return outcome(ctx);
 };
 
-/** REPLACE_INSTANCES (and RESTART): per healthy instance, a start+stop pipeline on the same executor. */
+/**
+ * REPLACE_INSTANCES (and RESTART): per healthy instance, a start+stop pipeline on the same executor. An instance
+ * whose executor no longer takes the service (its tags changed, docs/design/placement.md#tag-constraints) is only stopped: a replacement
+ * there would be refused by the scheduler, and the reconciler stops it right after the operation anyway.
+ */
 export const replaceAction: ServiceAction = async (ctx) => {
   const op = ctx.pending();
   const info = ctx.deps.workingSet.service(ctx.serviceId);
@@ -62,8 +66,9 @@ export const replaceAction: ServiceAction = async (ctx) => {
       const requestId = ctx.requestId();
       const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, background: ctx.background, requestId });
       const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec, lifetime: ctx.lifetime, requestId });
-      const steps = stopFirst ? [stop, start] : [start, stop];
       return async (signal) => {
+        // Decided when the pipeline runs, not when the batch is built: tags may change while earlier ones run.
+        const steps = !takesService(deps, old.executorId, info) ? [stop] : stopFirst ? [stop, start] : [start, stop];
         let any = false;
         for (const step of steps) {
           if (signal.aborted) break;
@@ -96,6 +101,11 @@ export const stopInstancesAction: ServiceAction = async (ctx) => {
   await runBatch(jobs, opSpec.parallelism, ctx.lifetime);
   return mappedState(ctx.deps.workingSet.service(ctx.serviceId));
 };
+
+function takesService(deps: ActionContext['deps'], executorId: string, info: LocalServiceInfo): boolean {
+  const executor = deps.executors.byId(executorId);
+  return executor !== undefined && executorTakes(executor, info.spec.placementPolicy);
+}
 
 function opSpecOf(op: ReturnType<ActionContext['pending']>): ClusterOpSpec | undefined {
   if (!op) return undefined;

@@ -43,14 +43,23 @@ export function timedJob(deps: { metrics: EngineMetrics }, kind: JobKind, job: J
 
 /**
  * Drove's job retry policy (docs/design/operations.md#retries): retry when an attempt returns false or throws, up to
- * `retries` more times, `intervalMs` apart, unless the batch was cancelled meanwhile.
+ * `retries` more times, `intervalMs` apart, unless the batch was cancelled meanwhile or `giveUp` says a retry must
+ * not be made now.
  */
 export async function withRetries(
   attempt: (n: number) => Promise<boolean>,
-  opts: { retries: number; intervalMs: number; clock: Clock; signal: AbortSignal; onError?: (e: unknown) => void },
+  opts: {
+    retries: number;
+    intervalMs: number;
+    clock: Clock;
+    signal: AbortSignal;
+    onError?: (e: unknown) => void;
+    giveUp?: () => boolean;
+  },
 ): Promise<boolean> {
   for (let n = 0; n <= opts.retries; n++) {
     if (opts.signal.aborted) return false;
+    if (n > 0 && opts.giveUp?.()) return false;
     try {
       if (await attempt(n)) return true;
     } catch (error) {

@@ -2,9 +2,11 @@ import {
   INSTANCE_PROGRESSING_STATES,
   INSTANCE_STOP_ACCEPTED_STATES,
   cpuCount,
+  isInstanceFailure,
   memoryMb,
   newInstanceId,
   type ExecutorAddress,
+  type LocalServiceInstanceInfo,
 } from '../../../model/index.js';
 import type { EngineDeps } from '../deps.js';
 import type { SchedulingSession } from '../../cluster/scheduler.js';
@@ -31,6 +33,11 @@ export interface StartJobContext {
  * reserves cores and memory on the target executor, sends START and waits (on state notifications) for HEALTHY. An
  * attempt that fails after the executor accepted it stops what it started (docs/design/operations.md#failed-starts)
  * and gives the reservation back.
+ *
+ * An instance that failed on the executor (or never became HEALTHY in time) counts in the crash loop of its
+ * executor before the attempt ends, and no retry is made while that loop holds the executor: the restart happens
+ * when the backoff is over, through the reconciler (docs/design/crash-loop-backoff.md). The first attempt is never held:
+ * an operator's operation clears the loops first, and the reconciler plans no start on a held executor.
  */
 export function startJob(ctx: StartJobContext): Job {
   const { deps } = ctx;
@@ -41,6 +48,7 @@ export function startJob(ctx: StartJobContext): Job {
       clock: deps.clock,
       signal,
       onError: (error) => deps.logger.warn({ serviceId: ctx.serviceId, err: error }, 'Start attempt failed'),
+      giveUp: () => deps.crashLoops.holds(ctx.serviceId, ctx.executorId, deps.clock.now()),
     }),
   );
 }
@@ -55,7 +63,7 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
     return false;
   }
   const instanceId = newInstanceId();
-  const allocation = ctx.session.allocate(executorId, instanceId, cpuCount(info.spec), memoryMb(info.spec));
+  const allocation = ctx.session.allocate(executorId, instanceId, cpuCount(info.spec), memoryMb(info.spec), info.spec.placementPolicy);
   if (!allocation.ok) {
     deps.logger.warn({ serviceId, executorId, attempt, reason: allocation.reason }, 'No resources for local service instance');
     return false;
@@ -83,6 +91,7 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
       { serviceId, executorId, instanceId, state: record?.state ?? 'TIMEOUT', error: record?.errorMessage },
       'Local service instance did not become healthy',
     );
+    await countFailure(ctx, record ?? deps.workingSet.instance(serviceId, instanceId), timeoutMs, signal);
     return false;
   } catch (error) {
     if (isAbort(error)) return false;
@@ -93,6 +102,27 @@ async function startAttempt(ctx: StartJobContext, signal: AbortSignal, attempt: 
       ctx.session.release(instanceId);
       if (accepted) ctx.background((stopping) => stopLeftover(ctx, instanceId, executor.address, stopping));
     }
+  }
+}
+
+/**
+ * Counts a start that failed in its executor's crash loop. A record still on its way up timed out: the controller
+ * stops it, and that stop carries no error, so only this job can tell it was a failure. No record at all means the
+ * executor never reported the instance: its trouble, not the instance's.
+ */
+async function countFailure(
+  ctx: StartJobContext,
+  record: LocalServiceInstanceInfo | undefined,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!record || signal.aborted) return;
+  const timedOut = INSTANCE_PROGRESSING_STATES.has(record.state);
+  if (!timedOut && !isInstanceFailure(undefined, record)) return;
+  try {
+    await ctx.deps.crashLoops.recordFailure(record, timedOut ? `Not HEALTHY within ${Math.round(timeoutMs / 1000)} seconds of its start (${record.state})` : undefined);
+  } catch (error) {
+    ctx.deps.logger.error({ serviceId: ctx.serviceId, instanceId: record.instanceId, err: error }, 'Could not count a failed start');
   }
 }
 
