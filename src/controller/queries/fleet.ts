@@ -12,6 +12,7 @@ import {
   type LocalServiceInstanceInfo,
   type LocalServiceInstanceState,
 } from '../../model/index.js';
+import { placementAllows } from '../../model/placement.js';
 import type { TermView } from './view.js';
 
 /**
@@ -110,7 +111,9 @@ function progressOf(
   let done = 0;
   let moving = 0;
   let failed = 0;
-  for (const executor of eligible) {
+  // A tag constraint narrows the service's hosts: an executor it does not allow is neither done nor waited for.
+  const hosts = eligible.filter((executor) => placementAllows(service.spec.placementPolicy, executor));
+  for (const executor of hosts) {
     const list = byExecutor.get(executor.executorId)?.get(service.serviceId) ?? [];
     const active = list.filter((i) => INSTANCE_ACTIVE_STATES.has(i.state));
     if (active.some((i) => INSTANCE_PROGRESSING_STATES.has(i.state) || LEAVING_STATES.has(i.state))) {
@@ -125,7 +128,7 @@ function progressOf(
     const newest = newestOf(list);
     if (newest && FAILED_START_STATES.has(newest.state)) failed++;
   }
-  return { serviceId: service.serviceId, instancesPerHost: service.instancesPerHost, hosts: eligible.length, done, moving, failed };
+  return { serviceId: service.serviceId, instancesPerHost: service.instancesPerHost, hosts: hosts.length, done, moving, failed };
 }
 
 function newestOf(list: readonly LocalServiceInstanceInfo[]): LocalServiceInstanceInfo | undefined {

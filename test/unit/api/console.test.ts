@@ -161,6 +161,27 @@ describe('GET /apis/v1/console/fleet', () => {
     await api.close();
   });
 
+  test("a tag-constrained service's progress counts only the executors its placement allows", async () => {
+    const tagged = new FakeCore();
+    const ids = ['gpu-1', 'gpu-2', 'cpu-1'].map((name) => {
+      const data = nodeData({ hostname: `${name}.dc1`, tags: name.startsWith('gpu') ? ['gpu'] : [] });
+      tagged.executors.set(data.state.executorId, data);
+      return data.state.executorId;
+    });
+    const placementPolicy = { type: 'COMPOSITE' as const, combiner: 'AND' as const, policies: [{ type: 'LOCAL' as const }, { type: 'MATCH_TAG' as const, tag: 'gpu' }] };
+    tagged.services.set('GPU_AGENT-1', {
+      info: { serviceId: 'GPU_AGENT-1', spec: testSpec({ name: 'GPU_AGENT', version: '1', placementPolicy }), instancesPerHost: 1, activationState: 'ACTIVE', created: 1, updated: 1 },
+      state: 'ACTIVE',
+    });
+    for (const executorId of ids.slice(0, 2)) tagged.instances.push(instanceInfo({ serviceId: 'GPU_AGENT-1', executorId, created: 100 }));
+    const api = consoleApp(tagged);
+    const page = (await api.inject({ url: '/apis/v1/console/fleet', headers: GUEST })).json().data;
+    // The untagged host is no host of this service: it is neither done nor waited for.
+    expect(page.progress).toEqual([{ serviceId: 'GPU_AGENT-1', instancesPerHost: 1, hosts: 2, done: 2, moving: 0, failed: 0 }]);
+    expect(page.total).toBe(3);
+    await api.close();
+  });
+
   test('a bad query parameter is a 400 naming it', async () => {
     const api = consoleApp(core);
     const res = await api.inject({ url: '/apis/v1/console/fleet?size=100000&sort=color', headers: GUEST });
