@@ -5,7 +5,8 @@
 //                    `vitest run [args...]` (unit, integration, security and e2e); exits with vitest's code
 //   images           build the offline test/example image only
 // Preparation: npm dependencies, TypeScript build, a running dockerd (installed/started when we are root on
-// Debian/Ubuntu), the test image; for `test` also the docker-registry binary the private-registry tests start.
+// Debian/Ubuntu), the test image; for `test` also the docker-registry binary the private-registry tests start and
+// Debian's prometheus package (promtool and the server the metrics tests start).
 // Plain Node, no dependencies: it runs before `npm install`.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import {
   ensureDependencies,
   ensureDocker,
   ensureImages,
+  ensurePrometheus,
   ensureRegistry,
   log,
   mainJs,
@@ -62,6 +64,7 @@ async function main() {
       // The e2e tests run the compiled binary, so the build is part of test preparation.
       await prepare({ build: true });
       ensureRegistry();
+      ensurePrometheus();
       runChecks();
       log(`running: vitest run ${args.join(' ')}`.trimEnd());
       handOver(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args]);

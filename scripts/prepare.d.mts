@@ -12,3 +12,4 @@ export const checks: ReadonlyArray<{ name: string; tool: string; script: string;
 export function runChecks(): void;
 export function dockerIsUp(): boolean;
 export function ensureRegistry(): void;
+export function ensurePrometheus(): void;

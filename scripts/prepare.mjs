@@ -234,3 +234,12 @@ export function ensureRegistry() {
   if (hasCommand('docker-registry')) return;
   aptInstall('docker-registry', 'the private-registry tests need a Docker registry');
 }
+
+/**
+ * Debian's prometheus package: the metrics tests run `promtool check metrics` and start a Prometheus server on
+ * loopback (test/support/prometheus.ts). No service is started (there is no init system to start one).
+ */
+export function ensurePrometheus() {
+  if (hasCommand('prometheus') && hasCommand('promtool')) return;
+  aptInstall('prometheus', 'the metrics tests need promtool and a Prometheus server');
+}

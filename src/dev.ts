@@ -9,7 +9,7 @@ import { parseControllerConfig, type ControllerConfig } from './controller/confi
 import { startControllerServer, type RunningController } from './controller/server.js';
 import { parseExecutorConfig, type ExecutorConfig } from './executor/config.js';
 import { startExecutor, type RunningExecutor } from './executor/server.js';
-import { LOG_LEVELS, issueMessages, reachableHost, type LogLevel } from './model/index.js';
+import { LOG_LEVELS, isLoopback, issueMessages, reachableHost, type LogLevel } from './model/index.js';
 
 /**
  * `drove dev`: an embedded cluster in one process: a controller (state in SQLite under the data directory, always
@@ -242,6 +242,7 @@ export async function startDevCluster(options: DevOptions, logger?: Logger): Pro
 
 export function devBanner(cluster: DevCluster, dockerSocket: string): string {
   const api = cluster.apiUrl;
+  const executorUrl = `http://${reachableHost(cluster.state.host)}:${cluster.state.executorPort}`;
   const rel = (path: string) => (path.startsWith(`${process.cwd()}/`) ? `./${path.slice(process.cwd().length + 1)}` : path);
   return [
     '',
@@ -250,6 +251,9 @@ export function devBanner(cluster: DevCluster, dockerSocket: string): string {
     `  Users      admin/admin (read-write), guest/guest (read-only)`,
     `  Executor   ${cluster.executor.executorId} on ${cluster.state.host}:${cluster.state.executorPort}, docker ${dockerSocket}`,
     `  Data       ${rel(cluster.dataDir)}  (state, secrets; logs in ${rel(cluster.logFile)})`,
+    `  Metrics    ${api}/metrics, ${executorUrl}/metrics   (${
+      isLoopback(cluster.state.host) ? 'open on loopback' : 'controller: any user; executor: closed off loopback'
+    }; README, "Monitoring")`,
     '',
     'Try (in another terminal):',
     `  node dist/src/main.js -e ${api} -u admin -p admin localservices create examples/node-agent.json`,

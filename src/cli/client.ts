@@ -20,6 +20,14 @@ export class DroveCallError extends Error {
   }
 }
 
+/** No answer at all: connection refused, DNS, TLS, or a request that timed out. */
+export class DroveUnreachableError extends DroveCallError {
+  constructor(message: string) {
+    super(message, undefined);
+    this.name = 'DroveUnreachableError';
+  }
+}
+
 interface Envelope {
   status?: unknown;
   message?: unknown;
@@ -63,6 +71,14 @@ export class DroveClient {
     }
   }
 
+  /**
+   * Opens a server-sent event stream (docs/events.md). The body may stay silent for at most `silenceMs` (the
+   * server sends heartbeats) before the read fails as a timeout; `signal` ends it (Ctrl-C).
+   */
+  openStream(path: string, headers: Record<string, string>, silenceMs: number, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    return this.send('GET', path, undefined, { headers: { accept: 'text/event-stream', ...headers }, bodyTimeout: silenceMs, signal });
+  }
+
   /** Streams a GET to a file; returns the number of bytes written. */
   async download(path: string, file: string): Promise<number> {
     const response = await this.send('GET', path);
@@ -81,32 +97,18 @@ export class DroveClient {
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const response = await this.send(method, path, body);
     const text = await this.readText(response);
-    let envelope: Envelope | undefined;
-    try {
-      envelope = JSON.parse(text) as Envelope;
-    } catch {
-      envelope = undefined;
-    }
-    if (!envelope || typeof envelope !== 'object') {
-      const detail = text.trim() === '' ? '(empty body)' : text.slice(0, 500);
-      throw new DroveCallError(`[${response.statusCode}] ${detail}`, response.statusCode);
-    }
-    if (response.statusCode !== 200 || envelope.status !== 'SUCCESS') {
-      const data = (envelope.data ?? {}) as { validationErrors?: unknown; leader?: unknown; failure?: unknown };
-      const errors = Array.isArray(data.validationErrors) ? data.validationErrors.map(String) : [];
-      const leader = typeof data.leader === 'string' ? data.leader : undefined;
-      let message = typeof envelope.message === 'string' ? envelope.message : text.slice(0, 500);
-      if (typeof data.failure === 'string') message += `: ${data.failure}`;
-      if (leader) message += ` (the leader is ${leader}; point --endpoint at it)`;
-      throw new DroveCallError(
-        response.statusCode === 200 ? message : `[${response.statusCode} - ${String(envelope.status)}] ${message}`,
-        response.statusCode,
-        errors,
-        leader,
-      );
-    }
+    const envelope = parseEnvelope(text);
+    const refusal = refusalOf(response.statusCode, text, envelope);
+    if (refusal) throw refusal;
+    const answer = envelope as Envelope;
     // The Python CLI hands the command `data` when the key exists, else the envelope (cancel relies on that).
-    return ('data' in envelope ? envelope.data : envelope) as T;
+    return ('data' in answer ? answer.data : answer) as T;
+  }
+
+  /** The error a non-200 answer of openStream stands for, as any other call reports it. */
+  async streamRefusal(response: Dispatcher.ResponseData): Promise<DroveCallError> {
+    const text = await this.readText(response);
+    return refusalOf(response.statusCode, text, parseEnvelope(text)) ?? new DroveCallError(`[${response.statusCode}] ${text.slice(0, 500)}`, response.statusCode);
   }
 
   /** A body that stalls mid-way is a timeout like any other, reported the same way. */
@@ -114,12 +116,17 @@ export class DroveClient {
     try {
       return await response.body.text();
     } catch (error) {
-      throw new DroveCallError(`Reading the answer of ${this.connection.endpoint} failed: ${networkMessage(error)}`, response.statusCode);
+      throw new DroveUnreachableError(`Reading the answer of ${this.connection.endpoint} failed: ${networkMessage(error)}`);
     }
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    extra: { headers?: Record<string, string>; bodyTimeout?: number; signal?: AbortSignal } = {},
+  ): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extra.headers };
     if (this.connection.username !== undefined && this.connection.password !== undefined) {
       headers.authorization = `Basic ${Buffer.from(`${this.connection.username}:${this.connection.password}`).toString('base64')}`;
     } else if (this.connection.authHeader) {
@@ -133,13 +140,51 @@ export class DroveClient {
     const url = `${this.connection.endpoint}${path}`;
     if (this.connection.debug) process.stderr.write(`> ${method} ${url}${payload ? ` ${payload}` : ''}\n`);
     try {
-      const response = await request(url, { method, headers, body: payload, dispatcher: this.dispatcher });
+      const response = await request(url, {
+        method,
+        headers,
+        body: payload,
+        dispatcher: this.dispatcher,
+        ...(extra.bodyTimeout !== undefined ? { bodyTimeout: extra.bodyTimeout } : {}),
+        ...(extra.signal ? { signal: extra.signal } : {}),
+      });
       if (this.connection.debug) process.stderr.write(`< ${response.statusCode} ${method} ${url}\n`);
       return response;
     } catch (error) {
-      throw new DroveCallError(`Cannot reach ${this.connection.endpoint}: ${networkMessage(error)}`, undefined);
+      if (extra.signal?.aborted) throw error;
+      throw new DroveUnreachableError(`Cannot reach ${this.connection.endpoint}: ${networkMessage(error)}`);
     }
   }
+}
+
+function parseEnvelope(text: string): Envelope | undefined {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed as Envelope) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a Drove envelope answer that is not 200 SUCCESS says, with every validation message; undefined if it is. */
+function refusalOf(statusCode: number, text: string, envelope: Envelope | undefined): DroveCallError | undefined {
+  if (!envelope) {
+    const detail = text.trim() === '' ? '(empty body)' : text.slice(0, 500);
+    return new DroveCallError(`[${statusCode}] ${detail}`, statusCode);
+  }
+  if (statusCode === 200 && envelope.status === 'SUCCESS') return undefined;
+  const data = (envelope.data ?? {}) as { validationErrors?: unknown; leader?: unknown; failure?: unknown };
+  const errors = Array.isArray(data.validationErrors) ? data.validationErrors.map(String) : [];
+  const leader = typeof data.leader === 'string' ? data.leader : undefined;
+  let message = typeof envelope.message === 'string' ? envelope.message : text.slice(0, 500);
+  if (typeof data.failure === 'string') message += `: ${data.failure}`;
+  if (leader) message += ` (the leader is ${leader}; point --endpoint at it)`;
+  return new DroveCallError(
+    statusCode === 200 ? message : `[${statusCode} - ${String(envelope.status)}] ${message}`,
+    statusCode,
+    errors,
+    leader,
+  );
 }
 
 function describeRawFailure(status: number, text: string): string {

@@ -5,21 +5,26 @@
 
 export type Cell = string | number | boolean | null | undefined;
 
-/** tabulate(rows, headers) in the "simple" format: numeric columns right-aligned, min width = header + 2. */
-export function table(headers: readonly string[], rows: readonly Cell[][]): string {
-  const columns = headers.length;
+/**
+ * tabulate(rows, headers) in the "simple" format: numeric columns right-aligned, min width = header + 2.
+ * `style` colours a cell's text (not its padding, so widths and trailing-space trimming stay exact).
+ */
+export function table(headers: readonly string[], rows: readonly Cell[][], options: { style?: (text: string, column: number) => string } = {}): string {
   const numeric = headers.map(
     (_, c) => rows.length > 0 && rows.every((row) => typeof row[c] === 'number' || row[c] === undefined || row[c] === null),
   );
   const text = rows.map((row) => headers.map((_, c) => cellText(row[c])));
   const widths = headers.map((h, c) => Math.max(h.length + 2, ...text.map((row) => row[c]!.length)));
-  const pad = (value: string, c: number) => (numeric[c] ? value.padStart(widths[c]!) : value.padEnd(widths[c]!));
+  const pad = (value: string, c: number, styled = value) => {
+    const room = ' '.repeat(widths[c]! - value.length);
+    return numeric[c] ? room + styled : styled + room;
+  };
+  const style = options.style ?? ((value: string) => value);
   const lines = [
     headers.map((h, c) => pad(h, c)).join('  '),
     widths.map((w) => '-'.repeat(w)).join('  '),
-    ...text.map((row) => row.map((v, c) => pad(v, c)).join('  ')),
+    ...text.map((row) => row.map((v, c) => pad(v, c, v === '' ? v : style(v, c))).join('  ')),
   ];
-  void columns;
   return lines.map((line) => line.trimEnd()).join('\n');
 }
 

@@ -1,6 +1,11 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { CommanderError, InvalidArgumentError, type Command } from 'commander';
+import { systemClock, type Clock } from '../model/index.js';
 import { DroveCallError, DroveClient } from './client.js';
-import { CliConfigError, resolveConnection, type GlobalOptions } from './config.js';
+import { resolveConnection, type GlobalOptions } from './config.js';
+import { exitCodeOf, OperationFailure, SpecDiffers, UsageError } from './exit-codes.js';
+import { outputFormatOf, render, type OutputFormat, type OutputOptions } from './output.js';
+import { promptHidden, withPassword } from './password.js';
+import { terminalOf, type Terminal } from './terminal.js';
 
 /** What a command handler gets: a client for the selected cluster, its options, and output helpers. */
 export interface CommandContext<O> {
@@ -9,39 +14,74 @@ export interface CommandContext<O> {
   // Properties, not methods: handlers destructure them ({ print }) and call them detached.
   print: (text: string) => void;
   printJson: (value: unknown) => void;
+  /** Prints `data` in the format asked for with `-o`/`--json`; `text` (and `wide`) build the table forms. */
+  emit: (data: unknown, text: () => string, wide?: () => string) => void;
+  /** The format asked for (`text` when none). */
+  format: OutputFormat;
+  /** Where stdout goes: a terminal gets colour and the live --wait display. */
+  terminal: Terminal;
+  clock: Clock;
+  /** Where an option's value came from: `cli` when given on the command line, `default` otherwise. */
+  optionSource: (attribute: string) => string | undefined;
 }
 
-/** A failure a command detects itself (e.g. a --wait that timed out); printed like server errors, exit 1. */
-export class CommandFailure extends Error {}
+/** A command that needs no cluster (config, completion): options and output only. */
+export type LocalContext<O> = Omit<CommandContext<O>, 'client'>;
 
 /**
- * Wraps a command handler: builds the client from global options and ~/.drove, prints errors with every
- * validation message to stderr, and sets a non-zero exit code on failure (the Python CLI exits 0; see README).
+ * Wraps a command handler: builds the client from global options and ~/.drove (asking for a missing password on
+ * a terminal), prints errors with every validation message to stderr, and exits with the code of the error's
+ * class (exit-codes.ts; the Python CLI exits 0 in every case).
  */
 export function action<O extends object>(
   handler: (ctx: CommandContext<O>, ...args: string[]) => Promise<void>,
 ): (...args: unknown[]) => Promise<void> {
+  return run<O>(async (ctx, positional) => {
+    const connection = await withPassword(resolveConnection(ctx.options), { stdin: process.stdin, prompt: promptHidden });
+    const client = new DroveClient(connection);
+    try {
+      await handler({ ...ctx, client }, ...positional);
+    } finally {
+      await client.close();
+    }
+  });
+}
+
+export function localAction<O extends object>(
+  handler: (ctx: LocalContext<O>, ...args: string[]) => Promise<void>,
+): (...args: unknown[]) => Promise<void> {
+  return run<O>((ctx, positional) => handler(ctx, ...positional));
+}
+
+function run<O extends object>(
+  body: (ctx: LocalContext<O & GlobalOptions>, positional: string[]) => Promise<void>,
+): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    const options = command.optsWithGlobals() as O & GlobalOptions;
+    // The command's own options win over global ones of the same name (`config add-cluster -e` vs `drove -e`);
+    // optsWithGlobals alone lets the ancestors win.
+    const options = { ...command.optsWithGlobals(), ...command.opts() } as O & GlobalOptions;
     const positional = args.slice(0, -2).flatMap((a) => (Array.isArray(a) ? [a.join('\u0000')] : [a as string]));
-    let client: DroveClient | undefined;
+    const terminal = terminalOf(process.stdout);
+    const print = (text: string) => process.stdout.write(`${text}\n`);
     try {
-      client = new DroveClient(resolveConnection(options));
-      await handler(
+      const format = outputFormatOf(options as OutputOptions);
+      await body(
         {
-          client,
           options,
-          print: (text) => process.stdout.write(`${text}\n`),
-          printJson: (value) => process.stdout.write(`${JSON.stringify(value, null, 4)}\n`),
+          print,
+          printJson: (value) => print(JSON.stringify(value, null, 4)),
+          emit: (data, text, wide) => print(render(format, data, text, wide)),
+          format,
+          terminal,
+          clock: systemClock,
+          optionSource: (attribute) => command.getOptionValueSource(attribute),
         },
-        ...positional,
+        positional,
       );
     } catch (error) {
       reportError(error);
-      process.exitCode = 1;
-    } finally {
-      await client?.close();
+      process.exitCode = exitCodeOf(error);
     }
   };
 }
@@ -53,9 +93,10 @@ export function reportError(error: unknown): void {
       process.stderr.write('Validation errors:\n');
       for (const message of error.validationErrors) process.stderr.write(`  - ${message}\n`);
     }
-  } else if (error instanceof CliConfigError || error instanceof CommandFailure) {
+  } else if (error instanceof UsageError || error instanceof OperationFailure || error instanceof SpecDiffers || error instanceof CommanderError) {
     process.stderr.write(`Error: ${error.message}\n`);
   } else {
+    // Not raised by the CLI on purpose: said as such, so that it reads as the bug it is.
     process.stderr.write(`Drove CLI error: ${error instanceof Error ? error.message : String(error)}\n`);
   }
 }

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { parseDroveCompatible } from '../model/config-compat.js';
 import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
+import { MonitoringConfigSchema } from '../model/monitoring.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 import { CONTROLLER_DROVE_COMPATIBILITY } from './config-drove.js';
+import type { CrashLoopPolicy } from '../model/crash-loop.js';
 
 /**
  * Controller configuration (YAML, `drove controller --config controller.yml`). Section and option names follow
@@ -89,6 +91,22 @@ export const ControllerOptionsSchema = strict.object({
    * metadata service's credentials through a config file. For a config server on the controller's host only.
    */
   allowConfigFetchFromLocalAddresses: z.boolean().default(false),
+  /**
+   * Crash-loop backoff per (service, executor), docs/design/crash-loop-backoff.md. The figures are Kubernetes' for a
+   * crash-looping container, which operators know: `initial` 10 s is long enough that a container that exits at
+   * once no longer restarts several times a second (registry pulls, log churn, events), short enough that a
+   * passing problem costs little; `max` 5 min bounds how long a fixed host waits for its next attempt; `resetAfter`
+   * 10 min healthy is when a replacement has proven itself, so a crash after that starts a new loop at no delay.
+   */
+  crashLoopBackoff: strict
+    .object({
+      initial: duration().default('10 seconds'),
+      max: duration().default('5 minutes'),
+      resetAfter: duration().default('10 minutes'),
+    })
+    .refine((b) => durationMs(b.max) >= durationMs(b.initial), { error: 'max must not be shorter than initial', path: ['max'] })
+    .refine((b) => durationMs(b.initial) > 0 && durationMs(b.resetAfter) > 0, { error: 'initial and resetAfter must be longer than 0' })
+    .default({ initial: '10 seconds', max: '5 minutes', resetAfter: '10 minutes' }),
 });
 export type ControllerOptions = z.infer<typeof ControllerOptionsSchema>;
 
@@ -174,6 +192,8 @@ export const ControllerConfigSchema = strict.object({
    */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
+  /** Who may read `/metrics` (docs/metrics.md#access): open on a loopback `server.host`, else credentials or a bearer token. */
+  monitoring: MonitoringConfigSchema.default({}),
   /** info: operations, state changes and leadership are worth a line each; per-request detail is not. */
   logLevel: z.enum(LOG_LEVELS).default('info'),
 }).superRefine((config, context) => {
@@ -228,6 +248,7 @@ export interface ResolvedOptions {
   instanceStaleAgeMs: number;
   reconcileIntervalMs: number;
   maintenanceGraceMs: number;
+  crashLoopBackoff: CrashLoopPolicy;
 }
 
 export function resolveOptions(options: ControllerOptions): ResolvedOptions {
@@ -244,5 +265,10 @@ export function resolveOptions(options: ControllerOptions): ResolvedOptions {
     instanceStaleAgeMs: durationMs(options.instanceStaleAge),
     reconcileIntervalMs: durationMs(options.reconcileInterval),
     maintenanceGraceMs: durationMs(options.maintenanceGracePeriod),
+    crashLoopBackoff: {
+      initialMs: durationMs(options.crashLoopBackoff.initial),
+      maxMs: durationMs(options.crashLoopBackoff.max),
+      resetAfterMs: durationMs(options.crashLoopBackoff.resetAfter),
+    },
   };
 }

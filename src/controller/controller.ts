@@ -12,6 +12,7 @@ import { SingleLeaderElector } from './leadership/single.js';
 import type { StateStore } from './store/store.js';
 import { TermCore } from './term-core.js';
 import { LeaderTerm, type TermContext } from './term/term.js';
+import { NO_METRICS, type ControllerMetricsHooks } from './metrics/hooks.js';
 
 export interface CreateControllerOptions {
   config: ControllerConfig;
@@ -25,6 +26,8 @@ export interface CreateControllerOptions {
   port: number;
   /** Engine constants (message retry cadence, config fetch limits); tests and the bench shorten them. */
   timings?: Partial<EngineTimings>;
+  /** Where the engine, the reconciler and leadership changes are reported (metrics/metrics.ts); default: nowhere. */
+  metrics?: ControllerMetricsHooks;
 }
 
 export async function createController(opts: CreateControllerOptions): Promise<Controller> {
@@ -70,6 +73,7 @@ export class Controller extends TermCore {
       // signs with a secret of this process only, never a well-known one.
       instanceAuthSecret: config.instanceAuth.secret ?? generateSecret(),
       instanceTokenLifetimeMs: durationMs(config.instanceAuth.tokenLifetime),
+      metrics: opts.metrics ?? NO_METRICS,
     };
   }
 
@@ -127,6 +131,7 @@ export class Controller extends TermCore {
     this.events.leadershipAcquired(this.context.hostname);
     this.current = term;
     term.start();
+    this.context.metrics.leadershipAcquired();
     const { workingSet } = term;
     this.context.logger.info({ services: workingSet.serviceCount(), instances: [...workingSet.allInstances()].length }, 'Leadership acquired');
   }
@@ -136,6 +141,7 @@ export class Controller extends TermCore {
     if (!term) return;
     this.current = undefined;
     await term.stop();
+    this.context.metrics.leadershipLost();
     this.events.clear();
     this.events.leadershipLost(this.context.hostname);
     this.context.logger.info('Leadership lost');

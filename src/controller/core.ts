@@ -21,6 +21,9 @@ import {
   type ActivationState,
   type LocalServiceState,
 } from '../model/index.js';
+import type { EventFeed } from './events.js';
+import type { DiscoveryFilter, PrometheusTargetGroup } from './queries/discovery.js';
+import type { ClusterMetricsSnapshot } from './queries/metrics.js';
 
 /**
  * The seam between the HTTP API (src/controller/api) and the controller's core (engine, reconciler, cluster,
@@ -34,8 +37,11 @@ export interface ControllerCore {
   leaderAddress(): string | undefined;
 
   // ---- local-service operations ----
-  /** Validates (schema already done by the API) and hands the op to the service's runner. */
-  submitOperation(op: LocalServiceOperation): Promise<OperationResult>;
+  /**
+   * Validates (schema already done by the API) and hands the op to the service's runner; `origin.requestId` goes
+   * with every executor message the operation causes (docs/request-ids.md).
+   */
+  submitOperation(op: LocalServiceOperation, origin?: OperationOrigin): Promise<OperationResult>;
   /** Semantic spec validation (docs/design/operations.md#spec-validation); `[]` when valid. */
   validateSpec(spec: LocalServiceSpec): string[];
   /** true when a cancellable operation (adjust / replace / restart) was running and is being cancelled. */
@@ -65,11 +71,19 @@ export interface ControllerCore {
   unblacklist(executorIds: string[]): Promise<BlacklistOperationResponse>;
   setMaintenance(on: boolean): Promise<ClusterStateData>;
 
+  // ---- monitoring (docs/metrics.md) ----
+  /** The cluster's state for `/metrics`, read at scrape time; undefined on a controller that does not lead. */
+  metricsSnapshot(): ClusterMetricsSnapshot | undefined;
+  /** Healthy instances as Prometheus `http_sd_configs` target groups. */
+  discoveryTargets(filter: DiscoveryFilter): PrometheusTargetGroup[];
+
   // ---- events ----
   latestEvents(lastSyncTime: number, size: number): DroveEventsList;
   eventsSummary(lastSyncTime: number): DroveEventsSummary;
   /** Subscribe to new events as they are emitted (for streaming UIs and tests); returns an unsubscribe. */
   onEvent(listener: (event: DroveEvent) => void): () => void;
+  /** The event log as the event stream reads it (api/event-stream.ts). */
+  eventFeed(): EventFeed;
 
   // ---- internal cluster APIs and executor messages (docs/design/executor-protocol.md) ----
   reservedResources(): LocalServiceInstanceResources;
@@ -88,6 +102,11 @@ export class NotLeaderError extends Error {
     super(NOT_LEADER_MESSAGE);
     this.name = 'NotLeaderError';
   }
+}
+
+/** Who asked for an operation: the API request it came in with (absent for the controller's own operations). */
+export interface OperationOrigin {
+  requestId?: string;
 }
 
 export type OperationResult = { ok: true; serviceId: string } | { ok: false; errors: string[] };

@@ -26,13 +26,32 @@ export interface EventLogOptions {
 
 export type EventListener = (event: DroveEvent) => void;
 
+/**
+ * What the event stream (api/event-stream.ts) reads: the log in time order, what it still holds, and when it
+ * forgets everything. Times are strictly increasing in one log, so a time names one event and orders all of them.
+ */
+export interface EventFeed {
+  /** Events with time strictly greater than `time`, oldest first, at most `limit`. */
+  after(time: number, limit: number): DroveEvent[];
+  /** The log holds every event it emitted with a time greater than this; older ones were swept or cleared. */
+  horizon(): number;
+  /** Time of the newest event emitted (kept across clears), or the horizon when none was. */
+  newestTime(): number;
+  subscribe(listener: EventListener): () => void;
+  /** Called when the log forgets all it holds (leadership change, shutdown). */
+  onReset(listener: () => void): () => void;
+}
+
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
-export class EventLog implements Runnable {
+export class EventLog implements Runnable, EventFeed {
   /** Oldest first; times strictly increasing, so reads can binary-search. */
   private events: DroveEvent[] = [];
   private lastTime = 0;
+  /** Every event emitted with a later time is still in `events` (EventFeed.horizon). */
+  private horizonTime: number;
   private readonly listeners = new Set<EventListener>();
+  private readonly resetListeners = new Set<() => void>();
   private readonly sweeper: Periodic;
   private closed = false;
 
@@ -41,6 +60,8 @@ export class EventLog implements Runnable {
     private readonly options: EventLogOptions,
   ) {
     if (!(options.maxEventsStorageMs > 0)) throw new Error('maxEventsStorageMs must be a positive number of ms');
+    // Nothing was emitted before the log existed; every event gets at least the clock's time from now on.
+    this.horizonTime = clock.now() - 1;
     this.sweeper = new Periodic({
       name: 'event log sweep',
       clock,
@@ -115,6 +136,33 @@ export class EventLog implements Runnable {
     };
   }
 
+  onReset(listener: () => void): () => void {
+    this.resetListeners.add(listener);
+    return () => {
+      this.resetListeners.delete(listener);
+    };
+  }
+
+  after(time: number, limit: number): DroveEvent[] {
+    // First index whose time is greater than `time` (binary search: times are strictly increasing).
+    let low = 0;
+    let high = this.events.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.events[mid]!.time <= time) low = mid + 1;
+      else high = mid;
+    }
+    return this.events.slice(low, low + limit);
+  }
+
+  horizon(): number {
+    return this.horizonTime;
+  }
+
+  newestTime(): number {
+    return Math.max(this.lastTime, this.horizonTime);
+  }
+
   size(): number {
     return this.events.length;
   }
@@ -124,7 +172,10 @@ export class EventLog implements Runnable {
     const cutoff = this.clock.now() - this.options.maxEventsStorageMs;
     let drop = 0;
     while (drop < this.events.length && this.events[drop]!.time < cutoff) drop++;
-    if (drop > 0) this.events = this.events.slice(drop);
+    if (drop > 0) {
+      this.horizonTime = Math.max(this.horizonTime, this.events[drop - 1]!.time);
+      this.events = this.events.slice(drop);
+    }
     return drop;
   }
 
@@ -134,14 +185,29 @@ export class EventLog implements Runnable {
    */
   clear(): void {
     this.events = [];
+    this.horizonTime = this.newestTime();
+    this.notifyReset();
   }
 
   /** Shutdown: the sweep ends, subscribers are let go, and nothing is kept any more. */
   async stop(): Promise<void> {
     this.closed = true;
-    this.listeners.clear();
     this.events = [];
+    this.horizonTime = this.newestTime();
+    this.notifyReset();
+    this.listeners.clear();
+    this.resetListeners.clear();
     await this.sweeper.stop();
+  }
+
+  private notifyReset(): void {
+    for (const listener of [...this.resetListeners]) {
+      try {
+        listener();
+      } catch {
+        // As for event listeners: a faulty one must not break a leadership change.
+      }
+    }
   }
 
   // ---- executor, maintenance and leadership events, with Drove's metadata ----

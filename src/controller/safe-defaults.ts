@@ -1,5 +1,5 @@
-import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { isLoopback } from '../model/listen-address.js';
 import { ConfigError, type ControllerConfig } from './config.js';
 import { resolveInstanceSecret } from './instance-secret.js';
 
@@ -38,17 +38,4 @@ export function userAuthWarning(config: ControllerConfig): string | undefined {
     );
   }
   return `No userAuth section: authentication is off and every caller is EXTERNAL_ROOT; allowed because server.host ${host} is a loopback address (only this machine can connect)`;
-}
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
-/** Only addresses that cannot be reached from another machine; a host name other than localhost may resolve anywhere. */
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  const version = isIP(host);
-  if (version === 4) return LOOPBACK.check(host, 'ipv4');
-  if (version === 6) return LOOPBACK.check(host, 'ipv6') || /^::ffff:127\./i.test(host);
-  return false;
 }

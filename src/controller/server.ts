@@ -17,6 +17,8 @@ import type { StateStore } from './store/store.js';
 import type { LeaderElector } from './leadership/leadership.js';
 import { SingleLeaderElector } from './leadership/single.js';
 import { EtcdLeaderElector } from './leadership/etcd.js';
+import { InstrumentedStore } from './metrics/instrumented-store.js';
+import { ControllerMetrics } from './metrics/metrics.js';
 
 export { buildControllerApp, type ControllerAppOptions };
 
@@ -25,13 +27,14 @@ export interface RunningController {
   port: number;
   controller: Controller;
   app: FastifyInstance;
+  metrics: ControllerMetrics;
   close(): Promise<void>;
 }
 
 export interface StartControllerOptions {
   logger?: Logger;
   /** Extra controller options (clock, timings, messenger) for tests and the embedded dev mode. */
-  controller?: Partial<Omit<CreateControllerOptions, 'config' | 'store' | 'leadership' | 'hostname' | 'port'>>;
+  controller?: Partial<Omit<CreateControllerOptions, 'config' | 'store' | 'leadership' | 'hostname' | 'port' | 'metrics'>>;
 }
 
 /**
@@ -48,9 +51,11 @@ export async function startControllerServer(given: ControllerConfig, opts: Start
   // address must carry; in that short window the node is not (yet) the leader and answers as a non-leader.
   let core: Controller | undefined;
   const https = config.server.tls ? loadServerTls(config.server.tls) : undefined;
+  const metrics = new ControllerMetrics({ processMetrics: true });
   const app = buildControllerApp({
     core: deferredCore(() => core),
     config,
+    metrics,
     logger: logger as unknown as FastifyBaseLogger,
     ...(https ? { https } : {}),
   });
@@ -78,7 +83,8 @@ export async function startControllerServer(given: ControllerConfig, opts: Start
     const controller = await createController({
       ...opts.controller,
       config,
-      store,
+      store: new InstrumentedStore(store, config.store.type, metrics),
+      metrics,
       leadership,
       logger,
       hostname,
@@ -89,7 +95,7 @@ export async function startControllerServer(given: ControllerConfig, opts: Start
     core = controller;
     const scheme = https ? 'https' : 'http';
     logger.info({ port, scheme, store: config.store.type }, 'controller listening');
-    return { url: `${scheme}://${reachableHost(config.server.host)}:${port}`, port, controller, app, close };
+    return { url: `${scheme}://${reachableHost(config.server.host)}:${port}`, port, controller, app, metrics, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,6 +1,8 @@
 import {
+  CRASH_LOOP_RESETTING_OPERATIONS,
   MAINTENANCE_MESSAGE,
   NOT_LEADER_MESSAGE,
+  operationServiceId,
   type BlacklistOperationResponse,
   type Clock,
   type ClusterStateData,
@@ -22,11 +24,13 @@ import {
   type MessageResponse,
 } from '../model/index.js';
 import type { ResolvedOptions } from './config.js';
-import { NotLeaderError, type ControllerCore, type DashboardData, type OperationResult } from './core.js';
+import { NotLeaderError, type ControllerCore, type DashboardData, type OperationOrigin, type OperationResult } from './core.js';
 import { validateSpec } from './engine/validator.js';
-import type { EventLog } from './events.js';
+import type { EventFeed, EventLog } from './events.js';
 import * as cluster from './queries/cluster.js';
+import { prometheusTargets, type DiscoveryFilter, type PrometheusTargetGroup } from './queries/discovery.js';
 import * as internal from './queries/internal.js';
+import { metricsSnapshot, type ClusterMetricsSnapshot } from './queries/metrics.js';
 import * as services from './queries/services.js';
 import { EMPTY_VIEW, type TermView } from './queries/view.js';
 import { reply } from './term/intake.js';
@@ -59,11 +63,24 @@ export abstract class TermCore implements ControllerCore {
 
   // ---- operations ----
 
-  async submitOperation(op: LocalServiceOperation): Promise<OperationResult> {
+  async submitOperation(op: LocalServiceOperation, origin?: OperationOrigin): Promise<OperationResult> {
     const term = this.leading();
     if (!term) return { ok: false, errors: [NOT_LEADER_MESSAGE] };
     if (term.maintenance.inMaintenanceWindow()) return { ok: false, errors: [MAINTENANCE_MESSAGE] };
-    return term.engine.submit(op);
+    if (this.endsCrashLoops(term, op)) await term.crashLoops.resetService(operationServiceId(op), `${op.type} requested by an operator`);
+    return term.engine.submit(op, origin);
+  }
+
+  /**
+   * An operator's operation that asks for instances to run is never held back by a crash loop: the service's
+   * loops end before it is submitted, so its starts (and the reconciler's right after it) go at once
+   * (docs/design/crash-loop-backoff.md). Only an operation that will be accepted does so; a loop the store could not
+   * end stays, and the operation goes ahead all the same. Without loops nothing is awaited, so the operation
+   * reaches its service in the same turn as without this step.
+   */
+  private endsCrashLoops(term: LeaderTerm, op: LocalServiceOperation): boolean {
+    if (!CRASH_LOOP_RESETTING_OPERATIONS.has(op.type)) return false;
+    return term.crashLoops.loopsOf(operationServiceId(op)).length > 0 && term.engine.validate(op).length === 0;
   }
 
   validateSpec(spec: LocalServiceSpec): string[] {
@@ -141,6 +158,17 @@ export abstract class TermCore implements ControllerCore {
     return term;
   }
 
+  // ---- monitoring ----
+
+  metricsSnapshot(): ClusterMetricsSnapshot | undefined {
+    const term = this.leading();
+    return term && metricsSnapshot(term.view);
+  }
+
+  discoveryTargets(filter: DiscoveryFilter): PrometheusTargetGroup[] {
+    return prometheusTargets(this.view(), filter, this.now(), this.shared.options.instanceStaleAgeMs);
+  }
+
   // ---- events ----
 
   latestEvents(lastSyncTime: number, size: number): DroveEventsList {
@@ -153,6 +181,10 @@ export abstract class TermCore implements ControllerCore {
 
   onEvent(listener: (event: DroveEvent) => void): () => void {
     return this.shared.events.subscribe(listener);
+  }
+
+  eventFeed(): EventFeed {
+    return this.shared.events;
   }
 
   // ---- internal APIs and executor messages ----

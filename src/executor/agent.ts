@@ -11,6 +11,7 @@ import type {
 } from '../model/executor.js';
 import type { LocalServiceInstanceInfo } from '../model/instance.js';
 import type { ExecutorState } from '../model/states.js';
+import { PlacementPolicySchema, placementAllows, type PlacementPolicy } from '../model/placement.js';
 import { EXECUTOR_ELIGIBLE_STATES, EXECUTOR_STATES, isTerminal } from '../model/states.js';
 import { errorText } from './checks.js';
 import type { ControllerClient } from './controller-client.js';
@@ -62,6 +63,8 @@ export class ExecutorAgent {
   private heartbeatAgain = false;
   private stopped = false;
   private readonly unsubscribe: () => void;
+  /** The leader that accepted the last node data sent; undefined until one did, and after a delivery failed. */
+  private registeredWith: string | undefined;
 
   constructor(
     private readonly options: AgentOptions,
@@ -82,13 +85,23 @@ export class ExecutorAgent {
     return this.executorState;
   }
 
+  /** Whether the last heartbeat reached a leader, and which (the executor's readiness, health.ts). */
+  leaderContact(): { registered: boolean; leader: string | null } {
+    return { registered: this.registeredWith !== undefined, leader: this.registeredWith ?? null };
+  }
+
   start(): void {
     this.scheduleHeartbeat(0);
     if (this.executorState === 'UNREADY') this.scheduleGating(0);
   }
 
+  /** Configured tags and, always, the hostname (Drove's executors do the same). */
+  tags(): string[] {
+    return [...new Set([this.options.hostname, ...this.options.tags])];
+  }
+
   nodeData(): ExecutorNodeData {
-    const tags = [...new Set([this.options.hostname, ...this.options.tags])];
+    const tags = this.tags();
     return {
       type: 'EXECUTOR',
       hostname: this.options.hostname,
@@ -105,8 +118,11 @@ export class ExecutorAgent {
     };
   }
 
-  /** `POST /apis/v1/messages`: always a MessageResponse, never an exception. */
-  handle(raw: unknown): MessageResponse {
+  /**
+   * `POST /apis/v1/messages`: always a MessageResponse, never an exception. `requestId` is the controller's
+   * (docs/request-ids.md): every START and STOP is logged with it.
+   */
+  handle(raw: unknown, context: { requestId?: string } = {}): MessageResponse {
     const parsed = parseExecutorMessage(raw, this.deps.clock.now());
     if (!parsed.ok) {
       this.deps.logger.warn({ reason: parsed.response.message }, 'malformed executor message');
@@ -114,7 +130,9 @@ export class ExecutorAgent {
     }
     const message = parsed.message;
     try {
-      return this.dispatch(message);
+      const response = this.dispatch(message);
+      this.logHandled(message, response, context.requestId);
+      return response;
     } catch (error) {
       this.deps.logger.error({ type: message.type, error: errorText(error) }, 'executor message failed');
       return respond(message.header, 'FAILED', errorText(error));
@@ -154,6 +172,19 @@ export class ExecutorAgent {
     }
   }
 
+  private logHandled(message: ExecutorMessage, response: MessageResponse, requestId: string | undefined): void {
+    const instance =
+      message.type === 'START_LOCAL_SERVICE_INSTANCE'
+        ? { serviceId: message.spec.serviceId, instanceId: message.spec.instanceId }
+        : message.type === 'STOP_LOCAL_SERVICE_INSTANCE'
+          ? { serviceId: this.deps.engine.get(message.instanceId)?.spec.serviceId ?? null, instanceId: message.instanceId }
+          : undefined;
+    if (!instance) return;
+    const fields = { type: message.type, ...instance, requestId: requestId ?? null, status: response.status };
+    if (response.status === 'ACCEPTED') this.deps.logger.info(fields, 'instance message handled');
+    else this.deps.logger.warn({ ...fields, reason: response.message }, 'instance message refused');
+  }
+
   private setState(state: ExecutorState): void {
     if (state === this.executorState) return;
     this.deps.logger.info({ from: this.executorState, to: state }, 'executor state change');
@@ -178,16 +209,25 @@ export class ExecutorAgent {
     if (this.stopped) return;
     this.cancelGating = this.deps.clock.setTimer(() => {
       this.cancelGating = undefined;
-      void this.evaluateReadiness().then((ready) => {
-        if (!ready && this.executorState === 'UNREADY') this.scheduleGating(this.options.readinessPollMs);
-      });
+      void this.evaluateReadiness().then(
+        (ready) => {
+          if (!ready && this.executorState === 'UNREADY') this.scheduleGating(this.options.readinessPollMs);
+        },
+        (error: unknown) => {
+          // A check that throws must not end the polling: the executor would stay UNREADY for good (and an
+          // unhandled rejection ends the process).
+          this.deps.logger.warn({ err: error }, 'Readiness check failed; checking again');
+          if (this.executorState === 'UNREADY') this.scheduleGating(this.options.readinessPollMs);
+        },
+      );
     }, ms);
   }
 
   /**
    * ACTIVE once every service the leader says must run here has at least that many HEALTHY instances. "At
    * least", not "exactly" (Drove): an executor with extra instances must not stay UNREADY. Re-fetched on
-   * every poll, so services activated or deactivated meanwhile count.
+   * every poll, so services activated or deactivated meanwhile count. A service whose tag constraint this
+   * executor's tags do not satisfy is never placed here and is not waited for (docs/design/placement.md#tag-constraints).
    */
   async evaluateReadiness(): Promise<boolean> {
     if (this.executorState !== 'UNREADY') return true;
@@ -197,7 +237,10 @@ export class ExecutorAgent {
     for (const instance of this.deps.engine.list()) {
       if (instance.state === 'HEALTHY') healthy.set(instance.spec.serviceId, (healthy.get(instance.spec.serviceId) ?? 0) + 1);
     }
-    const missing = Object.entries(reserved.requiredInstances).filter(([serviceId, n]) => (healthy.get(serviceId) ?? 0) < n);
+    const self = { hostname: this.options.hostname, tags: this.tags() };
+    const missing = Object.entries(reserved.requiredInstances).filter(
+      ([serviceId, n]) => placementAllows(policyOf(reserved.placementPolicies, serviceId), self) && (healthy.get(serviceId) ?? 0) < n,
+    );
     if (missing.length > 0 || this.executorState !== 'UNREADY') return false;
     this.setState('ACTIVE');
     return true;
@@ -232,6 +275,7 @@ export class ExecutorAgent {
       header: this.deps.client.header(),
       nodeData: this.nodeData(),
     });
+    this.registeredWith = result.status === 'ACCEPTED' ? (this.deps.client.currentLeader ?? 'unknown') : undefined;
     if (result.status === 'ACCEPTED') {
       this.heartbeatRetry.reset();
       this.scheduleHeartbeat(this.options.heartbeatMs);
@@ -277,4 +321,14 @@ export class ExecutorAgent {
     this.cancelHeartbeat?.();
     await this.reporter.close();
   }
+}
+
+/**
+ * A service's placement policy from the leader's answer, checked like any input: an entry that is not a policy
+ * counts as no constraint, so the executor waits for the service (the safe side) rather than failing the poll.
+ */
+function policyOf(policies: unknown, serviceId: string): PlacementPolicy | undefined {
+  if (typeof policies !== 'object' || policies === null || !Object.hasOwn(policies, serviceId)) return undefined;
+  const parsed = PlacementPolicySchema.safeParse((policies as Record<string, unknown>)[serviceId]);
+  return parsed.success ? parsed.data : undefined;
 }

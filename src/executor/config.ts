@@ -5,6 +5,7 @@ import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict }
 import { parseDroveCompatible } from '../model/config-compat.js';
 import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
 import { megabytesSize } from '../model/data-size.js';
+import { MonitoringConfigSchema } from '../model/monitoring.js';
 import { ClusterTlsSchema, ServerTlsSchema } from '../model/tls.js';
 import { EXECUTOR_DROVE_COMPATIBILITY } from './config-drove.js';
 import { DockerAuthSchema } from './docker-auth.js';
@@ -73,6 +74,11 @@ export const ExecutorOptionsSchema = strict.object({
   readinessPollInterval: duration().default('1 second'),
   /** Zombie reaper period (Drove: 60 s). */
   zombieCheckInterval: duration().default('60 seconds'),
+  /**
+   * How often each instance's CPU and memory are read from the Docker stats API for `/metrics` (Drove collects them
+   * every 30 s): one engine call per running container, cheap at this period and fine-grained enough for rate().
+   */
+  containerStatsInterval: duration().default('30 seconds'),
   /** SIGTERM-to-SIGKILL grace when stopping a container: Docker's own default (10 s), as Drove uses. */
   containerStopGracePeriod: duration().default('10 seconds'),
   /** How long startup recovery waits for a leader to ask which instances it knows, before adopting all. */
@@ -166,7 +172,10 @@ export const ExecutorConfigSchema = strict.object({
     }),
   /** How calls to the controllers (https:// endpoints) verify their certificates; verified unless `insecure: true`. */
   clusterTls: ClusterTlsSchema.optional(),
-  /** Extra tags; none by default since local services ignore them (the hostname is always added). */
+  /**
+   * Tags this executor advertises, which local services' tag constraints match (docs/design/placement.md#tag-constraints);
+   * the hostname is always added. Read at start: a changed list takes effect when the executor restarts.
+   */
   tags: z.array(z.string().min(1)).default([]),
   resources: ExecutorResourcesSchema.default(ExecutorResourcesSchema.parse({})),
   docker: strict
@@ -204,6 +213,11 @@ export const ExecutorConfigSchema = strict.object({
   /** Credentials for private registries, per registry host, sent with every pull (Drove's dockerAuth; docker-auth.ts). */
   dockerAuth: DockerAuthSchema.optional(),
   options: ExecutorOptionsSchema.default(ExecutorOptionsSchema.parse({})),
+  /**
+   * Who may read `/metrics` (docs/metrics.md#access): open on a loopback `server.host`; elsewhere only with `bearerToken`
+   * (the executor has no users), unless `metrics: open` is written.
+   */
+  monitoring: MonitoringConfigSchema.default({}),
   /** info: state changes and recoveries are worth a line each; probes are not. */
   logLevel: z.enum(LOG_LEVELS).default('info'),
 });
@@ -246,6 +260,7 @@ export interface ResolvedExecutorOptions {
   reportBatchWindowMs: number;
   readinessPollMs: number;
   zombieCheckMs: number;
+  containerStatsMs: number;
   recoveryLeaderWaitMs: number;
   stopGraceSeconds: number;
   instanceLogRetentionMs: number;
@@ -262,6 +277,7 @@ export function resolveExecutorOptions(config: ExecutorConfig): ResolvedExecutor
     reportBatchWindowMs: durationMs(o.reportBatchWindow),
     readinessPollMs: durationMs(o.readinessPollInterval),
     zombieCheckMs: durationMs(o.zombieCheckInterval),
+    containerStatsMs: durationMs(o.containerStatsInterval),
     recoveryLeaderWaitMs: durationMs(o.recoveryLeaderWait),
     stopGraceSeconds: Math.ceil(durationMs(o.containerStopGracePeriod) / 1000),
     instanceLogRetentionMs: durationMs(o.instanceLogRetention),

@@ -1,11 +1,12 @@
 import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../model/clock.js';
-import type { MessageResponse } from '../model/executor.js';
 import { Periodic } from '../model/periodic.js';
 import { INSTANCE_TERMINAL_STATES } from '../model/states.js';
 import { peerTlsOptions } from '../model/tls.js';
 import { ExecutorAgent } from './agent.js';
+import type { MessageHandler } from './app.js';
+import type { ExecutorReadiness } from './health.js';
 import type { Checker } from './checks.js';
 import { DEFAULT_HOOK_OPTIONS, ProbeChecker, errorText } from './checks.js';
 import type { ExecutorConfig, ResolvedExecutorOptions } from './config.js';
@@ -21,6 +22,8 @@ import { reapZombies, recoverInstances } from './recovery.js';
 import type { HostTopology } from './resources.js';
 import { ResourceManager, buildLayout, discoverHostTopology } from './resources.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
+import type { ExecutorMetrics, ExecutorMetricsSnapshot } from './metrics/metrics.js';
+import { ContainerStatsCollector } from './metrics/stats.js';
 
 /** Where this executor was reached: known only once its HTTP server listens (port 0 picks one). */
 export interface ExecutorIdentity {
@@ -40,6 +43,8 @@ export interface ExecutorParts {
   hostTopology?: () => HostTopology;
   /** Source of empty-valued instance env entries. */
   executorEnv: Record<string, string | undefined>;
+  /** Where pulls, probes, instance changes and container stats are reported; absent: nothing is measured. */
+  metrics?: ExecutorMetrics;
 }
 
 /**
@@ -57,7 +62,9 @@ export class Executor {
   private started = false;
   private stopping = false;
   private reaper: Periodic | undefined;
+  private dockerPing: Promise<ExecutorReadiness['docker']> | undefined;
   private logCleanup: Periodic | undefined;
+  private readonly stats: ContainerStatsCollector | undefined;
 
   constructor(private readonly parts: ExecutorParts) {
     const { config, resolved, identity, runtime, clock, logger } = parts;
@@ -102,8 +109,14 @@ export class Executor {
         enablePrivilegedContainers: config.options.enablePrivilegedContainers,
         allowedCapabilities: config.options.allowedCapabilities,
       },
+      ...(parts.metrics ? { metrics: parts.metrics } : {}),
     };
     this.engine = new InstanceEngine(instanceDeps);
+    const { metrics } = parts;
+    if (metrics) {
+      this.engine.onChange((info) => metrics.instanceChanged(info));
+      this.stats = new ContainerStatsCollector({ runtime, engine: this.engine, metrics, clock, logger, intervalMs: resolved.containerStatsMs });
+    }
     this.client = new ControllerClient({
       endpoints: config.controllers,
       secret: outgoingSecret(config),
@@ -132,8 +145,29 @@ export class Executor {
   }
 
   /** The message handler once the executor runs; undefined while it is still starting. */
-  handler(): ((body: unknown) => MessageResponse | Promise<MessageResponse>) | undefined {
-    return this.started ? (body) => this.agent.handle(body) : undefined;
+  handler(): MessageHandler | undefined {
+    return this.started ? (body, context) => this.agent.handle(body, context) : undefined;
+  }
+
+  /**
+   * Ready when a leader accepted the last heartbeat and the container engine answers a ping; undefined until the
+   * executor runs. Concurrent probes share one ping.
+   */
+  readiness(): Promise<ExecutorReadiness> | undefined {
+    if (!this.started || this.stopping) return undefined;
+    this.dockerPing ??= this.parts.runtime
+      .ping(DOCKER_PING_TIMEOUT_MS)
+      .then(() => ({ reachable: true }), (error: unknown) => ({ reachable: false, error: errorText(error) }))
+      .finally(() => (this.dockerPing = undefined));
+    return this.dockerPing.then((docker) => {
+      const contact = this.agent.leaderContact();
+      return { ready: contact.registered && docker.reachable, leader: contact.leader, docker, executorState: this.agent.state };
+    });
+  }
+
+  /** What a scrape of `/metrics` reads of this executor now. */
+  metricsSnapshot(): ExecutorMetricsSnapshot {
+    return { instanceStates: this.engine.list().map((i) => i.state) };
   }
 
   /** Re-adopts (or removes) containers of an earlier run, then starts the agent and the background loops. */
@@ -168,6 +202,7 @@ export class Executor {
       onError: (error) => logger.error({ error: errorText(error) }, 'instance log cleanup failed'),
     });
     this.logCleanup.start();
+    this.stats?.start();
   }
 
   /**
@@ -177,7 +212,7 @@ export class Executor {
   async stop(options: { leaveContainers?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await Promise.all([this.reaper?.stop(), this.logCleanup?.stop()]);
+    await Promise.all([this.reaper?.stop(), this.logCleanup?.stop(), this.stats?.stop()]);
     if (options.leaveContainers) this.engine.detachAll();
     else for (const instance of this.engine.list()) this.engine.stop(instance.instanceId);
     await this.engine.drained();
@@ -194,6 +229,12 @@ export class Executor {
     return { runtime, engine: this.engine, client: this.client, clock, logger, executorId: identity.executorId };
   }
 }
+
+/**
+ * A readiness probe waits at most this long for the engine's answer: dockerd answers its ping in milliseconds, and
+ * probes of load balancers and supervisors commonly time out after 1-5 s; 2 s leaves the probe time to answer.
+ */
+const DOCKER_PING_TIMEOUT_MS = 2_000;
 
 /** An OS-chosen free TCP port: bind to 0, read it, release it (as Drove does; docs/design/placement.md#ports). */
 export function freePort(): Promise<number> {

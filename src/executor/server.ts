@@ -16,6 +16,8 @@ import type { InstanceEngine } from './instances/instance-engine.js';
 import type { HostTopology } from './resources.js';
 import { DockerRuntime } from './runtime/docker.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
+import { MetricsPolicy } from '../model/monitoring.js';
+import { ExecutorMetrics } from './metrics/metrics.js';
 
 export { freePort } from './executor.js';
 
@@ -36,6 +38,7 @@ export interface RunningExecutor {
   executorId: string;
   agent: ExecutorAgent;
   engine: InstanceEngine;
+  metrics: ExecutorMetrics;
   /**
    * Stops the agent and its HTTP server. `leaveContainers: true` leaves instances running for a later executor
    * to re-adopt (a restart); otherwise every instance is stopped first (default).
@@ -56,10 +59,18 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   // The server listens before the executor exists so that port 0 (tests) resolves to the real port the
   // executor id carries; until the executor has started, messages are answered "Executor is starting".
   let executor: Executor | undefined;
+  const metrics = new ExecutorMetrics({ processMetrics: true });
+  const metricsPolicy = new MetricsPolicy(config.monitoring, config.server.host);
+  if (!metricsPolicy.open && !metricsPolicy.hasBearerToken) {
+    logger.info({ host: config.server.host }, '/metrics answers 401 to everyone: set monitoring.bearerToken (or monitoring.metrics: open) to scrape this executor');
+  }
   const app = buildExecutorApp({
     config,
     clock,
     handler: () => executor?.handler(),
+    readiness: () => executor?.readiness(),
+    metricsPolicy,
+    metrics: () => metrics.render(executor?.metricsSnapshot()),
     ...(https ? { https } : {}),
     ...(deps.httpLimits ? { limits: deps.httpLimits } : {}),
   });
@@ -79,6 +90,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     ...(deps.checker ? { checker: deps.checker } : {}),
     ...(deps.hostTopology ? { hostTopology: deps.hostTopology } : {}),
     executorEnv: deps.executorEnv ?? process.env,
+    metrics,
   });
   executor = created;
   await created.start();
@@ -91,6 +103,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
     executorId,
     agent: created.agent,
     engine: created.engine,
+    metrics,
     stop(options = {}) {
       stopped ??= (async () => {
         await created.stop(options);

@@ -1,5 +1,6 @@
 import type { ActivationState, ClusterState, ExecutorState, LocalServiceState } from './states.js';
 import type { LocalServiceSpec } from './spec.js';
+import type { CrashLoopSummary } from './crash-loop.js';
 
 /** Response shapes of the controller's REST API (docs/design/api-compatibility.md#records-and-summaries). */
 
@@ -39,6 +40,15 @@ export interface LocalServiceSummary {
   state?: LocalServiceState;
   created: number;
   updated: number;
+  /**
+   * drove-ts extension (docs/design/placement.md#tag-constraints): the instances the service should have cluster-wide, instancesPerHost on
+   * every eligible executor its tag constraint admits (one when CONFIG_TESTING, none when INACTIVE). The key is
+   * Drove's (its application summaries have it; its CLI's `describe localservice` reads it). Absent from Drove's
+   * controllers.
+   */
+  requiredInstances?: number;
+  /** drove-ts extension: executors where the service is in a crash loop (docs/design/crash-loop-backoff.md); absent when none. */
+  crashLoops?: CrashLoopSummary[];
 }
 
 export interface ClusterSummary {

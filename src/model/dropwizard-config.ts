@@ -78,6 +78,6 @@ export const DROPWIZARD_UNSUPPORTED: Readonly<Record<string, string>> = {
   'server.connector': 'give one connector in server.applicationConnectors, or server.host and server.port',
   'logging.loggers': 'there is one log level for the whole process (logging.level or logLevel); remove it',
   'logging.appenders': 'logs are JSON lines on stdout (pipe them to your log shipper); remove it',
-  metrics: 'there are no Dropwizard metrics reporters; remove it',
+  metrics: 'there are no Dropwizard metrics reporters (Prometheus scrapes /metrics, and the monitoring: section says who may); remove it',
   health: 'there are no Dropwizard health checks; remove it',
 };

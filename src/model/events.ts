@@ -3,6 +3,7 @@ import type { LocalServiceInfo } from './api.js';
 import type { LocalServiceInstanceInfo } from './instance.js';
 import { cpuLastCount, memoryLastSize } from './summary.js';
 import { portsText } from './instance.js';
+import type { CrashLoop } from './crash-loop.js';
 
 /** Drove event types and the metadata of the two local-service events (docs/design/api-compatibility.md#events). */
 
@@ -21,6 +22,12 @@ export const DROVE_EVENT_TYPES = [
   'MAINTENANCE_MODE_REMOVED',
   'LEADERSHIP_ACQUIRED',
   'LEADERSHIP_LOST',
+  /**
+   * drove-ts extension (docs/design/crash-loop-backoff.md): a local service's crash loop on one executor went on (a
+   * failure was counted) or ended. Drove's CLI prints event types as text and filters on them as text, so it
+   * shows this one like any other.
+   */
+  'LOCAL_SERVICE_CRASH_LOOP',
 ] as const;
 export type DroveEventType = (typeof DROVE_EVENT_TYPES)[number];
 
@@ -78,5 +85,36 @@ export function localServiceInstanceStateChangeMetadata(instance: LocalServiceIn
     );
   }
   if (instance.errorMessage) metadata.ERROR = instance.errorMessage;
+  return metadata;
+}
+
+/** Whether a crash-loop event reports a counted failure (the loop goes on) or the loop's end. */
+export type CrashLoopEventKind = 'BACKING_OFF' | 'RESET';
+
+/**
+ * Metadata of LOCAL_SERVICE_CRASH_LOOP. BACKING_OFF: the failure just counted and when the controller starts an
+ * instance there again; RESET: why the loop ended.
+ */
+export function localServiceCrashLoopMetadata(
+  about: { serviceId: string; serviceName: string; executorId: string; executorHost?: string | undefined },
+  event: { kind: 'BACKING_OFF'; loop: CrashLoop } | { kind: 'RESET'; reason: string },
+): Record<string, string | number> {
+  const metadata: Record<string, string | number> = {
+    SERVICE_ID: about.serviceId,
+    SERVICE_NAME: about.serviceName,
+    EXECUTOR_ID: about.executorId,
+  };
+  if (about.executorHost) metadata.EXECUTOR_HOST = about.executorHost;
+  metadata.CRASH_LOOP_STATE = event.kind;
+  if (event.kind === 'RESET') {
+    metadata.RESTART_COUNT = 0;
+    metadata.REASON = event.reason;
+    return metadata;
+  }
+  metadata.RESTART_COUNT = event.loop.restartCount;
+  metadata.INSTANCE_ID = event.loop.lastFailure.instanceId;
+  metadata.ERROR = event.loop.lastFailure.reason;
+  metadata.FAILED_AT = event.loop.lastFailure.time;
+  metadata.NEXT_ATTEMPT_AT = event.loop.nextAttemptAt;
   return metadata;
 }

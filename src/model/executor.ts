@@ -3,6 +3,7 @@ import { EXECUTOR_STATES } from './states.js';
 import { HostAccessSchema } from './host-access.js';
 import { isInstanceId } from './ids.js';
 import { LocalServiceInstanceInfoSchema, ResourceAllocationSchema } from './instance.js';
+import type { PlacementPolicy } from './placement.js';
 import {
   CheckSpecSchema,
   ConfigSpecSchema,
@@ -185,6 +186,12 @@ export interface LocalServiceInstanceResources {
   cpus: number;
   memory: number;
   requiredInstances: Record<string, number>;
+  /**
+   * drove-ts extension (docs/design/placement.md#tag-constraints): the placement policy of every service in `requiredInstances` that has a
+   * tag constraint. An executor whose own tags do not satisfy it does not wait for that service's instances, which
+   * are never placed there. The executor judges by its own tags, which are newer than any the leader has heard.
+   */
+  placementPolicies?: Record<string, PlacementPolicy>;
 }
 
 export const CLUSTER_AUTH_HEADER = 'Cluster-Authorization';

@@ -52,6 +52,14 @@ export const LocalServiceInstanceInfoSchema = z.object({
 export type LocalServiceInstanceInfo = z.infer<typeof LocalServiceInstanceInfoSchema>;
 
 /**
+ * Error messages whose meaning both sides rely on. The staleness sweep marks instances of a vanished executor
+ * LOST with the first (the host is gone, not the instance broken); an executor whose image pull a stop request
+ * interrupted writes the second (the controller asked for it). Neither is an instance failing.
+ */
+export const INSTANCE_LOST_MESSAGE = 'Instance lost';
+export const PULL_INTERRUPTED_MESSAGE = 'Pull operation interrupted';
+
+/**
  * `"name:port:type,..."` with lowercase type, as event metadata prints ports
  * (docs/design/api-compatibility.md#events).
  */

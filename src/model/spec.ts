@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HostAccessSchema } from './host-access.js';
 import { HOST_PATH_RULE, isHostPath } from './host-paths.js';
+import { PlacementPolicySchema, localPolicyOf } from './placement.js';
 import { ciEnum, duration, int, requiredString } from './schema-helpers.js';
 
 /**
@@ -130,26 +131,6 @@ export const ResourceRequirementSchema = z.discriminatedUnion('type', [
 ]);
 export type ResourceRequirement = z.infer<typeof ResourceRequirementSchema>;
 
-export const PLACEMENT_POLICY_TYPES = [
-  'ONE_PER_HOST',
-  'MAX_N_PER_HOST',
-  'MATCH_TAG',
-  'NO_TAG',
-  'RULE_BASED',
-  'ANY',
-  'COMPOSITE',
-  'LOCAL',
-] as const;
-
-/**
- * Drove knows a whole family of placement policies; only LOCAL is valid for local services, and the command
- * validator says so with its own message, so the schema accepts every member of the family.
- */
-export const PlacementPolicySchema = z.looseObject({
-  type: z.enum(PLACEMENT_POLICY_TYPES),
-  hostLevel: z.boolean().optional(),
-});
-export type PlacementPolicy = z.infer<typeof PlacementPolicySchema>;
 
 export const HttpCheckModeSchema = z.object({
   type: z.literal('HTTP'),
@@ -267,8 +248,9 @@ export function memoryMb(spec: Pick<LocalServiceSpec, 'resources'>): number {
   return spec.resources.reduce((sum, r) => (r.type === 'MEMORY' ? sum + r.sizeInMB : sum), 0);
 }
 
+/** Host level: the LOCAL policy (alone or in its COMPOSITE, docs/design/placement.md#tag-constraints) says so. */
 export function isHostLevel(spec: Pick<LocalServiceSpec, 'placementPolicy'>): boolean {
-  return spec.placementPolicy?.type === 'LOCAL' && spec.placementPolicy.hostLevel === true;
+  return localPolicyOf(spec.placementPolicy)?.hostLevel === true;
 }
 
 /** The container shares the host's network namespace, so its ports are the host's (docs/host-access.md). */

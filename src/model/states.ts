@@ -120,6 +120,18 @@ export const INSTANCE_STOP_ACCEPTED_STATES: ReadonlySet<LocalServiceInstanceStat
   ...INSTANCE_RUNNING_STATES,
 ]);
 
+/**
+ * States an instance enters when it failed rather than because it was asked to stop: what the executor counts as
+ * failures and what precedes a restart (docs/metrics.md#executor).
+ */
+export const INSTANCE_FAILED_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
+  'PROVISIONING_FAILED',
+  'START_FAILED',
+  'READINESS_CHECK_FAILED',
+  'UNHEALTHY',
+  'LOST',
+]);
+
 export const INSTANCE_TERMINAL_STATES: ReadonlySet<LocalServiceInstanceState> = new Set(['STOPPED', 'LOST']);
 
 export function isTerminal(state: LocalServiceInstanceState): state is 'STOPPED' | 'LOST' {
@@ -131,7 +143,8 @@ export type ExecutorState = (typeof EXECUTOR_STATES)[number];
 
 /**
  * Executors that receive local-service instances: UNREADY ones too, that is how they become ACTIVE.
- * The executor starts instances only in these states, the controller places them only there.
+ * The executor starts instances only in these states, the controller places them only there. For one service,
+ * its tag constraint narrows them further: executorTakes (placement.ts).
  */
 export const EXECUTOR_ELIGIBLE_STATES: ReadonlySet<ExecutorState> = new Set(['ACTIVE', 'UNREADY']);
 

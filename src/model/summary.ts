@@ -3,6 +3,7 @@ import { cpuCount, memoryMb } from './spec.js';
 import type { LocalServiceInstanceInfo } from './instance.js';
 import { INSTANCE_ACTIVE_STATES, type LocalServiceState } from './states.js';
 import type { LocalServiceInfo, LocalServiceSummary } from './api.js';
+import { requiredInstanceCount, type PlacementCandidate } from './placement.js';
 
 /** Event metadata uses the *last* CPU/MEMORY entry (Drove's quirk), summaries use the sum. */
 export function cpuLastCount(spec: Pick<LocalServiceSpec, 'resources'>): number {
@@ -19,12 +20,14 @@ export function memoryLastSize(spec: Pick<LocalServiceSpec, 'resources'>): numbe
 
 /**
  * `LocalServiceSummary` math: counts over all stored records, stale or not
- * (docs/design/api-compatibility.md#records-and-summaries).
+ * (docs/design/api-compatibility.md#records-and-summaries); `requiredInstances` over the executors now
+ * (requiredInstanceCount, docs/design/placement.md#tag-constraints).
  */
 export function summarize(
   info: LocalServiceInfo,
   instances: Iterable<LocalServiceInstanceInfo>,
   state: LocalServiceState | undefined,
+  executors: Iterable<PlacementCandidate>,
 ): LocalServiceSummary {
   let healthy = 0;
   let active = 0;
@@ -45,5 +48,6 @@ export function summarize(
     updated: info.updated,
   };
   if (state) summary.state = state;
+  summary.requiredInstances = requiredInstanceCount(info, executors);
   return summary;
 }

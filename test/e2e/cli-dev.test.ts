@@ -235,7 +235,8 @@ describe('drove CLI against a real drove dev', () => {
     await settled('ACTIVE', 1);
     expect((await summary()).instancesPerHost).toBe(1);
     const bad = await drove('localservices', 'update', SID, '0');
-    expect(bad.code).toBe(1);
+    // A bad argument is a usage error (docs/cli.md#exit-codes).
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('count must be between 1 and 256');
   });
 

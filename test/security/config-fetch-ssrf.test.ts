@@ -11,6 +11,7 @@ import { InstanceStateMachine } from '../../src/executor/instances/instance.js';
 import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
 import { testSpec } from '../support/specs.js';
 import { harness, type Harness } from '../support/engine-harness.js';
+import { waitUntil } from '../support/wait.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec } from '../unit/executor/fakes.js';
 
 /**
@@ -144,7 +145,13 @@ describe('an EXECUTOR_HTTP_FETCH config that points at the executor host', () =>
     const reports: LocalServiceInstanceInfo[] = [];
     const sm = new InstanceStateMachine(spec, deps, (info) => reports.push(info));
     void sm.run();
-    for (let i = 0; i < 200 && !reports.some((r) => r.state === 'START_FAILED' || r.state === 'UNREADY'); i++) await deps.clock.advance(100);
+    // The fetch (and its refusal) waits on real I/O, a name lookup and a socket, which take real time: a fixed
+    // number of virtual-clock steps could end before it answers on a loaded machine (2 of 6 runs did). So the
+    // clock moves while the wait is in real time.
+    await waitUntil('the start to fail or the instance to be UNREADY', async () => {
+      await deps.clock.advance(100);
+      return reports.some((r) => r.state === 'START_FAILED' || r.state === 'UNREADY');
+    }, { intervalMs: 10 });
     return { reports, sm, deps };
   }
 

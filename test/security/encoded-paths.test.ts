@@ -22,6 +22,7 @@ import { testConfig } from '../support/controller-config.js';
 import {
   FakeLeader,
   SECRET as EXECUTOR_SECRET,
+  CONTROLLER_SECRET as EXECUTOR_CONTROLLER_SECRET,
   address as executorAddress,
   docker,
   header as messageHeader,
@@ -71,9 +72,16 @@ describe('route table completeness', () => {
   test('every route the executor registers has a rule in its route table, and every rule a route', async () => {
     const app = buildExecutorApp({ config: { clusterAuth: { secrets: [] }, logDir: '/nonexistent' }, clock: systemClock, handler: () => undefined });
     const routes = await registeredRoutes(app);
-    expect(routes.length).toBe(7);
+    expect(routes.length).toBe(13);
     expect(tableCovers(EXECUTOR_ROUTE_ACCESS, routes)).toEqual({ missing: [], stale: [] });
     await app.close();
+  });
+
+  test('nothing is public but the health endpoints, on either server', () => {
+    const publicRows = Object.entries(ROUTE_ACCESS).filter(([, rule]) => rule.access === 'public').map(([key]) => key);
+    expect(publicRows).toEqual(['GET /livez', 'GET /readyz']);
+    const executorPublic = Object.entries(EXECUTOR_ROUTE_ACCESS).filter(([, access]) => access === 'public').map(([key]) => key);
+    expect(executorPublic).toEqual(['GET /livez', 'GET /readyz']);
   });
 });
 
@@ -163,8 +171,9 @@ describe('controller: every decision on the matched route', () => {
 
   test('every route a role may not use, in every spelling, answers 403 (404 where no route matches) and changes nothing', async () => {
     // The read-only user for write, maintenance and cluster routes; the maintenance user for log files.
+    // `read` and `metrics` routes admit every role.
     const lacking = (access: string) =>
-      access === 'logs' ? basicHeader(MAINT) : access === 'read' ? undefined : basicHeader(GUEST);
+      access === 'logs' ? basicHeader(MAINT) : access === 'read' || access === 'metrics' ? undefined : basicHeader(GUEST);
     const answers = await sweep(nonPublic, lacking);
     expect(answers.length).toBeGreaterThan(500);
     const wrong = answers
@@ -176,6 +185,24 @@ describe('controller: every decision on the matched route', () => {
     for (const { method, response } of forbidden) {
       if (method !== 'HEAD') expect(JSON.parse(response.body)).toMatchObject({ status: 'FAILED', message: expect.stringContaining('is not allowed') });
     }
+  });
+
+  test('the public health routes in every spelling: served without credentials where the route matches, else 401; never anything else', async () => {
+    const wrong: string[] = [];
+    let served = 0;
+    for (const [key] of Object.entries(ROUTE_ACCESS).filter(([, rule]) => rule.access === 'public')) {
+      const path = key.split(' ')[1]!;
+      for (const [form, target] of encodedForms(path, port)) {
+        for (const m of ['GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE']) {
+          const response = await rawRequest(port, m, target, {}, m === 'POST' ? '{}' : undefined);
+          if (response.status === 200 && (m === 'GET' || m === 'HEAD')) served++;
+          else if (response.status !== 401) wrong.push(`${response.status} ${m} ${target} (${form})`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(served).toBeGreaterThan(20);
+    expect(await stored()).toBe(fingerprint);
   });
 
   test('a URL that matches no route: 401 without credentials, 404 (Drove envelope) once authenticated', async () => {
@@ -210,12 +237,32 @@ describe('executor: every route in every spelling needs the CONTROLLER secret', 
     if (executor) await removeContainersOf(executor.executorId);
   });
 
+  test('the public health routes in every spelling: served without a secret where the route matches, else 401', async () => {
+    const wrong: string[] = [];
+    let served = 0;
+    for (const [key] of Object.entries(EXECUTOR_ROUTE_ACCESS).filter(([, access]) => access === 'public')) {
+      const path = key.split(' ')[1]!;
+      for (const [form, target] of encodedForms(path, port)) {
+        for (const m of ['GET', 'HEAD', 'OPTIONS', 'POST']) {
+          // Not half-closed: readiness is answered after a ping of the container engine.
+          const response = await rawRequest(port, m, target, {}, m === 'POST' ? '{}' : undefined, false);
+          if ((response.status === 200 || response.status === 503) && (m === 'GET' || m === 'HEAD')) served++;
+          else if (response.status !== 401) wrong.push(`${response.status} ${m} ${target} (${form})`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(served).toBeGreaterThan(20);
+    expect(executor.engine.list()).toEqual([]);
+  });
+
   test('no secret: 401; the EXECUTOR secret: 403 (404 where nothing matches); no instance, no container', async () => {
     const containers = async () => (await docker.listContainers({ all: true, filters: { label: [`drove.executor.id=${executor.executorId}`] } })).length;
     expect(await containers()).toBe(0);
     const wrong: string[] = [];
     let sent = 0;
-    for (const key of Object.keys(EXECUTOR_ROUTE_ACCESS)) {
+    // Public routes need nothing; /metrics follows the monitoring policy instead (below).
+    for (const key of Object.keys(EXECUTOR_ROUTE_ACCESS).filter((k) => EXECUTOR_ROUTE_ACCESS[k] === 'controller')) {
       const [method, pattern] = key.split(' ') as [string, string];
       const path = concretePath(pattern).replace('serviceId-1', 'EXECUTOR_IT-1').replace('instanceId-1', 'SI-1');
       const body =
@@ -243,6 +290,97 @@ describe('executor: every route in every spelling needs the CONTROLLER secret', 
   });
 });
 
+const METRICS_TOKEN = 'metrics-bearer-token-0123456789';
+const bearer = { Authorization: `Bearer ${METRICS_TOKEN}` };
+
+describe('controller: /metrics in every spelling follows the monitoring policy', () => {
+  let h: Harness;
+  let port: number;
+  beforeAll(async () => {
+    // server.host 0.0.0.0 (the default): metrics are not open.
+    h = await startHarness({ config: testConfig({ monitoring: { bearerToken: METRICS_TOKEN } }) });
+    await h.api.listen({ host: '127.0.0.1', port: 0 });
+    port = (h.api.server.address() as { port: number }).port;
+  });
+  afterAll(async () => h?.close());
+
+  test('no credentials and a wrong token: 401; the bearer token or a read-only user: 200; the token opens no other route', async () => {
+    const wrong: string[] = [];
+    let served = 0;
+    for (const [form, target] of encodedForms('/metrics', port)) {
+      for (const method of ['GET', 'HEAD']) {
+        for (const [who, headers] of [['nobody', {}], ['a wrong token', { Authorization: 'Bearer not-the-token-at-all-1234' }]] as Array<[string, Record<string, string>]>) {
+          const response = await rawRequest(port, method, target, headers);
+          if (response.status !== 401) wrong.push(`${response.status} ${method} ${target} (${form}, ${who})`);
+        }
+        // A read-only user learns whether the spelling reaches the route (200) or none (404); the token then gets the
+        // same 200, or a 401 where no route matched (the token is no credential anywhere else).
+        const user = await rawRequest(port, method, target, basicHeader(GUEST));
+        const token = await rawRequest(port, method, target, bearer);
+        if (user.status === 200) {
+          served++;
+          if (method === 'GET') expect(user.body).toContain('drove_leader 1');
+          if (token.status !== 200) wrong.push(`${token.status} ${method} ${target} (${form}, token)`);
+        } else if (user.status !== 404 || token.status !== 401) {
+          wrong.push(`${user.status}/${token.status} ${method} ${target} (${form}, user/token)`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(served).toBeGreaterThan(2);
+    for (const key of Object.keys(ROUTE_ACCESS).filter((k) => !['metrics', 'public'].includes(ROUTE_ACCESS[k]!.access) && k.startsWith('GET '))) {
+      const response = await rawRequest(port, 'GET', concretePath(key.slice(4)), bearer);
+      expect(response.status, key).toBe(401);
+    }
+  });
+});
+
+describe('executor: /metrics in every spelling follows the monitoring policy', () => {
+  let leader: FakeLeader;
+  let executor: RunningExecutor;
+  let port: number;
+  beforeAll(async () => {
+    leader = await new FakeLeader().start();
+    executor = await startTestExecutor(leader, { monitoring: { metrics: 'authenticated', bearerToken: METRICS_TOKEN } });
+    port = Number(new URL(executor.url).port);
+  });
+  afterAll(async () => {
+    await executor?.stop();
+    await leader?.stop();
+  });
+
+  test('no token, a wrong one, or the CONTROLLER secret: 401; the token: 200; the token opens no other route', async () => {
+    const wrong: string[] = [];
+    let served = 0;
+    for (const [form, target] of encodedForms('/metrics', port)) {
+      for (const method of ['GET', 'HEAD']) {
+        for (const [who, headers] of [
+          ['nobody', {}],
+          ['a wrong token', { Authorization: 'Bearer not-the-token-at-all-1234' }],
+          ['the CONTROLLER secret', { 'Cluster-Authorization': EXECUTOR_CONTROLLER_SECRET }],
+        ] as Array<[string, Record<string, string>]>) {
+          const response = await rawRequest(port, method, target, headers);
+          // A spelling that matches no route asks for the CONTROLLER secret (401) or, with it, is a 404.
+          if (response.status !== 401 && !(who === 'the CONTROLLER secret' && response.status === 404)) wrong.push(`${response.status} ${method} ${target} (${form}, ${who})`);
+        }
+        // The token reaches the route (200) wherever the CONTROLLER secret would find none (404): 401 elsewhere.
+        const routed = (await rawRequest(port, method, target, { 'Cluster-Authorization': EXECUTOR_CONTROLLER_SECRET })).status !== 404;
+        const response = await rawRequest(port, method, target, bearer);
+        if (routed && response.status === 200) {
+          served++;
+          if (method === 'GET') expect(response.body).toContain('drove_executor_instances{state="HEALTHY"} 0');
+        } else if (routed || response.status !== 401) wrong.push(`${response.status} ${method} ${target} (${form}, token)`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(served).toBeGreaterThan(2);
+    for (const key of Object.keys(EXECUTOR_ROUTE_ACCESS).filter((k) => EXECUTOR_ROUTE_ACCESS[k] === 'controller')) {
+      const [method, pattern] = key.split(' ') as [string, string];
+      expect((await rawRequest(port, method, concretePath(pattern), bearer)).status, key).toBe(401);
+    }
+  });
+});
+
 describe('controller: a follower decides the redirect on the matched route', () => {
   let h: Harness;
   let port: number;
@@ -261,6 +399,17 @@ describe('controller: a follower decides the redirect on the matched route', () 
       expect(page.headers.location).toBe('http://ctrl2.local:10000/localservices/S-1');
       expect((await rawRequest(port, 'GET', target)).status).toBe(401);
     }
+    // Discovery redirects (307) to the same route on the leader, built from the matched route and the parsed query:
+    // every spelling lands on the canonical path, and nothing of the raw target reaches the Location header.
+    for (const target of ['/apis/v1/discovery/prometheus?service=A-1', '/%61pis/v1/discovery/prometheus?service=A-1', 'http://x/apis/v1/discovery/%70rometheus?service=A-1']) {
+      const moved = await rawRequest(port, 'GET', target, basicHeader(GUEST));
+      expect(moved.status, target).toBe(307);
+      expect(moved.headers.location, target).toBe('http://ctrl2.local:10000/apis/v1/discovery/prometheus?service=A-1');
+    }
+    const injected = await rawRequest(port, 'GET', '/apis/v1/discovery/prometheus?service=%0d%0aSet-Cookie:%20x=1', basicHeader(GUEST));
+    expect(injected.status).toBe(307);
+    expect(injected.headers['set-cookie']).toBeUndefined();
+    expect(injected.headers.location).toBe('http://ctrl2.local:10000/apis/v1/discovery/prometheus?service=%0D%0ASet-Cookie%3A+x%3D1');
     // A path that merely contains "/ui/" is no console page.
     const api = await rawRequest(port, 'GET', '/apis/v1/localservices/ui/', basicHeader(GUEST));
     expect(api.status).toBe(400);
@@ -283,6 +432,7 @@ describe('access guard: default deny', () => {
       core: { isLeader: () => true, leaderAddress: () => undefined },
       auditedMethods: [],
       scheme: 'http',
+      metrics: { admits: () => false },
     });
     app.get('/health', async () => 'up');
     app.get('/listed', async () => 'listed');
@@ -316,6 +466,7 @@ describe('access guard: a follower serving TLS redirects console pages to the le
       core: { isLeader: () => false, leaderAddress: () => 'ctrl2.local:10000' },
       auditedMethods: [],
       scheme: 'https',
+      metrics: { admits: () => false },
     });
     app.get('/apis/ui/*', async () => 'the leader would serve this');
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -18,13 +18,19 @@ export function rawRequest(
   target: string,
   headers: Record<string, string> = {},
   body?: string,
+  /**
+   * Half-close after sending (the default): the server then drops a request it answers asynchronously (Node's
+   * http server ends a half-closed socket), which suits refusals; false keeps the socket open for the answer.
+   */
+  halfClose = true,
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
     for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
     if (body !== undefined) lines.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
-    socket.on('connect', () => socket.end(`${lines.join('\r\n')}\r\n\r\n${body ?? ''}`));
+    const request = `${lines.join('\r\n')}\r\n\r\n${body ?? ''}`;
+    socket.on('connect', () => (halfClose ? socket.end(request) : socket.write(request)));
     const chunks: Buffer[] = [];
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', reject);

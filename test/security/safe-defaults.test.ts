@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { instanceAuthToken } from '../../src/controller/engine/jobs/instance-token.js';
 import { secretFileOf } from '../../src/controller/instance-secret.js';
-import { isLoopback } from '../../src/controller/safe-defaults.js';
+import { isLoopback } from '../../src/model/listen-address.js';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
 import { CONTROLLER_SECRET, CLUSTER_SECRET } from '../support/controller-config.js';
 

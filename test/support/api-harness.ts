@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildControllerApp } from '../../src/controller/api/app.js';
+import type { ControllerHttpLimits } from '../../src/controller/api/limits.js';
 import { createController, type Controller } from '../../src/controller/controller.js';
 import { SqliteStateStore } from '../../src/controller/store/sqlite.js';
 import type { LeaderElector } from '../../src/controller/leadership/leadership.js';
@@ -37,7 +38,9 @@ export class FollowerElector implements LeaderElector {
   async stop(): Promise<void> {}
 }
 
-export async function startHarness(opts: { leadership?: LeaderElector; config?: ControllerConfig } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { leadership?: LeaderElector; config?: ControllerConfig; limits?: Partial<ControllerHttpLimits> } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'drove-api-'));
   const dbPath = join(dir, 'drove.db');
   const store = new SqliteStateStore(dbPath);
@@ -53,7 +56,7 @@ export async function startHarness(opts: { leadership?: LeaderElector; config?: 
     ...(opts.leadership ? { leadership: opts.leadership } : {}),
   });
   await controller.start();
-  const api = buildControllerApp({ core: controller, config, clock });
+  const api = buildControllerApp({ core: controller, config, clock, ...(opts.limits ? { limits: opts.limits } : {}) });
   await api.ready();
   return {
     api,

@@ -26,6 +26,8 @@ export interface ExecutorSummary {
   executorId: string;
   hostname: string;
   port: number;
+  /** The hostname and the configured tags. */
+  tags: string[];
   state: string;
 }
 

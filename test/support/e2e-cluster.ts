@@ -109,6 +109,8 @@ function spawnLogged(name: string, dir: string, start: (out: number) => ChildPro
 export interface ControllerOverrides {
   /** Merged into the controller's `options:` block (durations as strings). */
   options?: Record<string, unknown>;
+  /** The controller's `monitoring:` section (who may read /metrics). */
+  monitoring?: Record<string, unknown>;
 }
 
 export interface E2eCluster {
@@ -118,8 +120,12 @@ export interface E2eCluster {
   apiUrl: string;
   controller: DroveProcess;
   executors: Map<NetnsHost, DroveProcess>;
-  /** Starts the executor of `host` and waits until the controller lists it. */
-  startExecutor(host: NetnsHost): Promise<DroveProcess>;
+  /**
+   * Starts the executor of `host` and waits until the controller lists it. `tags` replace the host's configured
+   * tags (default: `executor.tags` of the cluster's overrides); a later start with others is a restart with a new
+   * config.
+   */
+  startExecutor(host: NetnsHost, options?: { tags?: string[] }): Promise<DroveProcess>;
   /** Every process output, for failure messages. */
   logs(): string;
   close(): Promise<void>;
@@ -128,6 +134,10 @@ export interface E2eCluster {
 export interface ExecutorOverrides {
   /** Merged into the executor's `options:` block. */
   options?: Record<string, unknown>;
+  /** The `tags:` of each host's executor config (docs/design/placement.md#tag-constraints); none by default. */
+  tags?: (host: NetnsHost) => string[];
+  /** Every executor's `monitoring:` section. */
+  monitoring?: Record<string, unknown>;
 }
 
 export async function startE2eCluster(
@@ -154,6 +164,7 @@ export async function startE2eCluster(
       ],
     },
     options: { ...overrides.controller?.options },
+    ...(overrides.controller?.monitoring ? { monitoring: overrides.controller.monitoring } : {}),
     logLevel: 'info',
   };
   writeFileSync(join(dir, 'controller.yml'), toYaml(controllerConfig));
@@ -173,7 +184,7 @@ export async function startE2eCluster(
   const api = new DroveApi(apiUrl, ADMIN);
   const executors = new Map<NetnsHost, DroveProcess>();
 
-  const startExecutor = async (host: NetnsHost): Promise<DroveProcess> => {
+  const startExecutor = async (host: NetnsHost, options: { tags?: string[] } = {}): Promise<DroveProcess> => {
     const hostDir = join(dir, host.name);
     mkdirSync(hostDir, { recursive: true });
     const config = {
@@ -191,7 +202,9 @@ export async function startE2eCluster(
       logDir: join(hostDir, 'logs'),
       dataDir: join(hostDir, 'data'),
       maxOpenFiles: openFilesLimit(),
+      tags: options.tags ?? overrides.executor?.tags?.(host) ?? [],
       options: { heartbeatInterval: '2 seconds', ...overrides.executor?.options },
+      ...(overrides.executor?.monitoring ? { monitoring: overrides.executor.monitoring } : {}),
       logLevel: 'info',
     };
     writeFileSync(join(hostDir, 'executor.yml'), toYaml(config));

@@ -4,6 +4,7 @@ import { parseControllerConfig } from '../../src/controller/config.js';
 import { createController, type Controller } from '../../src/controller/controller.js';
 import { SqliteStateStore } from '../../src/controller/store/sqlite.js';
 import type { StateStore } from '../../src/controller/store/store.js';
+import type { ControllerMetricsHooks } from '../../src/controller/metrics/hooks.js';
 import { FakeExecutorFleet } from './fake-executors.js';
 import { advanceUntil } from './wait.js';
 
@@ -23,7 +24,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(options: Record<string, unknown> = {}, store?: StateStore, logger?: Logger): Promise<Harness> {
+export async function harness(
+  options: Record<string, unknown> = {},
+  store?: StateStore,
+  logger?: Logger,
+  /** Metrics of the controller, made on the harness's clock (so durations are virtual time). */
+  metrics?: (clock: ManualClock) => ControllerMetricsHooks,
+): Promise<Harness> {
   const clock = new ManualClock();
   const theStore = store ?? new SqliteStateStore(':memory:');
   const config = parseControllerConfig({ options: { reconcileInterval: '5 seconds', ...options }, logLevel: 'silent' });
@@ -37,6 +44,7 @@ export async function harness(options: Record<string, unknown> = {}, store?: Sta
     logger: logger ?? pino({ level: 'silent' }),
     hostname: 'controller.test',
     port: 4000,
+    ...(metrics ? { metrics: metrics(clock) } : {}),
   });
   const states: Array<[string, LocalServiceState]> = [];
   controller.onEvent((event) => {

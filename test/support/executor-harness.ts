@@ -40,6 +40,8 @@ export class FakeLeader {
   readonly messages: ControllerMessage[] = [];
   readonly authHeaders: Array<{ secret?: string; nodeId?: string }> = [];
   reserved: Record<string, number> = {};
+  /** The answer's `placementPolicies` (tag-constrained services, docs/design/placement.md#tag-constraints); not validated, like a real leader's could be anything. */
+  placementPolicies: Record<string, unknown> | undefined;
   lastKnown: KnownInstancesData | undefined;
   url = '';
 
@@ -59,7 +61,12 @@ export class FakeLeader {
     });
     this.app.get('/apis/v1/internal/cluster/resources/reserved', async () => ({
       status: 'SUCCESS',
-      data: { cpus: 0, memory: 0, requiredInstances: this.reserved },
+      data: {
+        cpus: 0,
+        memory: 0,
+        requiredInstances: this.reserved,
+        ...(this.placementPolicies ? { placementPolicies: this.placementPolicies } : {}),
+      },
       message: 'success',
     }));
     this.app.get('/apis/v1/internal/cluster/executors/:id/instances/last', async () =>

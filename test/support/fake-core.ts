@@ -1,13 +1,20 @@
 import type { ControllerCore, DashboardData, OperationResult } from '../../src/controller/core.js';
+import { EventLog } from '../../src/controller/events.js';
+import type { DiscoveryFilter, PrometheusTargetGroup } from '../../src/controller/queries/discovery.js';
+import type { ClusterMetricsSnapshot } from '../../src/controller/queries/metrics.js';
 import {
+  EXECUTOR_STATES,
+  LOCAL_SERVICE_OPERATION_TYPES,
   INSTANCE_ACTIVE_STATES,
   LOCAL_SERVICE_STATES,
   ACTIVATION_STATES,
   maskSpec,
+  systemClock,
   serviceIdOf,
   summarize,
   type ClusterSummary,
   type ControllerMessage,
+  type CrashLoopSummary,
   type DroveEvent,
   type ExecutorAddress,
   type ExecutorNodeData,
@@ -31,9 +38,13 @@ export class FakeCore implements ControllerCore {
   instances: LocalServiceInstanceInfo[] = [];
   executors = new Map<string, ExecutorNodeData>();
   events: DroveEvent[] = [];
+  /** What the event stream reads; separate from `events`, which the poll APIs answer from. */
+  feed = new EventLog(systemClock, { maxEventsStorageMs: 60 * 60_000 });
   operations: LocalServiceOperation[] = [];
   messages: ControllerMessage[] = [];
   cancellable = new Set<string>();
+  /** Crash loops the summary of a service shows, by service id. */
+  crashLoops = new Map<string, CrashLoopSummary[]>();
   failNext: Error | undefined;
 
   isLeader() {
@@ -77,7 +88,11 @@ export class FakeCore implements ControllerCore {
     return out;
   }
   private summaryOf(s: { info: LocalServiceInfo; state: LocalServiceState }) {
-    return summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state);
+    const executors = [...this.executors.values()].map((n) => ({ state: n.executorState, nodeData: n }));
+    const summary = summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state, executors);
+    const loops = this.crashLoops.get(s.info.serviceId);
+    if (loops) summary.crashLoops = loops;
+    return summary;
   }
   serviceSummary(id: string) {
     const s = this.services.get(id);
@@ -155,6 +170,24 @@ export class FakeCore implements ControllerCore {
     this.maintenance = on;
     return { state: on ? ('MAINTENANCE' as const) : ('NORMAL' as const), updated: 1_700_000_000_000 };
   }
+  /** Services with their state and HEALTHY count; no executors, nothing in flight. */
+  metricsSnapshot(): ClusterMetricsSnapshot | undefined {
+    if (!this.leader) return undefined;
+    return {
+      services: [...this.services.values()].map(({ info, state }) => {
+        const healthy = this.instances.filter((i) => i.serviceId === info.serviceId && i.state === 'HEALTHY').length;
+        return { serviceId: info.serviceId, state, activationState: info.activationState, desired: 0, running: healthy, healthy, instancesByState: healthy ? { HEALTHY: healthy } : {} };
+      }),
+      executorsByState: Object.fromEntries(EXECUTOR_STATES.map((s) => [s, 0])) as ClusterMetricsSnapshot['executorsByState'],
+      operationsInFlight: Object.fromEntries(LOCAL_SERVICE_OPERATION_TYPES.map((t) => [t, 0])) as ClusterMetricsSnapshot['operationsInFlight'],
+      maintenance: this.maintenance,
+    };
+  }
+  discoveryFilters: DiscoveryFilter[] = [];
+  discoveryTargets(filter: DiscoveryFilter): PrometheusTargetGroup[] {
+    this.discoveryFilters.push(filter);
+    return [];
+  }
   latestEvents(lastSyncTime: number, size: number) {
     const events = this.events.filter((e) => e.time > lastSyncTime).sort((a, b) => b.time - a.time).slice(0, size);
     return { events, lastSyncTime: this.events.reduce((m, e) => Math.max(m, e.time), lastSyncTime) };
@@ -166,6 +199,9 @@ export class FakeCore implements ControllerCore {
   }
   onEvent() {
     return () => undefined;
+  }
+  eventFeed() {
+    return this.feed;
   }
   reservedResources() {
     return { cpus: 0, memory: 0, requiredInstances: {} };

@@ -44,6 +44,8 @@ export interface FakeExecutorOptions {
   onStart?: (spec: LocalServiceInstanceSpec) => StartBehaviour;
   /** 'hang': STOP is accepted but the instance never gets past its first step out (STOPPING, or the failed pull). */
   onStop?: 'normal' | 'hang';
+  /** Configured tags; the hostname is always advertised too. */
+  tags?: string[];
 }
 
 export interface ControllerEndpoint {
@@ -63,6 +65,8 @@ export class FakeExecutor {
   readonly executorId: string;
   readonly address: ExecutorAddress;
   state: ExecutorState;
+  /** Configured tags (change them and heartbeat: an executor restarted with another config). */
+  tags: string[];
   readonly instances = new Map<string, FakeInstance>();
   private readonly freeCores: Set<number>;
   private freeMemory: number;
@@ -78,6 +82,7 @@ export class FakeExecutor {
     this.executorId = executorIdOf(hostname, port);
     this.address = { executorId: this.executorId, hostname, port, transportType: 'HTTP' };
     this.state = options.state ?? 'ACTIVE';
+    this.tags = [...(options.tags ?? [])];
     this.totalCores = options.cores ?? 8;
     this.totalMemory = options.memoryMb ?? 16_384;
     this.freeCores = new Set(Array.from({ length: this.totalCores }, (_, i) => i));
@@ -116,7 +121,7 @@ export class FakeExecutor {
       serviceInstances: [...this.instances.values()]
         .filter((i) => !TERMINAL.has(i.info.state))
         .map((i) => ({ ...i.info, updated })),
-      tags: [this.hostname],
+      tags: [...new Set([this.hostname, ...this.tags])],
       metadata: {},
       executorState: this.state,
     };

@@ -67,6 +67,8 @@ export interface ExecutorShape {
   executorState?: ExecutorState;
   updated?: number;
   serviceInstances?: LocalServiceInstanceInfo[];
+  /** Configured tags; the hostname is always advertised too. */
+  tags?: string[];
 }
 
 export function resourceSnapshot(executorId: string, shape: ExecutorShape = {}): ExecutorResourceSnapshot {
@@ -93,7 +95,7 @@ export function nodeData(shape: ExecutorShape = {}): ExecutorNodeData {
     instances: [],
     tasks: [],
     serviceInstances: shape.serviceInstances ?? [],
-    tags: [hostname],
+    tags: [hostname, ...(shape.tags ?? [])],
     metadata: {},
     executorState: shape.executorState ?? 'ACTIVE',
   };

@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
-import { DROVE_EVENT_TYPES, type ClusterStateData, type ClusterSummary, type DroveEventsList } from '../../model/index.js';
+import { DROVE_EVENT_TYPES, type ClusterStateData, type ClusterSummary, type DroveEvent, type DroveEventsList } from '../../model/index.js';
 import { formatDate, keyValues, pyJsonDumps, thousands } from '../format.js';
+import { formatData, withOutputOption, type OutputOptions } from '../output.js';
 import { action, intOption } from '../runtime.js';
+import { followEvents } from '../follow-events.js';
 import { installInterrupt } from './lsinstances.js';
 
 /** `drove cluster ...` (docs/design/cli.md). */
@@ -18,16 +20,12 @@ export function clusterCommand(): Command {
       }),
     );
 
-  cmd
-    .command('summary')
-    .description('Show a summary of the cluster')
-    .option('--json', 'print the JSON data')
+  withOutputOption(cmd.command('summary').description('Show a summary of the cluster').option('--json', 'print the JSON data'))
     .action(
-      action<{ json?: boolean }>(async ({ client, options, print, printJson }) => {
+      action<OutputOptions>(async ({ client, emit }) => {
         const s = await client.get<ClusterSummary>('/apis/v1/cluster');
-        if (options.json) return printJson(s);
         const percent = (used: number, total: number) => Math.trunc((used * 100) / Math.max(total, 1));
-        print(
+        emit(s, () =>
           keyValues({
             State: s.state,
             'Leader Controller': s.leader ?? '',
@@ -40,13 +38,11 @@ export function clusterCommand(): Command {
       }),
     );
 
-  cmd
-    .command('leader')
-    .description('Show the leader controller')
+  withOutputOption(cmd.command('leader').description('Show the leader controller'))
     .action(
-      action(async ({ client, print }) => {
+      action<OutputOptions>(async ({ client, emit }) => {
         const s = await client.get<ClusterSummary>('/apis/v1/cluster');
-        print(s.leader ? `Cluster leader: ${s.leader}` : 'Cluster has no leader');
+        emit({ leader: s.leader ?? null }, () => (s.leader ? `Cluster leader: ${s.leader}` : 'Cluster has no leader'));
       }),
     );
 
@@ -70,33 +66,30 @@ export function clusterCommand(): Command {
       }),
     );
 
-  cmd
-    .command('events')
-    .description('Show cluster events, newest first (with --follow: keep printing new ones)')
-    .option('-f, --follow', 'keep polling for new events (Ctrl-C to stop)')
-    .addOption(new Option('-t, --type <type>', 'only events of this type').choices([...DROVE_EVENT_TYPES]))
-    .addOption(new Option('-c, --count <n>', 'events per poll').default(1024).argParser(intOption('--count', 1, 2_147_483_647)))
-    .option('--json', 'print each event as a JSON line')
+  withOutputOption(
+    cmd
+      .command('events')
+      .description('Show cluster events, newest first (with --follow: the latest ones oldest first, then new ones as they happen)')
+      .option('-f, --follow', 'keep printing new events (Ctrl-C to stop): streamed from drove-ts, polled from Drove')
+      .addOption(new Option('-t, --type <type>', 'only events of this type').choices([...DROVE_EVENT_TYPES]))
+      .addOption(new Option('-c, --count <n>', 'events per poll').default(1024).argParser(intOption('--count', 1, 2_147_483_647)))
+      .option('--json', 'print each event as a JSON line'),
+  )
     .action(
-      action<{ follow?: boolean; type?: string; count: number; json?: boolean }>(async ({ client, options, print }) => {
-        // The server's lastSyncTime is handed back (not the client clock, as Drove's CLI does), so nothing is lost or
-        // repeated.
-        let lastSyncTime = 0;
-        const stop = options.follow ? installInterrupt() : undefined;
-        do {
-          const data = await client.get<DroveEventsList>(`/apis/v1/cluster/events/latest?size=${options.count}&lastSyncTime=${lastSyncTime}`);
-          lastSyncTime = data.lastSyncTime;
-          const events = options.type ? data.events.filter((e) => e.type === options.type) : data.events;
-          // Oldest first when following, so the stream reads in time order.
-          for (const e of options.follow ? [...events].reverse() : events) {
-            print(
-              options.json
-                ? JSON.stringify(e)
-                : `${e.type.padEnd(25)} | ${e.id.padEnd(36)} | ${formatDate(e.time).padEnd(20)} | ${pyJsonDumps(e.metadata)}`,
-            );
-          }
-          if (stop && !stop.stopped) await stop.sleep(1_000);
-        } while (stop && !stop.stopped);
+      action<{ follow?: boolean; type?: string; count: number } & OutputOptions>(async ({ client, options, print, format }) => {
+        // Events are a stream: one JSON line, or one YAML document, per event.
+        const line = (e: DroveEvent) =>
+          format === 'json'
+            ? JSON.stringify(e)
+            : format === 'yaml'
+              ? `---\n${formatData('yaml', e)}`
+              : `${e.type.padEnd(25)} | ${e.id.padEnd(36)} | ${formatDate(e.time).padEnd(20)} | ${pyJsonDumps(e.metadata)}`;
+        if (options.follow) {
+          const follow = { count: options.count, print: (e: DroveEvent) => print(line(e)), note: (text: string) => void process.stderr.write(`${text}\n`) };
+          return followEvents(client, { ...follow, ...(options.type ? { type: options.type } : {}) }, installInterrupt());
+        }
+        const data = await client.get<DroveEventsList>(`/apis/v1/cluster/events/latest?size=${options.count}&lastSyncTime=0`);
+        for (const e of data.events) if (!options.type || e.type === options.type) print(line(e));
       }),
     );
 

@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import type { BlacklistOperationResponse, ExecutorNodeData, ExecutorSummary } from '../../model/index.js';
 import { formatDate, pyList, sortRows, table, thousands } from '../format.js';
+import { withOutputOption, type OutputOptions } from '../output.js';
 import { action, intOption, variadic } from '../runtime.js';
+import { colorState } from '../terminal.js';
 
 /** `drove executor ...` (docs/design/cli.md). */
 
@@ -23,14 +25,10 @@ const EXECUTOR_HEADERS: Record<string, string> = {
  * (`drove executor --config executor.yml`); commander runs its action when no subcommand matches.
  */
 export function addExecutorCommands(cmd: Command): Command {
-  cmd
-    .command('list')
-    .description('List all executors')
-    .option('--json', 'print the JSON data')
+  withOutputOption(cmd.command('list').description('List all executors').option('--json', 'print the JSON data'))
     .action(
-      action<{ json?: boolean }>(async ({ client, options, print, printJson }) => {
+      action<OutputOptions>(async ({ client, emit, terminal }) => {
         const data = await client.get<ExecutorSummary[]>('/apis/v1/cluster/executors');
-        if (options.json) return printJson(data);
         // Like the Python CLI: columns follow the first object's keys; an empty list shows the raw keys.
         const keys = data.length > 0 ? Object.keys(data[0]!) : Object.keys(EXECUTOR_HEADERS);
         const headers = data.length > 0 ? keys.map((k) => EXECUTOR_HEADERS[k] ?? k) : keys;
@@ -40,18 +38,16 @@ export function addExecutorCommands(cmd: Command): Command {
             return Array.isArray(v) ? pyList(v) : (v as string | number);
           }),
         );
-        print(table(headers, rows));
+        const stateColumn = keys.indexOf('state');
+        // Every field is a column already: wide is the same table.
+        emit(data, () => table(headers, rows, { style: (text, c) => (c === stateColumn ? colorState(terminal.colors, text) : text) }));
       }),
     );
 
-  cmd
-    .command('info <executor-id>')
-    .description('Show details of an executor')
-    .option('--json', 'print the JSON data')
+  withOutputOption(cmd.command('info <executor-id>').description('Show details of an executor').option('--json', 'print the JSON data'))
     .action(
-      action<{ json?: boolean }>(async ({ client, options, print, printJson }, id) => {
+      action<OutputOptions>(async ({ client, emit }, id) => {
         const e = await client.get<ExecutorNodeData>(`/apis/v1/cluster/executors/${encodeURIComponent(id!)}`);
-        if (options.json) return printJson(e);
         const pad = (k: string) => k.padEnd(30);
         const lines = [
           `${pad('ID')}${e.state.executorId}`,
@@ -73,20 +69,21 @@ export function addExecutorCommands(cmd: Command): Command {
           lines.push(`        ${`NUMA node ${node}`.padEnd(30)}Free :  ${thousands(free)} MB${usedText}`);
         }
         lines.push(`${pad('State')}${e.executorState}`, `${pad('Tags')}${e.tags.join(',')}`, `${pad('Last Updated')}${formatDate(e.updated)}`);
-        print(lines.join('\n'));
+        emit(e, () => lines.join('\n'));
       }),
     );
 
-  cmd
-    .command('lsinstances <executor-id>')
-    .description('List local service instances on an executor')
-    .addOption(new Option('-s, --sort <column>', 'sort by column 0..8').default(1).argParser(intOption('--sort', 0, 8)))
-    .option('-r, --reverse', 'reverse the sort order')
-    .option('--json', 'print the JSON data')
+  withOutputOption(
+    cmd
+      .command('lsinstances <executor-id>')
+      .description('List local service instances on an executor')
+      .addOption(new Option('-s, --sort <column>', 'sort by column 0..8').default(1).argParser(intOption('--sort', 0, 8)))
+      .option('-r, --reverse', 'reverse the sort order')
+      .option('--json', 'print the JSON data'),
+  )
     .action(
-      action<{ sort: number; reverse?: boolean; json?: boolean }>(async ({ client, options, print, printJson }, id) => {
+      action<{ sort: number; reverse?: boolean } & OutputOptions>(async ({ client, options, emit, terminal }, id) => {
         const e = await client.get<ExecutorNodeData>(`/apis/v1/cluster/executors/${encodeURIComponent(id!)}`);
-        if (options.json) return printJson(e.serviceInstances ?? []);
         const rows = (e.serviceInstances ?? []).map((i) => {
           let cpu = 0;
           let memory = 0;
@@ -97,10 +94,11 @@ export function addExecutorCommands(cmd: Command): Command {
           return [i.instanceId, i.serviceName, i.serviceId, cpu, memory, i.state, i.errorMessage ?? '', i.created, i.updated];
         });
         const sorted = sortRows(rows, (r) => r[options.sort], options.reverse === true);
-        print(
+        emit(e.serviceInstances ?? [], () =>
           table(
             ['Instance ID', 'Service name', 'Service ID', 'CPU', 'Memory (MB)', 'State', 'Error Message', 'Created', 'Last Updated'],
             sorted.map((r) => [...r.slice(0, 7), formatDate(r[7]), formatDate(r[8])] as (string | number)[]),
+            { style: (text, c) => (c === 5 ? colorState(terminal.colors, text) : text) },
           ),
         );
       }),

@@ -1,15 +1,17 @@
 import { Command, Option } from 'commander';
 import { basename } from 'node:path';
-import type { LocalServiceInstanceInfo } from '../../model/index.js';
+import type { CrashLoopSummary, LocalServiceInstanceInfo, LocalServiceSummary } from '../../model/index.js';
+import type { DroveClient } from '../client.js';
 import { formatDate, keyValues, sortRows, table } from '../format.js';
+import { withOutputOption, type OutputOptions } from '../output.js';
 import { action, intOption, variadic } from '../runtime.js';
-import { waitForInstancesGone } from '../wait.js';
-import { durationMs } from '../../model/index.js';
-import { opSpecOf, withOpSpecOptions, type OpSpecOptions } from './localservices.js';
+import { tailLog } from '../log-tail.js';
+import { colorState } from '../terminal.js';
+import { OPERATIONS, opSpecDeadline, opSpecOf, withOpSpecOptions, type OpSpecOptions } from './op-spec.js';
+import { runOperation, withWaitOptions, type WaitFlags } from './wait-options.js';
 
 /** `drove lsinstances ...` (docs/design/cli.md). */
 
-const OPERATIONS = '/apis/v1/localservices/operations';
 const enc = encodeURIComponent;
 const instancesPath = (sid: string) => `/apis/v1/localservices/${enc(sid)}/instances`;
 const logsPath = (sid: string, iid: string) => `/apis/v1/logfiles/localservices/${enc(sid)}/${enc(iid)}`;
@@ -17,75 +19,75 @@ const logsPath = (sid: string, iid: string) => `/apis/v1/logfiles/localservices/
 export function lsInstancesCommand(): Command {
   const cmd = new Command('lsinstances').description('Drove local service instance related commands');
 
-  cmd
-    .command('list <service-id>')
-    .description('List instances of a local service (active ones, or old ones with --old)')
-    .option('-o, --old', 'list old (stopped, failed, lost) instances')
-    .addOption(new Option('-s, --sort <column>', 'sort by column 0..6').default(0).argParser(intOption('--sort', 0, 6)))
-    .option('-r, --reverse', 'reverse the sort order')
-    .option('--json', 'print the JSON data')
-    .action(
-      action<{ old?: boolean; sort: number; reverse?: boolean; json?: boolean }>(async ({ client, options, print, printJson }, sid) => {
-        const data = await client.get<LocalServiceInstanceInfo[]>(`${instancesPath(sid!)}${options.old ? '/old' : ''}`);
-        if (options.json) return printJson(data);
-        const rows = data.map((i) => [
-          i.instanceId, i.localInfo?.hostname ?? '', portsCell(i), i.state, i.errorMessage ?? '', i.created, i.updated,
-        ]);
-        const sorted = sortRows(rows, (r) => r[options.sort], options.reverse === true);
-        print(
-          table(
-            ['Instance ID', 'Executor Host', 'Ports', 'State', 'Error Message', 'Created', 'Last Updated'],
-            sorted.map((r) => [...r.slice(0, 5), formatDate(r[5]), formatDate(r[6])] as string[]),
-          ),
+  const LIST_HEADERS = ['Instance ID', 'Executor Host', 'Ports', 'State', 'Error Message', 'Created', 'Last Updated'];
+  const WIDE_HEADERS = [...LIST_HEADERS, 'Executor ID', 'CPU Cores', 'Memory (MB)', 'Container Ports', 'Restarts', 'Last Failure', 'Next Attempt'];
+  // `-o` is `--old` here, as in Drove's Python CLI: the format is `--output` only.
+  withOutputOption(
+    cmd
+      .command('list <service-id>')
+      .description('List instances of a local service (active ones, or old ones with --old)')
+      .option('-o, --old', 'list old (stopped, failed, lost) instances')
+      .option(
+        '-w, --wide',
+        'the wide view, as --output wide (crash-loop backoff columns, and the last failed instance of each executor in backoff); with --json or --output json|yaml: {instances, crashLoops}',
+      )
+      .addOption(new Option('-s, --sort <column>', 'sort by column 0..6').default(0).argParser(intOption('--sort', 0, 6)))
+      .option('-r, --reverse', 'reverse the sort order')
+      .option('--json', 'print the JSON data'),
+    { short: false },
+  ).action(
+    action<{ old?: boolean; wide?: boolean; sort: number; reverse?: boolean } & OutputOptions>(async ({ client, options, emit, terminal }, sid) => {
+      const data = await client.get<LocalServiceInstanceInfo[]>(`${instancesPath(sid!)}${options.old ? '/old' : ''}`);
+      // Crash loops are in the summary, read for the wide view only (docs/design/crash-loop-backoff.md#what-operators-see).
+      const wideView = options.wide === true || options.output === 'wide';
+      const loops = wideView ? ((await client.get<LocalServiceSummary>(`/apis/v1/localservices/${enc(sid!)}`)).crashLoops ?? []) : [];
+      const listed = wideView ? await withLastFailures(client, sid!, data, loops, options.old === true) : data;
+      const loopOf = new Map(loops.map((l) => [l.executorId, l]));
+      const rows = listed.map((i) => {
+        const loop = loopOf.get(i.executorId);
+        return {
+          instance: i,
+          loop,
+          cells: [i.instanceId, i.localInfo?.hostname ?? loop?.hostname ?? '', portsCell(i), i.state, i.errorMessage ?? '', i.created, i.updated],
+        };
+      });
+      const sorted = sortRows(rows, (r) => r.cells[options.sort], options.reverse === true);
+      const cells = (r: (typeof rows)[number]) => [...r.cells.slice(0, 5), formatDate(r.cells[5]), formatDate(r.cells[6])] as string[];
+      const style = (text: string, column: number) => (column === 3 ? colorState(terminal.colors, text) : text);
+      const narrow = () => table(LIST_HEADERS, sorted.map(cells), { style });
+      const wide = () =>
+        table(
+          WIDE_HEADERS,
+          sorted.map((r) => [
+            ...cells(r),
+            r.instance.executorId,
+            cpuCount(r.instance),
+            memoryMb(r.instance),
+            containerPorts(r.instance),
+            r.loop?.restartCount ?? '',
+            r.loop?.lastFailure.reason ?? '',
+            formatDate(r.loop?.nextAttemptAt),
+          ]),
+          { style },
         );
-      }),
-    );
+      // --wide alone means --output wide; with a data format it adds the crash loops to the instances.
+      emit(options.wide ? { instances: data, crashLoops: loops } : data, options.wide ? wide : narrow, wide);
+    }),
+  );
 
-  cmd
-    .command('info <service-id> <instance-id>')
-    .description('Show details of an instance')
-    .option('--json', 'print the JSON data')
+  withOutputOption(cmd.command('info <service-id> <instance-id>').description('Show details of an instance').option('--json', 'print the JSON data'))
     .action(
-      action<{ json?: boolean }>(async ({ client, options, print, printJson }, sid, iid) => {
+      action<OutputOptions>(async ({ client, emit }, sid, iid) => {
         const i = await client.get<LocalServiceInstanceInfo>(`${instancesPath(sid!)}/${enc(iid!)}`);
-        if (options.json) return printJson(i);
-        const cpu: string[] = [];
-        const memory: string[] = [];
-        for (const r of i.resources ?? []) {
-          if (r.type === 'CPU') for (const [node, cores] of Object.entries(r.cores)) cpu.push(`NUMA Node ${node}: Cores: [${cores.join(', ')}]`);
-          if (r.type === 'MEMORY') for (const [node, mb] of Object.entries(r.memoryInMB)) memory.push(`NUMA Node ${node}: ${mb}`);
-        }
-        const ports = Object.entries(i.localInfo?.ports ?? {}).map(
-          ([name, p]) => `${name}: ${p.containerPort}->${p.hostPort} (${p.portType})`,
-        );
-        const metadata = Object.entries(i.metadata ?? {}).map(([k, v]) => `${k}: ${v}`);
-        print(
-          keyValues({
-            'Instance ID': i.instanceId,
-            'Service ID': i.serviceId,
-            State: i.state,
-            Host: i.localInfo?.hostname ?? '',
-            CPU: cpu.join(', '),
-            'Memory (MB)': memory.join(', '),
-            Ports: ports.join(', '),
-            Metadata: metadata.join(', '),
-            'Error Message': i.errorMessage ?? '',
-            Created: formatDate(i.created),
-            'Last Updated': formatDate(i.updated),
-          }),
-        );
+        emit(i, () => instanceText(i));
       }),
     );
 
-  cmd
-    .command('logs <service-id> <instance-id>')
-    .description('List the log files of an instance')
-    .option('--json', 'print the JSON data')
+  withOutputOption(cmd.command('logs <service-id> <instance-id>').description('List the log files of an instance').option('--json', 'print the JSON data'))
     .action(
-      action<{ json?: boolean }>(async ({ client, options, print, printJson }, sid, iid) => {
+      action<OutputOptions>(async ({ client, emit }, sid, iid) => {
         const data = await client.getRaw<Record<string, unknown>>(`${logsPath(sid!, iid!)}/list`);
-        if (options.json) return printJson(data);
-        print(keyValues(data));
+        emit(data, () => keyValues(data));
       }),
     );
 
@@ -98,20 +100,14 @@ export function lsInstancesCommand(): Command {
     )
     .action(
       action<{ log: string; skipChars: number }>(async ({ client, options }, sid, iid) => {
-        const read = (offset: number) =>
-          client.getRaw<{ data: string; offset: number }>(`${logsPath(sid!, iid!)}/read/${enc(options.log)}?offset=${offset}`);
-        const first = await read(-1);
-        let offset = Math.max(0, first.offset - (options.skipChars ?? 0));
-        const stop = installInterrupt();
-        while (!stop.stopped) {
-          const chunk = await read(offset);
-          if (chunk.data.length > 0) {
-            process.stdout.write(chunk.data);
-            offset += Buffer.byteLength(chunk.data, 'utf8');
-          } else {
-            await stop.sleep(1_000);
-          }
-        }
+        const tail = {
+          base: logsPath(sid!, iid!),
+          file: options.log,
+          skipBytes: options.skipChars ?? 0,
+          write: (text: string) => void process.stdout.write(text),
+          note: (text: string) => void process.stderr.write(`${text}\n`),
+        };
+        await tailLog(client, tail, installInterrupt());
       }),
     );
 
@@ -128,41 +124,109 @@ export function lsInstancesCommand(): Command {
       }),
     );
 
-  withOpSpecOptions(cmd.command('replace <service-id> <instance-ids...>').description('Replace instances with fresh ones'))
-    .option('-s, --stop', 'stop old instances before starting new ones')
-    .option('-w, --wait', 'wait until the instances are replaced, showing progress')
-    .action(
-      action<OpSpecOptions & { stop?: boolean; wait?: boolean }>(async ({ client, options, print }, sid, ids) => {
-        const instanceIds = variadic(ids!);
-        const opSpec = opSpecOf(options);
-        await client.post(OPERATIONS, { type: 'REPLACE_INSTANCES', serviceId: sid, instanceIds, stopFirst: options.stop === true, opSpec });
-        print('Instance(s) replace command accepted.');
-        if (!options.wait) return;
-        await waitForInstancesGone(client, sid!, new Set(instanceIds), {
-          timeoutMs: durationMs(opSpec.timeout), parallelism: opSpec.parallelism, print, what: 'old instances',
-          requireHealthy: true,
-        });
-        print('All instances replaced');
-      }),
-    );
+  withWaitOptions(
+    withOpSpecOptions(cmd.command('replace <service-id> <instance-ids...>').description('Replace instances with fresh ones')).option(
+      '-s, --stop',
+      'stop old instances before starting new ones',
+    ),
+    'the instances are replaced by healthy ones',
+    { timeout: false },
+  ).action(
+    action<OpSpecOptions & WaitFlags & { stop?: boolean }>(async (ctx, sid, ids) => {
+      const instanceIds = variadic(ids!);
+      const opSpec = opSpecOf(ctx.options);
+      await runOperation(ctx, {
+        serviceId: sid!,
+        operation: 'replace',
+        goal: () => ({ kind: 'replaced', targets: new Set(instanceIds) }),
+        submit: async () => {
+          await ctx.client.post(OPERATIONS, { type: 'REPLACE_INSTANCES', serviceId: sid, instanceIds, stopFirst: ctx.options.stop === true, opSpec });
+          ctx.print('Instance(s) replace command accepted.');
+        },
+        timeoutMs: opSpecDeadline(opSpec),
+        done: () => 'All instances replaced',
+      });
+    }),
+  );
 
-  withOpSpecOptions(cmd.command('kill <service-id> <instance-ids...>').description('Stop instances'))
-    .option('-w, --wait', 'wait until the instances are stopped, showing progress')
-    .action(
-      action<OpSpecOptions & { wait?: boolean }>(async ({ client, options, print }, sid, ids) => {
-        const instanceIds = variadic(ids!);
-        const opSpec = opSpecOf(options);
-        await client.post(OPERATIONS, { type: 'STOP_INSTANCES', serviceId: sid, instanceIds, opSpec });
-        print('Instance(s) kill command accepted.');
-        if (!options.wait) return;
-        await waitForInstancesGone(client, sid!, new Set(instanceIds), {
-          timeoutMs: durationMs(opSpec.timeout), parallelism: opSpec.parallelism, print, what: 'killed instances', requireHealthy: false,
-        });
-        print('All instances stopped');
-      }),
-    );
+  withWaitOptions(withOpSpecOptions(cmd.command('kill <service-id> <instance-ids...>').description('Stop instances')), 'the instances are stopped', {
+    timeout: false,
+  }).action(
+    action<OpSpecOptions & WaitFlags>(async (ctx, sid, ids) => {
+      const instanceIds = variadic(ids!);
+      const opSpec = opSpecOf(ctx.options);
+      await runOperation(ctx, {
+        serviceId: sid!,
+        operation: 'kill',
+        goal: () => ({ kind: 'stopped', targets: new Set(instanceIds) }),
+        submit: async () => {
+          await ctx.client.post(OPERATIONS, { type: 'STOP_INSTANCES', serviceId: sid, instanceIds, opSpec });
+          ctx.print('Instance(s) kill command accepted.');
+        },
+        timeoutMs: opSpecDeadline(opSpec),
+        done: () => 'All instances stopped',
+      });
+    }),
+  );
 
   return cmd;
+}
+
+/**
+ * An executor in crash-loop backoff has no current instance while it waits: the active list gets the instance
+ * that failed last there (from the old ones), so that every executor in a loop has its row.
+ */
+async function withLastFailures(
+  client: DroveClient,
+  sid: string,
+  listed: LocalServiceInstanceInfo[],
+  loops: CrashLoopSummary[],
+  old: boolean,
+): Promise<LocalServiceInstanceInfo[]> {
+  const shown = new Set(listed.map((i) => i.executorId));
+  const missing = loops.filter((l) => !shown.has(l.executorId));
+  if (old || missing.length === 0) return listed;
+  const history = await client.get<LocalServiceInstanceInfo[]>(`${instancesPath(sid)}/old`);
+  const byId = new Map(history.map((i) => [i.instanceId, i]));
+  return [...listed, ...missing.flatMap((l) => byId.get(l.lastFailure.instanceId) ?? [])];
+}
+
+function instanceText(i: LocalServiceInstanceInfo): string {
+  const cpu: string[] = [];
+  const memory: string[] = [];
+  for (const r of i.resources ?? []) {
+    if (r.type === 'CPU') for (const [node, cores] of Object.entries(r.cores)) cpu.push(`NUMA Node ${node}: Cores: [${cores.join(', ')}]`);
+    if (r.type === 'MEMORY') for (const [node, mb] of Object.entries(r.memoryInMB)) memory.push(`NUMA Node ${node}: ${mb}`);
+  }
+  const ports = Object.entries(i.localInfo?.ports ?? {}).map(([name, p]) => `${name}: ${p.containerPort}->${p.hostPort} (${p.portType})`);
+  const metadata = Object.entries(i.metadata ?? {}).map(([k, v]) => `${k}: ${v}`);
+  return keyValues({
+    'Instance ID': i.instanceId,
+    'Service ID': i.serviceId,
+    State: i.state,
+    Host: i.localInfo?.hostname ?? '',
+    CPU: cpu.join(', '),
+    'Memory (MB)': memory.join(', '),
+    Ports: ports.join(', '),
+    Metadata: metadata.join(', '),
+    'Error Message': i.errorMessage ?? '',
+    Created: formatDate(i.created),
+    'Last Updated': formatDate(i.updated),
+  });
+}
+
+function cpuCount(i: LocalServiceInstanceInfo): number {
+  return (i.resources ?? []).reduce((n, r) => n + (r.type === 'CPU' ? Object.values(r.cores).reduce((m, ids) => m + ids.length, 0) : 0), 0);
+}
+
+function memoryMb(i: LocalServiceInstanceInfo): number {
+  return (i.resources ?? []).reduce((n, r) => n + (r.type === 'MEMORY' ? Object.values(r.memoryInMB).reduce((m, mb) => m + mb, 0) : 0), 0);
+}
+
+function containerPorts(i: LocalServiceInstanceInfo): string {
+  return Object.entries(i.localInfo?.ports ?? {})
+    .map(([name, p]) => `${name}:${p.containerPort}/${p.portType.toLowerCase()}`)
+    .join(',');
 }
 
 function portsCell(i: LocalServiceInstanceInfo): string {
@@ -172,10 +236,18 @@ function portsCell(i: LocalServiceInstanceInfo): string {
     .join(',');
 }
 
-/** Loops that run until Ctrl-C: stop cleanly so the client can close. */
-export function installInterrupt(): { stopped: boolean; sleep(ms: number): Promise<void> } {
+/** Loops that run until Ctrl-C: stop cleanly so the client can close; `signal` aborts a call in flight. */
+export interface Interrupt {
+  stopped: boolean;
+  signal: AbortSignal;
+  sleep(ms: number): Promise<void>;
+}
+
+export function installInterrupt(): Interrupt {
+  const abort = new AbortController();
   const state = {
     stopped: false,
+    signal: abort.signal,
     wake: undefined as (() => void) | undefined,
     sleep(ms: number) {
       return new Promise<void>((resolve) => {
@@ -189,6 +261,7 @@ export function installInterrupt(): { stopped: boolean; sleep(ms: number): Promi
   };
   process.once('SIGINT', () => {
     state.stopped = true;
+    abort.abort();
     state.wake?.();
   });
   return state;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ControllerCore } from '../core.js';
 import { claimedName, type Authenticator } from './auth.js';
 import { failedError, notLeaderError } from './errors.js';
+import type { MetricsPolicy } from '../../model/monitoring.js';
 import type { LoginAdmission } from './login-limiter.js';
 import { ruleOf, type RouteTable } from './routes-access.js';
 import { consolePagePath } from './ui.js';
@@ -18,6 +19,8 @@ export interface AccessGuardOptions {
    * configured alike, so a leader serves TLS exactly when this one does.
    */
   scheme: 'http' | 'https';
+  /** Who may read `/metrics` without credentials (`metrics` access: open, or the bearer token). */
+  metrics: Pick<MetricsPolicy, 'admits'>;
 }
 
 /**
@@ -38,6 +41,7 @@ export function installAccessGuard(app: FastifyInstance, options: AccessGuardOpt
     const route = request.routeOptions.url;
     const rule = request.is404 || route === undefined ? undefined : ruleOf(table, method, route);
     if (rule?.access === 'public') return;
+    if (rule?.access === 'metrics' && options.metrics.admits(request.headers)) return;
     request.principal = await authenticator.authenticate(request.headers, () => admission(request));
     if (request.is404) return;
     if (!rule) {
@@ -45,10 +49,13 @@ export function installAccessGuard(app: FastifyInstance, options: AccessGuardOpt
       throw failedError(403, `No access rule for ${method} ${route}: refused (default deny)`);
     }
     authenticator.authorize(request.principal, rule.access);
-    if (!core.isLeader()) {
+    if (!core.isLeader() && rule.onFollower !== 'serve') {
       const leader = core.leaderAddress();
       if (rule.onFollower === 'redirect-to-leader' && leader) {
         return reply.redirect(`${options.scheme}://${leader}${consolePagePath(request.params)}`, 303);
+      }
+      if (rule.onFollower === 'redirect-same-route' && leader) {
+        return reply.redirect(`${options.scheme}://${leader}${route}${queryString(request.query)}`, 307);
       }
       throw notLeaderError(leader);
     }
@@ -74,4 +81,14 @@ export function installAccessGuard(app: FastifyInstance, options: AccessGuardOpt
       'audit',
     );
   });
+}
+
+/** The parsed query, encoded again (`?a=1&a=2`), or nothing when there is none. */
+function queryString(query: unknown): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    for (const one of [value].flat()) if (typeof one === 'string') params.append(name, one);
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
 }

@@ -1,15 +1,21 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { durationMs, failure, INSTANCE_LIVE_STATES, systemClock, type Clock } from '../../model/index.js';
+import { REQUEST_ID_HEADER, newRequestId, safeRequestId } from '../../model/request-id.js';
 import { StoreUnavailableError } from '../store/store.js';
 import { NotLeaderError, type ControllerCore } from '../core.js';
 import type { ControllerConfig } from '../config.js';
 import type { ServerTlsMaterial } from '../../model/tls.js';
+import { MetricsPolicy } from '../../model/monitoring.js';
+import { ControllerMetrics } from '../metrics/metrics.js';
+import { metricsRoutes } from './metrics.js';
 import { Authenticator, DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth.js';
 import { ApiError, jsonValidationError, notLeaderError } from './errors.js';
 import { localServiceRoutes } from './localservices.js';
 import { clusterRoutes } from './cluster.js';
 import { executorRoutes } from './executors.js';
 import { eventRoutes } from './events.js';
+import { eventStreamRoutes, installEventStreams } from './event-stream.js';
+import { HEALTH_ROUTES, healthRoutes } from './health.js';
 import { internalRoutes } from './internal.js';
 import { messageRoutes } from './controller-messages.js';
 import { logRoutes, type LogProxyOptions } from './logs.js';
@@ -38,6 +44,8 @@ export interface ControllerAppOptions {
   /** Certificate and key (config `server.tls`): the API serves HTTPS only. */
   https?: ServerTlsMaterial;
   limits?: Partial<ControllerHttpLimits>;
+  /** The process's metrics (server.ts shares them with the core); absent: a registry of this app's own. */
+  metrics?: ControllerMetrics;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -67,6 +75,14 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    // docs/request-ids.md: the caller's id when it is safe to log, else a fresh one; logged as `requestId`.
+    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) =>
+      safeRequestId(request.headers[REQUEST_ID_HEADER.toLowerCase()]) ?? newRequestId(),
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      // Probes come every few seconds from every balancer; two log lines each would bury everything else.
+      disableRequestLogging: (request: { routeOptions: { url?: string } }) => HEALTH_ROUTES.has(request.routeOptions.url ?? ''),
+    }),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   // Not a fastify option; the server reads it on every timeout check, so setting it now is enough.
   app.server.headersTimeout = limits.headersTimeoutMs;
@@ -94,6 +110,16 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   );
   app.addHook('onClose', async () => authenticator.close());
 
+  // First of all hooks, so that every answer (refusals of the access guard included) names its request.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  const metrics = opts.metrics ?? new ControllerMetrics();
+  // Every request, refused ones included; the route is the matched pattern (bounded), never the raw URL.
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequestFinished(request.method, request.is404 ? undefined : request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
   installBodyParsers(app);
   installAccessGuard(app, {
     table: ROUTE_ACCESS,
@@ -102,6 +128,7 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
     core,
     auditedMethods: config.options.auditedHttpMethods,
     scheme: opts.https ? 'https' : 'http',
+    metrics: new MetricsPolicy(config.monitoring, config.server.host),
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
@@ -121,12 +148,15 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   void app.register(clusterRoutes, context);
   void app.register(executorRoutes, context);
   void app.register(eventRoutes, context);
+  void app.register(eventStreamRoutes, { ...context, hub: installEventStreams(app, limits, opts.clock) });
+  void app.register(healthRoutes, context);
   void app.register(internalRoutes, context);
   void app.register(messageRoutes, context);
   void app.register(logRoutes, { ...context, logProxy: opts.logProxy });
   void app.register(applicationRoutes);
   void app.register(openApiRoutes);
   void app.register(uiRoutes);
+  void app.register(metricsRoutes, { ...context, metrics });
   return app;
 }
 

@@ -113,7 +113,7 @@ export class Authenticator {
 
   /** Throws a 403 ApiError when `principal` may not use a route that requires `access`. */
   authorize(principal: Principal, access: Access): void {
-    if (access === 'public' || access === 'read') return;
+    if (access === 'public' || access === 'read' || access === 'metrics') return;
     if (access === 'logs' && this.disableReadAuth) return;
     if (hasRole(principal, access)) return;
     throw failedError(403, `User ${principal.name} with role ${principal.role} is not allowed to access this resource`);
@@ -180,7 +180,7 @@ export function claimedName(headers: Record<string, string | string[] | undefine
 }
 
 /** Whether the principal's role grants `access` (disableReadAuth aside): also what a route shows, e.g. secrets. */
-export function hasRole(principal: Principal | undefined, access: Exclude<Access, 'read' | 'public'>): boolean {
+export function hasRole(principal: Principal | undefined, access: Exclude<Access, 'read' | 'public' | 'metrics'>): boolean {
   return principal !== undefined && ACCESS_ROLES[access].includes(principal.role);
 }
 

@@ -46,6 +46,26 @@ export interface ControllerHttpLimits {
    * flood from many addresses, each under the per-IP limit, cannot grow the queue, and so memory, without bound).
    */
   passwordQueue: number;
+  /**
+   * Event streams open at once (docs/events.md); one more is answered 429. Each holds a socket and at most about
+   * 64 KiB of unsent data: 500 keep them under ~32 MiB and half of a default 1024 file descriptor limit, with room
+   * left for executors, the store and log reads.
+   */
+  maxEventStreams: number;
+  /**
+   * A comment line on every event stream this often. The HTML standard's advice for server-sent events ("a comment
+   * line every 15 seconds or so") against proxies that drop quiet connections; also well inside the 60 s idle
+   * timeout of common load balancers (nginx proxy_read_timeout, AWS ALB), and what lets a client tell a quiet
+   * cluster from a dead connection.
+   */
+  eventStreamHeartbeatMs: number;
+  /**
+   * How far an event stream client may fall behind before it is cut off: the bytes it has not taken (its
+   * socket's unsent buffer plus the events for it emitted since it last drained it). 1 MiB is about 2,000 events,
+   * minutes of a large rollout; a client that reads at all keeps far below it, and one that stopped reading costs
+   * the controller no more than this before it is closed (it then reconnects with Last-Event-ID).
+   */
+  eventStreamMaxLagBytes: number;
 }
 
 export const DEFAULT_CONTROLLER_HTTP_LIMITS: ControllerHttpLimits = {
@@ -57,4 +77,7 @@ export const DEFAULT_CONTROLLER_HTTP_LIMITS: ControllerHttpLimits = {
   loginWindowMs: 60_000,
   passwordWorkers: Math.max(1, Math.min(2, availableParallelism() - 1)),
   passwordQueue: 64,
+  maxEventStreams: 500,
+  eventStreamHeartbeatMs: 15_000,
+  eventStreamMaxLagBytes: 1024 * 1024,
 };

@@ -40,7 +40,7 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
   app.post('/apis/v1/localservices/operations', async (request) => {
     const operation = parseBody(LocalServiceOperationSchema, request.body);
     guardMaintenance();
-    const result = await core.submitOperation(operation);
+    const result = await core.submitOperation(operation, { requestId: request.id });
     if (!result.ok) throw commandValidationError(result.errors);
     return success({ serviceId: result.serviceId });
   });
@@ -102,7 +102,9 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
 /**
  * `LocalServiceSummary` with Drove's key order (Java field order; `state` omitted when absent), which the
- * Python CLI's `summary` dump and `--json` outputs show as is.
+ * Python CLI's `summary` dump and `--json` outputs show as is. drove-ts's extensions, which Drove's clients ignore,
+ * come after Drove's keys: `requiredInstances` (docs/design/placement.md#tag-constraints), then `crashLoops` when
+ * there is one (docs/design/crash-loop-backoff.md).
  */
 export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
   return {
@@ -117,6 +119,8 @@ export function inDroveOrder(s: LocalServiceSummary): LocalServiceSummary {
     ...(s.state !== undefined ? { state: s.state } : {}),
     created: s.created,
     updated: s.updated,
+    ...(s.requiredInstances !== undefined ? { requiredInstances: s.requiredInstances } : {}),
+    ...(s.crashLoops ? { crashLoops: s.crashLoops } : {}),
   };
 }
 

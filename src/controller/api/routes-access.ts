@@ -9,14 +9,16 @@ import type { PrincipalRole } from './auth.js';
  */
 
 /**
- * - `public`: no credentials (Drove leaves no `/apis` route open; reserved for load-balancer health endpoints).
+ * - `public`: no credentials: the health endpoints `/livez` and `/readyz` only (Drove leaves no `/apis` route open).
  * - `read`: any authenticated principal, as Drove's class-level "permit all" (users of every role, cluster
  *   nodes, instance tokens).
+ * - `metrics`: the `monitoring:` policy of the config (model/monitoring.ts): no credentials when metrics are open
+ *   (by default only on a loopback address), else its bearer token or, as `read`, any authenticated principal.
  * - `write`, `maintenance`, `logs`, `cluster`: the roles listed in ACCESS_ROLES.
  */
-export type Access = 'public' | 'read' | 'write' | 'maintenance' | 'logs' | 'cluster';
+export type Access = 'public' | 'read' | 'metrics' | 'write' | 'maintenance' | 'logs' | 'cluster';
 
-export const ACCESS_ROLES: Record<Exclude<Access, 'public' | 'read'>, readonly PrincipalRole[]> = {
+export const ACCESS_ROLES: Record<Exclude<Access, 'public' | 'read' | 'metrics'>, readonly PrincipalRole[]> = {
   write: ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE'],
   maintenance: ['EXTERNAL_ROOT', 'EXTERNAL_MAINTENANCE'],
   logs: ['EXTERNAL_ROOT', 'EXTERNAL_READ_WRITE', 'EXTERNAL_READ_ONLY'],
@@ -25,10 +27,16 @@ export const ACCESS_ROLES: Record<Exclude<Access, 'public' | 'read'>, readonly P
 
 export interface RouteRule {
   access: Access;
-  /** On a controller that is not the leader: Drove's 400 (default), or a 303 to the leader for console pages. */
-  onFollower?: 'redirect-to-leader';
+  /**
+   * On a controller that is not the leader: Drove's 400 (default); a 303 to the leader for console pages
+   * (`redirect-to-leader`); a 307 to the same route and query on the leader (`redirect-same-route`, for routes
+   * without path parameters whose clients follow redirects but not `data.leader`, such as Prometheus); or served
+   * here (`serve`, for what every controller answers for itself).
+   */
+  onFollower?: 'redirect-to-leader' | 'redirect-same-route' | 'serve';
 }
 
+const open: RouteRule = { access: 'public' };
 const read: RouteRule = { access: 'read' };
 const write: RouteRule = { access: 'write' };
 const maintenance: RouteRule = { access: 'maintenance' };
@@ -64,6 +72,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/cluster/events/latest': read,
   'GET /apis/v1/cluster/events/summary': read,
   'GET /apis/v1/cluster/events': read,
+  // event-stream.ts
+  'GET /apis/v1/cluster/events/stream': read,
   // internal.ts, messages.ts: executors only
   'GET /apis/v1/internal/cluster/resources/reserved': cluster,
   'GET /apis/v1/internal/cluster/executors/:executorId/instances/last': cluster,
@@ -82,8 +92,14 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/tasks': read,
   // openapi.ts
   'GET /apis/openapi.json': read,
+  // health.ts: load balancers and supervisors probe without credentials (docs/health.md)
+  'GET /livez': open,
+  'GET /readyz': open,
   // ui.ts
   'GET /apis/ui/*': { access: 'read', onFollower: 'redirect-to-leader' },
+  // metrics.ts: every controller reports its own metrics; discovery lists the leader's instances
+  'GET /metrics': { access: 'metrics', onFollower: 'serve' },
+  'GET /apis/v1/discovery/prometheus': { access: 'read', onFollower: 'redirect-same-route' },
 };
 
 export type RouteTable = Readonly<Record<string, RouteRule>>;
@@ -98,5 +114,6 @@ export function ruleOf(table: RouteTable, method: string, url: string): RouteRul
 export function rolesOf(access: Access): string {
   if (access === 'public') return 'anyone, no credentials';
   if (access === 'read') return 'any authenticated principal';
+  if (access === 'metrics') return 'anyone when metrics are open (monitoring.metrics), else the monitoring bearer token or any authenticated principal';
   return ACCESS_ROLES[access].join(', ');
 }

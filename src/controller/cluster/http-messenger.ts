@@ -2,6 +2,7 @@ import { Agent, request } from 'undici';
 import {
   CLUSTER_AUTH_HEADER,
   NODE_ID_HEADER,
+  REQUEST_ID_HEADER,
   type ExecutorAddress,
   type ExecutorMessage,
   type MessageResponse,
@@ -9,7 +10,7 @@ import {
   MESSAGE_RESPONSE_STATUSES,
 } from '../../model/index.js';
 import { certificateRefusal, type PeerTlsOptions } from '../../model/tls.js';
-import type { ExecutorMessenger } from './messenger.js';
+import type { ExecutorMessenger, MessageContext } from './messenger.js';
 
 export interface HttpExecutorMessengerOptions {
   /** Sent as `NodeId`. */
@@ -42,7 +43,7 @@ export class HttpExecutorMessenger implements ExecutorMessenger {
     this.agent = new Agent({ connect: { timeout: this.timeoutMs, ...tls }, keepAliveTimeout: 30_000 });
   }
 
-  async send(address: ExecutorAddress, message: ExecutorMessage): Promise<MessageResponse> {
+  async send(address: ExecutorAddress, message: ExecutorMessage, context: MessageContext = {}): Promise<MessageResponse> {
     const scheme = address.transportType === 'HTTPS' ? 'https' : 'http';
     const url = `${scheme}://${address.hostname}:${address.port}/apis/v1/messages`;
     const headers: Record<string, string> = {
@@ -50,6 +51,7 @@ export class HttpExecutorMessenger implements ExecutorMessenger {
       [NODE_ID_HEADER]: this.options.controllerHostname,
     };
     if (this.options.clusterSecret) headers[CLUSTER_AUTH_HEADER] = this.options.clusterSecret;
+    if (context.requestId !== undefined) headers[REQUEST_ID_HEADER] = context.requestId;
     const failed = (reason: string): MessageResponse => ({ header: message.header, status: 'FAILED', message: reason });
     try {
       const response = await request(url, {

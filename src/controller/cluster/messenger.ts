@@ -7,5 +7,11 @@ import type { ExecutorAddress, ExecutorMessage, MessageResponse } from '../../mo
  * not a rejection) so callers decide on `status` alone.
  */
 export interface ExecutorMessenger {
-  send(address: ExecutorAddress, message: ExecutorMessage): Promise<MessageResponse>;
+  send(address: ExecutorAddress, message: ExecutorMessage, context?: MessageContext): Promise<MessageResponse>;
+}
+
+/** What goes with a message besides its body. */
+export interface MessageContext {
+  /** The request that caused the message, sent as `X-Request-Id` (docs/request-ids.md). */
+  requestId?: string;
 }

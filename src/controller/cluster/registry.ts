@@ -64,7 +64,9 @@ export type ExecutorChange =
   /** The first heartbeat this leader received from an executor it restored from the store. */
   | { kind: 'reported'; executorId: string }
   | { kind: 'left'; executorId: string }
-  | { kind: 'stateChanged'; executorId: string; previous: ExecutorState; state: ExecutorState };
+  | { kind: 'stateChanged'; executorId: string; previous: ExecutorState; state: ExecutorState }
+  /** Its tags are different (it restarted with another config): the services it takes may have changed. */
+  | { kind: 'tagsChanged'; executorId: string; previous: readonly string[]; tags: readonly string[] };
 
 export type ExecutorChangeListener = (change: ExecutorChange) => void;
 
@@ -157,11 +159,15 @@ export class ExecutorRegistry {
     }
     entry.lastSeen = now;
     if (nodeData.updated < entry.nodeData.updated) return Promise.resolve();
+    const previousTags = entry.nodeData.tags;
     const snapshotIsNewer = nodeData.updated >= entry.snapshotTime;
     entry.nodeData = snapshotIsNewer ? nodeData : { ...nodeData, state: entry.nodeData.state };
     if (snapshotIsNewer) entry.snapshotTime = nodeData.updated;
     if (EXECUTOR_BLACKLISTED_STATES.has(nodeData.executorState)) entry.blacklistRequested = false;
     this.refreshState(entry);
+    if (!sameTags(previousTags, nodeData.tags)) {
+      this.notifyChange({ kind: 'tagsChanged', executorId, previous: previousTags, tags: nodeData.tags });
+    }
     if (snapshotIsNewer) this.notifyResources(executorId, nodeData.serviceInstances);
     return this.writer.request(executorId);
   }
@@ -289,6 +295,11 @@ export class ExecutorRegistry {
   }
 
   /** A removed executor still remembered (for `/instances/last`), with its `removedAt`. */
+  /** Removed executors still remembered (listed as REMOVED). */
+  removedCount(): number {
+    return this.removed.size;
+  }
+
   lastKnown(executorId: string): Required<StoredExecutor> | undefined {
     return this.removed.get(executorId);
   }
@@ -404,6 +415,11 @@ export class ExecutorRegistry {
     if (last) return { executorId, nodeData: last.nodeData, removedAt: last.removedAt };
     return undefined;
   }
+}
+
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((tag) => set.has(tag));
 }
 
 /** A store record without its timestamps (the node data's and each instance's `updated`); see `writeThrough`. */

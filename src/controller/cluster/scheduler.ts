@@ -1,4 +1,12 @@
-import { EXECUTOR_ELIGIBLE_STATES, type Clock, type ExecutorResourceSnapshot, type ResourceAllocation } from '../../model/index.js';
+import {
+  EXECUTOR_ELIGIBLE_STATES,
+  placementAllows,
+  placementConstraintText,
+  type Clock,
+  type ExecutorResourceSnapshot,
+  type PlacementPolicy,
+  type ResourceAllocation,
+} from '../../model/index.js';
 import type { ExecutorRegistry } from './registry.js';
 
 /**
@@ -26,9 +34,11 @@ export interface SchedulingSession {
   readonly id: number;
   /**
    * Picks `cpus` free cores, all on one NUMA node that also has `memoryMb` free, and soft-reserves them for
-   * `instanceId` until a snapshot of the executor accounts for the instance, or `release`.
+   * `instanceId` until a snapshot of the executor accounts for the instance, or `release`. With a placement
+   * policy, an executor whose current tags do not satisfy it is refused (its tags may have changed since the
+   * plan was made: an executor restarted with other tags).
    */
-  allocate(executorId: string, instanceId: string, cpus: number, memoryMb: number): AllocationResult;
+  allocate(executorId: string, instanceId: string, cpus: number, memoryMb: number, placementPolicy?: PlacementPolicy): AllocationResult;
   /** The start failed or was abandoned: give the instance's reservation back. */
   release(instanceId: string): void;
   /** Ends the session; reservations still waiting for a snapshot stay until reported, released or expired. */
@@ -73,9 +83,9 @@ export class Scheduler {
     };
     return {
       id,
-      allocate: (executorId, instanceId, cpus, memoryMb) => {
+      allocate: (executorId, instanceId, cpus, memoryMb, placementPolicy) => {
         assertOpen();
-        return this.allocate(id, executorId, instanceId, cpus, memoryMb);
+        return this.allocate(id, executorId, instanceId, cpus, memoryMb, placementPolicy);
       },
       release: (instanceId) => {
         this.reservations.delete(instanceId);
@@ -109,7 +119,14 @@ export class Scheduler {
     this.reservations.clear();
   }
 
-  private allocate(sessionId: number, executorId: string, instanceId: string, cpus: number, memoryMb: number): AllocationResult {
+  private allocate(
+    sessionId: number,
+    executorId: string,
+    instanceId: string,
+    cpus: number,
+    memoryMb: number,
+    placementPolicy: PlacementPolicy | undefined,
+  ): AllocationResult {
     if (!Number.isInteger(cpus) || cpus < 0) return { ok: false, reason: `CPU count must be an integer >= 0, got ${cpus}` };
     if (!Number.isInteger(memoryMb) || memoryMb < 0) {
       return { ok: false, reason: `Memory must be an integer number of MB >= 0, got ${memoryMb}` };
@@ -123,6 +140,14 @@ export class Scheduler {
       return {
         ok: false,
         reason: `Executor ${executorId} (${record.nodeData.hostname}) is ${record.state}; local service instances can only be placed on ACTIVE or UNREADY executors`,
+      };
+    }
+    if (!placementAllows(placementPolicy, record.nodeData)) {
+      return {
+        ok: false,
+        reason:
+          `Executor ${executorId} (${record.nodeData.hostname}) has tags [${record.nodeData.tags.join(', ')}], which do not satisfy ` +
+          `the placement constraint: ${placementConstraintText(placementPolicy) ?? placementPolicy?.type ?? 'none'}`,
       };
     }
     this.expire();

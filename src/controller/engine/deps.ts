@@ -5,7 +5,8 @@ import type { ResolvedOptions } from '../config.js';
 import type { WorkingSet } from '../term/working-set.js';
 import type { ExecutorMessenger } from '../cluster/messenger.js';
 import type { Scheduler } from '../cluster/scheduler.js';
-import type { EventSink, ExecutorDirectory } from './ports.js';
+import type { EngineMetrics } from '../metrics/hooks.js';
+import type { CrashLoopGate, EventSink, ExecutorDirectory } from './ports.js';
 
 /** Engine constants that are not operator options; overridable for tests and the benchmark. */
 export interface EngineTimings {
@@ -37,10 +38,14 @@ export interface EngineDeps {
   scheduler: Pick<Scheduler, 'openSession'>;
   messenger: ExecutorMessenger;
   events: EventSink;
+  /** Crash-loop backoff per (service, executor): what starts wait for and where failures are counted. */
+  crashLoops: CrashLoopGate;
   /** Signs the instance tokens given to containers. */
   instanceAuthSecret: string;
   /** How long each token is valid (its `exp`). */
   instanceTokenLifetimeMs: number;
   /** Sent as `NodeId` and in message headers. */
   controllerHostname: string;
+  /** Operation and job durations (metrics/hooks.ts); NO_METRICS measures nothing. */
+  metrics: EngineMetrics;
 }

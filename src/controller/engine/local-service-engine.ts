@@ -1,6 +1,8 @@
 import {
   RunLifecycle,
+  isSteady,
   localServiceStateChangeMetadata,
+  newRequestId,
   steadyStateOf,
   operationServiceId,
   type LocalServiceInfo,
@@ -9,12 +11,23 @@ import {
   type RunState,
   type Runnable,
 } from '../../model/index.js';
-import type { OperationResult } from '../core.js';
+import type { OperationOrigin, OperationResult } from '../core.js';
 import type { EngineDeps } from './deps.js';
-import { ServiceRunner, stoppedError } from './service-runner.js';
+import { ServiceRunner, stoppedError, type SlotEntry } from './service-runner.js';
 import { validateOperation } from './validator.js';
 
 export type StateListener = (serviceId: string, from: LocalServiceState, to: LocalServiceState) => void;
+
+/**
+ * Operations whose containers are started or stopped by the reconciler's ADJUST_INSTANCES, not by themselves:
+ * that ADJUST carries their request id (takeCause), so the executor's log names the request that caused it.
+ */
+const RECONCILED_BY_ADJUST: ReadonlySet<LocalServiceOperation['type']> = new Set([
+  'ACTIVATE',
+  'DEACTIVATE',
+  'DEPLOY_TEST_INSTANCE',
+  'UPDATE_INSTANCE_COUNT',
+]);
 
 /**
  * The lifecycle engine (docs/design/operations.md): validates operations, owns one runner per service, publishes a
@@ -30,6 +43,8 @@ export class LocalServiceEngine implements Runnable {
   private readonly background = new Set<Promise<unknown>>();
   /** Aborted when the engine stops, so detached cleanups end with the leadership term. */
   private readonly lifetime = new AbortController();
+  /** Request id of the last RECONCILED_BY_ADJUST operation per service, until the reconciler next looks at it. */
+  private readonly causes = new Map<string, string>();
 
   constructor(
     private readonly deps: EngineDeps,
@@ -53,6 +68,11 @@ export class LocalServiceEngine implements Runnable {
     return [...this.runners.keys()];
   }
 
+  /** The operation in the service's slot (waiting, or being run by its action), if any. */
+  pendingOperation(serviceId: string): LocalServiceOperation | undefined {
+    return this.runners.get(serviceId)?.pendingOperation();
+  }
+
   hasPendingOperation(serviceId: string): boolean {
     return this.runners.get(serviceId)?.hasPendingOperation() ?? false;
   }
@@ -65,20 +85,24 @@ export class LocalServiceEngine implements Runnable {
       service: (id) => ws.service(id),
       instance: (sid, iid) => ws.instance(sid, iid),
       services: () => ws.services(),
-      pendingOperation: (id) => this.runners.get(id)?.pendingOperation()?.type,
+      pendingOperation: (id) => this.pendingOperation(id)?.type,
       instances: (id) => ws.instances(id),
     });
   }
 
-  /** Validates and records the operation in its service's slot; never waits for it to run. */
-  submit(op: LocalServiceOperation): OperationResult {
+  /**
+   * Validates and records the operation in its service's slot; never waits for it to run. Without a request id
+   * in `origin` (the controller's own operations) the operation gets a fresh one.
+   */
+  submit(op: LocalServiceOperation, origin: OperationOrigin = {}): OperationResult {
     if (!this.lifecycle.running) return { ok: false, errors: [`The local service engine is ${this.lifecycle.state}`] };
     const errors = this.validate(op);
     if (errors.length > 0) return { ok: false, errors };
     const serviceId = operationServiceId(op);
+    const requestId = origin.requestId ?? newRequestId();
     if (op.type === 'CREATE') {
       const runner = this.addRunner(serviceId, 'INIT');
-      runner.offer(op);
+      runner.offer(op, requestId);
       runner.start();
       return { ok: true, serviceId };
     }
@@ -87,13 +111,24 @@ export class LocalServiceEngine implements Runnable {
       op.type === 'RESTART'
         ? { type: 'REPLACE_INSTANCES', serviceId, instanceIds: [], stopFirst: op.stopFirst, ...(op.opSpec ? { opSpec: op.opSpec } : {}) }
         : op;
-    if (!runner.offer(rewritten)) {
+    if (!runner.offer(rewritten, requestId)) {
       return {
         ok: false,
         errors: [`Another operation is already pending for local service ${serviceId}. Try again once it has started`],
       };
     }
     return { ok: true, serviceId };
+  }
+
+  /**
+   * The request id of the operation that changed what must run for `serviceId` since the reconciler last looked
+   * at it (RECONCILED_BY_ADJUST), once: the reconciler calls this every time it looks at a service, so a later
+   * repair never carries an old request's id.
+   */
+  takeCause(serviceId: string): string | undefined {
+    const cause = this.causes.get(serviceId);
+    this.causes.delete(serviceId);
+    return cause;
   }
 
   cancel(serviceId: string): boolean {
@@ -122,7 +157,7 @@ export class LocalServiceEngine implements Runnable {
   }
 
   private addRunner(serviceId: string, initial: LocalServiceState): ServiceRunner {
-    const runner = new ServiceRunner(serviceId, initial, this.deps, { onTransition: (r, from, to) => this.onTransition(r, from, to) }, (work) =>
+    const runner = new ServiceRunner(serviceId, initial, this.deps, { onTransition: (r, from, to, finished) => this.onTransition(r, from, to, finished) }, (work) =>
       this.track(work(this.lifetime.signal)),
     );
     this.runners.set(serviceId, runner);
@@ -134,8 +169,9 @@ export class LocalServiceEngine implements Runnable {
     this.background.add(tracked);
   }
 
-  private onTransition(runner: ServiceRunner, from: LocalServiceState, to: LocalServiceState): void {
+  private onTransition(runner: ServiceRunner, from: LocalServiceState, to: LocalServiceState, finished: SlotEntry | undefined): void {
     const { serviceId } = runner;
+    if (finished && isSteady(to) && RECONCILED_BY_ADJUST.has(finished.op.type)) this.causes.set(serviceId, finished.requestId);
     // A CREATE whose store write failed goes INIT -> DESTROYED with no record to describe: no event then.
     const info = this.deps.workingSet.service(serviceId);
     if (info) this.deps.events.emit('LOCAL_SERVICE_STATE_CHANGE', localServiceStateChangeMetadata(info, to));
@@ -145,6 +181,7 @@ export class LocalServiceEngine implements Runnable {
     }
     if (to === 'DESTROYED') {
       if (this.runners.get(serviceId) === runner) this.runners.delete(serviceId);
+      this.causes.delete(serviceId);
       void runner.stop();
       this.track(
         this.deps.workingSet.deleteService(serviceId).catch((error: unknown) => {

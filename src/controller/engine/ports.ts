@@ -1,4 +1,4 @@
-import type { DroveEventType } from '../../model/index.js';
+import type { DroveEventType, LocalServiceInstanceInfo } from '../../model/index.js';
 import type { ExecutorRecord } from '../cluster/registry.js';
 
 /**
@@ -16,4 +16,16 @@ export interface ExecutorDirectory {
   /** Every executor currently known (any state, removed ones excluded). */
   all(): ExecutorRecord[];
   byId(executorId: string): ExecutorRecord | undefined;
+}
+
+/**
+ * The crash-loop backoff the engine obeys (the term's CrashLoops, docs/design/crash-loop-backoff.md): ADJUST plans no
+ * start on a held executor, and a start job neither retries there nor forgets to count the failure it saw.
+ */
+export interface CrashLoopGate {
+  /** Executors of the service where starts wait for the backoff at `now`. */
+  heldExecutors(serviceId: string, now: number): ReadonlySet<string>;
+  holds(serviceId: string, executorId: string, now: number): boolean;
+  /** Counts a failed instance (a second call for the same failure changes nothing); resolves once stored. */
+  recordFailure(instance: LocalServiceInstanceInfo, reason?: string): Promise<void>;
 }

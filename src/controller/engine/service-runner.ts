@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { isSteady, type LocalServiceOperation, type LocalServiceState } from '../../model/index.js';
+import type { OperationOutcome } from '../metrics/hooks.js';
 import type { EngineDeps } from './deps.js';
 import { mappedState, type ActionContext, type ServiceAction } from './actions/context.js';
 import {
@@ -41,8 +42,17 @@ const NON_CONSUMING: ReadonlySet<ServiceActionName> = new Set(['Routing', 'Emerg
 const CANCELLABLE: ReadonlySet<ServiceActionName> = new Set(['AdjustInstances', 'ReplaceInstances']);
 
 export interface RunnerHooks {
-  /** Called synchronously on every transition, after `state` is updated. */
-  onTransition(runner: ServiceRunner, from: LocalServiceState, to: LocalServiceState): void;
+  /**
+   * Called synchronously on every transition, after `state` is updated; `finished` is the operation the action
+   * just consumed, with the request id it was submitted under.
+   */
+  onTransition(runner: ServiceRunner, from: LocalServiceState, to: LocalServiceState, finished: SlotEntry | undefined): void;
+}
+
+/** An operation in the slot and the request it came with (docs/request-ids.md). */
+export interface SlotEntry {
+  op: LocalServiceOperation;
+  requestId: string;
 }
 
 /**
@@ -53,7 +63,9 @@ export interface RunnerHooks {
  */
 export class ServiceRunner {
   private current: LocalServiceState;
-  private slot: LocalServiceOperation | undefined;
+  private slot: SlotEntry | undefined;
+  /** Ends the measurement of the operation in the slot (metrics). */
+  private slotTimer: ((outcome: OperationOutcome) => void) | undefined;
   private wakeUp: (() => void) | undefined;
   private actionName: ServiceActionName | undefined;
   private actionAbort: AbortController | undefined;
@@ -86,7 +98,7 @@ export class ServiceRunner {
 
   /** The operation waiting in the slot (or being run by the current action), if any. */
   pendingOperation(): LocalServiceOperation | undefined {
-    return this.slot;
+    return this.slot?.op;
   }
 
   start(): void {
@@ -94,9 +106,10 @@ export class ServiceRunner {
   }
 
   /** Records an operation in the slot; false when one is already waiting. */
-  offer(op: LocalServiceOperation): boolean {
+  offer(op: LocalServiceOperation, requestId: string): boolean {
     if (this.slot !== undefined || this.stopped) return false;
-    this.slot = op;
+    this.slot = { op, requestId };
+    this.slotTimer = this.deps.metrics.operationStarted(op.type);
     this.wake();
     return true;
   }
@@ -117,6 +130,15 @@ export class ServiceRunner {
     this.actionAbort?.abort(this.lifetime.signal.reason);
     this.wake();
     await this.loop;
+    this.freeSlot('aborted');
+  }
+
+  /** Empties the slot, ending the operation's measurement with `outcome`. */
+  private freeSlot(outcome: OperationOutcome): void {
+    this.slot = undefined;
+    const timer = this.slotTimer;
+    this.slotTimer = undefined;
+    timer?.(outcome);
   }
 
   private wake(): void {
@@ -154,48 +176,61 @@ export class ServiceRunner {
       const ctx: ActionContext = {
         serviceId: this.serviceId,
         deps: this.deps,
-        pending: () => this.slot,
+        pending: () => this.slot?.op,
+        requestId: () => this.slot?.requestId,
         waitForOperation: () => (this.stopped ? Promise.resolve() : this.waitForWake()),
         signal: abort.signal,
         lifetime: this.lifetime.signal,
         background: this.background,
       };
       let next: LocalServiceState;
+      let threw = false;
       try {
         next = await ACTIONS[action](ctx);
       } catch (error) {
+        threw = true;
         this.log.error({ err: error, action }, 'Local service action failed');
         next = mappedState(this.deps.workingSet.service(this.serviceId));
       } finally {
         this.lifetime.signal.removeEventListener('abort', onStop);
         this.actionName = undefined;
         this.actionAbort = undefined;
-        if (!NON_CONSUMING.has(action)) this.slot = undefined;
       }
+      // The operation this action consumed, for the transition's hooks (its request id goes with its events).
+      const finished = NON_CONSUMING.has(action) ? undefined : this.slot;
+      const legal = isAllowedTransition(state, next);
+      if (!NON_CONSUMING.has(action)) this.freeSlot(consumedOutcome(this.stopped, abort.signal, threw || !legal));
       // Leadership lost mid-action: the new leader rebuilds from the store; publish nothing more.
       if (this.stopped) return;
       if (next === state && isSteady(state)) {
         // Routing found nothing to do with the operation: it is dropped from the slot, not retried forever.
-        this.slot = undefined;
+        this.freeSlot('ignored');
         continue;
       }
-      if (!isAllowedTransition(state, next)) {
+      if (!legal) {
         this.log.error({ err: new IllegalTransitionError(state, next) }, 'Discarding illegal transition');
-        this.slot = undefined;
+        this.freeSlot('failed');
         const fallback = mappedState(this.deps.workingSet.service(this.serviceId));
         if (fallback === state) continue;
         next = fallback;
       }
-      this.transition(next);
+      this.transition(next, finished);
     }
   }
 
-  private transition(next: LocalServiceState): void {
+  private transition(next: LocalServiceState, finished: SlotEntry | undefined): void {
     const from = this.current;
     this.current = next;
     this.log.debug({ from, to: next }, 'Local service state change');
-    this.hooks.onTransition(this, from, next);
+    this.hooks.onTransition(this, from, next, finished);
   }
+}
+
+/** How an action that consumed its operation ended. */
+function consumedOutcome(stopped: boolean, signal: AbortSignal, failed: boolean): OperationOutcome {
+  if (stopped) return 'aborted';
+  if (signal.aborted && signal.reason instanceof OperationCancelledError) return 'cancelled';
+  return failed ? 'failed' : 'completed';
 }
 
 /** An abort reason that jobs treat like any other abort (no error logged): leadership moved on. */

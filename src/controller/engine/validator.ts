@@ -1,5 +1,6 @@
 import {
   isAllowedHostPath,
+  isHostLevel,
   operationServiceId,
   type LocalServiceInfo,
   type LocalServiceInstanceInfo,
@@ -10,6 +11,7 @@ import {
 } from '../../model/index.js';
 import type { ControllerOptions } from '../config.js';
 import { fixedPortClashes, hostAccessErrors, type FixedPortContext, type HostAccessOptions } from './host-access-rules.js';
+import { placementErrors } from './placement-rules.js';
 import { ALLOWED_OPERATIONS } from './state-machine.js';
 
 /**
@@ -71,8 +73,9 @@ export function validateSpec(spec: LocalServiceSpec, options: SpecValidationOpti
   if ((spec.devices?.length ?? 0) > 0 && !options.enableRawDeviceAccess) {
     errors.push('Device access is disabled. To enable, set enableRawDeviceAccess: true in controller options.');
   }
-  // A missing or COMPOSITE policy is simply "not LOCAL" here (Drove answers a server error for both).
-  if (spec.placementPolicy?.type !== 'LOCAL') errors.push('Only local placement is allowed for local services');
+  // Drove's rule, widened to Drove's COMPOSITE of LOCAL and tag constraints (docs/design/placement.md#tag-constraints).
+  // A missing policy is "not local" too: Drove answers it with a server error.
+  errors.push(...placementErrors(spec.placementPolicy));
   // drove-ts extensions after Drove's rules, so a Drove spec gets Drove's list.
   errors.push(...hostAccessErrors(spec, options));
   return errors;
@@ -96,7 +99,7 @@ export function validateOperation(op: LocalServiceOperation, ctx: OperationValid
     if (state !== undefined || ctx.service(serviceId)) return [`Local service ${serviceId} already exists`];
     const errors = validateSpec(op.spec, ctx.options);
     if (errors.length > 0) return errors;
-    if (op.spec.placementPolicy?.type === 'LOCAL' && op.spec.placementPolicy.hostLevel === true && op.instancesPerHost > 1) {
+    if (isHostLevel(op.spec) && op.instancesPerHost > 1) {
       return ['Host level service cannot have more than one instance'];
     }
     return [];
@@ -111,8 +114,7 @@ export function validateOperation(op: LocalServiceOperation, ctx: OperationValid
   switch (op.type) {
     case 'UPDATE_INSTANCE_COUNT': {
       const info = ctx.service(serviceId);
-      const policy = info?.spec.placementPolicy;
-      if (!info || (policy?.type === 'LOCAL' && policy.hostLevel === true)) {
+      if (!info || isHostLevel(info.spec)) {
         return ['Instance count update is allowed only for services that do not have Host Level option set'];
       }
       return [];

@@ -64,8 +64,9 @@ export function dashboard(view: TermView, leaderAddress: string | undefined): Da
   const serviceCountByActivationState = Object.fromEntries(ACTIVATION_STATES.map((s) => [s, 0])) as Record<ActivationState, number>;
   const summaries: LocalServiceSummary[] = [];
   let totalHealthyInstances = 0;
+  const executors = view.registry.all();
   for (const info of view.workingSet.services()) {
-    const summary = serviceSummary(view, info.serviceId)!;
+    const summary = serviceSummary(view, info.serviceId, executors)!;
     summaries.push(summary);
     if (summary.state) serviceCountByState[summary.state]++;
     serviceCountByActivationState[summary.activationState]++;

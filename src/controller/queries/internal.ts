@@ -1,4 +1,12 @@
-import { cpuCount, memoryMb, type ExecutorAddress, type KnownInstancesData, type LocalServiceInstanceResources } from '../../model/index.js';
+import {
+  cpuCount,
+  hasTagConstraint,
+  memoryMb,
+  placementAllows,
+  type ExecutorAddress,
+  type KnownInstancesData,
+  type LocalServiceInstanceResources,
+} from '../../model/index.js';
 import { addressOf } from '../cluster/registry.js';
 import { executorNodeData } from './cluster.js';
 import type { TermView } from './view.js';
@@ -8,7 +16,9 @@ import type { TermView } from './view.js';
 /**
  * What an UNREADY executor waits for before it turns ACTIVE. Only ACTIVE services: a CONFIG_TESTING service runs one
  * instance cluster-wide, so no executor can be required to run it. Keyed on the activation state rather than the
- * runner's state, so an executor joining during an ADJUST still waits for its instances.
+ * runner's state, so an executor joining during an ADJUST still waits for its instances. A service with a tag
+ * constraint comes with its placement policy, so that an executor it does not admit does not wait for it
+ * (docs/design/placement.md#tag-constraints); `cpus` and `memory` stay Drove's per-host sums over every ACTIVE service.
  */
 export function reservedResources(view: TermView): LocalServiceInstanceResources {
   const out: LocalServiceInstanceResources = { cpus: 0, memory: 0, requiredInstances: {} };
@@ -17,13 +27,15 @@ export function reservedResources(view: TermView): LocalServiceInstanceResources
     out.requiredInstances[info.serviceId] = info.instancesPerHost;
     out.cpus += info.instancesPerHost * cpuCount(info.spec);
     out.memory += info.instancesPerHost * memoryMb(info.spec);
+    const policy = info.spec.placementPolicy;
+    if (policy && hasTagConstraint(policy)) (out.placementPolicies ??= {})[info.serviceId] = policy;
   }
   return out;
 }
 
 /**
  * Which of the instances an executor reports the leader still wants there (per service, up to instancesPerHost
- * of a service that runs) and which are stale. `last` serves an executor that restarted: its removed-executor
+ * of a service that runs and whose tag constraint the executor's tags satisfy) and which are stale. `last` serves an executor that restarted: its removed-executor
  * snapshot if it was removed meanwhile, otherwise the snapshot from before the restart.
  */
 export function knownInstances(view: TermView, executorId: string, which: 'last' | 'current'): KnownInstancesData | undefined {
@@ -41,7 +53,7 @@ export function knownInstances(view: TermView, executorId: string, which: 'last'
   for (const [serviceId, ids] of byService) {
     const info = view.workingSet.service(serviceId);
     const state = view.engine.stateOf(serviceId);
-    const running = info && state && info.activationState !== 'INACTIVE';
+    const running = info && state && info.activationState !== 'INACTIVE' && placementAllows(info.spec.placementPolicy, nodeData);
     const keep = running ? info.instancesPerHost : 0;
     known.push(...ids.slice(0, keep));
     stale.push(...ids.slice(keep));

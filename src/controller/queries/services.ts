@@ -6,15 +6,24 @@ import {
   type LocalServiceInstanceState,
   type LocalServiceSpec,
   type LocalServiceSummary,
+  type PlacementCandidate,
 } from '../../model/index.js';
 import type { TermView } from './view.js';
 
 /** The local-service reads of the API (`/apis/v1/localservices/...`). */
 
-export function serviceSummary(view: TermView, serviceId: string): LocalServiceSummary | undefined {
+/** @param executors the live executors (`requiredInstances`); callers summarizing many services read them once. */
+export function serviceSummary(
+  view: TermView,
+  serviceId: string,
+  executors: readonly PlacementCandidate[] = view.registry.all(),
+): LocalServiceSummary | undefined {
   const info = view.workingSet.service(serviceId);
   if (!info) return undefined;
-  return summarize(info, view.workingSet.instances(serviceId), view.engine.stateOf(serviceId));
+  const summary = summarize(info, view.workingSet.instances(serviceId), view.engine.stateOf(serviceId), executors);
+  const crashLoops = view.crashLoops.summaries(serviceId);
+  if (crashLoops.length > 0) summary.crashLoops = crashLoops;
+  return summary;
 }
 
 /** A page of summaries in service id order. */
@@ -25,7 +34,8 @@ export function listServices(view: TermView, from: number, size: number): Record
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const start = Math.max(0, from);
   const out: Record<string, LocalServiceSummary> = {};
-  for (const serviceId of ids.slice(start, start + Math.max(0, size))) out[serviceId] = serviceSummary(view, serviceId)!;
+  const executors = view.registry.all();
+  for (const serviceId of ids.slice(start, start + Math.max(0, size))) out[serviceId] = serviceSummary(view, serviceId, executors)!;
   return out;
 }
 

@@ -2,6 +2,7 @@ import { NEVER_SET, type ClusterStateManager } from '../cluster/maintenance.js';
 import type { ExecutorRegistry } from '../cluster/registry.js';
 import type { LocalServiceEngine } from '../engine/local-service-engine.js';
 import type { WorkingSet } from '../term/working-set.js';
+import type { CrashLoops } from '../term/crash-loops.js';
 
 /**
  * What the read queries see of a leader term: its parts, read-only. The queries are plain functions of a view, so
@@ -9,9 +10,10 @@ import type { WorkingSet } from '../term/working-set.js';
  */
 export interface TermView {
   readonly workingSet: Pick<WorkingSet, 'services' | 'service' | 'serviceCount' | 'instances' | 'instance' | 'currentInstances'>;
-  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries'>;
-  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds'>;
+  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries' | 'removedCount'>;
+  readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds' | 'pendingOperation'>;
   readonly maintenance: Pick<ClusterStateManager, 'state'>;
+  readonly crashLoops: Pick<CrashLoops, 'summaries'>;
 }
 
 /** A controller that does not lead knows no services and no executors. */
@@ -24,7 +26,8 @@ export const EMPTY_VIEW: TermView = {
     instance: () => undefined,
     currentInstances: () => [],
   },
-  registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [] },
-  engine: { stateOf: () => undefined, serviceIds: () => [] },
+  registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [], removedCount: () => 0 },
+  engine: { stateOf: () => undefined, serviceIds: () => [], pendingOperation: () => undefined },
   maintenance: { state: () => ({ ...NEVER_SET }) },
+  crashLoops: { summaries: () => [] },
 };

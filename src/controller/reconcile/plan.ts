@@ -3,10 +3,12 @@ import {
   EXECUTOR_ELIGIBLE_STATES,
   INSTANCE_COUNTED_STATES,
   INSTANCE_RUNNING_STATES,
+  executorTakes,
   type ActivationState,
   type LocalServiceInstanceInfo,
+  type LocalServiceSpec,
+  type PlacementCandidate,
 } from '../../model/index.js';
-import type { ExecutorRecord } from '../cluster/registry.js';
 
 /**
  * "What must change" for one local service, as a pure function of desired state, executors and the service's
@@ -20,15 +22,25 @@ import type { ExecutorRecord } from '../cluster/registry.js';
  *  - running (INSTANCE_RUNNING_STATES: UNREADY, READY, HEALTHY): count, and may be stopped when there are too many;
  *  - leaving (UNHEALTHY, STOPPING, DEPROVISIONING): on their way out, so they do not count and a replacement is
  *    planned at once.
- * Instances on executors that are not eligible (blacklisted, removed, unknown) never count; running ones on
- * blacklisted executors are stopped (Drove submits STOP_INSTANCES for them, which its own validator usually
- * rejects). Nothing is started on an executor that has not reported to this leader yet (PlanExecutor).
+ * Only executors that take the service count: eligible (ACTIVE, UNREADY) and satisfying its tag constraint
+ * (docs/design/placement.md#tag-constraints). Instances elsewhere never count; running ones are stopped on
+ * blacklisted executors (Drove submits STOP_INSTANCES for them, which its own validator usually rejects) and on
+ * eligible executors whose tags no longer satisfy the constraint (the executor restarted with other tags), as if
+ * that executor had left; ones still starting there are left to come up and are stopped once running, like on
+ * blacklisted ones. Nothing is started on an executor that has not reported to this leader yet (PlanExecutor), and
+ * its tags, which may be older than the executor's, stop nothing there either.
+ *
+ * Executors in `held` are in crash-loop backoff for this service (docs/design/crash-loop-backoff.md): nothing is
+ * started there until their next attempt is due; stops are planned as usual. Backoff only defers: a held executor
+ * still takes the service (it counts in requiredInstances); being held never makes an executor the tag constraint
+ * excludes take it, nor changes what is stopped there.
  */
 
 export interface PlanService {
   serviceId: string;
   activationState: ActivationState;
   instancesPerHost: number;
+  spec: Pick<LocalServiceSpec, 'placementPolicy'>;
 }
 
 /**
@@ -38,7 +50,10 @@ export interface PlanService {
  * stored (it lost quorum, or died with them queued), or sent a START just as it stepped down. Nothing is started on
  * it before its heartbeat lists what it runs, or the new leader would start duplicates. Absent: reported.
  */
-export type PlanExecutor = Pick<ExecutorRecord, 'executorId' | 'state'> & { readonly reported?: boolean };
+export interface PlanExecutor extends PlacementCandidate {
+  readonly executorId: string;
+  readonly reported?: boolean;
+}
 
 export interface InstancePlan {
   start: Array<{ executorId: string; count: number }>;
@@ -54,22 +69,29 @@ export function plan(
   service: PlanService,
   executors: readonly PlanExecutor[],
   instances: readonly LocalServiceInstanceInfo[],
+  held: ReadonlySet<string> = new Set(),
 ): InstancePlan {
   const result: InstancePlan = { start: [], stop: [] };
-  const stateOf = new Map(executors.map((e) => [e.executorId, e.state]));
+  const eligible = executors.filter((e) => executorTakes(e, service.spec.placementPolicy)).map((e) => e.executorId).sort();
+  const taking = new Set(eligible);
+  const unreported = new Set(executors.filter((e) => e.reported === false).map((e) => e.executorId));
+  // Where the service must not run: blacklisted executors, and eligible ones whose tags (as last heard by this
+  // leader) do not satisfy the constraint.
+  const emptied = new Set(
+    executors
+      .filter((e) => EXECUTOR_BLACKLISTED_STATES.has(e.state) || (EXECUTOR_ELIGIBLE_STATES.has(e.state) && !unreported.has(e.executorId)))
+      .map((e) => e.executorId),
+  );
   const byExecutor = new Map<string, LocalServiceInstanceInfo[]>();
   for (const instance of instances) {
-    const state = stateOf.get(instance.executorId);
-    if (state !== undefined && EXECUTOR_ELIGIBLE_STATES.has(state)) {
+    if (taking.has(instance.executorId)) {
       let list = byExecutor.get(instance.executorId);
       if (!list) byExecutor.set(instance.executorId, (list = []));
       list.push(instance);
-    } else if (state !== undefined && EXECUTOR_BLACKLISTED_STATES.has(state) && INSTANCE_RUNNING_STATES.has(instance.state)) {
+    } else if (emptied.has(instance.executorId) && INSTANCE_RUNNING_STATES.has(instance.state)) {
       result.stop.push(instance.instanceId);
     }
   }
-  const eligible = executors.filter((e) => EXECUTOR_ELIGIBLE_STATES.has(e.state)).map((e) => e.executorId).sort();
-  const unreported = new Set(executors.filter((e) => e.reported === false).map((e) => e.executorId));
 
   switch (service.activationState) {
     case 'ACTIVE': {
@@ -78,16 +100,17 @@ export function plan(
         const here = byExecutor.get(executorId) ?? [];
         const countedHere = here.filter(counted);
         if (countedHere.length < wanted) {
-          if (!unreported.has(executorId)) result.start.push({ executorId, count: wanted - countedHere.length });
+          if (!unreported.has(executorId) && !held.has(executorId)) result.start.push({ executorId, count: wanted - countedHere.length });
         } else if (countedHere.length > wanted) result.stop.push(...surplus(countedHere, countedHere.length - wanted));
       }
       break;
     }
     case 'CONFIG_TESTING': {
       const testing = eligible.flatMap((id) => (byExecutor.get(id) ?? []).filter(counted));
+      const placeable = eligible.filter((id) => !held.has(id));
       // The test instance may already run on an executor that has not reported yet: wait for it.
-      if (testing.length === 0 && eligible.length > 0 && !eligible.some((id) => unreported.has(id))) {
-        result.start.push({ executorId: eligible[spreadIndex(service.serviceId, eligible.length)]!, count: 1 });
+      if (testing.length === 0 && placeable.length > 0 && !eligible.some((id) => unreported.has(id))) {
+        result.start.push({ executorId: placeable[spreadIndex(service.serviceId, placeable.length)]!, count: 1 });
       } else if (testing.length > 1) {
         result.stop.push(...surplus(testing, testing.length - 1));
       }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import {
   INSTANCE_LIVE_STATES,
+  INSTANCE_LOST_MESSAGE,
   Periodic,
   RunLifecycle,
   isSteady,
@@ -12,7 +13,8 @@ import {
 } from '../../model/index.js';
 import type { ResolvedOptions } from '../config.js';
 import type { LocalServiceEngine } from '../engine/local-service-engine.js';
-import type { ExecutorDirectory } from '../engine/ports.js';
+import type { CrashLoopGate, ExecutorDirectory } from '../engine/ports.js';
+import type { ReconcilerMetrics } from '../metrics/hooks.js';
 import { plan, planIsEmpty } from './plan.js';
 import type { WorkingSet } from '../term/working-set.js';
 
@@ -20,12 +22,16 @@ export interface ReconcilerDeps {
   engine: LocalServiceEngine;
   workingSet: WorkingSet;
   executors: ExecutorDirectory;
+  /** Executors in crash-loop backoff get no start until it is over; the term wakes the reconciler then. */
+  crashLoops: Pick<CrashLoopGate, 'heldExecutors'>;
   /** Removes executors whose heartbeats stopped; returns their ids (ExecutorRegistry.sweepStale). */
   sweepExecutors(): Promise<string[]>;
   inMaintenanceWindow(): boolean;
   clock: Clock;
   options: ResolvedOptions;
   logger: Logger;
+  /** Pass durations and the ADJUST_INSTANCES submitted (metrics/hooks.ts). */
+  metrics: ReconcilerMetrics;
 }
 
 /**
@@ -116,8 +122,10 @@ export class Reconciler implements Runnable {
     for (const info of d.workingSet.services()) {
       const state = d.engine.stateOf(info.serviceId);
       if (!state || !isSteady(state) || d.engine.hasPendingOperation(info.serviceId)) continue;
+      // Taken whatever the plan: an ADJUST submitted later, for another reason, must not carry it.
+      const cause = d.engine.takeCause(info.serviceId);
       const current = d.workingSet.plannableInstances(info.serviceId, now, d.options.instanceStaleAgeMs);
-      const todo = plan(info, executors, current);
+      const todo = plan(info, executors, current, d.crashLoops.heldExecutors(info.serviceId, now));
       if (planIsEmpty(todo)) {
         this.lastAdjust.delete(info.serviceId);
         continue;
@@ -127,7 +135,7 @@ export class Reconciler implements Runnable {
       const key = planKey(todo);
       const last = this.lastAdjust.get(info.serviceId);
       if (last && last.key === key && now - last.at < d.options.reconcileIntervalMs) continue;
-      const result = d.engine.submit({ type: 'ADJUST_INSTANCES', serviceId: info.serviceId });
+      const result = d.engine.submit({ type: 'ADJUST_INSTANCES', serviceId: info.serviceId }, cause ? { requestId: cause } : {});
       if (result.ok) {
         adjusted.push(info.serviceId);
         this.lastAdjust.set(info.serviceId, { key, at: now });
@@ -149,9 +157,12 @@ export class Reconciler implements Runnable {
       try {
         while (this.dirty && this.lifecycle.running) {
           this.dirty = false;
+          const done = this.deps.metrics.passStarted();
           try {
-            await this.pass();
+            const report = await this.pass();
+            done(report.skipped ? 'skipped' : 'completed', report.adjusted.length);
           } catch (error) {
+            done('failed', 0);
             this.deps.logger.error({ err: error }, 'Reconciliation pass failed');
           }
         }
@@ -182,7 +193,7 @@ export class Reconciler implements Runnable {
         d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs) ||
         this.vanished(instance, tracked)
       ) {
-        lost.push({ ...instance, state: 'LOST', errorMessage: 'Instance lost', updated: now });
+        lost.push({ ...instance, state: 'LOST', errorMessage: INSTANCE_LOST_MESSAGE, updated: now });
       }
     }
     for (const instanceId of this.missingSince.keys()) if (!tracked.has(instanceId)) this.missingSince.delete(instanceId);

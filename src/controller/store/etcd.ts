@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
 import { Etcd3, isRecoverableError, type IOptions, type Namespace } from 'etcd3';
-import type { ClusterStateData, LocalServiceInfo, LocalServiceInstanceInfo } from '../../model/index.js';
+import type { ClusterStateData, CrashLoop, LocalServiceInfo, LocalServiceInstanceInfo } from '../../model/index.js';
 import { StoreUnavailableError, type StateStore, type StoredExecutor, type StoredState } from './store.js';
 
 /**
@@ -12,6 +12,7 @@ import { StoreUnavailableError, type StateStore, type StoredExecutor, type Store
  *   localserviceinstances/<serviceId>/<instanceId>   LocalServiceInstanceInfo
  *   cluster/maintenance                              ClusterStateData
  *   executors/<executorId>                           StoredExecutor
+ *   localservicecrashloops/<serviceId>/<executorId>  CrashLoop (drove-ts, docs/design/crash-loop-backoff.md)
  *
  * Fencing: when a `fence` is given (the leader elector's key and its create revision), every write is a
  * transaction guarded by "that key still exists with that revision". A deposed leader that has not noticed yet
@@ -62,6 +63,7 @@ const MAX_TXN_OPS = 120;
 const SERVICES = 'localservices/';
 const INSTANCES = 'localserviceinstances/';
 const EXECUTORS = 'executors/';
+const CRASH_LOOPS = 'localservicecrashloops/';
 const CLUSTER_STATE = 'cluster/maintenance';
 
 export function etcdClientOptions(options: EtcdStoreOptions): IOptions {
@@ -111,16 +113,18 @@ export class EtcdStateStore implements StateStore {
   }
 
   async load(): Promise<StoredState> {
-    const [services, instances, executors, cluster] = await Promise.all([
+    const [services, instances, executors, cluster, crashLoops] = await Promise.all([
       this.call(() => this.ns.getAll().prefix(SERVICES).strings()),
       this.call(() => this.ns.getAll().prefix(INSTANCES).strings()),
       this.call(() => this.ns.getAll().prefix(EXECUTORS).strings()),
       this.call(() => this.ns.get(CLUSTER_STATE).string()),
+      this.call(() => this.ns.getAll().prefix(CRASH_LOOPS).strings()),
     ]);
     const state: StoredState = {
       services: Object.values(services).map((v) => JSON.parse(v) as LocalServiceInfo),
       instances: Object.values(instances).map((v) => JSON.parse(v) as LocalServiceInstanceInfo),
       executors: Object.values(executors).map((v) => JSON.parse(v) as StoredExecutor),
+      crashLoops: Object.values(crashLoops).map((v) => JSON.parse(v) as CrashLoop),
     };
     if (cluster) state.clusterState = JSON.parse(cluster) as ClusterStateData;
     return state;
@@ -134,6 +138,7 @@ export class EtcdStateStore implements StateStore {
     await this.write([
       this.ns.delete().key(SERVICES + serviceId),
       this.ns.delete().prefix(`${INSTANCES}${serviceId}/`),
+      this.ns.delete().prefix(`${CRASH_LOOPS}${serviceId}/`),
     ]);
   }
 
@@ -153,6 +158,21 @@ export class EtcdStateStore implements StateStore {
 
   async putClusterState(state: ClusterStateData): Promise<void> {
     await this.write([this.ns.put(CLUSTER_STATE).value(JSON.stringify(state))]);
+  }
+
+  async putCrashLoop(loop: CrashLoop): Promise<void> {
+    await this.write([this.ns.put(crashLoopKey(loop.serviceId, loop.executorId)).value(JSON.stringify(loop))]);
+  }
+
+  async deleteCrashLoops(serviceId: string, executorIds?: readonly string[]): Promise<void> {
+    if (executorIds === undefined) {
+      await this.write([this.ns.delete().prefix(`${CRASH_LOOPS}${serviceId}/`)]);
+      return;
+    }
+    for (let i = 0; i < executorIds.length; i += MAX_TXN_OPS) {
+      const chunk = executorIds.slice(i, i + MAX_TXN_OPS);
+      await this.write(chunk.map((id) => this.ns.delete().key(crashLoopKey(serviceId, id))));
+    }
   }
 
   async putExecutor(record: StoredExecutor): Promise<void> {
@@ -226,6 +246,10 @@ export class EtcdStateStore implements StateStore {
  */
 function isRetryable(error: Error): boolean {
   return isRecoverableError(error) || (error as { isBrokenCircuitError?: boolean }).isBrokenCircuitError === true;
+}
+
+function crashLoopKey(serviceId: string, executorId: string): string {
+  return `${CRASH_LOOPS}${serviceId}/${executorId}`;
 }
 
 function instanceKey(serviceId: string, instanceId: string): string {

@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
   ClusterStateData,
+  CrashLoop,
   ExecutorNodeData,
   LocalServiceInfo,
   LocalServiceInstanceInfo,
@@ -19,7 +20,7 @@ import { StoreUnavailableError, type StateStore, type StoredExecutor, type Store
  * reports (putInstances) keeps small.
  */
 
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 export interface SqliteStateStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
@@ -48,6 +49,14 @@ const MIGRATIONS: Record<number, string> = {
       executor_id TEXT PRIMARY KEY,
       removed_at INTEGER,
       document TEXT NOT NULL
+    );
+  `,
+  2: `
+    CREATE TABLE crash_loops (
+      service_id TEXT NOT NULL,
+      executor_id TEXT NOT NULL,
+      document TEXT NOT NULL,
+      PRIMARY KEY (service_id, executor_id)
     );
   `,
 };
@@ -94,6 +103,10 @@ export class SqliteStateStore implements StateStore {
       putClusterState: db.prepare('INSERT OR REPLACE INTO cluster_state (id, document) VALUES (1, ?)'),
       putExecutor: db.prepare('INSERT OR REPLACE INTO executors (executor_id, removed_at, document) VALUES (?, ?, ?)'),
       deleteExecutor: db.prepare('DELETE FROM executors WHERE executor_id = ?'),
+      allCrashLoops: db.prepare<[], { document: string }>('SELECT document FROM crash_loops ORDER BY service_id, executor_id'),
+      putCrashLoop: db.prepare('INSERT OR REPLACE INTO crash_loops (service_id, executor_id, document) VALUES (?, ?, ?)'),
+      deleteCrashLoop: db.prepare('DELETE FROM crash_loops WHERE service_id = ? AND executor_id = ?'),
+      deleteServiceCrashLoops: db.prepare('DELETE FROM crash_loops WHERE service_id = ?'),
     };
   }
 
@@ -113,6 +126,7 @@ export class SqliteStateStore implements StateStore {
             if (r.removed_at !== null) record.removedAt = r.removed_at;
             return record;
           }),
+          crashLoops: s.allCrashLoops.all().map((r) => JSON.parse(r.document) as CrashLoop),
         };
         if (clusterRow) state.clusterState = JSON.parse(clusterRow.document) as ClusterStateData;
         return state;
@@ -129,6 +143,7 @@ export class SqliteStateStore implements StateStore {
     this.run('deleteService', () =>
       this.db.transaction(() => {
         this.statements.deleteServiceInstances.run(serviceId);
+        this.statements.deleteServiceCrashLoops.run(serviceId);
         this.statements.deleteService.run(serviceId);
       })(),
     );
@@ -166,6 +181,21 @@ export class SqliteStateStore implements StateStore {
 
   async putClusterState(state: ClusterStateData): Promise<void> {
     this.run('putClusterState', () => this.statements.putClusterState.run(JSON.stringify(state)));
+  }
+
+  async putCrashLoop(loop: CrashLoop): Promise<void> {
+    requireText('serviceId', loop.serviceId);
+    requireText('executorId', loop.executorId);
+    this.run('putCrashLoop', () => this.statements.putCrashLoop.run(loop.serviceId, loop.executorId, JSON.stringify(loop)));
+  }
+
+  async deleteCrashLoops(serviceId: string, executorIds?: readonly string[]): Promise<void> {
+    this.run('deleteCrashLoops', () =>
+      this.db.transaction(() => {
+        if (executorIds === undefined) this.statements.deleteServiceCrashLoops.run(serviceId);
+        else for (const executorId of executorIds) this.statements.deleteCrashLoop.run(serviceId, executorId);
+      })(),
+    );
   }
 
   async putExecutor(record: StoredExecutor): Promise<void> {

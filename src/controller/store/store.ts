@@ -1,5 +1,6 @@
 import type {
   ClusterStateData,
+  CrashLoop,
   ExecutorNodeData,
   LocalServiceInfo,
   LocalServiceInstanceInfo,
@@ -16,7 +17,7 @@ export interface StateStore {
   load(): Promise<StoredState>;
 
   putService(info: LocalServiceInfo): Promise<void>;
-  /** Removes a service and all its instance records, atomically. */
+  /** Removes a service with all its instance records and crash loops, atomically. */
   deleteService(serviceId: string): Promise<void>;
 
   /** Upserts instance records in one transaction (reports arriving together are applied together). */
@@ -24,6 +25,11 @@ export interface StateStore {
   deleteInstances(serviceId: string, instanceIds: readonly string[]): Promise<void>;
 
   putClusterState(state: ClusterStateData): Promise<void>;
+
+  /** Upserts the crash loop of one (service, executor) (docs/design/crash-loop-backoff.md). */
+  putCrashLoop(loop: CrashLoop): Promise<void>;
+  /** Removes crash loops of a service: of the given executors, or all of them when none are given. */
+  deleteCrashLoops(serviceId: string, executorIds?: readonly string[]): Promise<void>;
 
   /** Last node data of each executor, so a new leader knows the cluster before the next heartbeats. */
   putExecutor(record: StoredExecutor): Promise<void>;
@@ -39,6 +45,7 @@ export interface StoredState {
   instances: LocalServiceInstanceInfo[];
   clusterState?: ClusterStateData;
   executors: StoredExecutor[];
+  crashLoops: CrashLoop[];
 }
 
 export interface StoredExecutor {

@@ -15,6 +15,7 @@ import type { ExecutorMessenger } from '../cluster/messenger.js';
 import { ExecutorRegistry } from '../cluster/registry.js';
 import { Scheduler } from '../cluster/scheduler.js';
 import type { EngineTimings } from '../engine/deps.js';
+import type { ControllerMetricsHooks } from '../metrics/hooks.js';
 import { LocalServiceEngine } from '../engine/local-service-engine.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { StaleCleaner } from '../reconcile/stale-cleaner.js';
@@ -22,6 +23,7 @@ import type { StateStore, StoredState } from '../store/store.js';
 import { WorkingSet, type InstanceChange } from './working-set.js';
 import type { TermView } from '../queries/view.js';
 import { MessageIntake } from './intake.js';
+import { CrashLoops } from './crash-loops.js';
 
 /**
  * What outlives leader terms, owned by the controller process: the store, the event log (its subscribers, such as
@@ -41,6 +43,8 @@ export interface TermContext {
   hostname: string;
   instanceAuthSecret: string;
   instanceTokenLifetimeMs: number;
+  /** What the term's parts report to the process's metrics (they outlive terms). */
+  metrics: ControllerMetricsHooks;
 }
 
 /**
@@ -60,6 +64,7 @@ export class LeaderTerm implements Runnable {
   readonly reconciler: Reconciler;
   readonly staleCleaner: StaleCleaner;
   readonly intake: MessageIntake;
+  readonly crashLoops: CrashLoops;
   private readonly lifecycle = new RunLifecycle('leader term');
 
   /** Reads the whole state from the store and builds a term on it (not started). */
@@ -92,6 +97,16 @@ export class LeaderTerm implements Runnable {
       stored: stored.clusterState,
     });
     this.scheduler = new Scheduler({ registry: this.registry, clock });
+    this.crashLoops = new CrashLoops({
+      store,
+      events,
+      clock,
+      logger,
+      policy: options.crashLoopBackoff,
+      stored: stored.crashLoops,
+      instances: (serviceId) => this.workingSet.instances(serviceId),
+      hostnameOf: (executorId) => this.registry.byId(executorId)?.address.hostname,
+    });
     this.blacklisting = new BlacklistingService({ registry: this.registry, messenger, clock });
     this.engine = new LocalServiceEngine(
       {
@@ -104,9 +119,11 @@ export class LeaderTerm implements Runnable {
         scheduler: this.scheduler,
         messenger,
         events,
+        crashLoops: this.crashLoops,
         instanceAuthSecret: context.instanceAuthSecret,
         instanceTokenLifetimeMs: context.instanceTokenLifetimeMs,
         controllerHostname: context.hostname,
+        metrics: context.metrics,
       },
       stored.services,
     );
@@ -114,24 +131,29 @@ export class LeaderTerm implements Runnable {
       engine: this.engine,
       workingSet: this.workingSet,
       executors: this.registry,
+      crashLoops: this.crashLoops,
       sweepExecutors: () => this.registry.sweepStale(),
       inMaintenanceWindow: () => this.maintenance.inMaintenanceWindow(),
       clock,
       options,
       logger,
+      metrics: context.metrics,
     });
     this.staleCleaner = new StaleCleaner({ engine: this.engine, workingSet: this.workingSet, clock, options, logger });
     this.intake = new MessageIntake({ registry: this.registry, workingSet: this.workingSet, logger });
 
-    // What wakes the reconciler before its periodic pass: an executor joined, left or changed state; an instance
-    // appeared or stopped counting; a service reached a steady state.
+    // What wakes the reconciler before its periodic pass: an executor joined, left, changed state or tags; an instance
+    // appeared or stopped counting; a service reached a steady state; a crash-loop backoff is over.
     this.registry.onChange(() => this.reconciler.trigger());
     this.workingSet.onChange((changes) => {
+      this.crashLoops.observe(changes);
       if (changes.some(needsReconciliation)) this.reconciler.trigger();
     });
-    this.engine.onStateChange((_id, _from, to) => {
+    this.engine.onStateChange((serviceId, _from, to) => {
+      if (to === 'DESTROYED') this.crashLoops.forget(serviceId);
       if (isSteady(to)) this.reconciler.trigger();
     });
+    this.crashLoops.onDue(() => this.reconciler.trigger());
   }
 
   get runState(): RunState {
@@ -145,6 +167,7 @@ export class LeaderTerm implements Runnable {
 
   start(): void {
     this.lifecycle.start();
+    this.crashLoops.start();
     this.engine.start();
     this.reconciler.start();
     this.staleCleaner.start();
@@ -159,6 +182,7 @@ export class LeaderTerm implements Runnable {
       await this.reconciler.stop();
       await this.staleCleaner.stop();
       await this.engine.stop();
+      await this.crashLoops.stop();
       this.scheduler.close();
     });
   }

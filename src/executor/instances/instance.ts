@@ -3,7 +3,7 @@ import type { Clock } from '../../model/clock.js';
 import { sleep } from '../../model/clock.js';
 import { durationMs } from '../../model/duration.js';
 import type { LocalServiceInstanceSpec } from '../../model/executor.js';
-import type { InstancePort, LocalServiceInstanceInfo } from '../../model/instance.js';
+import { PULL_INTERRUPTED_MESSAGE, type InstancePort, type LocalServiceInstanceInfo } from '../../model/instance.js';
 import { INSTANCE_STOP_ACCEPTED_STATES, isTerminal, type LocalServiceInstanceState } from '../../model/states.js';
 import type { CheckSpec, UserSpec } from '../../model/spec.js';
 import type { Checker, CheckTarget, HookOptions } from '../checks.js';
@@ -21,6 +21,7 @@ import type { HostAccessPolicy } from './host-access.js';
 import { hostAccessRefusal } from './host-access.js';
 import type { HostPathPolicy } from './host-paths.js';
 import { hostPathRefusal } from './host-paths.js';
+import type { CheckKind, InstanceMetrics } from '../metrics/metrics.js';
 import type { InstanceAction } from './transitions.js';
 import { INSTANCE_TRANSITIONS, canTransition } from './transitions.js';
 
@@ -61,6 +62,8 @@ export interface InstanceDeps {
   configFetch: ConfigFetchPolicy;
   /** Which host namespaces and privileges this host lets instances have, re-checked before a container is created. */
   hostAccess: HostAccessPolicy;
+  /** Pull and probe durations (metrics/metrics.ts); absent: not measured. */
+  metrics?: InstanceMetrics;
 }
 
 interface Outcome {
@@ -228,12 +231,15 @@ export class InstanceStateMachine {
       { instanceId: this.instanceId, image: url, registry: credentials?.registry ?? registryOfImage(url), dockerAuthEntry: credentials?.entry ?? null },
       'pulling image',
     );
+    const pulled = this.deps.metrics?.pullStarted();
     try {
       const options = { timeoutMs, signal: pull.signal, ...(credentials ? { auth: credentials.auth } : {}) };
       await Promise.race([this.deps.runtime.pullImage(url, options), aborted]);
+      pulled?.('success');
       return { state: 'STARTING' };
     } catch (error) {
-      if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: 'Pull operation interrupted' };
+      pulled?.(this.stopRequested() ? 'aborted' : 'failure');
+      if (this.stopRequested()) return { state: 'PROVISIONING_FAILED', error: PULL_INTERRUPTED_MESSAGE };
       const message = errorText(error);
       // Refused credentials are a configuration error only the operator can fix: shown now, on every host, not
       // hidden by a cached copy until a host without one cannot start the service (docs/drove-config.md).
@@ -359,13 +365,16 @@ export class InstanceStateMachine {
     }
   }
 
-  private probe(check: CheckSpec) {
-    return this.deps.checker.check(
+  private async probe(kind: CheckKind, check: CheckSpec) {
+    const done = this.deps.metrics?.checkStarted(kind, check.mode.type);
+    const result = await this.deps.checker.check(
       check.mode,
       this.target(),
       durationMs(check.timeout, DEFAULT_CHECK_TIMEOUT_MS),
       this.interrupt,
     );
+    done?.(result.healthy);
+    return result;
   }
 
   private stopping(): Outcome {
@@ -377,11 +386,11 @@ export class InstanceStateMachine {
    * up to `attempts` probes `interval` apart until one passes. 'stopped' when a stop request comes first;
    * otherwise whether one passed, and the last failure's message.
    */
-  private async firstPass(check: CheckSpec): Promise<'stopped' | { passed: boolean; last: string }> {
+  private async firstPass(kind: CheckKind, check: CheckSpec): Promise<'stopped' | { passed: boolean; last: string }> {
     if (await this.pause(this.recovered ? 0 : durationMs(check.initialDelay))) return 'stopped';
     let last = '';
     for (let attempt = 1; attempt <= check.attempts; attempt++) {
-      const result = await this.probe(check);
+      const result = await this.probe(kind, check);
       if (this.stopRequested()) return 'stopped';
       if (result.healthy) return { passed: true, last };
       last = result.message;
@@ -391,7 +400,7 @@ export class InstanceStateMachine {
   }
 
   private async readiness(): Promise<Outcome> {
-    const result = await this.firstPass(this.spec.readiness);
+    const result = await this.firstPass('readiness', this.spec.readiness);
     if (result === 'stopped') return this.stopping();
     if (result.passed) return { state: 'READY' };
     this.deps.logger.info({ instanceId: this.instanceId, last: result.last }, 'readiness check failed');
@@ -399,7 +408,7 @@ export class InstanceStateMachine {
   }
 
   private async initialHealth(): Promise<Outcome> {
-    const result = await this.firstPass(this.spec.healthcheck);
+    const result = await this.firstPass('health', this.spec.healthcheck);
     if (result === 'stopped') return this.stopping();
     if (result.passed) return { state: 'HEALTHY' };
     return { state: 'STOPPING', error: `Healthcheck failed:${result.last}` };
@@ -410,7 +419,7 @@ export class InstanceStateMachine {
     let failures = 0;
     for (;;) {
       if (this.interrupt.aborted) return this.stopping();
-      const result = await this.probe(check);
+      const result = await this.probe('health', check);
       if (this.stopRequested()) return this.stopping();
       // `attempts` consecutive failures, always: no counter-reset quirk
       // (docs/design/instance-lifecycle.md#health-checks).

@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import type {
   ContainerRuntime,
   ContainerSpec,
+  ContainerStats,
   ContainerStatus,
   ContainerSummary,
   ExecOptions,
@@ -19,6 +20,14 @@ export class DockerRuntime implements ContainerRuntime {
 
   constructor(socketPath = '/var/run/docker.sock') {
     this.docker = new Docker({ socketPath });
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    // dockerode passes abortSignal on to the request (docker.js ping); its type declarations omit the options.
+    const ping = this.docker.ping.bind(this.docker) as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await ping({ abortSignal: AbortSignal.timeout(timeoutMs) }).catch((error: unknown) => {
+      throw engineError(error);
+    });
   }
 
   async pullImage(image: string, options: PullOptions): Promise<void> {
@@ -148,6 +157,26 @@ export class DockerRuntime implements ContainerRuntime {
         labels: info.Config.Labels ?? {},
         startedAt: info.State.StartedAt,
         restartCount: info.RestartCount,
+      };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async containerStats(containerId: string): Promise<ContainerStats | undefined> {
+    try {
+      // one-shot: one reading now, without the second sample (1 s later) that CPU percentages need.
+      const stats = await this.docker.getContainer(containerId).stats({ stream: false, 'one-shot': true });
+      const memory = stats.memory_stats;
+      const detail = (memory.stats ?? {}) as Record<string, number | undefined>;
+      // The page cache the kernel can reclaim, as `docker stats` subtracts it: cgroup v1 and v2 name it differently.
+      const cache = detail.total_inactive_file ?? detail.inactive_file ?? 0;
+      const usage = memory.usage ?? 0;
+      return {
+        cpuSeconds: stats.cpu_stats.cpu_usage.total_usage / 1e9,
+        memoryBytes: Math.max(0, usage - cache),
+        ...(memory.limit ? { memoryLimitBytes: memory.limit } : {}),
       };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;

@@ -76,6 +76,16 @@ export interface ContainerStatus {
   restartCount: number;
 }
 
+/** What the engine's stats API says of a container's resource use (for `/metrics`). */
+export interface ContainerStats {
+  /** CPU time used since the container started, user and system. */
+  cpuSeconds: number;
+  /** Memory in use without the page cache the kernel can reclaim (what `docker stats` shows). */
+  memoryBytes: number;
+  /** The container's memory limit; absent when the engine reports none. */
+  memoryLimitBytes?: number;
+}
+
 export interface ContainerSummary {
   id: string;
   running: boolean;
@@ -122,6 +132,8 @@ export interface PullOptions {
 }
 
 export interface ContainerRuntime {
+  /** Resolves when the engine answers within `timeoutMs` (the executor's readiness); rejects with why not. */
+  ping(timeoutMs: number): Promise<void>;
   /** Pulls `image`; rejects after `timeoutMs` or when `signal` aborts, with the engine's or registry's reason. */
   pullImage(image: string, options: PullOptions): Promise<void>;
   imageExists(image: string): Promise<boolean>;
@@ -134,6 +146,8 @@ export interface ContainerRuntime {
   startContainer(containerId: string): Promise<void>;
   /** undefined when no such container exists. */
   inspectContainer(containerId: string): Promise<ContainerStatus | undefined>;
+  /** One reading of the container's CPU and memory; undefined when no such container exists. */
+  containerStats(containerId: string): Promise<ContainerStats | undefined>;
   exec(containerId: string, command: string[], options: ExecOptions): Promise<ExecResult>;
   /** SIGTERM, then SIGKILL after `graceSeconds`; a missing or already stopped container is not an error. */
   stopContainer(containerId: string, graceSeconds: number): Promise<void>;

@@ -127,7 +127,8 @@ describe('local service reads', () => {
     const list = (await get('/apis/v1/localservices')).json();
     expect(list.status).toBe('SUCCESS');
     expect(list.data[SID]).toMatchObject({ id: SID, name: 'TEST_SPEC', instancesPerHost: 1, activationState: 'INACTIVE', state: 'INACTIVE' });
-    const order = ['id', 'name', 'instancesPerHost', 'healthyInstances', 'totalCPUs', 'totalMemory', 'tags', 'activationState', 'state', 'created', 'updated'];
+    // Drove's keys in Drove's order, then drove-ts's requiredInstances (docs/design/placement.md#tag-constraints).
+    const order = ['id', 'name', 'instancesPerHost', 'healthyInstances', 'totalCPUs', 'totalMemory', 'tags', 'activationState', 'state', 'created', 'updated', 'requiredInstances'];
     expect(Object.keys(list.data[SID])).toEqual(order);
     expect(Object.keys((await get(`/apis/v1/localservices/${SID}`)).json().data)).toEqual(order);
     expect((await get('/apis/v1/localservices?from=1')).json().data).toEqual({});

@@ -139,6 +139,28 @@ function buildCases(): Case[] {
     cases.push({ kind: 'deep nesting', endpoint: 'validate', payload: `{"name":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`, names: 'name' });
   }
 
+  // Placement policies (docs/design/placement.md#tag-constraints): bad shapes name their field; nesting is bounded, not a stack overflow.
+  const LOCAL = { type: 'LOCAL', hostLevel: false };
+  const badPlacements: Array<[Json, string]> = [
+    [{ type: 'COMPOSITE', policies: [LOCAL, { type: 'MATCH_TAG' }] }, 'policies.1.tag'],
+    [{ type: 'COMPOSITE', policies: [LOCAL, { type: 'MATCH_TAG', tag: '' }] }, 'policies.1.tag'],
+    [{ type: 'COMPOSITE', policies: [] }, 'placementPolicy.policies'],
+    [{ type: 'COMPOSITE', combiner: 'XOR', policies: [LOCAL] }, 'placementPolicy.combiner'],
+    [{ type: 'COMPOSITE', combiner: 'OR', policies: [LOCAL, { type: 'MATCH_TAG', tag: 'gpu' }] }, 'placementPolicy.combiner'],
+    [{ type: 'COMPOSITE', policies: [LOCAL, LOCAL] }, 'placementPolicy.policies'],
+    [{ type: 'COMPOSITE', policies: [LOCAL, { type: 'ANY' }] }, 'placementPolicy.policies.1'],
+    [{ type: 'COMPOSITE', policies: [{ type: 'COMPOSITE', policies: [LOCAL] }] }, 'placementPolicy.policies.0.policies.0'],
+  ];
+  for (const [placementPolicy, names] of badPlacements) {
+    json('bad placement', 'validate', setAt(specBody, ['placementPolicy'], placementPolicy), names);
+    json('bad placement', 'operations', setAt(createBody, ['spec', 'placementPolicy'], placementPolicy), names);
+  }
+  for (const depth of [10, 1_000, 25_000]) {
+    const nested = `${'{"type":"COMPOSITE","policies":['.repeat(depth)}{"type":"LOCAL"}${']}'.repeat(depth)}`;
+    const spec = JSON.stringify(specBody).replace(/"placementPolicy":\{[^}]*\}/, `"placementPolicy":${nested}`);
+    cases.push({ kind: 'deep placement', endpoint: 'validate', payload: spec, names: 'nested at most 4 levels deep' });
+  }
+
   // Invalid JSON text.
   const valid = JSON.stringify(createBody);
   for (const cut of sample(fc.integer({ min: 1, max: valid.length - 1 }), 30, 80)) {

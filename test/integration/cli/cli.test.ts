@@ -63,10 +63,10 @@ describe('drove CLI against a real controller', () => {
     writeFileSync(join(home, '.drove'), `[DEFAULT]\ncurrent_cluster = test\n\n[test]\nendpoint = ${controller.url}\nusername = admin\npassword = admin\n\n[other]\nendpoint = http://127.0.0.1:1\n`);
     expect((await drove('cluster', 'ping')).stdout).toBe('Cluster ping successful\n');
     const other = await drove('-c', 'other', 'cluster', 'ping');
-    expect(other.code).toBe(1);
+    expect(other.code).toBe(4);
     expect(other.stderr).toContain('Cannot reach http://127.0.0.1:1');
     const missing = await drove('-c', 'nope', 'cluster', 'ping');
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('No section [nope]');
   });
 
@@ -116,7 +116,7 @@ describe('drove CLI against a real controller', () => {
     const update = await drove('localservices', 'update', SID, '1');
     expect([update.code, update.stdout]).toEqual([0, 'Local service instance count updated\n']);
     const bad = await drove('localservices', 'update', SID, '0');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('count must be between 1 and 256');
   });
 
@@ -132,12 +132,21 @@ describe('drove CLI against a real controller', () => {
     expect(list.stdout.split('\n')[0]).toBe('Instance ID                              Executor Host    Ports       State    Error Message    Created               Last Updated');
     expect(list.stdout).toMatch(new RegExp(`${id}  127\\.0\\.0\\.1 +main:\\d+ +HEALTHY`));
     expect((await drove('lsinstances', 'list', SID, '--old')).stdout).toContain('Instance ID');
+    // --wide is --output wide: the wide columns, then the crash-loop ones (empty: no executor is in a loop), same rows.
+    const wide = await drove('lsinstances', 'list', SID, '--wide');
+    expect(wide.stdout.split('\n')[0]).toMatch(/Last Updated +Executor ID +CPU Cores +Memory \(MB\) +Container Ports +Restarts +Last Failure +Next Attempt$/);
+    expect(wide.stdout).toMatch(new RegExp(`${id}  127\\.0\\.0\\.1 +main:\\d+ +HEALTHY`));
+    // The same view (not the same bytes: the instance's Last Updated moves with its health reports).
+    expect((await drove('lsinstances', 'list', SID, '--output', 'wide')).stdout.split('\n')[0]).toBe(wide.stdout.split('\n')[0]);
+    expect(JSON.parse((await drove('lsinstances', 'list', SID, '--wide', '--json')).stdout)).toMatchObject({ crashLoops: [], instances: [{ instanceId: id }] });
     const info = await drove('lsinstances', 'info', SID, id!);
     expect(info.stdout).toContain(`Instance ID                   ${id}\nService ID                    ${SID}\nState                         HEALTHY\nHost                          127.0.0.1\nCPU                           NUMA Node 0: Cores: [`);
     const di = JSON.parse((await drove('describe', 'lsinstance', SID, id!, '--json')).stdout);
     expect(di.instanceId).toBe(id);
     const ds = await drove('describe', 'localservice', SID);
     expect(ds.stdout).toContain(`  ID:                ${SID}\n  Name:              TEST_SPEC\n  State:             ACTIVE`);
+    // The controller's requiredInstances (docs/design/placement.md#tag-constraints): one per host on the one executor.
+    expect(ds.stdout).toContain('  Per Host:          1\n  Required:          1\n  Healthy:           1\n');
     expect(ds.stdout).toContain(`Instances (1):\n--------------\n  [OK] ${id}`);
     expect(Object.keys(JSON.parse((await drove('describe', 'localservice', SID, '--json')).stdout))).toEqual(['summary', 'spec', 'instances']);
     const executors = await drove('executor', 'list');
@@ -145,6 +154,9 @@ describe('drove CLI against a real controller', () => {
     expect(executors.stdout).toContain(executor.executorId);
     const einfo = await drove('executor', 'info', executor.executorId);
     expect(einfo.stdout).toContain(`ID                            ${executor.executorId}\nHost                          127.0.0.1\n`);
+    // Its tags (docs/design/placement.md#executor-tags): the hostname, always.
+    expect(einfo.stdout).toContain('Tags                          127.0.0.1\n');
+    expect(executors.stdout).toContain("['127.0.0.1']");
     const els = await drove('executor', 'lsinstances', executor.executorId);
     expect(els.stdout).toMatch(new RegExp(`${id}  TEST_SPEC +${SID} +1 +512  HEALTHY`));
     expect((await drove('executor', 'info', 'nope')).stderr).toBe('Error: No executor found with id: nope\n');
@@ -174,7 +186,7 @@ describe('drove CLI against a real controller', () => {
     const res = await drove('localservices', 'restart', SID, '--wait', '-t', '30s');
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/^Local service restart command accepted\.\n/);
-    expect(res.stdout).toContain('State: ');
+    expect(res.stdout).toMatch(/\[ +\d+s\] TEST_SPEC-00001 REPLACING_INSTANCES, hosts 0\/1, healthy \d\/1, targeted instances left 1\n/);
     expect(res.stdout.trimEnd().split('\n').pop()).toBe('All instances replaced');
     await steady('ACTIVE');
     const after = await healthyIds();
@@ -203,16 +215,19 @@ describe('drove CLI against a real controller', () => {
     expect(wrong.stderr).toContain('  - There are no healthy instances with ids: [SI-nope]');
   });
 
-  test('restart --wait exits 1 when the new instances cannot start', async () => {
+  test('restart --wait exits 3 when the new instances cannot start', async () => {
     await steady('ACTIVE');
     await waitUntil('a healthy instance', async () => (await healthyIds()).length === 1);
     executor.failStarts = true;
     try {
       const res = await drove('localservices', 'restart', SID, '--wait', '-t', '2s');
-      expect(res.code, res.stdout).toBe(1);
-      // Depending on how the engine handles the failed start, the old instance stays (operation ended) or is
-      // gone with no healthy replacement (timeout); either way the wait fails and says where things stand.
-      expect(res.stderr).toMatch(/^Error: (Operation on TEST_SPEC-00001 ended in state \w+ with 1 old instances still present|Timed out after \d+ s waiting for TEST_SPEC-00001: State: \w+, healthy instances: 0\/1)/);
+      expect(res.code, res.stdout).toBe(3);
+      // Depending on how the engine handles the failed start, the old instance stays (operation ended), new
+      // instances keep failing, or the old one is gone with no healthy replacement (timeout); either way the wait
+      // fails and says where things stand.
+      expect(res.stderr).toMatch(
+        /^Error: (restart TEST_SPEC-00001 failed: (the operation ended in state \w+ with 1 of the targeted instances still present|\d+ new instance)|Timed out after \d+s waiting for restart TEST_SPEC-00001: \w+, hosts 0\/1, healthy 0\/1)/,
+      );
     } finally {
       executor.failStarts = false;
     }
@@ -267,5 +282,35 @@ describe('drove CLI against a real controller', () => {
     const destroy = await drove('localservices', 'destroy', SID);
     expect([destroy.code, destroy.stdout]).toEqual([0, 'Local service destroyed\n']);
     await waitUntil('service gone', async () => (await drove('localservices', 'list', '--json')).stdout.trim() === '{}');
+  });
+
+  test('describe shows the tag constraint and the instances it requires (docs/design/placement.md#tag-constraints)', async () => {
+    const spec = { ...testSpec({ name: 'GPU_AGENT', version: '1' }) };
+    delete (spec as { volumes?: unknown }).volumes;
+    spec.placementPolicy = {
+      type: 'COMPOSITE',
+      combiner: 'AND',
+      policies: [{ type: 'LOCAL', hostLevel: false }, { type: 'COMPOSITE', combiner: 'OR', policies: [{ type: 'MATCH_TAG', tag: 'gpu' }, { type: 'MATCH_TAG', tag: 'tpu' }] }],
+    };
+    const file = join(controller.dir, 'gpu-spec.json');
+    writeFileSync(file, JSON.stringify(spec));
+    expect((await drove('localservices', 'create', file)).code).toBe(0);
+    await waitUntil('GPU_AGENT-1 INACTIVE', async () => (await api<{ state?: string }>('/apis/v1/localservices/GPU_AGENT-1')).state === 'INACTIVE');
+    expect((await drove('localservices', 'activate', 'GPU_AGENT-1')).code).toBe(0);
+    await waitUntil('GPU_AGENT-1 ACTIVE', async () => (await api<{ state?: string }>('/apis/v1/localservices/GPU_AGENT-1')).state === 'ACTIVE');
+    // The one executor has no such tag: nothing is required, nothing runs.
+    const ds = await drove('describe', 'localservice', 'GPU_AGENT-1');
+    expect(ds.stdout).toContain('  Per Host:          1\n  Required:          0\n  Healthy:           0\n');
+    expect(ds.stdout).toContain('  Type:              COMPOSITE\n  Executors with:    tag gpu or tag tpu\n');
+    expect(ds.stdout).toContain('Instances (0):');
+    const summary = JSON.parse((await drove('localservices', 'summary', 'GPU_AGENT-1', '--json')).stdout);
+    expect(summary).toMatchObject({ requiredInstances: 0, healthyInstances: 0, activationState: 'ACTIVE' });
+    // --wait counts hosts and healthy instances against what the constraint requires, not against every executor:
+    // the untagged executor is not waited on.
+    const restart = await drove('localservices', 'restart', 'GPU_AGENT-1', '--wait', '-t', '5s');
+    expect(restart.code, restart.stdout + restart.stderr).toBe(0);
+    expect(restart.stdout).toContain('hosts 0/0, healthy 0/0');
+    expect(restart.stdout.trimEnd().split('\n').pop()).toBe('All instances replaced');
+    expect((await drove('localservices', 'deactivate', 'GPU_AGENT-1')).code).toBe(0);
   });
 });

@@ -43,7 +43,7 @@ afterAll(async () => {
 describe('transport', () => {
   test('a self-signed certificate is refused unless --insecure', async () => {
     const strict = await runCli(['-e', httpsUrl, 'cluster', 'ping'], { HOME: home });
-    expect(strict.code).toBe(1);
+    expect(strict.code).toBe(4);
     expect(strict.stderr).toMatch(/certificate/i);
     const insecure = await runCli(['-e', httpsUrl, '-i', 'cluster', 'ping'], { HOME: home });
     expect([insecure.code, insecure.stdout]).toEqual([0, 'Cluster ping successful\n']);
@@ -65,7 +65,7 @@ describe('transport', () => {
   test('a server that never answers times out with a clear error', async () => {
     const started = Date.now();
     const res = await runCli(['-e', silentUrl, '--http-timeout', '1', 'cluster', 'ping'], { HOME: home });
-    expect(res.code).toBe(1);
+    expect(res.code).toBe(4);
     expect(res.stderr).toContain('request timed out');
     // Well under the 30 s default, which is what would show if the option were ignored (node start-up is slow on a busy box).
     expect(Date.now() - started).toBeLessThan(25_000);
@@ -73,10 +73,10 @@ describe('transport', () => {
 
   test('bad --http-timeout and missing endpoint are usage errors', async () => {
     const bad = await runCli(['-e', silentUrl, '--http-timeout', 'soon', 'cluster', 'ping'], { HOME: home });
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--http-timeout must be a positive number of seconds');
     const none = await runCli(['cluster', 'ping'], { HOME: home });
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(2);
     expect(none.stderr).toContain('No cluster endpoint');
   });
 });

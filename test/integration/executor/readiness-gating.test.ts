@@ -57,3 +57,38 @@ describe('executor readiness gating', () => {
     await Promise.all([leader.waitForState(a.instanceId, 'STOPPED'), leader.waitForState(b.instanceId, 'STOPPED')]);
   });
 });
+
+describe('executor readiness gating with tag constraints (docs/design/placement.md#tag-constraints)', () => {
+  const GPU = 'GPU_AGENT-1';
+  const gpuOnly = { type: 'COMPOSITE', combiner: 'AND', policies: [{ type: 'LOCAL', hostLevel: false }, { type: 'MATCH_TAG', tag: 'gpu' }] };
+
+  it('does not wait for a service whose constraint its own tags do not satisfy; waits when they do, or when the policy is unreadable', async () => {
+    const gpuLeader = await new FakeLeader().start();
+    gpuLeader.reserved = { [GPU]: 1 };
+    gpuLeader.placementPolicies = { [GPU]: gpuOnly };
+    const started: RunningExecutor[] = [];
+    try {
+      const untagged = await startTestExecutor(gpuLeader, { tags: ['ssd'] });
+      started.push(untagged);
+      await waitUntil('the executor without the tag to turn ACTIVE', () => untagged.agent.state === 'ACTIVE', { timeoutMs: 10_000 });
+      expect(untagged.engine.list()).toEqual([]);
+
+      const tagged = await startTestExecutor(gpuLeader, { tags: ['gpu'] });
+      started.push(tagged);
+      const polls = gpuLeader.authHeaders.length;
+      await waitUntil('more gating polls', () => gpuLeader.authHeaders.length > polls + 5);
+      expect(tagged.agent.state).toBe('UNREADY');
+
+      // A policy that is not one counts as no constraint: the safe side is to wait for the service.
+      gpuLeader.placementPolicies = { [GPU]: { type: 'COMPOSITE', policies: 'gpu' } };
+      const untaggedToo = await startTestExecutor(gpuLeader, { tags: ['ssd'] });
+      started.push(untaggedToo);
+      const polls2 = gpuLeader.authHeaders.length;
+      await waitUntil('more gating polls', () => gpuLeader.authHeaders.length > polls2 + 5);
+      expect(untaggedToo.agent.state).toBe('UNREADY');
+    } finally {
+      for (const e of started) await e.stop();
+      await gpuLeader.stop();
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { EtcdStateStore } from '../../../src/controller/store/etcd.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
-import type { LocalServiceInfo, LocalServiceInstanceInfo } from '../../../src/model/index.js';
+import type { CrashLoop, LocalServiceInfo, LocalServiceInstanceInfo } from '../../../src/model/index.js';
 import { testSpec } from '../../support/specs.js';
 import { instanceInfo, nodeData } from '../../support/records.js';
 import { startEtcdCluster, type EtcdCluster } from '../../support/etcd-cluster.js';
@@ -49,6 +49,34 @@ describe('EtcdStateStore against a real etcd', () => {
     const loaded = await store.load();
     expect(loaded.services.map((s) => s.serviceId)).toEqual(['A-10']);
     expect(loaded.instances.map((i) => i.instanceId)).toEqual(['SI-9']);
+    await store.close();
+  });
+
+  it('keeps crash loops per (service, executor): replaced, deleted per executor, all, and with their service only', async () => {
+    const store = newStore();
+    const loop = (serviceId: string, executorId: string, restartCount = 2): CrashLoop => ({
+      serviceId,
+      executorId,
+      restartCount,
+      lastFailure: { instanceId: 'SI-1', reason: 'Readiness check failed', time: 30 },
+      roundStartedAt: 30,
+      nextAttemptAt: 40,
+    });
+    await store.putService(service('A-1'));
+    await store.putCrashLoop(loop('A-1', 'e1'));
+    await store.putCrashLoop(loop('A-1', 'e2'));
+    await store.putCrashLoop(loop('A-10', 'e1'));
+    await store.putCrashLoop(loop('A-1', 'e1', 5));
+    const keys = async () =>
+      (await store.load()).crashLoops.map((l) => `${l.serviceId}/${l.executorId}/${l.restartCount}`).sort();
+    expect(await keys()).toEqual(['A-1/e1/5', 'A-1/e2/2', 'A-10/e1/2']);
+    expect((await store.load()).crashLoops.find((l) => l.executorId === 'e2' && l.serviceId === 'A-1')).toEqual(loop('A-1', 'e2'));
+    await store.deleteCrashLoops('A-1', ['e2']);
+    expect(await keys()).toEqual(['A-1/e1/5', 'A-10/e1/2']);
+    await store.deleteService('A-1');
+    expect(await keys()).toEqual(['A-10/e1/2']);
+    await store.deleteCrashLoops('A-10');
+    expect(await keys()).toEqual([]);
     await store.close();
   });
 

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SQLITE_SCHEMA_VERSION, SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
-import type { LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
+import type { CrashLoop, LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
 import { testSpec } from '../../support/specs.js';
 import { instanceInfo, nodeData, sampleLocalInfo, sampleResources } from '../../support/records.js';
 
@@ -47,6 +47,17 @@ function instance(serviceId: string, instanceId: string, state: LocalServiceInst
   });
 }
 
+function crashLoop(serviceId: string, executorId: string): CrashLoop {
+  return {
+    serviceId,
+    executorId,
+    restartCount: 2,
+    lastFailure: { instanceId: 'SI-1', reason: 'Readiness check failed', time: 30 },
+    roundStartedAt: 30,
+    nextAttemptAt: 40,
+  };
+}
+
 describe('SqliteStateStore', () => {
   it('creates parent directories, uses WAL and records its schema version', async () => {
     const path = join(dir, 'a', 'b', 'drove.db');
@@ -73,7 +84,7 @@ describe('SqliteStateStore', () => {
   });
 
   it('an empty store loads empty', async () => {
-    expect(await openStore().load()).toEqual({ services: [], instances: [], executors: [] });
+    expect(await openStore().load()).toEqual({ services: [], instances: [], executors: [], crashLoops: [] });
   });
 
   it('round-trips every record kind exactly', async () => {
@@ -87,12 +98,14 @@ describe('SqliteStateStore', () => {
     await store.putClusterState({ state: 'MAINTENANCE', updated: 99 });
     await store.putExecutor(executor);
     await store.putExecutor(removed);
+    await store.putCrashLoop(crashLoop(svc.serviceId, 'e1'));
     const loaded = await store.load();
     expect(loaded).toEqual({
       services: [svc],
       instances,
       clusterState: { state: 'MAINTENANCE', updated: 99 },
       executors: [executor, removed],
+      crashLoops: [crashLoop(svc.serviceId, 'e1')],
     });
     expect(JSON.stringify(loaded.services[0])).toBe(JSON.stringify(svc));
     expect(JSON.stringify(loaded.instances[1])).toBe(JSON.stringify(instances[1]));
@@ -146,6 +159,38 @@ describe('SqliteStateStore', () => {
     const loaded = await store.load();
     expect(loaded.services.map((s) => s.serviceId)).toEqual(['B-00001']);
     expect(loaded.instances.map((i) => i.instanceId)).toEqual(['SI-3']);
+  });
+
+  it('crash loops: one per (service, executor), replaced, deleted per executor, all, and with their service', async () => {
+    const store = openStore();
+    await store.putService(service('A'));
+    await store.putCrashLoop(crashLoop('A-00001', 'e1'));
+    await store.putCrashLoop(crashLoop('A-00001', 'e2'));
+    await store.putCrashLoop(crashLoop('B-00001', 'e1'));
+    await store.putCrashLoop({ ...crashLoop('A-00001', 'e1'), restartCount: 4 });
+    const keys = async () => (await store.load()).crashLoops.map((l) => `${l.serviceId}/${l.executorId}/${l.restartCount}`);
+    expect(await keys()).toEqual(['A-00001/e1/4', 'A-00001/e2/2', 'B-00001/e1/2']);
+    await store.deleteCrashLoops('A-00001', ['e2']);
+    expect(await keys()).toEqual(['A-00001/e1/4', 'B-00001/e1/2']);
+    await store.deleteService('A-00001');
+    expect(await keys()).toEqual(['B-00001/e1/2']);
+    await store.deleteCrashLoops('B-00001');
+    expect(await keys()).toEqual([]);
+  });
+
+  it('migrates a version 1 file (before crash loops) to the current schema, keeping its records', async () => {
+    const path = join(dir, 'v1.db');
+    const first = openStore(path);
+    await first.putService(service('A'));
+    await first.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE crash_loops; UPDATE schema_version SET version = 1');
+    db.close();
+    const store = openStore(path);
+    await store.putCrashLoop(crashLoop('A-00001', 'e1'));
+    const loaded = await store.load();
+    expect(loaded.services.map((s) => s.serviceId)).toEqual(['A-00001']);
+    expect(loaded.crashLoops).toEqual([crashLoop('A-00001', 'e1')]);
   });
 
   it('putInstances is all or nothing: a batch with a bad record writes none of it', async () => {
@@ -231,7 +276,7 @@ describe('SqliteStateStore', () => {
     const db = new Database(path);
     db.prepare('UPDATE schema_version SET version = 99').run();
     db.close();
-    expect(() => new SqliteStateStore(path)).toThrow(/schema version 99 is newer than this controller supports \(1\)/);
+    expect(() => new SqliteStateStore(path)).toThrow(new RegExp(`schema version 99 is newer than this controller supports \\(${SQLITE_SCHEMA_VERSION}\\)`));
   });
 
   it('a path that cannot be created is a StoreUnavailableError naming the path', async () => {

@@ -21,6 +21,13 @@ export const SOAK_TIMINGS = {
     maxStaleInstancesCount: 4096,
     /** Longer than any soak: events are never swept while the checker still wants to read them. */
     maxEventsStorageDuration: '48 hours',
+    /**
+     * Faults make instances fail (docker kills, a dockerd that is down, partitions), so crash loops form and are
+     * exercised; with the default 5 min cap a host could still be waiting for its next attempt when the checker
+     * wants the cluster converged (convergenceMs, 30 s after the last fault). 8 s at most fits in that window;
+     * 30 s healthy ends a loop within the soak.
+     */
+    crashLoopBackoff: { initial: '1 second', max: '8 seconds', resetAfter: '30 seconds' },
   },
 
   executorOptions: {

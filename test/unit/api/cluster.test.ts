@@ -191,6 +191,42 @@ describe('openapi', () => {
   });
 });
 
+describe('openapi: placement policies (docs/design/placement.md#tag-constraints)', () => {
+  test('documents the COMPOSITE of LOCAL and tag constraints, level by level down to the depth limit', async () => {
+    const doc = (await api.inject({ url: '/apis/openapi.json', headers: GUEST })).json();
+    const policy = doc.components.schemas.LocalServiceSpec.properties.placementPolicy;
+    expect(policy.description).toContain('COMPOSITE');
+    expect(Object.keys(policy.properties).sort()).toEqual(['combiner', 'hostLevel', 'policies', 'tag', 'type']);
+    for (const field of Object.values(policy.properties) as Array<{ description?: string }>) expect(field.description).toBeTruthy();
+    expect(policy.properties.tag.description).toContain('MATCH_TAG');
+    expect(policy.properties.combiner.enum).toEqual(['AND', 'OR']);
+    // Nested policies have the same fields, down to level 4, whose `policies` must be empty.
+    let level = policy;
+    for (let depth = 1; depth < 4; depth++) level = level.properties.policies.items;
+    expect(level.properties.policies.maxItems).toBe(0);
+  });
+});
+
+describe('openapi: crash loops', () => {
+  test('documents the summary extension and every field of a crash loop', async () => {
+    const doc = (await api.inject({ url: '/apis/openapi.json', headers: GUEST })).json();
+    const loop = doc.components.schemas.LocalServiceCrashLoop;
+    expect(Object.keys(loop.properties).sort()).toEqual(['executorId', 'hostname', 'lastFailure', 'nextAttemptAt', 'restartCount']);
+    expect(loop.description).toContain('crash loop');
+    for (const name of ['restartCount', 'nextAttemptAt']) expect(loop.properties[name].description).toBeTruthy();
+    for (const field of Object.values(loop.properties.lastFailure.properties) as Array<{ description?: string }>) expect(field.description).toBeTruthy();
+    expect(doc.paths['/apis/v1/localservices/{serviceId}'].get.description).toContain('crashLoops: LocalServiceCrashLoop[]');
+  });
+
+  test('the summary routes name both summary extensions, requiredInstances and crashLoops', async () => {
+    const doc = (await api.inject({ url: '/apis/openapi.json', headers: GUEST })).json();
+    for (const path of ['/apis/v1/localservices/{serviceId}', '/apis/v1/localservices']) {
+      expect(doc.paths[path].get.description).toContain('requiredInstances');
+      expect(doc.paths[path].get.description).toContain('crashLoops');
+    }
+  });
+});
+
 describe('openapi completeness', () => {
   test('every API route is documented (except the application stubs and the document itself)', async () => {
     const { buildControllerApp } = await import('../../../src/controller/api/app.js');

@@ -234,6 +234,23 @@ describe('reads', () => {
     }
   });
 
+  test("summary: Drove's keys in Drove's order, then requiredInstances, then the crash loops (drove-ts) only when there are any", async () => {
+    const drove = ['id', 'name', 'instancesPerHost', 'healthyInstances', 'totalCPUs', 'totalMemory', 'tags', 'activationState', 'state', 'created', 'updated'];
+    expect(Object.keys((await get('/apis/v1/localservices/TEST_SPEC-00001')).json().data)).toEqual([...drove, 'requiredInstances']);
+    const loop = {
+      executorId: 'E1',
+      hostname: 'ex1.local',
+      restartCount: 3,
+      lastFailure: { instanceId: 'SI-9', reason: 'Readiness check failed', time: 100 },
+      nextAttemptAt: 20_100,
+    };
+    core.crashLoops.set('TEST_SPEC-00001', [loop]);
+    const summary = (await get('/apis/v1/localservices/TEST_SPEC-00001')).json().data;
+    expect(Object.keys(summary)).toEqual([...drove, 'requiredInstances', 'crashLoops']);
+    expect(summary.crashLoops).toEqual([loop]);
+    expect((await get('/apis/v1/localservices')).json().data['TEST_SPEC-00001'].crashLoops).toEqual([loop]);
+  });
+
   test('instances with repeated state filter, and an invalid state is a 400', async () => {
     const all = (await get('/apis/v1/localservices/TEST_SPEC-00001/instances')).json().data;
     expect(all.map((i: { instanceId: string }) => i.instanceId)).toEqual(['SI-1', 'SI-2', 'old']);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ManualClock, executorIdOf, type ExecutorState, type ResourceAllocation } from '../../../src/model/index.js';
+import { ManualClock, executorIdOf, type ExecutorState, type PlacementPolicy, type ResourceAllocation } from '../../../src/model/index.js';
 import { EventLog } from '../../../src/controller/events.js';
 import { ExecutorRegistry } from '../../../src/controller/cluster/registry.js';
 import { Scheduler } from '../../../src/controller/cluster/scheduler.js';
@@ -155,6 +155,21 @@ describe('Scheduler', () => {
     }
     const unknown = session.allocate('nope', 'SI-x', 1, 1);
     expect(unknown).toEqual({ ok: false, reason: 'Executor nope is not known' });
+  });
+
+  it('refuses an executor whose current tags do not satisfy the placement constraint (docs/design/placement.md#tag-constraints)', async () => {
+    const { scheduler, registry } = await setup({ tags: ['gpu'] });
+    const gpu: PlacementPolicy = { type: 'COMPOSITE', policies: [{ type: 'LOCAL' }, { type: 'MATCH_TAG', tag: 'gpu' }] };
+    const session = scheduler.openSession();
+    allocated(session.allocate(E1, 'SI-1', 1, 100, gpu));
+    // The executor restarted without the tag after the plan was made.
+    await registry.heartbeat(nodeData({ tags: ['ssd'], updated: 1_700_000_001_000 }));
+    expect(session.allocate(E1, 'SI-2', 1, 100, gpu)).toEqual({
+      ok: false,
+      reason: `Executor ${E1} (ex1.local) has tags [ex1.local, ssd], which do not satisfy the placement constraint: tag gpu`,
+    });
+    expect(session.allocate(E1, 'SI-3', 1, 100, { type: 'LOCAL' }).ok).toBe(true);
+    expect(session.allocate(E1, 'SI-4', 1, 100).ok).toBe(true);
   });
 
   it('refuses a second reservation for the same instance and invalid amounts', async () => {

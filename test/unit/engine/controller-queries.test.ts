@@ -39,6 +39,8 @@ describe('controller reads, internal APIs and executor messages', () => {
       state: 'ACTIVE',
       created: expect.any(Number),
       updated: expect.any(Number),
+      // 2 per host on both executors (docs/design/placement.md#tag-constraints).
+      requiredInstances: 4,
     });
     expect(Object.keys(h.controller.listServices(0, 10))).toEqual([ID]);
     expect(h.controller.listServices(1, 10)).toEqual({});

@@ -100,8 +100,12 @@ describe('start and stop jobs against fake executors', () => {
   });
 
   it('retries a failed start with a fresh instance id each attempt (jobRetryCount 2 = 3 attempts)', async () => {
-    // One core only: attempts 2 and 3 can only be sent if each failed attempt gave its reservation back.
-    await activeService({ jobRetryInterval: '1 second' }, { cores: 1, onStart: () => ({ kind: 'fail', state: 'START_FAILED' }) });
+    // One core only: attempts 2 and 3 can only be sent if each failed attempt gave its reservation back. A
+    // crash-loop backoff shorter than the retry interval leaves Drove's retries as they are.
+    await activeService(
+      { jobRetryInterval: '1 second', crashLoopBackoff: { initial: '1 millisecond', max: '1 millisecond' } },
+      { cores: 1, onStart: () => ({ kind: 'fail', state: 'START_FAILED' }) },
+    );
     // Like Drove's, the fake executor frees cores after reporting STOPPED; its next heartbeat shows them free.
     h.fleet.startHeartbeats(500);
     await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
@@ -110,6 +114,32 @@ describe('start and stop jobs against fake executors', () => {
     await h.until(() => h.controller.oldServiceInstances(ID).filter((i) => i.state === 'STOPPED').length === 3);
     expect(h.controller.oldServiceInstances(ID).map((i) => i.errorMessage)).toEqual(Array(3).fill('START_FAILED by test'));
     expect(h.controller.serviceInstances(ID)).toEqual([]);
+  });
+
+  it('makes no retry on an executor that its failures put in crash-loop backoff, and counts each failure once', async () => {
+    await activeService({ jobRetryInterval: '1 second' }, { onStart: () => ({ kind: 'fail', state: 'START_FAILED' }) });
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && starts().length > 0 && h.states.at(-1)?.[1] === 'ACTIVE');
+    await h.clock.advance(60_000);
+    // The first failure is retried at once (Drove's retry, 1 s later); the second holds the executor for 10 s,
+    // longer than the job's next retry would wait, so the job ends there.
+    expect(starts()).toHaveLength(2);
+    const [loop] = h.controller.serviceSummary(ID)?.crashLoops ?? [];
+    expect(loop).toMatchObject({ restartCount: 2, lastFailure: { instanceId: starts()[1]!.spec.instanceId, reason: 'START_FAILED by test' } });
+  });
+
+  it('counts a start that never became HEALTHY in time in the crash loop, though its stop carries no error', async () => {
+    await activeService({ jobRetryCount: 0 }, { onStart: () => ({ kind: 'hang' }) });
+    h.fleet.startHeartbeats(10_000);
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    // The start waits max(op timeout 300 s, pull + checks 125 s).
+    await h.until(() => h.controller.serviceSummary(ID)?.crashLoops !== undefined, 400_000, 500);
+    const [loop] = h.controller.serviceSummary(ID)!.crashLoops!;
+    expect(loop).toMatchObject({ restartCount: 1, lastFailure: { instanceId: starts()[0]!.spec.instanceId, reason: 'Not HEALTHY within 300 seconds of its start (PROVISIONING)' } });
+    // The leftover is stopped by the controller: that stop is no second failure.
+    await h.until(() => h.controller.oldServiceInstances(ID).length === 1, 10_000);
+    await h.clock.advance(10_000);
+    expect(h.controller.serviceSummary(ID)!.crashLoops).toEqual([loop]);
   });
 
   it('re-sends START every second for up to 30 s while the executor refuses', async () => {

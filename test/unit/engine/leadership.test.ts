@@ -4,40 +4,14 @@ import { ManualClock } from '../../../src/model/index.js';
 import { parseControllerConfig } from '../../../src/controller/config.js';
 import { createController, type Controller } from '../../../src/controller/controller.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import type { LeaderElector } from '../../../src/controller/leadership/leadership.js';
 import { SingleLeaderElector } from '../../../src/controller/leadership/single.js';
 import { NotLeaderError } from '../../../src/controller/core.js';
 import { FakeExecutorFleet } from '../../support/fake-executors.js';
+import { TestElector } from '../../support/test-elector.js';
 import { testSpec } from '../../support/specs.js';
 import { advanceUntil } from '../../support/wait.js';
 
 const ID = 'TEST_SPEC-00001';
-
-/** Leadership the test hands out and takes away. */
-class TestElector implements LeaderElector {
-  private handlers: Parameters<LeaderElector['start']>[0] | undefined;
-  private leading = false;
-  async start(handlers: Parameters<LeaderElector['start']>[0]) {
-    this.handlers = handlers;
-  }
-  async gain() {
-    this.leading = true;
-    await this.handlers!.onAcquired();
-  }
-  async lose() {
-    this.leading = false;
-    await this.handlers!.onLost();
-  }
-  isLeader() {
-    return this.leading;
-  }
-  leaderAddress() {
-    return this.leading ? 'me:4000' : 'other:4000';
-  }
-  async stop() {
-    if (this.leading) await this.lose();
-  }
-}
 
 describe('leadership (docs/design/leadership.md)', () => {
   let controller: Controller | undefined;

@@ -10,6 +10,8 @@ const SID = 'SomeServiceId';
 function ctx(opts: {
   state?: LocalServiceState;
   hostLevel?: boolean;
+  /** The stored service's placement (default LOCAL with `hostLevel`). */
+  placementPolicy?: PlacementPolicy;
   instances?: Array<Pick<LocalServiceInstanceInfo, 'instanceId' | 'state'>>;
   options?: Record<string, unknown>;
   serviceId?: string;
@@ -20,7 +22,7 @@ function ctx(opts: {
       ? undefined
       : {
           serviceId,
-          spec: testSpec({ placementPolicy: { type: 'LOCAL', hostLevel: opts.hostLevel ?? false } }),
+          spec: testSpec({ placementPolicy: opts.placementPolicy ?? { type: 'LOCAL', hostLevel: opts.hostLevel ?? false } }),
           instancesPerHost: 1,
           activationState: 'INACTIVE',
           created: 0,
@@ -168,12 +170,23 @@ describe('command validator (Drove\'s LocalServiceCommandValidatorTest)', () => 
     expect(validateOperation(create(spec), ctx({ options: { enableRawDeviceAccess: true } }))).toEqual([]);
   });
 
-  it('allows only LOCAL placement; a missing or COMPOSITE policy is refused, not a crash', () => {
+  it('allows only local placement; a missing policy or a COMPOSITE without LOCAL is refused, not a crash', () => {
     const message = ['Only local placement is allowed for local services'];
     expect(validateOperation(create(testSpec({ placementPolicy: { type: 'ANY' } })), ctx({}))).toEqual(message);
     expect(validateOperation(create(testSpec({ placementPolicy: undefined })), ctx({}))).toEqual(message);
+    const noLocal: PlacementPolicy = { type: 'COMPOSITE', policies: [{ type: 'MATCH_TAG', tag: 'gpu' }], combiner: 'AND' };
+    expect(validateOperation(create(testSpec({ placementPolicy: noLocal })), ctx({}))).toEqual(message);
+  });
+
+  it('takes the host level of a COMPOSITE placement from its LOCAL member (Drove crashes there)', () => {
     const composite: PlacementPolicy = { type: 'COMPOSITE', policies: [{ type: 'LOCAL', hostLevel: true }], combiner: 'AND' };
-    expect(validateOperation(create(testSpec({ placementPolicy: composite }), 2), ctx({}))).toEqual(message);
+    expect(validateOperation(create(testSpec({ placementPolicy: composite }), 2), ctx({}))).toEqual([
+      'Host level service cannot have more than one instance',
+    ]);
+    expect(validateOperation(create(testSpec({ placementPolicy: composite }), 1), ctx({}))).toEqual([]);
+    expect(
+      validateOperation({ type: 'UPDATE_INSTANCE_COUNT', serviceId: SID, instancesPerHost: 1 }, ctx({ state: 'INACTIVE', placementPolicy: composite })),
+    ).toEqual(['Instance count update is allowed only for services that do not have Host Level option set']);
   });
 
   it('lists every failing spec rule in order', () => {
@@ -209,5 +222,54 @@ describe('command validator (Drove\'s LocalServiceCommandValidatorTest)', () => 
   it('stops only healthy instances', () => {
     expect(validateOperation(stopInstances(['blah']), ctx({ state: 'ACTIVE' }))).toEqual(['There are no healthy instances with ids: [blah]']);
     expect(validateOperation(stopInstances(['SI-1']), ctx({ state: 'ACTIVE', instances: [{ instanceId: 'SI-1', state: 'HEALTHY' }] }))).toEqual([]);
+  });
+});
+
+describe('placement with tag constraints (docs/design/placement.md#tag-constraints)', () => {
+  const LOCAL: PlacementPolicy = { type: 'LOCAL', hostLevel: false };
+  const gpu: PlacementPolicy = { type: 'MATCH_TAG', tag: 'gpu' };
+  const composite = (policies: PlacementPolicy[], combiner?: 'AND' | 'OR'): PlacementPolicy => ({
+    type: 'COMPOSITE',
+    policies,
+    ...(combiner ? { combiner } : {}),
+  });
+  const errors = (placementPolicy: PlacementPolicy) => validateOperation(create(testSpec({ placementPolicy })), ctx({}));
+
+  it('accepts Drove\'s COMPOSITE of LOCAL and tag constraints, with AND or no combiner', () => {
+    expect(errors(composite([LOCAL, gpu], 'AND'))).toEqual([]);
+    expect(errors(composite([gpu, LOCAL]))).toEqual([]);
+    expect(errors(composite([LOCAL]))).toEqual([]);
+    const nested = composite([LOCAL, { type: 'NO_TAG' }, composite([gpu, { type: 'MATCH_TAG', tag: 'tpu' }], 'OR')], 'AND');
+    expect(errors(nested)).toEqual([]);
+  });
+
+  it('refuses OR around LOCAL, which would let LOCAL alone admit every executor', () => {
+    expect(errors(composite([LOCAL, gpu], 'OR'))).toEqual([
+      'placementPolicy.combiner - The COMPOSITE that holds the LOCAL policy must combine with AND: with OR, LOCAL alone would allow every executor',
+    ]);
+  });
+
+  it('refuses a second LOCAL, a LOCAL inside a constraint, and members that are not tag constraints, naming each', () => {
+    expect(errors(composite([LOCAL, LOCAL]))).toEqual(['placementPolicy.policies - Only one LOCAL policy is allowed, found 2']);
+    expect(errors(composite([LOCAL, composite([gpu, LOCAL], 'OR')]))).toEqual([
+      'placementPolicy.policies.1.policies.1 - LOCAL must be a direct member of the outermost COMPOSITE',
+    ]);
+    expect(errors(composite([composite([LOCAL, gpu])]))).toEqual([
+      'placementPolicy.policies.0.policies.0 - LOCAL must be a direct member of the outermost COMPOSITE',
+    ]);
+    expect(errors(composite([LOCAL, { type: 'ANY' }, composite([{ type: 'MAX_N_PER_HOST', max: 2 }])]))).toEqual([
+      'placementPolicy.policies.1 - ANY is not a tag constraint: a local service combines LOCAL with MATCH_TAG, NO_TAG or a COMPOSITE of them',
+      'placementPolicy.policies.2.policies.0 - MAX_N_PER_HOST is not a tag constraint: a local service combines LOCAL with MATCH_TAG, NO_TAG or a COMPOSITE of them',
+    ]);
+  });
+
+  it('keeps Drove\'s text for a policy that is not local at all, in Drove\'s place among the rules', () => {
+    expect(errors(gpu)).toEqual(['Only local placement is allowed for local services']);
+    expect(errors(composite([gpu, { type: 'NO_TAG' }]))).toEqual(['Only local placement is allowed for local services']);
+    expect(validateSpec(testSpec({ resources: [], placementPolicy: composite([LOCAL, LOCAL]) }), ControllerOptionsSchema.parse({}))).toEqual([
+      'Cpu requirements are mandatory',
+      'Memory requirements are mandatory',
+      'placementPolicy.policies - Only one LOCAL policy is allowed, found 2',
+    ]);
   });
 });

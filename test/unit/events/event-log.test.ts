@@ -144,3 +144,50 @@ describe('EventLog', () => {
     expect(log.leadershipLost('c1').type).toBe('LEADERSHIP_LOST');
   });
 });
+
+describe('EventLog as the event stream reads it (EventFeed)', () => {
+  it('after(time, limit): strictly later events, oldest first, at most limit', async () => {
+    const { clock, log } = newLog();
+    const times: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      times.push(log.emit('EXECUTOR_REMOVED', { i }).time);
+      if (i % 2 === 0) await clock.advance(10);
+    }
+    expect(log.after(0, 100).map((e) => e.metadata.i)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(log.after(times[2]!, 100).map((e) => e.metadata.i)).toEqual([3, 4, 5]);
+    expect(log.after(times[2]! - 1, 2).map((e) => e.metadata.i)).toEqual([2, 3]);
+    expect(log.after(times[5]!, 100)).toEqual([]);
+    expect(log.newestTime()).toBe(times[5]);
+  });
+
+  it('horizon: everything later is held; it moves with the sweep and to the newest time on clear', async () => {
+    const { clock, log } = newLog(new ManualClock(1_000_000), HOUR);
+    expect(log.horizon()).toBe(999_999);
+    expect(log.newestTime()).toBe(999_999);
+    const old = log.emit('EXECUTOR_REMOVED', { n: 1 });
+    await clock.advance(HOUR / 2);
+    const kept = log.emit('EXECUTOR_REMOVED', { n: 2 });
+    await clock.advance(HOUR / 2 + 1);
+    expect(log.sweep()).toBe(1);
+    expect(log.horizon()).toBe(old.time);
+    expect(log.after(log.horizon(), 10)).toEqual([kept]);
+    log.clear();
+    expect(log.horizon()).toBe(kept.time);
+    expect(log.after(log.horizon(), 10)).toEqual([]);
+    expect(log.emit('LEADERSHIP_ACQUIRED', {}).time).toBeGreaterThan(log.horizon());
+  });
+
+  it('onReset listeners hear every clear and the shutdown; a failing one does not stop the others', async () => {
+    const { log } = newLog();
+    const heard: string[] = [];
+    log.onReset(() => {
+      throw new Error('faulty listener');
+    });
+    const off = log.onReset(() => heard.push('a'));
+    log.onReset(() => heard.push('b'));
+    log.clear();
+    off();
+    await log.stop();
+    expect(heard).toEqual(['a', 'b', 'b']);
+  });
+});

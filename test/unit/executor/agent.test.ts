@@ -12,6 +12,8 @@ class FakeClient {
   sent: ControllerMessage[] = [];
   reserved: unknown = { cpus: 0, memory: 0, requiredInstances: {} };
   reservedCalls = 0;
+  /** The next this many reads of the reserved resources fail (a client bug, a body that is not JSON...). */
+  reservedFailures = 0;
   accept = true;
   header(): MessageHeader {
     return { id: `h${this.sent.length}`, senderType: 'EXECUTOR', direction: 'REQUEST', messageTime: 0 };
@@ -23,6 +25,10 @@ class FakeClient {
   async get<T>(path: string): Promise<T | undefined> {
     if (path.endsWith('/resources/reserved')) {
       this.reservedCalls++;
+      if (this.reservedFailures > 0) {
+        this.reservedFailures--;
+        throw new Error('reserved resources read failed');
+      }
       return this.reserved as T;
     }
     return undefined;
@@ -106,6 +112,17 @@ describe('readiness gating (Drove\'s ExecutorStateManagerTest)', () => {
     await deps.clock.advance(10);
     const snapshots = client.sent.filter((m) => m.type === 'EXECUTOR_SNAPSHOT');
     expect(snapshots.at(-1)!.type === 'EXECUTOR_SNAPSHOT' && snapshots.at(-1)!.nodeData.executorState).toBe('ACTIVE');
+    await agent.stop();
+  });
+
+  it('keeps polling after a readiness check that throws: the gate opens once the check answers', async () => {
+    const { agent, client, deps } = setup();
+    client.reservedFailures = 2;
+    agent.start();
+    for (let i = 0; i < 10 && client.reservedCalls < 3; i++) await deps.clock.advance(1_000);
+    // The empty requirement is met at once by the first check that answers.
+    expect(client.reservedCalls).toBe(3);
+    expect(agent.state).toBe('ACTIVE');
     await agent.stop();
   });
 });

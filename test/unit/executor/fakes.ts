@@ -7,6 +7,7 @@ import { ExecutorResourcesSchema } from '../../../src/executor/config.js';
 import type {
   ContainerRuntime,
   ContainerSpec,
+  ContainerStats,
   ContainerStatus,
   ContainerSummary,
   ExecResult,
@@ -26,6 +27,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, { spec: ContainerSpec; running: boolean; archives: Buffer[]; startedAt: string }>();
   readonly calls: string[] = [];
   failCreate: Error | undefined;
+  /** What ping() rejects with; undefined: the engine answers. */
+  pingError: Error | undefined;
   private seq = 0;
 
   /** Credentials each pull carried, in order (undefined: anonymous). */
@@ -33,6 +36,9 @@ export class FakeRuntime implements ContainerRuntime {
   /** Registry answer for pulls of these images, as dockerd reports it. */
   readonly pullRefusals = new Map<string, string>();
 
+  async ping(): Promise<void> {
+    if (this.pingError) throw this.pingError;
+  }
   async pullImage(image: string, options: PullOptions): Promise<void> {
     this.calls.push(`pull ${image}`);
     this.pullAuths.push(options.auth);
@@ -71,6 +77,12 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.containers.get(id);
     if (!c) return undefined;
     return { id, name: c.spec.name, running: c.running, labels: c.spec.labels, startedAt: c.startedAt, restartCount: 0 };
+  }
+  /** What containerStats answers for running containers (tests set it). */
+  stats: ContainerStats = { cpuSeconds: 1.5, memoryBytes: 4 * 1024 * 1024, memoryLimitBytes: 32 * 1024 * 1024 };
+  async containerStats(id: string): Promise<ContainerStats | undefined> {
+    this.calls.push(`stats ${id}`);
+    return this.containers.get(id)?.running ? { ...this.stats } : undefined;
   }
   async exec(id: string, command: string[]): Promise<ExecResult> {
     this.calls.push(`exec ${id} ${command.join(' ')}`);

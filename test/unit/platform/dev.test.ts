@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DevError,
   defaultDockerSocket,
+  devBanner,
   devControllerConfig,
   devExecutorConfig,
   loadDevState,
@@ -88,5 +89,24 @@ describe('drove dev configuration', () => {
     writeFileSync(limits, 'Max open files            1024                 unlimited            files\n');
     expect(openFilesLimit(limits)).toBe(470000);
     expect(openFilesLimit('/nonexistent')).toBe(470000);
+  });
+});
+
+describe('drove dev banner', () => {
+  const banner = (host: string) =>
+    devBanner(
+      {
+        apiUrl: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:7100`,
+        state: { host, port: 7100, executorPort: 7101 },
+        dataDir: '/tmp/dev-data',
+        logFile: '/tmp/dev-data/drove.log',
+        executor: { executorId: 'E-1' },
+      } as unknown as Parameters<typeof devBanner>[0],
+      '/var/run/docker.sock',
+    );
+
+  it('names both /metrics and whether they are open', () => {
+    expect(banner('127.0.0.1')).toContain('Metrics    http://127.0.0.1:7100/metrics, http://127.0.0.1:7101/metrics   (open on loopback;');
+    expect(banner('0.0.0.0')).toContain('(controller: any user; executor: closed off loopback;');
   });
 });

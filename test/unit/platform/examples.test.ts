@@ -62,6 +62,21 @@ describe('examples', () => {
     ]);
   });
 
+  it('gpu-agent.json runs only on executors tagged gpu (docs/design/placement.md#tag-constraints), valid with default options', () => {
+    const parsed = spec('gpu-agent.json');
+    expect(`${parsed.name}-${parsed.version}`).toBe('GPU_AGENT-1');
+    expect(parsed.executable.url).toBe('drove-ts/httpd:1');
+    expect(parsed.placementPolicy).toEqual({
+      type: 'COMPOSITE',
+      combiner: 'AND',
+      policies: [
+        { type: 'LOCAL', hostLevel: false },
+        { type: 'MATCH_TAG', tag: 'gpu' },
+      ],
+    });
+    expect(validateSpec(parsed, ControllerOptionsSchema.parse({}))).toEqual([]);
+  });
+
   it('controller.yml loads with user auth, distinct cluster secrets and the documented options', () => {
     const config = loadControllerConfig(join(examples, 'controller.yml'));
     expect(config.userAuth?.users.map((u) => `${u.username}:${u.role}`)).toEqual([
@@ -73,6 +88,7 @@ describe('examples', () => {
     expect(config.options.staleExecutorAge).toBe('45 seconds');
     expect(config.store.type).toBe('sqlite');
     expect(config.options).toMatchObject({ enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] });
+    expect(config.monitoring).toEqual({ bearerToken: 'change-me-metrics-token' });
   });
 
   it('executor.yml loads and shares the controller secrets', () => {
@@ -82,5 +98,7 @@ describe('examples', () => {
     expect(executor.controllers).toEqual(['http://controller-1:10000']);
     expect(executor.resources.osCores).toEqual([0]);
     expect(executor.options).toMatchObject({ enableHostNetwork: false, enableHostPid: false, enablePrivilegedContainers: false, allowedCapabilities: [] });
+    expect(executor.monitoring).toEqual({ bearerToken: 'change-me-metrics-token' });
+    expect(executor.options.containerStatsInterval).toBe('30 seconds');
   });
 });

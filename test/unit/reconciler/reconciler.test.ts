@@ -1,3 +1,4 @@
+import { NO_METRICS } from '../../../src/controller/metrics/hooks.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { harness, type Harness } from '../../support/engine-harness.js';
@@ -302,11 +303,13 @@ describe('reconciler guards (not leading, maintenance)', () => {
       engine,
       workingSet,
       executors: { all: () => [], byId: () => undefined },
+      crashLoops: { heldExecutors: () => new Set() },
       sweepExecutors: async () => [],
       inMaintenanceWindow: () => maintenance,
       clock,
       options: resolveOptions(ControllerOptionsSchema.parse({})),
       logger: pino({ level: 'silent' }),
+      metrics: NO_METRICS,
     });
     return { reconciler, reads: () => reads };
   }

@@ -7,6 +7,8 @@ export interface ActionContext {
   deps: EngineDeps;
   /** The operation in the runner's slot (not consumed by looking). */
   pending(): LocalServiceOperation | undefined;
+  /** The request id the operation in the slot was submitted under: sent with every executor message it causes. */
+  requestId(): string | undefined;
   /** Resolves when a new operation is recorded or the runner stops. */
   waitForOperation(): Promise<void>;
   /** Aborted by cancel (cancellable actions only) and when the runner stops (leadership lost). */

@@ -1,4 +1,4 @@
-import type { ClusterOpSpec, LocalServiceInfo, LocalServiceState } from '../../../model/index.js';
+import { executorTakes, type ClusterOpSpec, type LocalServiceInfo, type LocalServiceState } from '../../../model/index.js';
 import { plan } from '../../reconcile/plan.js';
 import { runBatch, type Job } from '../jobs/batch.js';
 import { startJob } from '../jobs/start-job.js';
@@ -20,16 +20,18 @@ export const adjustAction: ServiceAction = async (ctx) => {
   const { deps } = ctx;
   const current = deps.workingSet.plannableInstances(ctx.serviceId, deps.clock.now(), deps.options.instanceStaleAgeMs);
   const executors = deps.executors.all();
-  const todo = plan(info, executors, current);
+  const todo = plan(info, executors, current, deps.crashLoops.heldExecutors(ctx.serviceId, deps.clock.now()));
   const session = deps.scheduler.openSession();
   try {
     const jobs: Job[] = [];
     for (const { executorId, count } of todo.start) {
       for (let i = 0; i < count; i++) {
-        jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, background: ctx.background }));
+        jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, background: ctx.background, requestId: ctx.requestId() }));
       }
     }
-    for (const instanceId of todo.stop) jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec, lifetime: ctx.lifetime }));
+    for (const instanceId of todo.stop) {
+      jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec, lifetime: ctx.lifetime, requestId: ctx.requestId() }));
+    }
     if (jobs.length > 0) {
       deps.logger.info(
         { serviceId: ctx.serviceId, starts: jobs.length - todo.stop.length, stops: todo.stop.length, parallelism: opSpec.parallelism },
@@ -43,7 +45,11 @@ export const adjustAction: ServiceAction = async (ctx) => {
   return outcome(ctx);
 };
 
-/** REPLACE_INSTANCES (and RESTART): per healthy instance, a start+stop pipeline on the same executor. */
+/**
+ * REPLACE_INSTANCES (and RESTART): per healthy instance, a start+stop pipeline on the same executor. An instance
+ * whose executor no longer takes the service (its tags changed, docs/design/placement.md#tag-constraints) is only stopped: a replacement
+ * there would be refused by the scheduler, and the reconciler stops it right after the operation anyway.
+ */
 export const replaceAction: ServiceAction = async (ctx) => {
   const op = ctx.pending();
   const info = ctx.deps.workingSet.service(ctx.serviceId);
@@ -57,10 +63,12 @@ export const replaceAction: ServiceAction = async (ctx) => {
   const session = deps.scheduler.openSession();
   try {
     const pipelines: Job[] = affected.map((old) => {
-      const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, background: ctx.background });
-      const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec, lifetime: ctx.lifetime });
-      const steps = stopFirst ? [stop, start] : [start, stop];
+      const requestId = ctx.requestId();
+      const start = startJob({ deps, serviceId: ctx.serviceId, executorId: old.executorId, opSpec, session, background: ctx.background, requestId });
+      const stop = stopJob({ deps, serviceId: ctx.serviceId, instanceId: old.instanceId, opSpec, lifetime: ctx.lifetime, requestId });
       return async (signal) => {
+        // Decided when the pipeline runs, not when the batch is built: tags may change while earlier ones run.
+        const steps = !takesService(deps, old.executorId, info) ? [stop] : stopFirst ? [stop, start] : [start, stop];
         let any = false;
         for (const step of steps) {
           if (signal.aborted) break;
@@ -87,12 +95,17 @@ export const stopInstancesAction: ServiceAction = async (ctx) => {
   const opSpec = effectiveOpSpec(opSpecOf(op), ctx.deps.options);
   const affected = ids.length === 0 ? [] : healthy(ctx, info, ids);
   const jobs = affected.map((i) =>
-    stopJob({ deps: ctx.deps, serviceId: ctx.serviceId, instanceId: i.instanceId, opSpec, lifetime: ctx.lifetime }),
+    stopJob({ deps: ctx.deps, serviceId: ctx.serviceId, instanceId: i.instanceId, opSpec, lifetime: ctx.lifetime, requestId: ctx.requestId() }),
   );
   // STOP_INSTANCES cannot be cancelled; it ends early only when leadership is lost.
   await runBatch(jobs, opSpec.parallelism, ctx.lifetime);
   return mappedState(ctx.deps.workingSet.service(ctx.serviceId));
 };
+
+function takesService(deps: ActionContext['deps'], executorId: string, info: LocalServiceInfo): boolean {
+  const executor = deps.executors.byId(executorId);
+  return executor !== undefined && executorTakes(executor, info.spec.placementPolicy);
+}
 
 function opSpecOf(op: ReturnType<ActionContext['pending']>): ClusterOpSpec | undefined {
   if (!op) return undefined;

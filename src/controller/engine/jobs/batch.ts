@@ -1,4 +1,5 @@
 import { sleep, type Clock } from '../../../model/index.js';
+import type { EngineMetrics, JobKind } from '../../metrics/hooks.js';
 
 export type Job = (signal: AbortSignal) => Promise<boolean>;
 
@@ -26,16 +27,39 @@ export async function runBatch(jobs: readonly Job[], parallelism: number, signal
   return results;
 }
 
+/** The job, measured as a `kind` job (metrics/hooks.ts): a false result is a failure unless `signal` aborted first. */
+export function timedJob(deps: { metrics: EngineMetrics }, kind: JobKind, job: Job): Job {
+  return async (signal) => {
+    const done = deps.metrics.jobStarted(kind);
+    let ok = false;
+    try {
+      ok = await job(signal);
+      return ok;
+    } finally {
+      done(ok ? 'success' : signal.aborted ? 'aborted' : 'failure');
+    }
+  };
+}
+
 /**
  * Drove's job retry policy (docs/design/operations.md#retries): retry when an attempt returns false or throws, up to
- * `retries` more times, `intervalMs` apart, unless the batch was cancelled meanwhile.
+ * `retries` more times, `intervalMs` apart, unless the batch was cancelled meanwhile or `giveUp` says a retry must
+ * not be made now.
  */
 export async function withRetries(
   attempt: (n: number) => Promise<boolean>,
-  opts: { retries: number; intervalMs: number; clock: Clock; signal: AbortSignal; onError?: (e: unknown) => void },
+  opts: {
+    retries: number;
+    intervalMs: number;
+    clock: Clock;
+    signal: AbortSignal;
+    onError?: (e: unknown) => void;
+    giveUp?: () => boolean;
+  },
 ): Promise<boolean> {
   for (let n = 0; n <= opts.retries; n++) {
     if (opts.signal.aborted) return false;
+    if (n > 0 && opts.giveUp?.()) return false;
     try {
       if (await attempt(n)) return true;
     } catch (error) {
