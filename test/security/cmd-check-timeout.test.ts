@@ -126,8 +126,10 @@ describe('an instance whose health command hangs', () => {
       attempts: 3,
       initialDelay: '0 seconds',
     };
-    // waitBeforeKill keeps the UNHEALTHY container around long enough to look inside it.
-    const spec = itSpec({ healthcheck, preShutdown: { hooks: [], waitBeforeKill: '5 seconds' } });
+    // waitBeforeKill keeps the UNHEALTHY container around long enough to look inside it. 5 s was not enough in a
+    // CI run at load 25: the container was stopped (409 "is not running") while the test was still listing its
+    // processes; 30 s leaves room for the 20 s the reaping may take on such a machine.
+    const spec = itSpec({ healthcheck, preShutdown: { hooks: [], waitBeforeKill: '30 seconds' } });
     await startInstance(executor, spec);
     await leader.waitForState(spec.instanceId, 'HEALTHY');
     const container = (await containerOf(spec.instanceId))!;
@@ -141,6 +143,6 @@ describe('an instance whose health command hangs', () => {
     expect(unhealthy.errorMessage).toBe('Healthcheck failed:Command timed out after 1000 ms and was killed');
     expect(elapsed).toBeLessThan(bound + 3 * EXEC_OVERHEAD_MS);
     expect((await container.inspect()).State.Running).toBe(true);
-    await waitUntil('the killed probes to be reaped', async () => (await execProcesses(container.id)).filter((p) => p.includes('sleep 3600')).length === 0, { timeoutMs: 5_000 });
+    await waitUntil('the killed probes to be reaped', async () => (await execProcesses(container.id)).filter((p) => p.includes('sleep 3600')).length === 0, { timeoutMs: 20_000 });
   });
 });

@@ -415,7 +415,7 @@ export class EtcdLeaderElector implements LeaderElector {
    */
   private async checkAccess(): Promise<void> {
     try {
-      await within(this.clock, this.etcd.readCandidates(), this.timings.callTimeoutMs, 'etcd candidates read');
+      await within(this.clock, this.etcd.readCandidates(), this.timings.accessCheckTimeoutMs, 'etcd candidates read');
     } catch (error) {
       if (this.etcd.isAccessError(error)) {
         throw new Error(`etcd refused this controller (check store.username, store.password and the user's role): ${message(error)}`, {

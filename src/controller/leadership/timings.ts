@@ -1,3 +1,5 @@
+import { ETCD_ATTEMPT_TIMEOUT_MS, ETCD_AUTH_TIMEOUT_MS } from '../store/etcd.js';
+
 /**
  * Every timing of the etcd election, derived from the lease TTL, with the reason for each (docs/ha.md,
  * "Timings"). With the default TTL of 3 s: step down 2 s after the last answered keep-alive was sent, every etcd call
@@ -45,6 +47,13 @@ export interface ElectionTimings {
   handlerTimeoutMs: number;
   /** At most this many abandoned leases are remembered for revocation; older ones simply expire. */
   maxOrphanLeases: number;
+  /**
+   * How long start() waits for its first read of etcd, which tells wrong credentials (a start-up error) from an etcd
+   * that does not answer yet (the loop retries). That read logs in first: its deadline is a login's
+   * (ETCD_AUTH_TIMEOUT_MS, seconds on a loaded host) plus one request's, not callTimeoutMs, or a refusal that comes
+   * after a slow login is taken for silence and a controller with a wrong password never stops.
+   */
+  accessCheckTimeoutMs: number;
 }
 
 export function electionTimings(ttlSeconds: number, overrides: Partial<ElectionTimings> = {}): ElectionTimings {
@@ -58,6 +67,7 @@ export function electionTimings(ttlSeconds: number, overrides: Partial<ElectionT
     backoffMaxMs: 1_000,
     handlerTimeoutMs: 30_000,
     maxOrphanLeases: 16,
+    accessCheckTimeoutMs: ETCD_AUTH_TIMEOUT_MS + ETCD_ATTEMPT_TIMEOUT_MS,
     ...overrides,
   };
 }

@@ -29,6 +29,8 @@ export interface EtcdStoreOptions {
   callTimeoutMs?: number;
   /** Per-attempt deadline of one etcd request (see ETCD_ATTEMPT_TIMEOUT_MS). */
   attemptTimeoutMs?: number;
+  /** Deadline of one login with username and password (see ETCD_AUTH_TIMEOUT_MS). */
+  authTimeoutMs?: number;
 }
 
 /**
@@ -39,6 +41,19 @@ export interface EtcdStoreOptions {
  * (watches, lease keep-alives) have no deadline: they are meant to stay open.
  */
 export const ETCD_ATTEMPT_TIMEOUT_MS = 1_000;
+
+/**
+ * Deadline of one login (etcd3 trades username and password for a token before the first request, and again when
+ * the token expires). A login is not a request like the others: etcd checks the password with bcrypt, and the
+ * first one also waits for the connection (a TLS handshake with a client certificate when `tls` is set). With TLS
+ * that took 76-164 ms on an idle host and 0.5-3.1 s beside six busy loops on the same core (measured, one or two
+ * clients logging in at once). Under the attempt deadline such a login was cut off and started over, bcrypt
+ * included, so while the load lasted nothing reached etcd: no controller led for minutes, and one with a wrong
+ * password did not stop (its access check timed out instead of being refused). 5 s is above the worst measured
+ * login and equals the store's own call timeout; a login happens once per token, so a member that does not
+ * answer costs that one login up to 5 s.
+ */
+export const ETCD_AUTH_TIMEOUT_MS = 5_000;
 
 /**
  * How long the client leaves a member alone after three failures in a row before trying it again (etcd3's default
@@ -77,7 +92,10 @@ export function etcdClientOptions(options: EtcdStoreOptions): IOptions {
         circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: ETCD_HALF_OPEN_AFTER_MS, breaker: new ConsecutiveBreaker(3) }),
     },
   };
-  if (options.username && options.password) client.auth = { username: options.username, password: options.password };
+  if (options.username && options.password) {
+    const authTimeoutMs = options.authTimeoutMs ?? ETCD_AUTH_TIMEOUT_MS;
+    client.auth = { username: options.username, password: options.password, callOptions: () => ({ deadline: Date.now() + authTimeoutMs }) };
+  }
   if (options.tls) {
     client.credentials = {
       rootCertificate: readFileSync(options.tls.caFile ?? '/dev/null'),

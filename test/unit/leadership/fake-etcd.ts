@@ -35,6 +35,7 @@ interface StoredLease {
   lastRenewal: number;
   owner: FakeElectionClient;
   events: LeaseEvents;
+  cancelExpiry: () => void;
 }
 
 export interface HeldCall {
@@ -54,9 +55,7 @@ export class FakeEtcd {
   private readonly stalled: Array<() => void> = [];
   readonly held: HeldCall[] = [];
 
-  constructor(readonly clock: ManualClock) {
-    this.tick();
-  }
+  constructor(readonly clock: ManualClock) {}
 
   client(name: string): FakeElectionClient {
     return new FakeElectionClient(name, this);
@@ -74,7 +73,10 @@ export class FakeEtcd {
     if (this.quorum) return;
     this.quorum = true;
     const now = this.clock.now();
-    for (const lease of this.leases.values()) lease.expiresAt = Math.max(lease.expiresAt, now + lease.ttlMs);
+    for (const lease of this.leases.values()) {
+      lease.expiresAt = Math.max(lease.expiresAt, now + lease.ttlMs);
+      this.scheduleExpiry(lease);
+    }
     // A call that reached a member without quorum fails once the client's deadline passed; those still open now
     // are simply answered late, as etcd does when a leader is elected again.
     for (const resume of this.stalled.splice(0)) resume();
@@ -115,7 +117,9 @@ export class FakeEtcd {
   grant(owner: FakeElectionClient, ttlSeconds: number, events: LeaseEvents): string {
     const id = String(this.nextLeaseId++);
     const now = this.clock.now();
-    this.leases.set(id, { id, ttlMs: ttlSeconds * 1000, expiresAt: now + ttlSeconds * 1000, lastRenewal: now, owner, events });
+    const lease: StoredLease = { id, ttlMs: ttlSeconds * 1000, expiresAt: now + ttlSeconds * 1000, lastRenewal: now, owner, events, cancelExpiry: () => undefined };
+    this.leases.set(id, lease);
+    this.scheduleExpiry(lease);
     return id;
   }
 
@@ -124,6 +128,7 @@ export class FakeEtcd {
     if (!lease) return false;
     lease.lastRenewal = this.clock.now();
     lease.expiresAt = lease.lastRenewal + lease.ttlMs;
+    this.scheduleExpiry(lease);
     return true;
   }
 
@@ -137,7 +142,10 @@ export class FakeEtcd {
   }
 
   revoke(id: string): void {
-    if (!this.leases.delete(id)) return;
+    const lease = this.leases.get(id);
+    if (!lease) return;
+    lease.cancelExpiry();
+    this.leases.delete(id);
     this.dropKeysOf(id);
   }
 
@@ -171,20 +179,19 @@ export class FakeEtcd {
     for (const w of [...this.watchers]) w.changed();
   }
 
-  /** Expires leases (only while there is quorum: without a raft leader etcd expires nothing). */
-  private tick(): void {
-    this.clock.setTimer(() => {
-      if (this.quorum) {
-        const now = this.clock.now();
-        for (const lease of [...this.leases.values()]) {
-          if (lease.expiresAt <= now) {
-            this.leases.delete(lease.id);
-            this.dropKeysOf(lease.id);
-          }
-        }
-      }
-      this.tick();
-    }, 10);
+  /**
+   * A lease expires at the very instant its TTL runs out, on a timer of its own (not a periodic sweep), so that
+   * between two instants at which something is due nothing happens, and a test may move time straight from one to
+   * the next. Without quorum the timer does nothing: without a raft leader etcd expires nothing, and restoreQuorum()
+   * arms every lease again.
+   */
+  private scheduleExpiry(lease: StoredLease): void {
+    lease.cancelExpiry();
+    lease.cancelExpiry = this.clock.setTimer(() => {
+      if (!this.quorum || this.leases.get(lease.id) !== lease || lease.expiresAt > this.clock.now()) return;
+      this.leases.delete(lease.id);
+      this.dropKeysOf(lease.id);
+    }, lease.expiresAt - this.clock.now());
   }
 }
 
