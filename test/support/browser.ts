@@ -49,23 +49,55 @@ export interface DevCluster {
 
 const DEV_ADMIN = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
 
+/**
+ * Starts of `drove dev` on fresh ports before giving up: a port found free can be taken by another process before
+ * drove dev binds it (the machine runs other test files and other work at once; seen once in ten paired runs).
+ */
+const DEV_START_ATTEMPTS = 3;
+
 /** `drove dev` from the built binary on free ports with its own data directory; resolves once its executor is ACTIVE. */
-export async function startDev(): Promise<DevCluster> {
+export async function startDev(options: { pickPort?: () => Promise<number> } = {}): Promise<DevCluster> {
+  const pickPort = options.pickPort ?? freePort;
   await ensureBinaryBuilt();
-  const port = await freePort();
-  const executorPort = await freePort();
   const dir = scratchDir('drove-ui-');
-  const args = [mainJs, 'dev', '--host', '127.0.0.1', '--port', String(port), '--executor-port', String(executorPort), '--data-dir', join(dir, 'data')];
   let log = '';
   const append = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-50_000));
+  let args: string[] = [];
   const spawnDev = () => {
     const started = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     started.stdout!.on('data', append);
     started.stderr!.on('data', append);
     return started;
   };
-  let child = spawnDev();
-  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess;
+  let url = '';
+  /** 'up' once its executor is ACTIVE, 'exited' when the process ended first. */
+  const ready = () =>
+    waitUntil(
+      'drove dev with an ACTIVE executor',
+      async () => {
+        if (child.exitCode !== null) return 'exited' as const;
+        // Bounded: what holds the port may be no HTTP server at all (another process took it first).
+        const res = await fetch(`${url}/apis/v1/cluster/executors`, { headers: { authorization: DEV_ADMIN }, signal: AbortSignal.timeout(2_000) });
+        const body = (await res.json()) as { data?: Array<{ state: string }> };
+        return body.data?.some((e) => e.state === 'ACTIVE') && ('up' as const);
+      },
+      { timeoutMs: 60_000, detail: () => log },
+    );
+  const up = async () => {
+    if ((await ready()) === 'exited') throw new Error(`drove dev exited (${child.exitCode}): ${log}`);
+  };
+  let executorPort = 0;
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickPort();
+    executorPort = await pickPort();
+    args = [mainJs, 'dev', '--host', '127.0.0.1', '--port', String(port), '--executor-port', String(executorPort), '--data-dir', join(dir, 'data')];
+    url = `http://127.0.0.1:${port}`;
+    child = spawnDev();
+    if ((await ready()) === 'up') break;
+    if (attempt === DEV_START_ATTEMPTS || !log.includes('is already in use')) throw new Error(`drove dev exited (${child.exitCode}): ${log}`);
+    log += `\n(ports taken meanwhile; starting again on others)\n`;
+  }
   const executorId = executorIdOf('127.0.0.1', executorPort);
   const end = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -74,18 +106,7 @@ export async function startDev(): Promise<DevCluster> {
       await exited;
     }
   };
-  const ready = () =>
-    waitUntil(
-      'drove dev with an ACTIVE executor',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`drove dev exited (${child.exitCode}): ${log}`);
-        const res = await fetch(`${url}/apis/v1/cluster/executors`, { headers: { authorization: DEV_ADMIN } });
-        const body = (await res.json()) as { data?: Array<{ state: string }> };
-        return body.data?.some((e) => e.state === 'ACTIVE');
-      },
-      { timeoutMs: 60_000, detail: () => log },
-    );
-  const cluster: DevCluster = {
+  return {
     url,
     executorId,
     get child() {
@@ -95,7 +116,7 @@ export async function startDev(): Promise<DevCluster> {
     async restart() {
       await end();
       child = spawnDev();
-      await ready();
+      await up();
     },
     async stop() {
       await end();
@@ -103,8 +124,6 @@ export async function startDev(): Promise<DevCluster> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await ready();
-  return cluster;
 }
 
 export interface RunningContainer {
