@@ -1,4 +1,4 @@
-import type { LocalServiceInstanceInfo, LocalServiceSummary } from '../../../src/model/index.js';
+import { NOT_LEADER_MESSAGE, type LocalServiceInstanceInfo, type LocalServiceSummary } from '../../../src/model/index.js';
 import { waitUntil } from '../../support/wait.js';
 import { call, executorContainers, leaders, type ControllerProcess, type HaCluster } from '../../support/ha-cluster.js';
 import { haServiceSpec } from '../../support/specs.js';
@@ -41,7 +41,8 @@ export async function operation(leader: ControllerProcess, body: Record<string, 
  * operation is held in the accepting leader's memory until it runs (as in Drove, docs/ha.md "Operations across a
  * leader change"): a leader that steps down right after accepting it (etcd failing under it) loses it, and a
  * client submits it again to the new leader. So this resubmits, but only when the leader's term began after the
- * submission; an operation that never takes effect without a leader change fails the wait.
+ * submission, or when the controller that was asked had stopped leading between the ping and the submission (it
+ * answers "not the leader"); an operation that never takes effect without a leader change fails the wait.
  */
 export async function operationTakingEffect(
   cluster: HaCluster,
@@ -52,7 +53,9 @@ export async function operationTakingEffect(
   for (let attempt = 1; ; attempt++) {
     let current = await waitForLeader(cluster);
     const submittedAt = Date.now();
-    await operation(current, body);
+    const answer = await call(current.url, 'POST', '/apis/v1/localservices/operations', body);
+    if (answer.status === 400 && answer.body.message === NOT_LEADER_MESSAGE && attempt < attempts) continue;
+    if (answer.status !== 200) throw new Error(`${String(body.type)} refused: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
     const outcome = await waitUntil(
       `${String(body.type)} to take effect (attempt ${attempt})`,
       async () => {
