@@ -16,6 +16,7 @@ import {
   ensureDependencies,
   ensureDocker,
   ensureImages,
+  ensureChromium,
   ensurePrometheus,
   ensureRegistry,
   log,
@@ -64,6 +65,7 @@ async function main() {
       // The e2e tests run the compiled binary, so the build is part of test preparation.
       await prepare({ build: true });
       ensureRegistry();
+      ensureChromium();
       ensurePrometheus();
       runChecks();
       log(`running: vitest run ${args.join(' ')}`.trimEnd());

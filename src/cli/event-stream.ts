@@ -1,17 +1,13 @@
 import { createParser } from 'eventsource-parser';
 import type { DroveEvent } from '../model/index.js';
 import type { DroveCallError, DroveClient } from './client.js';
+import { EVENT_STREAM_PATH, STREAM_SILENCE_MS } from '../model/event-stream.js';
 
 /**
  * The client side of the controller's event stream (docs/events.md): one connection, parsed with
  * eventsource-parser, until the server ends it or `signal` aborts. Commands that follow events (`cluster events
  * --follow`, `--wait`) build on this; a server without the stream (Drove) answers its path 404 or 400.
  */
-
-export const EVENT_STREAM_PATH = '/apis/v1/cluster/events/stream';
-
-/** The server sends a heartbeat every 15 s; three missed mean the connection is gone. */
-export const STREAM_SILENCE_MS = 45_000;
 
 export type StreamMessage =
   | { kind: 'event'; id: number; event: DroveEvent }

@@ -17,7 +17,6 @@ export const CONTROLLER_DROVE_COMPATIBILITY: DroveCompatibility = {
     'options.staleTaskAge': 'it ages Drove tasks, and only local services run here; remove it',
     'options.compiledRuleCacheCount': 'there are no placement rules (local services run on every executor); remove it',
     'options.allowedRuleImportPackages': 'there are no placement rules (local services run on every executor); remove it',
-    view: "the web console does not show Drove's installation label and links; remove it",
     olympusIM: 'users log in with userAuth (PLAIN or CRYPT) only',
   },
 };

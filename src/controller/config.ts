@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
+import { INSTALLATION_CRITICALITIES, LOG_LEVELS, capabilityName, duration, durationMs, hostDirList, strict } from '../model/index.js';
 import { parseDroveCompatible } from '../model/config-compat.js';
 import { ConfigSubstitutionError, parseConfigYaml } from '../model/config-file.js';
 import { MonitoringConfigSchema } from '../model/monitoring.js';
@@ -153,6 +153,26 @@ export const EtcdStoreSchema = strict.object({
   leaseTtlSeconds: z.number().int().min(1).max(60).default(3),
 });
 
+/**
+ * Drove's `view:` section: the installation banner and the custom links of the web console. Links must be http(s)
+ * URLs: the console renders them as anchors, and a `javascript:` URL there would run in every operator's session.
+ */
+export const ViewOptionsSchema = strict.object({
+  installation: strict
+    .object({
+      label: z.string().max(50),
+      criticality: z.enum(INSTALLATION_CRITICALITIES),
+    })
+    .default({ label: 'local', criticality: 'DEVELOPMENT' }),
+  links: z
+    .record(
+      z.string().min(1).max(50),
+      z.string().refine((url) => /^https?:\/\/[^\s]+$/i.test(url) && URL.canParse(url), 'must be an http:// or https:// URL'),
+    )
+    .default({}),
+});
+export type ViewOptions = z.infer<typeof ViewOptionsSchema>;
+
 export const ControllerConfigSchema = strict.object({
   server: strict
     .object({
@@ -192,6 +212,8 @@ export const ControllerConfigSchema = strict.object({
    */
   userAuth: UserAuthSchema.optional(),
   options: ControllerOptionsSchema.default(ControllerOptionsSchema.parse({})),
+  /** Drove's default when absent: an installation labelled "local", DEVELOPMENT, no links. */
+  view: ViewOptionsSchema.default(ViewOptionsSchema.parse({})),
   /** Who may read `/metrics` (docs/metrics.md#access): open on a loopback `server.host`, else credentials or a bearer token. */
   monitoring: MonitoringConfigSchema.default({}),
   /** info: operations, state changes and leadership are worth a line each; per-request detail is not. */

@@ -10,6 +10,9 @@ import {
   type ExecutorAddress,
   type ExecutorNodeData,
   type ExecutorSummary,
+  type ConsoleSearchResult,
+  type FleetPage,
+  type FleetQuery,
   type KnownInstancesData,
   type LocalServiceInstanceInfo,
   type LocalServiceInstanceResources,
@@ -18,8 +21,7 @@ import {
   type LocalServiceSpec,
   type LocalServiceSummary,
   type MessageResponse,
-  type ActivationState,
-  type LocalServiceState,
+  type DashboardData,
 } from '../model/index.js';
 import type { EventFeed } from './events.js';
 import type { DiscoveryFilter, PrometheusTargetGroup } from './queries/discovery.js';
@@ -71,6 +73,11 @@ export interface ControllerCore {
   unblacklist(executorIds: string[]): Promise<BlacklistOperationResponse>;
   setMaintenance(on: boolean): Promise<ClusterStateData>;
 
+  // ---- the web console's reads (docs/console.md) ----
+  /** A page of executors with the instance states of every service on each, and each service's rollout progress. */
+  fleet(query: FleetQuery): FleetPage;
+  /** Services, executors and instance ids containing `text`, at most `limit` of each kind. */
+  search(text: string, limit: number): ConsoleSearchResult;
   // ---- monitoring (docs/metrics.md) ----
   /** The cluster's state for `/metrics`, read at scrape time; undefined on a controller that does not lead. */
   metricsSnapshot(): ClusterMetricsSnapshot | undefined;
@@ -111,12 +118,5 @@ export interface OperationOrigin {
 
 export type OperationResult = { ok: true; serviceId: string } | { ok: false; errors: string[] };
 
-export interface DashboardData {
-  serviceStats: {
-    serviceCountByState: Record<LocalServiceState, number>;
-    serviceCountByActivationState: Record<ActivationState, number>;
-    topServices: LocalServiceSummary[];
-    totalHealthyInstances: number;
-  };
-  clusterSummary: ClusterSummary;
-}
+/** The dashboard's shape is a wire type (src/model/api.ts): the web console reads it too. */
+export type { DashboardData } from '../model/index.js';

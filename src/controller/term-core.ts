@@ -14,6 +14,9 @@ import {
   type ExecutorAddress,
   type ExecutorNodeData,
   type ExecutorSummary,
+  type ConsoleSearchResult,
+  type FleetPage,
+  type FleetQuery,
   type KnownInstancesData,
   type LocalServiceInstanceInfo,
   type LocalServiceInstanceResources,
@@ -28,6 +31,8 @@ import { NotLeaderError, type ControllerCore, type DashboardData, type Operation
 import { validateSpec } from './engine/validator.js';
 import type { EventFeed, EventLog } from './events.js';
 import * as cluster from './queries/cluster.js';
+import { fleet } from './queries/fleet.js';
+import { search } from './queries/search.js';
 import { prometheusTargets, type DiscoveryFilter, type PrometheusTargetGroup } from './queries/discovery.js';
 import * as internal from './queries/internal.js';
 import { metricsSnapshot, type ClusterMetricsSnapshot } from './queries/metrics.js';
@@ -149,6 +154,14 @@ export abstract class TermCore implements ControllerCore {
 
   async setMaintenance(on: boolean): Promise<ClusterStateData> {
     return this.leadingOrRefuse().maintenance.set(on);
+  }
+
+  fleet(query: FleetQuery): FleetPage {
+    return fleet(this.view(), query);
+  }
+
+  search(text: string, limit: number): ConsoleSearchResult {
+    return search(this.view(), text, limit);
   }
 
   /** Writes a follower must not make (the API's leader guard stops them first; this covers a term ending meanwhile). */

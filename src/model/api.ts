@@ -68,6 +68,17 @@ export interface ClusterSummary {
   totalMemory: number;
 }
 
+/** `GET /apis/v1/cluster/dashboard`. */
+export interface DashboardData {
+  serviceStats: {
+    serviceCountByState: Record<LocalServiceState, number>;
+    serviceCountByActivationState: Record<ActivationState, number>;
+    topServices: LocalServiceSummary[];
+    totalHealthyInstances: number;
+  };
+  clusterSummary: ClusterSummary;
+}
+
 export interface ExecutorSummary {
   executorId: string;
   hostname: string;

@@ -19,4 +19,5 @@ export * from './listen-address.js';
 export * from './log-levels.js';
 export * from './lifecycle.js';
 export * from './periodic.js';
+export * from './console.js';
 export * from './request-id.js';

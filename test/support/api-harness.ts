@@ -39,7 +39,13 @@ export class FollowerElector implements LeaderElector {
 }
 
 export async function startHarness(
-  opts: { leadership?: LeaderElector; config?: ControllerConfig; limits?: Partial<ControllerHttpLimits> } = {},
+  opts: {
+    leadership?: LeaderElector;
+    config?: ControllerConfig;
+    limits?: Partial<ControllerHttpLimits>;
+    /** The built console to serve (index.html, assets/); default: the app's own (dist/ui). */
+    consoleDir?: string;
+  } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'drove-api-'));
   const dbPath = join(dir, 'drove.db');
@@ -56,7 +62,13 @@ export async function startHarness(
     ...(opts.leadership ? { leadership: opts.leadership } : {}),
   });
   await controller.start();
-  const api = buildControllerApp({ core: controller, config, clock, ...(opts.limits ? { limits: opts.limits } : {}) });
+  const api = buildControllerApp({
+    core: controller,
+    config,
+    clock,
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.consoleDir ? { consoleDir: opts.consoleDir } : {}),
+  });
   await api.ready();
   return {
     api,

@@ -1,4 +1,7 @@
 import type { ControllerCore, DashboardData, OperationResult } from '../../src/controller/core.js';
+import { fleet } from '../../src/controller/queries/fleet.js';
+import { search } from '../../src/controller/queries/search.js';
+import { EMPTY_VIEW, type TermView } from '../../src/controller/queries/view.js';
 import { EventLog } from '../../src/controller/events.js';
 import type { DiscoveryFilter, PrometheusTargetGroup } from '../../src/controller/queries/discovery.js';
 import type { ClusterMetricsSnapshot } from '../../src/controller/queries/metrics.js';
@@ -24,6 +27,7 @@ import {
   type LocalServiceSpec,
   type LocalServiceState,
   type MessageResponse,
+  type FleetQuery,
 } from '../../src/model/index.js';
 
 /**
@@ -169,6 +173,31 @@ export class FakeCore implements ControllerCore {
   async setMaintenance(on: boolean) {
     this.maintenance = on;
     return { state: on ? ('MAINTENANCE' as const) : ('NORMAL' as const), updated: 1_700_000_000_000 };
+  }
+  /** The console's reads are the real queries over a view of this fake's records. */
+  fleet(query: FleetQuery) {
+    return fleet(this.view(), query);
+  }
+  search(text: string, limit: number) {
+    return search(this.view(), text, limit);
+  }
+  /** What the queries see of this fake: its services, instances and executor summaries; nothing else is kept. */
+  private view(): TermView {
+    const instancesOf = (id: string) => this.instances.filter((i) => i.serviceId === id);
+    return {
+      ...EMPTY_VIEW,
+      workingSet: {
+        services: () => [...this.services.values()].map((s) => s.info),
+        service: (id) => this.services.get(id)?.info,
+        serviceCount: () => this.services.size,
+        instances: instancesOf,
+        instance: (id, instanceId) => this.serviceInstance(id, instanceId),
+        currentInstances: instancesOf,
+      },
+      registry: { ...EMPTY_VIEW.registry, summaries: () => this.executorSummaries() },
+      engine: { ...EMPTY_VIEW.engine, stateOf: (id) => this.services.get(id)?.state, serviceIds: () => [...this.services.keys()] },
+      maintenance: { state: () => ({ state: this.maintenance ? 'MAINTENANCE' : 'NORMAL', updated: 1 }) },
+    };
   }
   /** Services with their state and HEALTHY count; no executors, nothing in flight. */
   metricsSnapshot(): ClusterMetricsSnapshot | undefined {

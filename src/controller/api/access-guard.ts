@@ -29,30 +29,37 @@ export interface AccessGuardOptions {
  * percent-escapes and accepts absolute-form targets, so the raw URL is not what is served).
  *
  * Order, as Drove's filters: authenticate (401), check the role (403), then the leader guard (400, or 303 for
- * console pages). A URL that matches no route asks for credentials too (401), so that probing cannot map the API
- * or slip past authentication through the not-found path; an authenticated caller then gets the 404.
+ * console pages). Public rules skip the first two; only those that redirect followers meet the leader guard. A
+ * URL that matches no route asks for credentials too (401), so that probing cannot map the API or slip past
+ * authentication through the not-found path; an authenticated caller then gets the 404.
  */
 export function installAccessGuard(app: FastifyInstance, options: AccessGuardOptions): void {
   const { table, authenticator, admission, core } = options;
   const audited = new Set(options.auditedMethods.map((m) => m.toUpperCase()));
 
   app.addHook('onRequest', async (request, reply) => {
-    const method = String(request.routeOptions.method ?? request.method);
+    // A route registered for several methods (the console's assets: HEAD and GET) is looked up by the one asked.
+    const registered = request.routeOptions.method;
+    const method = Array.isArray(registered) ? request.method : String(registered ?? request.method);
     const route = request.routeOptions.url;
     const rule = request.is404 || route === undefined ? undefined : ruleOf(table, method, route);
-    if (rule?.access === 'public') return;
-    if (rule?.access === 'metrics' && options.metrics.admits(request.headers)) return;
-    request.principal = await authenticator.authenticate(request.headers, () => admission(request));
-    if (request.is404) return;
-    if (!rule) {
-      request.log.error({ method, route }, 'route has no rule in the route table; refused');
-      throw failedError(403, `No access rule for ${method} ${route}: refused (default deny)`);
+    if (rule?.access === 'public') {
+      // Public rules answer here without credentials, except the console's pages, which send followers on.
+      if (rule.onFollower !== 'redirect-to-leader') return;
+    } else {
+      if (rule?.access === 'metrics' && options.metrics.admits(request.headers)) return;
+      request.principal = await authenticator.authenticate(request.headers, () => admission(request));
+      if (request.is404) return;
+      if (!rule) {
+        request.log.error({ method, route }, 'route has no rule in the route table; refused');
+        throw failedError(403, `No access rule for ${method} ${route}: refused (default deny)`);
+      }
+      authenticator.authorize(request.principal, rule.access);
     }
-    authenticator.authorize(request.principal, rule.access);
     if (!core.isLeader() && rule.onFollower !== 'serve') {
       const leader = core.leaderAddress();
       if (rule.onFollower === 'redirect-to-leader' && leader) {
-        return reply.redirect(`${options.scheme}://${leader}${consolePagePath(request.params)}`, 303);
+        return reply.redirect(`${options.scheme}://${leader}${consolePagePath(request.params, request.url)}`, 303);
       }
       if (rule.onFollower === 'redirect-same-route' && leader) {
         return reply.redirect(`${options.scheme}://${leader}${route}${queryString(request.query)}`, 307);

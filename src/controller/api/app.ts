@@ -22,6 +22,8 @@ import { logRoutes, type LogProxyOptions } from './logs.js';
 import { applicationRoutes } from './applications.js';
 import { openApiRoutes } from './openapi.js';
 import { uiRoutes } from './ui.js';
+import { consoleRoutes } from './console.js';
+import { defaultConsoleDir, packageVersion } from './console-pages.js';
 import { installAccessGuard } from './access-guard.js';
 import { DEFAULT_CONTROLLER_HTTP_LIMITS, type ControllerHttpLimits } from './limits.js';
 import { registerLoginLimiter } from './login-limiter.js';
@@ -44,6 +46,8 @@ export interface ControllerAppOptions {
   /** Certificate and key (config `server.tls`): the API serves HTTPS only. */
   https?: ServerTlsMaterial;
   limits?: Partial<ControllerHttpLimits>;
+  /** The built web console (index.html, assets/); default: dist/ui of this package. */
+  consoleDir?: string;
   /** The process's metrics (server.ts shares them with the core); absent: a registry of this app's own. */
   metrics?: ControllerMetrics;
 }
@@ -155,7 +159,8 @@ export function buildControllerApp(opts: ControllerAppOptions): FastifyInstance 
   void app.register(logRoutes, { ...context, logProxy: opts.logProxy });
   void app.register(applicationRoutes);
   void app.register(openApiRoutes);
-  void app.register(uiRoutes);
+  void app.register(consoleRoutes, { ...context, authenticator, version: packageVersion() });
+  void app.register(uiRoutes, { dir: opts.consoleDir ?? defaultConsoleDir() });
   void app.register(metricsRoutes, { ...context, metrics });
   return app;
 }

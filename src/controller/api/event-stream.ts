@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { DROVE_EVENT_TYPES, failure, systemClock, type Clock, type DroveEventType } from '../../model/index.js';
+import { EVENT_STREAM_PATH } from '../../model/event-stream.js';
 import type { ApiContext } from './context.js';
 import { ApiError, commandValidationError } from './errors.js';
 import { EventStreamHub, type EventFilter, type StreamStart } from './event-stream-hub.js';
@@ -11,8 +12,6 @@ import type { ControllerHttpLimits } from './limits.js';
  * Read access and the leader guard as for the poll APIs (`/apis/v1/cluster/events...`, which stay as Drove has
  * them); this path is not one of Drove's.
  */
-
-export const EVENT_STREAM_PATH = '/apis/v1/cluster/events/stream';
 
 type StreamQuery = { Querystring: { type?: string | string[]; serviceId?: string | string[]; lastEventId?: string | string[] } };
 

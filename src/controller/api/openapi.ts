@@ -95,6 +95,22 @@ route('get', '/apis/v1/logfiles/localservices/{serviceId}/{instanceId}/download/
 route('get', '/apis/v1/internal/cluster/resources/reserved', { summary: 'Resources executors must reserve for local services, with the placement policies of tag-constrained ones' });
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/last', { summary: 'Known instances from the last snapshot', params: ['executorId'] });
 route('get', '/apis/v1/internal/cluster/executors/{executorId}/instances/current', { summary: 'Known instances from the current snapshot', params: ['executorId'] });
+route('get', '/apis/v1/console/whoami', { summary: 'Web console: the caller, what it may do, the installation banner', data: 'ConsoleWhoAmI (src/model/console.ts)' });
+route('get', '/apis/v1/console/fleet', {
+  summary: 'Web console: a page of executors with the instance states of each service there, and rollout progress',
+  query: [
+    { name: 'from', description: 'offset, >= 0' },
+    { name: 'size', description: '1..500, default 100' },
+    { name: 'text', description: 'executor id, hostname or tag contains this (case-insensitive)' },
+    { name: 'state', description: 'executor state' },
+    { name: 'sort', description: 'hostname (default), executorId, state, freeCores, freeMemory, instances' },
+    { name: 'order', description: 'asc (default) or desc' },
+    { name: 'serviceId', description: 'only these services', array: true },
+    { name: 'since', description: 'epoch ms: progress counts only instances created since' },
+  ],
+  data: 'FleetPage (src/model/console.ts)',
+});
+route('get', '/apis/v1/console/search', { summary: 'Web console: services, executors and instance ids containing q', query: [{ name: 'q', description: 'text, at most 200 characters' }], data: 'ConsoleSearchResult (src/model/console.ts)' });
 route('post', '/apis/v1/messages', { summary: 'Executor -> leader message', body: 'ControllerMessage' });
 route('get', '/metrics', {
   summary: "This controller's metrics in Prometheus text format (docs/metrics.md); answered by followers too",

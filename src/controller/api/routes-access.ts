@@ -1,4 +1,5 @@
 import type { PrincipalRole } from './auth.js';
+import { CONSOLE_ASSETS_PREFIX, CONSOLE_PAGES } from './console-pages.js';
 
 /**
  * Who may call which route: the one table the access guard (access-guard.ts) reads, keyed by the route as
@@ -9,7 +10,8 @@ import type { PrincipalRole } from './auth.js';
  */
 
 /**
- * - `public`: no credentials: the health endpoints `/livez` and `/readyz` only (Drove leaves no `/apis` route open).
+ * - `public`: no credentials: the health endpoints `/livez` and `/readyz`, and the web console's pages and assets,
+ *   which hold no data (Drove leaves no `/apis` route open).
  * - `read`: any authenticated principal, as Drove's class-level "permit all" (users of every role, cluster
  *   nodes, instance tokens).
  * - `metrics`: the `monitoring:` policy of the config (model/monitoring.ts): no credentials when metrics are open
@@ -29,9 +31,10 @@ export interface RouteRule {
   access: Access;
   /**
    * On a controller that is not the leader: Drove's 400 (default); a 303 to the leader for console pages
-   * (`redirect-to-leader`); a 307 to the same route and query on the leader (`redirect-same-route`, for routes
-   * without path parameters whose clients follow redirects but not `data.leader`, such as Prometheus); or served
-   * here (`serve`, for what every controller answers for itself).
+   * (`redirect-to-leader`, also on `public` rules: the console's pages); a 307 to the same route and query on the
+   * leader (`redirect-same-route`, for routes without path parameters whose clients follow redirects but not
+   * `data.leader`, such as Prometheus); or served here (`serve`, for what every controller answers for itself). A
+   * `public` rule without `redirect-to-leader` answers on every controller (health endpoints, the console's assets).
    */
   onFollower?: 'redirect-to-leader' | 'redirect-same-route' | 'serve';
 }
@@ -42,6 +45,8 @@ const write: RouteRule = { access: 'write' };
 const maintenance: RouteRule = { access: 'maintenance' };
 const logs: RouteRule = { access: 'logs' };
 const cluster: RouteRule = { access: 'cluster' };
+/** A console page holds no data (its data calls are API calls with the user's credentials), so the login form loads. */
+const consolePage: RouteRule = { access: 'public', onFollower: 'redirect-to-leader' };
 
 /** `<METHOD> <route pattern as registered>` -> rule. HEAD routes (fastify adds one per GET) use the GET rule. */
 export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
@@ -92,10 +97,16 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteRule>> = {
   'GET /apis/v1/tasks': read,
   // openapi.ts
   'GET /apis/openapi.json': read,
+  // console.ts: the web console's reads
+  'GET /apis/v1/console/whoami': read,
+  'GET /apis/v1/console/fleet': read,
+  'GET /apis/v1/console/search': read,
   // health.ts: load balancers and supervisors probe without credentials (docs/health.md)
   'GET /livez': open,
   'GET /readyz': open,
-  // ui.ts
+  // ui.ts: the console's pages and assets (docs/console.md), and Drove's view paths, which redirect to the pages
+  ...Object.fromEntries(CONSOLE_PAGES.map((page) => [`GET ${page}`, consolePage])),
+  [`GET ${CONSOLE_ASSETS_PREFIX}*`]: open,
   'GET /apis/ui/*': { access: 'read', onFollower: 'redirect-to-leader' },
   // metrics.ts: every controller reports its own metrics; discovery lists the leader's instances
   'GET /metrics': { access: 'metrics', onFollower: 'serve' },

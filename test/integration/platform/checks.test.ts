@@ -19,11 +19,17 @@ function filesOf(tsconfig: string): string[] {
 }
 
 describe('checks before the tests', () => {
-  it('npm test type-checks with tsconfig.json and lints the whole repository with no warning allowed', () => {
+  it('npm test type-checks with tsconfig.json and ui/tsconfig.json and lints the whole repository with no warning allowed', () => {
     expect(checks.map((c) => [c.name, c.args.join(' ')])).toEqual([
       ['type-check', '-p tsconfig.json'],
+      ['type-check (web console)', '-p ui/tsconfig.json'],
       ['lint', '--max-warnings 0 .'],
     ]);
+  });
+
+  it('ui/tsconfig.json type-checks the web console, which tsconfig.json does not', () => {
+    expect(filesOf(join('ui', 'tsconfig.json'))).toContain('ui/src/app.tsx');
+    expect(filesOf('tsconfig.json').filter((f) => f.startsWith('ui/'))).toEqual([]);
   });
 
   it('tsconfig.json type-checks test/ and bench/; the build compiles src/ and bench/ only', () => {

@@ -134,13 +134,12 @@ describe('a Drove controller.yml', () => {
 
   it("names Drove's settings for applications, tasks, rules and ZooKeeper as not supported, with why", () => {
     expect(() =>
-      parseControllerConfig({ zookeeper: { connectionString: 'zk:2181' }, options: { staleAppAge: '2d', compiledRuleCacheCount: 2 }, view: {} }),
+      parseControllerConfig({ zookeeper: { connectionString: 'zk:2181' }, options: { staleAppAge: '2d', compiledRuleCacheCount: 2 } }),
     ).toThrow(
       'Invalid controller config:\n' +
         '  - unknown key "staleAppAge" (at options; Drove\'s key, not supported by drove-ts: it ages Drove applications, and only local services run here (see options.staleServiceAge); remove it; see docs/drove-config.md)\n' +
         '  - unknown key "compiledRuleCacheCount" (at options; Drove\'s key, not supported by drove-ts: there are no placement rules (local services run on every executor); remove it; see docs/drove-config.md)\n' +
-        '  - unknown key "zookeeper" (at top level; Drove\'s key, not supported by drove-ts: cluster state is kept in "store:" (sqlite, or etcd for several controllers); see docs/drove-config.md)\n' +
-        '  - unknown key "view" (at top level; Drove\'s key, not supported by drove-ts: the web console does not show Drove\'s installation label and links; remove it; see docs/drove-config.md)',
+        '  - unknown key "zookeeper" (at top level; Drove\'s key, not supported by drove-ts: cluster state is kept in "store:" (sqlite, or etcd for several controllers); see docs/drove-config.md)',
     );
   });
 

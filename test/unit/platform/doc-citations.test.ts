@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
  */
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
-const SCANNED = ['src', 'test', 'bench', 'scripts', 'docs', 'examples', '.ci', 'README.md'];
+const SCANNED = ['src', 'ui', 'test', 'bench', 'scripts', 'docs', 'examples', '.ci', 'README.md'];
 /** This file: its samples below are citations on purpose. */
 const SELF = relative(ROOT, import.meta.filename);
 
@@ -72,7 +72,8 @@ type Reader = (path: string) => string | undefined;
 function targetProblem(target: string, anchor: string | undefined, read: Reader, isDirectory: (path: string) => boolean): string | undefined {
   if (isDirectory(target)) return anchor ? 'an anchor on a folder' : undefined;
   const text = read(target);
-  if (text === undefined) return 'no such file';
+  // A picture (docs/console.png) is no text but is there all the same.
+  if (text === undefined) return !anchor && isBinaryFile(target) ? undefined : 'no such file';
   if (anchor === undefined || !target.endsWith('.md')) return undefined;
   return anchorsOf(text).has(anchor) ? undefined : `no section #${anchor}`;
 }
@@ -121,6 +122,14 @@ function readText(absolute: string): string | undefined {
     return buffer.includes(0) ? undefined : buffer.toString('utf8');
   } catch {
     return undefined;
+  }
+}
+
+function isBinaryFile(absolute: string): boolean {
+  try {
+    return statSync(absolute).isFile() && readFileSync(absolute).includes(0);
+  } catch {
+    return false;
   }
 }
 
