@@ -4,8 +4,9 @@
  *  - ACTIVATE -> ACTIVE with 2,000 HEALTHY instances (instancesPerHost 2, parallelism 64), in ms;
  *  - heap used afterwards, in MB;
  *  - "executor joined" -> "its START sent", in ms (several joins);
- *  - all of it with metrics off and on (every hook measured, the store instrumented, /metrics rendered every
- *    250 ms as a far too eager Prometheus would), runs alternating, and the ratio of the median rollouts.
+ *  - all of it with metrics off, on (every hook measured, the store instrumented, scraped every 15 s) and on with
+ *    /metrics rendered every 250 ms as a far too eager Prometheus would, in rounds of one run each, and the
+ *    ratios of their CPU and wall times; what one render costs, and what that is at one scrape per 15 s.
  * Run: npm run build && npm run bench:engine
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { InstrumentedStore } from '../src/controller/metrics/instrumented-store.
 import { ControllerMetrics } from '../src/controller/metrics/metrics.js';
 import { FakeExecutorFleet } from '../test/support/fake-executors.js';
 import { waitUntil } from '../test/support/wait.js';
+import { profileMetricsShare, type MetricsShare } from './engine/metrics-share.js';
 
 const EXECUTORS = 1_000;
 const INSTANCES_PER_HOST = 2;
@@ -30,12 +32,28 @@ const PARALLELISM = 64;
 const JOINS = 5;
 const SERVICE_ID = 'BENCH_SERVICE-1';
 /**
- * Runs of each kind, after one discarded warm-up run (the first run in a process is slower: the JIT is cold);
- * alternating off/on so that a machine getting busier or quieter affects both alike.
+ * Rounds of one run per mode, after one discarded warm-up run (the first run in a process is slower: the JIT is
+ * cold). A rollout takes half a second, so one run's figures swing by more than the 5% in question; the medians of
+ * six rounds and of their back-to-back pairs do much less.
  */
-const ROUNDS = 4;
-/** A scrape every 250 ms: 60 times Prometheus' default rate, so the cost of rendering cannot hide. */
-const SCRAPE_INTERVAL_MS = 250;
+const ROUNDS = 6;
+/**
+ * Metrics off; metrics on as deployed (every hook measured, the store instrumented, process metrics, scraped every
+ * 15 s, a common setting: Prometheus' own default is a minute); and on with a scrape every 250 ms, 60 times that,
+ * so that what rendering costs shows.
+ */
+type Mode = 'off' | 'on' | 'eager';
+const MODES: readonly Mode[] = ['off', 'on', 'eager'];
+const MODE_NAMES: Record<Mode, string> = { off: 'metrics off', on: 'metrics on', eager: 'metrics on, scraped every 250 ms' };
+const ORDERS: readonly (readonly Mode[])[] = [
+  ['off', 'on', 'eager'],
+  ['on', 'eager', 'off'],
+  ['eager', 'off', 'on'],
+];
+const PROMETHEUS_SCRAPE_MS = 15_000;
+/** Profiled runs per mode, after the rounds. */
+const PROFILED_RUNS = 2;
+const EAGER_SCRAPE_MS = 250;
 
 interface Figures {
   dir: string;
@@ -49,46 +67,64 @@ interface Figures {
   heapMb: number;
   joinLatencies: number[];
   scrapeMs: number[];
+  share?: MetricsShare;
 }
 
 async function main(): Promise<void> {
-  const off: Figures[] = [];
-  const on: Figures[] = [];
-  const warmUp = await run(false);
+  const runs: Record<Mode, Figures[]> = { off: [], on: [], eager: [] };
+  const warmUp = await run('off');
   process.stdout.write(`warm-up run (metrics off, not counted): ACTIVATE -> ACTIVE ${fmt(warmUp.rolloutMs)} ms\n`);
+  let counted = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    for (const withMetrics of round % 2 === 0 ? [false, true] : [true, false]) {
-      const figures = await run(withMetrics);
-      (withMetrics ? on : off).push(figures);
-      process.stdout.write(`run ${off.length + on.length} (metrics ${withMetrics ? 'on' : 'off'}): ACTIVATE -> ACTIVE ${fmt(figures.rolloutMs)} ms, ${fmt(figures.rolloutCpuMs)} ms CPU\n`);
+    // Each round in another order, so that a machine getting busier or quieter, or the previous run's garbage,
+    // weighs on every mode alike.
+    for (const mode of ORDERS[round % ORDERS.length]!) {
+      const figures = await run(mode);
+      runs[mode].push(figures);
+      process.stdout.write(`run ${++counted} (${MODE_NAMES[mode]}): ACTIVATE -> ACTIVE ${fmt(figures.rolloutMs)} ms, ${fmt(figures.rolloutCpuMs)} ms CPU\n`);
     }
   }
+  const { off, on, eager } = runs;
+  const profiled: Record<Mode, MetricsShare[]> = { off: [], on: [], eager: [] };
+  for (let i = 0; i < PROFILED_RUNS; i++) {
+    for (const mode of MODES) profiled[mode].push((await run(mode, true)).share!);
+  }
+  const shareOf = (shares: MetricsShare[]) => {
+    const busy = sum(shares.map((s) => s.busyMs));
+    const inMetrics = sum(shares.map((s) => s.metricsMs));
+    return `${fmt3((inMetrics / busy) * 100)}% (${fmt(inMetrics)} of ${fmt(busy)} ms busy)`;
+  };
   const hookUs = hookCostMicroseconds();
   const first = off[0]!;
-  const medianOff = median(off.map((f) => f.rolloutMs));
-  const medianOn = median(on.map((f) => f.rolloutMs));
-  const scrapes = on.flatMap((f) => f.scrapeMs);
+  const wall = (figures: Figures[]) => median(figures.map((f) => f.rolloutMs));
+  const cpu = (figures: Figures[]) => median(figures.map((f) => f.rolloutCpuMs));
+  /** Each round's runs were back to back: their ratio is the least disturbed by the machine's load drifting. */
+  const pairs = (figures: Figures[], by: (f: Figures) => number) => figures.map((f, round) => by(f) / by(off[round]!));
+  const scrapes = eager.flatMap((f) => f.scrapeMs);
+  const renderPerRollout = median(eager.map((f) => sum(f.scrapeMs)));
   const joins = (figures: Figures[]) => figures.flatMap((f) => f.joinLatencies);
-  const pairRatios = on.map((f, round) => f.rolloutMs / off[round]!.rolloutMs);
-  const cpuOff = median(off.map((f) => f.rolloutCpuMs));
-  const cpuOn = median(on.map((f) => f.rolloutCpuMs));
+  const cpuPairs = pairs(on, (f) => f.rolloutCpuMs);
+  const wallPairs = pairs(on, (f) => f.rolloutMs);
   process.stdout.write(
     [
-      `executors: ${EXECUTORS}, instancesPerHost: ${INSTANCES_PER_HOST}, parallelism: ${PARALLELISM}, store: SQLite (${first.dir})`,
-      `ACTIVATE -> ACTIVE with ${EXECUTORS * INSTANCES_PER_HOST} HEALTHY instances, metrics off: median ${fmt(medianOff)} ms of ${off.map((f) => fmt(f.rolloutMs)).join(', ')} (goal < 2000 ms)`,
-      `ACTIVATE -> ACTIVE with ${EXECUTORS * INSTANCES_PER_HOST} HEALTHY instances, metrics on:  median ${fmt(medianOn)} ms of ${on.map((f) => fmt(f.rolloutMs)).join(', ')}`,
-      `CPU time of the rollout: metrics off median ${fmt(cpuOff)} ms, on ${fmt(cpuOn)} ms`,
-      `metrics on / off: wall time ${fmt3(medianOn / medianOff)} of the medians, ${fmt3(median(pairRatios))} the median of the rounds' back-to-back pairs (${pairRatios.map(fmt3).join(', ')}); CPU time ${fmt3(cpuOn / cpuOff)} (target <= 1.05)`,
+      `executors: ${EXECUTORS}, instancesPerHost: ${INSTANCES_PER_HOST}, parallelism: ${PARALLELISM}, store: SQLite (${first.dir}), ${ROUNDS} rounds`,
+      ...MODES.map((mode) => `ACTIVATE -> ACTIVE with ${EXECUTORS * INSTANCES_PER_HOST} HEALTHY instances, ${MODE_NAMES[mode]}: median ${fmt(wall(runs[mode]))} ms of ${runs[mode].map((f) => fmt(f.rolloutMs)).join(', ')}${mode === 'off' ? ' (goal < 2000 ms)' : ''}`),
+      `CPU time of the rollout: metrics off median ${fmt(cpu(off))} ms, on ${fmt(cpu(on))} ms, on and scraped every ${EAGER_SCRAPE_MS} ms ${fmt(cpu(eager))} ms`,
+      `metrics on / off: CPU time ${fmt3(median(cpuPairs))} the median of the rounds' pairs (${cpuPairs.map(fmt3).join(', ')}), ${fmt3(cpu(on) / cpu(off))} of the medians (target <= 1.05); wall time ${fmt3(median(wallPairs))} of the pairs (${wallPairs.map(fmt3).join(', ')}), ${fmt3(wall(on) / wall(off))} of the medians`,
+      `metrics on and scraped every ${EAGER_SCRAPE_MS} ms / off: CPU time ${fmt3(median(pairs(eager, (f) => f.rolloutCpuMs)))} of the pairs, wall time ${fmt3(median(pairs(eager, (f) => f.rolloutMs)))}; rendering took ${fmt(renderPerRollout)} ms of each such rollout (median)`,
+      `share of the rollout's CPU in metrics code (prom-client, src/controller/metrics), from V8's profiler over ${PROFILED_RUNS} more runs each: metrics on ${shareOf(profiled.on)}, scraped every ${EAGER_SCRAPE_MS} ms ${shareOf(profiled.eager)}, off ${shareOf(profiled.off)} (target <= 5%)`,
       `one measured job or operation (start, observe): ${hookUs.toFixed(2)} µs; the rollout's ${EXECUTORS * INSTANCES_PER_HOST} start jobs and its operations: ${fmt((hookUs * (EXECUTORS * INSTANCES_PER_HOST + 3)) / 1000)} ms`,
-      `/metrics rendered ${scrapes.length} times during the rollouts and joins: median ${fmt(median(scrapes))} ms, max ${fmt(Math.max(...scrapes))} ms`,
+      `/metrics rendered ${scrapes.length} times: median ${fmt(median(scrapes))} ms, max ${fmt(Math.max(...scrapes))} ms; at one scrape per ${PROMETHEUS_SCRAPE_MS / 1000} s that is ${fmt3((median(scrapes) / PROMETHEUS_SCRAPE_MS) * 100)}% of one core`,
       `instance store transactions during the rollout: ${first.rolloutWrites} (for ${EXECUTORS * INSTANCES_PER_HOST * 6} state reports)`,
-      `heap used after rollout (after a full GC): off ${fmt(median(off.map((f) => f.heapMb)))} MB, on ${fmt(median(on.map((f) => f.heapMb)))} MB (goal < 300 MB)`,
-      `executor joined -> its START sent, metrics off: max ${fmt(Math.max(...joins(off)))} ms, on: max ${fmt(Math.max(...joins(on)))} ms (target < 100 ms)`,
+      `heap used after rollout (after a full GC): ${MODES.map((mode) => `${mode} ${fmt(median(runs[mode].map((f) => f.heapMb)))} MB`).join(', ')} (goal < 300 MB)`,
+      `executor joined -> its START sent, max: ${MODES.map((mode) => `${mode} ${fmt(Math.max(...joins(runs[mode])))} ms`).join(', ')} (target < 100 ms)`,
     ].join('\n') + '\n',
   );
 }
 
-async function run(withMetrics: boolean): Promise<Figures> {
+/** `profiled`: the rollout runs under V8's sampling profiler, which costs time itself, so such runs' times are not counted. */
+async function run(mode: Mode, profiled = false): Promise<Figures> {
+  const withMetrics = mode !== 'off';
   const dir = mkdtempSync(join(tmpdir(), 'drove-bench-engine-'));
   const sqlite = new SqliteStateStore(join(dir, 'drove.db'));
   let instanceWrites = 0;
@@ -124,14 +160,19 @@ async function run(withMetrics: boolean): Promise<Figures> {
       scraper = setInterval(() => {
         const started = performance.now();
         void metrics.render(controller!.metricsSnapshot()).then(() => scrapeMs.push(performance.now() - started));
-      }, SCRAPE_INTERVAL_MS);
+      }, mode === 'eager' ? EAGER_SCRAPE_MS : PROMETHEUS_SCRAPE_MS);
     }
     const writesBefore = instanceWrites;
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
-    const activated = await controller.submitOperation({ type: 'ACTIVATE', serviceId: SERVICE_ID });
-    if (!activated.ok) throw new Error(activated.errors.join('; '));
-    await waitUntil('ACTIVE with every instance HEALTHY', () => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === EXECUTORS * INSTANCES_PER_HOST, { timeoutMs: 120_000, intervalMs: 1 });
+    const rollout = async () => {
+      const activated = await controller!.submitOperation({ type: 'ACTIVATE', serviceId: SERVICE_ID });
+      if (!activated.ok) throw new Error(activated.errors.join('; '));
+      await waitUntil('ACTIVE with every instance HEALTHY', () => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === EXECUTORS * INSTANCES_PER_HOST, { timeoutMs: 120_000, intervalMs: 1 });
+    };
+    let share: MetricsShare | undefined;
+    if (profiled) share = (await profileMetricsShare(rollout)).share;
+    else await rollout();
     const rolloutMs = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
     const rolloutCpuMs = (cpu.user + cpu.system) / 1000;
@@ -155,7 +196,7 @@ async function run(withMetrics: boolean): Promise<Figures> {
       await waitUntil("the joining executor's instances HEALTHY", () => controller!.serviceSummary(SERVICE_ID)?.state === 'ACTIVE' && healthy() === (EXECUTORS + j + 1) * INSTANCES_PER_HOST, { timeoutMs: 10_000, intervalMs: 1 });
     }
 
-    return { dir, rolloutMs, rolloutCpuMs, rolloutWrites, heapMb, joinLatencies, scrapeMs };
+    return { dir, rolloutMs, rolloutCpuMs, rolloutWrites, heapMb, joinLatencies, scrapeMs, ...(share ? { share } : {}) };
   } finally {
     if (scraper) clearInterval(scraper);
     fleet.stopHeartbeats();
@@ -179,6 +220,7 @@ function hookCostMicroseconds(): number {
 }
 
 const fmt = (n: number) => n.toFixed(1);
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 const fmt3 = (n: number) => n.toFixed(3);
 
 function median(values: readonly number[]): number {
