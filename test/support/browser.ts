@@ -1,8 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { chromiumPath, mainJs } from '../../scripts/prepare.mjs';
+import { success } from '../../src/model/index.js';
 import { executorIdOf } from '../../src/model/ids.js';
 import { ensureBinaryBuilt, scratchDir } from './e2e-cluster.js';
 import { freePort } from './etcd-cluster.js';
@@ -36,6 +39,26 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/**
+ * Makes a stub controller serve the built console (dist/ui): its assets, its page at `pagePath` (a fastify route
+ * path), and who the user is: the default user of a cluster without authentication, allowed everything.
+ */
+export async function serveConsole(app: FastifyInstance, pagePath: string): Promise<void> {
+  const dist = join(repoRoot, 'dist', 'ui');
+  await app.register(fastifyStatic, { root: join(dist, 'assets'), prefix: '/assets/', index: false });
+  app.get(pagePath, async (_request, reply) => reply.type('text/html').sendFile('index.html', dist));
+  app.get('/apis/v1/console/whoami', async () =>
+    success({
+      name: 'default-user',
+      role: 'EXTERNAL_ROOT',
+      authEnabled: false,
+      permissions: { write: true, maintenance: true, logs: true },
+      view: { installation: { label: 'stub', criticality: 'LOCAL' }, links: {} },
+      version: 'test',
+    }),
+  );
+}
+
 export interface DevCluster {
   url: string;
   executorId: string;
@@ -47,7 +70,8 @@ export interface DevCluster {
   stop(): Promise<void>;
 }
 
-const DEV_ADMIN = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
+/** `drove dev`'s admin user (admin:admin), as an Authorization header. */
+export const DEV_ADMIN = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
 
 /**
  * Starts of `drove dev` on fresh ports before giving up: a port found free can be taken by another process before
@@ -124,6 +148,23 @@ export async function startDev(options: { pickPort?: () => Promise<number> } = {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Drove's envelope as `drove dev`'s API answers. */
+export interface DevApiAnswer<Data> {
+  status: string;
+  data?: Data;
+  message: string;
+}
+
+/** A call to `drove dev`'s API as its admin, with a JSON body when there is one. */
+export async function devApi<Data = unknown>(dev: DevCluster, method: 'GET' | 'POST', path: string, body?: unknown): Promise<DevApiAnswer<Data>> {
+  const res = await fetch(`${dev.url}${path}`, {
+    method,
+    headers: { authorization: DEV_ADMIN, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return (await res.json()) as DevApiAnswer<Data>;
 }
 
 export interface RunningContainer {
