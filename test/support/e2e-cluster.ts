@@ -7,6 +7,7 @@ import { buildIsStale, ensureBuild, mainJs } from '../../scripts/prepare.mjs';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ensureTestImage, TEST_IMAGE } from './images.js';
 import { createNetnsCluster, type NetnsCluster, type NetnsHost } from './netns.js';
+import { madeByHook } from './hook-value.js';
 import { waitUntil } from './wait.js';
 import { DroveApi } from './drove-api.js';
 
@@ -293,16 +294,12 @@ export function useE2eCluster(setup: {
     await cluster?.close();
     await net?.close();
   });
-  const started = <T>(what: string, value: T | undefined): T => {
-    if (value === undefined) throw new Error(`the end-to-end ${what} is not started: read it inside a test or hook`);
-    return value;
-  };
   return {
     get net() {
-      return started('hosts', net);
+      return madeByHook('the end-to-end hosts', net);
     },
     get cluster() {
-      return started('cluster', cluster);
+      return madeByHook('the end-to-end cluster', cluster);
     },
   };
 }

@@ -20,6 +20,7 @@ import type {
 } from '../../src/model/executor.js';
 import { newInstanceId } from '../../src/model/ids.js';
 import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
+import { madeByHook } from './hook-value.js';
 import { waitUntil } from './wait.js';
 
 export const IMAGE = 'drove-ts/httpd:1';
@@ -242,16 +243,12 @@ export function useTestExecutor(
     if (executor) await removeContainersOf(executor.executorId);
     await leader?.stop();
   });
-  const started = <T>(what: string, value: T | undefined): T => {
-    if (value === undefined) throw new Error(`the test executor's ${what} is not started: read it inside a test or hook`);
-    return value;
-  };
   return {
     get leader() {
-      return started('leader', leader);
+      return madeByHook("the test executor's leader", leader);
     },
     get executor() {
-      return started('executor', executor);
+      return madeByHook('the test executor', executor);
     },
   };
 }
