@@ -1,7 +1,8 @@
 import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_STREAM_PATH } from '../../src/model/event-stream.js';
-import { DEV_ADMIN, WIDTHS, devApi, launchChromium, startDev, type DevCluster } from '../support/browser.js';
+import { WIDTHS, launchChromium } from '../support/browser.js';
+import { DEV_ADMIN, devApi, startDev, type DevCluster } from '../support/dev-cluster.js';
 import { SseClient } from '../support/sse-client.js';
 import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';

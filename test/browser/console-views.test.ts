@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { WIDTHS, devApi, launchChromium, runningContainers, screenshot, startDev, type DevCluster } from '../support/browser.js';
+import { WIDTHS, launchChromium, runningContainers, screenshot } from '../support/browser.js';
+import { devApi, startDev, type DevCluster } from '../support/dev-cluster.js';
 import { ensureTestImage } from '../support/images.js';
 import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
