@@ -6,9 +6,9 @@ import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { parseControllerConfig, type ControllerConfig } from './controller/config.js';
-import { startControllerServer, type RunningController } from './controller/server.js';
+import type { RunningController } from './controller/server.js';
 import { parseExecutorConfig, type ExecutorConfig } from './executor/config.js';
-import { startExecutor, type RunningExecutor } from './executor/server.js';
+import type { RunningExecutor } from './executor/server.js';
 import { LOG_LEVELS, isLoopback, issueMessages, reachableHost, type LogLevel } from './model/index.js';
 
 /**
@@ -205,6 +205,10 @@ export async function startDevCluster(options: DevOptions, logger?: Logger): Pro
   }
   const log = logger ?? pino({ level: logLevel }, destination);
 
+  // The programs' code is loaded only now: main.ts registers this command for every invocation of the binary,
+  // and operator commands should not pay for it (docs/cli.md#start-up).
+  const { startControllerServer } = await import('./controller/server.js');
+  const { startExecutor } = await import('./executor/server.js');
   const controller = await startControllerServer(devControllerConfig(dataDir, state, logLevel), {
     logger: log.child({ name: 'controller' }),
   }).catch((error: unknown) => {

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { loadControllerConfig } from './config.js';
-import { startControllerServer } from './server.js';
 
 /** `drove controller --config controller.yml`: runs a controller until SIGINT/SIGTERM. */
 export function registerControllerCommand(program: Command): void {
@@ -9,6 +7,10 @@ export function registerControllerCommand(program: Command): void {
     .description('Run a controller (the HTTP API, engine and reconciler; leader election when several share etcd)')
     .requiredOption('--config <file>', 'controller configuration (YAML)')
     .action(async (options: { config: string }) => {
+      // Loaded here, not at the top: every operator command starts this binary, and the controller's code
+      // (fastify, the engine, the stores) would double its start-up for nothing (docs/cli.md#start-up).
+      const { loadControllerConfig } = await import('./config.js');
+      const { startControllerServer } = await import('./server.js');
       const config = loadControllerConfig(options.config);
       const running = await startControllerServer(config);
       process.stdout.write(`drove controller listening on ${running.url} (store: ${config.store.type})\n`);

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { loadExecutorConfig } from './config.js';
-import { startExecutor } from './server.js';
 
 /** `drove executor --config executor.yml`: runs until SIGINT/SIGTERM, then leaves its containers for the next start. */
 export function registerExecutorCommand(program: Command): void {
@@ -9,6 +7,9 @@ export function registerExecutorCommand(program: Command): void {
     .description('run an executor agent: starts local-service instances on this host with Docker')
     .requiredOption('-c, --config <file>', 'executor configuration (YAML)')
     .action(async (options: { config: string }) => {
+      // Loaded only when this command runs, so that operator commands start fast (docs/cli.md#start-up).
+      const { loadExecutorConfig } = await import('./config.js');
+      const { startExecutor } = await import('./server.js');
       const config = loadExecutorConfig(options.config);
       const executor = await startExecutor(config);
       await new Promise<void>((resolve) => {

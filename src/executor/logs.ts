@@ -85,11 +85,35 @@ export class InstanceLogWriter {
     return stat.size === 0 ? 0 : Math.floor(stat.mtimeMs / 1000);
   }
 
+  /**
+   * No file grows past maxBytes: a chunk (what the container wrote at once, many lines or part of one) that does
+   * not fit is cut after its last whole line that does, the rest goes to the next file. A line longer than a whole
+   * file is cut where the file is full, on a character boundary.
+   */
   write(chunk: Buffer): void {
-    if (this.closed || chunk.length === 0) return;
-    if (this.size > 0 && this.size + chunk.length > this.rotation.maxBytes) this.rotate();
-    writeSync(this.fd!, chunk);
-    this.size += chunk.length;
+    if (this.closed) return;
+    let rest = chunk;
+    while (rest.length > 0) {
+      const room = this.rotation.maxBytes - this.size;
+      if (rest.length <= room) {
+        this.append(rest);
+        return;
+      }
+      let cut = room > 0 ? rest.lastIndexOf(0x0a, room - 1) + 1 : 0;
+      if (cut === 0 && this.size > 0) {
+        this.rotate();
+        continue;
+      }
+      if (cut === 0) cut = characterBoundary(rest, room);
+      this.append(rest.subarray(0, cut));
+      rest = rest.subarray(cut);
+      this.rotate();
+    }
+  }
+
+  private append(bytes: Buffer): void {
+    writeSync(this.fd!, bytes);
+    this.size += bytes.length;
   }
 
   private rotate(): void {
@@ -169,6 +193,20 @@ async function gzipRotated(dir: string, name: string): Promise<void> {
     await input.close().catch(() => undefined);
     rmSync(partial, { force: true });
   }
+}
+
+/**
+ * Where to cut `bytes` to keep at most `limit` of them without splitting a UTF-8 character: before the last
+ * character that starts within the limit when it does not end there; at least one whole character.
+ */
+function characterBoundary(bytes: Buffer, limit: number): number {
+  let cut = Math.min(bytes.length, Math.max(1, limit));
+  // 0b10xxxxxx continues a character: step back to where it starts.
+  while (cut > 0 && cut < bytes.length && (bytes[cut]! & 0xc0) === 0x80) cut--;
+  if (cut > 0) return cut;
+  let end = 1;
+  while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end++;
+  return end;
 }
 
 /** Rotated files by index, oldest first; an index has two names while its compression is under way. */

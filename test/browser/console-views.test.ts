@@ -118,10 +118,13 @@ describe('web console views', () => {
     const filler = `for i in $(seq 1 120); do echo filler-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done > /proc/1/fd/1; echo ${after} > /proc/1/fd/1`;
     const rotate = spawnSync('docker', ['exec', container!.name, 'sh', '-c', filler], { encoding: 'utf8' });
     expect(rotate.status, rotate.stderr).toBe(0);
+    let shown = '';
+    let files = '';
     await waitUntil('the line written after the rotation', async () => {
-      const text = (await page.getByTestId('log-tail').textContent()) ?? '';
-      return text.includes('output.log was rotated') && text.includes(after);
-    }, { timeoutMs: 20_000 });
+      shown = (await page.getByTestId('log-tail').textContent()) ?? '';
+      files = JSON.stringify((await api('GET', `/apis/v1/logfiles/localservices/${SERVICE}/${instanceId}/list`)) as unknown);
+      return shown.includes('output.log was rotated') && shown.includes(after);
+    }, { timeoutMs: 20_000, detail: () => `log files: ${files}\nthe tail's last 1,500 characters:\n${shown.slice(-1_500)}` });
     await page.context().close();
   });
 

@@ -88,4 +88,21 @@ describe('drove lsinstances tail across rotations', () => {
     const printed = await tail(dir, (p) => p.includes('line 59\n'));
     expect(printed).toBe(lines(0, 60));
   });
+
+  it('a rotation between the look at the size and the look at the file list: the old file is not printed again', async () => {
+    const dir = new LogDir();
+    dir.append(lines(0, 10));
+    let sizeLooks = 0;
+    dir.beforeAnswer = (path) => {
+      // The second size look (the first is where the tail starts) comes while the tail is idle at the end: the
+      // executor rotated just before answering it, and the new file is shorter than the offset.
+      if (path.endsWith('/read/output.log?offset=-1') && ++sizeLooks === 2) {
+        dir.append(lines(10, 20));
+        dir.rotate();
+        dir.append(lines(20, 25));
+      }
+    };
+    const printed = await tail(dir, (p) => p.includes('line 24\n'));
+    expect(printed).toBe(lines(0, 25));
+  });
 });

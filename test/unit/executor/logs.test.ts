@@ -17,6 +17,34 @@ describe('instance log writer', () => {
     expect(readFileSync(join(dir, 'output.log-5'), 'utf8')).toBe('line-4-xx\n');
   });
 
+  it('cuts a chunk of many lines after the last whole line that fits: no file passes maxSize, nothing is lost', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    const writer = new InstanceLogWriter(dir, { maxBytes: 25, maxFiles: 10, compress: false });
+    // One chunk, as an attach delivers what the container wrote at once: 6 lines of 10 bytes.
+    const text = Array.from({ length: 6 }, (_, i) => `line-${i}-xx\n`).join('');
+    writer.write(Buffer.from(text));
+    writer.close();
+    const files = ['output.log-1', 'output.log-2', 'output.log'];
+    expect(readdirSync(dir).sort()).toEqual([...files].sort());
+    expect(files.map((f) => readFileSync(join(dir, f), 'utf8'))).toEqual(['line-0-xx\nline-1-xx\n', 'line-2-xx\nline-3-xx\n', 'line-4-xx\nline-5-xx\n']);
+  });
+
+  it('a line longer than a file is cut where the file is full, never inside a character', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'logs-'));
+    const writer = new InstanceLogWriter(dir, { maxBytes: 8, maxFiles: 10, compress: false });
+    writer.write(Buffer.from('ab\n'));
+    // 'é' is two bytes: a cut at 8 bytes would split the fourth one.
+    const line = 'éééééééééé\n';
+    writer.write(Buffer.from(line));
+    writer.close();
+    const files = readdirSync(dir)
+      .sort((a, b) => (a === 'output.log' ? 1 : b === 'output.log' ? -1 : Number(a.split('-')[1]) - Number(b.split('-')[1])))
+      .map((f) => readFileSync(join(dir, f)));
+    expect(files.every((bytes) => bytes.length <= 8)).toBe(true);
+    expect(files.every((bytes) => !bytes.toString('utf8').includes('\ufffd'))).toBe(true);
+    expect(Buffer.concat(files).toString('utf8')).toBe(`ab\n${line}`);
+  });
+
   it('gzips rotated files when compress is set, keeping maxFiles files including the live one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'logs-'));
     const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3, compress: true });
@@ -34,7 +62,7 @@ describe('instance log writer', () => {
     const errors: unknown[] = [];
     const writer = new InstanceLogWriter(dir, { maxBytes: 10, maxFiles: 3, compress: true }, (_file, e) => errors.push(e));
     // Every rotation happens before the first compression runs, so most queued files are pruned by then.
-    for (let i = 0; i < 50; i++) writer.write(Buffer.from(`line-${i}-xx\n`));
+    for (let i = 0; i < 50; i++) writer.write(Buffer.from(`line-${i % 10}-xx\n`)); // 10 bytes each: one file per line
     await writer.settled();
     writer.close();
     expect(errors).toEqual([]);
