@@ -7,7 +7,7 @@ import { buildIsStale, ensureBuild, mainJs } from '../../scripts/prepare.mjs';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ensureTestImage, TEST_IMAGE } from './images.js';
 import { createNetnsCluster, type NetnsCluster, type NetnsHost } from './netns.js';
-import { madeByHook } from './hook-value.js';
+import { madeByHooks, type Made } from './hook-value.js';
 import { waitUntil } from './wait.js';
 import { DroveApi } from './drove-api.js';
 
@@ -279,29 +279,21 @@ export function useE2eCluster(setup: {
   controller?: ControllerOverrides;
   executor?: ExecutorOverrides;
 }): E2eFixture {
-  let net: NetnsCluster | undefined;
-  let cluster: E2eCluster | undefined;
+  const made: Made<E2eFixture> = {};
   beforeAll(async () => {
     const image = setup.image ?? { name: TEST_IMAGE, ensure: ensureTestImage };
     image.ensure();
-    net = await createNetnsCluster({ hosts: setup.hosts, images: [image.name] });
-    cluster = await startE2eCluster(net, { controller: setup.controller, executor: setup.executor });
+    const net = (made.net = await createNetnsCluster({ hosts: setup.hosts, images: [image.name] }));
+    made.cluster = await startE2eCluster(net, { controller: setup.controller, executor: setup.executor });
   });
   afterEach((context) => {
-    if (context.task.result?.state === 'fail' && cluster) process.stderr.write(`${cluster.logs()}\n`);
+    if (context.task.result?.state === 'fail' && made.cluster) process.stderr.write(`${made.cluster.logs()}\n`);
   });
   afterAll(async () => {
-    await cluster?.close();
-    await net?.close();
+    await made.cluster?.close();
+    await made.net?.close();
   });
-  return {
-    get net() {
-      return madeByHook('the end-to-end hosts', net);
-    },
-    get cluster() {
-      return madeByHook('the end-to-end cluster', cluster);
-    },
-  };
+  return madeByHooks('the end-to-end cluster', made, ['net', 'cluster']);
 }
 
 export async function containerNames(host: NetnsHost, all = false): Promise<string[]> {

@@ -20,7 +20,7 @@ import type {
 } from '../../src/model/executor.js';
 import { newInstanceId } from '../../src/model/ids.js';
 import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
-import { madeByHook } from './hook-value.js';
+import { madeByHooks, type Made } from './hook-value.js';
 import { waitUntil } from './wait.js';
 
 export const IMAGE = 'drove-ts/httpd:1';
@@ -230,25 +230,17 @@ export interface TestExecutor {
 export function useTestExecutor(
   setup: { options?: ExecutorConfigInput['options']; config?: Omit<Partial<ExecutorConfigInput>, 'options'> } = {},
 ): TestExecutor {
-  let leader: FakeLeader | undefined;
-  let executor: RunningExecutor | undefined;
+  const made: Made<TestExecutor> = {};
   beforeAll(async () => {
     ensureImage();
-    leader = await new FakeLeader().start();
+    const leader = (made.leader = await new FakeLeader().start());
     const options = { ...executorConfigInput(leader.url).options, ...setup.options };
-    executor = await startTestExecutor(leader, { ...setup.config, options });
+    made.executor = await startTestExecutor(leader, { ...setup.config, options });
   });
   afterAll(async () => {
-    await executor?.stop();
-    if (executor) await removeContainersOf(executor.executorId);
-    await leader?.stop();
+    await made.executor?.stop();
+    if (made.executor) await removeContainersOf(made.executor.executorId);
+    await made.leader?.stop();
   });
-  return {
-    get leader() {
-      return madeByHook("the test executor's leader", leader);
-    },
-    get executor() {
-      return madeByHook('the test executor', executor);
-    },
-  };
+  return madeByHooks('the test executor', made, ['leader', 'executor']);
 }
