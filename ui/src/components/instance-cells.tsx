@@ -1,5 +1,6 @@
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { allocation, duration, ports } from '../format.js';
+import { paths } from '../router.js';
 import { StateBadge } from './common.js';
 
 /** The columns every table of running instances shows, in the order InstanceCells fills them. */
@@ -16,5 +17,14 @@ export function InstanceCells({ instance, now }: { instance: LocalServiceInstanc
       </td>
       <td>{duration(now - instance.created)}</td>
     </>
+  );
+}
+
+/** An instance's row header: its id, linked to the instance's page. */
+export function InstanceHeader({ serviceId, instanceId }: { serviceId: string; instanceId: string }) {
+  return (
+    <th scope="row">
+      <a href={paths.instance(serviceId, instanceId)}>{instanceId}</a>
+    </th>
   );
 }

@@ -3,7 +3,7 @@ import type { ExecutorNodeData } from '../../../src/model/executor.js';
 import { get, seg } from '../api.js';
 import { ErrorBox, Facts, Loading, Section, StateBadge } from '../components/common.js';
 import { DataTable } from '../components/data-table.js';
-import { INSTANCE_COLUMNS, InstanceCells } from '../components/instance-cells.js';
+import { INSTANCE_COLUMNS, InstanceCells, InstanceHeader } from '../components/instance-cells.js';
 import { OperationDialog, type PendingOperation } from '../components/operation-dialog.js';
 import { dateTime, memory } from '../format.js';
 import { useLive } from '../live.js';
@@ -72,9 +72,7 @@ export function ExecutorPage({ executorId }: { executorId: string }) {
               empty="None"
               row={(i) => (
                 <tr key={i.instanceId}>
-                  <th scope="row">
-                    <a href={paths.instance(i.serviceId, i.instanceId)}>{i.instanceId}</a>
-                  </th>
+                  <InstanceHeader serviceId={i.serviceId} instanceId={i.instanceId} />
                   <td>
                     <a href={paths.service(i.serviceId)}>{i.serviceId}</a>
                   </td>

@@ -8,7 +8,7 @@ import { STEADY_SERVICE_STATES } from '../../../src/model/states.js';
 import { get, queryString, seg } from '../api.js';
 import { ErrorBox, Facts, Loading, Section, StateBadge } from '../components/common.js';
 import { DataTable } from '../components/data-table.js';
-import { INSTANCE_COLUMNS, InstanceCells } from '../components/instance-cells.js';
+import { INSTANCE_COLUMNS, InstanceCells, InstanceHeader } from '../components/instance-cells.js';
 import { FleetGrid, ProgressBar } from '../components/fleet-grid.js';
 import { OperationDialog, type PendingOperation } from '../components/operation-dialog.js';
 import { EventTimeline } from '../components/timeline.js';
@@ -192,9 +192,7 @@ function InstanceTable({
       empty="No instance runs"
       row={(i) => (
         <tr key={i.instanceId} data-instance={i.instanceId}>
-          <th scope="row">
-            <a href={paths.instance(serviceId, i.instanceId)}>{i.instanceId}</a>
-          </th>
+          <InstanceHeader serviceId={serviceId} instanceId={i.instanceId} />
           <td>
             <a href={paths.executor(i.executorId)}>{i.localInfo?.hostname ?? i.executorId}</a>
           </td>
@@ -231,9 +229,7 @@ function OldInstanceTable({ serviceId, instances }: { serviceId: string; instanc
       empty="None"
       row={(i) => (
         <tr key={i.instanceId} data-instance={i.instanceId}>
-          <th scope="row">
-            <a href={paths.instance(serviceId, i.instanceId)}>{i.instanceId}</a>
-          </th>
+          <InstanceHeader serviceId={serviceId} instanceId={i.instanceId} />
           <td>{i.localInfo?.hostname ?? i.executorId}</td>
           <td>
             <StateBadge state={i.state} />
