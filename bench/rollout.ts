@@ -11,6 +11,8 @@ import { devControllerConfig, devExecutorConfig, loadDevState, openFilesLimit } 
 import { startExecutor } from '../src/executor/server.js';
 import type { CheckSpec, LocalServiceSpec, LocalServiceSummary } from '../src/model/index.js';
 import { durationMs } from '../src/model/index.js';
+import { TEST_IMAGE } from '../test/support/images.js';
+import { httpCheck, httpdServiceSpec } from '../test/support/specs.js';
 import { waitUntil } from '../test/support/wait.js';
 
 /**
@@ -22,7 +24,7 @@ import { waitUntil } from '../test/support/wait.js';
  */
 
 const execFileAsync = promisify(execFile);
-const IMAGE = 'drove-ts/httpd:1';
+const IMAGE = TEST_IMAGE;
 const COUNTS = [1, 4, 8];
 const RUNS = Number(process.argv[2] ?? 3);
 /** How often the bench looks at the controller's summary; small against the figures being measured. */
@@ -31,43 +33,18 @@ const WAIT_LIMIT_MS = 120_000;
 const ROLLOUT_WAIT = { timeoutMs: WAIT_LIMIT_MS, intervalMs: POLL_MS };
 
 /** Readiness and health as a real node agent would declare them, tight enough that probing is not the bottleneck. */
-const check = (interval: string): CheckSpec => ({
-  mode: {
-    type: 'HTTP',
-    protocol: 'HTTP',
-    portName: 'main',
-    path: '/cgi-bin/health',
-    verb: 'GET',
-    successCodes: [200],
-    connectionTimeout: '1 second',
-    insecure: false,
-  },
-  timeout: '1 second',
-  interval,
-  attempts: 50,
-  initialDelay: '0 seconds',
-});
-
-const READINESS = check('100 milliseconds');
-const HEALTH = check('100 milliseconds');
+const READINESS = httpCheck('/cgi-bin/health', '100 milliseconds', 50);
+const HEALTH = httpCheck('/cgi-bin/health', '100 milliseconds', 50);
 
 function spec(name: string): LocalServiceSpec {
-  return {
-    name,
-    version: '1',
-    executable: { type: 'DOCKER', url: IMAGE, dockerPullTimeout: '100 seconds' },
-    exposedPorts: [{ name: 'main', port: 8000, type: 'HTTP' }],
-    type: 'LOCAL_SERVICE',
+  return httpdServiceSpec(name, {
     resources: [
       { type: 'CPU', count: 1 },
       { type: 'MEMORY', sizeInMB: 64 },
     ],
-    placementPolicy: { type: 'LOCAL', hostLevel: false },
     healthcheck: HEALTH,
     readiness: READINESS,
-    tags: {},
-    env: {},
-  } as LocalServiceSpec;
+  });
 }
 
 const median = (values: number[]) => {

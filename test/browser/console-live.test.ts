@@ -1,15 +1,12 @@
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { ServerResponse } from 'node:http';
-import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { success, type DashboardData, type DroveEvent } from '../../src/model/index.js';
 import { EVENT_STREAM_PATH, STREAM_SILENCE_MS } from '../../src/model/event-stream.js';
-import { WIDTHS, launchChromium } from '../support/browser.js';
+import { WIDTHS, launchChromium, serveConsole } from '../support/browser.js';
 import { ensureBinaryBuilt } from '../support/e2e-cluster.js';
-import { repoRoot } from '../support/images.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -44,19 +41,7 @@ interface Stub {
 async function startStub(): Promise<Stub> {
   const app = Fastify();
   const stub: Stub = { url: '', app, mode: 'stream', executors: 1, dashboardReads: 0, pollReads: 0, connections: [], stream: undefined, pollEvents: [] };
-  const dist = join(repoRoot, 'dist', 'ui');
-  await app.register(fastifyStatic, { root: join(dist, 'assets'), prefix: '/assets/', index: false });
-  app.get('/', async (_request, reply) => reply.type('text/html').sendFile('index.html', dist));
-  app.get('/apis/v1/console/whoami', async () =>
-    success({
-      name: 'default-user',
-      role: 'EXTERNAL_ROOT',
-      authEnabled: false,
-      permissions: { write: true, maintenance: true, logs: true },
-      view: { installation: { label: 'stub', criticality: 'LOCAL' }, links: {} },
-      version: 'test',
-    }),
-  );
+  await serveConsole(app, '/');
   app.get('/apis/v1/cluster/dashboard', async () => {
     stub.dashboardReads++;
     const summary = { leader: 'stub', state: 'NORMAL', numExecutors: stub.executors, numApplications: 0, numActiveApplications: 0, numActiveTasks: 0, numLocalServices: 0, numActiveLocalServices: 0, freeCores: 0, usedCores: 0, totalCores: 0, freeMemory: 0, usedMemory: 0, totalMemory: 0 };

@@ -1,13 +1,10 @@
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { success } from '../../src/model/index.js';
-import { WIDTHS, launchChromium } from '../support/browser.js';
+import { WIDTHS, launchChromium, serveConsole } from '../support/browser.js';
 import { ensureBinaryBuilt } from '../support/e2e-cluster.js';
-import { repoRoot } from '../support/images.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -31,19 +28,7 @@ const BASE = '/apis/v1/logfiles/localservices/:serviceId/:instanceId';
 async function startLogStub(): Promise<LogStub> {
   const app = Fastify();
   const stub: LogStub = { url: '', app, files: new Map(), afterNextList: undefined };
-  const dist = join(repoRoot, 'dist', 'ui');
-  await app.register(fastifyStatic, { root: join(dist, 'assets'), prefix: '/assets/', index: false });
-  app.get('/localservices/*', async (_request, reply) => reply.type('text/html').sendFile('index.html', dist));
-  app.get('/apis/v1/console/whoami', async () =>
-    success({
-      name: 'default-user',
-      role: 'EXTERNAL_ROOT',
-      authEnabled: false,
-      permissions: { write: true, maintenance: true, logs: true },
-      view: { installation: { label: 'stub', criticality: 'LOCAL' }, links: {} },
-      version: 'test',
-    }),
-  );
+  await serveConsole(app, '/localservices/*');
   // The event stream is not what this test is about: the console polls an events API that has nothing.
   app.get('/apis/v1/cluster/events/stream', async (_request, reply) => reply.code(404).send({ status: 'FAILED', message: 'HTTP 404 Not Found' }));
   app.get('/apis/v1/cluster/events/latest', async () => success({ events: [], lastSyncTime: 0 }));

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { WIDTHS, launchChromium, runningContainers, startDev, type DevCluster } from '../support/browser.js';
+import { WIDTHS, launchChromium, runningContainers } from '../support/browser.js';
+import { startDev, type DevCluster } from '../support/dev-cluster.js';
 import { ensureTestImage } from '../support/images.js';
 import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';

@@ -1,7 +1,8 @@
 import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_STREAM_PATH } from '../../src/model/event-stream.js';
-import { WIDTHS, launchChromium, startDev, type DevCluster } from '../support/browser.js';
+import { WIDTHS, launchChromium } from '../support/browser.js';
+import { DEV_ADMIN, devApi, startDev, type DevCluster } from '../support/dev-cluster.js';
 import { SseClient } from '../support/sse-client.js';
 import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
@@ -15,21 +16,13 @@ import { waitUntil } from '../support/wait.js';
  * real controller cannot be made to do on cue (silence, refusals).
  */
 
-const ADMIN = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
 
 describe('the console on the real event stream', () => {
   let dev: DevCluster;
   let browser: Browser;
   const pageErrors: string[] = [];
 
-  const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-    const res = await fetch(`${dev.url}${path}`, {
-      method,
-      headers: { authorization: ADMIN, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return (await res.json()) as { status: string; data?: unknown; message: string };
-  };
+  const api = (method: 'GET' | 'POST', path: string, body?: unknown) => devApi(dev, method, path, body);
   const create = async (name: string) => {
     const created = await api('POST', '/apis/v1/localservices/operations', { type: 'CREATE', spec: fastSpec('node-agent.json', { name, version: '1' }), instancesPerHost: 1 });
     expect(created.status, created.message).toBe('SUCCESS');
@@ -96,7 +89,7 @@ describe('the console on the real event stream', () => {
     page.on('pageerror', (error) => pageErrors.push(error.message));
     const seen = watch(page);
     // The test's own reader of the same stream: what the console should have seen last.
-    const observer = await SseClient.open(`${dev.url}${EVENT_STREAM_PATH}`, { authorization: ADMIN });
+    const observer = await SseClient.open(`${dev.url}${EVENT_STREAM_PATH}`, { authorization: DEV_ADMIN });
     expect(observer.status).toBe(200);
 
     await page.goto(`${dev.url}/localservices`);
@@ -108,7 +101,7 @@ describe('the console on the real event stream', () => {
     expect(seen.streams).toHaveLength(1);
     expect(seen.opened).toEqual(seen.streams);
     const first = await seen.opened[0]!.allHeaders();
-    expect(first.authorization).toBe(ADMIN);
+    expect(first.authorization).toBe(DEV_ADMIN);
     expect(first['last-event-id']).toBeUndefined();
 
     // A change made elsewhere (the API): its events reach the page, which reads the list again; nothing polls.
@@ -140,7 +133,7 @@ describe('the console on the real event stream', () => {
     for (const attempt of tries) {
       const headers = await attempt.allHeaders();
       expect(headers['last-event-id']).toBe(String(lastId));
-      expect(headers.authorization).toBe(ADMIN);
+      expect(headers.authorization).toBe(DEV_ADMIN);
     }
     const notice = page.getByTestId('feed-notice');
     await notice.waitFor();

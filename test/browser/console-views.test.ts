@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { WIDTHS, launchChromium, runningContainers, screenshot, startDev, type DevCluster } from '../support/browser.js';
+import { WIDTHS, launchChromium, runningContainers, screenshot } from '../support/browser.js';
+import { devApi, startDev, type DevCluster } from '../support/dev-cluster.js';
 import { ensureTestImage } from '../support/images.js';
 import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
@@ -14,7 +15,6 @@ import { waitUntil } from '../support/wait.js';
 const SERVICE = 'UI_VIEWS-1';
 // Small log files, so that the tail test can make the executor rotate output.log.
 const spec = fastSpec('node-agent.json', { name: 'UI_VIEWS', version: '1', logging: { type: 'LOCAL', maxSize: '4k', maxFiles: 3, compress: false } });
-const ADMIN = `Basic ${Buffer.from('admin:admin').toString('base64')}`;
 
 /** Every control that changes something, by its visible name: none may show for a read-only user. */
 const WRITE_CONTROLS = /^(Create local service|Config test|Activate|Deactivate|Destroy|Update count|Restart|Cancel operation|Replace|Kill|Blacklist|Unblacklist|Start maintenance|End maintenance)$/;
@@ -25,14 +25,7 @@ describe('web console views', () => {
   let instanceId: string;
   const pageErrors: string[] = [];
 
-  const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-    const res = await fetch(`${dev.url}${path}`, {
-      method,
-      headers: { authorization: ADMIN, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return (await res.json()) as { status: string; data?: any; message: string };
-  };
+  const api = (method: 'GET' | 'POST', path: string, body?: unknown) => devApi<any>(dev, method, path, body);
 
   const newPage = async (viewport: { width: number; height: number } = WIDTHS.desktop): Promise<Page> => {
     const context = await browser.newContext({ viewport });

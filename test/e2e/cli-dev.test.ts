@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { mainJs } from '../../scripts/prepare.mjs';
+import { startDev, type DevCluster } from '../support/dev-cluster.js';
 import { ensureBinaryBuilt } from '../support/e2e-cluster.js';
 import { ensureTestImage, repoRoot } from '../support/images.js';
 import { seedCurlExamples, shellWords } from '../support/seeds.js';
@@ -29,9 +30,7 @@ const SID2 = 'NODE_EXPORTER-2';
 let dir: string;
 let home: string;
 let configFile: string;
-let dev: ChildProcess | undefined;
-let devOutput = '';
-let devExit: Promise<number | null>;
+let dev: DevCluster | undefined;
 
 interface RunResult {
   code: number | null;
@@ -90,17 +89,6 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('close', (code) => resolve(code))));
 }
@@ -111,7 +99,6 @@ function ourContainers(): string[] {
   return execFileSync('docker', ['ps', '-aq', '--filter', `label=${LABEL_EXECUTOR_ID}=${executorId}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
 }
 
-let executorPort: number;
 let executorId: string | undefined;
 
 beforeAll(async () => {
@@ -127,46 +114,25 @@ beforeAll(async () => {
   writeFileSync(configFile, `[DEFAULT]\ncurrent_cluster = dev\n\n[dev]\nendpoint = ${API}\nusername = admin\npassword = admin\n`);
   const spec2 = JSON.parse(readFileSync(join(repoRoot, 'examples', 'node-agent.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(dir, 'node-agent-2.json'), JSON.stringify({ ...spec2, version: '2' }));
-  executorPort = await freePort();
-  dev = spawn(process.execPath, [mainJs, 'dev', '--data-dir', join(dir, 'data'), '--port', String(PORT), '--executor-port', String(executorPort)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  devExit = exited(dev);
-  dev.stdout!.on('data', (d: Buffer) => (devOutput += d.toString()));
-  dev.stderr!.on('data', (d: Buffer) => (devOutput += d.toString()));
-  await waitUntil('the drove dev banner', () => {
-    if (dev!.exitCode !== null) throw new Error(`drove dev exited (${dev!.exitCode}): ${devOutput}`);
-    return devOutput.includes('Ctrl-C stops the cluster') || undefined;
-  });
-  const [executor] = await waitUntil('the executor to register', async () => {
-    const list = await api<Array<{ executorId: string }>>('/apis/v1/cluster/executors');
-    return list.length === 1 ? list : undefined;
-  });
-  executorId = executor!.executorId;
+  dev = await startDev({ port: PORT });
+  executorId = dev.executorId;
 }, 300_000);
 
 afterEach((context) => {
   if (context.task.result?.state === 'fail') {
     let log = '';
     try {
-      log = readFileSync(join(dir, 'data', 'drove.log'), 'utf8').slice(-6000);
+      log = readFileSync(join(dev!.dataDir, 'drove.log'), 'utf8').slice(-6000);
     } catch {
       // no log yet
     }
-    process.stderr.write(`----- drove dev output\n${devOutput}\n----- drove.log (tail)\n${log}\n`);
+    process.stderr.write(`----- drove dev output\n${dev?.output()}\n----- drove.log (tail)\n${log}\n`);
   }
 });
 
 afterAll(async () => {
-  if (dev && dev.exitCode === null) {
-    dev.kill('SIGTERM');
-    await devExit;
-  }
-  // The dev cluster leaves containers running on purpose (re-adoption); this test's must not outlive it.
-  {
-    const left = ourContainers();
-    if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
-  }
+  // The dev cluster leaves containers running on purpose (re-adoption); stop() removes this test's.
+  await dev?.stop();
 }, 60_000);
 
 describe('drove CLI against a real drove dev', () => {
@@ -306,7 +272,7 @@ describe('drove CLI against a real drove dev', () => {
     const list = await drove('executor', 'list');
     expect(list.code).toBe(0);
     expect(list.stdout.split('\n')[0]).toMatch(/^Executor ID +Host +Port +Transport +Free Cores +Used Cores +Free Memory \(MB\) +Used Memory \(MB\) +Tags +State$/);
-    expect(list.stdout).toMatch(new RegExp(`${executor!.executorId} +127\\.0\\.0\\.1 +${executorPort} `));
+    expect(list.stdout).toMatch(new RegExp(`${executor!.executorId} +127\\.0\\.0\\.1 +${dev!.executorPort} `));
     const info = await drove('executor', 'info', executor!.executorId);
     expect(info.code).toBe(0);
     expect(info.stdout).toContain(`ID                            ${executor!.executorId}\nHost                          127.0.0.1\n`);

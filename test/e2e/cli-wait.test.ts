@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { mainJs } from '../../scripts/prepare.mjs';
+import { startDev, type DevCluster } from '../support/dev-cluster.js';
 import { ensureBinaryBuilt } from '../support/e2e-cluster.js';
 import { ensureTestImage, repoRoot } from '../support/images.js';
 import { waitUntil } from '../support/wait.js';
@@ -41,8 +42,7 @@ let home: string;
 let bin: string;
 let api: string;
 let executorId: string | undefined;
-let dev: ChildProcess | undefined;
-let devOutput = '';
+let dev: DevCluster | undefined;
 
 interface RunResult {
   code: number | null;
@@ -189,37 +189,18 @@ beforeAll(async () => {
     s.name = 'CLI_SLOW';
     s.readiness.initialDelay = '120 seconds';
   });
-  const port = await freePort();
-  api = `http://127.0.0.1:${port}`;
-  dev = spawn(process.execPath, [mainJs, 'dev', '--data-dir', join(dir, 'data'), '--port', String(port), '--executor-port', String(await freePort())], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  dev.stdout!.on('data', (d: Buffer) => (devOutput += d.toString()));
-  dev.stderr!.on('data', (d: Buffer) => (devOutput += d.toString()));
-  await waitUntil('the drove dev banner', () => {
-    if (dev!.exitCode !== null) throw new Error(`drove dev exited (${dev!.exitCode}): ${devOutput}`);
-    return devOutput.includes('Ctrl-C stops the cluster') || undefined;
-  }, { stopOnError: true, timeoutMs: 120_000 });
-  const [executor] = await waitUntil('the executor to register', async () => {
-    const list = await get<Array<{ executorId: string }>>('/apis/v1/cluster/executors');
-    return list.length === 1 ? list : undefined;
-  });
-  executorId = executor!.executorId;
+  dev = await startDev();
+  api = dev.url;
+  executorId = dev.executorId;
 }, 300_000);
 
 afterEach((context) => {
-  if (context.task.result?.state === 'fail') process.stderr.write(`----- drove dev output\n${devOutput.slice(-4000)}\n`);
+  if (context.task.result?.state === 'fail') process.stderr.write(`----- drove dev output\n${dev?.output().slice(-4000)}\n`);
 });
 
 afterAll(async () => {
-  if (dev && dev.exitCode === null) {
-    const exited = new Promise((resolve) => dev!.once('close', resolve));
-    dev.kill('SIGTERM');
-    await exited;
-  }
-  // drove dev leaves containers running on purpose (re-adoption); this file's must not outlive it.
-  const left = ourContainers();
-  if (left.length > 0) execFileSync('docker', ['rm', '-f', ...left], { stdio: 'ignore' });
+  // drove dev leaves containers running on purpose (re-adoption); stop() removes this file's.
+  await dev?.stop();
 }, 120_000);
 
 describe('drove CLI: waiting, formats, config, completion, exit codes', () => {

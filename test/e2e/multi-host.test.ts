@@ -1,10 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { LocalServiceInstanceInfo } from '../../src/model/index.js';
-import { containerNames, startE2eCluster, type E2eCluster } from '../support/e2e-cluster.js';
+import { containerNames, useE2eCluster } from '../support/e2e-cluster.js';
 import { healthy } from '../support/drove-api.js';
-import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
-import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../support/netns.js';
+import type { NetnsHost } from '../support/netns.js';
 import { fastSpec } from '../support/specs.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -21,27 +20,12 @@ const FIXED_PORT = 9100;
 const STALE_EXECUTOR_AGE = '8 seconds';
 
 describe('host-level local service on several hosts', () => {
-  let net: NetnsCluster;
-  let cluster: E2eCluster;
-
-  beforeAll(async () => {
-    ensureTestImage();
-    net = await createNetnsCluster({ hosts: 3, images: [TEST_IMAGE] });
-    cluster = await startE2eCluster(net, {
-      controller: { options: { reconcileInterval: '1 second', staleExecutorAge: STALE_EXECUTOR_AGE } },
-    });
+  const fixture = useE2eCluster({
+    hosts: 3,
+    controller: { options: { reconcileInterval: '1 second', staleExecutorAge: STALE_EXECUTOR_AGE } },
   });
 
-  afterEach((context) => {
-    if (context.task.result?.state === 'fail' && cluster) process.stderr.write(`${cluster.logs()}\n`);
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-    await net?.close();
-  });
-
-  const liveHosts = () => net.hosts.filter((h) => cluster.executors.get(h)?.running);
+  const liveHosts = () => fixture.net.hosts.filter((h) => fixture.cluster.executors.get(h)?.running);
 
   /** Exactly one healthy instance per live host, each on that host's address and the fixed port. */
   const onePerHost = (hosts: NetnsHost[]) => (list: LocalServiceInstanceInfo[]) =>
@@ -67,16 +51,16 @@ describe('host-level local service on several hosts', () => {
   };
 
   it('binds the same fixed port on all three hosts and answers on each host address', async () => {
-    await cluster.api.accepted({ type: 'CREATE', spec: fastSpec('host-agent.json'), instancesPerHost: 1 });
-    await cluster.api.waitForService(SERVICE, 'INACTIVE');
-    await cluster.api.accepted({ type: 'ACTIVATE', serviceId: SERVICE });
-    const list = await cluster.api.waitForInstances(SERVICE, 'one healthy instance on each of 3 hosts', onePerHost(net.hosts));
-    await cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.healthyInstances === 3);
-    await expectAnswersOnEveryHost(net.hosts, list);
+    await fixture.cluster.api.accepted({ type: 'CREATE', spec: fastSpec('host-agent.json'), instancesPerHost: 1 });
+    await fixture.cluster.api.waitForService(SERVICE, 'INACTIVE');
+    await fixture.cluster.api.accepted({ type: 'ACTIVATE', serviceId: SERVICE });
+    const list = await fixture.cluster.api.waitForInstances(SERVICE, 'one healthy instance on each of 3 hosts', onePerHost(fixture.net.hosts));
+    await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.healthyInstances === 3);
+    await expectAnswersOnEveryHost(fixture.net.hosts, list);
   });
 
   it('rejects instance count updates for a host-level service', async () => {
-    const reply = await cluster.api.operation({ type: 'UPDATE_INSTANCE_COUNT', serviceId: SERVICE, instancesPerHost: 2 });
+    const reply = await fixture.cluster.api.operation({ type: 'UPDATE_INSTANCE_COUNT', serviceId: SERVICE, instancesPerHost: 2 });
     expect(reply.statusCode).toBe(400);
     expect(JSON.stringify(reply.body)).toContain(
       'Instance count update is allowed only for services that do not have Host Level option set',
@@ -84,55 +68,55 @@ describe('host-level local service on several hosts', () => {
   });
 
   it('restarts stop-first without port conflicts', async () => {
-    const before = (await cluster.api.instances(SERVICE)).map((i) => i.instanceId);
-    await cluster.api.accepted({ type: 'RESTART', serviceId: SERVICE, stopFirst: true });
-    const list = await cluster.api.waitForInstances(
+    const before = (await fixture.cluster.api.instances(SERVICE)).map((i) => i.instanceId);
+    await fixture.cluster.api.accepted({ type: 'RESTART', serviceId: SERVICE, stopFirst: true });
+    const list = await fixture.cluster.api.waitForInstances(
       SERVICE,
       'every instance replaced',
-      (l) => onePerHost(net.hosts)(l) && l.every((i) => !before.includes(i.instanceId)),
+      (l) => onePerHost(fixture.net.hosts)(l) && l.every((i) => !before.includes(i.instanceId)),
     );
-    await cluster.api.waitForService(SERVICE, 'ACTIVE');
-    await expectAnswersOnEveryHost(net.hosts, list);
+    await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE');
+    await expectAnswersOnEveryHost(fixture.net.hosts, list);
   });
 
   it('gives a fourth executor that joins its instance without operator action', async () => {
-    const fourth = await net.addHost();
-    await cluster.startExecutor(fourth);
-    const list = await cluster.api.waitForInstances(SERVICE, 'an instance on the new host too', onePerHost(net.hosts));
-    await cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.healthyInstances === 4);
-    await expectAnswersOnEveryHost(net.hosts, list);
+    const fourth = await fixture.net.addHost();
+    await fixture.cluster.startExecutor(fourth);
+    const list = await fixture.cluster.api.waitForInstances(SERVICE, 'an instance on the new host too', onePerHost(fixture.net.hosts));
+    await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.healthyInstances === 4);
+    await expectAnswersOnEveryHost(fixture.net.hosts, list);
     // The new executor passed readiness gating once its local-service instance was healthy.
-    const executors = await cluster.api.executors();
+    const executors = await fixture.cluster.api.executors();
     await waitUntil('the new executor to become ACTIVE', async () =>
-      (await cluster.api.executors()).find((e) => e.hostname === fourth.address)?.state === 'ACTIVE' || undefined,
+      (await fixture.cluster.api.executors()).find((e) => e.hostname === fourth.address)?.state === 'ACTIVE' || undefined,
     );
     expect(executors).toHaveLength(4);
   });
 
   it('marks the instances of an executor that died for good LOST after staleExecutorAge; the service stays ACTIVE', async () => {
-    const victim = net.hosts[1]!;
+    const victim = fixture.net.hosts[1]!;
     const since = Date.now() - 1;
-    const lostInstance = (await cluster.api.instances(SERVICE)).find((i) => i.localInfo?.hostname === victim.address)!;
-    await cluster.executors.get(victim)!.kill();
+    const lostInstance = (await fixture.cluster.api.instances(SERVICE)).find((i) => i.localInfo?.hostname === victim.address)!;
+    await fixture.cluster.executors.get(victim)!.kill();
     await victim.destroy();
 
     // Removed executors stay listed as last known, in state REMOVED.
     await waitUntil(`executor ${victim.address} to be removed`, async () => {
-      const entry = (await cluster.api.executors()).find((e) => e.hostname === victim.address);
+      const entry = (await fixture.cluster.api.executors()).find((e) => e.hostname === victim.address);
       return entry === undefined || entry.state === 'REMOVED' || undefined;
     });
     await waitUntil('the instance to be LOST', async () => {
-      const old = await cluster.api.oldInstances(SERVICE);
+      const old = await fixture.cluster.api.oldInstances(SERVICE);
       return old.find((i) => i.instanceId === lostInstance.instanceId)?.state === 'LOST' || undefined;
     });
     const survivors = liveHosts();
     expect(survivors).toHaveLength(3);
-    const list = await cluster.api.waitForInstances(SERVICE, 'one per surviving host', (l) => l.length === 3 && onePerHost(survivors)(l));
-    const summary = await cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.healthyInstances === 3);
+    const list = await fixture.cluster.api.waitForInstances(SERVICE, 'one per surviving host', (l) => l.length === 3 && onePerHost(survivors)(l));
+    const summary = await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.healthyInstances === 3);
     expect(summary.activationState).toBe('ACTIVE');
     await expectAnswersOnEveryHost(survivors, list);
     // LOST is announced like any other instance state change (docs/design/reconciliation.md#lost-instances).
-    const events = await cluster.api.events(since);
+    const events = await fixture.cluster.api.events(since);
     expect(
       events.some(
         (e) =>
@@ -145,9 +129,9 @@ describe('host-level local service on several hosts', () => {
   });
 
   it('deactivates on the surviving hosts', async () => {
-    await cluster.api.accepted({ type: 'DEACTIVATE', serviceId: SERVICE });
-    await cluster.api.waitForService(SERVICE, 'INACTIVE');
-    await cluster.api.waitForInstances(SERVICE, 'nothing running', (l) => l.length === 0);
+    await fixture.cluster.api.accepted({ type: 'DEACTIVATE', serviceId: SERVICE });
+    await fixture.cluster.api.waitForService(SERVICE, 'INACTIVE');
+    await fixture.cluster.api.waitForInstances(SERVICE, 'nothing running', (l) => l.length === 0);
     for (const host of liveHosts()) {
       await waitUntil(`containers gone on ${host.name}`, async () =>
         (await containerNames(host, true)).every((n) => !n.startsWith(`${SERVICE}-SI-`)) || undefined,

@@ -1,12 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { LocalServiceInstanceInfo } from '../../src/model/index.js';
-import { containerNames, startE2eCluster, type E2eCluster } from '../support/e2e-cluster.js';
+import { containerNames, useE2eCluster } from '../support/e2e-cluster.js';
 import { healthy, type DroveEvent } from '../support/drove-api.js';
-import { ensureTestImage, TEST_IMAGE } from '../support/images.js';
-import { createNetnsCluster, type NetnsCluster, type NetnsHost } from '../support/netns.js';
+import type { NetnsHost } from '../support/netns.js';
 import { fastSpec } from '../support/specs.js';
 import { holdsFor, waitUntil } from '../support/wait.js';
 
@@ -20,27 +19,11 @@ const SERVICE = 'NODE_EXPORTER-1';
 const prefix = `${SERVICE}-SI-`;
 
 describe('seed rollout: create -> conftest -> activate -> update -> restart -> replace -> stop -> deactivate -> destroy', () => {
-  let net: NetnsCluster;
-  let cluster: E2eCluster;
+  const fixture = useE2eCluster({ hosts: 2, controller: { options: { reconcileInterval: '1 second' } } });
   let since = 0;
 
-  beforeAll(async () => {
-    ensureTestImage();
-    net = await createNetnsCluster({ hosts: 2, images: [TEST_IMAGE] });
-    cluster = await startE2eCluster(net, { controller: { options: { reconcileInterval: '1 second' } } });
-  });
-
-  afterEach((context) => {
-    if (context.task.result?.state === 'fail' && cluster) process.stderr.write(`${cluster.logs()}\n`);
-  });
-
-  afterAll(async () => {
-    await cluster?.close();
-    await net?.close();
-  });
-
   const hostOf = (instance: LocalServiceInstanceInfo): NetnsHost => {
-    const host = net.hosts.find((h) => h.address === instance.localInfo?.hostname);
+    const host = fixture.net.hosts.find((h) => h.address === instance.localInfo?.hostname);
     if (!host) throw new Error(`instance ${instance.instanceId} reports unknown host ${instance.localInfo?.hostname}`);
     return host;
   };
@@ -48,12 +31,12 @@ describe('seed rollout: create -> conftest -> activate -> update -> restart -> r
   /** Running service containers on every host, by host name. */
   const containersByHost = async () => {
     const out: Record<string, string[]> = {};
-    for (const host of net.hosts) out[host.name] = (await containerNames(host)).filter((n) => n.startsWith(prefix));
+    for (const host of fixture.net.hosts) out[host.name] = (await containerNames(host)).filter((n) => n.startsWith(prefix));
     return out;
   };
 
   const expectContainersMatch = async (instances: LocalServiceInstanceInfo[]) => {
-    const expected: Record<string, string[]> = Object.fromEntries(net.hosts.map((h) => [h.name, [] as string[]]));
+    const expected: Record<string, string[]> = Object.fromEntries(fixture.net.hosts.map((h) => [h.name, [] as string[]]));
     for (const i of instances) expected[hostOf(i).name]!.push(`${prefix}${i.instanceId.slice('SI-'.length)}`);
     for (const list of Object.values(expected)) list.sort();
     expect(await containersByHost()).toEqual(expected);
@@ -61,7 +44,7 @@ describe('seed rollout: create -> conftest -> activate -> update -> restart -> r
 
   /** Service state transitions (LOCAL_SERVICE_STATE_CHANGE) since the last call. */
   const newEvents = async () => {
-    const events = await cluster.api.events(since);
+    const events = await fixture.cluster.api.events(since);
     if (events.length > 0) since = events[events.length - 1]!.time;
     return events;
   };
@@ -87,7 +70,7 @@ describe('seed rollout: create -> conftest -> activate -> update -> restart -> r
   };
   const everyHostHas = (n: number) => (list: LocalServiceInstanceInfo[]) => {
     const counts = perExecutorHealthy(list);
-    return list.length === n * net.hosts.length && counts.size === net.hosts.length && [...counts.values()].every((c) => c === n);
+    return list.length === n * fixture.net.hosts.length && counts.size === fixture.net.hosts.length && [...counts.values()].every((c) => c === n);
   };
 
   const httpGet = async (instance: LocalServiceInstanceInfo, path: string) => {
@@ -97,23 +80,23 @@ describe('seed rollout: create -> conftest -> activate -> update -> restart -> r
   };
 
   it('CREATE stores the service INACTIVE and starts nothing', async () => {
-    const reply = await cluster.api.operation({ type: 'CREATE', spec: fastSpec('node-agent.json'), instancesPerHost: 1 });
+    const reply = await fixture.cluster.api.operation({ type: 'CREATE', spec: fastSpec('node-agent.json'), instancesPerHost: 1 });
     expect(reply.statusCode).toBe(200);
     expect(reply.body).toMatchObject({ status: 'SUCCESS', data: { serviceId: SERVICE } });
-    const summary = await cluster.api.waitForService(SERVICE, 'INACTIVE');
+    const summary = await fixture.cluster.api.waitForService(SERVICE, 'INACTIVE');
     expect(summary).toMatchObject({ activationState: 'INACTIVE', instancesPerHost: 1, healthyInstances: 0 });
-    expect(await cluster.api.instances(SERVICE)).toEqual([]);
+    expect(await fixture.cluster.api.instances(SERVICE)).toEqual([]);
     await expectContainersMatch([]);
-    const again = await cluster.api.operation({ type: 'CREATE', spec: fastSpec('node-agent.json'), instancesPerHost: 1 });
+    const again = await fixture.cluster.api.operation({ type: 'CREATE', spec: fastSpec('node-agent.json'), instancesPerHost: 1 });
     expect(again.statusCode).toBe(400);
     expect(JSON.stringify(again.body)).toContain(`Local service ${SERVICE} already exists`);
     expectSubsequence(serviceStates(await newEvents()), ['INACTIVE']);
   });
 
   it('conftest (DEPLOY_TEST_INSTANCE) runs exactly one test instance in the cluster', async () => {
-    await cluster.api.accepted({ type: 'DEPLOY_TEST_INSTANCE', serviceId: SERVICE });
-    await cluster.api.waitForService(SERVICE, 'CONFIG_TESTING', (s) => s.healthyInstances === 1);
-    const list = await cluster.api.waitForInstances(SERVICE, 'one healthy test instance', (l) => l.length === 1 && healthy(l).length === 1);
+    await fixture.cluster.api.accepted({ type: 'DEPLOY_TEST_INSTANCE', serviceId: SERVICE });
+    await fixture.cluster.api.waitForService(SERVICE, 'CONFIG_TESTING', (s) => s.healthyInstances === 1);
+    const list = await fixture.cluster.api.waitForInstances(SERVICE, 'one healthy test instance', (l) => l.length === 1 && healthy(l).length === 1);
     await expectContainersMatch(list);
     const instance = list[0]!;
     expect(await httpGet(instance, '/cgi-bin/health')).toEqual({ status: 200, text: 'ok\n' });
@@ -127,70 +110,70 @@ describe('seed rollout: create -> conftest -> activate -> update -> restart -> r
     expectSubsequence(instanceStates(events, instance.instanceId), ['PENDING', 'PROVISIONING', 'STARTING', 'UNREADY', 'READY', 'HEALTHY']);
     // Still exactly one, in the whole cluster, while the reconciler (1 s interval) looks at it three more times.
     await holdsFor('exactly one test instance', 3_000, async () => {
-      const now = await cluster.api.instances(SERVICE);
+      const now = await fixture.cluster.api.instances(SERVICE);
       const containers = Object.values(await containersByHost()).flat();
       return now.length === 1 && now[0]!.instanceId === instance.instanceId && containers.length === 1;
     });
   });
 
   it('ACTIVATE runs instancesPerHost instances on every executor', async () => {
-    await cluster.api.accepted({ type: 'ACTIVATE', serviceId: SERVICE });
-    await cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.activationState === 'ACTIVE' && s.healthyInstances === 2);
-    const list = await cluster.api.waitForInstances(SERVICE, 'one healthy instance per executor', everyHostHas(1));
+    await fixture.cluster.api.accepted({ type: 'ACTIVATE', serviceId: SERVICE });
+    await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.activationState === 'ACTIVE' && s.healthyInstances === 2);
+    const list = await fixture.cluster.api.waitForInstances(SERVICE, 'one healthy instance per executor', everyHostHas(1));
     await expectContainersMatch(list);
     for (const instance of list) expect((await httpGet(instance, '/cgi-bin/health')).status).toBe(200);
     expectSubsequence(serviceStates(await newEvents()), ['ACTIVATION_REQUESTED', 'ACTIVE']);
   });
 
   it('UPDATE_INSTANCE_COUNT to 2 runs two per executor', async () => {
-    await cluster.api.accepted({ type: 'UPDATE_INSTANCE_COUNT', serviceId: SERVICE, instancesPerHost: 2 });
-    await cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.instancesPerHost === 2 && s.healthyInstances === 4);
-    const list = await cluster.api.waitForInstances(SERVICE, 'two healthy instances per executor', everyHostHas(2));
+    await fixture.cluster.api.accepted({ type: 'UPDATE_INSTANCE_COUNT', serviceId: SERVICE, instancesPerHost: 2 });
+    await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE', (s) => s.instancesPerHost === 2 && s.healthyInstances === 4);
+    const list = await fixture.cluster.api.waitForInstances(SERVICE, 'two healthy instances per executor', everyHostHas(2));
     await expectContainersMatch(list);
     expectSubsequence(serviceStates(await newEvents()), ['UPDATING_INSTANCES_COUNT', 'ACTIVE', 'ADJUSTING_INSTANCES', 'ACTIVE']);
   });
 
   it('RESTART stop-first replaces every instance', async () => {
-    const before = (await cluster.api.instances(SERVICE)).map((i) => i.instanceId);
-    await cluster.api.accepted({
+    const before = (await fixture.cluster.api.instances(SERVICE)).map((i) => i.instanceId);
+    await fixture.cluster.api.accepted({
       type: 'RESTART',
       serviceId: SERVICE,
       stopFirst: true,
       opSpec: { timeout: '5m', parallelism: 2, failureStrategy: 'STOP' },
     });
-    const list = await cluster.api.waitForInstances(
+    const list = await fixture.cluster.api.waitForInstances(
       SERVICE,
       'four new healthy instances',
       (l) => everyHostHas(2)(l) && l.every((i) => !before.includes(i.instanceId)),
     );
-    await cluster.api.waitForService(SERVICE, 'ACTIVE');
+    await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE');
     await expectContainersMatch(list);
-    const old = await cluster.api.oldInstances(SERVICE);
+    const old = await fixture.cluster.api.oldInstances(SERVICE);
     for (const id of before) expect(old.find((i) => i.instanceId === id)?.state).toBe('STOPPED');
     expectSubsequence(serviceStates(await newEvents()), ['REPLACING_INSTANCES', 'ACTIVE']);
   });
 
   it('REPLACE_INSTANCES replaces just the named instance', async () => {
-    const before = await cluster.api.instances(SERVICE);
+    const before = await fixture.cluster.api.instances(SERVICE);
     const target = before[0]!;
-    await cluster.api.accepted({ type: 'REPLACE_INSTANCES', serviceId: SERVICE, instanceIds: [target.instanceId], stopFirst: false });
-    const list = await cluster.api.waitForInstances(
+    await fixture.cluster.api.accepted({ type: 'REPLACE_INSTANCES', serviceId: SERVICE, instanceIds: [target.instanceId], stopFirst: false });
+    const list = await fixture.cluster.api.waitForInstances(
       SERVICE,
       `${target.instanceId} replaced`,
       (l) => everyHostHas(2)(l) && !l.some((i) => i.instanceId === target.instanceId),
     );
     const kept = before.filter((i) => i.instanceId !== target.instanceId).map((i) => i.instanceId);
     expect(list.filter((i) => kept.includes(i.instanceId))).toHaveLength(3);
-    await cluster.api.waitForService(SERVICE, 'ACTIVE');
+    await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE');
     await expectContainersMatch(list);
-    expect((await cluster.api.oldInstances(SERVICE)).find((i) => i.instanceId === target.instanceId)?.state).toBe('STOPPED');
+    expect((await fixture.cluster.api.oldInstances(SERVICE)).find((i) => i.instanceId === target.instanceId)?.state).toBe('STOPPED');
   });
 
   it('STOP_INSTANCES (lsinstances kill) stops one instance and the reconciler recreates it on the same executor', async () => {
-    const before = await cluster.api.instances(SERVICE);
+    const before = await fixture.cluster.api.instances(SERVICE);
     const target = before[1]!;
-    await cluster.api.accepted({ type: 'STOP_INSTANCES', serviceId: SERVICE, instanceIds: [target.instanceId] });
-    const list = await cluster.api.waitForInstances(
+    await fixture.cluster.api.accepted({ type: 'STOP_INSTANCES', serviceId: SERVICE, instanceIds: [target.instanceId] });
+    const list = await fixture.cluster.api.waitForInstances(
       SERVICE,
       `${target.instanceId} stopped and recreated`,
       (l) => everyHostHas(2)(l) && !l.some((i) => i.instanceId === target.instanceId),
@@ -203,33 +186,33 @@ describe('seed rollout: create -> conftest -> activate -> update -> restart -> r
   });
 
   it('a container killed outside Drove is noticed and its instance recreated', async () => {
-    const before = await cluster.api.instances(SERVICE);
+    const before = await fixture.cluster.api.instances(SERVICE);
     const target = before[0]!;
     await hostOf(target).docker(['kill', `${prefix}${target.instanceId.slice('SI-'.length)}`]);
-    const list = await cluster.api.waitForInstances(
+    const list = await fixture.cluster.api.waitForInstances(
       SERVICE,
       `${target.instanceId} recreated after docker kill`,
       (l) => everyHostHas(2)(l) && !l.some((i) => i.instanceId === target.instanceId),
     );
     expect(list.filter((i) => !before.some((b) => b.instanceId === i.instanceId))[0]!.executorId).toBe(target.executorId);
-    await cluster.api.waitForService(SERVICE, 'ACTIVE');
+    await fixture.cluster.api.waitForService(SERVICE, 'ACTIVE');
     await expectContainersMatch(list);
   });
 
   it('DEACTIVATE stops every instance after running its pre-shutdown hook', async () => {
-    const running = await cluster.api.instances(SERVICE);
-    await cluster.api.accepted({ type: 'DEACTIVATE', serviceId: SERVICE });
-    await cluster.api.waitForService(SERVICE, 'INACTIVE', (s) => s.activationState === 'INACTIVE');
-    await cluster.api.waitForInstances(SERVICE, 'no running instances', (l) => l.length === 0);
+    const running = await fixture.cluster.api.instances(SERVICE);
+    await fixture.cluster.api.accepted({ type: 'DEACTIVATE', serviceId: SERVICE });
+    await fixture.cluster.api.waitForService(SERVICE, 'INACTIVE', (s) => s.activationState === 'INACTIVE');
+    await fixture.cluster.api.waitForInstances(SERVICE, 'no running instances', (l) => l.length === 0);
     await waitUntil('all service containers to be gone', async () => {
       const byHost = await containersByHost();
       return Object.values(byHost).every((l) => l.length === 0) || undefined;
     });
-    const old = await cluster.api.oldInstances(SERVICE);
+    const old = await fixture.cluster.api.oldInstances(SERVICE);
     for (const instance of running) {
       expect(old.find((i) => i.instanceId === instance.instanceId)?.state).toBe('STOPPED');
       // The hook (GET /cgi-bin/prestop) leaves its line in the instance's output log on its executor.
-      const log = join(cluster.dir, hostOf(instance).name, 'logs', SERVICE, instance.instanceId, 'output.log');
+      const log = join(fixture.cluster.dir, hostOf(instance).name, 'logs', SERVICE, instance.instanceId, 'output.log');
       expect(existsSync(log), `${log} exists`).toBe(true);
       expect(readFileSync(log, 'utf8')).toContain('pre-stop hook called');
     }
@@ -237,9 +220,9 @@ describe('seed rollout: create -> conftest -> activate -> update -> restart -> r
   });
 
   it('DESTROY removes the service', async () => {
-    await cluster.api.accepted({ type: 'DESTROY', serviceId: SERVICE });
-    await waitUntil('the service to disappear', async () => ((await cluster.api.service(SERVICE)) === undefined ? true : undefined));
-    const list = await cluster.api.get<Record<string, unknown>>('/apis/v1/localservices');
+    await fixture.cluster.api.accepted({ type: 'DESTROY', serviceId: SERVICE });
+    await waitUntil('the service to disappear', async () => ((await fixture.cluster.api.service(SERVICE)) === undefined ? true : undefined));
+    const list = await fixture.cluster.api.get<Record<string, unknown>>('/apis/v1/localservices');
     expect(Object.keys(list)).not.toContain(SERVICE);
     expectSubsequence(serviceStates(await newEvents()), ['DESTROY_REQUESTED', 'DESTROYED']);
     await expectContainersMatch([]);

@@ -1,20 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HOOK_OPTIONS, MAX_OUTPUT_EXCERPT, ProbeChecker, runPreShutdownHooks } from '../../src/executor/checks.js';
 import { DockerRuntime } from '../../src/executor/runtime/docker.js';
-import type { RunningExecutor } from '../../src/executor/server.js';
 import { systemClock } from '../../src/model/clock.js';
 import type { CheckSpec } from '../../src/model/spec.js';
-import {
-  FakeLeader,
-  IMAGE,
-  containerOf,
-  docker,
-  ensureImage,
-  itSpec,
-  removeContainersOf,
-  startInstance,
-  startTestExecutor,
-} from '../support/executor-harness.js';
+import { IMAGE, containerOf, docker, ensureImage, itSpec, startInstance, useTestExecutor } from '../support/executor-harness.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -104,18 +93,7 @@ describe('CMD output', () => {
 });
 
 describe('an instance whose health command hangs', () => {
-  let leader: FakeLeader;
-  let executor: RunningExecutor;
-
-  beforeAll(async () => {
-    leader = await new FakeLeader().start();
-    executor = await startTestExecutor(leader);
-  });
-  afterAll(async () => {
-    await executor?.stop();
-    await removeContainersOf(executor?.executorId ?? 'none');
-    await leader?.stop();
-  });
+  const fixture = useTestExecutor();
 
   it('becomes UNHEALTHY within attempts x (interval + timeout), and no probe is left running in its container', async () => {
     const healthcheck: CheckSpec = {
@@ -130,13 +108,13 @@ describe('an instance whose health command hangs', () => {
     // CI run at load 25: the container was stopped (409 "is not running") while the test was still listing its
     // processes; 30 s leaves room for the 20 s the reaping may take on such a machine.
     const spec = itSpec({ healthcheck, preShutdown: { hooks: [], waitBeforeKill: '30 seconds' } });
-    await startInstance(executor, spec);
-    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    await startInstance(fixture.executor, spec);
+    await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     const container = (await containerOf(spec.instanceId))!;
     const touch = await container.exec({ Cmd: ['touch', '/tmp/hang'] });
     await touch.start({});
     const hungSince = Date.now();
-    const unhealthy = await leader.waitForState(spec.instanceId, 'UNHEALTHY', 30_000);
+    const unhealthy = await fixture.leader.waitForState(spec.instanceId, 'UNHEALTHY', 30_000);
     const elapsed = Date.now() - hungSince;
     const bound = 3 * (1_000 + 1_000);
     process.stdout.write(`hung health command: UNHEALTHY after ${elapsed} ms (bound ${bound} ms + ${3 * EXEC_OVERHEAD_MS} ms exec overhead)\n`);

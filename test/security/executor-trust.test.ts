@@ -1,24 +1,20 @@
 import * as crypto from 'node:crypto';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { Authenticator } from '../../src/controller/api/auth.js';
 import { buildExecutorApp } from '../../src/executor/app.js';
 import { CONTROLLER_SECRET_REQUIRED, EXECUTOR_SECRET_REFUSED } from '../../src/executor/routes-access.js';
-import type { RunningExecutor } from '../../src/executor/server.js';
 import { systemClock } from '../../src/model/index.js';
 import {
   CONTROLLER_SECRET,
-  FakeLeader,
   SECRET as EXECUTOR_SECRET,
   address,
   containerOf,
   docker,
-  ensureImage,
   header,
   itSpec,
-  removeContainersOf,
   send,
-  startTestExecutor,
+  useTestExecutor,
 } from '../support/executor-harness.js';
 
 /**
@@ -34,53 +30,41 @@ vi.mock('node:crypto', async (importOriginal) => {
 });
 
 describe('executor trusts only the CONTROLLER secret', () => {
-  let leader: FakeLeader;
-  let executor: RunningExecutor;
-
-  beforeAll(async () => {
-    ensureImage();
-    leader = await new FakeLeader().start();
-    executor = await startTestExecutor(leader);
-  });
-  afterAll(async () => {
-    await executor?.stop();
-    await leader?.stop();
-    if (executor) await removeContainersOf(executor.executorId);
-  });
+  const fixture = useTestExecutor();
 
   const executorContainers = async () =>
-    (await docker.listContainers({ all: true, filters: { label: [`drove.executor.id=${executor.executorId}`] } })).map((c) => c.Id).sort();
+    (await docker.listContainers({ all: true, filters: { label: [`drove.executor.id=${fixture.executor.executorId}`] } })).map((c) => c.Id).sort();
 
   test('START with the EXECUTOR secret is a 403 naming the rule; no instance, no container', async () => {
     const before = await executorContainers();
     const spec = itSpec();
-    const start = { type: 'START_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), spec };
-    const refused = await send(executor, start, EXECUTOR_SECRET);
+    const start = { type: 'START_LOCAL_SERVICE_INSTANCE', header: header(), address: address(fixture.executor), spec };
+    const refused = await send(fixture.executor, start, EXECUTOR_SECRET);
     expect(refused.status).toBe(403);
     expect(refused.body).toEqual({ status: 'FAILED', message: EXECUTOR_SECRET_REFUSED });
     for (const secret of ['', 'wrong', `${CONTROLLER_SECRET}x`, CONTROLLER_SECRET.slice(0, -1)]) {
-      const res = await send(executor, start, secret);
+      const res = await send(fixture.executor, start, secret);
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ status: 'FAILED', message: CONTROLLER_SECRET_REQUIRED });
     }
-    expect(executor.engine.get(spec.instanceId)).toBeUndefined();
+    expect(fixture.executor.engine.get(spec.instanceId)).toBeUndefined();
     expect(await containerOf(spec.instanceId)).toBeUndefined();
     expect(await executorContainers()).toEqual(before);
   });
 
   test('STOP and log reads with the EXECUTOR secret are refused; the CONTROLLER secret still runs the instance', async () => {
     const spec = itSpec();
-    const started = await send(executor, { type: 'START_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), spec });
+    const started = await send(fixture.executor, { type: 'START_LOCAL_SERVICE_INSTANCE', header: header(), address: address(fixture.executor), spec });
     expect(started.body).toMatchObject({ status: 'ACCEPTED' });
-    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
 
-    const stop = { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(executor), instanceId: spec.instanceId };
-    const refused = await send(executor, stop, EXECUTOR_SECRET);
+    const stop = { type: 'STOP_LOCAL_SERVICE_INSTANCE', header: header(), address: address(fixture.executor), instanceId: spec.instanceId };
+    const refused = await send(fixture.executor, stop, EXECUTOR_SECRET);
     expect(refused.status).toBe(403);
-    expect(executor.engine.get(spec.instanceId)?.state).toBe('HEALTHY');
+    expect(fixture.executor.engine.get(spec.instanceId)?.state).toBe('HEALTHY');
     expect((await (await containerOf(spec.instanceId))!.inspect()).State.Running).toBe(true);
 
-    const logs = `${executor.url}/apis/v1/logs/filestream/${spec.serviceId}/${spec.instanceId}/list`;
+    const logs = `${fixture.executor.url}/apis/v1/logs/filestream/${spec.serviceId}/${spec.instanceId}/list`;
     const asExecutor = await request(logs, { headers: { 'Cluster-Authorization': EXECUTOR_SECRET } });
     expect(asExecutor.statusCode).toBe(403);
     expect(await asExecutor.body.json()).toEqual({ status: 'FAILED', message: EXECUTOR_SECRET_REFUSED });
@@ -88,8 +72,8 @@ describe('executor trusts only the CONTROLLER secret', () => {
     expect(asController.statusCode).toBe(200);
     expect(await asController.body.json()).toEqual({ files: ['output.log'] });
 
-    expect((await send(executor, stop)).body).toMatchObject({ status: 'ACCEPTED' });
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    expect((await send(fixture.executor, stop)).body).toMatchObject({ status: 'ACCEPTED' });
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
   });
 });
 

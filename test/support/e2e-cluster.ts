@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { buildIsStale, ensureBuild, mainJs } from '../../scripts/prepare.mjs';
-import type { NetnsCluster, NetnsHost } from './netns.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { ensureTestImage, TEST_IMAGE } from './images.js';
+import { createNetnsCluster, type NetnsCluster, type NetnsHost } from './netns.js';
+import { madeByHooks, type Made } from './hook-value.js';
 import { waitUntil } from './wait.js';
 import { DroveApi } from './drove-api.js';
 
@@ -258,6 +261,41 @@ export async function startE2eCluster(
 }
 
 /** Container-name listing of a host's dockerd (running containers only unless `all`). */
+/** The hosts and the cluster of an end-to-end test file or describe block (useE2eCluster). */
+export interface E2eFixture {
+  readonly net: NetnsCluster;
+  readonly cluster: E2eCluster;
+}
+
+/**
+ * Builds `hosts` network-namespace hosts with `image` loaded and starts a cluster on them before the tests of the
+ * calling describe block, and closes both after them; a failing test prints every process's output. Read `net`
+ * and `cluster` inside tests and hooks only: they exist once the hook ran.
+ */
+export function useE2eCluster(setup: {
+  hosts: number;
+  /** The image the tests run and how to make sure it exists; the offline test image by default. */
+  image?: { name: string; ensure: () => void };
+  controller?: ControllerOverrides;
+  executor?: ExecutorOverrides;
+}): E2eFixture {
+  const made: Made<E2eFixture> = {};
+  beforeAll(async () => {
+    const image = setup.image ?? { name: TEST_IMAGE, ensure: ensureTestImage };
+    image.ensure();
+    const net = (made.net = await createNetnsCluster({ hosts: setup.hosts, images: [image.name] }));
+    made.cluster = await startE2eCluster(net, { controller: setup.controller, executor: setup.executor });
+  });
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail' && made.cluster) process.stderr.write(`${made.cluster.logs()}\n`);
+  });
+  afterAll(async () => {
+    await made.cluster?.close();
+    await made.net?.close();
+  });
+  return madeByHooks('the end-to-end cluster', made, ['net', 'cluster']);
+}
+
 export async function containerNames(host: NetnsHost, all = false): Promise<string[]> {
   const out = await host.docker(['ps', ...(all ? ['-a'] : []), '--format', '{{.Names}}']);
   return out.split('\n').filter(Boolean).sort();

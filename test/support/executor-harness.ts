@@ -6,6 +6,7 @@ import Docker from 'dockerode';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { request } from 'undici';
+import { afterAll, beforeAll } from 'vitest';
 import type { ExecutorConfigInput } from '../../src/executor/config.js';
 import { ExecutorConfigSchema, parseExecutorConfig } from '../../src/executor/config.js';
 import type { RunningExecutor } from '../../src/executor/server.js';
@@ -19,6 +20,7 @@ import type {
 } from '../../src/model/executor.js';
 import { newInstanceId } from '../../src/model/ids.js';
 import type { LocalServiceInstanceInfo } from '../../src/model/instance.js';
+import { madeByHooks, type Made } from './hook-value.js';
 import { waitUntil } from './wait.js';
 
 export const IMAGE = 'drove-ts/httpd:1';
@@ -211,4 +213,34 @@ export async function containerOf(instanceId: string) {
 export async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   const res = await request(`http://127.0.0.1:${port}${path}`);
   return { status: res.statusCode, body: await res.body.text() };
+}
+
+/** The fake leader and the real executor of a test file or describe block (useTestExecutor). */
+export interface TestExecutor {
+  readonly leader: FakeLeader;
+  readonly executor: RunningExecutor;
+}
+
+/**
+ * Starts a fake leader and a real executor on real Docker before the tests of the calling file or describe
+ * block, and stops them after those tests with every container the executor made (a test failing midway must
+ * not leak containers). `options` are merged over the test defaults of executorConfigInput; `config` replaces
+ * other sections. Read `leader` and `executor` inside tests and hooks only: they exist once the hook ran.
+ */
+export function useTestExecutor(
+  setup: { options?: ExecutorConfigInput['options']; config?: Omit<Partial<ExecutorConfigInput>, 'options'> } = {},
+): TestExecutor {
+  const made: Made<TestExecutor> = {};
+  beforeAll(async () => {
+    ensureImage();
+    const leader = (made.leader = await new FakeLeader().start());
+    const options = { ...executorConfigInput(leader.url).options, ...setup.options };
+    made.executor = await startTestExecutor(leader, { ...setup.config, options });
+  });
+  afterAll(async () => {
+    await made.executor?.stop();
+    if (made.executor) await removeContainersOf(made.executor.executorId);
+    await made.leader?.stop();
+  });
+  return madeByHooks('the test executor', made, ['leader', 'executor']);
 }

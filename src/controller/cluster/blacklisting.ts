@@ -53,22 +53,10 @@ export class BlacklistingService {
   }
 
   async blacklist(executorIds: readonly string[]): Promise<BlacklistOperationResponse> {
-    if (this.busy) return response([], unique(executorIds), BLACKLIST_MESSAGES.underway);
-    this.busy = true;
-    try {
-      const failed: string[] = [];
-      const sent: string[] = [];
-      for (const id of unique(executorIds)) {
-        const record = this.deps.registry.byId(id);
-        if (!record || EXECUTOR_BLACKLISTED_STATES.has(record.state)) {
-          failed.push(id);
-          continue;
-        }
-        if (await this.sendTo(id, 'BLACKLIST')) {
-          this.deps.registry.requestBlacklist(id);
-          sent.push(id);
-        } else failed.push(id);
-      }
+    return this.exclusively(executorIds, async (ids) => {
+      const { sent, failed } = await this.sendToEach(ids, 'BLACKLIST', (state) => !EXECUTOR_BLACKLISTED_STATES.has(state), (id) =>
+        this.deps.registry.requestBlacklist(id),
+      );
       if (sent.length === 0) return response([], failed, BLACKLIST_MESSAGES.notSent);
       const confirmed = await this.awaitReportedStates(sent, EXECUTOR_BLACKLISTED_STATES);
       const successful = sent.filter((id) => confirmed.has(id));
@@ -80,9 +68,7 @@ export class BlacklistingService {
       }
       if (successful.length === 0) return response([], failed, BLACKLIST_MESSAGES.notReflected);
       return response(successful, failed, BLACKLIST_MESSAGES.success);
-    } finally {
-      this.busy = false;
-    }
+    });
   }
 
   /**
@@ -91,29 +77,53 @@ export class BlacklistingService {
    * is not part of unblacklisting succeeding.
    */
   async unblacklist(executorIds: readonly string[]): Promise<BlacklistOperationResponse> {
-    if (this.busy) return response([], unique(executorIds), UNBLACKLIST_MESSAGES.underway);
-    this.busy = true;
-    try {
-      const failed: string[] = [];
-      const sent: string[] = [];
-      for (const id of unique(executorIds)) {
-        const record = this.deps.registry.byId(id);
-        if (!record || !EXECUTOR_BLACKLISTED_STATES.has(record.state)) {
-          failed.push(id);
-          continue;
-        }
-        if (await this.sendTo(id, 'UNBLACKLIST')) {
-          this.deps.registry.cancelBlacklistRequest(id);
-          sent.push(id);
-        } else failed.push(id);
-      }
+    return this.exclusively(executorIds, async (ids) => {
+      const { sent, failed } = await this.sendToEach(ids, 'UNBLACKLIST', (state) => EXECUTOR_BLACKLISTED_STATES.has(state), (id) =>
+        this.deps.registry.cancelBlacklistRequest(id),
+      );
       const confirmed = sent.length > 0 ? await this.awaitReportedStates(sent, EXECUTOR_ELIGIBLE_STATES) : new Set();
       const successful = sent.filter((id) => confirmed.has(id));
       failed.push(...sent.filter((id) => !confirmed.has(id)));
       return response(successful, failed, failed.length === 0 ? UNBLACKLIST_MESSAGES.all : UNBLACKLIST_MESSAGES.some);
+    });
+  }
+
+  /** One blacklisting-related operation at a time, as in Drove: a second one meanwhile fails for every executor. */
+  private async exclusively(
+    executorIds: readonly string[],
+    operation: (ids: string[]) => Promise<BlacklistOperationResponse>,
+  ): Promise<BlacklistOperationResponse> {
+    const ids = unique(executorIds);
+    if (this.busy) return response([], ids, BLACKLIST_MESSAGES.underway);
+    this.busy = true;
+    try {
+      return await operation(ids);
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * Sends `type` to each known executor whose state `applies`, and marks the registry (`accepted`) for each one
+   * that took it; unknown executors, ones the operation does not apply to and refusals are `failed`.
+   */
+  private async sendToEach(
+    ids: readonly string[],
+    type: 'BLACKLIST' | 'UNBLACKLIST',
+    applies: (state: ExecutorState) => boolean,
+    accepted: (id: string) => void,
+  ): Promise<{ sent: string[]; failed: string[] }> {
+    const failed: string[] = [];
+    const sent: string[] = [];
+    for (const id of ids) {
+      const record = this.deps.registry.byId(id);
+      if (!record || !applies(record.state)) failed.push(id);
+      else if (await this.sendTo(id, type)) {
+        accepted(id);
+        sent.push(id);
+      } else failed.push(id);
+    }
+    return { sent, failed };
   }
 
   private async sendTo(executorId: string, type: 'BLACKLIST' | 'UNBLACKLIST'): Promise<boolean> {

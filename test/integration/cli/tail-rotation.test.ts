@@ -1,14 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort } from '../../support/etcd-cluster.js';
-import { docker } from '../../support/executor-harness.js';
+import { DEV_ADMIN, startDev, type DevCluster } from '../../support/dev-cluster.js';
 import { ensureTestImage } from '../../support/images.js';
 import { haServiceSpec } from '../../support/specs.js';
 import { waitUntil } from '../../support/wait.js';
-import { MAIN, buildBinary, exited, spawnCli } from './harness.js';
+import { buildBinary, exited, spawnCli } from './harness.js';
 
 /**
  * `drove lsinstances tail` across log rotation: the built binary against `drove dev` on free ports (a real
@@ -16,13 +11,10 @@ import { MAIN, buildBinary, exited, spawnCli } from './harness.js';
  * an output.log rotated at 2 KiB. Before the fix the tail stopped printing at the first rotation.
  */
 
-let dev: ChildProcess;
-let dir: string;
+let dev: DevCluster | undefined;
 let url: string;
-let devOutput = '';
-let executorId = '';
 const admin = ['-u', 'admin', '-p', 'admin'];
-const auth = { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` };
+const auth = { authorization: DEV_ADMIN };
 
 const SPEC = {
   ...haServiceSpec('TAIL_ROTATION'),
@@ -48,19 +40,8 @@ async function api<T>(method: string, path: string, body?: unknown): Promise<T> 
 beforeAll(async () => {
   ensureTestImage();
   await buildBinary();
-  dir = mkdtempSync(join(tmpdir(), 'drove-tail-'));
-  const [port, executorPort] = [await freePort(), await freePort()];
-  url = `http://127.0.0.1:${port}`;
-  dev = spawn(process.execPath, [MAIN, 'dev', '--port', String(port), '--executor-port', String(executorPort), '--data-dir', join(dir, 'data'), '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  dev.stdout!.on('data', (d: Buffer) => (devOutput += d.toString()));
-  dev.stderr!.on('data', (d: Buffer) => (devOutput += d.toString()));
-  await waitUntil('drove dev leading', async () => (await fetch(`${url}/readyz`)).status === 200, { detail: () => devOutput });
-  executorId = await waitUntil('its executor ACTIVE', async () => {
-    const [executor] = await api<Array<{ state: string; executorId: string }>>('GET', '/apis/v1/cluster/executors');
-    return executor?.state === 'ACTIVE' ? executor.executorId : undefined;
-  });
+  dev = await startDev({ args: ['--log-level', 'warn'] });
+  url = dev.url;
 }, 180_000);
 
 afterAll(async () => {
@@ -68,12 +49,8 @@ afterAll(async () => {
     await api('POST', '/apis/v1/localservices/operations', { type: 'DEACTIVATE', serviceId: SID }).catch(() => undefined);
     await waitUntil('no instance left', async () => (await api<unknown[]>('GET', `/apis/v1/localservices/${SID}/instances`)).length === 0).catch(() => undefined);
   }
-  dev?.kill('SIGTERM');
-  if (dev) await exited(dev);
-  // drove dev leaves containers running for its next start: this test's go.
-  const left = executorId ? await docker.listContainers({ all: true, filters: { label: [`drove.executor.id=${executorId}`] } }) : [];
-  await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
-  rmSync(dir, { recursive: true, force: true });
+  // drove dev leaves containers running for its next start: stop() removes this test's.
+  await dev?.stop();
 }, 120_000);
 
 describe('drove lsinstances tail', () => {

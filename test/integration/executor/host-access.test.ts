@@ -1,48 +1,18 @@
 import type Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/executor/server.js';
-import type { RunningExecutor } from '../../../src/executor/server.js';
 import { buildContainerSpec } from '../../../src/executor/instances/container-spec.js';
 import { DockerRuntime } from '../../../src/executor/runtime/docker.js';
 import { TEST_CONTAINER_OPTIONS } from '../../unit/executor/fakes.js';
-import {
-  FakeLeader,
-  containerOf,
-  docker,
-  ensureImage,
-  executorConfigInput,
-  httpGet,
-  itSpec,
-  removeContainersOf,
-  startInstance,
-  startTestExecutor,
-  stopInstance,
-} from '../../support/executor-harness.js';
+import { containerOf, docker, httpGet, itSpec, startInstance, stopInstance, useTestExecutor } from '../../support/executor-harness.js';
 import { waitUntil } from '../../support/wait.js';
 
 /**
  * hostAccess on real Docker (docs/host-access.md): each field reaches HostConfig (`docker inspect`) and has its
  * effect inside the container; the instance record reports what was applied.
  */
-let leader: FakeLeader;
-let executor: RunningExecutor;
-
-beforeAll(async () => {
-  ensureImage();
-  leader = await new FakeLeader().start();
-  const options = {
-    ...executorConfigInput(leader.url).options,
-    enableHostNetwork: true,
-    enableHostPid: true,
-    enablePrivilegedContainers: true,
-    allowedCapabilities: ['NET_ADMIN'],
-  };
-  executor = await startTestExecutor(leader, { options });
-});
-afterAll(async () => {
-  await executor?.stop();
-  await removeContainersOf(executor?.executorId ?? 'none');
-  await leader?.stop();
+const fixture = useTestExecutor({
+  options: { enableHostNetwork: true, enableHostPid: true, enablePrivilegedContainers: true, allowedCapabilities: ['NET_ADMIN'] },
 });
 
 /** stdout of a command run in the container, and its exit code. */
@@ -85,8 +55,8 @@ describe('hostAccess on Docker', () => {
       configs: [],
       hostAccess: { network: true, pid: true, addCapabilities: ['NET_ADMIN'], dropCapabilities: ['MKNOD'], readOnlyRootFilesystem: true },
     });
-    await startInstance(executor, spec);
-    const healthy = await leader.waitForState(spec.instanceId, 'HEALTHY');
+    await startInstance(fixture.executor, spec);
+    const healthy = await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     expect(healthy.localInfo!.ports.main).toEqual({ containerPort: port, hostPort: port, portType: 'HTTP' });
     expect(healthy.hostAccess).toEqual({
       network: true,
@@ -116,8 +86,8 @@ describe('hostAccess on Docker', () => {
     expect(caps & bit(CAP_MKNOD)).toBe(0n);
     expect((await run(container, 'touch /written 2>&1')).out).toContain('Read-only file system');
 
-    await stopInstance(executor, spec.instanceId);
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    await stopInstance(fixture.executor, spec.instanceId);
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
   });
 
   it('privileged mode reaches HostConfig (created, not started: see PRIVILEGED_CANNOT_START)', async () => {
@@ -126,13 +96,13 @@ describe('hostAccess on Docker', () => {
     const id = await runtime.createContainer(
       buildContainerSpec(spec, {
         hostname: 'localhost',
-        executorId: executor.executorId,
+        executorId: fixture.executor.executorId,
         hostPorts: { main: await freePort() },
         physicalCores: [],
         numaPinning: false,
         executorEnv: {},
         containerOptions: TEST_CONTAINER_OPTIONS,
-        info: { serviceId: spec.serviceId, serviceName: spec.serviceName, instanceId: spec.instanceId, executorId: executor.executorId, resources: [], state: 'UNREADY', metadata: {}, errorMessage: '', created: 0, updated: 0 },
+        info: { serviceId: spec.serviceId, serviceName: spec.serviceName, instanceId: spec.instanceId, executorId: fixture.executor.executorId, resources: [], state: 'UNREADY', metadata: {}, errorMessage: '', created: 0, updated: 0 },
       }),
     );
     try {
@@ -149,14 +119,14 @@ describe('hostAccess on Docker', () => {
 
   it('refuses a capability this executor does not allow: START_FAILED, no container', async () => {
     const spec = itSpec({ hostAccess: { addCapabilities: ['SYS_ADMIN'] } });
-    await startInstance(executor, spec);
+    await startInstance(fixture.executor, spec);
     // Either outcome ends the wait: a start that is not refused fails here at once, not after a timeout.
     const failed = await waitUntil('START_FAILED or HEALTHY', () =>
-      leader.reports(spec.instanceId).find((i) => i.state === 'START_FAILED' || i.state === 'HEALTHY'),
+      fixture.leader.reports(spec.instanceId).find((i) => i.state === 'START_FAILED' || i.state === 'HEALTHY'),
     );
     expect(failed.state).toBe('START_FAILED');
     expect(failed.errorMessage).toBe('Capabilities refused by this executor: SYS_ADMIN not in options.allowedCapabilities [NET_ADMIN]');
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
     expect(await containerOf(spec.instanceId)).toBeUndefined();
   });
 });

@@ -1,17 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import type { RunningExecutor } from '../../../src/executor/server.js';
 import { declaredMetrics, sampleValue, samplesOf } from '../../support/exposition.js';
-import {
-  FakeLeader,
-  ensureImage,
-  executorConfigInput,
-  itSpec,
-  removeContainersOf,
-  startInstance,
-  startTestExecutor,
-  stopInstance,
-} from '../../support/executor-harness.js';
+import { itSpec, startInstance, stopInstance, useTestExecutor } from '../../support/executor-harness.js';
 import { promtoolCheckMetrics } from '../../support/prometheus.js';
 import { waitUntil } from '../../support/wait.js';
 
@@ -19,24 +9,11 @@ import { waitUntil } from '../../support/wait.js';
  * The executor's /metrics against real Docker: CPU and memory of a running container from the Docker stats API,
  * pull and probe durations, the instance counts, all in text that `promtool check metrics` accepts.
  */
-let leader: FakeLeader;
-let executor: RunningExecutor;
-
-beforeAll(async () => {
-  ensureImage();
-  leader = await new FakeLeader().start();
-  const defaults = executorConfigInput(leader.url).options!;
-  // Stats every second instead of 30 s, so the test sees a reading within a few seconds.
-  executor = await startTestExecutor(leader, { options: { ...defaults, containerStatsInterval: '1 second' } });
-});
-afterAll(async () => {
-  await executor?.stop();
-  await removeContainersOf(executor?.executorId ?? 'none');
-  await leader?.stop();
-});
+// Stats every second instead of 30 s, so the test sees a reading within a few seconds.
+const fixture = useTestExecutor({ options: { containerStatsInterval: '1 second' } });
 
 const scrape = async () => {
-  const response = await request(`${executor.url}/metrics`);
+  const response = await request(`${fixture.executor.url}/metrics`);
   expect(response.statusCode).toBe(200);
   expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
   return response.body.text();
@@ -45,8 +22,8 @@ const scrape = async () => {
 describe('executor /metrics on real Docker', () => {
   it('a running instance: CPU and memory from docker stats, pull and probe durations, instances by state; promtool accepts it', async () => {
     const spec = itSpec();
-    expect(await startInstance(executor, spec)).toMatchObject({ status: 'ACCEPTED' });
-    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    expect(await startInstance(fixture.executor, spec)).toMatchObject({ status: 'ACCEPTED' });
+    await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     const labels = { service: spec.serviceId, instance_id: spec.instanceId };
     const text = await waitUntil('a stats reading of the instance', async () => {
       const body = await scrape();
@@ -69,8 +46,8 @@ describe('executor /metrics on real Docker', () => {
     expect(lint.output).toBe('');
     expect(lint.code).toBe(0);
 
-    expect(await stopInstance(executor, spec.instanceId)).toMatchObject({ status: 'ACCEPTED' });
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    expect(await stopInstance(fixture.executor, spec.instanceId)).toMatchObject({ status: 'ACCEPTED' });
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
     await waitUntil('the stopped instance to leave the stats', async () => samplesOf(await scrape(), 'drove_executor_instance_memory_bytes').length === 0);
   });
 

@@ -3,29 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningExecutor } from '../../../src/executor/server.js';
+import { describe, expect, it } from 'vitest';
 import { CONTROLLER_SECRET_REQUIRED } from '../../../src/executor/routes-access.js';
-import { CONTROLLER_SECRET, FakeLeader, containerOf, ensureImage, httpGet, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
+import {
+  CONTROLLER_SECRET,
+  containerOf,
+  httpGet,
+  itSpec,
+  startInstance,
+  stopInstance,
+  useTestExecutor,
+} from '../../support/executor-harness.js';
 import { waitUntil } from '../../support/wait.js';
 
 /** Pre-shutdown hooks and waitBeforeKill against a real container; the executor log API over HTTP. */
-let leader: FakeLeader;
-let executor: RunningExecutor;
-
-beforeAll(async () => {
-  ensureImage();
-  leader = await new FakeLeader().start();
-  executor = await startTestExecutor(leader);
-});
-afterAll(async () => {
-  await executor?.stop();
-  await removeContainersOf(executor?.executorId ?? 'none');
-  await leader?.stop();
-});
+const fixture = useTestExecutor();
 
 async function api(path: string, secret = CONTROLLER_SECRET) {
-  const res = await request(`${executor.url}${path}`, { headers: { 'Cluster-Authorization': secret } });
+  const res = await request(`${fixture.executor.url}${path}`, { headers: { 'Cluster-Authorization': secret } });
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
 
@@ -39,11 +34,11 @@ describe('pre-shutdown hooks', () => {
         waitBeforeKill: '3 seconds',
       },
     });
-    await startInstance(executor, spec);
-    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    await startInstance(fixture.executor, spec);
+    await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     const container = (await containerOf(spec.instanceId))!;
     expect(existsSync(join(shared, 'prestop-called'))).toBe(false);
-    await stopInstance(executor, spec.instanceId);
+    await stopInstance(fixture.executor, spec.instanceId);
     await waitUntil('the hook mark', () => existsSync(join(shared, 'prestop-called')), { timeoutMs: 20_000 });
     const hookSeen = Date.now();
     expect((await container.inspect()).State.Running).toBe(true);
@@ -53,15 +48,15 @@ describe('pre-shutdown hooks', () => {
     }, { timeoutMs: 30_000 });
     expect(stopped - hookSeen).toBeGreaterThanOrEqual(2_700);
     expect(Number(readFileSync(join(shared, 'prestop-called'), 'utf8').trim())).toBeGreaterThan(0);
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
   });
 });
 
 describe('executor log API', () => {
   it('lists, reads at offsets and downloads the instance output log; refuses escapes and bad secrets', async () => {
     const spec = itSpec();
-    await startInstance(executor, spec);
-    const healthy = await leader.waitForState(spec.instanceId, 'HEALTHY');
+    await startInstance(fixture.executor, spec);
+    const healthy = await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     expect((await httpGet(healthy.localInfo!.ports.main!.hostPort, '/health')).status).toBe(200);
     // Whatever PID 1 prints reaches the container's stdout and so output.log.
     const exec = await (await containerOf(spec.instanceId))!.exec({ Cmd: ['sh', '-c', 'echo marker-request > /proc/1/fd/1'] });
@@ -90,16 +85,16 @@ describe('executor log API', () => {
     expect(unauthorised.status).toBe(401);
     expect(JSON.parse(unauthorised.body)).toEqual({ status: 'FAILED', message: CONTROLLER_SECRET_REQUIRED });
 
-    await stopInstance(executor, spec.instanceId);
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    await stopInstance(fixture.executor, spec.instanceId);
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
     // The log outlives the instance so operators can read why it stopped.
     expect(JSON.parse((await api(`${base}/list`)).body).files).toContain('output.log');
   });
 
   it('rotates output.log per the LoggingSpec (maxSize, maxFiles)', async () => {
     const spec = itSpec({ loggingSpec: { type: 'LOCAL', maxSize: '1k', maxFiles: 3, compress: false } });
-    await startInstance(executor, spec);
-    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    await startInstance(fixture.executor, spec);
+    await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     const container = (await containerOf(spec.instanceId))!;
     for (let i = 0; i < 10; i++) {
       const exec = await container.exec({ Cmd: ['sh', '-c', `i=0; while [ $i -lt 10 ]; do echo "burst-${i}-line-$i-................................................................................................" > /proc/1/fd/1; i=$((i+1)); done`] });
@@ -116,14 +111,14 @@ describe('executor log API', () => {
     const rotated = JSON.parse((await api(`${base}/read/${files[1]}?length=100000`)).body) as { data: string };
     expect(rotated.data.length).toBeLessThanOrEqual(1024);
     expect(rotated.data).toContain('burst-');
-    await stopInstance(executor, spec.instanceId);
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    await stopInstance(fixture.executor, spec.instanceId);
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
   });
 
   it('gzips rotated files when the LoggingSpec compresses; they download as stored and read refuses them', async () => {
     const spec = itSpec({ loggingSpec: { type: 'LOCAL', maxSize: '1k', maxFiles: 3, compress: true } });
-    await startInstance(executor, spec);
-    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    await startInstance(fixture.executor, spec);
+    await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     const container = (await containerOf(spec.instanceId))!;
     for (let i = 0; i < 10; i++) {
       const exec = await container.exec({ Cmd: ['sh', '-c', `i=0; while [ $i -lt 10 ]; do echo "zburst-${i}-line-$i-................................................................................................" > /proc/1/fd/1; i=$((i+1)); done`] });
@@ -136,7 +131,7 @@ describe('executor log API', () => {
       return list.length === 3 && list.slice(1).every((f) => /^output\.log-\d+\.gz$/.test(f)) ? list : undefined;
     }, { timeoutMs: 20_000 });
     expect(files[0]).toBe('output.log');
-    const download = await request(`${executor.url}${base}/download/${files[1]}`, { headers: { 'Cluster-Authorization': CONTROLLER_SECRET } });
+    const download = await request(`${fixture.executor.url}${base}/download/${files[1]}`, { headers: { 'Cluster-Authorization': CONTROLLER_SECRET } });
     expect(download.statusCode).toBe(200);
     expect(download.headers['content-type']).toBe('application/gzip');
     const text = gunzipSync(Buffer.from(await download.body.arrayBuffer())).toString('utf8');
@@ -145,7 +140,7 @@ describe('executor log API', () => {
     const read = await api(`${base}/read/${files[1]}`);
     expect(read.status).toBe(400);
     expect(JSON.parse(read.body).error).toContain('is gzip-compressed');
-    await stopInstance(executor, spec.instanceId);
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    await stopInstance(fixture.executor, spec.instanceId);
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
   });
 });

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDev, type DevCluster } from '../../support/browser.js';
+import { startDev, type DevCluster } from '../../support/dev-cluster.js';
 import { freePort } from '../../support/etcd-cluster.js';
 
 /**

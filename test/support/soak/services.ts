@@ -1,4 +1,6 @@
-import type { CheckSpec, LocalServiceSpec } from '../../../src/model/index.js';
+import type { LocalServiceSpec } from '../../../src/model/index.js';
+import { TEST_IMAGE } from '../images.js';
+import { httpCheck, httpdServiceSpec } from '../specs.js';
 
 /**
  * The local services the soak drives: four shapes that exercise different rules. All run the offline test
@@ -19,41 +21,13 @@ export interface SoakService {
 /** Largest instancesPerHost an UPDATE_INSTANCE_COUNT of the soak asks for (CPU: 16 virtual cores per host). */
 export const MAX_INSTANCES_PER_HOST = 3;
 
-const check = (interval: string, attempts: number): CheckSpec => ({
-  mode: {
-    type: 'HTTP',
-    protocol: 'HTTP',
-    portName: 'main',
-    path: '/cgi-bin/health',
-    verb: 'GET',
-    successCodes: [200],
-    connectionTimeout: '1 second',
-    insecure: false,
-  },
-  timeout: '1 second',
-  interval,
-  attempts,
-  initialDelay: '0 seconds',
-});
-
 function spec(name: string, options: { hostLevel: boolean; port: number }): LocalServiceSpec {
-  return {
-    name,
-    version: '1',
+  return httpdServiceSpec(name, {
     // The image is loaded on every host: a pull is never needed, so a short pull timeout keeps start waits short.
-    executable: { type: 'DOCKER', url: 'drove-ts/httpd:1', dockerPullTimeout: '5 seconds' },
+    executable: { type: 'DOCKER', url: TEST_IMAGE, dockerPullTimeout: '5 seconds' },
     exposedPorts: [{ name: 'main', port: options.port, type: 'HTTP' }],
-    volumes: [],
-    configs: [],
-    type: 'LOCAL_SERVICE',
-    resources: [
-      { type: 'CPU', count: 1 },
-      { type: 'MEMORY', sizeInMB: 32 },
-    ],
     placementPolicy: { type: 'LOCAL', hostLevel: options.hostLevel },
-    healthcheck: check('1 second', 3),
-    readiness: check('500 milliseconds', 10),
-    tags: {},
+    readiness: httpCheck('/cgi-bin/health', '500 milliseconds', 10),
     env: options.port === 8000 ? {} : { HTTP_PORT: String(options.port) },
     preShutdown: {
       hooks: [
@@ -70,7 +44,7 @@ function spec(name: string, options: { hostLevel: boolean; port: number }): Loca
       ],
       waitBeforeKill: '200 milliseconds',
     },
-  };
+  });
 }
 
 function service(name: string, initialInstances: number, hostLevel: boolean, port: number): SoakService {

@@ -1,46 +1,37 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { ManualClock } from '../../../src/model/index.js';
-import { parseControllerConfig } from '../../../src/controller/config.js';
-import { createController, type Controller } from '../../../src/controller/controller.js';
-import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
+import type { Controller } from '../../../src/controller/controller.js';
+import type { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { SingleLeaderElector } from '../../../src/controller/leadership/single.js';
 import { NotLeaderError } from '../../../src/controller/core.js';
-import { FakeExecutorFleet } from '../../support/fake-executors.js';
-import { TestElector } from '../../support/test-elector.js';
+import { electedController, type ElectedController } from '../../support/elected-controller.js';
+import type { FakeExecutorOptions } from '../../support/fake-executors.js';
 import { testSpec } from '../../support/specs.js';
-import { advanceUntil } from '../../support/wait.js';
 
 const ID = 'TEST_SPEC-00001';
 
 describe('leadership (docs/design/leadership.md)', () => {
+  let elected: ElectedController | undefined;
   let controller: Controller | undefined;
   let store: SqliteStateStore;
   afterEach(async () => {
-    await controller?.stop();
-    await store?.close();
+    await elected?.close();
+    elected = undefined;
   });
 
   async function setup() {
-    const clock = new ManualClock();
-    store = new SqliteStateStore(':memory:');
-    const elector = new TestElector();
-    // Each test's fleet talks to its own controller only (late reports of an earlier test must not leak in).
-    let mine: Controller | undefined;
-    const fleet = new FakeExecutorFleet(() => mine!, clock);
-    mine = controller = await createController({
-      config: parseControllerConfig({ logLevel: 'silent', options: { allowedMountDirs: [] } }),
-      store,
-      clock,
-      messenger: fleet,
-      leadership: elector,
-      logger: pino({ level: 'silent' }),
-      hostname: 'me',
-      port: 4000,
-    });
-    await controller.start();
-    const until = (condition: () => boolean) => advanceUntil(clock, 'the condition', condition, { maxMs: 100_000, stepMs: 50 });
-    return { clock, elector, fleet, until };
+    elected = await electedController({ options: { allowedMountDirs: [] }, untilMaxMs: 100_000, untilStepMs: 50 });
+    ({ controller, store } = elected);
+    return elected;
+  }
+
+  /** TEST_SPEC created and activated with one instance on a new executor `ex1.local`, that instance HEALTHY. */
+  async function activeService(executor: FakeExecutorOptions = {}) {
+    const { fleet, until } = elected!;
+    await fleet.add('ex1.local', executor);
+    expect((await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).ok).toBe(true);
+    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    expect((await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID })).ok).toBe(true);
+    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
   }
 
   it('does nothing and rejects executor messages until it leads', async () => {
@@ -62,11 +53,7 @@ describe('leadership (docs/design/leadership.md)', () => {
   it('drops every state machine on loss and rebuilds them from the store on gain, without re-validation', async () => {
     const { elector, fleet, until } = await setup();
     await elector.gain();
-    await fleet.add('ex1.local');
-    expect((await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).ok).toBe(true);
-    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
-    expect((await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID })).ok).toBe(true);
-    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    await activeService();
 
     await elector.lose();
     expect(controller!.isLeader()).toBe(false);
@@ -153,13 +140,9 @@ describe('leadership (docs/design/leadership.md)', () => {
   });
 
   it('leadership loss ends running stop jobs at once instead of waiting out their timeout', async () => {
-    const { elector, fleet, until } = await setup();
+    const { elector, until } = await setup();
     await elector.gain();
-    await fleet.add('ex1.local', { onStop: 'hang' });
-    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
-    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
-    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
-    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    await activeService({ onStop: 'hang' });
     await controller!.submitOperation({ type: 'DEACTIVATE', serviceId: ID });
     await until(() => controller!.serviceInstances(ID, ['STOPPING']).length === 1);
     expect(controller!.serviceSummary(ID)?.state).toBe('ADJUSTING_INSTANCES');
@@ -169,13 +152,9 @@ describe('leadership (docs/design/leadership.md)', () => {
   });
 
   it('a leader returning after a long outage waits for executors to report before calling instances lost', async () => {
-    const { elector, fleet, until, clock } = await setup();
+    const { elector, fleet, clock } = await setup();
     await elector.gain();
-    await fleet.add('ex1.local');
-    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
-    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
-    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
-    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    await activeService();
     const starts = () => fleet.sent.filter((m) => m.type === 'START_LOCAL_SERVICE_INSTANCE').length;
     await elector.lose();
     await clock.advance(10 * 60_000);
@@ -193,13 +172,9 @@ describe('leadership (docs/design/leadership.md)', () => {
   });
 
   it('a new leader starts nothing on an executor before its first heartbeat: the store may miss what it runs', async () => {
-    const { elector, fleet, until, clock } = await setup();
+    const { elector, fleet, clock } = await setup();
     await elector.gain();
-    await fleet.add('ex1.local');
-    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
-    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
-    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
-    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    await activeService();
     const running = fleet.running()[0]!;
     await elector.lose();
     // The previous leader acknowledged this instance's reports but never stored them (it lost quorum).
@@ -219,13 +194,9 @@ describe('leadership (docs/design/leadership.md)', () => {
   });
 
   it('an executor that joins running unrecorded instances gets no duplicates: its heartbeat is applied first', async () => {
-    const { elector, fleet, until, clock } = await setup();
+    const { elector, fleet, clock } = await setup();
     await elector.gain();
-    await fleet.add('ex1.local');
-    await controller!.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
-    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
-    await controller!.submitOperation({ type: 'ACTIVATE', serviceId: ID });
-    await until(() => controller!.serviceSummary(ID)?.state === 'ACTIVE' && controller!.serviceInstances(ID, ['HEALTHY']).length === 1);
+    await activeService();
     const running = fleet.running()[0]!;
     // A second executor, removed while its instance's reports were lost with a leader that could not store them.
     const other = fleet.restore('ex2.local', [{ ...running, instanceId: 'SI-5b3c6a4e-8f1d-4a6b-9c2e-7d8f9a0b1c2d', executorId: '' }]);

@@ -1,14 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { parseControllerConfig } from '../../../src/controller/config.js';
-import { createController, type Controller } from '../../../src/controller/controller.js';
-import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
-import { ManualClock, type DroveEvent, type LocalServiceOperation, type PlacementPolicy } from '../../../src/model/index.js';
+import type { DroveEvent, LocalServiceOperation, PlacementPolicy } from '../../../src/model/index.js';
+import { electedController, type ElectedController } from '../../support/elected-controller.js';
 import { harness, type Harness } from '../../support/engine-harness.js';
-import { FakeExecutorFleet, type FakeExecutor, type StartBehaviour } from '../../support/fake-executors.js';
+import type { FakeExecutor, StartBehaviour } from '../../support/fake-executors.js';
 import { testSpec } from '../../support/specs.js';
-import { TestElector } from '../../support/test-elector.js';
-import { advanceUntil } from '../../support/wait.js';
 
 /**
  * Crash-loop backoff per (service, executor) on a ManualClock (docs/design/crash-loop-backoff.md): the reconciler restarts
@@ -195,30 +190,15 @@ describe('crash-loop backoff (reconciler and start jobs)', () => {
 });
 
 describe('crash-loop backoff across a leader change', () => {
-  let controller: Controller | undefined;
-  let store: SqliteStateStore | undefined;
+  let elected: ElectedController | undefined;
   afterEach(async () => {
-    await controller?.stop();
-    await store?.close();
+    await elected?.close();
+    elected = undefined;
   });
 
   it('a new leader carries the loop on where the old one left it: same count, same next attempt', async () => {
-    const clock = new ManualClock();
-    store = new SqliteStateStore(':memory:');
-    const elector = new TestElector();
-    let mine: Controller | undefined;
-    const fleet = new FakeExecutorFleet(() => mine!, clock);
-    mine = controller = await createController({
-      config: parseControllerConfig({ logLevel: 'silent' }),
-      store,
-      clock,
-      messenger: fleet,
-      leadership: elector,
-      logger: pino({ level: 'silent' }),
-      hostname: 'me',
-      port: 4000,
-    });
-    await controller.start();
+    elected = await electedController({ untilMaxMs: 10 * MINUTE, untilStepMs: 100 });
+    const { controller, clock, elector, fleet, until } = elected;
     await elector.gain();
     const starts: number[] = [];
     fleet.onMessage((m) => {
@@ -226,12 +206,11 @@ describe('crash-loop backoff across a leader change', () => {
     });
     await fleet.add('ex0.local', { onStart: () => ({ kind: 'fail', state: 'START_FAILED' }) });
     fleet.startHeartbeats(20 * SECOND);
-    const until = (condition: () => boolean, maxMs = 10 * MINUTE) => advanceUntil(clock, 'the condition', condition, { maxMs, stepMs: 100 });
     expect((await controller.submitOperation({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 })).ok).toBe(true);
-    await until(() => controller!.serviceSummary(ID)?.state === 'INACTIVE');
+    await until(() => controller.serviceSummary(ID)?.state === 'INACTIVE');
     expect((await controller.submitOperation({ type: 'ACTIVATE', serviceId: ID })).ok).toBe(true);
     await until(() => starts.length === 5);
-    await until(() => controller!.serviceSummary(ID)?.crashLoops?.[0]?.restartCount === 5, 1_000);
+    await until(() => controller.serviceSummary(ID)?.crashLoops?.[0]?.restartCount === 5, 1_000);
     const before = controller.serviceSummary(ID)!.crashLoops![0]!;
     expect(before.nextAttemptAt).toBe(starts.at(-1)! + 80 * SECOND);
 
@@ -241,7 +220,7 @@ describe('crash-loop backoff across a leader change', () => {
     expect(controller.serviceSummary(ID)?.crashLoops).toEqual([before]);
     await until(() => starts.length === 6, 2 * MINUTE);
     expect(starts.at(-1)).toBe(before.nextAttemptAt);
-    await until(() => controller!.serviceSummary(ID)?.crashLoops?.[0]?.restartCount === 6, 1_000);
+    await until(() => controller.serviceSummary(ID)?.crashLoops?.[0]?.restartCount === 6, 1_000);
     expect(controller.serviceSummary(ID)!.crashLoops![0]!.nextAttemptAt).toBe(starts.at(-1)! + 160 * SECOND);
   });
 });

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import type { ClusterSummary } from '../../../src/model/api.js';
 import { get } from '../api.js';
 import { ErrorBox, Facts, Loading, Pager, Section, StateBadge } from '../components/common.js';
+import { DataTable } from '../components/data-table.js';
 import { FLEET_PAGE_SIZE, FleetControls, INITIAL_FILTER, SortHeader, useFleet, type FleetFilter } from '../components/fleet-query.js';
 import { OperationDialog, type PendingOperation } from '../components/operation-dialog.js';
 import { memory } from '../format.js';
@@ -57,61 +58,57 @@ export function ClusterPage() {
         {fleet.loading && <Loading what="executors" />}
         {fleet.data && (
           <>
-            <div class="table-wrap">
-              <table data-testid="executors">
-                <caption class="visually-hidden">Executors</caption>
-                <thead>
-                  <tr>
-                    <SortHeader label="Host" sortKey="hostname" filter={filter} onChange={setFilter} />
-                    <SortHeader label="Executor id" sortKey="executorId" filter={filter} onChange={setFilter} />
-                    <SortHeader label="State" sortKey="state" filter={filter} onChange={setFilter} />
-                    <SortHeader label="Free cores" sortKey="freeCores" filter={filter} onChange={setFilter} />
-                    <SortHeader label="Free memory" sortKey="freeMemory" filter={filter} onChange={setFilter} />
-                    <SortHeader label="Instances" sortKey="instances" filter={filter} onChange={setFilter} />
-                    <th scope="col">Tags</th>
-                    {may.maintenance && <th scope="col">Actions</th>}
-                  </tr>
-                </thead>
-                <tbody>
-                  {fleet.data.rows.map(({ executor: e, instances }) => (
-                    <tr key={e.executorId} data-executor={e.executorId}>
-                      <th scope="row">
-                        <a href={paths.executor(e.executorId)}>
-                          {e.hostname}:{e.port}
-                        </a>
-                      </th>
-                      <td>
-                        <code>{e.executorId}</code>
-                      </td>
-                      <td>
-                        <StateBadge state={e.state} />
-                      </td>
-                      <td class="num">
-                        {e.freeCores} / {e.freeCores + e.usedCores}
-                      </td>
-                      <td class="num">
-                        {memory(e.freeMemory)} / {memory(e.freeMemory + e.usedMemory)}
-                      </td>
-                      <td class="num">{instances}</td>
-                      <td>{e.tags.join(', ') || '-'}</td>
-                      {may.maintenance && (
-                        <td class="row-actions">
-                          {e.state === 'BLACKLISTED' || e.state === 'BLACKLIST_REQUESTED' ? (
-                            <button type="button" onClick={() => setPending({ kind: 'plain', request: operations.unblacklist(e.executorId) })}>
-                              Unblacklist
-                            </button>
-                          ) : (
-                            <button type="button" class="danger" onClick={() => setPending({ kind: 'plain', request: operations.blacklist(e.executorId) })}>
-                              Blacklist
-                            </button>
-                          )}
-                        </td>
+            <DataTable
+              caption="Executors"
+              testId="executors"
+              columns={[
+                <SortHeader label="Host" sortKey="hostname" filter={filter} onChange={setFilter} />,
+                <SortHeader label="Executor id" sortKey="executorId" filter={filter} onChange={setFilter} />,
+                <SortHeader label="State" sortKey="state" filter={filter} onChange={setFilter} />,
+                <SortHeader label="Free cores" sortKey="freeCores" filter={filter} onChange={setFilter} />,
+                <SortHeader label="Free memory" sortKey="freeMemory" filter={filter} onChange={setFilter} />,
+                <SortHeader label="Instances" sortKey="instances" filter={filter} onChange={setFilter} />,
+                'Tags',
+                may.maintenance && 'Actions',
+              ]}
+              items={fleet.data.rows}
+              row={({ executor: e, instances }) => (
+                <tr key={e.executorId} data-executor={e.executorId}>
+                  <th scope="row">
+                    <a href={paths.executor(e.executorId)}>
+                      {e.hostname}:{e.port}
+                    </a>
+                  </th>
+                  <td>
+                    <code>{e.executorId}</code>
+                  </td>
+                  <td>
+                    <StateBadge state={e.state} />
+                  </td>
+                  <td class="num">
+                    {e.freeCores} / {e.freeCores + e.usedCores}
+                  </td>
+                  <td class="num">
+                    {memory(e.freeMemory)} / {memory(e.freeMemory + e.usedMemory)}
+                  </td>
+                  <td class="num">{instances}</td>
+                  <td>{e.tags.join(', ') || '-'}</td>
+                  {may.maintenance && (
+                    <td class="row-actions">
+                      {e.state === 'BLACKLISTED' || e.state === 'BLACKLIST_REQUESTED' ? (
+                        <button type="button" onClick={() => setPending({ kind: 'plain', request: operations.unblacklist(e.executorId) })}>
+                          Unblacklist
+                        </button>
+                      ) : (
+                        <button type="button" class="danger" onClick={() => setPending({ kind: 'plain', request: operations.blacklist(e.executorId) })}>
+                          Blacklist
+                        </button>
                       )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                    </td>
+                  )}
+                </tr>
+              )}
+            />
             <Pager from={fleet.data.from} size={FLEET_PAGE_SIZE} total={fleet.data.total} onPage={(from) => setFilter({ ...filter, from })} />
           </>
         )}

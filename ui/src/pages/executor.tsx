@@ -2,8 +2,10 @@ import { useState } from 'preact/hooks';
 import type { ExecutorNodeData } from '../../../src/model/executor.js';
 import { get, seg } from '../api.js';
 import { ErrorBox, Facts, Loading, Section, StateBadge } from '../components/common.js';
+import { DataTable } from '../components/data-table.js';
+import { INSTANCE_COLUMNS, InstanceCells, InstanceHeader } from '../components/instance-cells.js';
 import { OperationDialog, type PendingOperation } from '../components/operation-dialog.js';
-import { allocation, dateTime, duration, memory, ports } from '../format.js';
+import { dateTime, memory } from '../format.js';
 import { useLive } from '../live.js';
 import { operations } from '../operations.js';
 import { paths } from '../router.js';
@@ -63,46 +65,21 @@ export function ExecutorPage({ executorId }: { executorId: string }) {
             />
           </Section>
           <Section title="Local service instances">
-            <div class="table-wrap">
-              <table>
-                <caption class="visually-hidden">Instances on {executorId}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Instance</th>
-                    <th scope="col">Service</th>
-                    <th scope="col">Ports</th>
-                    <th scope="col">Resources</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Running for</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {n.serviceInstances.length === 0 && (
-                    <tr>
-                      <td colSpan={6} class="muted">
-                        None
-                      </td>
-                    </tr>
-                  )}
-                  {n.serviceInstances.map((i) => (
-                    <tr key={i.instanceId}>
-                      <th scope="row">
-                        <a href={paths.instance(i.serviceId, i.instanceId)}>{i.instanceId}</a>
-                      </th>
-                      <td>
-                        <a href={paths.service(i.serviceId)}>{i.serviceId}</a>
-                      </td>
-                      <td>{ports(i.localInfo)}</td>
-                      <td>{allocation(i.resources)}</td>
-                      <td>
-                        <StateBadge state={i.state} />
-                      </td>
-                      <td>{duration(now - i.created)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              caption={`Instances on ${executorId}`}
+              columns={['Instance', 'Service', ...INSTANCE_COLUMNS]}
+              items={n.serviceInstances}
+              empty="None"
+              row={(i) => (
+                <tr key={i.instanceId}>
+                  <InstanceHeader serviceId={i.serviceId} instanceId={i.instanceId} />
+                  <td>
+                    <a href={paths.service(i.serviceId)}>{i.serviceId}</a>
+                  </td>
+                  <InstanceCells instance={i} now={now} />
+                </tr>
+              )}
+            />
           </Section>
         </>
       )}

@@ -7,10 +7,12 @@ import type { LocalServiceSpec } from '../../../src/model/spec.js';
 import { STEADY_SERVICE_STATES } from '../../../src/model/states.js';
 import { get, queryString, seg } from '../api.js';
 import { ErrorBox, Facts, Loading, Section, StateBadge } from '../components/common.js';
+import { DataTable } from '../components/data-table.js';
+import { INSTANCE_COLUMNS, InstanceCells, InstanceHeader } from '../components/instance-cells.js';
 import { FleetGrid, ProgressBar } from '../components/fleet-grid.js';
 import { OperationDialog, type PendingOperation } from '../components/operation-dialog.js';
 import { EventTimeline } from '../components/timeline.js';
-import { allocation, dateTime, duration, memory, ports } from '../format.js';
+import { dateTime, duration, memory } from '../format.js';
 import { aboutService, useLive } from '../live.js';
 import { operations } from '../operations.js';
 import { navigate, paths } from '../router.js';
@@ -180,107 +182,63 @@ function InstanceTable({
   onReplace: ((instanceId: string) => void) | undefined;
 }) {
   const sorted = [...instances].sort((a, b) => (a.localInfo?.hostname ?? '').localeCompare(b.localInfo?.hostname ?? '') || a.created - b.created);
+  const actions = onKill || onReplace;
   return (
-    <div class="table-wrap">
-      <table data-testid="instances">
-        <caption class="visually-hidden">Instances of {serviceId}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Instance</th>
-            <th scope="col">Executor</th>
-            <th scope="col">Ports</th>
-            <th scope="col">Resources</th>
-            <th scope="col">State</th>
-            <th scope="col">Running for</th>
-            <th scope="col">Updated</th>
-            {(onKill || onReplace) && <th scope="col">Actions</th>}
-          </tr>
-        </thead>
-        <tbody>
-          {sorted.length === 0 && (
-            <tr>
-              <td colSpan={8} class="muted">
-                No instance runs
-              </td>
-            </tr>
-          )}
-          {sorted.map((i) => (
-            <tr key={i.instanceId} data-instance={i.instanceId}>
-              <th scope="row">
-                <a href={paths.instance(serviceId, i.instanceId)}>{i.instanceId}</a>
-              </th>
-              <td>
-                <a href={paths.executor(i.executorId)}>{i.localInfo?.hostname ?? i.executorId}</a>
-              </td>
-              <td>{ports(i.localInfo)}</td>
-              <td>{allocation(i.resources)}</td>
-              <td>
-                <StateBadge state={i.state} />
-              </td>
-              <td>{duration(now - i.created)}</td>
-              <td>{dateTime(i.updated)}</td>
-              {(onKill || onReplace) && (
-                <td class="row-actions">
-                  {onReplace && (
-                    <button type="button" onClick={() => onReplace(i.instanceId)} aria-label={`Replace ${i.instanceId}`}>
-                      Replace
-                    </button>
-                  )}
-                  {onKill && (
-                    <button type="button" class="danger" onClick={() => onKill(i.instanceId)} aria-label={`Kill ${i.instanceId}`}>
-                      Kill
-                    </button>
-                  )}
-                </td>
+    <DataTable
+      caption={`Instances of ${serviceId}`}
+      testId="instances"
+      columns={['Instance', 'Executor', ...INSTANCE_COLUMNS, 'Updated', actions ? 'Actions' : false]}
+      items={sorted}
+      empty="No instance runs"
+      row={(i) => (
+        <tr key={i.instanceId} data-instance={i.instanceId}>
+          <InstanceHeader serviceId={serviceId} instanceId={i.instanceId} />
+          <td>
+            <a href={paths.executor(i.executorId)}>{i.localInfo?.hostname ?? i.executorId}</a>
+          </td>
+          <InstanceCells instance={i} now={now} />
+          <td>{dateTime(i.updated)}</td>
+          {actions && (
+            <td class="row-actions">
+              {onReplace && (
+                <button type="button" onClick={() => onReplace(i.instanceId)} aria-label={`Replace ${i.instanceId}`}>
+                  Replace
+                </button>
               )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+              {onKill && (
+                <button type="button" class="danger" onClick={() => onKill(i.instanceId)} aria-label={`Kill ${i.instanceId}`}>
+                  Kill
+                </button>
+              )}
+            </td>
+          )}
+        </tr>
+      )}
+    />
   );
 }
 
 function OldInstanceTable({ serviceId, instances }: { serviceId: string; instances: LocalServiceInstanceInfo[] }) {
   const sorted = [...instances].sort((a, b) => b.updated - a.updated);
   return (
-    <div class="table-wrap">
-      <table data-testid="old-instances">
-        <caption class="visually-hidden">Old instances of {serviceId}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Instance</th>
-            <th scope="col">Executor</th>
-            <th scope="col">State</th>
-            <th scope="col">Lifetime</th>
-            <th scope="col">Final update</th>
-            <th scope="col">Error</th>
-          </tr>
-        </thead>
-        <tbody>
-          {sorted.length === 0 && (
-            <tr>
-              <td colSpan={6} class="muted">
-                None
-              </td>
-            </tr>
-          )}
-          {sorted.map((i) => (
-            <tr key={i.instanceId} data-instance={i.instanceId}>
-              <th scope="row">
-                <a href={paths.instance(serviceId, i.instanceId)}>{i.instanceId}</a>
-              </th>
-              <td>{i.localInfo?.hostname ?? i.executorId}</td>
-              <td>
-                <StateBadge state={i.state} />
-              </td>
-              <td>{duration(i.updated - i.created)}</td>
-              <td>{dateTime(i.updated)}</td>
-              <td>{i.errorMessage || '-'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      caption={`Old instances of ${serviceId}`}
+      testId="old-instances"
+      columns={['Instance', 'Executor', 'State', 'Lifetime', 'Final update', 'Error']}
+      items={sorted}
+      empty="None"
+      row={(i) => (
+        <tr key={i.instanceId} data-instance={i.instanceId}>
+          <InstanceHeader serviceId={serviceId} instanceId={i.instanceId} />
+          <td>{i.localInfo?.hostname ?? i.executorId}</td>
+          <td>
+            <StateBadge state={i.state} />
+          </td>
+          <td>{duration(i.updated - i.created)}</td>
+          <td>{dateTime(i.updated)}</td>
+          <td>{i.errorMessage || '-'}</td>
+        </tr>
+      )}
+    />
   );
 }
