@@ -1,7 +1,6 @@
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningExecutor } from '../../../src/executor/server.js';
-import { CONTROLLER_SECRET, FakeLeader, containerOf, ensureImage, itSpec, removeContainersOf, startInstance, startTestExecutor, stopInstance } from '../../support/executor-harness.js';
+import { describe, expect, it } from 'vitest';
+import { CONTROLLER_SECRET, containerOf, itSpec, startInstance, stopInstance, useTestExecutor } from '../../support/executor-harness.js';
 import { waitUntil } from '../../support/wait.js';
 
 /**
@@ -11,25 +10,13 @@ import { waitUntil } from '../../support/wait.js';
  * Docker's files many times a second. Following `docker logs` lost lines there (9 of 30 bursts' last lines on the
  * 2-core VM); the executor now takes the live output through an attach.
  */
-let leader: FakeLeader;
-let executor: RunningExecutor;
-
-beforeAll(async () => {
-  ensureImage();
-  leader = await new FakeLeader().start();
-  executor = await startTestExecutor(leader);
-});
-afterAll(async () => {
-  await executor?.stop();
-  await removeContainersOf(executor?.executorId ?? 'none');
-  await leader?.stop();
-});
+const fixture = useTestExecutor();
 
 const BURSTS = 30;
 const LINES = 120;
 
 async function api(path: string): Promise<string> {
-  const res = await request(`${executor.url}${path}`, { headers: { 'Cluster-Authorization': CONTROLLER_SECRET } });
+  const res = await request(`${fixture.executor.url}${path}`, { headers: { 'Cluster-Authorization': CONTROLLER_SECRET } });
   const body = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`${path}: HTTP ${res.statusCode} ${body}`);
   return body;
@@ -38,8 +25,8 @@ async function api(path: string): Promise<string> {
 describe('the executor copy of instance output', () => {
   it('keeps every line of bursts that rotate Docker\'s json-file log many times over', async () => {
     const spec = itSpec({ loggingSpec: { type: 'LOCAL', maxSize: '4k', maxFiles: 100, compress: false } });
-    await startInstance(executor, spec);
-    await leader.waitForState(spec.instanceId, 'HEALTHY');
+    await startInstance(fixture.executor, spec);
+    await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     const container = (await containerOf(spec.instanceId))!;
     for (let b = 0; b < BURSTS; b++) {
       // 120 lines of 60 bytes at once: 7 KB of output, ~14 KB of Docker's JSON, three of its rotations.
@@ -66,7 +53,7 @@ describe('the executor copy of instance output', () => {
       if (!lines.has(`end-of-burst-${b}`)) missing.push(`end of burst ${b}`);
     }
     expect(missing.length, `${missing.length} lines missing, the first: ${missing.slice(0, 5).join(', ')}`).toBe(0);
-    await stopInstance(executor, spec.instanceId);
-    await leader.waitForState(spec.instanceId, 'STOPPED');
+    await stopInstance(fixture.executor, spec.instanceId);
+    await fixture.leader.waitForState(spec.instanceId, 'STOPPED');
   });
 });
