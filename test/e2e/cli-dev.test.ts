@@ -330,6 +330,10 @@ describe('drove CLI against a real drove dev', () => {
     expect(kill.code, kill.stderr).toBe(0);
     expect(kill.stdout).toMatch(/^Instance\(s\) kill command accepted\.\n[\s\S]*All instances stopped\n$/);
     expect(await healthyIds()).not.toContain(next);
+    // The reconciler brings the killed instance back with ADJUST_INSTANCES, and while that runs the validator
+    // refuses every command by the service's state before it looks at ids (as Drove's does): wait it out, so
+    // what is checked next is the unknown id.
+    await settled('ACTIVE', 1);
     const wrong = await drove('lsinstances', 'kill', SID, 'SI-nope');
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('  - There are no healthy instances with ids: [SI-nope]');
