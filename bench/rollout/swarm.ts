@@ -28,7 +28,8 @@ async function networkNames(docker: Docker): Promise<Set<string>> {
 
 export class SwarmPeer {
   private readonly liveServices = new Set<string>();
-  private closed = false;
+  /** Set by the first close(); later calls (the signal handler, main's finally) wait for the same cleanup. */
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly docker: Docker,
@@ -53,7 +54,7 @@ export class SwarmPeer {
 
   /** Service create -> `instances` tasks running, each container's health check passed; ms. Then removes it. */
   async rollout(instances: number, name: string): Promise<number> {
-    if (this.closed) throw new Error('the swarm peer is closed');
+    if (this.closing) throw new Error('the swarm peer is closed');
     const labels = { [LABEL]: name };
     const spec = swarmServiceSpec({ ...this.options, name, imageId: this.imageId, instances, labels });
     const started = performance.now();
@@ -78,9 +79,12 @@ export class SwarmPeer {
   }
 
   /** Removes what is left, leaves the swarm if the bench joined it, and the networks swarm init made. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  close(): Promise<void> {
+    this.closing ??= this.cleanUp();
+    return this.closing;
+  }
+
+  private async cleanUp(): Promise<void> {
     for (const id of [...this.liveServices]) await this.removeService(id).catch(() => undefined);
     if (!this.initialized) return;
     await this.docker.swarmLeave({ force: true });
@@ -93,8 +97,14 @@ export class SwarmPeer {
     }
   }
 
+  /** Removes the service, or finds it removed already (a rollout's own cleanup racing close() on a signal). */
   private async removeService(id: string): Promise<void> {
-    await this.docker.getService(id).remove();
+    await this.docker
+      .getService(id)
+      .remove()
+      .catch((error: unknown) => {
+        if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+      });
     await waitUntil(`the containers of service ${id} to be gone`, async () => {
       const containers = await this.docker.listContainers({
         all: true,
