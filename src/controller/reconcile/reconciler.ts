@@ -70,13 +70,22 @@ export class Reconciler implements Runnable {
   private readonly missingSince = new Map<string, number>();
   /** The last pass found the fleet in disruption mode (logged once per episode). */
   private disrupted = false;
+  /**
+   * The next pass checks every record for staleness (markLost). Staleness is a matter of time (60 s), so the periodic
+   * pass is soon enough; the passes that triggers wake (one per joining executor while a fleet comes up, hundreds
+   * at 5,000 executors) then cost O(services x executors), not O(all instances) as well.
+   */
+  private scanDue = true;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.periodic = new Periodic({
       name: 'periodic reconciliation',
       clock: deps.clock,
       intervalMs: deps.options.reconcileIntervalMs,
-      run: () => this.trigger(),
+      run: () => {
+        this.scanDue = true;
+        this.trigger();
+      },
     });
   }
 
@@ -121,7 +130,9 @@ export class Reconciler implements Runnable {
     if (d.inMaintenanceWindow()) return this.report({ skipped: 'maintenance', adjusted: [], lost: 0 });
     const removed = await d.sweepExecutors();
     const held = d.heldStaleExecutors();
-    const lost = await this.markLost(removed, held);
+    const scan = this.scanDue || removed.length > 0;
+    this.scanDue = false;
+    const lost = scan ? await this.markLost(removed, held) : 0;
     if (held.size > 0) {
       // Most of the fleet is silent at once (docs/design/reconciliation.md#disruption-mode): our view of it is too
       // old to plan on, and starts placed now would land on executors that may well run the instances already.
