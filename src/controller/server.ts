@@ -38,6 +38,14 @@ export interface StartControllerOptions {
 }
 
 /**
+ * Connections the kernel queues before the controller accepts them (Node's default: 511). When thousands of
+ * executors (re)register at once, as after a controller restart, a full queue drops their SYNs: each retries after
+ * its connect timeout and its heartbeats arrive seconds late, which a busy leader reads as executors going silent.
+ * The kernel caps it at net.core.somaxconn (4096 on current Linux).
+ */
+export const CONTROLLER_LISTEN_BACKLOG = 4096;
+
+/**
  * Starts a controller: store and leader election from `config.store` (SQLite: always leader; etcd: lease-based
  * election), the core, and the HTTP API listening on `config.server`. Embeddable (used by `drove dev`): it
  * never exits the process; `close()` stops everything it started, in reverse order.
@@ -60,7 +68,7 @@ export async function startControllerServer(given: ControllerConfig, opts: Start
     ...(https ? { https } : {}),
   });
   try {
-    await app.listen({ host: config.server.host, port: config.server.port });
+    await app.listen({ host: config.server.host, port: config.server.port, backlog: CONTROLLER_LISTEN_BACKLOG });
   } catch (error) {
     await app.close();
     throw error;

@@ -37,16 +37,29 @@ export type SendStatus = MessageResponseStatus | 'UNREACHABLE' | 'TOO_LARGE';
 
 export class ControllerClient {
   private leader: string | undefined;
+  /** Reports, pings and GETs. */
   private readonly dispatcher: Agent;
+  /** Heartbeats only (see the constructor). */
+  private readonly heartbeats: Agent;
   private readonly timeoutMs: number;
 
   constructor(private readonly options: ControllerClientOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
-    this.dispatcher = new Agent({
-      connect: { timeout: this.timeoutMs, ...(options.tls ?? { rejectUnauthorized: true }) },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+    // One connection per controller for heartbeats and one for everything else, instead of one per concurrent
+    // request: an uncapped pool held ~4 sockets per executor at start-up (ping, first heartbeat, report flush,
+    // readiness GET at once), which at 5,000 executors is over 20,000 fds on the controller (EMFILE) and as many
+    // accepts in its backlog. Heartbeats get their own connection so they never queue behind a slow report or GET:
+    // a heartbeat that waits is how a busy leader comes to think a live executor is gone. The rest take turns,
+    // which costs a report at most one GET's round trip.
+    const agent = () =>
+      new Agent({
+        connect: { timeout: this.timeoutMs, ...(options.tls ?? { rejectUnauthorized: true }) },
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        connections: 1,
+      });
+    this.dispatcher = agent();
+    this.heartbeats = agent();
   }
 
   get currentLeader(): string | undefined {
@@ -114,7 +127,7 @@ export class ControllerClient {
         method: 'POST',
         headers: this.headers(),
         body: JSON.stringify(message),
-        dispatcher: this.dispatcher,
+        dispatcher: message.type === 'EXECUTOR_SNAPSHOT' ? this.heartbeats : this.dispatcher,
       });
       const body = (await res.body.json().catch(() => undefined)) as { status?: MessageResponseStatus; message?: string } | undefined;
       // The leader answered, so it stays the leader; the same body would be refused again.
@@ -156,6 +169,6 @@ export class ControllerClient {
    * otherwise hold the executor's shutdown for the whole request timeout.
    */
   async close(): Promise<void> {
-    await this.dispatcher.destroy().catch(() => undefined);
+    await Promise.all([this.dispatcher.destroy().catch(() => undefined), this.heartbeats.destroy().catch(() => undefined)]);
   }
 }

@@ -12,6 +12,7 @@ import {
 import type { EventLog } from '../events.js';
 import type { StateStore, StoredExecutor } from '../store/store.js';
 import { BatchingWriter } from './batching-writer.js';
+import { decideStale, defaultDisruptionPolicy, type DisruptionPolicy } from './disruption.js';
 
 /**
  * The leader's view of the executors (docs/design/executor-protocol.md#heartbeats): fed by heartbeats
@@ -36,6 +37,8 @@ export interface ExecutorRegistryOptions {
    * A positive window waits on the injected clock and gathers heartbeats spread over that many ms.
    */
   storeWriteWindowMs?: number;
+  /** When a mass of stale executors is held instead of removed (default: defaultDisruptionPolicy). */
+  disruption?: DisruptionPolicy;
 }
 
 const DEFAULT_LAST_KNOWN_RETENTION_MS = 2 * 24 * 60 * 60 * 1000;
@@ -97,6 +100,9 @@ export class ExecutorRegistry {
   private readonly lastKnownRetentionMs: number;
   /** What the store holds for each executor as far as we know (see `storedFingerprint`); absent = unknown. */
   private readonly persisted = new Map<string, string>();
+  private readonly disruption: DisruptionPolicy;
+  /** Stale executors the last sweep kept as members (disruption mode); empty when the fleet is healthy. */
+  private held: ReadonlySet<string> = new Set();
 
   /**
    * @param deps.stored the executors in the store when this leader term began. Live ones count as seen now: the new
@@ -113,6 +119,7 @@ export class ExecutorRegistry {
   ) {
     if (!(deps.options.staleExecutorAgeMs > 0)) throw new Error('staleExecutorAgeMs must be a positive number of ms');
     this.lastKnownRetentionMs = deps.options.lastKnownRetentionMs ?? DEFAULT_LAST_KNOWN_RETENTION_MS;
+    this.disruption = deps.options.disruption ?? defaultDisruptionPolicy(deps.options.staleExecutorAgeMs);
     const windowMs = deps.options.storeWriteWindowMs ?? 0;
     if (!(windowMs >= 0)) throw new Error('storeWriteWindowMs must be zero or a positive number of ms');
     this.writer = new BatchingWriter(
@@ -231,13 +238,19 @@ export class ExecutorRegistry {
   /**
    * Removes executors not heard from for `staleExecutorAgeMs` (EXECUTOR_REMOVED), keeps them as last known,
    * and prunes last-known entries past their retention. Returns the ids removed now, so the engine can mark
-   * their instances LOST (docs/design/reconciliation.md#lost-instances).
+   * their instances LOST (docs/design/reconciliation.md#lost-instances). When most of the fleet is stale at once,
+   * holds them instead (see disruption.ts and `heldStale`).
    */
   async sweepStale(): Promise<string[]> {
     const now = this.deps.clock.now();
+    const staleAgeMs = this.deps.options.staleExecutorAgeMs;
+    const stale = [...this.live.values()].filter((entry) => now - entry.lastSeen > staleAgeMs);
+    const decision = decideStale(stale, this.live.size, now, staleAgeMs, this.disruption);
+    this.held = new Set(decision.hold);
     const removedNow: string[] = [];
-    for (const entry of [...this.live.values()]) {
-      if (now - entry.lastSeen <= this.deps.options.staleExecutorAgeMs) continue;
+    const toRemove = new Set(decision.remove);
+    for (const entry of stale) {
+      if (!toRemove.has(entry.executorId)) continue;
       this.live.delete(entry.executorId);
       this.removed.set(entry.executorId, { executorId: entry.executorId, nodeData: entry.nodeData, removedAt: now });
       removedNow.push(entry.executorId);
@@ -276,6 +289,14 @@ export class ExecutorRegistry {
         reported: false,
       });
     }
+  }
+
+  /**
+   * Stale executors the last sweep held rather than removed because a mass of the fleet went silent at once
+   * (disruption mode); the reconciler neither marks their instances LOST nor plans while any is held.
+   */
+  heldStale(): ReadonlySet<string> {
+    return this.held;
   }
 
   /** Writes pending node data without waiting out the window; resolves once no store write is pending (tests, shutdown). */

@@ -21,7 +21,7 @@ export type JobKind = (typeof JOB_KINDS)[number];
 export const JOB_OUTCOMES = ['success', 'failure', 'aborted'] as const;
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
-/** `skipped`: in the maintenance window; `failed`: the pass threw (logged). */
+/** `skipped`: in the maintenance window or in disruption mode (most executors silent at once); `failed`: the pass threw (logged). */
 export const PASS_RESULTS = ['completed', 'skipped', 'failed'] as const;
 export type PassResult = (typeof PASS_RESULTS)[number];
 

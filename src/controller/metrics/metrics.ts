@@ -89,7 +89,7 @@ export class ControllerMetrics implements ControllerMetricsHooks {
     });
     this.passDuration = new Histogram({
       name: 'drove_reconciler_pass_duration_seconds',
-      help: 'Reconciliation passes by result (completed, skipped in maintenance, failed); the count is the number of passes',
+      help: 'Reconciliation passes by result (completed, skipped in maintenance or disruption mode, failed); the count is the number of passes',
       labelNames: ['result'],
       buckets: PASS_BUCKETS,
       registers,

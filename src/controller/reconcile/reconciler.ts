@@ -26,6 +26,8 @@ export interface ReconcilerDeps {
   crashLoops: Pick<CrashLoopGate, 'heldExecutors'>;
   /** Removes executors whose heartbeats stopped; returns their ids (ExecutorRegistry.sweepStale). */
   sweepExecutors(): Promise<string[]>;
+  /** Stale executors the sweep held in disruption mode (ExecutorRegistry.heldStale). */
+  heldStaleExecutors(): ReadonlySet<string>;
   inMaintenanceWindow(): boolean;
   clock: Clock;
   options: ResolvedOptions;
@@ -42,7 +44,7 @@ export interface ReconcilerDeps {
 export const VANISHED_INSTANCE_GRACE_MS = 15_000;
 
 export interface PassReport {
-  skipped?: 'maintenance';
+  skipped?: 'maintenance' | 'disruption';
   adjusted: string[];
   lost: number;
 }
@@ -66,13 +68,24 @@ export class Reconciler implements Runnable {
   private readonly lastAdjust = new Map<string, { key: string; at: number }>();
   /** Running records their executor's heartbeats leave out: since which heartbeat (executor clock). */
   private readonly missingSince = new Map<string, number>();
+  /** The last pass found the fleet in disruption mode (logged once per episode). */
+  private disrupted = false;
+  /**
+   * The next pass checks every record for staleness (markLost). Staleness is a matter of time (60 s), so the periodic
+   * pass is soon enough; the passes that triggers wake (one per joining executor while a fleet comes up, hundreds
+   * at 5,000 executors) then cost O(services x executors), not O(all instances) as well.
+   */
+  private scanDue = true;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.periodic = new Periodic({
       name: 'periodic reconciliation',
       clock: deps.clock,
       intervalMs: deps.options.reconcileIntervalMs,
-      run: () => this.trigger(),
+      run: () => {
+        this.scanDue = true;
+        this.trigger();
+      },
     });
   }
 
@@ -115,7 +128,20 @@ export class Reconciler implements Runnable {
   async pass(): Promise<PassReport> {
     const d = this.deps;
     if (d.inMaintenanceWindow()) return this.report({ skipped: 'maintenance', adjusted: [], lost: 0 });
-    const lost = await this.markLost(await d.sweepExecutors());
+    const removed = await d.sweepExecutors();
+    const held = d.heldStaleExecutors();
+    const scan = this.scanDue || removed.length > 0;
+    this.scanDue = false;
+    const lost = scan ? await this.markLost(removed, held) : 0;
+    if (held.size > 0) {
+      // Most of the fleet is silent at once (docs/design/reconciliation.md#disruption-mode): our view of it is too
+      // old to plan on, and starts placed now would land on executors that may well run the instances already.
+      if (!this.disrupted) d.logger.warn({ held: held.size }, 'Most executors went silent at once: holding them, not planning');
+      this.disrupted = true;
+      return this.report({ skipped: 'disruption', adjusted: [], lost });
+    }
+    if (this.disrupted) d.logger.info('Executor heartbeats are back: disruption mode over');
+    this.disrupted = false;
     const executors = d.executors.all();
     const now = d.clock.now();
     const adjusted: string[] = [];
@@ -179,7 +205,7 @@ export class Reconciler implements Runnable {
    * executor no longer has become LOST "Instance lost", kept as history, with an instance event
    * (docs/design/reconciliation.md#lost-instances).
    */
-  private async markLost(removedExecutors: readonly string[]): Promise<number> {
+  private async markLost(removedExecutors: readonly string[], heldExecutors: ReadonlySet<string>): Promise<number> {
     const d = this.deps;
     const now = d.clock.now();
     const removed = new Set(removedExecutors);
@@ -188,6 +214,8 @@ export class Reconciler implements Runnable {
     for (const instance of d.workingSet.allInstances()) {
       // UNKNOWN too: being recovered by a restarted executor; if that never finishes it is lost as well.
       if (!INSTANCE_LIVE_STATES.has(instance.state)) continue;
+      // Silent only because the controller could not hear it (disruption mode): its records go stale with it.
+      if (heldExecutors.has(instance.executorId)) continue;
       if (
         removed.has(instance.executorId) ||
         d.workingSet.isStale(instance, now, d.options.instanceStaleAgeMs) ||

@@ -133,6 +133,7 @@ export class LeaderTerm implements Runnable {
       executors: this.registry,
       crashLoops: this.crashLoops,
       sweepExecutors: () => this.registry.sweepStale(),
+      heldStaleExecutors: () => this.registry.heldStale(),
       inMaintenanceWindow: () => this.maintenance.inMaintenanceWindow(),
       clock,
       options,

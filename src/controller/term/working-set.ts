@@ -234,8 +234,17 @@ export class WorkingSet {
             accepted.push(report);
           }
         }
+        // A heartbeat carries every instance again with only a fresh `updated`: such records stay in memory only,
+        // so a steady fleet's heartbeats cost no store transaction (at 5,000 executors x 4 instances they were a
+        // third of the controller's CPU). Safe for the same reason as the executor records (registry.ts,
+        // writeThrough): a new leader counts every loaded record as refreshed when it loaded it (`loadedAt`), and
+        // the stored `updated` only makes it drop reports older than the stored copy, which no later one is.
+        const changed = [...newest.values()].filter((r) => {
+          const held = this.instance(r.serviceId, r.instanceId);
+          return !held || !sameButUpdated(r, held);
+        });
         try {
-          if (newest.size > 0) await this.store.putInstances([...newest.values()]);
+          if (changed.length > 0) await this.store.putInstances(changed);
         } catch (error) {
           for (const batch of batches) batch.reject(error);
           continue;
@@ -281,4 +290,18 @@ export class WorkingSet {
  */
 function isNewer(report: LocalServiceInstanceInfo, held: LocalServiceInstanceInfo): boolean {
   return report.updated > held.updated || (report.updated === held.updated && report.state !== held.state);
+}
+
+/** The same record but for `updated` (what a heartbeat changes in a steady instance's report). */
+function sameButUpdated(a: LocalServiceInstanceInfo, b: LocalServiceInstanceInfo): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) {
+    if (key === 'updated') continue;
+    const x: unknown = a[key as keyof LocalServiceInstanceInfo];
+    const y: unknown = b[key as keyof LocalServiceInstanceInfo];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
 }

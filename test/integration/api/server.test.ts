@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { Server } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { startControllerServer, type RunningController } from '../../../src/controller/server.js';
+import { CONTROLLER_LISTEN_BACKLOG, startControllerServer, type RunningController } from '../../../src/controller/server.js';
 import { testConfig, ADMIN } from '../../support/controller-config.js';
 import { validSpec } from '../../support/api-harness.js';
 
@@ -18,6 +19,19 @@ afterEach(async () => {
 });
 
 describe('startControllerServer', () => {
+  test('listens with a backlog for thousands of executors registering at once, not Node\'s 511', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'drove-server-'));
+    const listen = vi.spyOn(Server.prototype, 'listen');
+    try {
+      const config = testConfig({ server: { host: '127.0.0.1', port: 0, hostname: '127.0.0.1' }, store: { type: 'sqlite', path: join(dir, 'drove.db') } });
+      running = await startControllerServer(config, { logger: pino({ level: 'silent' }) });
+      expect(CONTROLLER_LISTEN_BACKLOG).toBe(4096);
+      expect(listen.mock.calls.map((args) => (args[0] as { backlog?: number }).backlog)).toContain(CONTROLLER_LISTEN_BACKLOG);
+    } finally {
+      listen.mockRestore();
+    }
+  });
+
   test('serves the API on an ephemeral port, keeps state in SQLite across restarts, audits writes', async () => {
     dir = mkdtempSync(join(tmpdir(), 'drove-server-'));
     const lines: string[] = [];

@@ -364,3 +364,50 @@ describe('ExecutorRegistry', () => {
     expect(registry.byId(E1)?.address).toEqual({ executorId: E1, hostname: 'ex1.local', port: 3000, transportType: 'HTTP' });
   });
 });
+
+describe('ExecutorRegistry in disruption mode (most of the fleet silent at once)', () => {
+  const hosts = Array.from({ length: 10 }, (_, i) => `ex${i}.local`);
+  const idOf = (host: string) => executorIdOf(host, 3000);
+
+  async function fleetOf(setupResult: ReturnType<typeof setup>) {
+    for (const hostname of hosts) await setupResult.registry.heartbeat(nodeData({ hostname }));
+  }
+
+  it('holds a mass of stale executors as members (no EXECUTOR_REMOVED) and lets them resume', async () => {
+    const s = setup();
+    await fleetOf(s);
+    await s.clock.advance(STALE_MS - 10_000);
+    // Only three got through before the controller stalled.
+    for (const hostname of hosts.slice(0, 3)) await s.registry.heartbeat(nodeData({ hostname, updated: 1_700_000_035_000 }));
+    await s.clock.advance(10_001);
+    expect(await s.registry.sweepStale()).toEqual([]);
+    expect([...s.registry.heldStale()].sort()).toEqual(hosts.slice(3).map(idOf).sort());
+    expect(s.registry.all()).toHaveLength(10);
+    expect(s.eventTypes()).not.toContain('EXECUTOR_REMOVED');
+    // The backlog drains: their heartbeats arrive, nothing is held any more.
+    for (const hostname of hosts.slice(3)) await s.registry.heartbeat(nodeData({ hostname, updated: 1_700_000_060_000 }));
+    expect(await s.registry.sweepStale()).toEqual([]);
+    expect(s.registry.heldStale().size).toBe(0);
+  });
+
+  it('still removes a single dead executor of a healthy fleet', async () => {
+    const s = setup();
+    await fleetOf(s);
+    await s.clock.advance(STALE_MS - 10_000);
+    for (const hostname of hosts.slice(1)) await s.registry.heartbeat(nodeData({ hostname, updated: 1_700_000_035_000 }));
+    await s.clock.advance(10_001);
+    expect(await s.registry.sweepStale()).toEqual([idOf(hosts[0]!)]);
+    expect(s.registry.heldStale().size).toBe(0);
+  });
+
+  it('removes held executors that stay silent past the hold (most of the fleet really died)', async () => {
+    const s = setup({ disruption: { massStaleShare: 0.5, minExecutors: 10, maxHoldMs: 60_000 } });
+    await fleetOf(s);
+    await s.clock.advance(STALE_MS + 60_000);
+    expect(await s.registry.sweepStale()).toEqual([]);
+    expect(s.registry.heldStale().size).toBe(10);
+    await s.clock.advance(1);
+    expect((await s.registry.sweepStale()).sort()).toEqual(hosts.map(idOf).sort());
+    expect(s.registry.heldStale().size).toBe(0);
+  });
+});

@@ -79,6 +79,27 @@ describe('working set over the SQLite store (Drove\'s LocalServiceStateDBTest, a
     expect(ws.instances('GONE-1')).toEqual([]);
   });
 
+  it('keeps a heartbeat\'s refresh (only `updated` newer) in memory without a store write; any other change is written', async () => {
+    const { store, ws } = setup();
+    await ws.putService(info());
+    await ws.applyReports([record('SI-1')]);
+    let puts = 0;
+    const put = store.putInstances.bind(store);
+    store.putInstances = async (records) => {
+      puts++;
+      return put(records);
+    };
+    const changes = await ws.applyReports([record('SI-1', 'HEALTHY', NOW + 20_000)]);
+    expect(changes).toHaveLength(1);
+    expect(puts).toBe(0);
+    expect(ws.instance('TEST_SPEC-00001', 'SI-1')?.updated).toBe(NOW + 20_000);
+    expect((await store.load()).instances[0]!.updated).toBe(NOW);
+    await ws.applyReports([{ ...record('SI-1', 'HEALTHY', NOW + 40_000), metadata: { zone: 'b' } }]);
+    await ws.applyReports([record('SI-1', 'UNHEALTHY', NOW + 60_000)]);
+    expect(puts).toBe(2);
+    expect((await store.load()).instances[0]).toMatchObject({ state: 'UNHEALTHY', updated: NOW + 60_000 });
+  });
+
   it('leaves memory untouched when the store refuses a write', async () => {
     const { store, ws } = setup();
     await ws.putService(info());

@@ -5,7 +5,7 @@ import { ControllerClient } from '../../../src/executor/controller-client.js';
 import { systemClock } from '../../../src/model/clock.js';
 import type { ControllerMessage } from '../../../src/model/executor.js';
 import { silentLogger } from './fakes.js';
-import { nodeData } from '../../support/records.js';
+import { instanceInfo, nodeData, resourceSnapshot } from '../../support/records.js';
 
 /** Two controllers on loopback; only the leader answers ping with 200 SUCCESS. */
 async function controller(name: string, state: { leader: string }, seen: Array<{ name: string; secret?: string; nodeId?: string }>) {
@@ -81,6 +81,52 @@ describe('controller client', () => {
       await client.close();
       for (const socket of sockets) socket.destroy();
       hung.close();
+    }
+  });
+
+  it('holds at most two connections to the leader, and a heartbeat does not wait behind a report the leader is slow to answer', async () => {
+    const app = Fastify();
+    let connections = 0;
+    app.server.on('connection', () => connections++);
+    const held: Array<() => void> = [];
+    app.get('/apis/v1/ping', async () => ({ status: 'SUCCESS', data: 'pong', message: 'success' }));
+    app.get('/apis/v1/internal/cluster/resources/reserved', async () => ({ status: 'SUCCESS', data: { cpus: 0 }, message: 'success' }));
+    app.post('/apis/v1/messages', async (req) => {
+      const body = req.body as ControllerMessage;
+      if (body.type !== 'EXECUTOR_SNAPSHOT') await new Promise<void>((resolve) => held.push(resolve));
+      return { header: body.header, status: 'ACCEPTED' };
+    });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    apps.push(app);
+    const client = new ControllerClient({ endpoints: [url], secret: 's', nodeId: 'ex1', clock: systemClock, logger: silentLogger });
+    try {
+      expect(await client.findLeader()).toBe(url);
+      const report = (): ControllerMessage => ({
+        type: 'LOCAL_SERVICE_INSTANCE_STATE_REPORT',
+        header: client.header(),
+        resourceSnapshot: resourceSnapshot('ex1'),
+        instanceInfo: instanceInfo(),
+      });
+      // Reports and GETs at once, as at start-up; the leader sits on the reports.
+      const reports = Array.from({ length: 4 }, () => client.send(report()));
+      const gets = Array.from({ length: 2 }, () => client.get('/apis/v1/internal/cluster/resources/reserved'));
+      for (let i = 0; i < 3; i++) {
+        const heartbeat: ControllerMessage = { type: 'EXECUTOR_SNAPSHOT', header: client.header(), nodeData: nodeData() };
+        expect((await client.send(heartbeat)).status).toBe('ACCEPTED');
+      }
+      // The leader answers the reports now, one after another as they reach it.
+      let settled = false;
+      void Promise.all(reports).then(() => (settled = true));
+      while (!settled) {
+        for (const release of held.splice(0)) release();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect((await Promise.all(reports)).map((r) => r.status)).toEqual(['ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED']);
+      expect(await Promise.all(gets)).toEqual([{ cpus: 0 }, { cpus: 0 }]);
+      expect(connections).toBeLessThanOrEqual(2);
+    } finally {
+      for (const release of held.splice(0)) release();
+      await client.close();
     }
   });
 });

@@ -200,6 +200,39 @@ describe('reconciler (Drove\'s LocalServiceMonitorTest, adapted)', () => {
     expect(healthy()).toHaveLength(1);
   });
 
+  it('disruption mode: when most executors go silent at once (a starved controller), nothing is marked LOST or re-placed', async () => {
+    await service('ACTIVE', 1, 10);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 10);
+    const before = healthy().map((i) => i.instanceId).sort();
+    const passes: Array<string | undefined> = [];
+    h.controller.term!.reconciler.onPass((report) => passes.push(report.skipped));
+    // No heartbeat gets through for longer than both staleness ages (executor 45 s, instance 60 s).
+    h.fleet.stopHeartbeats();
+    await h.clock.advance(70_000);
+    expect(passes).toContain('disruption');
+    expect(h.controller.serviceInstances(ID, ['LOST'])).toEqual([]);
+    expect(h.controller.executorSummaries().filter((e) => e.state === 'REMOVED')).toEqual([]);
+    expect(adjustCount()).toBe(1);
+    // The backlog drains: every executor is heard again and the same instances are still the running ones.
+    await h.fleet.heartbeatAll();
+    h.fleet.startHeartbeats(20_000);
+    await h.clock.advance(30_000);
+    expect(passes.at(-1)).toBeUndefined();
+    expect(healthy().map((i) => i.instanceId).sort()).toEqual(before);
+    expect(h.controller.serviceInstances(ID, ['LOST'])).toEqual([]);
+  });
+
+  it('outside disruption mode a real 10% loss is detected: the dead executor\'s instance is LOST', async () => {
+    await service('ACTIVE', 1, 10);
+    await h.until(() => state() === 'ACTIVE' && healthy().length === 10);
+    const [dead] = [...h.fleet.executors.values()];
+    const deadInstance = dead!.running()[0]!.instanceId;
+    h.fleet.kill(dead!.executorId);
+    await h.until(() => h.controller.serviceInstance(ID, deadInstance)?.state === 'LOST', 120_000, 1_000);
+    expect(h.controller.executorSummaries().find((e) => e.executorId === dead!.executorId)?.state).toBe('REMOVED');
+    expect(healthy()).toHaveLength(9);
+  });
+
   it('replaces the test instance of an executor that left in the pass that removes it, not a period later', async () => {
     await service('CONFIG_TESTING', 1, 2);
     await h.until(() => state() === 'CONFIG_TESTING' && healthy().length === 1);
@@ -305,6 +338,7 @@ describe('reconciler guards (not leading, maintenance)', () => {
       executors: { all: () => [], byId: () => undefined },
       crashLoops: { heldExecutors: () => new Set() },
       sweepExecutors: async () => [],
+      heldStaleExecutors: () => new Set(),
       inMaintenanceWindow: () => maintenance,
       clock,
       options: resolveOptions(ControllerOptionsSchema.parse({})),
