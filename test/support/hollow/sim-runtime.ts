@@ -166,7 +166,7 @@ export class SimChecker implements Checker {
     private readonly healthy: (mode: CheckModeSpec, target: CheckTarget) => boolean = () => true,
   ) {}
 
-  async check(mode: CheckModeSpec, target: CheckTarget): Promise<CheckResult> {
+  async check(mode: CheckModeSpec, target: CheckTarget, _timeoutMs: number, _signal?: AbortSignal): Promise<CheckResult> {
     const running = target.containerId !== undefined && (await this.runtime.inspectContainer(target.containerId))?.running === true;
     if (!running) return { healthy: false, message: `simulated ${mode.type} check: container is not running` };
     return this.healthy(mode, target) ? { healthy: true, message: '' } : { healthy: false, message: `simulated ${mode.type} check: unhealthy` };
