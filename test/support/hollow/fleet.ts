@@ -44,6 +44,12 @@ export interface HollowFleetOptions {
   logLevel?: string;
   /** startExecutor calls in flight at once per worker (default 8). */
   startConcurrency?: number;
+  /**
+   * Executors of one start (startHollowFleet, each grow()) start evenly over this window (default 0: as fast as
+   * they can). An executor heartbeats every heartbeatInterval from its start, so a fleet started in one burst
+   * heartbeats in bursts; real hosts' phases are spread. A window of about one heartbeat interval spreads them.
+   */
+  startSpreadMs?: number;
 }
 
 export interface HollowFleet {
@@ -164,6 +170,7 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
         baseDir: join(baseDir, `worker-${i}`),
         logLevel: options.logLevel ?? 'error',
         startConcurrency: options.startConcurrency ?? 8,
+        startSpreadMs: options.startSpreadMs ?? 0,
       };
       await worker.call({ cmd: 'setup', setup });
     }

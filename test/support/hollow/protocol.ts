@@ -22,6 +22,8 @@ export interface WorkerSetup {
   logLevel: string;
   /** startExecutor calls in flight at once within the worker. */
   startConcurrency: number;
+  /** The k-th of n executors of one start command starts no earlier than k/n of this after the command came. */
+  startSpreadMs: number;
 }
 
 export type WorkerCommand =

@@ -77,10 +77,15 @@ class HollowWorker {
     const setup = this.setup;
     if (!setup) throw new Error('start before setup');
     const started: StartedExecutor[] = [];
+    const t0 = Date.now();
     let next = 0;
     const lane = async () => {
       while (next < hosts.length) {
-        started.push(await this.startOne(setup, hosts[next++]!));
+        const k = next++;
+        // Spread over the window, so heartbeat phases (fixed by each executor's start) spread with them.
+        const due = t0 + (setup.startSpreadMs * k) / hosts.length - Date.now();
+        if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+        started.push(await this.startOne(setup, hosts[k]!));
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, setup.startConcurrency) }, () => lane()));
