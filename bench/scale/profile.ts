@@ -44,13 +44,12 @@ export function topSelfTime(path: string, root: string, count = 15): SelfTime[] 
   const byFunction = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const frame = byNode.get(id)?.callFrame;
-    if (!frame) continue;
+    // Idle is the event loop waiting: what is left is where the controller spent its CPU.
+    if (!frame || frame.functionName === '(idle)') continue;
     const file = frame.url.startsWith('file://') ? relative(root, new URL(frame.url).pathname) : frame.url;
     const fn = `${frame.functionName || '(anonymous)'}${file ? ` (${file}:${frame.lineNumber + 1})` : ''}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
   }
-  // Idle is the event loop waiting: what is left is where the controller spent its CPU.
-  byFunction.delete('(idle)');
   const total = [...byFunction.values()].reduce((a, b) => a + b, 0);
   return [...byFunction]
     .sort((a, b) => b[1] - a[1])

@@ -85,7 +85,7 @@ const GOAL_SIZE = 5000;
 const GOALS: Goal[] = [
   {
     name: 'ACTIVE in < 15 s (> 1,300 placements/s)',
-    check: (r) => (r.activateS === undefined ? undefined : { value: `${r.activateS.toFixed(1)} s, ${r.placementsPerS!.toFixed(0)}/s`, met: r.activateS < 15, by: `${(r.activateS / 15).toFixed(2)}x the limit` }),
+    check: (r) => (r.activateS === undefined ? undefined : { value: `${r.activateS.toFixed(1)} s, ${(r.instances / r.activateS).toFixed(0)}/s`, met: r.activateS < 15, by: `${(r.activateS / 15).toFixed(2)}x the limit` }),
   },
   {
     name: 'growth at most linear (activate time per instance, largest / smallest size)',
