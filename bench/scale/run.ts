@@ -101,7 +101,9 @@ const LIST_POLL_MS = 2_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-class PhaseTimeout extends Error {}
+/** A phase that cannot complete: reported by its message, not retried. */
+class PhaseFailure extends Error {}
+class PhaseTimeout extends PhaseFailure {}
 
 /**
  * Polls `check` until it returns a value (not undefined) or the limit passes; errors of a busy controller are
@@ -115,6 +117,7 @@ async function pollUntil<T>(phase: string, limitMs: number, check: () => Promise
       const value = await check();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof PhaseFailure) throw error;
       lastError = error instanceof Error ? error.message.slice(0, 200) : String(error);
     }
     if (Date.now() >= deadline) {
@@ -135,6 +138,29 @@ async function bounded<T>(phase: string, limitMs: number, work: Promise<T>): Pro
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Submits an operation, waiting while the service is busy with another one: the reconciler may have started an
+ * ADJUST_INSTANCES (after instances went LOST, say) just before, and the engine takes one operation at a time.
+ * Returns the ms spent waiting for the slot.
+ */
+async function submit(client: DroveApi, phase: string, limitMs: number, body: Record<string, unknown>): Promise<number> {
+  const began = Date.now();
+  let last = '';
+  await pollUntil(phase, limitMs, async () => {
+    const reply = await client.operation(body);
+    if (reply.statusCode === 200 && reply.body.status === 'SUCCESS') return true;
+    last = JSON.stringify(reply.body).slice(0, 300);
+    if (reply.statusCode === 400 && last.includes('No operations allowed')) return undefined;
+    throw new PhaseFailure(`${String(body.type)} rejected: HTTP ${reply.statusCode} ${last}`);
+  }, () => `${String(body.type)} not accepted: ${last}`, 500);
+  return Date.now() - began;
+}
+
+/** Executors the controller has removed as lost: outside the loss phase, each one is a live executor lost falsely. */
+async function removedExecutors(client: DroveApi): Promise<number> {
+  return (await client.executors()).filter((e) => e.state === 'REMOVED').length;
 }
 
 function scaleSpec(name: string): LocalServiceSpec {
@@ -257,7 +283,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     let seen = 'no summary yet';
     const activateStarted = Date.now();
     try {
-      await client.accepted({ type: 'ACTIVATE', serviceId });
+      await submit(client, 'activate', limit, { type: 'ACTIVATE', serviceId });
       await pollUntil('activate', limit, async () => {
         const summary = await client.service(serviceId);
         seen = `state ${summary?.state}, ${summary?.healthyInstances}/${instances} healthy`;
@@ -273,24 +299,41 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       result.fds = usage.openFds;
       result.fdLimit = usage.fdLimit;
     }
+    const removedInActivate = await removedExecutors(client);
+    if (removedInActivate > 0) result.notes.push(`${removedInActivate} live executors removed as lost during ACTIVATE`);
     log(`ACTIVE in ${result.activateS.toFixed(1)} s; API ${result.api.map((a) => `${a.name} ${a.p50Ms?.toFixed(0)}/${a.p99Ms?.toFixed(0)} ms (${a.requests}, ${a.errors} errors)`).join(', ')}`);
 
     // RESTART every instance: done when the service is ACTIVE again with N HEALTHY instances, none of them old.
     const old = new Set(healthy(await client.instances(serviceId)).map((i) => i.instanceId));
+    // Timed from the acceptance: a wait for the service's slot (see submit) is the reconciler's, not the restart's.
+    const slotWaitMs = await submit(client, 'restart', limit, {
+      type: 'RESTART',
+      serviceId,
+      opSpec: { timeout: `${Math.ceil(limit / 1000)} seconds`, parallelism: options.parallelism, failureStrategy: 'STOP' },
+    });
+    if (slotWaitMs > 1_000) result.notes.push(`RESTART waited ${(slotWaitMs / 1000).toFixed(1)} s for the service's operation slot`);
     const restartStarted = Date.now();
     let listedAt = 0;
-    await client.accepted({ type: 'RESTART', serviceId, opSpec: { timeout: `${Math.ceil(limit / 1000)} seconds`, parallelism: options.parallelism, failureStrategy: 'STOP' } });
+    let working = false;
+    let endedUnreplaced = 0;
     await pollUntil('restart', limit, async () => {
       const summary = await client.service(serviceId);
       seen = `state ${summary?.state}, ${summary?.healthyInstances}/${instances} healthy`;
+      if (summary?.state !== undefined && summary.state !== 'ACTIVE') working = true;
       if (summary?.state !== 'ACTIVE' || summary.healthyInstances !== instances || Date.now() - listedAt < LIST_POLL_MS) return undefined;
       listedAt = Date.now();
       const now = healthy(await client.instances(serviceId));
       const stale = now.filter((i) => old.has(i.instanceId)).length;
       seen += `, ${stale} not replaced yet`;
+      // The operation ended (the service left ACTIVE and came back) without replacing everything: three list checks
+      // in a row, so a reconciler pass between two steps of the restart is not mistaken for its end.
+      endedUnreplaced = working && stale > 0 ? endedUnreplaced + 1 : 0;
+      if (endedUnreplaced >= 3) throw new PhaseFailure(`RESTART ended with ${stale} of ${instances} instances not replaced`);
       return now.length === instances && stale === 0 ? true : undefined;
     }, () => seen);
     result.restartS = (listedAt - restartStarted) / 1000;
+    const removedInRestart = (await removedExecutors(client)) - removedInActivate;
+    if (removedInRestart > 0) result.notes.push(`${removedInRestart} live executors removed as lost during RESTART`);
     log(`RESTART done in ${result.restartS.toFixed(1)} s`);
 
     // Join: new executors while the service is ACTIVE; each should get its START at once.
@@ -350,7 +393,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     if (falselyRemoved.size > 0) result.notes.push(`${falselyRemoved.size} live executors removed as lost`);
     log(`lost: ${victims.length} executors' instances out ${result.lostDetectS.toFixed(1)} s after staleExecutorAge; ${falselyRemoved.size} live executors removed`);
   } catch (error) {
-    if (error instanceof PhaseTimeout) result.notes.push(error.message);
+    if (error instanceof PhaseFailure) result.notes.push(error.message);
     else result.notes.push(`failed: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
     log(result.notes.at(-1)!);
     // The usual way a controller dies at scale; the log says so, the note saves opening it.
