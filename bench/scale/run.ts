@@ -271,7 +271,14 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     result.registerS = (Date.now() - registerStarted) / 1000;
     log(`registered ${size} executors in ${result.registerS.toFixed(1)} s`);
 
-    const serviceId = await client.accepted({ type: 'CREATE', spec: scaleSpec(`SCALE_${size}`), instancesPerHost: options.instancesPerHost });
+    // Retried on a dropped connection (a busy controller closes idle keep-alive sockets), unless the CREATE landed.
+    const spec = scaleSpec(`SCALE_${size}`);
+    const serviceId = `${spec.name}-${spec.version}`;
+    await pollUntil('create', limit, async () => {
+      if (await client.service(serviceId)) return true;
+      await submit(client, 'create', limit, { type: 'CREATE', spec, instancesPerHost: options.instancesPerHost });
+      return true;
+    }, () => 'not created');
     await pollUntil('create', limit, async () => ((await client.service(serviceId))?.state === 'INACTIVE' ? true : undefined), () => 'not INACTIVE');
 
     // ACTIVATE -> ACTIVE with every instance HEALTHY, under the API read load.
