@@ -31,6 +31,12 @@ export interface ExecutorDeps {
   /** Source of empty-valued instance env entries (default: process.env). */
   executorEnv?: Record<string, string | undefined>;
   httpLimits?: Partial<ExecutorHttpLimits>;
+  /**
+   * Process and Node.js metrics in `/metrics` (default true). Off where many executors share one process (the
+   * hollow executors of bench:scale, docs/hollow.md): each registry would install its own GC observer and
+   * event-loop histogram to report the same process's figures again.
+   */
+  processMetrics?: boolean;
 }
 
 export interface RunningExecutor {
@@ -59,7 +65,7 @@ export async function startExecutor(config: ExecutorConfig, deps: ExecutorDeps =
   // The server listens before the executor exists so that port 0 (tests) resolves to the real port the
   // executor id carries; until the executor has started, messages are answered "Executor is starting".
   let executor: Executor | undefined;
-  const metrics = new ExecutorMetrics({ processMetrics: true });
+  const metrics = new ExecutorMetrics({ processMetrics: deps.processMetrics ?? true });
   const metricsPolicy = new MetricsPolicy(config.monitoring, config.server.host);
   if (!metricsPolicy.open && !metricsPolicy.hasBearerToken) {
     logger.info({ host: config.server.host }, '/metrics answers 401 to everyone: set monitoring.bearerToken (or monitoring.metrics: open) to scrape this executor');

@@ -1,0 +1,22 @@
+/** What the bench (controller.ts) and the controller's process (controller-process.ts) say over the fork IPC channel. */
+
+export type ControllerRequest =
+  | { id: number; cmd: 'start'; config: unknown }
+  | { id: number; cmd: 'usage' }
+  | { id: number; cmd: 'stop' };
+
+export type ControllerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+export interface ControllerUsage {
+  rssBytes: number;
+  heapUsedBytes: number;
+  cpuSeconds: number;
+  /** Open file descriptors (a connection each, mostly) and the soft limit: at scale the limit is what breaks first. */
+  openFds: number;
+  fdLimit: number;
+}
+
+export interface ControllerStarted {
+  url: string;
+  pid: number;
+}

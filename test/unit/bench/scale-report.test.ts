@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { topSelfTime } from '../../../bench/scale/profile.js';
+import { goalLines, storeTable } from '../../../bench/scale/report.js';
+import type { SizeResult } from '../../../bench/scale/run.js';
+import { percentile } from '../../../bench/scale/stats.js';
+
+/** The arithmetic behind bench:scale's printed figures (docs/scale.md): percentiles, profiles, growth and goals. */
+
+const row = (executors: number, overrides: Partial<SizeResult> = {}): SizeResult => ({
+  store: 'sqlite',
+  executors,
+  instances: executors * 4,
+  api: [],
+  notes: [],
+  loadAvg: [1, 1],
+  ...overrides,
+});
+
+let dir: string | undefined;
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('percentile', () => {
+  it('is nearest-rank over unsorted values, and undefined for none', () => {
+    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(percentile(values, 50)).toBe(50);
+    expect(percentile(values, 99)).toBe(99);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeUndefined();
+  });
+});
+
+describe('topSelfTime', () => {
+  it('sums self time per function from the sample deltas, leaves idle out and shares the busy time', () => {
+    dir = mkdtempSync(join(tmpdir(), 'scale-profile-'));
+    const file = join(dir, 'p.cpuprofile');
+    const frame = (functionName: string, line: number) => ({ functionName, url: `file://${dir}/src/x.js`, lineNumber: line });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        nodes: [
+          { id: 1, callFrame: { functionName: '(idle)', url: '', lineNumber: -1 } },
+          { id: 2, callFrame: frame('hot', 9) },
+          { id: 3, callFrame: frame('hot', 9) },
+          { id: 4, callFrame: frame('cold', 19) },
+        ],
+        startTime: 0,
+        endTime: 10_000,
+        // The time of sample i is timeDeltas[i + 1]: hot 3 ms + 3 ms (two nodes, one function), cold 2 ms, idle 5 ms.
+        samples: [2, 3, 4, 1, 2],
+        timeDeltas: [0, 3000, 3000, 2000, 5000],
+      }),
+    );
+    const top = topSelfTime(file, dir);
+    expect(top.map((t) => [t.fn, t.selfMs, t.percent])).toEqual([
+      ['hot (src/x.js:10)', 6, 75],
+      ['cold (src/x.js:20)', 2, 25],
+    ]);
+  });
+});
+
+describe('storeTable', () => {
+  it('prints the growth of time per instance between rows, 1.00 being linear', () => {
+    const lines = storeTable('sqlite', [row(500, { activateS: 2, restartS: 4 }), row(1000, { activateS: 6, restartS: 8 })]);
+    const growth = lines.find((l) => l.includes('growth 500 -> 1000'));
+    expect(growth).toContain('activate x1.50');
+    expect(growth).toContain('restart x1.00');
+  });
+});
+
+describe('goalLines', () => {
+  it('judges the largest size of each store and says by how much a goal is missed', () => {
+    const lines = goalLines([
+      row(500, { activateS: 1 }),
+      row(5000, { activateS: 20, placementsPerS: 1000, rssMb: 512, joinP99Ms: 50, cpuMsPerHeartbeat: 0.5, api: [{ name: 'cluster', requests: 10, errors: 0, p50Ms: 10, p99Ms: 300 }] }),
+    ]);
+    expect(lines).toContain('    MISSED  ACTIVE in < 15 s (> 1,300 placements/s): 20.0 s, 1000/s, 1.33x the limit');
+    expect(lines).toContain('    MISSED  growth at most linear (activate time per instance, largest / smallest size): x2.00 (500 -> 5000), 2.00x linear');
+    expect(lines).toContain('    met     controller RSS < 1 GB: 512 MB');
+    expect(lines).toContain('    MISSED  API read p99 < 250 ms during the rollout (worst route): 300 ms, 1.20x the limit');
+    expect(lines).toContain('    met     join -> START p99 < 100 ms: 50 ms');
+    expect(lines).toContain('    MISSED  heartbeat < 0.2 ms controller CPU: 0.500 ms, 2.50x the limit');
+  });
+
+  it('compares etcd with SQLite per size against the 2x goal', () => {
+    const lines = goalLines([row(500, { activateS: 10, restartS: 10 }), row(500, { store: 'etcd', activateS: 25, restartS: 15 })]);
+    expect(lines).toContain('  etcd/SQLite at 500: activate 2.50, restart 1.50 (goal: rollout within 2x): MISSED');
+  });
+});
