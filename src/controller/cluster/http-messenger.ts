@@ -40,7 +40,11 @@ export class HttpExecutorMessenger implements ExecutorMessenger {
   constructor(private readonly options: HttpExecutorMessengerOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const tls = options.tls ?? { rejectUnauthorized: true };
-    this.agent = new Agent({ connect: { timeout: this.timeoutMs, ...tls }, keepAliveTimeout: 30_000 });
+    // One connection per executor: an executor answers each message at once (it acts on it afterwards), so
+    // messages to one host lose only a round trip each by going one at a time, while a connection per concurrent
+    // message (four STARTs at instancesPerHost 4) held ~4 open files per executor on the controller: over 20,000 at
+    // 5,000 executors, beyond a common open-files limit (EMFILE; docs/scale.md).
+    this.agent = new Agent({ connect: { timeout: this.timeoutMs, ...tls }, keepAliveTimeout: 30_000, connections: 1 });
   }
 
   async send(address: ExecutorAddress, message: ExecutorMessage, context: MessageContext = {}): Promise<MessageResponse> {

@@ -57,6 +57,22 @@ describe('HTTP executor messenger', () => {
     expect(answer.message).toContain('HTTP 401');
   });
 
+  it('sends concurrent messages to one executor over one connection', async () => {
+    const { port, seen } = await serve(200, JSON.stringify({ header: {}, status: 'ACCEPTED' }));
+    let connections = 0;
+    server!.on('connection', () => connections++);
+    const own = new HttpExecutorMessenger({ controllerHostname: 'ctl.local', clusterSecret: 'ctl-secret', requestTimeoutMs: 2_000 });
+    try {
+      const m = message(port);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => own.send(m.address, m)));
+      expect(answers.map((a) => a.status)).toEqual(Array(8).fill('ACCEPTED'));
+      expect(seen).toHaveLength(8);
+      expect(connections).toBe(1);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('treats an unreachable executor as FAILED, never throwing', async () => {
     const { port } = await serve(200, '{}');
     await new Promise<void>((resolve) => server!.close(() => resolve()));
