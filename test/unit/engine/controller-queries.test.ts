@@ -161,6 +161,19 @@ describe('controller reads, internal APIs and executor messages', () => {
     expect(batch.map((i) => i.state)).toEqual(['PROVISIONING', 'PROVISIONING']);
   });
 
+  it('cluster summary resources follow each executor\'s newest snapshot (the totals are kept per snapshot)', async () => {
+    h = await harness();
+    for (let i = 0; i < 2; i++) await h.fleet.add(`ex${i}.local`);
+    h.fleet.startHeartbeats(20_000);
+    await h.until(() => h.controller.clusterSummary().numExecutors === 2);
+    expect(h.controller.clusterSummary()).toMatchObject({ usedCores: 0, freeCores: 16, usedMemory: 0 });
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'INACTIVE');
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.until(() => h.controller.serviceSummary(ID)?.healthyInstances === 2);
+    expect(h.controller.clusterSummary()).toMatchObject({ usedCores: 2, freeCores: 14, totalCores: 16, usedMemory: 1024 });
+  });
+
   it('computes the cluster summary and dashboard', async () => {
     await running(1, 2);
     const summary = h.controller.clusterSummary();
