@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   INSTANCE_ACTIVE_STATES,
   INSTANCE_LIVE_STATES,
@@ -294,14 +295,5 @@ function isNewer(report: LocalServiceInstanceInfo, held: LocalServiceInstanceInf
 
 /** The same record but for `updated` (what a heartbeat changes in a steady instance's report). */
 function sameButUpdated(a: LocalServiceInstanceInfo, b: LocalServiceInstanceInfo): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const key of keys) {
-    if (key === 'updated') continue;
-    const x: unknown = a[key as keyof LocalServiceInstanceInfo];
-    const y: unknown = b[key as keyof LocalServiceInstanceInfo];
-    if (x === y) continue;
-    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
-    if (JSON.stringify(x) !== JSON.stringify(y)) return false;
-  }
-  return true;
+  return isDeepStrictEqual({ ...a, updated: 0 }, { ...b, updated: 0 });
 }
