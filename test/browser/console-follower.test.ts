@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { WIDTHS, launchChromium } from '../support/browser.js';
 import { ensureBinaryBuilt } from '../support/e2e-cluster.js';
-import { leaders, startHaCluster, type ControllerProcess, type HaCluster } from '../support/ha-cluster.js';
+import { call, leaders, startHaCluster, type ControllerProcess, type HaCluster } from '../support/ha-cluster.js';
 import { waitUntil } from '../support/wait.js';
 
 /**
@@ -24,6 +24,12 @@ describe('a follower controller sends the console to the leader', () => {
       return found.length === 1 && found;
     });
     follower = cluster.controllers.find((c) => c !== leader)!;
+    // The leader knows it leads before the follower has seen it win the election; until then the follower answers
+    // pages with Drove's 400 "not the leader" and no leader to send the browser to (failed once in CI that way).
+    await waitUntil('the follower to know the leader', async () => {
+      const answer = await call<{ leader?: string }>(follower.url, 'GET', '/apis/v1/ping');
+      return answer.body.data?.leader === leader.address;
+    });
     browser = await launchChromium();
   });
 

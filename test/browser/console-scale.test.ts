@@ -27,6 +27,7 @@ describe('the console with 5,000 executors and 20,000 instances', () => {
   let browser: Browser;
   let page: Page;
   let core: FakeCore;
+  const trouble: string[] = [];
 
   beforeAll(async () => {
     await ensureBinaryBuilt();
@@ -48,6 +49,16 @@ describe('the console with 5,000 executors and 20,000 instances', () => {
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     browser = await launchChromium();
     page = await browser.newPage({ viewport: WIDTHS.desktop });
+    // What the page met on its way (the fleet screen once did not appear in CI under load, not reproduced since):
+    // a first screen that does not come says which requests failed and what the page showed instead.
+    page.on('requestfailed', (request) => trouble.push(`${request.method()} ${request.url()} failed: ${request.failure()?.errorText}`));
+    page.on('response', (response) => {
+      if (response.status() >= 400) trouble.push(`${response.request().method()} ${response.url()} answered ${response.status()}`);
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error') trouble.push(`console error: ${message.text()}`);
+    });
+    page.on('crash', () => trouble.push('the page crashed'));
     await page.goto(`${url}/login`);
     await page.getByLabel('User name').fill('guest');
     await page.getByLabel('Password').fill('guest');
@@ -76,7 +87,12 @@ describe('the console with 5,000 executors and 20,000 instances', () => {
         link.click();
       }, path);
     }
-    await page.locator(rows).nth(49).waitFor({ timeout: 30_000 });
+    try {
+      await page.locator(rows).nth(49).waitFor({ timeout: 30_000 });
+    } catch (error) {
+      const shown = await page.locator('main').innerText({ timeout: 1_000 }).catch((e: unknown) => `(unreadable: ${String(e)})`);
+      throw new Error(`${String(error)}\nat ${page.url()} (${how}) the page showed: ${shown.slice(0, 500)}\nrequests and errors: ${trouble.join('; ') || 'none'}`);
+    }
     return Date.now() - started;
   };
 

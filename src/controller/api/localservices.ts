@@ -13,6 +13,7 @@ import {
 import { hasRole } from './auth.js';
 import type { ApiContext } from './context.js';
 import { commandValidationError, failedError } from './errors.js';
+import { sendRecordList } from './record-list.js';
 import { parseBody } from './validation.js';
 
 /** `/apis/v1/localservices/...` (docs/design/api-compatibility.md#rest-endpoints). */
@@ -79,15 +80,15 @@ export async function localServiceRoutes(app: FastifyInstance, { core }: ApiCont
 
   app.get<{ Params: ServiceParams; Querystring: { state?: string | string[] } }>(
     '/apis/v1/localservices/:serviceId/instances',
-    async (request) => {
+    async (request, reply) => {
       const states = parseStates(request.query.state);
-      return success(core.serviceInstances(request.params.serviceId, states));
+      return sendRecordList(reply, core.serviceInstances(request.params.serviceId, states));
     },
   );
 
   // Registered as a static route, so fastify's router prefers it over `/instances/:instanceId`, as Drove's does.
-  app.get<{ Params: ServiceParams }>('/apis/v1/localservices/:serviceId/instances/old', async (request) =>
-    success(core.oldServiceInstances(request.params.serviceId)),
+  app.get<{ Params: ServiceParams }>('/apis/v1/localservices/:serviceId/instances/old', async (request, reply) =>
+    sendRecordList(reply, core.oldServiceInstances(request.params.serviceId)),
   );
 
   app.get<{ Params: ServiceParams & { instanceId: string } }>(

@@ -88,6 +88,8 @@ interface Entry {
   blacklistRequested: boolean;
   state: ExecutorState;
   reported: boolean;
+  /** The record last made of this entry (toRecord); good while the fields it was made of are the same. */
+  record?: ExecutorRecord;
 }
 
 export class ExecutorRegistry {
@@ -307,7 +309,9 @@ export class ExecutorRegistry {
   // ---- queries ----
 
   all(): ExecutorRecord[] {
-    return [...this.live.values()].map(toRecord);
+    const out: ExecutorRecord[] = [];
+    for (const entry of this.live.values()) out.push(toRecord(entry));
+    return out;
   }
 
   byId(executorId: string): ExecutorRecord | undefined {
@@ -450,15 +454,33 @@ function storedFingerprint(record: StoredExecutor): string {
   return JSON.stringify([record.removedAt ?? null, rest, instances]);
 }
 
+/**
+ * The entry as a record, made again only when one of its fields changed since the last call. Readers (the cluster
+ * summary, every service summary, the reconciler) ask for all 5,000 records of a large fleet several times a
+ * second, while a heartbeat changes one entry: a new object per executor per call was 8.6 % of the controller's
+ * CPU there (docs/scale.md). Comparing the fields, rather than clearing the cache at each change, cannot miss one.
+ */
 function toRecord(entry: Entry): ExecutorRecord {
-  return {
+  const made = entry.record;
+  if (
+    made !== undefined &&
+    made.nodeData === entry.nodeData &&
+    made.state === entry.state &&
+    made.lastSeen === entry.lastSeen &&
+    made.reported === entry.reported
+  ) {
+    return made;
+  }
+  const record: ExecutorRecord = Object.freeze({
     executorId: entry.executorId,
     nodeData: entry.nodeData,
     address: addressOf(entry.nodeData),
     state: entry.state,
     lastSeen: entry.lastSeen,
     reported: entry.reported,
-  };
+  });
+  entry.record = record;
+  return record;
 }
 
 export function addressOf(nodeData: ExecutorNodeData): ExecutorAddress {

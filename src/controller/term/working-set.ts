@@ -28,7 +28,7 @@ interface PendingBatch {
  * memory only once the store took it (write-through), so memory never runs ahead of what a successor would load.
  * Reads never touch the store. Instance reports that arrive together are applied in one store transaction;
  * a report only wins when its `updated` is newer than the record held
- * (docs/design/executor-protocol.md#newer-report-wins).
+ * (docs/design/executor-protocol.md#newer-report-wins). Held records are frozen: a change is a new record.
  */
 export class WorkingSet {
   private readonly serviceMap = new Map<string, LocalServiceInfo>();
@@ -52,7 +52,7 @@ export class WorkingSet {
   ) {
     this.loadedAt = stored?.loadedAt ?? Number.NEGATIVE_INFINITY;
     for (const s of stored?.services ?? []) this.serviceMap.set(s.serviceId, s);
-    for (const i of stored?.instances ?? []) this.instanceBucket(i.serviceId).set(i.instanceId, i);
+    for (const i of stored?.instances ?? []) this.instanceBucket(i.serviceId).set(i.instanceId, Object.freeze(i));
   }
 
   // ---- services ----
@@ -268,7 +268,9 @@ export class WorkingSet {
       if (!this.serviceMap.has(record.serviceId)) continue;
       const bucket = this.instanceBucket(record.serviceId);
       const previous = bucket.get(record.instanceId);
-      bucket.set(record.instanceId, record);
+      // Frozen: a held record is replaced, never changed in place, which the API's per-record JSON relies on
+      // (api/record-list.ts); a write to one throws instead of serving stale JSON.
+      bucket.set(record.instanceId, Object.freeze(record));
       changes.push({ instance: record, previous });
       if (!previous || previous.state !== record.state) {
         this.events.emit('LOCAL_SERVICE_INSTANCE_STATE_CHANGE', localServiceInstanceStateChangeMetadata(record));

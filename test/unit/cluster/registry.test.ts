@@ -48,6 +48,26 @@ describe('ExecutorRegistry', () => {
     expect((await store.load()).executors).toEqual([{ executorId: E1, nodeData: data }]);
   });
 
+  it('hands out the same record while an executor is unchanged, and a new one after each change of it', async () => {
+    const { clock, registry } = setup();
+    await registry.heartbeat(nodeData());
+    await registry.heartbeat(nodeData({ hostname: 'ex2.local' }));
+    const [first, second] = registry.all();
+    expect(registry.all()[0]).toBe(first);
+    expect(registry.byId(E1)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    await clock.advance(1_000);
+    await registry.heartbeat(nodeData({ updated: 1_700_000_001_000 }));
+    const seen = registry.byId(E1)!;
+    expect(seen).not.toBe(first);
+    expect(seen.lastSeen).toBe(first!.lastSeen + 1_000);
+    expect(registry.byId(E2)).toBe(second);
+    registry.markReported(E1);
+    expect(registry.byId(E1)).toMatchObject({ reported: true });
+    expect(registry.requestBlacklist(E2)).toBe(true);
+    expect(registry.byId(E2)!.state).not.toBe(second!.state);
+  });
+
   it('removes an executor silent for longer than staleExecutorAge and remembers it as last known', async () => {
     const { clock, registry, store, changes, eventTypes } = setup();
     await registry.heartbeat(nodeData());

@@ -100,6 +100,24 @@ describe('working set over the SQLite store (Drove\'s LocalServiceStateDBTest, a
     expect((await store.load()).instances[0]).toMatchObject({ state: 'UNHEALTHY', updated: NOW + 60_000 });
   });
 
+  it('holds frozen records, loaded or reported: a change is a new record, which the API\'s per-record JSON relies on', async () => {
+    const { store, ws } = setup();
+    await ws.putService(info());
+    await ws.applyReports([record('SI-1', 'PENDING')]);
+    const held = ws.instance('TEST_SPEC-00001', 'SI-1')!;
+    expect(Object.isFrozen(held)).toBe(true);
+    expect(() => {
+      (held as { state: string }).state = 'HEALTHY';
+    }).toThrow(TypeError);
+    await ws.applyReports([record('SI-1', 'HEALTHY', NOW + 1)]);
+    const next = ws.instance('TEST_SPEC-00001', 'SI-1')!;
+    expect(next).not.toBe(held);
+    expect([held.state, next.state]).toEqual(['PENDING', 'HEALTHY']);
+    const stored = await store.load();
+    const loaded = new WorkingSet(store, { emit: () => {} }, { ...stored, loadedAt: NOW });
+    expect(Object.isFrozen(loaded.instance('TEST_SPEC-00001', 'SI-1'))).toBe(true);
+  });
+
   it('leaves memory untouched when the store refuses a write', async () => {
     const { store, ws } = setup();
     await ws.putService(info());
