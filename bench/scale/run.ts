@@ -229,7 +229,8 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
   const staleMs = durationMs(options.staleExecutorAge);
   const heartbeatMs = durationMs(options.heartbeatInterval);
   const joinCount = Math.max(20, Math.round(size / 100));
-  const log = (line: string) => options.log(`  [${label}] ${line}`);
+  // The time of day, to find a line's moment in the controller's log (its `time`).
+  const log = (line: string) => options.log(`  [${label}] ${new Date().toISOString().slice(11, 23)} ${line}`);
 
   let controller: ScaleController | undefined;
   let fleet: HollowFleet | undefined;
