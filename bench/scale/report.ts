@@ -66,6 +66,8 @@ export function storeTable(store: StoreKind, rows: SizeResult[]): string[] {
       r.joined !== undefined && `${r.joined} joined`,
       r.fds !== undefined && `controller ${r.fds} open fds (limit ${r.fdLimit})`,
       r.fleetRssMb !== undefined && `fleet RSS ${r.fleetRssMb.toFixed(0)} MB`,
+      r.activateCpu !== undefined &&
+        `CPU in ACTIVATE: controller ${r.activateCpu.controllerS.toFixed(0)} s, fleet ${r.activateCpu.fleetS.toFixed(0)} s over ${r.activateCpu.wallS.toFixed(0)} s (${(r.activateCpu.controllerS / r.activateCpu.wallS).toFixed(2)} + ${(r.activateCpu.fleetS / r.activateCpu.wallS).toFixed(2)} cores)`,
       `load avg ${r.loadAvg[0].toFixed(1)} -> ${r.loadAvg[1].toFixed(1)}`,
       ...r.notes,
     ].filter(Boolean);

@@ -89,6 +89,11 @@ export interface SizeResult {
   cpuMsPerHeartbeat?: number;
   heartbeats?: number;
   fleetRssMb?: number;
+  /**
+   * CPU seconds over ACTIVATE (to its end or its limit): the controller's and the hollow fleet's, beside the
+   * phase's wall seconds. Both share the machine's cores, so together they say which of the two was short of CPU.
+   */
+  activateCpu?: { controllerS: number; fleetS: number; wallS: number };
   loadAvg: [number, number];
   /** Phases that did not complete or were skipped, and anything else worth a line. */
   notes: string[];
@@ -289,6 +294,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       { name: 'cluster', path: '/apis/v1/cluster' },
     ], options.apiRate);
     let seen = 'no summary yet';
+    const cpuBefore = await Promise.all([controller.usage(), hollow.usage()]);
     const activateStarted = Date.now();
     try {
       await submit(client, 'activate', limit, { type: 'ACTIVATE', serviceId });
@@ -300,6 +306,14 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       result.activateS = (Date.now() - activateStarted) / 1000;
       result.placementsPerS = instances / result.activateS;
     } finally {
+      const wallS = (Date.now() - activateStarted) / 1000;
+      const [controllerAfter, fleetAfter] = await Promise.all([controller.usage(), hollow.usage()]);
+      const fleetCpu = (list: readonly { cpuSeconds: number }[]) => list.reduce((sum, u) => sum + u.cpuSeconds, 0);
+      result.activateCpu = {
+        controllerS: controllerAfter.cpuSeconds - cpuBefore[0].cpuSeconds,
+        fleetS: fleetCpu(fleetAfter) - fleetCpu(cpuBefore[1]),
+        wallS,
+      };
       result.api = await load.stop();
       const usage = await controller.usage();
       result.rssMb = usage.rssBytes / 2 ** 20;
