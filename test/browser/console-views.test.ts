@@ -105,7 +105,18 @@ describe('web console views', () => {
     await login(page, 'admin', 'admin', `/localservices/${SERVICE}/instances/${instanceId}`);
     await page.getByRole('link', { name: 'Tail' }).first().click();
     await page.getByRole('heading', { name: 'Log output.log' }).waitFor();
-    await waitUntil('the tail to show the existing lines', async () => ((await page.getByTestId('log-tail').textContent()) ?? '').includes('starting httpd'));
+    // The container's first line: the executor's copy has it since its attach comes before the container's start.
+    let tail = '';
+    let listed = '';
+    await waitUntil(
+      'the tail to show the existing lines',
+      async () => {
+        tail = (await page.getByTestId('log-tail').textContent()) ?? '';
+        listed = JSON.stringify((await api('GET', `/apis/v1/logfiles/localservices/${SERVICE}/${instanceId}/list`)) as unknown);
+        return tail.includes('starting httpd');
+      },
+      { detail: () => `tail shown: ${JSON.stringify(tail.slice(-500))}; files: ${listed}` },
+    );
     // A line the container's main process writes now, after the page opened (its stdout is the log).
     const marker = `ui-tail-marker-${Date.now()}`;
     const [container] = runningContainers(dev.executorId, SERVICE);

@@ -9,9 +9,11 @@ import type {
   ExecOptions,
   ExecResult,
   LogFollower,
+  LogsFrom,
   LogStreamName,
   PullOptions,
 } from './runtime.js';
+import { overlapBytes, storedMessages, type StoredMessage } from './log-splice.js';
 import { killExecProcess, type KillOutcome } from './exec-kill.js';
 
 /** `ContainerRuntime` over the Docker Engine API (dockerd, or podman's Docker-compatible socket). */
@@ -260,25 +262,26 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /**
-   * The container's output as it is written, through an attach stream, and what it wrote before from Docker's
-   * log store. Following `docker logs` instead loses lines: Docker 20.10's json-file reader misses what was written
-   * around each rotation of its own files, and those rotate at the LoggingSpec's maxSize (on this VM 9 of 30 bursts
-   * of 7 KB against a 4k maxSize lost their last line; through attach none did). The attach is made first and its
-   * output held until the store's copy, up to the instant the attach was in place, has been delivered: a line
-   * written meanwhile may come twice, none is missed (docs/design/instance-lifecycle.md#instance-logs).
+   * The container's output as it is written, through an attach stream. Following `docker logs` instead loses
+   * lines: Docker 20.10's json-file reader misses what was written around each rotation of its own files, and
+   * those rotate at the LoggingSpec's maxSize (on this VM 9 of 30 bursts of 7 KB against a 4k maxSize lost their
+   * last line; through attach none did). A container not started yet is attached before its start, so the attach
+   * has all of it. For a running one (a restarted executor re-adopting it) what it wrote before comes from Docker's
+   * log store, read once its non-blocking driver has caught up, and the attach's output is held until then; the
+   * part both hold is sent once (log-splice.ts, docs/design/instance-lifecycle.md#instance-logs).
    */
   async followLogs(
     containerId: string,
-    sinceSeconds: number,
+    from: LogsFrom,
     onData: (stream: LogStreamName, chunk: Buffer) => void,
   ): Promise<LogFollower> {
     const container = this.docker.getContainer(containerId);
+    const attachRequestedMs = Date.now();
     const live = (await container.attach({ stream: true, stdout: true, stderr: true, logs: false })) as unknown as NodeJS.ReadableStream & {
       destroy(): void;
     };
-    const attachedAt = Date.now() / 1000;
     let closed = false;
-    let held: Array<[LogStreamName, Buffer]> | undefined = [];
+    let held: Array<[LogStreamName, Buffer]> | undefined = from === 'beforeStart' ? undefined : [];
     const deliver = (stream: LogStreamName) => (chunk: Buffer) => {
       if (closed) return;
       if (held) held.push([stream, chunk]);
@@ -286,49 +289,57 @@ export class DockerRuntime implements ContainerRuntime {
     };
     live.on('error', () => undefined);
     this.docker.modem.demuxStream(live, passThrough(deliver('stdout')), passThrough(deliver('stderr')));
-    try {
-      const before = (await container.logs({
-        follow: false,
-        stdout: true,
-        stderr: true,
-        since: sinceSeconds,
-        until: attachedAt.toFixed(6),
-      } as Docker.ContainerLogsOptions & { follow: false })) as unknown as Buffer;
-      for (const [stream, chunk] of demuxFrames(before)) if (!closed) onData(stream, chunk);
-    } catch {
-      // Removed meanwhile, or a log driver Docker cannot read back: the live output is all there is.
-    }
-    const waiting = held;
-    held = undefined;
-    for (const [stream, chunk] of waiting) if (!closed) onData(stream, chunk);
-    return {
+    const follower = {
       close: () => {
         closed = true;
         live.destroy();
       },
     };
+    if (from === 'beforeStart') return follower;
+    void (async () => {
+      await new Promise((resolve) => setTimeout(resolve, LOG_STORE_SETTLE_MS));
+      let stored: StoredMessage[] = [];
+      try {
+        const before = (await container.logs({ follow: false, stdout: true, stderr: true, since: from, timestamps: true } as Docker.ContainerLogsOptions & {
+          follow: false;
+        })) as unknown as Buffer;
+        stored = storedMessages(before);
+      } catch {
+        // Removed meanwhile, or a log driver Docker cannot read back: the live output is all there is.
+      }
+      // Attach frames dockerd sent before the store's answer may still wait in this process's socket buffer.
+      await new Promise((resolve) => setImmediate(resolve));
+      const waiting = held ?? [];
+      held = undefined;
+      if (closed) return;
+      const skip = overlapBytes(stored, heldByStream(waiting), attachRequestedMs);
+      for (const message of stored) if (!closed) onData(message.stream, message.payload);
+      for (const [stream, chunk] of waiting) {
+        const drop = Math.min(skip[stream], chunk.length);
+        skip[stream] -= drop;
+        if (drop < chunk.length && !closed) onData(stream, drop === 0 ? chunk : chunk.subarray(drop));
+      }
+    })();
+    return follower;
   }
+}
+
+/**
+ * How long after the attach the store is read: Docker's non-blocking log driver writes from a ring buffer, and a
+ * line broadcast just before the attach subscribed must be in the file by then. Its lag is normally far below a
+ * millisecond; a second leaves room for a starved host and only delays the start of a re-adopted copy.
+ */
+const LOG_STORE_SETTLE_MS = 1_000;
+
+function heldByStream(chunks: ReadonlyArray<[LogStreamName, Buffer]>): Record<LogStreamName, Buffer> {
+  const of = (name: LogStreamName) => Buffer.concat(chunks.filter(([stream]) => stream === name).map(([, chunk]) => chunk));
+  return { stdout: of('stdout'), stderr: of('stderr') };
 }
 
 function passThrough(onChunk: (chunk: Buffer) => void): PassThrough {
   const stream = new PassThrough();
   stream.on('data', onChunk);
   return stream;
-}
-
-/**
- * Docker's multiplexed output (a container without a TTY): frames of an 8-byte header (stream type, 3 zero bytes,
- * payload length big-endian) and the payload. Type 2 is stderr; 1 (and 0, stdin echoed) count as stdout.
- */
-export function demuxFrames(buffer: Buffer): Array<[LogStreamName, Buffer]> {
-  const frames: Array<[LogStreamName, Buffer]> = [];
-  for (let at = 0; at + 8 <= buffer.length; ) {
-    const length = buffer.readUInt32BE(at + 4);
-    const end = Math.min(buffer.length, at + 8 + length);
-    frames.push([buffer[at] === 2 ? 'stderr' : 'stdout', buffer.subarray(at + 8, end)]);
-    at = end;
-  }
-  return frames;
 }
 
 /**

@@ -116,6 +116,12 @@ export interface LogFollower {
   close(): void;
 }
 
+/**
+ * Where a copy of a container's output starts: `'beforeStart'` for a container created and not started yet (the
+ * copy sees its first byte), or epoch seconds for one already running (0 = everything it wrote).
+ */
+export type LogsFrom = 'beforeStart' | number;
+
 /** Registry credentials for one pull (Docker's X-Registry-Auth); never logged, never reported. */
 export interface RegistryAuth {
   username: string;
@@ -156,12 +162,13 @@ export interface ContainerRuntime {
   /** Containers (running or not) carrying every given label. */
   listContainers(labels: Record<string, string>): Promise<ContainerSummary[]>;
   /**
-   * Follows the container's stdout/stderr from `sinceSeconds` (epoch seconds; 0 = from the start), calling
-   * `onData` for every chunk until closed or the container ends.
+   * Follows the container's stdout/stderr from `from`, calling `onData` for every chunk, in order, each once,
+   * until closed or the container ends. Resolves once the copy is in place: nothing the container writes from then
+   * on is missed. For a running container, what it wrote before is delivered first, a moment later.
    */
   followLogs(
     containerId: string,
-    sinceSeconds: number,
+    from: LogsFrom,
     onData: (stream: LogStreamName, chunk: Buffer) => void,
   ): Promise<LogFollower>;
 }

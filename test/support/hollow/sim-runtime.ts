@@ -9,6 +9,7 @@ import type {
   ExecOptions,
   ExecResult,
   LogFollower,
+  LogsFrom,
   LogStreamName,
   PullOptions,
 } from '../../../src/executor/runtime/runtime.js';
@@ -129,7 +130,7 @@ export class SimRuntime implements ContainerRuntime {
       .map(([id, c]) => ({ id, running: c.running, labels: { ...c.spec.labels } }));
   }
 
-  async followLogs(containerId: string, _since: number, onData: (stream: LogStreamName, chunk: Buffer) => void): Promise<LogFollower> {
+  async followLogs(containerId: string, _from: LogsFrom, onData: (stream: LogStreamName, chunk: Buffer) => void): Promise<LogFollower> {
     this.require(containerId);
     const line = this.options.logLine;
     if (line === undefined) return { close: () => undefined };

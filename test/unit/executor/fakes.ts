@@ -12,6 +12,7 @@ import type {
   ContainerSummary,
   ExecResult,
   LogFollower,
+  LogsFrom,
   LogStreamName,
   PullOptions,
 } from '../../../src/executor/runtime/runtime.js';
@@ -27,6 +28,8 @@ export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, { spec: ContainerSpec; running: boolean; archives: Buffer[]; startedAt: string }>();
   readonly calls: string[] = [];
   failCreate: Error | undefined;
+  /** What the next startContainer() rejects with (once). */
+  failStart: Error | undefined;
   /** What ping() rejects with; undefined: the engine answers. */
   pingError: Error | undefined;
   private seq = 0;
@@ -69,6 +72,9 @@ export class FakeRuntime implements ContainerRuntime {
   }
   async startContainer(id: string): Promise<void> {
     this.calls.push(`start ${id}`);
+    const failure = this.failStart;
+    this.failStart = undefined;
+    if (failure) throw failure;
     const c = this.containers.get(id)!;
     c.running = true;
     c.startedAt = new Date().toISOString();
@@ -102,8 +108,13 @@ export class FakeRuntime implements ContainerRuntime {
       .filter(([, c]) => Object.entries(labels).every(([k, v]) => c.spec.labels[k] === v))
       .map(([id, c]) => ({ id, running: c.running, labels: c.spec.labels }));
   }
-  async followLogs(_id: string, _since: number, _onData: (s: LogStreamName, c: Buffer) => void): Promise<LogFollower> {
-    return { close: () => undefined };
+  async followLogs(id: string, from: LogsFrom, _onData: (s: LogStreamName, c: Buffer) => void): Promise<LogFollower> {
+    this.calls.push(`followLogs ${id} ${from}`);
+    return {
+      close: () => {
+        this.calls.push(`closeLogs ${id}`);
+      },
+    };
   }
 }
 

@@ -6,6 +6,7 @@ import { INSTANCE_TRANSITIONS, canTransition } from '../../../src/executor/insta
 import type { LocalServiceInstanceInfo } from '../../../src/model/instance.js';
 import { LOCAL_SERVICE_INSTANCE_STATES } from '../../../src/model/states.js';
 import type { ManualClock } from '../../../src/model/clock.js';
+import type { InstanceLogWriter } from '../../../src/executor/logs.js';
 import { TEST_IMAGE, instanceDeps, instanceSpec } from './fakes.js';
 import { advanceUntil } from '../../support/wait.js';
 
@@ -344,5 +345,45 @@ describe('instance state machine', () => {
     await new InstanceStateMachine(first.spec, first.deps, (i) => gone.push(i), { info }).run();
     expect(gone.map((r) => r.state)).toEqual(['UNKNOWN', 'STOPPED']);
     expect(gone.at(-1)!.errorMessage).toBe(`No container found with drove id: ${first.spec.instanceId}`);
+  });
+});
+
+describe('instance log copy', () => {
+  /** A log writer that takes everything and says its last write was at `lastWrite` (epoch seconds). */
+  const logWriter = (lastWrite: number) =>
+    ({ write: () => undefined, close: () => undefined, lastWriteSeconds: () => lastWrite }) as unknown as InstanceLogWriter;
+
+  it('follows a new container from before its start, so its first line cannot fall between start and attach', async () => {
+    const { deps, sm } = setup({}, { openLog: () => logWriter(0) });
+    void sm.run();
+    await until(deps.clock, () => sm.state === 'HEALTHY');
+    const calls = deps.runtime.calls;
+    expect(calls).toContain('followLogs c1 beforeStart');
+    expect(calls.indexOf('followLogs c1 beforeStart')).toBeLessThan(calls.indexOf('start c1'));
+    expect(calls.filter((c) => c.startsWith('followLogs '))).toEqual(['followLogs c1 beforeStart']);
+  });
+
+  it('closes the copy of a container whose start failed on a taken port and follows its replacement', async () => {
+    const { deps, sm } = setup({}, { openLog: () => logWriter(0) });
+    deps.runtime.failStart = new Error('driver failed programming external connectivity: port is already allocated');
+    void sm.run();
+    await until(deps.clock, () => sm.state === 'HEALTHY');
+    const calls = deps.runtime.calls.filter((c) => /^(followLogs|closeLogs|start|remove) /.test(c));
+    expect(calls).toEqual(['followLogs c1 beforeStart', 'start c1', 'closeLogs c1', 'remove c1', 'followLogs c2 beforeStart', 'start c2']);
+  });
+
+  it('a re-adopted container is followed from the copy\'s last write', async () => {
+    const first = setup({}, { openLog: () => logWriter(1_700_000_000) });
+    void first.sm.run();
+    await until(first.deps.clock, () => first.sm.state === 'HEALTHY');
+    const info = first.reports.find((r) => r.state === 'UNREADY')!;
+    first.sm.detach();
+    const recovered = new InstanceStateMachine(first.spec, first.deps, () => undefined, { info });
+    void recovered.run();
+    await until(first.deps.clock, () => recovered.state === 'HEALTHY');
+    expect(first.deps.runtime.calls.filter((c) => c.startsWith('followLogs '))).toEqual([
+      'followLogs c1 beforeStart',
+      'followLogs c1 1700000000',
+    ]);
   });
 });
