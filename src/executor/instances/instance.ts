@@ -316,8 +316,7 @@ export class InstanceStateMachine {
     try {
       await this.deps.runtime.startContainer(this.containerId);
     } catch (error) {
-      this.logFollower?.close();
-      this.logFollower = undefined;
+      this.closeFollower();
       throw error;
     }
   }
@@ -351,10 +350,14 @@ export class InstanceStateMachine {
   }
 
   private closeLogs(): void {
-    this.logFollower?.close();
-    this.logFollower = undefined;
+    this.closeFollower();
     this.logWriter?.close();
     this.logWriter = undefined;
+  }
+
+  private closeFollower(): void {
+    this.logFollower?.close();
+    this.logFollower = undefined;
   }
 
   private target(): CheckTarget {

@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import type {
   ContainerRuntime,
   ContainerSpec,
@@ -297,7 +298,9 @@ export class DockerRuntime implements ContainerRuntime {
     };
     if (from === 'beforeStart') return follower;
     void (async () => {
-      await new Promise((resolve) => setTimeout(resolve, LOG_STORE_SETTLE_MS));
+      await delay(LOG_STORE_SETTLE_MS);
+      // Closed meanwhile (the instance stopped): what the store holds would be dropped, so it is not read.
+      if (closed) return;
       let stored: StoredMessage[] = [];
       try {
         const before = (await container.logs({ follow: false, stdout: true, stderr: true, since: from, timestamps: true } as Docker.ContainerLogsOptions & {
@@ -308,7 +311,7 @@ export class DockerRuntime implements ContainerRuntime {
         // Removed meanwhile, or a log driver Docker cannot read back: the live output is all there is.
       }
       // Attach frames dockerd sent before the store's answer may still wait in this process's socket buffer.
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       const waiting = held ?? [];
       held = undefined;
       if (closed) return;
