@@ -101,6 +101,30 @@ export const INSTANCE_COUNTED_STATES: ReadonlySet<LocalServiceInstanceState> = n
   ...INSTANCE_RUNNING_STATES,
 ]);
 
+/**
+ * Where each instance state stands in the executor's state machine (docs/design/instance-lifecycle.md#the-state-machine):
+ * every transition leads to a higher rank (test/unit/model/instance-state-rank.test.ts checks it against the
+ * transition table), so of two records of one instance, the higher rank is the later one. Used only to order two
+ * records stamped in the same millisecond, which the executor's clock cannot.
+ */
+export const INSTANCE_STATE_RANK: Readonly<Record<LocalServiceInstanceState, number>> = {
+  PENDING: 0,
+  UNKNOWN: 0,
+  PROVISIONING: 1,
+  STARTING: 2,
+  PROVISIONING_FAILED: 2,
+  UNREADY: 3,
+  START_FAILED: 3,
+  READY: 4,
+  READINESS_CHECK_FAILED: 4,
+  HEALTHY: 5,
+  UNHEALTHY: 6,
+  STOPPING: 7,
+  DEPROVISIONING: 8,
+  STOPPED: 9,
+  LOST: 9,
+};
+
 /** A freshly started instance on its way to HEALTHY; a start that reaches any other state has failed. */
 export const INSTANCE_PROGRESSING_STATES: ReadonlySet<LocalServiceInstanceState> = new Set([
   'PENDING',

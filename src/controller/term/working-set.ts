@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   INSTANCE_ACTIVE_STATES,
+  INSTANCE_STATE_RANK,
   INSTANCE_LIVE_STATES,
   localServiceInstanceStateChangeMetadata,
   type Clock,
@@ -288,11 +289,16 @@ export class WorkingSet {
 
 /**
  * Drove applies a report only when it is newer than the held record. Executors stamp `updated` with their
- * millisecond clock, so two quick transitions can carry the same time: equal times count as newer when the
- * state differs (reports of one instance arrive in order).
+ * millisecond clock, so two records of one instance can carry the same time: quick transitions (UNREADY, READY and
+ * HEALTHY often share a millisecond), and a heartbeat built between two of them. Reports and heartbeats travel on
+ * separate requests, so they do not arrive in order: a heartbeat saying READY can come after the report saying
+ * HEALTHY at the same time, and taking it would undo HEALTHY until the next heartbeat (an ACTIVATE of 4,000 seen
+ * complete 10 s late in bench:scale). At equal times the state later in the lifecycle wins (INSTANCE_STATE_RANK).
  */
 function isNewer(report: LocalServiceInstanceInfo, held: LocalServiceInstanceInfo): boolean {
-  return report.updated > held.updated || (report.updated === held.updated && report.state !== held.state);
+  if (report.updated !== held.updated) return report.updated > held.updated;
+  if (report.state === held.state) return false;
+  return INSTANCE_STATE_RANK[report.state] >= INSTANCE_STATE_RANK[held.state];
 }
 
 /** The same record but for `updated` (what a heartbeat changes in a steady instance's report). */

@@ -79,6 +79,23 @@ describe('working set over the SQLite store (Drove\'s LocalServiceStateDBTest, a
     expect(ws.instances('GONE-1')).toEqual([]);
   });
 
+  it('orders two records of one millisecond by the lifecycle: a heartbeat saying READY after the report saying HEALTHY does not undo it', async () => {
+    const { ws } = setup();
+    await ws.putService(info());
+    await ws.applyReports([record('SI-1', 'UNREADY', NOW), record('SI-1', 'READY', NOW), record('SI-1', 'HEALTHY', NOW)]);
+    expect(ws.instance('TEST_SPEC-00001', 'SI-1')?.state).toBe('HEALTHY');
+    // The heartbeat was built between READY and HEALTHY, in the same millisecond, and arrived last.
+    await ws.applyReports([record('SI-1', 'READY', NOW)]);
+    expect(ws.instance('TEST_SPEC-00001', 'SI-1')?.state).toBe('HEALTHY');
+    // The same for a stop: STOPPING is not undone by a HEALTHY of its millisecond.
+    await ws.applyReports([record('SI-1', 'STOPPING', NOW + 5)]);
+    await ws.applyReports([record('SI-1', 'HEALTHY', NOW + 5)]);
+    expect(ws.instance('TEST_SPEC-00001', 'SI-1')?.state).toBe('STOPPING');
+    // A later millisecond still wins whatever its state (the controller's own LOST marking aside, the executor is the truth).
+    await ws.applyReports([record('SI-1', 'HEALTHY', NOW + 6)]);
+    expect(ws.instance('TEST_SPEC-00001', 'SI-1')?.state).toBe('HEALTHY');
+  });
+
   it('keeps a heartbeat\'s refresh (only `updated` newer) in memory without a store write; any other change is written', async () => {
     const { store, ws } = setup();
     await ws.putService(info());
