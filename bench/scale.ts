@@ -22,6 +22,8 @@ const { values } = parseArgs({
     parallelism: { type: 'string' },
     rate: { type: 'string' },
     workers: { type: 'string' },
+    'controller-log-level': { type: 'string' },
+    'fleet-log-level': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'cpu-prof-runs': { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -38,8 +40,12 @@ const USAGE = `npm run bench:scale -- [options]
   --parallelism 256              ACTIVATE (clusterOpParallelism) and RESTART parallelism
   --rate 50                      API reads per second during ACTIVATE
   --workers N                    hollow worker processes (default: the fleet's)
+  --controller-log-level warn    pino level of the controllers' logs in the run directory (info: every START and ADJUST)
+  --fleet-log-level error        pino level of the hollow executors' shared log, printed to this output
   --cpu-prof                     profile the controller (node --cpu-prof): every run, or those of --cpu-prof-runs
   --cpu-prof-runs sqlite:5000    store:size list of the runs to profile`;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function fail(message: string): never {
   process.stderr.write(`bench:scale: ${message}\n${USAGE}\n`);
@@ -66,6 +72,11 @@ function parseOptions(): ScaleOptions {
   const cpuProfile = !values['cpu-prof'] ? [] : values['cpu-prof-runs'] === undefined ? ['*'] : values['cpu-prof-runs'].split(',').map((s) => s.trim());
   if (values['cpu-prof-runs'] !== undefined && !values['cpu-prof']) fail('--cpu-prof-runs needs --cpu-prof');
   const workers = values.workers === undefined ? undefined : positiveInt('workers', values.workers, 0);
+  const level = (name: string, text: string | undefined, fallback: string) => {
+    if (text === undefined) return fallback;
+    if (!LOG_LEVELS.includes(text)) fail(`--${name} must be one of ${LOG_LEVELS.join(', ')}, got '${text}'`);
+    return text;
+  };
   return {
     ...d,
     sizes,
@@ -77,6 +88,8 @@ function parseOptions(): ScaleOptions {
     parallelism: positiveInt('parallelism', values.parallelism, d.parallelism),
     apiRate: positiveInt('rate', values.rate, d.apiRate),
     cpuProfile,
+    controllerLogLevel: level('controller-log-level', values['controller-log-level'], d.controllerLogLevel),
+    fleetLogLevel: level('fleet-log-level', values['fleet-log-level'], d.fleetLogLevel),
     ...(workers !== undefined ? { workers } : {}),
     log: (line) => process.stdout.write(`${line}\n`),
   };

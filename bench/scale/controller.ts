@@ -27,6 +27,8 @@ export interface ScaleControllerOptions {
     leaseTtlSeconds: number;
   };
   cpuProf: boolean;
+  /** pino level of the controller's log file. */
+  logLevel: string;
 }
 
 export interface ScaleController {
@@ -73,8 +75,8 @@ export async function startScaleController(options: ScaleControllerOptions): Pro
       clusterOpParallelism: options.options.clusterOpParallelism,
       staleExecutorAge: options.options.staleExecutorAge,
     },
-    // warn: what goes wrong at scale (executors lost, messages failing) lands in the log; info would flood it.
-    logLevel: 'warn',
+    // warn by default: what goes wrong at scale (executors lost, messages failing); info adds a line per START.
+    logLevel: options.logLevel,
   };
 
   const profileDir = join(options.dir, `${options.label}-profile`);

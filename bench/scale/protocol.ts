@@ -14,6 +14,9 @@ export interface ControllerUsage {
   /** Open file descriptors (a connection each, mostly) and the soft limit: at scale the limit is what breaks first. */
   openFds: number;
   fdLimit: number;
+  /** Event-loop delay since the previous usage request, ms (perf_hooks.monitorEventLoopDelay). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 export interface ControllerStarted {

@@ -1,5 +1,5 @@
 import type { StoreKind } from './controller.js';
-import type { SizeResult } from './run.js';
+import { stepsLine, type SizeResult } from './run.js';
 import { fmt } from './stats.js';
 
 /**
@@ -68,6 +68,7 @@ export function storeTable(store: StoreKind, rows: SizeResult[]): string[] {
       r.fleetRssMb !== undefined && `fleet RSS ${r.fleetRssMb.toFixed(0)} MB`,
       r.activateCpu !== undefined &&
         `CPU in ACTIVATE: controller ${r.activateCpu.controllerS.toFixed(0)} s, fleet ${r.activateCpu.fleetS.toFixed(0)} s over ${r.activateCpu.wallS.toFixed(0)} s (${(r.activateCpu.controllerS / r.activateCpu.wallS).toFixed(2)} + ${(r.activateCpu.fleetS / r.activateCpu.wallS).toFixed(2)} cores)`,
+      r.activateSteps !== undefined && stepsLine(r.activateSteps),
       `load avg ${r.loadAvg[0].toFixed(1)} -> ${r.loadAvg[1].toFixed(1)}`,
       ...r.notes,
     ].filter(Boolean);

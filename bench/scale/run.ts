@@ -40,6 +40,10 @@ export interface ScaleOptions {
   workers?: number;
   startLatencyMs: number;
   startJitterMs: number;
+  /** pino level of each controller's log file (warn: what goes wrong at scale; info adds every START and ADJUST). */
+  controllerLogLevel: string;
+  /** pino level of the hollow executors' shared logger, written to the bench's output. */
+  fleetLogLevel: string;
   /** Progress and per-run lines as they come (the tables are printed by the caller from the results). */
   log: (line: string) => void;
 }
@@ -62,6 +66,8 @@ export const DEFAULT_SCALE_OPTIONS: Omit<ScaleOptions, 'log'> = {
   cpuProfile: [],
   startLatencyMs: 50,
   startJitterMs: 50,
+  controllerLogLevel: 'warn',
+  fleetLogLevel: 'error',
 };
 
 export interface SizeResult {
@@ -94,10 +100,41 @@ export interface SizeResult {
    * phase's wall seconds. Both share the machine's cores, so together they say which of the two was short of CPU.
    */
   activateCpu?: { controllerS: number; fleetS: number; wallS: number };
+  /** Where an instance's time from placement to HEALTHY went during ACTIVATE (docs/scale.md#start-steps). */
+  activateSteps?: ActivateSteps;
   loadAvg: [number, number];
   /** Phases that did not complete or were skipped, and anything else worth a line. */
   notes: string[];
   profile?: { path: string; top: SelfTime[] };
+}
+
+/** ACTIVATE's instance starts, step by step (ms; p50/p99 over the instances, means over the window). */
+export interface ActivateSteps {
+  instances: number;
+  /** In the executors: START taken (PENDING) -> STARTING, STARTING -> UNREADY, UNREADY -> HEALTHY. */
+  pendingToStarting: { p50: number | undefined; p99: number | undefined };
+  startingToUnready: { p50: number | undefined; p99: number | undefined };
+  unreadyToHealthy: { p50: number | undefined; p99: number | undefined };
+  /** Mean of PENDING -> HEALTHY in the executors. */
+  executorMeanMs: number | undefined;
+  /** Mean start job in the controller: placement to the HEALTHY report applied. */
+  startJobMeanMs: number | undefined;
+  /** Start jobs that took over 1 s and over 5 s: the tail that holds the operation's end. */
+  startJobsOver1s: number;
+  startJobsOver5s: number;
+  /** Start jobs that succeeded, and ADJUST_INSTANCES operations with their total seconds. */
+  startJobs: number;
+  adjusts: number;
+  adjustS: number;
+  /** Mean time the controller took to answer one executor message (heartbeat or report). */
+  messageMeanMs: number | undefined;
+  /** Wall time per instance per slot of parallelism: parallelism x activate s / instances. */
+  slotCycleMs: number | undefined;
+  /** Event-loop delay over ACTIVATE: the controller's, and the worst of the fleet's workers. */
+  controllerLoopP99Ms: number;
+  controllerLoopMaxMs: number;
+  fleetLoopP99Ms: number;
+  fleetLoopMaxMs: number;
 }
 
 const POLL_MS = 200;
@@ -177,17 +214,79 @@ function scaleSpec(name: string): LocalServiceSpec {
   });
 }
 
-/** `POST /apis/v1/messages` requests the controller answered: heartbeats and state reports of every executor. */
-async function messagesServed(baseUrl: string): Promise<number> {
-  const res = await request(`${baseUrl}/metrics`);
-  const text = await res.body.text();
-  let count = 0;
+/** Sum and count of the series of a Prometheus histogram whose labels contain every one of `labels`. */
+interface SumCount {
+  sum: number;
+  count: number;
+  /** Observations at most `le` seconds, per bucket bound (cumulative, as Prometheus gives them). */
+  buckets: Map<number, number>;
+}
+
+/** One read of the controller's own /metrics: the histograms bench:scale takes differences of. */
+interface ControllerMetrics {
+  /** `POST /apis/v1/messages`: heartbeats and state reports of every executor, seconds. */
+  messages: SumCount;
+  /** Start jobs that succeeded: placement to HEALTHY applied, retries included, seconds. */
+  startJobs: SumCount;
+  /** ADJUST_INSTANCES operations (the reconciler's, which ACTIVATE's starts run in), slot to end, seconds. */
+  adjusts: SumCount;
+}
+
+function histogram(text: string, name: string, labels: string[]): SumCount {
+  const total: SumCount = { sum: 0, count: 0, buckets: new Map() };
   for (const line of text.split('\n')) {
-    if (line.startsWith('drove_http_request_duration_seconds_count{') && line.includes('route="/apis/v1/messages"') && line.includes('method="POST"')) {
-      count += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (!labels.every((l) => line.includes(l))) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith(`${name}_sum{`)) total.sum += value;
+    else if (line.startsWith(`${name}_count{`)) total.count += value;
+    else if (line.startsWith(`${name}_bucket{`)) {
+      const le = Number(/le="([^"]+)"/.exec(line)?.[1]);
+      total.buckets.set(le, (total.buckets.get(le) ?? 0) + value);
     }
   }
-  return count;
+  return total;
+}
+
+async function controllerMetrics(baseUrl: string): Promise<ControllerMetrics> {
+  const res = await request(`${baseUrl}/metrics`);
+  const text = await res.body.text();
+  return {
+    messages: histogram(text, 'drove_http_request_duration_seconds', ['route="/apis/v1/messages"', 'method="POST"']),
+    startJobs: histogram(text, 'drove_job_duration_seconds', ['job="start"', 'outcome="success"']),
+    adjusts: histogram(text, 'drove_operation_duration_seconds', ['type="ADJUST_INSTANCES"']),
+  };
+}
+
+/** The mean of a histogram over the window between two reads, ms; undefined when nothing was counted. */
+function windowMeanMs(before: SumCount, after: SumCount): number | undefined {
+  const count = after.count - before.count;
+  return count > 0 ? ((after.sum - before.sum) * 1000) / count : undefined;
+}
+
+/** Observations above `le` seconds in the window between two reads of a histogram. */
+function windowAbove(before: SumCount, after: SumCount, le: number): number {
+  const within = (after.buckets.get(le) ?? 0) - (before.buckets.get(le) ?? 0);
+  return after.count - before.count - within;
+}
+
+/** p50/p99 of a list of ms, as printed. */
+function spread(values: readonly number[]): { p50: number | undefined; p99: number | undefined } {
+  return { p50: percentile(values, 50), p99: percentile(values, 99) };
+}
+
+/** One line of where ACTIVATE's start time went, for the run's log and the report. */
+export function stepsLine(s: ActivateSteps): string {
+  const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(0));
+  const pair = (p: { p50: number | undefined; p99: number | undefined }) => `${f(p.p50)}/${f(p.p99)}`;
+  const controllerSide = s.startJobMeanMs !== undefined && s.executorMeanMs !== undefined ? s.startJobMeanMs - s.executorMeanMs : undefined;
+  return (
+    `start steps over ${s.instances} instances (ms, p50/p99): executor PENDING->STARTING ${pair(s.pendingToStarting)}, ` +
+    `STARTING->UNREADY ${pair(s.startingToUnready)}, UNREADY->HEALTHY ${pair(s.unreadyToHealthy)}; means: executor ${f(s.executorMeanMs)}, ` +
+    `controller start job ${f(s.startJobMeanMs)} (so ${f(controllerSide)} outside the executor: START sent, report applied; ` +
+    `${s.startJobs} jobs, ${s.startJobsOver1s} over 1 s, ${s.startJobsOver5s} over 5 s; ${s.adjusts} ADJUST_INSTANCES, ${s.adjustS.toFixed(1)} s), ` +
+    `slot cycle ${f(s.slotCycleMs)}, message answered ${s.messageMeanMs?.toFixed(1) ?? '-'}; ` +
+    `event-loop delay p99/max: controller ${f(s.controllerLoopP99Ms)}/${f(s.controllerLoopMaxMs)}, fleet worst ${f(s.fleetLoopP99Ms)}/${f(s.fleetLoopMaxMs)}`
+  );
 }
 
 function wantsProfile(options: ScaleOptions, store: StoreKind, size: number): boolean {
@@ -248,6 +347,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       etcdEndpoints: options.etcdEndpoints,
       options: { clusterOpParallelism: options.parallelism, staleExecutorAge: options.staleExecutorAge, leaseTtlSeconds: options.leaseTtlSeconds },
       cpuProf: wantsProfile(options, store, size),
+      logLevel: options.controllerLogLevel,
     });
     const client = new DroveApi(controller.url, controller.credentials);
     api = client;
@@ -261,6 +361,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       initialExecutors: size,
       ...(options.workers !== undefined ? { workers: options.workers } : {}),
       hostnamePrefix: `scale-${label}`,
+      logLevel: options.fleetLogLevel,
       startLatencyMs: options.startLatencyMs,
       startJitterMs: options.startJitterMs,
       // Real hosts' heartbeat phases are spread; started in one burst, 5,000 executors would heartbeat in bursts.
@@ -295,14 +396,18 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     ], options.apiRate);
     let seen = 'no summary yet';
     const cpuBefore = await Promise.all([controller.usage(), hollow.usage()]);
+    const metricsBefore = await controllerMetrics(controller.url);
     const activateStarted = Date.now();
     try {
       await submit(client, 'activate', limit, { type: 'ACTIVATE', serviceId });
+      let allHealthyAt: number | undefined;
       await pollUntil('activate', limit, async () => {
         const summary = await client.service(serviceId);
         seen = `state ${summary?.state}, ${summary?.healthyInstances}/${instances} healthy`;
+        if (summary?.healthyInstances === instances) allHealthyAt ??= Date.now();
         return summary?.state === 'ACTIVE' && summary.healthyInstances === instances ? true : undefined;
       }, () => seen);
+      if (allHealthyAt !== undefined) log(`all ${instances} HEALTHY at ${((allHealthyAt - activateStarted) / 1000).toFixed(1)} s, ACTIVE at ${((Date.now() - activateStarted) / 1000).toFixed(1)} s (${seen})`);
       result.activateS = (Date.now() - activateStarted) / 1000;
       result.placementsPerS = instances / result.activateS;
     } finally {
@@ -314,6 +419,27 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
         fleetS: fleetCpu(fleetAfter) - fleetCpu(cpuBefore[1]),
         wallS,
       };
+      const [metricsAfter, stages] = await Promise.all([controllerMetrics(controller.url), hollow.stages(activateStarted)]);
+      const executorTotals = stages.pendingToStarting.map((a, i) => a + stages.startingToUnready[i]! + stages.unreadyToHealthy[i]!);
+      result.activateSteps = {
+        instances: executorTotals.length,
+        pendingToStarting: spread(stages.pendingToStarting),
+        startingToUnready: spread(stages.startingToUnready),
+        unreadyToHealthy: spread(stages.unreadyToHealthy),
+        executorMeanMs: executorTotals.length ? executorTotals.reduce((a, b) => a + b, 0) / executorTotals.length : undefined,
+        startJobMeanMs: windowMeanMs(metricsBefore.startJobs, metricsAfter.startJobs),
+        startJobsOver1s: windowAbove(metricsBefore.startJobs, metricsAfter.startJobs, 1),
+        startJobsOver5s: windowAbove(metricsBefore.startJobs, metricsAfter.startJobs, 5),
+        startJobs: metricsAfter.startJobs.count - metricsBefore.startJobs.count,
+        adjusts: metricsAfter.adjusts.count - metricsBefore.adjusts.count,
+        adjustS: metricsAfter.adjusts.sum - metricsBefore.adjusts.sum,
+        messageMeanMs: windowMeanMs(metricsBefore.messages, metricsAfter.messages),
+        slotCycleMs: result.activateS !== undefined ? (options.parallelism * result.activateS * 1000) / instances : undefined,
+        controllerLoopP99Ms: controllerAfter.loopDelayP99Ms,
+        controllerLoopMaxMs: controllerAfter.loopDelayMaxMs,
+        fleetLoopP99Ms: Math.max(...fleetAfter.map((u) => u.loopDelayP99Ms)),
+        fleetLoopMaxMs: Math.max(...fleetAfter.map((u) => u.loopDelayMaxMs)),
+      };
       result.api = await load.stop();
       const usage = await controller.usage();
       result.rssMb = usage.rssBytes / 2 ** 20;
@@ -323,6 +449,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     }
     const removedInActivate = await removedExecutors(client);
     if (removedInActivate > 0) result.notes.push(`${removedInActivate} live executors removed as lost during ACTIVATE`);
+    log(stepsLine(result.activateSteps!));
     log(`ACTIVE in ${result.activateS.toFixed(1)} s; API ${result.api.map((a) => `${a.name} ${a.p50Ms?.toFixed(0)}/${a.p99Ms?.toFixed(0)} ms (${a.requests}, ${a.errors} errors)`).join(', ')}`);
 
     // RESTART every instance: done when the service is ACTIVE again with N HEALTHY instances, none of them old.
@@ -381,9 +508,9 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     // Idle: controller CPU per heartbeat over at least one heartbeat interval of a steady fleet.
     await sleep(2_000);
     const windowMs = Math.max(heartbeatMs, 10_000);
-    const [m0, u0] = [await messagesServed(controller.url), await controller.usage()];
+    const [m0, u0] = [(await controllerMetrics(controller.url)).messages.count, await controller.usage()];
     await sleep(windowMs);
-    const [m1, u1] = [await messagesServed(controller.url), await controller.usage()];
+    const [m1, u1] = [(await controllerMetrics(controller.url)).messages.count, await controller.usage()];
     result.heartbeats = m1 - m0;
     if (result.heartbeats > 0) result.cpuMsPerHeartbeat = ((u1.cpuSeconds - u0.cpuSeconds) * 1000) / result.heartbeats;
     log(`idle ${(windowMs / 1000).toFixed(0)} s: ${result.heartbeats} messages (expected ~${Math.round(((size + joinCount) * windowMs) / heartbeatMs)}), ${((u1.cpuSeconds - u0.cpuSeconds) * 1000).toFixed(0)} ms CPU`);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HollowExecutorConfig, HollowHost, WorkerCommand, WorkerReply, WorkerResults, WorkerSetup, WorkerUsage } from './protocol.js';
+import type { HollowExecutorConfig, HollowHost, StartStages, WorkerCommand, WorkerReply, WorkerResults, WorkerSetup, WorkerUsage } from './protocol.js';
 
 /**
  * A fleet of hollow executors (docs/hollow.md): real executor code, simulated container engines, spread over a
@@ -63,7 +63,9 @@ export interface HollowFleet {
   kill(executorIds: string[]): Promise<void>;
   /** Per executor (killed ones included): when it joined and when it took its first START. */
   times(): Promise<Map<string, { joinedAt: number; firstStartAt?: number }>>;
-  /** Per worker process. */
+  /** The steps of every start whose START was taken at or after `since` (epoch ms), over all workers. */
+  stages(since: number): Promise<StartStages>;
+  /** Per worker process; the event-loop delay figures cover the time since the previous call. */
   usage(): Promise<(WorkerUsage & { pid: number })[]>;
   /** Stops every worker (their executors first) and waits for them to exit. */
   stop(): Promise<void>;
@@ -227,6 +229,14 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
       return new Map(
         lists.flat().map((t) => [t.executorId, { joinedAt: t.joinedAt, ...(t.firstStartAt !== undefined ? { firstStartAt: t.firstStartAt } : {}) }]),
       );
+    },
+    async stages(since) {
+      const lists = await Promise.all(workers.map((w) => w.call({ cmd: 'stages', since })));
+      return {
+        pendingToStarting: lists.flatMap((l) => l.pendingToStarting),
+        startingToUnready: lists.flatMap((l) => l.startingToUnready),
+        unreadyToHealthy: lists.flatMap((l) => l.unreadyToHealthy),
+      };
     },
     async usage() {
       return Promise.all(workers.map(async (w) => ({ ...(await w.call({ cmd: 'usage' })), pid: w.child.pid ?? 0 })));

@@ -32,6 +32,7 @@ export type WorkerCommand =
   | { cmd: 'ready' }
   | { cmd: 'kill'; executorIds: string[] }
   | { cmd: 'times' }
+  | { cmd: 'stages'; since: number }
   | { cmd: 'usage' }
   | { cmd: 'stop' };
 
@@ -64,6 +65,26 @@ export interface WorkerUsage {
   heapUsedBytes: number;
   cpuSeconds: number;
   executors: number;
+  /**
+   * Event-loop delay since the previous `usage` command (perf_hooks.monitorEventLoopDelay), ms: how late the
+   * worker's timers and sockets were served, which every executor in it feels the same.
+   */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+/**
+ * How long the executors of a worker took over each step of their instances' starts (docs/hollow.md#start-stages),
+ * ms, one entry per instance that became HEALTHY, for the instances whose START was accepted (PENDING) at or after
+ * the command's `since` (epoch ms).
+ */
+export interface StartStages {
+  /** PENDING -> STARTING: the START taken, the (instant) pull done. */
+  pendingToStarting: number[];
+  /** STARTING -> UNREADY: the simulated container create and start. */
+  startingToUnready: number[];
+  /** UNREADY -> HEALTHY: readiness and the first health check. */
+  unreadyToHealthy: number[];
 }
 
 export interface WorkerResults {
@@ -72,6 +93,7 @@ export interface WorkerResults {
   ready: null;
   kill: null;
   times: ExecutorTimes[];
+  stages: StartStages;
   usage: WorkerUsage;
   stop: null;
 }

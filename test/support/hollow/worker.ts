@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { ExecutorConfig } from '../../../src/executor/config.js';
@@ -7,7 +8,19 @@ import { parseExecutorConfig } from '../../../src/executor/config.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { startExecutor } from '../../../src/executor/server.js';
 import { systemClock } from '../../../src/model/clock.js';
-import type { ExecutorTimes, HollowHost, StartedExecutor, WorkerCommand, WorkerReply, WorkerRequest, WorkerResults, WorkerSetup, WorkerUsage } from './protocol.js';
+import type { LocalServiceInstanceInfo } from '../../../src/model/index.js';
+import type {
+  ExecutorTimes,
+  HollowHost,
+  StartStages,
+  StartedExecutor,
+  WorkerCommand,
+  WorkerReply,
+  WorkerRequest,
+  WorkerResults,
+  WorkerSetup,
+  WorkerUsage,
+} from './protocol.js';
 import { SimChecker, SimRuntime, simHostTopology } from './sim-runtime.js';
 
 /**
@@ -26,11 +39,74 @@ interface HollowExecutor {
 /** How often `ready` looks at the agents: small against a heartbeat round trip, cheap over a thousand executors. */
 const READY_POLL_MS = 20;
 
+/** An instance on its way up: when it entered each state so far (epoch ms). */
+interface Rising {
+  pending: number;
+  starting?: number;
+  unready?: number;
+}
+
+/** A start that reached HEALTHY: when its START was taken and how long each step took (ms). */
+interface StartRecord {
+  pendingAt: number;
+  pendingToStarting: number;
+  startingToUnready: number;
+  unreadyToHealthy: number;
+}
+
+/** States after which an instance that is not HEALTHY yet will not become so: its entry is dropped. */
+const ENDED = new Set(['START_FAILED', 'PROVISIONING_FAILED', 'READINESS_CHECK_FAILED', 'STOPPING', 'STOPPED', 'LOST']);
+
+/**
+ * The steps of every start in this worker (docs/hollow.md#start-stages), seen through the engines' onChange, so
+ * bench:scale can tell how much of an instance's time from placement to HEALTHY was spent in the executor.
+ */
+class StartStagesLog {
+  private readonly rising = new Map<string, Rising>();
+  private readonly done: StartRecord[] = [];
+
+  observe(info: LocalServiceInstanceInfo, at: number): void {
+    if (info.state === 'PENDING') {
+      this.rising.set(info.instanceId, { pending: at });
+      return;
+    }
+    const entry = this.rising.get(info.instanceId);
+    if (!entry) return;
+    if (info.state === 'STARTING') entry.starting ??= at;
+    else if (info.state === 'UNREADY') entry.unready ??= at;
+    else if (info.state === 'HEALTHY') {
+      this.rising.delete(info.instanceId);
+      if (entry.starting === undefined || entry.unready === undefined) return;
+      this.done.push({
+        pendingAt: entry.pending,
+        pendingToStarting: entry.starting - entry.pending,
+        startingToUnready: entry.unready - entry.starting,
+        unreadyToHealthy: at - entry.unready,
+      });
+    } else if (ENDED.has(info.state)) this.rising.delete(info.instanceId);
+  }
+
+  since(since: number): StartStages {
+    const records = this.done.filter((r) => r.pendingAt >= since);
+    return {
+      pendingToStarting: records.map((r) => r.pendingToStarting),
+      startingToUnready: records.map((r) => r.startingToUnready),
+      unreadyToHealthy: records.map((r) => r.unreadyToHealthy),
+    };
+  }
+}
+
 class HollowWorker {
   private setup: WorkerSetup | undefined;
   private baseConfig: ExecutorConfig | undefined;
   private logger: Logger = pino({ level: 'silent' });
   private readonly executors = new Map<string, HollowExecutor>();
+  private readonly stages = new StartStagesLog();
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor() {
+    this.loopDelay.enable();
+  }
 
   async handle(command: WorkerCommand): Promise<WorkerResults[WorkerCommand['cmd']]> {
     switch (command.cmd) {
@@ -47,6 +123,8 @@ class HollowWorker {
         return null;
       case 'times':
         return [...this.executors.values()].map((e) => ({ ...e.times }));
+      case 'stages':
+        return this.stages.since(command.since);
       case 'usage':
         return this.usage();
       case 'stop':
@@ -121,10 +199,10 @@ class HollowWorker {
     // startExecutor resolves right after the agent scheduled its first heartbeat with a 0 ms timer.
     const times: ExecutorTimes = { executorId: running.executorId, joinedAt: Date.now() };
     // The engine's first PENDING instance is the first START the agent accepted (instance-engine.ts start()).
-    const unsubscribe = running.engine.onChange((info) => {
-      if (info.state !== 'PENDING') return;
-      times.firstStartAt = Date.now();
-      unsubscribe();
+    running.engine.onChange((info) => {
+      const now = Date.now();
+      this.stages.observe(info, now);
+      if (info.state === 'PENDING') times.firstStartAt ??= now;
     });
     this.executors.set(running.executorId, { running, times, alive: true });
     return { name: host.name, address: host.address, executorId: running.executorId, joinedAt: times.joinedAt };
@@ -157,11 +235,16 @@ class HollowWorker {
   private usage(): WorkerUsage {
     const cpu = process.cpuUsage();
     const memory = process.memoryUsage();
+    // The histogram is in ns; it restarts with every usage command, so each answer covers the time since the last.
+    const delay = { p99: this.loopDelay.percentile(99) / 1e6, max: this.loopDelay.max / 1e6 };
+    this.loopDelay.reset();
     return {
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       executors: [...this.executors.values()].filter((e) => e.alive).length,
+      loopDelayP99Ms: delay.p99,
+      loopDelayMaxMs: delay.max,
     };
   }
 
