@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
+import { LoopDelayMeter } from '../../test/support/loop-delay.js';
 import type { ControllerReply, ControllerRequest, ControllerUsage } from './protocol.js';
 
 /**
@@ -14,8 +14,7 @@ import type { ControllerReply, ControllerRequest, ControllerUsage } from './prot
 
 let running: RunningController | undefined;
 /** How late the controller served its timers and sockets: a stalled loop delays every heartbeat and report alike. */
-const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-loopDelay.enable();
+const loopDelay = new LoopDelayMeter();
 
 function reply(message: ControllerReply): void {
   process.send?.(message);
@@ -38,9 +37,7 @@ async function handle(request: ControllerRequest): Promise<unknown> {
     case 'usage': {
       const usage = process.resourceUsage();
       const memory = process.memoryUsage();
-      // In ns; restarted on every usage request, so each answer covers the time since the previous one.
-      const delay = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
-      loopDelay.reset();
+      const delay = loopDelay.take();
       return {
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
@@ -48,8 +45,8 @@ async function handle(request: ControllerRequest): Promise<unknown> {
         cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
         openFds: readdirSync('/proc/self/fd').length,
         fdLimit: Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? NaN),
-        loopDelayP99Ms: delay.p99,
-        loopDelayMaxMs: delay.max,
+        loopDelayP99Ms: delay.p99Ms,
+        loopDelayMaxMs: delay.maxMs,
       } satisfies ControllerUsage;
     }
     case 'stop': {

@@ -11,7 +11,7 @@ import { httpCheck, httpdServiceSpec } from '../../test/support/specs.js';
 import { startScaleController, type ScaleController, type StoreKind } from './controller.js';
 import { startApiLoad, type RouteLatency } from './load.js';
 import { topSelfTime, type SelfTime } from './profile.js';
-import { percentile } from './stats.js';
+import { fmt, percentile } from './stats.js';
 
 /**
  * One bench:scale run (docs/scale.md): for each store and fleet size, a controller in its own process and a hollow
@@ -108,20 +108,23 @@ export interface SizeResult {
   profile?: { path: string; top: SelfTime[] };
 }
 
+/** p50 and p99 of a list of ms (undefined for none). */
+type Spread = { p50: number | undefined; p99: number | undefined };
+
 /** ACTIVATE's instance starts, step by step (ms; p50/p99 over the instances, means over the window). */
 export interface ActivateSteps {
   instances: number;
   /** In the executors: START taken (PENDING) -> STARTING, STARTING -> UNREADY, UNREADY -> HEALTHY. */
-  pendingToStarting: { p50: number | undefined; p99: number | undefined };
-  startingToUnready: { p50: number | undefined; p99: number | undefined };
-  unreadyToHealthy: { p50: number | undefined; p99: number | undefined };
+  pendingToStarting: Spread;
+  startingToUnready: Spread;
+  unreadyToHealthy: Spread;
   /** Mean of PENDING -> HEALTHY in the executors. */
   executorMeanMs: number | undefined;
   /** Mean start job in the controller: placement to the HEALTHY report applied. */
   startJobMeanMs: number | undefined;
   /** Start jobs that took over 1 s and over 5 s: the tail that holds the operation's end. */
-  startJobsOver1s: number;
-  startJobsOver5s: number;
+  startJobsOver1s: number | undefined;
+  startJobsOver5s: number | undefined;
   /** Start jobs that succeeded, and ADJUST_INSTANCES operations with their total seconds. */
   startJobs: number;
   adjusts: number;
@@ -263,27 +266,28 @@ function windowMeanMs(before: SumCount, after: SumCount): number | undefined {
   return count > 0 ? ((after.sum - before.sum) * 1000) / count : undefined;
 }
 
-/** Observations above `le` seconds in the window between two reads of a histogram. */
-function windowAbove(before: SumCount, after: SumCount, le: number): number {
-  const within = (after.buckets.get(le) ?? 0) - (before.buckets.get(le) ?? 0);
-  return after.count - before.count - within;
+/** Observations above `le` seconds in the window between two reads; undefined when `le` is not a bucket bound. */
+function windowAbove(before: SumCount, after: SumCount, le: number): number | undefined {
+  const upTo = after.buckets.get(le);
+  if (upTo === undefined) return undefined;
+  return after.count - before.count - (upTo - (before.buckets.get(le) ?? 0));
 }
 
 /** p50/p99 of a list of ms, as printed. */
-function spread(values: readonly number[]): { p50: number | undefined; p99: number | undefined } {
+function spread(values: readonly number[]): Spread {
   return { p50: percentile(values, 50), p99: percentile(values, 99) };
 }
 
 /** One line of where ACTIVATE's start time went, for the run's log and the report. */
 export function stepsLine(s: ActivateSteps): string {
-  const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(0));
-  const pair = (p: { p50: number | undefined; p99: number | undefined }) => `${f(p.p50)}/${f(p.p99)}`;
+  const f = (v: number | undefined) => fmt(v, 0);
+  const pair = (p: Spread) => `${f(p.p50)}/${f(p.p99)}`;
   const controllerSide = s.startJobMeanMs !== undefined && s.executorMeanMs !== undefined ? s.startJobMeanMs - s.executorMeanMs : undefined;
   return (
     `start steps over ${s.instances} instances (ms, p50/p99): executor PENDING->STARTING ${pair(s.pendingToStarting)}, ` +
     `STARTING->UNREADY ${pair(s.startingToUnready)}, UNREADY->HEALTHY ${pair(s.unreadyToHealthy)}; means: executor ${f(s.executorMeanMs)}, ` +
     `controller start job ${f(s.startJobMeanMs)} (so ${f(controllerSide)} outside the executor: START sent, report applied; ` +
-    `${s.startJobs} jobs, ${s.startJobsOver1s} over 1 s, ${s.startJobsOver5s} over 5 s; ${s.adjusts} ADJUST_INSTANCES, ${s.adjustS.toFixed(1)} s), ` +
+    `${s.startJobs} jobs, ${f(s.startJobsOver1s)} over 1 s, ${f(s.startJobsOver5s)} over 5 s; ${s.adjusts} ADJUST_INSTANCES, ${s.adjustS.toFixed(1)} s), ` +
     `slot cycle ${f(s.slotCycleMs)}, message answered ${s.messageMeanMs?.toFixed(1) ?? '-'}; ` +
     `event-loop delay p99/max: controller ${f(s.controllerLoopP99Ms)}/${f(s.controllerLoopMaxMs)}, fleet worst ${f(s.fleetLoopP99Ms)}/${f(s.fleetLoopMaxMs)}`
   );

@@ -1,6 +1,5 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { ExecutorConfig } from '../../../src/executor/config.js';
@@ -8,7 +7,8 @@ import { parseExecutorConfig } from '../../../src/executor/config.js';
 import type { RunningExecutor } from '../../../src/executor/server.js';
 import { startExecutor } from '../../../src/executor/server.js';
 import { systemClock } from '../../../src/model/clock.js';
-import type { LocalServiceInstanceInfo } from '../../../src/model/index.js';
+import { INSTANCE_PROGRESSING_STATES, type LocalServiceInstanceInfo } from '../../../src/model/index.js';
+import { LoopDelayMeter } from '../loop-delay.js';
 import type {
   ExecutorTimes,
   HollowHost,
@@ -54,9 +54,6 @@ interface StartRecord {
   unreadyToHealthy: number;
 }
 
-/** States after which an instance that is not HEALTHY yet will not become so: its entry is dropped. */
-const ENDED = new Set(['START_FAILED', 'PROVISIONING_FAILED', 'READINESS_CHECK_FAILED', 'STOPPING', 'STOPPED', 'LOST']);
-
 /**
  * The steps of every start in this worker (docs/hollow.md#start-stages), seen through the engines' onChange, so
  * bench:scale can tell how much of an instance's time from placement to HEALTHY was spent in the executor.
@@ -65,6 +62,7 @@ class StartStagesLog {
   private readonly rising = new Map<string, Rising>();
   private readonly done: StartRecord[] = [];
 
+  /** A state out of the progressing ones other than HEALTHY is a start that failed: its entry is dropped. */
   observe(info: LocalServiceInstanceInfo, at: number): void {
     if (info.state === 'PENDING') {
       this.rising.set(info.instanceId, { pending: at });
@@ -83,7 +81,7 @@ class StartStagesLog {
         startingToUnready: entry.unready - entry.starting,
         unreadyToHealthy: at - entry.unready,
       });
-    } else if (ENDED.has(info.state)) this.rising.delete(info.instanceId);
+    } else if (!INSTANCE_PROGRESSING_STATES.has(info.state)) this.rising.delete(info.instanceId);
   }
 
   since(since: number): StartStages {
@@ -102,11 +100,7 @@ class HollowWorker {
   private logger: Logger = pino({ level: 'silent' });
   private readonly executors = new Map<string, HollowExecutor>();
   private readonly stages = new StartStagesLog();
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
-
-  constructor() {
-    this.loopDelay.enable();
-  }
+  private readonly loopDelay = new LoopDelayMeter();
 
   async handle(command: WorkerCommand): Promise<WorkerResults[WorkerCommand['cmd']]> {
     switch (command.cmd) {
@@ -235,16 +229,14 @@ class HollowWorker {
   private usage(): WorkerUsage {
     const cpu = process.cpuUsage();
     const memory = process.memoryUsage();
-    // The histogram is in ns; it restarts with every usage command, so each answer covers the time since the last.
-    const delay = { p99: this.loopDelay.percentile(99) / 1e6, max: this.loopDelay.max / 1e6 };
-    this.loopDelay.reset();
+    const delay = this.loopDelay.take();
     return {
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       executors: [...this.executors.values()].filter((e) => e.alive).length,
-      loopDelayP99Ms: delay.p99,
-      loopDelayMaxMs: delay.max,
+      loopDelayP99Ms: delay.p99Ms,
+      loopDelayMaxMs: delay.maxMs,
     };
   }
 
