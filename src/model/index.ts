@@ -2,6 +2,7 @@ export * from './duration.js';
 export * from './ids.js';
 export * from './states.js';
 export * from './schema-helpers.js';
+export * from './json-equal.js';
 export * from './host-paths.js';
 export * from './host-access.js';
 export * from './placement.js';

@@ -3,20 +3,45 @@ import { canonicalDuration, parseDuration } from './duration.js';
 
 /**
  * Jackson treats an explicit `null` like an absent field; we do the same by dropping null-valued object keys
- * before validation, so every schema only has to deal with "absent".
+ * before validation, so every schema only has to deal with "absent". Copy on write: a value without nulls is
+ * returned as it is, and a copy is made only of the objects and arrays on the way to a null. Every executor
+ * message passes here, and copying all of them made more garbage than JSON.parse (bench:scale, docs/scale.md).
  */
 export function dropNulls(value: unknown, depth = 0): unknown {
   // Deep nesting is an attack, not a spec: the schemas reject it anyway, so stop walking.
-  if (depth > 64) return value;
-  if (Array.isArray(value)) return value.map((v) => dropNulls(v, depth + 1));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-      if (v !== null) out[key] = dropNulls(v, depth + 1);
+  if (depth > 64 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const cleaned = dropNulls(v, depth + 1);
+      if (out === undefined && cleaned !== v) out = value.slice(0, i);
+      out?.push(cleaned);
     }
-    return out;
+    return out ?? value;
   }
-  return value;
+  const record = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  let seen = 0;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const v = record[key];
+    const cleaned = v === null ? v : dropNulls(v, depth + 1);
+    if (out === undefined && (v === null || cleaned !== v)) {
+      // The keys before this one, unchanged.
+      out = {};
+      let copied = 0;
+      for (const earlier in record) {
+        if (copied === seen) break;
+        if (!Object.hasOwn(record, earlier)) continue;
+        out[earlier] = record[earlier];
+        copied++;
+      }
+    }
+    seen++;
+    if (out !== undefined && v !== null) out[key] = cleaned;
+  }
+  return out ?? value;
 }
 
 /** A required string: absent or empty both give the bean-validation message Drove uses. */

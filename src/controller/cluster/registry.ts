@@ -1,6 +1,7 @@
 import {
   EXECUTOR_BLACKLISTED_STATES,
   EXECUTOR_ELIGIBLE_STATES,
+  jsonEqual,
   type Clock,
   type ExecutorAddress,
   type ExecutorNodeData,
@@ -100,8 +101,8 @@ export class ExecutorRegistry {
   private readonly resourceListeners = new Set<ResourceListener>();
   private readonly writer: BatchingWriter;
   private readonly lastKnownRetentionMs: number;
-  /** What the store holds for each executor as far as we know (see `storedFingerprint`); absent = unknown. */
-  private readonly persisted = new Map<string, string>();
+  /** What the store holds for each executor as far as we know (compared by `sameStored`); absent = unknown. */
+  private readonly persisted = new Map<string, StoredExecutor>();
   private readonly disruption: DisruptionPolicy;
   /** Stale executors the last sweep kept as members (disruption mode); empty when the fleet is healthy. */
   private held: ReadonlySet<string> = new Set();
@@ -276,11 +277,11 @@ export class ExecutorRegistry {
       if (record.removedAt !== undefined) {
         if (now - record.removedAt <= this.lastKnownRetentionMs) {
           this.removed.set(record.executorId, { executorId: record.executorId, nodeData: record.nodeData, removedAt: record.removedAt });
-          this.persisted.set(record.executorId, storedFingerprint(record));
+          this.persisted.set(record.executorId, record);
         }
         continue;
       }
-      this.persisted.set(record.executorId, storedFingerprint(record));
+      this.persisted.set(record.executorId, record);
       this.live.set(record.executorId, {
         executorId: record.executorId,
         nodeData: record.nodeData,
@@ -404,7 +405,6 @@ export class ExecutorRegistry {
    */
   private async writeThrough(executorIds: readonly string[]): Promise<void> {
     const puts: StoredExecutor[] = [];
-    const fingerprints: string[] = [];
     const deletes: string[] = [];
     for (const executorId of executorIds) {
       const record = this.storedRecord(executorId);
@@ -412,10 +412,9 @@ export class ExecutorRegistry {
         deletes.push(executorId);
         continue;
       }
-      const fingerprint = storedFingerprint(record);
-      if (this.persisted.get(executorId) === fingerprint) continue;
+      const held = this.persisted.get(executorId);
+      if (held && sameStored(held, record)) continue;
       puts.push(record);
-      fingerprints.push(fingerprint);
     }
     if (puts.length > 0) {
       try {
@@ -425,7 +424,7 @@ export class ExecutorRegistry {
         for (const record of puts) this.persisted.delete(record.executorId);
         throw error;
       }
-      puts.forEach((record, i) => this.persisted.set(record.executorId, fingerprints[i]!));
+      for (const record of puts) this.persisted.set(record.executorId, record);
     }
     for (const executorId of deletes) {
       this.persisted.delete(executorId);
@@ -447,11 +446,16 @@ function sameTags(a: readonly string[], b: readonly string[]): boolean {
   return set.size === new Set(b).size && b.every((tag) => set.has(tag));
 }
 
-/** A store record without its timestamps (the node data's and each instance's `updated`); see `writeThrough`. */
-function storedFingerprint(record: StoredExecutor): string {
-  const { updated: _updated, serviceInstances, ...rest } = record.nodeData;
-  const instances = serviceInstances.map(({ updated: _instanceUpdated, ...instance }) => instance);
-  return JSON.stringify([record.removedAt ?? null, rest, instances]);
+/**
+ * The same store record but for its timestamps (the node data's and each instance's `updated`); see `writeThrough`.
+ * Node data is never changed in place (a heartbeat or snapshot replaces it), so the held record is what was written.
+ */
+function sameStored(held: StoredExecutor, record: StoredExecutor): boolean {
+  if (held.removedAt !== record.removedAt) return false;
+  if (!jsonEqual(held.nodeData, record.nodeData, ['updated', 'serviceInstances'])) return false;
+  const a = held.nodeData.serviceInstances;
+  const b = record.nodeData.serviceInstances;
+  return a.length === b.length && a.every((instance, i) => jsonEqual(instance, b[i], ['updated']));
 }
 
 /**

@@ -1,8 +1,8 @@
-import { isDeepStrictEqual } from 'node:util';
 import {
   INSTANCE_ACTIVE_STATES,
   INSTANCE_STATE_RANK,
   INSTANCE_LIVE_STATES,
+  jsonEqual,
   localServiceInstanceStateChangeMetadata,
   type Clock,
   type LocalServiceInfo,
@@ -303,5 +303,5 @@ function isNewer(report: LocalServiceInstanceInfo, held: LocalServiceInstanceInf
 
 /** The same record but for `updated` (what a heartbeat changes in a steady instance's report). */
 function sameButUpdated(a: LocalServiceInstanceInfo, b: LocalServiceInstanceInfo): boolean {
-  return isDeepStrictEqual({ ...a, updated: 0 }, { ...b, updated: 0 });
+  return jsonEqual(a, b, ['updated']);
 }
