@@ -10,6 +10,7 @@
 // Plain Node, no dependencies: it runs before `npm install`.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   PrepareError,
   ensureBuild,
@@ -59,7 +60,8 @@ async function main() {
     case 'start':
       await prepare({ build: true });
       log(`running: drove dev ${args.join(' ')}`.trimEnd());
-      handOver(process.execPath, [mainJs, 'dev', ...args]);
+      // The flags the `drove` binary's shebang carries (src/node-flags.ts), read from the build just made.
+      handOver(process.execPath, [...(await import(pathToFileURL(join(root, 'dist/src/node-flags.js')).href)).NODE_FLAGS, mainJs, 'dev', ...args]);
       return;
     case 'test':
       // The e2e tests run the compiled binary, so the build is part of test preparation.

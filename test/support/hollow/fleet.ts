@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../../src/node-flags.js';
 import type { HollowExecutorConfig, HollowHost, StartStages, WorkerCommand, WorkerReply, WorkerResults, WorkerSetup, WorkerUsage } from './protocol.js';
 
 /**
@@ -159,7 +160,8 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
 
   try {
     for (let i = 0; i < workerCount; i++) {
-      const child = fork(script.path, [], { execArgv: script.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      // The flags a `drove executor` runs with (its shebang's): the fleet shares the cores with the controller.
+      const child = fork(script.path, [], { execArgv: [...script.execArgv, ...NODE_FLAGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const worker = new WorkerHandle(child);
       workers.push(worker);
       const setup: WorkerSetup = {
