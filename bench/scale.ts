@@ -42,7 +42,7 @@ const USAGE = `npm run bench:scale -- [options]
   --workers N                    hollow worker processes (default: the fleet's)
   --controller-log-level warn    pino level of the controllers' logs in the run directory (info: every START and ADJUST)
   --fleet-log-level error        pino level of the hollow executors' shared log, printed to this output
-  --cpu-prof                     profile the controller (node --cpu-prof): every run, or those of --cpu-prof-runs
+  --cpu-prof                     profile the controller over ACTIVATE and over the idle window: every run, or those of --cpu-prof-runs
   --cpu-prof-runs sqlite:5000    store:size list of the runs to profile`;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

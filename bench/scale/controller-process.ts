@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { pino } from 'pino';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
@@ -8,13 +9,14 @@ import type { ControllerReply, ControllerRequest, ControllerUsage } from './prot
 /**
  * The controller of a bench:scale run, alone in its own process (forked by controller.ts) so that the RSS, heap and
  * CPU seconds it reports are the controller's and not the bench's, the load generator's or the fleet's. It takes
- * its config over IPC, answers usage questions and stops on request; `process.exit` after `close()` is what makes
- * node write a --cpu-prof profile.
+ * its config over IPC, answers usage questions, profiles a phase of the run on request (the inspector's CPU
+ * profiler, so a profile holds one phase rather than the whole run) and stops on request.
  */
 
 let running: RunningController | undefined;
 /** How late the controller served its timers and sockets: a stalled loop delays every heartbeat and report alike. */
 const loopDelay = new LoopDelayMeter();
+let profiler: Session | undefined;
 
 function reply(message: ControllerReply): void {
   process.send?.(message);
@@ -49,10 +51,30 @@ async function handle(request: ControllerRequest): Promise<unknown> {
         loopDelayMaxMs: delay.maxMs,
       } satisfies ControllerUsage;
     }
+    case 'profile-start': {
+      if (profiler) throw new Error('a profile is already running');
+      const session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      // 1 ms, as node --cpu-prof samples.
+      await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+      await session.post('Profiler.start');
+      profiler = session;
+      return null;
+    }
+    case 'profile-stop': {
+      const session = profiler;
+      if (!session) throw new Error('no profile is running');
+      profiler = undefined;
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      writeFileSync(request.path, JSON.stringify(profile));
+      return request.path;
+    }
     case 'stop': {
       await running?.close();
       running = undefined;
-      // After the reply is sent: the parent waits for the exit, and --cpu-prof writes its file on exit.
+      // After the reply is sent: the parent waits for the exit.
       setImmediate(() => process.exit(0));
       return null;
     }

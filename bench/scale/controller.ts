@@ -1,10 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync, closeSync, readdirSync } from 'node:fs';
+import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
-import type { ControllerReply, ControllerStarted, ControllerUsage } from './protocol.js';
+import { NODE_FLAGS } from '../../src/node-flags.js';
+import type { ControllerReply, ControllerRequest, ControllerStarted, ControllerUsage } from './protocol.js';
 
 /**
  * The controller of one bench:scale run in its own process (controller-process.ts), with the store and options the
@@ -26,7 +27,6 @@ export interface ScaleControllerOptions {
     staleExecutorAge: string;
     leaseTtlSeconds: number;
   };
-  cpuProf: boolean;
   /** pino level of the controller's log file. */
   logLevel: string;
 }
@@ -39,8 +39,12 @@ export interface ScaleController {
   credentials: { username: string; password: string };
   logFile: string;
   usage(): Promise<ControllerUsage>;
-  /** Stops the controller and waits for its exit; the CPU profile's path when one was asked for. */
-  stop(): Promise<string | undefined>;
+  /** Starts profiling the controller's CPU (one phase of the run). */
+  profileStart(): Promise<void>;
+  /** Stops the profile and writes it to `<dir>/<label>-<phase>.cpuprofile`; resolves with that path. */
+  profileStop(phase: string): Promise<string>;
+  /** Stops the controller and waits for its exit. */
+  stop(): Promise<void>;
 }
 
 function processScript(): { path: string; execArgv: string[] } {
@@ -79,12 +83,12 @@ export async function startScaleController(options: ScaleControllerOptions): Pro
     logLevel: options.logLevel,
   };
 
-  const profileDir = join(options.dir, `${options.label}-profile`);
   const logFile = join(options.dir, `${options.label}-controller.log`);
   const log = openSync(logFile, 'a');
   const script = processScript();
   const child: ChildProcess = fork(script.path, [], {
-    execArgv: [...script.execArgv, ...(options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])],
+    // The flags a `drove controller` runs with, so the bench measures the product's garbage collector settings.
+    execArgv: [...script.execArgv, ...NODE_FLAGS],
     stdio: ['ignore', log, log, 'ipc'],
   });
   closeSync(log);
@@ -103,7 +107,7 @@ export async function startScaleController(options: ScaleControllerOptions): Pro
     for (const waiter of pending.values()) waiter.reject(new Error(`controller process exited (log: ${logFile})`));
     pending.clear();
   });
-  const call = <T>(cmd: 'start' | 'usage' | 'stop', extra: Record<string, unknown> = {}): Promise<T> =>
+  const call = <T>(cmd: ControllerRequest['cmd'], extra: Record<string, unknown> = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const id = ++nextId;
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
@@ -142,6 +146,8 @@ export async function startScaleController(options: ScaleControllerOptions): Pro
     credentials,
     logFile,
     usage: () => call<ControllerUsage>('usage'),
+    profileStart: () => call<void>('profile-start'),
+    profileStop: (phase) => call<string>('profile-stop', { path: join(options.dir, `${options.label}-${phase}.cpuprofile`) }),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         // A controller too starved to stop within a minute is killed: the run must go on.
@@ -150,9 +156,6 @@ export async function startScaleController(options: ScaleControllerOptions): Pro
         await exited;
       }
       await dropNamespace();
-      if (!options.cpuProf) return undefined;
-      const profile = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-      return profile ? join(profileDir, profile) : undefined;
     },
   };
 }

@@ -3,6 +3,10 @@
 export type ControllerRequest =
   | { id: number; cmd: 'start'; config: unknown }
   | { id: number; cmd: 'usage' }
+  /** Starts the V8 CPU profiler (one phase of the run). */
+  | { id: number; cmd: 'profile-start' }
+  /** Stops it and writes the .cpuprofile to `path`. */
+  | { id: number; cmd: 'profile-stop'; path: string }
   | { id: number; cmd: 'stop' };
 
 export type ControllerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };

@@ -154,9 +154,17 @@ function etcdRatioLines(results: SizeResult[]): string[] {
 export function profileLines(results: SizeResult[]): string[] {
   const lines: string[] = [];
   for (const r of results) {
-    if (!r.profile) continue;
-    lines.push(`controller CPU profile ${r.store} ${r.executors}: ${r.profile.path}`, '  self ms  % busy  function');
-    for (const t of r.profile.top) lines.push(`  ${t.selfMs.toFixed(0).padStart(7)}  ${t.percent.toFixed(1).padStart(6)}  ${t.fn}`);
+    for (const p of r.profiles) {
+      const perMessage = p.messages !== undefined && p.messages > 0 ? p.messages : undefined;
+      lines.push(
+        `controller CPU profile ${r.store} ${r.executors}, ${p.phase}${perMessage ? ` (${perMessage} executor messages)` : ''}: ${p.path}`,
+        `  self ms  % busy${perMessage ? '  us/msg' : ''}  function`,
+      );
+      for (const t of p.top) {
+        const us = perMessage ? `  ${((t.selfMs * 1000) / perMessage).toFixed(1).padStart(6)}` : '';
+        lines.push(`  ${t.selfMs.toFixed(0).padStart(7)}  ${t.percent.toFixed(1).padStart(6)}${us}  ${t.fn}`);
+      }
+    }
   }
   return lines;
 }

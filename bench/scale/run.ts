@@ -105,7 +105,16 @@ export interface SizeResult {
   loadAvg: [number, number];
   /** Phases that did not complete or were skipped, and anything else worth a line. */
   notes: string[];
-  profile?: { path: string; top: SelfTime[] };
+  /** CPU profiles of the controller over ACTIVATE and over the idle window (`--cpu-prof`). */
+  profiles: PhaseProfile[];
+}
+
+export interface PhaseProfile {
+  phase: 'activate' | 'idle';
+  path: string;
+  top: SelfTime[];
+  /** Executor messages the controller served while profiled: what one costs, function by function. */
+  messages?: number;
 }
 
 /** p50 and p99 of a list of ms (undefined for none). */
@@ -332,7 +341,8 @@ export function summaryLine(r: SizeResult): string {
 async function runSize(options: ScaleOptions, store: StoreKind, size: number, dir: string): Promise<SizeResult> {
   const label = `${store}-${size}`;
   const instances = size * options.instancesPerHost;
-  const result: SizeResult = { store, executors: size, instances, api: [], notes: [], loadAvg: [loadavg()[0]!, 0] };
+  const result: SizeResult = { store, executors: size, instances, api: [], notes: [], loadAvg: [loadavg()[0]!, 0], profiles: [] };
+  const profiling = wantsProfile(options, store, size);
   const limit = options.phaseLimitMs;
   const staleMs = durationMs(options.staleExecutorAge);
   const heartbeatMs = durationMs(options.heartbeatInterval);
@@ -350,7 +360,6 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       label,
       etcdEndpoints: options.etcdEndpoints,
       options: { clusterOpParallelism: options.parallelism, staleExecutorAge: options.staleExecutorAge, leaseTtlSeconds: options.leaseTtlSeconds },
-      cpuProf: wantsProfile(options, store, size),
       logLevel: options.controllerLogLevel,
     });
     const client = new DroveApi(controller.url, controller.credentials);
@@ -401,6 +410,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     let seen = 'no summary yet';
     const cpuBefore = await Promise.all([controller.usage(), hollow.usage()]);
     const metricsBefore = await controllerMetrics(controller.url);
+    if (profiling) await controller.profileStart();
     const activateStarted = Date.now();
     try {
       await submit(client, 'activate', limit, { type: 'ACTIVATE', serviceId });
@@ -416,6 +426,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       result.placementsPerS = instances / result.activateS;
     } finally {
       const wallS = (Date.now() - activateStarted) / 1000;
+      if (profiling) await keepProfile(result, controller, 'activate', metricsBefore.messages.count);
       const [controllerAfter, fleetAfter] = await Promise.all([controller.usage(), hollow.usage()]);
       const fleetCpu = (list: readonly { cpuSeconds: number }[]) => list.reduce((sum, u) => sum + u.cpuSeconds, 0);
       result.activateCpu = {
@@ -512,9 +523,11 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     // Idle: controller CPU per heartbeat over at least one heartbeat interval of a steady fleet.
     await sleep(2_000);
     const windowMs = Math.max(heartbeatMs, 10_000);
+    if (profiling) await controller.profileStart();
     const [m0, u0] = [(await controllerMetrics(controller.url)).messages.count, await controller.usage()];
     await sleep(windowMs);
     const [m1, u1] = [(await controllerMetrics(controller.url)).messages.count, await controller.usage()];
+    if (profiling) await keepProfile(result, controller, 'idle', m0);
     result.heartbeats = m1 - m0;
     if (result.heartbeats > 0) result.cpuMsPerHeartbeat = ((u1.cpuSeconds - u0.cpuSeconds) * 1000) / result.heartbeats;
     log(`idle ${(windowMs / 1000).toFixed(0)} s: ${result.heartbeats} messages (expected ~${Math.round(((size + joinCount) * windowMs) / heartbeatMs)}), ${((u1.cpuSeconds - u0.cpuSeconds) * 1000).toFixed(0)} ms CPU`);
@@ -561,13 +574,21 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       await fleet.stop().catch((error: unknown) => result.notes.push(`fleet stop: ${String(error)}`));
     }
     await api?.close();
-    if (controller) {
-      const profile = await controller.stop().catch((error: unknown) => {
-        result.notes.push(`controller stop: ${String(error)}`);
-        return undefined;
-      });
-      if (profile) result.profile = { path: profile, top: topSelfTime(profile, repoRoot) };
-    }
+    if (controller) await controller.stop().catch((error: unknown) => result.notes.push(`controller stop: ${String(error)}`));
   }
   return result;
+}
+
+/**
+ * Ends the running profile of `phase` and keeps its top functions, with the executor messages served since
+ * `messagesBefore` (the controller's message counter). A profile that cannot be had is a note, not a failed run.
+ */
+async function keepProfile(result: SizeResult, controller: ScaleController, phase: PhaseProfile['phase'], messagesBefore: number): Promise<void> {
+  try {
+    const path = await controller.profileStop(phase);
+    const messages = (await controllerMetrics(controller.url)).messages.count - messagesBefore;
+    result.profiles.push({ phase, path, top: topSelfTime(path, repoRoot), messages });
+  } catch (error) {
+    result.notes.push(`${phase} profile: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }

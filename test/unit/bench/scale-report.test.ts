@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topSelfTime } from '../../../bench/scale/profile.js';
-import { goalLines, storeTable } from '../../../bench/scale/report.js';
+import { goalLines, profileLines, storeTable } from '../../../bench/scale/report.js';
 import type { SizeResult } from '../../../bench/scale/run.js';
 import { percentile } from '../../../bench/scale/stats.js';
 
@@ -16,6 +16,7 @@ const row = (executors: number, overrides: Partial<SizeResult> = {}): SizeResult
   api: [],
   notes: [],
   loadAvg: [1, 1],
+  profiles: [],
   ...overrides,
 });
 
@@ -32,6 +33,28 @@ describe('percentile', () => {
     expect(percentile(values, 99)).toBe(99);
     expect(percentile([7], 99)).toBe(7);
     expect(percentile([], 50)).toBeUndefined();
+  });
+});
+
+describe('profileLines', () => {
+  it('prints each phase profile, with the cost per executor message where messages were counted', () => {
+    const top = [{ fn: 'parse (src/x.js:1)', selfMs: 50, percent: 25 }];
+    const lines = profileLines([
+      row(5000, {
+        profiles: [
+          { phase: 'idle', path: '/tmp/r/sqlite-5000-idle.cpuprofile', top, messages: 5000 },
+          { phase: 'activate', path: '/tmp/r/sqlite-5000-activate.cpuprofile', top, messages: 0 },
+        ],
+      }),
+    ]);
+    expect(lines).toEqual([
+      'controller CPU profile sqlite 5000, idle (5000 executor messages): /tmp/r/sqlite-5000-idle.cpuprofile',
+      '  self ms  % busy  us/msg  function',
+      '       50    25.0    10.0  parse (src/x.js:1)',
+      'controller CPU profile sqlite 5000, activate: /tmp/r/sqlite-5000-activate.cpuprofile',
+      '  self ms  % busy  function',
+      '       50    25.0  parse (src/x.js:1)',
+    ]);
   });
 });
 
