@@ -3,7 +3,6 @@ import { cpuCount, memoryMb } from './spec.js';
 import type { LocalServiceInstanceInfo } from './instance.js';
 import { INSTANCE_ACTIVE_STATES, type LocalServiceState } from './states.js';
 import type { LocalServiceInfo, LocalServiceSummary } from './api.js';
-import { requiredInstanceCount, type PlacementCandidate } from './placement.js';
 
 /** Event metadata uses the *last* CPU/MEMORY entry (Drove's quirk), summaries use the sum. */
 export function cpuLastCount(spec: Pick<LocalServiceSpec, 'resources'>): number {
@@ -18,6 +17,22 @@ export function memoryLastSize(spec: Pick<LocalServiceSpec, 'resources'>): numbe
   return last;
 }
 
+/** A service's records by state: the HEALTHY ones, and those in INSTANCE_ACTIVE_STATES (they hold resources). */
+export interface InstanceCounts {
+  healthy: number;
+  active: number;
+}
+
+/** Counts the records (the controller keeps these counts as records change; this is for a list in hand). */
+export function countInstances(instances: Iterable<LocalServiceInstanceInfo>): InstanceCounts {
+  const counts: InstanceCounts = { healthy: 0, active: 0 };
+  for (const instance of instances) {
+    if (instance.state === 'HEALTHY') counts.healthy++;
+    if (INSTANCE_ACTIVE_STATES.has(instance.state)) counts.active++;
+  }
+  return counts;
+}
+
 /**
  * `LocalServiceSummary` math: counts over all stored records, stale or not
  * (docs/design/api-compatibility.md#records-and-summaries); `requiredInstances` over the executors now
@@ -25,29 +40,23 @@ export function memoryLastSize(spec: Pick<LocalServiceSpec, 'resources'>): numbe
  */
 export function summarize(
   info: LocalServiceInfo,
-  instances: Iterable<LocalServiceInstanceInfo>,
+  counts: InstanceCounts,
   state: LocalServiceState | undefined,
-  executors: Iterable<PlacementCandidate>,
+  requiredInstances: number,
 ): LocalServiceSummary {
-  let healthy = 0;
-  let active = 0;
-  for (const instance of instances) {
-    if (instance.state === 'HEALTHY') healthy++;
-    if (INSTANCE_ACTIVE_STATES.has(instance.state)) active++;
-  }
   const summary: LocalServiceSummary = {
     id: info.serviceId,
     name: info.spec.name,
     instancesPerHost: info.instancesPerHost,
-    healthyInstances: healthy,
-    totalCPUs: active * cpuCount(info.spec),
-    totalMemory: active * memoryMb(info.spec),
+    healthyInstances: counts.healthy,
+    totalCPUs: counts.active * cpuCount(info.spec),
+    totalMemory: counts.active * memoryMb(info.spec),
     tags: info.spec.tags ?? {},
     activationState: info.activationState,
     created: info.created,
     updated: info.updated,
   };
   if (state) summary.state = state;
-  summary.requiredInstances = requiredInstanceCount(info, executors);
+  summary.requiredInstances = requiredInstances;
   return summary;
 }

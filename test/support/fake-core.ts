@@ -15,6 +15,8 @@ import {
   systemClock,
   serviceIdOf,
   summarize,
+  countInstances,
+  requiredInstanceCount,
   type ClusterSummary,
   type ControllerMessage,
   type CrashLoopSummary,
@@ -93,7 +95,8 @@ export class FakeCore implements ControllerCore {
   }
   private summaryOf(s: { info: LocalServiceInfo; state: LocalServiceState }) {
     const executors = [...this.executors.values()].map((n) => ({ state: n.executorState, nodeData: n }));
-    const summary = summarize(s.info, this.instances.filter((i) => i.serviceId === s.info.serviceId), s.state, executors);
+    const counts = countInstances(this.instances.filter((i) => i.serviceId === s.info.serviceId));
+    const summary = summarize(s.info, counts, s.state, requiredInstanceCount(s.info, executors));
     const loops = this.crashLoops.get(s.info.serviceId);
     if (loops) summary.crashLoops = loops;
     return summary;
@@ -193,6 +196,7 @@ export class FakeCore implements ControllerCore {
         instances: instancesOf,
         instance: (id, instanceId) => this.serviceInstance(id, instanceId),
         currentInstances: instancesOf,
+        instanceCounts: (id) => countInstances(instancesOf(id)),
       },
       registry: { ...EMPTY_VIEW.registry, summaries: () => this.executorSummaries() },
       engine: { ...EMPTY_VIEW.engine, stateOf: (id) => this.services.get(id)?.state, serviceIds: () => [...this.services.keys()] },

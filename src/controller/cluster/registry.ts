@@ -8,11 +8,14 @@ import {
   type ExecutorResourceSnapshot,
   type ExecutorState,
   type ExecutorSummary,
+  type LocalServiceInfo,
   type LocalServiceInstanceInfo,
+  requiredInstanceCount,
 } from '../../model/index.js';
 import type { EventLog } from '../events.js';
 import type { StateStore, StoredExecutor } from '../store/store.js';
 import { BatchingWriter } from './batching-writer.js';
+import { FleetTotalsCounter, resourceTotals, type FleetTotals } from './fleet-totals.js';
 import { decideStale, defaultDisruptionPolicy, type DisruptionPolicy } from './disruption.js';
 
 /**
@@ -106,6 +109,14 @@ export class ExecutorRegistry {
   private readonly disruption: DisruptionPolicy;
   /** Stale executors the last sweep kept as members (disruption mode); empty when the fleet is healthy. */
   private held: ReadonlySet<string> = new Set();
+  /** The ACTIVE executors' resources, kept as entries change (`recount`). */
+  private readonly activeTotals = new FleetTotalsCounter();
+  /**
+   * Bumped whenever what placement reads of the fleet may have changed (an executor joined or left, changed state,
+   * tags or hostname): `requiredInstances` is good while it stays the same.
+   */
+  private placementVersion = 0;
+  private readonly required = new WeakMap<LocalServiceInfo, { version: number; count: number }>();
 
   /**
    * @param deps.stored the executors in the store when this leader term began. Live ones count as seen now: the new
@@ -162,6 +173,7 @@ export class ExecutorRegistry {
         reported: false,
       };
       this.live.set(executorId, fresh);
+      this.recount(fresh);
       this.deps.events.executorAdded(nodeData);
       this.notifyChange({ kind: 'joined', executorId, state: fresh.state });
       this.notifyResources(executorId, nodeData.serviceInstances);
@@ -170,11 +182,13 @@ export class ExecutorRegistry {
     entry.lastSeen = now;
     if (nodeData.updated < entry.nodeData.updated) return Promise.resolve();
     const previousTags = entry.nodeData.tags;
+    if (nodeData.hostname !== entry.nodeData.hostname) this.placementVersion++;
     const snapshotIsNewer = nodeData.updated >= entry.snapshotTime;
     entry.nodeData = snapshotIsNewer ? nodeData : { ...nodeData, state: entry.nodeData.state };
     if (snapshotIsNewer) entry.snapshotTime = nodeData.updated;
     if (EXECUTOR_BLACKLISTED_STATES.has(nodeData.executorState)) entry.blacklistRequested = false;
     this.refreshState(entry);
+    this.recount(entry);
     if (!sameTags(previousTags, nodeData.tags)) {
       this.notifyChange({ kind: 'tagsChanged', executorId, previous: previousTags, tags: nodeData.tags });
     }
@@ -207,6 +221,7 @@ export class ExecutorRegistry {
     if (time < entry.snapshotTime) return false;
     entry.snapshotTime = time;
     entry.nodeData = { ...entry.nodeData, state: snapshot };
+    this.recount(entry);
     this.notifyResources(entry.executorId, reportedInstances);
     return true;
   }
@@ -247,7 +262,8 @@ export class ExecutorRegistry {
   async sweepStale(): Promise<string[]> {
     const now = this.deps.clock.now();
     const staleAgeMs = this.deps.options.staleExecutorAgeMs;
-    const stale = [...this.live.values()].filter((entry) => now - entry.lastSeen > staleAgeMs);
+    const stale: Entry[] = [];
+    for (const entry of this.live.values()) if (now - entry.lastSeen > staleAgeMs) stale.push(entry);
     const decision = decideStale(stale, this.live.size, now, staleAgeMs, this.disruption);
     this.held = new Set(decision.hold);
     const removedNow: string[] = [];
@@ -255,6 +271,7 @@ export class ExecutorRegistry {
     for (const entry of stale) {
       if (!toRemove.has(entry.executorId)) continue;
       this.live.delete(entry.executorId);
+      this.activeTotals.set(entry.executorId, undefined);
       this.removed.set(entry.executorId, { executorId: entry.executorId, nodeData: entry.nodeData, removedAt: now });
       removedNow.push(entry.executorId);
       this.deps.events.executorRemoved(entry.executorId);
@@ -282,7 +299,7 @@ export class ExecutorRegistry {
         continue;
       }
       this.persisted.set(record.executorId, record);
-      this.live.set(record.executorId, {
+      const entry: Entry = {
         executorId: record.executorId,
         nodeData: record.nodeData,
         snapshotTime: record.nodeData.updated,
@@ -290,7 +307,9 @@ export class ExecutorRegistry {
         blacklistRequested: false,
         state: record.nodeData.executorState,
         reported: false,
-      });
+      };
+      this.live.set(record.executorId, entry);
+      this.recount(entry);
     }
   }
 
@@ -313,6 +332,24 @@ export class ExecutorRegistry {
     const out: ExecutorRecord[] = [];
     for (const entry of this.live.values()) out.push(toRecord(entry));
     return out;
+  }
+
+  /** Resources of the ACTIVE executors, summed (the cluster summary's), without walking the fleet. */
+  activeResources(): FleetTotals {
+    return this.activeTotals.totals();
+  }
+
+  /**
+   * requiredInstanceCount over the live executors, walked again only when the fleet changed in a way placement
+   * reads or the service's record was replaced: every service summary asks for it, and the walk over 5,000
+   * executors cost as much as counting the service's 20,000 records (docs/scale.md).
+   */
+  requiredInstances(info: LocalServiceInfo): number {
+    const known = this.required.get(info);
+    if (known && known.version === this.placementVersion) return known.count;
+    const count = requiredInstanceCount(info, this.live.values());
+    this.required.set(info, { version: this.placementVersion, count });
+    return count;
   }
 
   byId(executorId: string): ExecutorRecord | undefined {
@@ -356,12 +393,18 @@ export class ExecutorRegistry {
 
   // ---- internals ----
 
+  /** After any change of an entry's state or snapshot: what it adds to the ACTIVE totals now. */
+  private recount(entry: Entry): void {
+    this.activeTotals.set(entry.executorId, entry.state === 'ACTIVE' ? resourceTotals(entry.nodeData.state) : undefined);
+  }
+
   private refreshState(entry: Entry): void {
     const previous = entry.state;
     const own = entry.nodeData.executorState;
     const next: ExecutorState = entry.blacklistRequested && !EXECUTOR_BLACKLISTED_STATES.has(own) ? 'BLACKLIST_REQUESTED' : own;
     if (next === previous) return;
     entry.state = next;
+    this.recount(entry);
     const events = this.deps.events;
     if (next === 'BLACKLIST_REQUESTED') events.executorBlacklistRequested(entry.nodeData);
     else if (next === 'BLACKLISTED') events.executorBlacklisted(entry.nodeData);
@@ -372,6 +415,7 @@ export class ExecutorRegistry {
   }
 
   private notifyChange(change: ExecutorChange): void {
+    this.placementVersion++;
     for (const listener of [...this.changeListeners]) {
       try {
         listener(change);

@@ -7,7 +7,6 @@ import {
   type LocalServiceInstanceState,
   type LocalServiceOperationType,
   type LocalServiceState,
-  requiredInstanceCount,
 } from '../../model/index.js';
 import type { TermView } from './view.js';
 
@@ -52,7 +51,7 @@ export function metricsSnapshot(view: TermView): ClusterMetricsSnapshot {
       serviceId: info.serviceId,
       state: view.engine.stateOf(info.serviceId),
       activationState: info.activationState,
-      desired: requiredInstanceCount(info, executors),
+      desired: view.registry.requiredInstances(info),
       running,
       healthy: instancesByState.HEALTHY ?? 0,
       instancesByState,

@@ -6,21 +6,16 @@ import {
   type LocalServiceInstanceState,
   type LocalServiceSpec,
   type LocalServiceSummary,
-  type PlacementCandidate,
 } from '../../model/index.js';
 import type { TermView } from './view.js';
 
 /** The local-service reads of the API (`/apis/v1/localservices/...`). */
 
-/** @param executors the live executors (`requiredInstances`); callers summarizing many services read them once. */
-export function serviceSummary(
-  view: TermView,
-  serviceId: string,
-  executors: readonly PlacementCandidate[] = view.registry.all(),
-): LocalServiceSummary | undefined {
+/** O(1) in the service's records and the fleet: the counts are kept as they change (docs/scale.md). */
+export function serviceSummary(view: TermView, serviceId: string): LocalServiceSummary | undefined {
   const info = view.workingSet.service(serviceId);
   if (!info) return undefined;
-  const summary = summarize(info, view.workingSet.instances(serviceId), view.engine.stateOf(serviceId), executors);
+  const summary = summarize(info, view.workingSet.instanceCounts(serviceId), view.engine.stateOf(serviceId), view.registry.requiredInstances(info));
   const crashLoops = view.crashLoops.summaries(serviceId);
   if (crashLoops.length > 0) summary.crashLoops = crashLoops;
   return summary;
@@ -34,8 +29,7 @@ export function listServices(view: TermView, from: number, size: number): Record
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const start = Math.max(0, from);
   const out: Record<string, LocalServiceSummary> = {};
-  const executors = view.registry.all();
-  for (const serviceId of ids.slice(start, start + Math.max(0, size))) out[serviceId] = serviceSummary(view, serviceId, executors)!;
+  for (const serviceId of ids.slice(start, start + Math.max(0, size))) out[serviceId] = serviceSummary(view, serviceId)!;
   return out;
 }
 

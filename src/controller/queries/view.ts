@@ -9,8 +9,8 @@ import type { CrashLoops } from '../term/crash-loops.js';
  * a follower answers them from EMPTY_VIEW and tests can hand them any state they like.
  */
 export interface TermView {
-  readonly workingSet: Pick<WorkingSet, 'services' | 'service' | 'serviceCount' | 'instances' | 'instance' | 'currentInstances'>;
-  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries' | 'removedCount'>;
+  readonly workingSet: Pick<WorkingSet, 'services' | 'service' | 'serviceCount' | 'instances' | 'instance' | 'currentInstances' | 'instanceCounts'>;
+  readonly registry: Pick<ExecutorRegistry, 'all' | 'byId' | 'lastKnown' | 'summaries' | 'removedCount' | 'activeResources' | 'requiredInstances'>;
   readonly engine: Pick<LocalServiceEngine, 'stateOf' | 'serviceIds' | 'pendingOperation'>;
   readonly maintenance: Pick<ClusterStateManager, 'state'>;
   readonly crashLoops: Pick<CrashLoops, 'summaries'>;
@@ -25,8 +25,17 @@ export const EMPTY_VIEW: TermView = {
     instances: () => [],
     instance: () => undefined,
     currentInstances: () => [],
+    instanceCounts: () => ({ healthy: 0, active: 0 }),
   },
-  registry: { all: () => [], byId: () => undefined, lastKnown: () => undefined, summaries: () => [], removedCount: () => 0 },
+  registry: {
+    all: () => [],
+    byId: () => undefined,
+    lastKnown: () => undefined,
+    summaries: () => [],
+    removedCount: () => 0,
+    activeResources: () => ({ numExecutors: 0, freeCores: 0, usedCores: 0, freeMemory: 0, usedMemory: 0 }),
+    requiredInstances: () => 0,
+  },
   engine: { stateOf: () => undefined, serviceIds: () => [], pendingOperation: () => undefined },
   maintenance: { state: () => ({ ...NEVER_SET }) },
   crashLoops: { summaries: () => [] },

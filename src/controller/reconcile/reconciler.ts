@@ -142,12 +142,15 @@ export class Reconciler implements Runnable {
     }
     if (this.disrupted) d.logger.info('Executor heartbeats are back: disruption mode over');
     this.disrupted = false;
-    const executors = d.executors.all();
+    // Read only when a service is there to plan: while a rollout runs, its service is not steady, and the passes
+    // its new records trigger (hundreds a second at 5,000 executors) would copy the whole fleet's list for nothing.
+    let executors: ReturnType<typeof d.executors.all> | undefined;
     const now = d.clock.now();
     const adjusted: string[] = [];
     for (const info of d.workingSet.services()) {
       const state = d.engine.stateOf(info.serviceId);
       if (!state || !isSteady(state) || d.engine.hasPendingOperation(info.serviceId)) continue;
+      executors ??= d.executors.all();
       // Taken whatever the plan: an ADJUST submitted later, for another reason, must not carry it.
       const cause = d.engine.takeCause(info.serviceId);
       const current = d.workingSet.plannableInstances(info.serviceId, now, d.options.instanceStaleAgeMs);

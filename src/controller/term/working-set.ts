@@ -5,6 +5,7 @@ import {
   jsonEqual,
   localServiceInstanceStateChangeMetadata,
   type Clock,
+  type InstanceCounts,
   type LocalServiceInfo,
   type LocalServiceInstanceInfo,
 } from '../../model/index.js';
@@ -36,6 +37,8 @@ export class WorkingSet {
   private readonly instanceMap = new Map<string, Map<string, LocalServiceInstanceInfo>>();
   private readonly listeners = new Set<ChangeListener>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Per service, its records counted by state as they come and go (`tally`), for the summaries. */
+  private readonly counts = new Map<string, InstanceCounts>();
   private queue: PendingBatch[] = [];
   /**
    * When this leader loaded the records. Records loaded from the store count as refreshed at that moment: the
@@ -53,7 +56,10 @@ export class WorkingSet {
   ) {
     this.loadedAt = stored?.loadedAt ?? Number.NEGATIVE_INFINITY;
     for (const s of stored?.services ?? []) this.serviceMap.set(s.serviceId, s);
-    for (const i of stored?.instances ?? []) this.instanceBucket(i.serviceId).set(i.instanceId, Object.freeze(i));
+    for (const i of stored?.instances ?? []) {
+      this.instanceBucket(i.serviceId).set(i.instanceId, Object.freeze(i));
+      this.tally(i, 1);
+    }
   }
 
   // ---- services ----
@@ -79,12 +85,22 @@ export class WorkingSet {
     await this.store.deleteService(serviceId);
     this.serviceMap.delete(serviceId);
     this.instanceMap.delete(serviceId);
+    this.counts.delete(serviceId);
   }
 
   // ---- instances ----
 
   instance(serviceId: string, instanceId: string): LocalServiceInstanceInfo | undefined {
     return this.instanceMap.get(serviceId)?.get(instanceId);
+  }
+
+  /**
+   * The service's records counted by state (all of them, stale or not, as the summaries count), kept as records
+   * come and go: a summary read is O(1) instead of a walk over the service's 20,000 records (docs/scale.md).
+   */
+  instanceCounts(serviceId: string): InstanceCounts {
+    const counts = this.counts.get(serviceId);
+    return counts ? { ...counts } : { healthy: 0, active: 0 };
   }
 
   /** All records of a service, in insertion order. */
@@ -157,7 +173,12 @@ export class WorkingSet {
     if (instanceIds.length === 0) return;
     await this.store.deleteInstances(serviceId, instanceIds);
     const bucket = this.instanceMap.get(serviceId);
-    for (const id of instanceIds) bucket?.delete(id);
+    for (const id of instanceIds) {
+      const record = bucket?.get(id);
+      if (!record) continue;
+      bucket!.delete(id);
+      this.tally(record, -1);
+    }
   }
 
   onChange(listener: ChangeListener): () => void {
@@ -210,6 +231,13 @@ export class WorkingSet {
       };
       if (opts.recheckMs > 0) cancelTimers.push(opts.clock.setTimer(recheck, opts.recheckMs));
     });
+  }
+
+  private tally(record: LocalServiceInstanceInfo, sign: 1 | -1): void {
+    let counts = this.counts.get(record.serviceId);
+    if (!counts) this.counts.set(record.serviceId, (counts = { healthy: 0, active: 0 }));
+    if (record.state === 'HEALTHY') counts.healthy += sign;
+    if (INSTANCE_ACTIVE_STATES.has(record.state)) counts.active += sign;
   }
 
   private instanceBucket(serviceId: string): Map<string, LocalServiceInstanceInfo> {
@@ -272,6 +300,8 @@ export class WorkingSet {
       // Frozen: a held record is replaced, never changed in place, which the API's per-record JSON relies on
       // (api/record-list.ts); a write to one throws instead of serving stale JSON.
       bucket.set(record.instanceId, Object.freeze(record));
+      if (previous) this.tally(previous, -1);
+      this.tally(record, 1);
       changes.push({ instance: record, previous });
       if (!previous || previous.state !== record.state) {
         this.events.emit('LOCAL_SERVICE_INSTANCE_STATE_CHANGE', localServiceInstanceStateChangeMetadata(record));

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WorkingSet } from '../../../src/controller/term/working-set.js';
 import { SqliteStateStore } from '../../../src/controller/store/sqlite.js';
 import { StoreUnavailableError } from '../../../src/controller/store/store.js';
-import type { DroveEventType, LocalServiceInfo, LocalServiceInstanceInfo, LocalServiceInstanceState } from '../../../src/model/index.js';
+import { countInstances, type DroveEventType, type LocalServiceInfo, type LocalServiceInstanceInfo, type LocalServiceInstanceState } from '../../../src/model/index.js';
 import { testSpec } from '../../support/specs.js';
 import { harness, type Harness } from '../../support/engine-harness.js';
 import { instanceInfo } from '../../support/records.js';
@@ -28,6 +28,36 @@ describe('working set over the SQLite store (Drove\'s LocalServiceStateDBTest, a
     const ws = new WorkingSet(store, { emit: (type, metadata) => void events.push([type, metadata]) });
     return { store, ws, events };
   }
+
+  it("keeps each service's records counted by state through reports, overwrites, deletes and a reload", async () => {
+    const { store, ws } = setup();
+    const S = 'TEST_SPEC-00001';
+    const check = (w: WorkingSet = ws) => expect(w.instanceCounts(S)).toEqual(countInstances(w.instances(S)));
+    await ws.putService(info());
+    await ws.putService(info('OTHER-1'));
+    check();
+    await ws.applyReports([record('SI-1', 'PENDING'), record('SI-2', 'HEALTHY'), record('SI-3', 'UNREADY'), { ...record('SI-9', 'HEALTHY'), serviceId: 'OTHER-1' }]);
+    check();
+    expect(ws.instanceCounts(S)).toEqual({ healthy: 1, active: 3 });
+    await ws.applyReports([record('SI-1', 'HEALTHY', NOW + 1), record('SI-3', 'STOPPED', NOW + 1), record('SI-2', 'READY', NOW - 1)]);
+    check();
+    expect(ws.instanceCounts(S)).toEqual({ healthy: 2, active: 2 });
+    await ws.overwrite([{ ...ws.instance(S, 'SI-2')!, state: 'LOST', updated: NOW + 2 }]);
+    check();
+    expect(ws.instanceCounts(S)).toEqual({ healthy: 1, active: 1 });
+    await ws.deleteInstances(S, ['SI-1', 'SI-404']);
+    check();
+    expect(ws.instanceCounts(S)).toEqual({ healthy: 0, active: 0 });
+    await ws.applyReports([record('SI-4', 'HEALTHY', NOW + 3)]);
+    const loaded = await store.load();
+    const reloaded = new WorkingSet(store, { emit: () => undefined }, { ...loaded, loadedAt: NOW });
+    check(reloaded);
+    expect(reloaded.instanceCounts(S)).toEqual({ healthy: 1, active: 1 });
+    expect(reloaded.instanceCounts('OTHER-1')).toEqual({ healthy: 1, active: 1 });
+    await ws.deleteService(S);
+    expect(ws.instanceCounts(S)).toEqual({ healthy: 0, active: 0 });
+    expect(ws.instanceCounts('OTHER-1')).toEqual({ healthy: 1, active: 1 });
+  });
 
   it('writes services through, and deleting a service removes its instances too', async () => {
     const { store, ws } = setup();

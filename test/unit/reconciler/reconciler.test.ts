@@ -1,5 +1,5 @@
 import { NO_METRICS } from '../../../src/controller/metrics/hooks.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { harness, type Harness } from '../../support/engine-harness.js';
 import { testSpec } from '../../support/specs.js';
@@ -385,6 +385,23 @@ describe('reconciler guards (not leading, maintenance)', () => {
 describe('reconciler pacing', () => {
   let h: Harness;
   afterEach(async () => h?.close());
+
+  // The passes a rollout's new records trigger come by the hundred a second at 5,000 executors.
+  it('reads the executor list only in a pass that has a steady service to plan', async () => {
+    h = await harness({ reconcileInterval: '1 day' });
+    await h.fleet.add('ex0.local', { onStart: () => ({ kind: 'hang' }) });
+    await h.submit({ type: 'CREATE', spec: testSpec(), instancesPerHost: 1 });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'INACTIVE');
+    const term = h.controller.term!;
+    const all = vi.spyOn(term.registry, 'all');
+    await term.reconciler.pass();
+    expect(all).toHaveBeenCalledTimes(1);
+    await h.submit({ type: 'ACTIVATE', serviceId: ID });
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ADJUSTING_INSTANCES');
+    all.mockClear();
+    await term.reconciler.pass();
+    expect(all).not.toHaveBeenCalled();
+  });
 
   it('does not spin on a plan it cannot complete: the same plan waits for the periodic pass', async () => {
     h = await harness({ jobRetryCount: 0 });
