@@ -79,7 +79,11 @@ export type InstanceListener = (info: LocalServiceInstanceInfo) => void;
  * STOPPING.
  */
 export class InstanceStateMachine {
-  private current: LocalServiceInstanceInfo;
+  /**
+   * The record as of the last transition, frozen all the way down (`setCurrent`): `info()` hands out copies that
+   * share its parts, made on every heartbeat for every instance.
+   */
+  private current!: Readonly<LocalServiceInstanceInfo>;
   private containerId: string | undefined;
   private readonly stopController = new AbortController();
   /** Aborted when the executor shuts down leaving containers running: the loop ends, the container stays. */
@@ -97,20 +101,22 @@ export class InstanceStateMachine {
     recovered?: { info: LocalServiceInstanceInfo },
   ) {
     const now = deps.clock.now();
-    this.current = recovered
+    this.setCurrent(
+      recovered
       ? { ...recovered.info, state: 'UNKNOWN', executorId: deps.executorId, updated: now }
       : {
           serviceId: spec.serviceId,
           serviceName: spec.serviceName,
           instanceId: spec.instanceId,
           executorId: deps.executorId,
-          resources: structuredClone(spec.resources),
+          resources: spec.resources,
           state: 'PENDING',
           metadata: {},
           errorMessage: '',
           created: now,
           updated: now,
-        };
+        },
+    );
     this.recovered = recovered !== undefined;
   }
 
@@ -128,9 +134,18 @@ export class InstanceStateMachine {
     return this.containerId;
   }
 
-  /** The record as reported, with a fresh `updated`. */
+  /**
+   * The record as reported, with a fresh `updated`. Its nested parts are the held record's, frozen, so nobody can
+   * change them through it; a deep copy here was the hollow fleet's dearest function after garbage collection
+   * (every heartbeat copies every instance; docs/scale.md).
+   */
   info(): LocalServiceInstanceInfo {
-    return { ...structuredClone(this.current), updated: this.deps.clock.now() };
+    return { ...this.current, updated: this.deps.clock.now() };
+  }
+
+  /** A copy of `next`, frozen all the way down: the only way the held record changes. */
+  private setCurrent(next: LocalServiceInstanceInfo): void {
+    this.current = deepFreeze(structuredClone(next));
   }
 
   stopRequested(): boolean {
@@ -182,7 +197,7 @@ export class InstanceStateMachine {
       { instanceId: this.instanceId, from: this.current.state, to: outcome.state, error: errorMessage || undefined },
       'instance state change',
     );
-    this.current = { ...this.current, state: outcome.state, errorMessage, updated: this.deps.clock.now() };
+    this.setCurrent({ ...this.current, state: outcome.state, errorMessage, updated: this.deps.clock.now() });
     this.listener(this.info());
   }
 
@@ -294,7 +309,7 @@ export class InstanceStateMachine {
       ports[p.name] = { containerPort: p.port, hostPort: hostPorts[p.name]!, portType: p.type };
     }
     const hostAccess = effectiveHostAccess(this.spec.hostAccess);
-    this.current = { ...this.current, localInfo: { hostname: this.deps.hostname, ports }, ...(hostAccess ? { hostAccess } : {}) };
+    this.setCurrent({ ...this.current, localInfo: { hostname: this.deps.hostname, ports }, ...(hostAccess ? { hostAccess } : {}) });
     const cores = this.spec.resources.flatMap((r) => (r.type === 'CPU' ? Object.values(r.cores).flat() : []));
     const containerSpec = buildContainerSpec(this.spec, {
       hostname: this.deps.hostname,
@@ -498,4 +513,12 @@ class StopRequested extends Error {
     super('Stop requested');
     this.name = 'AbortError';
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }

@@ -50,4 +50,27 @@ describe('instance engine (LocalServiceInstanceEngineTest)', () => {
     const engine = new InstanceEngine(instanceDeps());
     expect(engine.stop('SI-nope')).toEqual({ ok: false, reason: 'No instance SI-nope on this executor' });
   });
+
+  // info() runs for every instance on every heartbeat: it shares the held record's parts instead of copying them.
+  it('hands out records whose parts cannot be changed, and a change to the spec afterwards does not reach them', async () => {
+    const deps = instanceDeps();
+    deps.runtime.images.add(TEST_IMAGE);
+    const engine = new InstanceEngine(deps);
+    const spec = instanceSpec();
+    engine.start(spec);
+    await settle(deps, () => engine.get(spec.instanceId)?.state === 'HEALTHY');
+    const [info] = engine.infos();
+    expect(() => {
+      (info!.resources[0] as { type: string }).type = 'GPU';
+    }).toThrow(TypeError);
+    expect(() => {
+      info!.localInfo!.ports['main']!.hostPort = 1;
+    }).toThrow(TypeError);
+    info!.state = 'LOST';
+    (spec.resources[0] as { cores: Record<string, number[]> }).cores['0']!.push(7);
+    const [again] = engine.infos();
+    expect(again!.state).toBe('HEALTHY');
+    expect(again!.resources[0]).toEqual({ type: 'CPU', cores: { '0': [1] } });
+    expect(again!.resources).toBe(info!.resources);
+  });
 });
