@@ -53,7 +53,11 @@ describe('following a container\'s output', () => {
       follower = await runtime.followLogs(container.id, 0, (stream, chunk) => (lines[stream] += chunk.toString()));
       // The store's part comes a second after the attach; then lines go on arriving live.
       const count = () => lines.stdout.split('\n').length;
-      const atStart = Number(/out-(\d+)/.exec((await container.logs({ stdout: true, follow: false, tail: 1 })).toString())![1]);
+      // Docker's `tail` counts the lines of both streams before it filters by stream: the last line may be an
+      // err-N, and a stdout-only tail of 1 is then empty. The last out-N among the final 20 lines is the one.
+      const recent = (await container.logs({ stdout: true, follow: false, tail: 20 })).toString();
+      const atStart = Math.max(...[...recent.matchAll(/out-(\d+)/g)].map((m) => Number(m[1])));
+      expect(Number.isFinite(atStart)).toBe(true);
       await waitUntil('lines past the attach', async () => count() > atStart + 300, { timeoutMs: 20_000 });
     } finally {
       follower?.close();
