@@ -21,24 +21,17 @@ export function dropNulls(value: unknown, depth = 0): unknown {
     return out ?? value;
   }
   const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
   let out: Record<string, unknown> | undefined;
-  let seen = 0;
-  for (const key in record) {
-    if (!Object.hasOwn(record, key)) continue;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const v = record[key];
     const cleaned = v === null ? v : dropNulls(v, depth + 1);
     if (out === undefined && (v === null || cleaned !== v)) {
       // The keys before this one, unchanged.
       out = {};
-      let copied = 0;
-      for (const earlier in record) {
-        if (copied === seen) break;
-        if (!Object.hasOwn(record, earlier)) continue;
-        out[earlier] = record[earlier];
-        copied++;
-      }
+      for (let j = 0; j < i; j++) out[keys[j]!] = record[keys[j]!];
     }
-    seen++;
     if (out !== undefined && v !== null) out[key] = cleaned;
   }
   return out ?? value;
