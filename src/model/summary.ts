@@ -23,13 +23,16 @@ export interface InstanceCounts {
   active: number;
 }
 
+/** Adds a record to the counts (`sign` 1) or takes it out again (-1): the one rule of what each count holds. */
+export function tallyInstance(counts: InstanceCounts, instance: Pick<LocalServiceInstanceInfo, 'state'>, sign: 1 | -1): void {
+  if (instance.state === 'HEALTHY') counts.healthy += sign;
+  if (INSTANCE_ACTIVE_STATES.has(instance.state)) counts.active += sign;
+}
+
 /** Counts the records (the controller keeps these counts as records change; this is for a list in hand). */
 export function countInstances(instances: Iterable<LocalServiceInstanceInfo>): InstanceCounts {
   const counts: InstanceCounts = { healthy: 0, active: 0 };
-  for (const instance of instances) {
-    if (instance.state === 'HEALTHY') counts.healthy++;
-    if (INSTANCE_ACTIVE_STATES.has(instance.state)) counts.active++;
-  }
+  for (const instance of instances) tallyInstance(counts, instance, 1);
   return counts;
 }
 

@@ -4,6 +4,7 @@ import {
   INSTANCE_LIVE_STATES,
   jsonEqual,
   localServiceInstanceStateChangeMetadata,
+  tallyInstance,
   type Clock,
   type InstanceCounts,
   type LocalServiceInfo,
@@ -236,8 +237,7 @@ export class WorkingSet {
   private tally(record: LocalServiceInstanceInfo, sign: 1 | -1): void {
     let counts = this.counts.get(record.serviceId);
     if (!counts) this.counts.set(record.serviceId, (counts = { healthy: 0, active: 0 }));
-    if (record.state === 'HEALTHY') counts.healthy += sign;
-    if (INSTANCE_ACTIVE_STATES.has(record.state)) counts.active += sign;
+    tallyInstance(counts, record, sign);
   }
 
   private instanceBucket(serviceId: string): Map<string, LocalServiceInstanceInfo> {
