@@ -156,6 +156,9 @@ export class ExecutorAgent {
         return result.ok ? respond(message.header, 'ACCEPTED') : respond(message.header, 'FAILED', result.reason);
       }
       case 'STOP_LOCAL_SERVICE_INSTANCE': {
+        // A STOP again for an instance already stopping is the same message again (a re-send, or a pipelined
+        // connection's replay: docs/design/executor-protocol.md#transport), not a refused one.
+        if (this.deps.engine.get(message.instanceId)?.stopRequested()) return respond(message.header, 'ACCEPTED');
         const result = this.deps.engine.stop(message.instanceId);
         return result.ok ? respond(message.header, 'ACCEPTED') : respond(message.header, 'FAILED', result.reason);
       }

@@ -3,6 +3,7 @@ import {
   INSTANCE_STOP_ACCEPTED_STATES,
   INSTANCE_TERMINAL_STATES,
   executorIdOf,
+  jsonEqual,
   sleep,
   type Clock,
   type ControllerMessage,
@@ -54,6 +55,8 @@ export interface ControllerEndpoint {
 
 interface FakeInstance {
   info: LocalServiceInstanceInfo;
+  /** What its START carried (unknown for a restored one): the same START again is accepted, as a real executor does. */
+  spec?: LocalServiceInstanceSpec;
   cores: number[];
   memoryMb: number;
   hung: boolean;
@@ -318,7 +321,8 @@ export class FakeExecutorFleet {
         if (executor.options.answerDelayMs) await sleep(this.clock, executor.options.answerDelayMs);
         if (executor.state !== 'ACTIVE' && executor.state !== 'UNREADY') return reply('FAILED', 'Executor blacklisted');
         const spec = message.spec;
-        if (executor.instances.has(spec.instanceId)) return reply('FAILED', 'Instance already exists');
+        const existing = executor.instances.get(spec.instanceId);
+        if (existing) return jsonEqual(existing.spec, spec) ? reply('ACCEPTED') : reply('FAILED', 'Instance already exists');
         const behaviour = executor.options.onStart?.(spec) ?? { kind: 'healthy' };
         if (behaviour.kind === 'reject') return reply('FAILED', 'Rejected by test');
         const locked = executor.lock(spec);
@@ -334,6 +338,7 @@ export class FakeExecutorFleet {
             state: 'PENDING',
             updated: now,
           }),
+          spec,
           cores: locked.cores,
           memoryMb: locked.memoryMb,
           hung: behaviour.kind === 'hang',
@@ -352,7 +357,8 @@ export class FakeExecutorFleet {
       }
       case 'STOP_LOCAL_SERVICE_INSTANCE': {
         const instance = executor.instances.get(message.instanceId);
-        if (!instance || instance.stopping || !INSTANCE_STOP_ACCEPTED_STATES.has(instance.info.state)) {
+        if (instance?.stopping) return reply('ACCEPTED');
+        if (!instance || !INSTANCE_STOP_ACCEPTED_STATES.has(instance.info.state)) {
           return reply('FAILED', `Instance ${message.instanceId} cannot be stopped in state ${instance?.info.state ?? 'none'}`);
         }
         instance.stopping = true;

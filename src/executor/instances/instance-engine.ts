@@ -3,6 +3,7 @@ import type { LocalServiceInstanceInfo } from '../../model/instance.js';
 import { ResourceLockError } from '../resources.js';
 import type { InstanceDeps } from './instance.js';
 import { InstanceStateMachine } from './instance.js';
+import { jsonEqual } from '../../model/index.js';
 import { isTerminal } from '../../model/states.js';
 
 export type StartResult = { ok: true } | { ok: false; reason: string };
@@ -39,8 +40,16 @@ export class InstanceEngine {
     return this.list().map((i) => i.info());
   }
 
+  /**
+   * A START for an instance this executor already runs with the same spec is the same message again, and accepted
+   * without doing anything: the controller re-sends a START whose answer it did not get, and a broken pipelined
+   * connection re-sends what was in flight on it (docs/design/executor-protocol.md#transport).
+   */
   start(spec: LocalServiceInstanceSpec): StartResult {
-    if (this.instances.has(spec.instanceId)) return { ok: false, reason: `Instance ${spec.instanceId} already exists on this executor` };
+    const existing = this.instances.get(spec.instanceId);
+    if (existing) {
+      return jsonEqual(existing.spec, spec) ? { ok: true } : { ok: false, reason: `Instance ${spec.instanceId} already exists on this executor` };
+    }
     try {
       this.deps.resources.lock(spec.instanceId, spec.resources);
     } catch (error) {

@@ -9,8 +9,10 @@ describe('instance lifecycle on real Docker', () => {
   it('PENDING -> HEALTHY -> (stop) -> STOPPED with the states Drove\'s executor test observes', async () => {
     const spec = itSpec();
     expect(await startInstance(fixture.executor, spec)).toMatchObject({ status: 'ACCEPTED' });
-    // The same START again is refused (duplicate id).
-    expect(await startInstance(fixture.executor, spec)).toMatchObject({ status: 'FAILED' });
+    // The same START again (a re-send) is accepted and starts nothing: the states below are one instance's. Another
+    // spec under that id is refused.
+    expect(await startInstance(fixture.executor, spec)).toMatchObject({ status: 'ACCEPTED' });
+    expect(await startInstance(fixture.executor, { ...spec, env: { ...spec.env, OTHER: '1' } })).toMatchObject({ status: 'FAILED' });
     const healthy = await fixture.leader.waitForState(spec.instanceId, 'HEALTHY');
     expect(healthy.localInfo?.ports.main?.containerPort).toBe(8000);
     expect(fixture.executor.engine.infos().map((i) => i.instanceId)).toContain(spec.instanceId);

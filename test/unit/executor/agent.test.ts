@@ -66,12 +66,14 @@ describe('executor message handling (ExecutorMessageHandlerTest)', () => {
     expect(r.message).toContain('instanceId');
   });
 
-  it('starts while UNREADY, refuses duplicates, wrong address and starts while blacklisted', () => {
+  it('starts while UNREADY, accepts the same START again, refuses another spec under that id, wrong address and starts while blacklisted', () => {
     const { agent } = setup();
     const spec = instanceSpec();
     expect(agent.state).toBe('UNREADY');
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec })).toEqual({ header, status: 'ACCEPTED' });
-    expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec }).message).toContain('already exists');
+    expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec })).toEqual({ header, status: 'ACCEPTED' });
+    const otherSpec = { ...spec, env: { ...spec.env, CHANGED: '1' } };
+    expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec: otherSpec }).message).toContain('already exists');
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address: { ...address, executorId: 'E2' }, spec: instanceSpec() }).message).toContain('addressed to executor E2');
     expect(agent.handle({ type: 'STOP_LOCAL_SERVICE_INSTANCE', header, address, instanceId: 'SI-00000000-0000-4000-8000-00000000000f' }).status).toBe('FAILED');
     expect(agent.handle({ type: 'BLACKLIST_REQUESTED', header, address }).status).toBe('ACCEPTED');
@@ -82,6 +84,16 @@ describe('executor message handling (ExecutorMessageHandlerTest)', () => {
     expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec: instanceSpec() }).status).toBe('FAILED');
     agent.handle({ type: 'UNBLACKLIST', header, address });
     expect(agent.state).toBe('UNREADY');
+  });
+
+  it('accepts a STOP again while the instance is stopping, and still refuses one for an instance it does not have', () => {
+    const { agent } = setup();
+    const spec = instanceSpec();
+    const stop = { type: 'STOP_LOCAL_SERVICE_INSTANCE', header, address, instanceId: spec.instanceId } as const;
+    expect(agent.handle(stop)).toMatchObject({ status: 'FAILED', message: `No instance ${spec.instanceId} on this executor` });
+    expect(agent.handle({ type: 'START_LOCAL_SERVICE_INSTANCE', header, address, spec }).status).toBe('ACCEPTED');
+    expect(agent.handle(stop)).toEqual({ header, status: 'ACCEPTED' });
+    expect(agent.handle(stop)).toEqual({ header, status: 'ACCEPTED' });
   });
 
   it('keeps blacklisting across a restart', () => {

@@ -10,7 +10,7 @@ function settle(deps: ReturnType<typeof instanceDeps>, condition: () => boolean)
 }
 
 describe('instance engine (LocalServiceInstanceEngineTest)', () => {
-  it('start, duplicate, list, stop, stop again', async () => {
+  it('start, the same start again, a different spec under the same id, list, stop, stop again', async () => {
     const deps = instanceDeps();
     deps.runtime.images.add(TEST_IMAGE);
     const engine = new InstanceEngine(deps);
@@ -18,12 +18,17 @@ describe('instance engine (LocalServiceInstanceEngineTest)', () => {
     engine.onChange((i) => seen.push(i));
     const spec = instanceSpec();
     expect(engine.start(spec)).toEqual({ ok: true });
-    const again = engine.start(spec);
-    expect(again.ok).toBe(false);
-    expect(again.ok === false && again.reason).toContain('already exists');
+    const first = engine.get(spec.instanceId);
+    // The same START again (a re-send, a pipelined replay; a copy, as a parsed message is): accepted, nothing new.
+    expect(engine.start(structuredClone(spec))).toEqual({ ok: true });
+    expect(engine.get(spec.instanceId)).toBe(first);
+    const other = engine.start({ ...spec, resources: [{ type: 'CPU', cores: { '0': [2] } }, { type: 'MEMORY', memoryInMB: { '0': 64 } }] });
+    expect(other.ok).toBe(false);
+    expect(other.ok === false && other.reason).toContain('already exists');
     await settle(deps, () => engine.get(spec.instanceId)?.state === 'HEALTHY');
     expect(engine.infos().map((i) => i.instanceId)).toEqual([spec.instanceId]);
     expect(deps.resources.snapshot().cpus.usedCores).toEqual({ '0': [1] });
+    expect(deps.runtime.containers.size).toBe(1);
     expect(engine.stop(spec.instanceId)).toEqual({ ok: true });
     await settle(deps, () => !engine.has(spec.instanceId));
     expect(engine.stop(spec.instanceId).ok).toBe(false);
