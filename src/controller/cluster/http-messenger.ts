@@ -27,6 +27,8 @@ export interface HttpExecutorMessengerOptions {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** HTTP/1.1 pipelining depth on an executor's one connection: above instancesPerHost of the usual local services. */
+export const MESSAGES_IN_FLIGHT_PER_EXECUTOR = 8;
 
 /**
  * Controller -> executor messages over HTTP(S), `POST <scheme>://<host>:<port>/apis/v1/messages`
@@ -40,11 +42,16 @@ export class HttpExecutorMessenger implements ExecutorMessenger {
   constructor(private readonly options: HttpExecutorMessengerOptions) {
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const tls = options.tls ?? { rejectUnauthorized: true };
-    // One connection per executor: an executor answers each message at once (it acts on it afterwards), so
-    // messages to one host lose only a round trip each by going one at a time, while a connection per concurrent
-    // message (four STARTs at instancesPerHost 4) held ~4 open files per executor on the controller: over 20,000 at
-    // 5,000 executors, beyond a common open-files limit (EMFILE; docs/scale.md).
-    this.agent = new Agent({ connect: { timeout: this.timeoutMs, ...tls }, keepAliveTimeout: 30_000, connections: 1 });
+    // One connection per executor: a connection per concurrent message (four STARTs at instancesPerHost 4) held ~4
+    // open files per executor on the controller, over 20,000 at 5,000 executors, beyond a common open-files limit
+    // (EMFILE; docs/scale.md). Messages to one executor are pipelined on it: an executor answers each at once (it
+    // acts on it afterwards), and one at a time the fourth START of a host waited for three round trips first.
+    this.agent = new Agent({
+      connect: { timeout: this.timeoutMs, ...tls },
+      keepAliveTimeout: 30_000,
+      connections: 1,
+      pipelining: MESSAGES_IN_FLIGHT_PER_EXECUTOR,
+    });
   }
 
   async send(address: ExecutorAddress, message: ExecutorMessage, context: MessageContext = {}): Promise<MessageResponse> {
@@ -63,6 +70,11 @@ export class HttpExecutorMessenger implements ExecutorMessenger {
         headers,
         body: JSON.stringify(message),
         dispatcher: this.agent,
+        // Pipelined (see the agent): every message is idempotent at the executor (docs/design/executor-protocol.md#transport),
+        // which undici requires because when a connection breaks it sends the ones behind its head again, and none
+        // blocks the pipeline (the executor answers at once; undici assumes every POST may).
+        idempotent: true,
+        blocking: false,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });

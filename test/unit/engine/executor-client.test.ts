@@ -73,6 +73,44 @@ describe('HTTP executor messenger', () => {
     }
   });
 
+  it('pipelines messages to one executor: the fourth reaches it before the first is answered', async () => {
+    // The executor holds its answers until it has four requests (or 1 s passed): one at a time, it would see one.
+    const held: Array<() => void> = [];
+    let arrivedBeforeFirstAnswer = 0;
+    let answered = false;
+    let connections = 0;
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (!answered) arrivedBeforeFirstAnswer++;
+        held.push(() => {
+          res.setHeader('Content-Type', 'application/json');
+          res.end(JSON.stringify({ status: 'ACCEPTED' }));
+        });
+        if (held.length === 4) release();
+      });
+    });
+    const release = () => {
+      answered = true;
+      for (const answer of held.splice(0)) answer();
+    };
+    const fallback = setInterval(() => held.length > 0 && release(), 1_000);
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const own = new HttpExecutorMessenger({ controllerHostname: 'ctl.local', clusterSecret: 'ctl-secret', requestTimeoutMs: 5_000 });
+    try {
+      const m = message(port);
+      const answers = await Promise.all(Array.from({ length: 4 }, () => own.send(m.address, m)));
+      expect(answers.map((a) => a.status)).toEqual(Array(4).fill('ACCEPTED'));
+      expect(arrivedBeforeFirstAnswer).toBe(4);
+      expect(connections).toBe(1);
+    } finally {
+      clearInterval(fallback);
+      await own.close();
+    }
+  });
+
   it('treats an unreachable executor as FAILED, never throwing', async () => {
     const { port } = await serve(200, '{}');
     await new Promise<void>((resolve) => server!.close(() => resolve()));
