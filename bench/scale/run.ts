@@ -78,6 +78,8 @@ export interface SizeResult {
   activateS?: number;
   placementsPerS?: number;
   restartS?: number;
+  /** RESTART accepted -> the old instances gone from the instance list (stopped), seconds. */
+  restartSettledS?: number;
   joined?: number;
   joinP50Ms?: number;
   joinP99Ms?: number;
@@ -499,6 +501,15 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     const removedInRestart = (await removedExecutors(client)) - removedInActivate;
     if (removedInRestart > 0) result.notes.push(`${removedInRestart} live executors removed as lost during RESTART`);
     log(`RESTART done in ${result.restartS.toFixed(1)} s`);
+    // The old instances are out of the healthy count once they are STOPPING: wait until they are gone from the list
+    // too, so that the join below measures placement on a steady cluster, not the tail of 20,000 stops.
+    await pollUntil('restart (old instances stopped)', limit, async () => {
+      const listed = await client.instances(serviceId);
+      seen = `${listed.length - instances} old instances still listed`;
+      return listed.length === instances ? true : undefined;
+    }, () => seen);
+    result.restartSettledS = (Date.now() - restartStarted) / 1000;
+    log(`RESTART settled (old instances stopped) at ${result.restartSettledS.toFixed(1)} s`);
 
     // Join: new executors while the service is ACTIVE; each should get its START at once.
     const joined = await bounded('join', limit, hollow.grow(joinCount));
