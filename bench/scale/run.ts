@@ -529,7 +529,13 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       seen = `${summary?.healthyInstances}/${total} healthy`;
       return summary?.healthyInstances === total ? true : undefined;
     }, () => seen);
-    log(`join->START p50/p99 ${result.joinP50Ms?.toFixed(0)}/${result.joinP99Ms?.toFixed(0)} ms over ${joined.length} executors`);
+    const order = [...joined].sort((a, b) => a.joinedAt - b.joinedAt).map((j) => j.executorId);
+    const slowest = joined
+      .map((j, i) => ({ ms: delays[i]!, nth: order.indexOf(j.executorId) + 1 }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 3)
+      .map((s) => `${s.ms.toFixed(0)} ms (joined ${s.nth}th)`);
+    log(`join->START p50/p99 ${result.joinP50Ms?.toFixed(0)}/${result.joinP99Ms?.toFixed(0)} ms over ${joined.length} executors; slowest ${slowest.join(', ')}`);
 
     // Idle: controller CPU per heartbeat over at least one heartbeat interval of a steady fleet.
     await sleep(2_000);

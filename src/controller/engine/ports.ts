@@ -1,5 +1,5 @@
 import type { DroveEventType, LocalServiceInstanceInfo } from '../../model/index.js';
-import type { ExecutorRecord } from '../cluster/registry.js';
+import type { ExecutorChangeListener, ExecutorRecord } from '../cluster/registry.js';
 
 /**
  * What the engine needs from its neighbours in the leader term, stated narrowly so that engine tests can use
@@ -16,6 +16,8 @@ export interface ExecutorDirectory {
   /** Every executor currently known (any state, removed ones excluded). */
   all(): ExecutorRecord[];
   byId(executorId: string): ExecutorRecord | undefined;
+  /** Calls `listener` on every change of the fleet (an executor joined, reported, left...); returns the unsubscribe. */
+  onChange(listener: ExecutorChangeListener): () => void;
 }
 
 /**

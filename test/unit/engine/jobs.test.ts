@@ -81,6 +81,24 @@ describe('start and stop jobs against fake executors', () => {
     expect(start!.address.hostname).toBe('ex1.local');
   });
 
+  it('starts on an executor that joins while an ADJUST runs, from that ADJUST, without waiting for it to end', async () => {
+    // The reconciler is stopped: only the running ADJUST can give the new executor its instance, in a free slot.
+    await activeService({ clusterOpParallelism: 2 }, { onStart: () => ({ kind: 'healthy', stepMs: 2_000 }) });
+    await h.submit({ type: 'ADJUST_INSTANCES', serviceId: ID });
+    await h.until(() => starts().length === 1);
+    await h.fleet.add('ex2.local', {});
+    // ex1's instance takes 10 s (5 steps of 2 s) to be HEALTHY: the new one's START goes out well before.
+    await h.until(() => starts().some((m) => m.address.hostname === 'ex2.local'), 1_000);
+    expect(h.controller.serviceSummary(ID)?.state).toBe('ADJUSTING_INSTANCES');
+    expect(h.controller.serviceInstances(ID, ['HEALTHY'])).toHaveLength(0);
+    await h.until(() => h.controller.serviceSummary(ID)?.state === 'ACTIVE' && h.controller.serviceInstances(ID, ['HEALTHY']).length === 2);
+    expect(starts().map((m) => m.address.hostname).sort()).toEqual(['ex1.local', 'ex2.local']);
+    // One that joins after the ADJUST ended is the reconciler's again (stopped here): no START from a finished batch.
+    await h.fleet.add('ex3.local', {});
+    await h.until(() => false, 2_000).catch(() => undefined);
+    expect(starts()).toHaveLength(2);
+  });
+
   it('sends hostAccess with only the fields that ask for something (docs/host-access.md); none without it', async () => {
     const spec = testSpec({
       configs: [],

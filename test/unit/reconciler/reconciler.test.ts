@@ -335,7 +335,7 @@ describe('reconciler guards (not leading, maintenance)', () => {
     const reconciler = new Reconciler({
       engine,
       workingSet,
-      executors: { all: () => [], byId: () => undefined },
+      executors: { all: () => [], byId: () => undefined, onChange: () => () => {} },
       crashLoops: { heldExecutors: () => new Set() },
       sweepExecutors: async () => [],
       heldStaleExecutors: () => new Set(),

@@ -1,6 +1,6 @@
 import { executorTakes, type ClusterOpSpec, type LocalServiceInfo, type LocalServiceState } from '../../../model/index.js';
 import { plan } from '../../reconcile/plan.js';
-import { runBatch, type Job } from '../jobs/batch.js';
+import { openBatch, runBatch, type Job } from '../jobs/batch.js';
 import { startJob } from '../jobs/start-job.js';
 import { stopJob } from '../jobs/stop-job.js';
 import { effectiveOpSpec } from '../jobs/timeouts.js';
@@ -22,13 +22,13 @@ export const adjustAction: ServiceAction = async (ctx) => {
   const executors = deps.executors.all();
   const todo = plan(info, executors, current, deps.crashLoops.heldExecutors(ctx.serviceId, deps.clock.now()));
   const session = deps.scheduler.openSession();
+  const starts = (executorId: string, count: number): Job[] =>
+    Array.from({ length: count }, () =>
+      startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, background: ctx.background, requestId: ctx.requestId() }),
+    );
+  let unsubscribe = () => {};
   try {
-    const jobs: Job[] = [];
-    for (const { executorId, count } of todo.start) {
-      for (let i = 0; i < count; i++) {
-        jobs.push(startJob({ deps, serviceId: ctx.serviceId, executorId, opSpec, session, background: ctx.background, requestId: ctx.requestId() }));
-      }
-    }
+    const jobs: Job[] = todo.start.flatMap(({ executorId, count }) => starts(executorId, count));
     for (const instanceId of todo.stop) {
       jobs.push(stopJob({ deps, serviceId: ctx.serviceId, instanceId, opSpec, lifetime: ctx.lifetime, requestId: ctx.requestId() }));
     }
@@ -37,13 +37,41 @@ export const adjustAction: ServiceAction = async (ctx) => {
         { serviceId: ctx.serviceId, starts: jobs.length - todo.stop.length, stops: todo.stop.length, parallelism: opSpec.parallelism },
         'Adjusting local service instances',
       );
-      await runBatch(jobs, opSpec.parallelism, ctx.signal);
+      const batch = openBatch(jobs, opSpec.parallelism, ctx.signal);
+      // An executor that joins while this runs gets its instances from this batch at once: the service is not steady
+      // until it ends, so the reconciler would plan them only then, and a fleet joining one host every few hundred
+      // milliseconds kept each host waiting for the previous host's starts to be HEALTHY (docs/scale.md).
+      const planned = new Set(todo.start.map((s) => s.executorId));
+      unsubscribe = deps.executors.onChange((change) => {
+        if (change.kind !== 'reported' || planned.has(change.executorId) || ctx.signal.aborted) return;
+        planned.add(change.executorId);
+        // Not inside the registry's notification: the heartbeat that reported it is still being applied.
+        queueMicrotask(() => {
+          const count = joinedStarts(ctx, info, change.executorId);
+          if (count === 0) return;
+          deps.logger.info({ serviceId: ctx.serviceId, executorId: change.executorId, starts: count }, 'Adjusting: executor joined');
+          for (const job of starts(change.executorId, count)) batch.add(job);
+        });
+      });
+      await batch.done;
     }
   } finally {
+    unsubscribe();
     session.close();
   }
   return outcome(ctx);
 };
+
+/** How many instances an executor that reported during an ADJUST needs: the plan, for that executor alone. */
+function joinedStarts(ctx: Parameters<ServiceAction>[0], info: LocalServiceInfo, executorId: string): number {
+  const { deps } = ctx;
+  const executor = deps.executors.byId(executorId);
+  if (!executor) return 0;
+  const now = deps.clock.now();
+  const current = deps.workingSet.plannableInstances(ctx.serviceId, now, deps.options.instanceStaleAgeMs).filter((i) => i.executorId === executorId);
+  const todo = plan(info, [executor], current, deps.crashLoops.heldExecutors(ctx.serviceId, now));
+  return todo.start.find((s) => s.executorId === executorId)?.count ?? 0;
+}
 
 /**
  * REPLACE_INSTANCES (and RESTART): per healthy instance, a start+stop pipeline on the same executor. An instance

@@ -8,23 +8,64 @@ export type Job = (signal: AbortSignal) => Promise<boolean>;
  * (counted as failed); running ones see the same signal and end cooperatively. Never rejects: a job that
  * throws counts as failed.
  */
-export async function runBatch(jobs: readonly Job[], parallelism: number, signal: AbortSignal): Promise<boolean[]> {
-  const results = new Array<boolean>(jobs.length).fill(false);
+export function runBatch(jobs: readonly Job[], parallelism: number, signal: AbortSignal): Promise<boolean[]> {
+  return openBatch(jobs, parallelism, signal).done;
+}
+
+export interface OpenBatch {
+  /**
+   * Adds a job to the running batch (it runs as soon as a slot is free); false once `done` has settled, when the
+   * job is not taken.
+   */
+  add(job: Job): boolean;
+  /** Each job's result, in the order added, once every job added before it settles has ended. */
+  readonly done: Promise<boolean[]>;
+}
+
+/** runBatch whose list may grow while it runs: an ADJUST takes the executors that join while it works. */
+export function openBatch(jobs: readonly Job[], parallelism: number, signal: AbortSignal): OpenBatch {
+  const queue = [...jobs];
+  const results: boolean[] = [];
+  const limit = Math.max(1, parallelism);
   let next = 0;
+  let workers = 0;
+  let settled = false;
+  let finish!: (results: boolean[]) => void;
+  const done = new Promise<boolean[]>((resolve) => (finish = resolve));
   const worker = async () => {
-    while (next < jobs.length) {
+    while (next < queue.length) {
       const index = next++;
+      results[index] = false;
       if (signal.aborted) continue;
       try {
-        results[index] = await jobs[index]!(signal);
+        results[index] = await queue[index]!(signal);
       } catch {
         results[index] = false;
       }
     }
+    if (--workers === 0 && !settled) {
+      settled = true;
+      finish(results);
+    }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(parallelism, jobs.length)) }, worker);
-  await Promise.all(workers);
-  return results;
+  const spawn = () => {
+    workers++;
+    void worker();
+  };
+  for (let i = 0; i < Math.min(limit, queue.length); i++) spawn();
+  if (queue.length === 0) {
+    settled = true;
+    finish(results);
+  }
+  return {
+    add(job) {
+      if (settled) return false;
+      queue.push(job);
+      if (workers < limit) spawn();
+      return true;
+    },
+    done,
+  };
 }
 
 /** The job, measured as a `kind` job (metrics/hooks.ts): a false result is a failure unless `signal` aborted first. */
