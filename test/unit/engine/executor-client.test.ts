@@ -20,8 +20,24 @@ describe('HTTP executor messenger', () => {
         res.end(body);
       });
     });
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    return { port: (server.address() as { port: number }).port, seen };
+    return { port: await listen(server), seen };
+  }
+
+  async function listen(on: Server): Promise<number> {
+    await new Promise<void>((resolve) => on.listen(0, '127.0.0.1', resolve));
+    return (on.address() as { port: number }).port;
+  }
+
+  /** `count` messages to the executor at `port` at once, from a messenger of their own (a fresh connection pool). */
+  async function sendAtOnce(port: number, count: number, requestTimeoutMs: number): Promise<string[]> {
+    const own = new HttpExecutorMessenger({ controllerHostname: 'ctl.local', clusterSecret: 'ctl-secret', requestTimeoutMs });
+    try {
+      const m = message(port);
+      const answers = await Promise.all(Array.from({ length: count }, () => own.send(m.address, m)));
+      return answers.map((a) => a.status);
+    } finally {
+      await own.close();
+    }
   }
 
   const message = (port: number): ExecutorMessage => ({
@@ -61,16 +77,9 @@ describe('HTTP executor messenger', () => {
     const { port, seen } = await serve(200, JSON.stringify({ header: {}, status: 'ACCEPTED' }));
     let connections = 0;
     server!.on('connection', () => connections++);
-    const own = new HttpExecutorMessenger({ controllerHostname: 'ctl.local', clusterSecret: 'ctl-secret', requestTimeoutMs: 2_000 });
-    try {
-      const m = message(port);
-      const answers = await Promise.all(Array.from({ length: 8 }, () => own.send(m.address, m)));
-      expect(answers.map((a) => a.status)).toEqual(Array(8).fill('ACCEPTED'));
-      expect(seen).toHaveLength(8);
-      expect(connections).toBe(1);
-    } finally {
-      await own.close();
-    }
+    expect(await sendAtOnce(port, 8, 2_000)).toEqual(Array(8).fill('ACCEPTED'));
+    expect(seen).toHaveLength(8);
+    expect(connections).toBe(1);
   });
 
   it('pipelines messages to one executor: the fourth reaches it before the first is answered', async () => {
@@ -96,18 +105,12 @@ describe('HTTP executor messenger', () => {
     };
     const fallback = setInterval(() => held.length > 0 && release(), 1_000);
     server.on('connection', () => connections++);
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as { port: number }).port;
-    const own = new HttpExecutorMessenger({ controllerHostname: 'ctl.local', clusterSecret: 'ctl-secret', requestTimeoutMs: 5_000 });
     try {
-      const m = message(port);
-      const answers = await Promise.all(Array.from({ length: 4 }, () => own.send(m.address, m)));
-      expect(answers.map((a) => a.status)).toEqual(Array(4).fill('ACCEPTED'));
+      expect(await sendAtOnce(await listen(server), 4, 5_000)).toEqual(Array(4).fill('ACCEPTED'));
       expect(arrivedBeforeFirstAnswer).toBe(4);
       expect(connections).toBe(1);
     } finally {
       clearInterval(fallback);
-      await own.close();
     }
   });
 
