@@ -32,6 +32,11 @@ export function openBatch(jobs: readonly Job[], parallelism: number, signal: Abo
   let settled = false;
   let finish!: (results: boolean[]) => void;
   const done = new Promise<boolean[]>((resolve) => (finish = resolve));
+  const settle = () => {
+    if (settled) return;
+    settled = true;
+    finish(results);
+  };
   const worker = async () => {
     while (next < queue.length) {
       const index = next++;
@@ -40,23 +45,17 @@ export function openBatch(jobs: readonly Job[], parallelism: number, signal: Abo
       try {
         results[index] = await queue[index]!(signal);
       } catch {
-        results[index] = false;
+        // A job that throws stays counted as failed.
       }
     }
-    if (--workers === 0 && !settled) {
-      settled = true;
-      finish(results);
-    }
+    if (--workers === 0) settle();
   };
   const spawn = () => {
     workers++;
     void worker();
   };
   for (let i = 0; i < Math.min(limit, queue.length); i++) spawn();
-  if (queue.length === 0) {
-    settled = true;
-    finish(results);
-  }
+  if (queue.length === 0) settle();
   return {
     add(job) {
       if (settled) return false;
