@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { startControllerServer, type RunningController } from '../../src/controller/server.js';
+import { PhaseProfiler } from '../../test/support/cpu-profiler.js';
 import { LoopDelayMeter } from '../../test/support/loop-delay.js';
 import type { ControllerReply, ControllerRequest, ControllerUsage } from './protocol.js';
 
@@ -16,7 +16,7 @@ import type { ControllerReply, ControllerRequest, ControllerUsage } from './prot
 let running: RunningController | undefined;
 /** How late the controller served its timers and sockets: a stalled loop delays every heartbeat and report alike. */
 const loopDelay = new LoopDelayMeter();
-let profiler: Session | undefined;
+const profiler = new PhaseProfiler();
 
 function reply(message: ControllerReply): void {
   process.send?.(message);
@@ -51,26 +51,11 @@ async function handle(request: ControllerRequest): Promise<unknown> {
         loopDelayMaxMs: delay.maxMs,
       } satisfies ControllerUsage;
     }
-    case 'profile-start': {
-      if (profiler) throw new Error('a profile is already running');
-      const session = new Session();
-      session.connect();
-      await session.post('Profiler.enable');
-      // 1 ms, as node --cpu-prof samples.
-      await session.post('Profiler.setSamplingInterval', { interval: 1000 });
-      await session.post('Profiler.start');
-      profiler = session;
+    case 'profile-start':
+      await profiler.start();
       return null;
-    }
-    case 'profile-stop': {
-      const session = profiler;
-      if (!session) throw new Error('no profile is running');
-      profiler = undefined;
-      const { profile } = await session.post('Profiler.stop');
-      session.disconnect();
-      writeFileSync(request.path, JSON.stringify(profile));
-      return request.path;
-    }
+    case 'profile-stop':
+      return profiler.stop(request.path);
     case 'stop': {
       await running?.close();
       running = undefined;

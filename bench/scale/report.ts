@@ -155,13 +155,14 @@ export function profileLines(results: SizeResult[]): string[] {
   const lines: string[] = [];
   for (const r of results) {
     for (const p of r.profiles) {
-      const perMessage = p.messages !== undefined && p.messages > 0 ? p.messages : undefined;
+      const per = p.per !== undefined && p.per.count > 0 ? p.per : undefined;
+      const column = per?.unit === 'instances started' ? 'us/inst' : 'us/msg';
       lines.push(
-        `controller CPU profile ${r.store} ${r.executors}, ${p.phase}${perMessage ? ` (${perMessage} executor messages)` : ''}: ${p.path}`,
-        `  self ms  % busy${perMessage ? '  us/msg' : ''}  function`,
+        `${p.process} CPU profile ${r.store} ${r.executors}, ${p.phase}${per ? ` (${per.count} ${per.unit})` : ''}: ${p.paths.join(', ')}`,
+        `  self ms  % busy${per ? `  ${column.padStart(7)}` : ''}  function`,
       );
       for (const t of p.top) {
-        const us = perMessage ? `  ${((t.selfMs * 1000) / perMessage).toFixed(1).padStart(6)}` : '';
+        const us = per ? `  ${((t.selfMs * 1000) / per.count).toFixed(1).padStart(7)}` : '';
         lines.push(`  ${t.selfMs.toFixed(0).padStart(7)}  ${t.percent.toFixed(1).padStart(6)}${us}  ${t.fn}`);
       }
     }

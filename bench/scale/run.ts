@@ -107,16 +107,22 @@ export interface SizeResult {
   loadAvg: [number, number];
   /** Phases that did not complete or were skipped, and anything else worth a line. */
   notes: string[];
-  /** CPU profiles of the controller over ACTIVATE and over the idle window (`--cpu-prof`). */
+  /** CPU profiles of the controller over ACTIVATE and over the idle window, of the fleet over ACTIVATE (`--cpu-prof`). */
   profiles: PhaseProfile[];
 }
 
 export interface PhaseProfile {
+  /** Whose CPU: the controller's process, or the hollow fleet's worker processes summed. */
+  process: 'controller' | 'fleet';
   phase: 'activate' | 'idle';
-  path: string;
+  /** The .cpuprofile files: the controller's one, or one per fleet worker. */
+  paths: string[];
   top: SelfTime[];
-  /** Executor messages the controller served while profiled: what one costs, function by function. */
-  messages?: number;
+  /**
+   * The work done while profiled, to say what one piece of it costs function by function: the executor messages
+   * the controller served, the instances the fleet started.
+   */
+  per?: { count: number; unit: 'executor messages' | 'instances started' };
 }
 
 /** p50 and p99 of a list of ms (undefined for none). */
@@ -412,7 +418,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     let seen = 'no summary yet';
     const cpuBefore = await Promise.all([controller.usage(), hollow.usage()]);
     const metricsBefore = await controllerMetrics(controller.url);
-    if (profiling) await controller.profileStart();
+    if (profiling) await Promise.all([controller.profileStart(), hollow.profileStart()]);
     const activateStarted = Date.now();
     try {
       await submit(client, 'activate', limit, { type: 'ACTIVATE', serviceId });
@@ -428,7 +434,10 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       result.placementsPerS = instances / result.activateS;
     } finally {
       const wallS = (Date.now() - activateStarted) / 1000;
-      if (profiling) await keepProfile(result, controller, 'activate', metricsBefore.messages.count);
+      if (profiling) {
+        await keepProfile(result, controller, 'activate', metricsBefore.messages.count);
+        await keepFleetProfile(result, hollow, dir, label);
+      }
       const [controllerAfter, fleetAfter] = await Promise.all([controller.usage(), hollow.usage()]);
       const fleetCpu = (list: readonly { cpuSeconds: number }[]) => list.reduce((sum, u) => sum + u.cpuSeconds, 0);
       result.activateCpu = {
@@ -604,8 +613,21 @@ async function keepProfile(result: SizeResult, controller: ScaleController, phas
   try {
     const path = await controller.profileStop(phase);
     const messages = (await controllerMetrics(controller.url)).messages.count - messagesBefore;
-    result.profiles.push({ phase, path, top: topSelfTime(path, repoRoot), messages });
+    result.profiles.push({ process: 'controller', phase, paths: [path], top: topSelfTime([path], repoRoot), per: { count: messages, unit: 'executor messages' } });
   } catch (error) {
     result.notes.push(`${phase} profile: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * Ends the fleet's ACTIVATE profile (docs/scale.md#the-hollow-fleets-share): the fleet shares the cores with the
+ * controller, so what its executor code costs per instance started is part of what the rollout's time is made of.
+ */
+async function keepFleetProfile(result: SizeResult, hollow: HollowFleet, dir: string, label: string): Promise<void> {
+  try {
+    const paths = await hollow.profileStop((worker) => join(dir, `${label}-fleet-${worker}-activate.cpuprofile`));
+    result.profiles.push({ process: 'fleet', phase: 'activate', paths, top: topSelfTime(paths, repoRoot), per: { count: result.instances, unit: 'instances started' } });
+  } catch (error) {
+    result.notes.push(`fleet activate profile: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { topSelfTime } from '../../bench/scale/profile.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { startControllerServer } from '../../src/controller/server.js';
 import { devControllerConfig, loadDevState } from '../../src/dev.js';
@@ -10,14 +11,16 @@ import { freePort } from '../../src/executor/server.js';
 import { DroveApi, healthy } from '../support/drove-api.js';
 import type { HollowFleet } from '../support/hollow/fleet.js';
 import { startHollowFleet } from '../support/hollow/fleet.js';
+import { findRepoRoot } from '../support/repo-root.js';
 import { httpCheck, httpdServiceSpec } from '../support/specs.js';
 
 /**
  * The small run of bench:scale that keeps it from rotting (docs/hollow.md): a real controller (SQLite store) and 50
  * hollow executors in 2 worker processes. Behaviour only: every executor registers, a service with 4 instances per
  * host becomes 200 HEALTHY instances, and the instances of 5 executors that die leave the healthy count once the
- * controller finds those executors stale. No timing is asserted; bench:scale measures. HOLLOW_DEBUG=1 logs the
- * controller and the executors at info.
+ * controller finds those executors stale. The workers' CPU profiles of ACTIVATE (bench:scale --cpu-prof) hold the
+ * executor code they ran. No timing is asserted; bench:scale measures. HOLLOW_DEBUG=1 logs the controller and the
+ * executors at info.
  */
 
 const EXECUTORS = 50;
@@ -76,8 +79,16 @@ describe('bench:scale smoke (50 hollow executors)', () => {
     });
     const serviceId = await api.accepted({ type: 'CREATE', spec, instancesPerHost: PER_HOST });
     await api.waitForService(serviceId, 'INACTIVE', () => true, WAIT.timeoutMs);
+    await fleet.profileStart();
+    await expect(fleet.profileStart()).rejects.toThrow('a profile is already running');
     await api.accepted({ type: 'ACTIVATE', serviceId });
     const all = await api.waitForInstances(serviceId, `${EXECUTORS * PER_HOST} healthy`, (list) => healthy(list).length === EXECUTORS * PER_HOST, WAIT.timeoutMs);
+    const profiles = await fleet.profileStop((i) => join(dataDir, `fleet-${i}.cpuprofile`));
+    expect(profiles).toEqual([join(dataDir, 'fleet-0.cpuprofile'), join(dataDir, 'fleet-1.cpuprofile')]);
+    // Every function of the workers' busy time, so the executor's own code is among them (the agent took STARTs).
+    const sampled = topSelfTime(profiles, findRepoRoot(), Number.MAX_SAFE_INTEGER).map((t) => t.fn);
+    expect(sampled.some((fn) => fn.includes('src/executor/'))).toBe(true);
+    await expect(fleet.profileStop((i) => join(dataDir, `again-${i}.cpuprofile`))).rejects.toThrow('no profile is running');
     const perExecutor = new Map<string, number>();
     for (const i of healthy(all)) perExecutor.set(i.executorId, (perExecutor.get(i.executorId) ?? 0) + 1);
     expect([...perExecutor.keys()].sort()).toEqual([...fleet.executorIds].sort());

@@ -66,6 +66,10 @@ export interface HollowFleet {
   times(): Promise<Map<string, { joinedAt: number; firstStartAt?: number }>>;
   /** The steps of every start whose START was taken at or after `since` (epoch ms), over all workers. */
   stages(since: number): Promise<StartStages>;
+  /** Starts the CPU profiler of every worker process (one phase of a run). */
+  profileStart(): Promise<void>;
+  /** Stops them; worker i writes its .cpuprofile to `pathOf(i)`. Resolves with the paths, in worker order. */
+  profileStop(pathOf: (worker: number) => string): Promise<string[]>;
   /** Per worker process; the event-loop delay figures cover the time since the previous call. */
   usage(): Promise<(WorkerUsage & { pid: number })[]>;
   /** Stops every worker (their executors first) and waits for them to exit. */
@@ -239,6 +243,12 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
         startingToUnready: lists.flatMap((l) => l.startingToUnready),
         unreadyToHealthy: lists.flatMap((l) => l.unreadyToHealthy),
       };
+    },
+    async profileStart() {
+      await Promise.all(workers.map((w) => w.call({ cmd: 'profile-start' })));
+    },
+    profileStop(pathOf) {
+      return Promise.all(workers.map((w, i) => w.call({ cmd: 'profile-stop', path: pathOf(i) })));
     },
     async usage() {
       return Promise.all(workers.map(async (w) => ({ ...(await w.call({ cmd: 'usage' })), pid: w.child.pid ?? 0 })));

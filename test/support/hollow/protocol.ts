@@ -34,6 +34,10 @@ export type WorkerCommand =
   | { cmd: 'times' }
   | { cmd: 'stages'; since: number }
   | { cmd: 'usage' }
+  /** Starts the V8 CPU profiler of the worker's process (one phase of a run). */
+  | { cmd: 'profile-start' }
+  /** Stops it and writes the .cpuprofile to `path`. */
+  | { cmd: 'profile-stop'; path: string }
   | { cmd: 'stop' };
 
 /**
@@ -95,6 +99,8 @@ export interface WorkerResults {
   times: ExecutorTimes[];
   stages: StartStages;
   usage: WorkerUsage;
+  'profile-start': null;
+  'profile-stop': string;
   stop: null;
 }
 

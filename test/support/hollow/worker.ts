@@ -8,6 +8,7 @@ import type { RunningExecutor } from '../../../src/executor/server.js';
 import { startExecutor } from '../../../src/executor/server.js';
 import { systemClock } from '../../../src/model/clock.js';
 import { INSTANCE_PROGRESSING_STATES, type LocalServiceInstanceInfo } from '../../../src/model/index.js';
+import { PhaseProfiler } from '../cpu-profiler.js';
 import { LoopDelayMeter } from '../loop-delay.js';
 import type {
   ExecutorTimes,
@@ -101,6 +102,7 @@ class HollowWorker {
   private readonly executors = new Map<string, HollowExecutor>();
   private readonly stages = new StartStagesLog();
   private readonly loopDelay = new LoopDelayMeter();
+  private readonly profiler = new PhaseProfiler();
 
   async handle(command: WorkerCommand): Promise<WorkerResults[WorkerCommand['cmd']]> {
     switch (command.cmd) {
@@ -121,6 +123,11 @@ class HollowWorker {
         return this.stages.since(command.since);
       case 'usage':
         return this.usage();
+      case 'profile-start':
+        await this.profiler.start();
+        return null;
+      case 'profile-stop':
+        return this.profiler.stop(command.path);
       case 'stop':
         await this.stop();
         return null;

@@ -37,23 +37,33 @@ describe('percentile', () => {
 });
 
 describe('profileLines', () => {
-  it('prints each phase profile, with the cost per executor message where messages were counted', () => {
+  it("prints each phase profile, with the cost per executor message or per instance started where they were counted", () => {
     const top = [{ fn: 'parse (src/x.js:1)', selfMs: 50, percent: 25 }];
     const lines = profileLines([
       row(5000, {
         profiles: [
-          { phase: 'idle', path: '/tmp/r/sqlite-5000-idle.cpuprofile', top, messages: 5000 },
-          { phase: 'activate', path: '/tmp/r/sqlite-5000-activate.cpuprofile', top, messages: 0 },
+          { process: 'controller', phase: 'idle', paths: ['/tmp/r/sqlite-5000-idle.cpuprofile'], top, per: { count: 5000, unit: 'executor messages' } },
+          { process: 'controller', phase: 'activate', paths: ['/tmp/r/sqlite-5000-activate.cpuprofile'], top, per: { count: 0, unit: 'executor messages' } },
+          {
+            process: 'fleet',
+            phase: 'activate',
+            paths: ['/tmp/r/sqlite-5000-fleet-0-activate.cpuprofile', '/tmp/r/sqlite-5000-fleet-1-activate.cpuprofile'],
+            top,
+            per: { count: 20000, unit: 'instances started' },
+          },
         ],
       }),
     ]);
     expect(lines).toEqual([
       'controller CPU profile sqlite 5000, idle (5000 executor messages): /tmp/r/sqlite-5000-idle.cpuprofile',
-      '  self ms  % busy  us/msg  function',
-      '       50    25.0    10.0  parse (src/x.js:1)',
+      '  self ms  % busy   us/msg  function',
+      '       50    25.0     10.0  parse (src/x.js:1)',
       'controller CPU profile sqlite 5000, activate: /tmp/r/sqlite-5000-activate.cpuprofile',
       '  self ms  % busy  function',
       '       50    25.0  parse (src/x.js:1)',
+      'fleet CPU profile sqlite 5000, activate (20000 instances started): /tmp/r/sqlite-5000-fleet-0-activate.cpuprofile, /tmp/r/sqlite-5000-fleet-1-activate.cpuprofile',
+      '  self ms  % busy  us/inst  function',
+      '       50    25.0      2.5  parse (src/x.js:1)',
     ]);
   });
 });
@@ -79,10 +89,32 @@ describe('topSelfTime', () => {
         timeDeltas: [0, 3000, 3000, 2000, 5000],
       }),
     );
-    const top = topSelfTime(file, dir);
+    const top = topSelfTime([file], dir);
     expect(top.map((t) => [t.fn, t.selfMs, t.percent])).toEqual([
       ['hot (src/x.js:10)', 6, 75],
       ['cold (src/x.js:20)', 2, 25],
+    ]);
+  });
+
+  it("sums the profiles of several processes (the fleet's workers) function by function", () => {
+    const root = mkdtempSync(join(tmpdir(), 'scale-profile-'));
+    dir = root;
+    const frame = (functionName: string) => ({ functionName, url: `file://${root}/src/x.js`, lineNumber: 0 });
+    const write = (name: string, samples: number[], timeDeltas: number[]) => {
+      const file = join(root, name);
+      const nodes = [
+        { id: 1, callFrame: frame('hot') },
+        { id: 2, callFrame: frame('cold') },
+      ];
+      writeFileSync(file, JSON.stringify({ nodes, startTime: 0, endTime: 10_000, samples, timeDeltas }));
+      return file;
+    };
+    // The time of sample i is timeDeltas[i + 1]. Worker 0: hot 4 ms, cold 1 ms. Worker 1: cold 5 ms.
+    const a = write('w0.cpuprofile', [1, 2, 1], [0, 4000, 1000]);
+    const b = write('w1.cpuprofile', [2, 2], [0, 5000]);
+    expect(topSelfTime([a, b], root).map((t) => [t.fn, t.selfMs, t.percent])).toEqual([
+      ['cold (src/x.js:1)', 6, 60],
+      ['hot (src/x.js:1)', 4, 40],
     ]);
   });
 });
