@@ -145,7 +145,7 @@ export class InstanceStateMachine {
 
   /** A copy of `next`, frozen all the way down: the only way the held record changes. */
   private setCurrent(next: LocalServiceInstanceInfo): void {
-    this.current = deepFreeze(structuredClone(next));
+    this.current = frozenCopy(next);
   }
 
   stopRequested(): boolean {
@@ -515,10 +515,31 @@ class StopRequested extends Error {
   }
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
+/** What frozenCopy made: frozen all the way down, so a later copy shares it instead of copying it again. */
+const deeplyFrozen = new WeakSet<object>();
+
+/**
+ * `value` (JSON data) copied and frozen all the way down, sharing the parts an earlier call made. A transition
+ * changes a field or two of the held record, and copying its unchanged resources and metadata again on every
+ * transition (structuredClone) was 5.6 % of a hollow fleet's CPU during a rollout (docs/scale.md). Only what this
+ * function made is shared: a value frozen elsewhere may be frozen at its top only, or be changed through a part.
+ */
+function frozenCopy<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || deeplyFrozen.has(value)) return value;
+  let copy: unknown;
+  if (Array.isArray(value)) copy = value.map((item: unknown) => frozenCopy(item));
+  else {
+    // A loop of assignments: three times faster than Object.fromEntries(Object.entries(...)) per record.
+    const object: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const item = frozenCopy((value as Record<string, unknown>)[key]);
+      // Assigning `__proto__` would set the copy's prototype: that key is defined as data, as it was in `value`.
+      if (key === '__proto__') Object.defineProperty(object, key, { value: item, enumerable: true, writable: true, configurable: true });
+      else object[key] = item;
+    }
+    copy = object;
   }
-  return value;
+  Object.freeze(copy);
+  deeplyFrozen.add(copy as object);
+  return copy as T;
 }

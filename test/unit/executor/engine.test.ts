@@ -78,4 +78,47 @@ describe('instance engine (LocalServiceInstanceEngineTest)', () => {
     expect(again!.resources[0]).toEqual({ type: 'CPU', cores: { '0': [1] } });
     expect(again!.resources).toBe(info!.resources);
   });
+
+  // Each transition copies the record it holds: the parts it did not change are the ones of the record before.
+  it('keeps the unchanged parts of the held record through a transition instead of copying them again', async () => {
+    const deps = instanceDeps();
+    deps.runtime.images.add(TEST_IMAGE);
+    const engine = new InstanceEngine(deps);
+    const spec = instanceSpec();
+    const seen: LocalServiceInstanceInfo[] = [];
+    engine.onChange((info) => seen.push(info));
+    engine.start(spec);
+    await settle(deps, () => engine.get(spec.instanceId)?.state === 'HEALTHY');
+    const states = seen.map((info) => info.state);
+    expect(states).toEqual(expect.arrayContaining(['PENDING', 'HEALTHY']));
+    const [first, last] = [seen[0]!, seen.at(-1)!];
+    expect(first.state).not.toBe(last.state);
+    expect(last.resources).toBe(first.resources);
+    expect(last.metadata).toBe(first.metadata);
+    expect(Object.isFrozen(last.resources[0])).toBe(true);
+  });
+
+  // A recovered record comes from JSON, where `__proto__` is an ordinary key.
+  it('copies a `__proto__` key of a recovered record as data, never as the copy\'s prototype', () => {
+    const deps = instanceDeps();
+    const engine = new InstanceEngine(deps);
+    const spec = instanceSpec();
+    const recovered: LocalServiceInstanceInfo = {
+      serviceId: spec.serviceId,
+      serviceName: spec.serviceName,
+      instanceId: spec.instanceId,
+      executorId: 'old-executor',
+      resources: spec.resources,
+      state: 'HEALTHY',
+      metadata: JSON.parse('{"__proto__": {"polluted": "yes"}, "k": "v"}') as Record<string, string>,
+      errorMessage: '',
+      created: 1,
+      updated: 2,
+    };
+    engine.adopt(spec, recovered);
+    const [info] = engine.infos();
+    expect(Object.getPrototypeOf(info!.metadata)).toBe(Object.prototype);
+    expect(Object.keys(info!.metadata)).toEqual(['__proto__', 'k']);
+    expect((info!.metadata as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
 });
