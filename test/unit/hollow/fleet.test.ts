@@ -1,5 +1,8 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hollowAddress, startHollowFleet } from '../../support/hollow/fleet.js';
+import { hollowAddress, memoryBackedDir, startHollowFleet } from '../../support/hollow/fleet.js';
 
 describe('hollowAddress', () => {
   it('gives every hollow host its own loopback address, never 127.0.0.1 nor a .0 or .255 one', () => {
@@ -33,3 +36,53 @@ describe('startHollowFleet', () => {
     );
   });
 });
+
+describe('the fleet files', () => {
+  // Nothing listens on the controller's address: these executors only start, they never register.
+  const executorConfig = {
+    clusterAuth: {
+      secrets: [
+        { nodeType: 'CONTROLLER' as const, secret: 'unused-controller-secret' },
+        { nodeType: 'EXECUTOR' as const, secret: 'unused-executor-secret' },
+      ],
+    },
+  };
+  const fleetDirs = (parent: string, prefix: string) => readdirSync(parent).filter((name) => name.startsWith(`${prefix}-fleet-`));
+
+  // Each instance start makes a log directory and file: on a disk file system that was seconds of the cores the
+  // controller needs (memoryBackedDir).
+  it('go to a memory-backed directory where the machine has one, else to the temporary directory, and leave with the fleet', async () => {
+    const prefix = `files-${process.pid}`;
+    const parent = memoryBackedDir() ?? tmpdir();
+    const fleet = await startHollowFleet({ controllerUrls: ['http://127.0.0.1:9'], executors: 1, workers: 1, hostnamePrefix: prefix, executorConfig });
+    try {
+      const [dir] = fleetDirs(parent, prefix);
+      expect(dir).toBeDefined();
+      expect(readdirSync(join(parent, dir!, 'worker-0'))).toContain(`${prefix}-0`);
+    } finally {
+      await fleet.stop();
+    }
+    expect(fleetDirs(parent, prefix)).toEqual([]);
+  }, 30_000);
+
+  it('go where parentDir says', async () => {
+    const prefix = `parent-${process.pid}`;
+    const parent = mkdtempSync(join(tmpdir(), 'fleet-parent-'));
+    try {
+      const fleet = await startHollowFleet({ controllerUrls: ['http://127.0.0.1:9'], executors: 1, workers: 1, hostnamePrefix: prefix, parentDir: parent, executorConfig });
+      expect(fleetDirs(parent, prefix)).toHaveLength(1);
+      await fleet.stop();
+      expect(fleetDirs(parent, prefix)).toEqual([]);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+describe('memoryBackedDir', () => {
+  it('names /dev/shm where it is a directory this process may write, and nothing else', () => {
+    const dir = memoryBackedDir();
+    expect([undefined, '/dev/shm']).toContain(dir);
+  });
+});
+
