@@ -157,7 +157,8 @@ class WorkerHandle {
   async close(): Promise<void> {
     if (this.child.connected) {
       await this.call({ cmd: 'stop' }).catch(() => undefined);
-      this.child.disconnect();
+      // The channel may have closed meanwhile (a worker that exited, or was killed, answering nothing).
+      if (this.child.connected) this.child.disconnect();
     }
     await this.exited;
   }
@@ -180,9 +181,13 @@ export async function startHollowFleet(options: HollowFleetOptions): Promise<Hol
   const owner = new Map<string, WorkerHandle>();
   let started = 0;
 
+  // The directory goes even when a worker fails to close (it may sit in memory, memoryBackedDir).
   const stopAll = async () => {
-    await Promise.all(workers.map((w) => w.close()));
-    rmSync(baseDir, { recursive: true, force: true });
+    try {
+      await Promise.all(workers.map((w) => w.close()));
+    } finally {
+      rmSync(baseDir, { recursive: true, force: true });
+    }
   };
 
   try {

@@ -79,6 +79,22 @@ describe('the fleet files', () => {
   }, 30_000);
 });
 
+describe('a fleet that cannot start', () => {
+  it('leaves no directory behind when its workers refuse the setup', async () => {
+    const prefix = `refused-${process.pid}`;
+    const parent = mkdtempSync(join(tmpdir(), 'fleet-parent-'));
+    try {
+      // No clusterAuth: every worker's parse of the executor config fails.
+      await expect(startHollowFleet({ controllerUrls: ['http://127.0.0.1:9'], executors: 1, workers: 2, hostnamePrefix: prefix, parentDir: parent })).rejects.toThrow(
+        'clusterAuth',
+      );
+      expect(readdirSync(parent)).toEqual([]);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
 describe('memoryBackedDir', () => {
   it('names /dev/shm where it is a directory this process may write, and nothing else', () => {
     const dir = memoryBackedDir();
