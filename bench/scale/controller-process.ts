@@ -45,8 +45,12 @@ async function handle(request: ControllerRequest): Promise<unknown> {
         heapUsedBytes: memory.heapUsed,
         // resourceUsage is in microseconds.
         cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
-        openFds: readdirSync('/proc/self/fd').length,
-        fdLimit: Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? NaN),
+        ...(request.openFds
+          ? {
+              openFds: readdirSync('/proc/self/fd').length,
+              fdLimit: Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? NaN),
+            }
+          : {}),
         loopDelayP99Ms: delay.p99Ms,
         loopDelayMaxMs: delay.maxMs,
       } satisfies ControllerUsage;

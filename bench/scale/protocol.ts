@@ -2,7 +2,8 @@
 
 export type ControllerRequest =
   | { id: number; cmd: 'start'; config: unknown }
-  | { id: number; cmd: 'usage' }
+  /** `openFds: false` leaves out the open-file count (a readdir of /proc/self/fd, 10,000 entries at 5,000 executors). */
+  | { id: number; cmd: 'usage'; openFds: boolean }
   /** Starts the V8 CPU profiler (one phase of the run). */
   | { id: number; cmd: 'profile-start' }
   /** Stops it and writes the .cpuprofile to `path`. */
@@ -16,8 +17,8 @@ export interface ControllerUsage {
   heapUsedBytes: number;
   cpuSeconds: number;
   /** Open file descriptors (a connection each, mostly) and the soft limit: at scale the limit is what breaks first. */
-  openFds: number;
-  fdLimit: number;
+  openFds?: number;
+  fdLimit?: number;
   /** Event-loop delay since the previous usage request, ms (perf_hooks.monitorEventLoopDelay). */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;

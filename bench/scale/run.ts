@@ -148,6 +148,14 @@ export interface ActivateSteps {
   adjustS: number;
   /** Mean time the controller took to answer one executor message (heartbeat or report). */
   messageMeanMs: number | undefined;
+  /**
+   * Store writes over the phase, their mean and how many took over 100 ms and over 1 s: a SQLite write (and its
+   * fsync) holds the controller's event loop, so a slow one stalls every heartbeat, report and API read with it.
+   */
+  storeWrites: number;
+  storeWriteMeanMs: number | undefined;
+  storeWritesOver100ms: number | undefined;
+  storeWritesOver1s: number | undefined;
   /** Wall time per instance per slot of parallelism: parallelism x activate s / instances. */
   slotCycleMs: number | undefined;
   /** Event-loop delay over ACTIVATE: the controller's, and the worst of the fleet's workers. */
@@ -250,6 +258,8 @@ interface ControllerMetrics {
   startJobs: SumCount;
   /** ADJUST_INSTANCES operations (the reconciler's, which ACTIVATE's starts run in), slot to end, seconds. */
   adjusts: SumCount;
+  /** Store writes that succeeded (every operation), seconds: SQLite's run on the controller's loop. */
+  storeWrites: SumCount;
 }
 
 function histogram(text: string, name: string, labels: string[]): SumCount {
@@ -274,6 +284,7 @@ async function controllerMetrics(baseUrl: string): Promise<ControllerMetrics> {
     messages: histogram(text, 'drove_http_request_duration_seconds', ['route="/apis/v1/messages"', 'method="POST"']),
     startJobs: histogram(text, 'drove_job_duration_seconds', ['job="start"', 'outcome="success"']),
     adjusts: histogram(text, 'drove_operation_duration_seconds', ['type="ADJUST_INSTANCES"']),
+    storeWrites: histogram(text, 'drove_store_write_duration_seconds', ['outcome="success"']),
   };
 }
 
@@ -306,6 +317,7 @@ export function stepsLine(s: ActivateSteps): string {
     `controller start job ${f(s.startJobMeanMs)} (so ${f(controllerSide)} outside the executor: START sent, report applied; ` +
     `${s.startJobs} jobs, ${f(s.startJobsOver1s)} over 1 s, ${f(s.startJobsOver5s)} over 5 s; ${s.adjusts} ADJUST_INSTANCES, ${s.adjustS.toFixed(1)} s), ` +
     `slot cycle ${f(s.slotCycleMs)}, message answered ${s.messageMeanMs?.toFixed(1) ?? '-'}; ` +
+    `store writes ${s.storeWrites}, mean ${s.storeWriteMeanMs?.toFixed(1) ?? '-'}, ${f(s.storeWritesOver100ms)} over 100 ms, ${f(s.storeWritesOver1s)} over 1 s; ` +
     `event-loop delay p99/max: controller ${f(s.controllerLoopP99Ms)}/${f(s.controllerLoopMaxMs)}, fleet worst ${f(s.fleetLoopP99Ms)}/${f(s.fleetLoopMaxMs)}`
   );
 }
@@ -460,6 +472,10 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
         adjusts: metricsAfter.adjusts.count - metricsBefore.adjusts.count,
         adjustS: metricsAfter.adjusts.sum - metricsBefore.adjusts.sum,
         messageMeanMs: windowMeanMs(metricsBefore.messages, metricsAfter.messages),
+        storeWrites: metricsAfter.storeWrites.count - metricsBefore.storeWrites.count,
+        storeWriteMeanMs: windowMeanMs(metricsBefore.storeWrites, metricsAfter.storeWrites),
+        storeWritesOver100ms: windowAbove(metricsBefore.storeWrites, metricsAfter.storeWrites, 0.1),
+        storeWritesOver1s: windowAbove(metricsBefore.storeWrites, metricsAfter.storeWrites, 1),
         slotCycleMs: result.activateS !== undefined ? (options.parallelism * result.activateS * 1000) / instances : undefined,
         controllerLoopP99Ms: controllerAfter.loopDelayP99Ms,
         controllerLoopMaxMs: controllerAfter.loopDelayMaxMs,
@@ -550,9 +566,13 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     await sleep(2_000);
     const windowMs = Math.max(heartbeatMs, 10_000);
     if (profiling) await controller.profileStart();
-    const [m0, u0] = [(await controllerMetrics(controller.url)).messages.count, await controller.usage()];
+    // Nothing of the measuring inside the window: the scrape of /metrics (whose process_open_fds also reads
+    // /proc/self/fd) before the first CPU reading and after the last, and no open-file count.
+    const m0 = (await controllerMetrics(controller.url)).messages.count;
+    const u0 = await controller.usage({ openFds: false });
     await sleep(windowMs);
-    const [m1, u1] = [(await controllerMetrics(controller.url)).messages.count, await controller.usage()];
+    const u1 = await controller.usage({ openFds: false });
+    const m1 = (await controllerMetrics(controller.url)).messages.count;
     if (profiling) await keepProfile(result, controller, 'idle', m0);
     result.heartbeats = m1 - m0;
     if (result.heartbeats > 0) result.cpuMsPerHeartbeat = ((u1.cpuSeconds - u0.cpuSeconds) * 1000) / result.heartbeats;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topSelfTime } from '../../../bench/scale/profile.js';
 import { goalLines, profileLines, storeTable } from '../../../bench/scale/report.js';
+import { stepsLine } from '../../../bench/scale/run.js';
 import type { SizeResult } from '../../../bench/scale/run.js';
 import { percentile } from '../../../bench/scale/stats.js';
 
@@ -147,3 +148,36 @@ describe('goalLines', () => {
     expect(lines).toContain('  etcd/SQLite at 500: activate 2.50, restart 1.50 (goal: rollout within 2x): MISSED');
   });
 });
+
+describe('stepsLine', () => {
+  it("says where ACTIVATE's starts went, the controller's store writes and their slow tail included", () => {
+    const line = stepsLine({
+      instances: 2000,
+      pendingToStarting: { p50: 0, p99: 5 },
+      startingToUnready: { p50: 95, p99: 283 },
+      unreadyToHealthy: { p50: 0, p99: 2 },
+      executorMeanMs: 109,
+      startJobMeanMs: 369,
+      startJobsOver1s: 12,
+      startJobsOver5s: 0,
+      startJobs: 2000,
+      adjusts: 1,
+      adjustS: 4.2,
+      messageMeanMs: 12.25,
+      storeWrites: 640,
+      storeWriteMeanMs: 3.46,
+      storeWritesOver100ms: 2,
+      storeWritesOver1s: 0,
+      slotCycleMs: 540,
+      controllerLoopP99Ms: 226,
+      controllerLoopMaxMs: 357,
+      fleetLoopP99Ms: 130,
+      fleetLoopMaxMs: 702,
+    });
+    expect(line).toContain('executor PENDING->STARTING 0/5, STARTING->UNREADY 95/283, UNREADY->HEALTHY 0/2');
+    expect(line).toContain('controller start job 369 (so 260 outside the executor');
+    expect(line).toContain('store writes 640, mean 3.5, 2 over 100 ms, 0 over 1 s;');
+    expect(line).toContain('event-loop delay p99/max: controller 226/357, fleet worst 130/702');
+  });
+});
+
