@@ -6,6 +6,7 @@ import type { LocalServiceSpec } from '../../src/model/index.js';
 import { durationMs } from '../../src/model/index.js';
 import { DroveApi, healthy } from '../../test/support/drove-api.js';
 import { startHollowFleet, type HollowFleet } from '../../test/support/hollow/fleet.js';
+import { LoopDelayMeter } from '../../test/support/loop-delay.js';
 import { repoRoot } from '../../test/support/images.js';
 import { httpCheck, httpdServiceSpec } from '../../test/support/specs.js';
 import { startScaleController, type ScaleController, type StoreKind } from './controller.js';
@@ -163,6 +164,12 @@ export interface ActivateSteps {
   controllerLoopMaxMs: number;
   fleetLoopP99Ms: number;
   fleetLoopMaxMs: number;
+  /**
+   * The bench process's own (the API load's client and the pollers): an API latency is measured there, so a late
+   * loop in the bench shows as a slow API read that the controller did not cause.
+   */
+  benchLoopP99Ms: number;
+  benchLoopMaxMs: number;
 }
 
 const POLL_MS = 200;
@@ -318,7 +325,8 @@ export function stepsLine(s: ActivateSteps): string {
     `${s.startJobs} jobs, ${f(s.startJobsOver1s)} over 1 s, ${f(s.startJobsOver5s)} over 5 s; ${s.adjusts} ADJUST_INSTANCES, ${s.adjustS.toFixed(1)} s), ` +
     `slot cycle ${f(s.slotCycleMs)}, message answered ${s.messageMeanMs?.toFixed(1) ?? '-'}; ` +
     `store writes ${s.storeWrites}, mean ${s.storeWriteMeanMs?.toFixed(1) ?? '-'}, ${f(s.storeWritesOver100ms)} over 100 ms, ${f(s.storeWritesOver1s)} over 1 s; ` +
-    `event-loop delay p99/max: controller ${f(s.controllerLoopP99Ms)}/${f(s.controllerLoopMaxMs)}, fleet worst ${f(s.fleetLoopP99Ms)}/${f(s.fleetLoopMaxMs)}`
+    `event-loop delay p99/max: controller ${f(s.controllerLoopP99Ms)}/${f(s.controllerLoopMaxMs)}, fleet worst ${f(s.fleetLoopP99Ms)}/${f(s.fleetLoopMaxMs)}, ` +
+    `bench ${f(s.benchLoopP99Ms)}/${f(s.benchLoopMaxMs)}`
   );
 }
 
@@ -428,6 +436,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       { name: 'cluster', path: '/apis/v1/cluster' },
     ], options.apiRate);
     let seen = 'no summary yet';
+    const benchLoop = new LoopDelayMeter();
     const cpuBefore = await Promise.all([controller.usage(), hollow.usage()]);
     const metricsBefore = await controllerMetrics(controller.url);
     if (profiling) await Promise.all([controller.profileStart(), hollow.profileStart()]);
@@ -458,6 +467,8 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
         wallS,
       };
       const [metricsAfter, stages] = await Promise.all([controllerMetrics(controller.url), hollow.stages(activateStarted)]);
+      const benchDelay = benchLoop.take();
+      benchLoop.close();
       const executorTotals = stages.pendingToStarting.map((a, i) => a + stages.startingToUnready[i]! + stages.unreadyToHealthy[i]!);
       result.activateSteps = {
         instances: executorTotals.length,
@@ -481,6 +492,8 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
         controllerLoopMaxMs: controllerAfter.loopDelayMaxMs,
         fleetLoopP99Ms: Math.max(...fleetAfter.map((u) => u.loopDelayP99Ms)),
         fleetLoopMaxMs: Math.max(...fleetAfter.map((u) => u.loopDelayMaxMs)),
+        benchLoopP99Ms: benchDelay.p99Ms,
+        benchLoopMaxMs: benchDelay.maxMs,
       };
       result.api = await load.stop();
       const usage = await controller.usage();
@@ -536,7 +549,9 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     result.restartSettledS = (Date.now() - restartStarted) / 1000;
     log(`RESTART settled (old instances stopped) at ${result.restartSettledS.toFixed(1)} s`);
 
-    // Join: new executors while the service is ACTIVE; each should get its START at once.
+    // Join: new executors while the service is ACTIVE; each should get its START at once. The event-loop delays
+    // over the join say where a slow one waited: the controller sends START, a fleet worker observes it.
+    await Promise.all([controller.usage({ openFds: false }), hollow.usage()]);
     const joined = await bounded('join', limit, hollow.grow(joinCount));
     const times = await pollUntil('join', limit, async () => {
       const all = await hollow.times();
@@ -548,6 +563,8 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
     result.joined = joined.length;
     result.joinP50Ms = percentile(delays, 50);
     result.joinP99Ms = percentile(delays, 99);
+    const [controllerJoin, fleetJoin] = await Promise.all([controller.usage({ openFds: false }), hollow.usage()]);
+    const joinLoops = `event-loop delay max over the join: controller ${controllerJoin.loopDelayMaxMs.toFixed(0)} ms, fleet worst ${Math.max(...fleetJoin.map((u) => u.loopDelayMaxMs)).toFixed(0)} ms`;
     const total = (size + joinCount) * options.instancesPerHost;
     await pollUntil('join (instances healthy)', limit, async () => {
       const summary = await client.service(serviceId);
@@ -560,7 +577,7 @@ async function runSize(options: ScaleOptions, store: StoreKind, size: number, di
       .sort((a, b) => b.ms - a.ms)
       .slice(0, 3)
       .map((s) => `${s.ms.toFixed(0)} ms (joined ${s.nth}th)`);
-    log(`join->START p50/p99 ${result.joinP50Ms?.toFixed(0)}/${result.joinP99Ms?.toFixed(0)} ms over ${joined.length} executors; slowest ${slowest.join(', ')}`);
+    log(`join->START p50/p99 ${result.joinP50Ms?.toFixed(0)}/${result.joinP99Ms?.toFixed(0)} ms over ${joined.length} executors; slowest ${slowest.join(', ')}; ${joinLoops}`);
 
     // Idle: controller CPU per heartbeat over at least one heartbeat interval of a steady fleet.
     await sleep(2_000);

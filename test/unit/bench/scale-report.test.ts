@@ -173,11 +173,13 @@ describe('stepsLine', () => {
       controllerLoopMaxMs: 357,
       fleetLoopP99Ms: 130,
       fleetLoopMaxMs: 702,
+      benchLoopP99Ms: 40,
+      benchLoopMaxMs: 1900,
     });
     expect(line).toContain('executor PENDING->STARTING 0/5, STARTING->UNREADY 95/283, UNREADY->HEALTHY 0/2');
     expect(line).toContain('controller start job 369 (so 260 outside the executor');
     expect(line).toContain('store writes 640, mean 3.5, 2 over 100 ms, 0 over 1 s;');
-    expect(line).toContain('event-loop delay p99/max: controller 226/357, fleet worst 130/702');
+    expect(line).toContain('event-loop delay p99/max: controller 226/357, fleet worst 130/702, bench 40/1900');
   });
 });
 
