@@ -2,7 +2,8 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 /**
  * How late this process served its timers and sockets (perf_hooks.monitorEventLoopDelay), for the processes of
- * bench:scale (the controller's, each hollow worker's and the bench's own): every `take()` answers for the time since the previous one.
+ * bench:scale (the controller's, each hollow worker's and the bench's own): every `take()` answers for the time
+ * since the previous one.
  */
 export class LoopDelayMeter {
   private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });

@@ -93,14 +93,14 @@ export function hollowAddress(n: number): string {
 }
 
 /**
- * A memory-backed directory to put the fleet's files in (/dev/shm where it is a writable directory), else undefined.
+ * A memory-backed directory to put the fleet's files in (`candidate`, /dev/shm, where it is a writable directory),
+ * else undefined.
  * Every instance start makes its log directory and opens its log file (logs.ts), real work every executor does on
  * its own host's disk. On one machine's ext4 the fleet's 20,000 of them cost 165 to 385 us of CPU each (mkdir,
  * readdir, open), against 19 us on tmpfs: 3 to 8 s of the two cores the controller needs during an ACTIVATE at
  * 5,000 executors, for a disk that is no part of what the fleet simulates (docs/hollow.md).
  */
-export function memoryBackedDir(): string | undefined {
-  const candidate = '/dev/shm';
+export function memoryBackedDir(candidate = '/dev/shm'): string | undefined {
   try {
     if (!statSync(candidate).isDirectory()) return undefined;
     accessSync(candidate, constants.W_OK);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -99,6 +99,19 @@ describe('memoryBackedDir', () => {
   it('names /dev/shm where it is a directory this process may write, and nothing else', () => {
     const dir = memoryBackedDir();
     expect([undefined, '/dev/shm']).toContain(dir);
+  });
+
+  it('takes its candidate only when that is a directory, not a file or a missing path', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'memory-dir-'));
+    try {
+      const file = join(parent, 'a-file');
+      writeFileSync(file, '');
+      expect(memoryBackedDir(parent)).toBe(parent);
+      expect(memoryBackedDir(file)).toBeUndefined();
+      expect(memoryBackedDir(join(parent, 'missing'))).toBeUndefined();
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
 
